@@ -1,0 +1,77 @@
+/* kernels/backend_impl.h: what a backend implements (internal to kernels/).
+ *
+ * kernels/ops.c validates every call (dtypes, shapes, aliasing) and then
+ * calls these functions, so a backend may assume well-formed arguments:
+ * contiguous tensors in its own memory, out shaped exactly as ops.h states.
+ * A backend returns FF_OK or an error (allocation, CUDA failure). A NULL
+ * entry means "not implemented on this backend" and ops.c reports
+ * FF_ERR_UNSUPPORTED naming the op and backend. */
+#ifndef FF_BACKEND_IMPL_H
+#define FF_BACKEND_IMPL_H
+
+#include "kernels/ops.h"
+
+typedef struct ff_backend_vtable {
+    /* memory */
+    ff_status (*alloc)(ff_backend *be, size_t nbytes, void **ptr, ff_err *err); /* zero-filled */
+    void (*free)(ff_backend *be, void *ptr);
+    ff_status (*upload)(ff_backend *be, void *dst, const void *host_src, size_t nbytes, ff_err *err);
+    ff_status (*download)(ff_backend *be, void *host_dst, const void *src, size_t nbytes, ff_err *err);
+    ff_status (*sync)(ff_backend *be, ff_err *err);
+    void (*destroy)(ff_backend *be); /* frees be->ctx */
+
+    /* ops: arguments already validated by ops.c */
+    ff_status (*linear)(ff_backend *be, const ff_tensor *x, const ff_tensor *w, const ff_tensor *b, ff_tensor *out,
+                        ff_err *err);
+    /* batch = product of leading dims of out; b_batched = 0 when b is 2-D. */
+    ff_status (*matmul)(ff_backend *be, const ff_tensor *a, const ff_tensor *b, int trans_a, int trans_b, float alpha,
+                        int64_t batch, int64_t m, int64_t n, int64_t k, int b_batched, ff_tensor *out, ff_err *err);
+    ff_status (*conv3d)(ff_backend *be, const ff_tensor *x, const ff_tensor *w, const ff_tensor *b,
+                        const int stride[3], const int pad[6], ff_tensor *out, ff_err *err);
+    ff_status (*group_norm)(ff_backend *be, const ff_tensor *x, int groups, const ff_tensor *gamma,
+                            const ff_tensor *beta, float eps, ff_tensor *out, ff_err *err);
+    ff_status (*layer_norm)(ff_backend *be, const ff_tensor *x, const ff_tensor *w, const ff_tensor *b, float eps,
+                            ff_tensor *out, ff_err *err);
+    ff_status (*rms_norm)(ff_backend *be, const ff_tensor *x, const ff_tensor *w, float eps, ff_tensor *out,
+                          ff_err *err);
+    ff_status (*l2norm_channels)(ff_backend *be, const ff_tensor *x, const ff_tensor *gamma, const ff_tensor *beta,
+                                 float scale, float eps, ff_tensor *out, ff_err *err);
+    ff_status (*unary)(ff_backend *be, ff_unary_kind kind, const ff_tensor *x, ff_tensor *out, ff_err *err);
+    ff_status (*softmax)(ff_backend *be, const ff_tensor *x, ff_tensor *out, ff_err *err);
+    /* a and b already expanded to out's ndim: a_shape/b_shape hold 1 where
+     * they broadcast. */
+    ff_status (*binary)(ff_backend *be, ff_binary_kind kind, const ff_tensor *a, const int64_t *a_shape,
+                        const ff_tensor *b, const int64_t *b_shape, ff_tensor *out, ff_err *err);
+    ff_status (*scale)(ff_backend *be, const ff_tensor *x, float alpha, float beta, ff_tensor *out, ff_err *err);
+    ff_status (*clamp)(ff_backend *be, const ff_tensor *x, float lo, float hi, ff_tensor *out, ff_err *err);
+    /* shift/scale given as 3-D (B|1, L|1, D). */
+    ff_status (*modulate)(ff_backend *be, const ff_tensor *x, const ff_tensor *shift, const ff_tensor *scale,
+                          ff_tensor *out, ff_err *err);
+    /* bias already expanded to 4 dims (bias_shape entries 1 where broadcast). */
+    ff_status (*sdpa)(ff_backend *be, const ff_tensor *q, const ff_tensor *k, const ff_tensor *v,
+                      const ff_tensor *bias, const int64_t *bias_shape, float scale, ff_tensor *out, ff_err *err);
+    ff_status (*rope)(ff_backend *be, const ff_tensor *x, const ff_tensor *cos, const ff_tensor *sin, ff_tensor *out,
+                      ff_err *err);
+    ff_status (*upsample_nearest2d)(ff_backend *be, const ff_tensor *x, int fh, int fw, ff_tensor *out, ff_err *err);
+    ff_status (*concat)(ff_backend *be, const ff_tensor *const *xs, int n, int axis, ff_tensor *out, ff_err *err);
+    ff_status (*slice)(ff_backend *be, const ff_tensor *x, int axis, int64_t start, ff_tensor *out, ff_err *err);
+    ff_status (*permute)(ff_backend *be, const ff_tensor *x, const int *perm, ff_tensor *out, ff_err *err);
+    ff_status (*copy)(ff_backend *be, const ff_tensor *src, ff_tensor *dst, ff_err *err);
+    ff_status (*embedding)(ff_backend *be, const ff_tensor *ids, const ff_tensor *table, ff_tensor *out,
+                           ff_err *err);
+} ff_backend_vtable;
+
+struct ff_backend {
+    ff_backend_kind kind;
+    char name[32];
+    ff_loc loc; /* where this backend's tensors live */
+    const ff_backend_vtable *vt;
+    void *ctx;  /* backend-private state, owned by the backend */
+};
+
+/* Constructors of the two backends (kernels/cpu, kernels/cuda). */
+ff_status ff_cpu_backend_init(ff_backend *be, int threads, ff_err *err);
+ff_status ff_cuda_backend_init(ff_backend *be, int device, ff_err *err);
+int ff_cuda_describe_devices(char *buf, size_t n);
+
+#endif

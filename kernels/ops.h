@@ -1,0 +1,179 @@
+/* kernels/ops.h: the one op interface every model is written against.
+ *
+ * A backend (CPU: OpenBLAS + OpenMP; CUDA: cuBLAS, cuDNN, own kernels) is an
+ * opaque handle with a table of functions (kernels/backend_impl.h). Models
+ * allocate their activations with ff_be_alloc and call ff_op_*; they never see
+ * CUDA or OpenBLAS. Every ff_op_* validates dtypes and shapes here, once, for
+ * all backends, and returns FF_ERR_SHAPE naming the op and the shapes.
+ *
+ * Conventions
+ *  - Tensors are contiguous row-major, on the backend (ff_be_alloc gives
+ *    FF_LOC_HOST memory on the CPU backend and FF_LOC_DEVICE on CUDA).
+ *  - `out` is allocated by the caller with the exact output shape; ops never
+ *    allocate outputs. Unless stated, out may not alias an input.
+ *    Elementwise ops (unary, binary, scale, clamp, modulate, norms, softmax,
+ *    rope) allow out == the first input (in place).
+ *  - Activations are F32. Weights of linear/conv may be F32 or BF16 (BF16
+ *    weights are widened to F32 in the kernel; accumulation is F32).
+ *  - Weight layouts are PyTorch's: Linear (N, K), Conv3d (O, C, kt, kh, kw).
+ *  - Ops are ordered on the backend's compute stream; results are visible to
+ *    the host after ff_be_download (which synchronises).
+ *
+ * Not here: memory budgets and pools (offload/), model logic (models/). */
+#ifndef FF_OPS_H
+#define FF_OPS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/ff_err.h"
+#include "core/ff_tensor.h"
+
+typedef struct ff_backend ff_backend;
+
+typedef enum { FF_BACKEND_CPU = 0, FF_BACKEND_CUDA = 1 } ff_backend_kind;
+
+/* ---- backends -------------------------------------------------------- */
+
+/* threads: CPU worker threads (0 = OpenMP default). */
+ff_status ff_backend_cpu_create(int threads, ff_backend **out, ff_err *err);
+/* device: CUDA ordinal after CUDA_VISIBLE_DEVICES. With no usable device,
+ * returns FF_ERR_DEVICE with "no CUDA device: <reason>"; in a build without
+ * CUDA, FF_ERR_UNSUPPORTED "built without CUDA". */
+ff_status ff_backend_cuda_create(int device, ff_backend **out, ff_err *err);
+/* Parses "cpu" / "cuda" / "cuda:N" and creates the backend. */
+ff_status ff_backend_create_by_name(const char *name, int cpu_threads, ff_backend **out, ff_err *err);
+void ff_backend_free(ff_backend *be);
+
+const char *ff_backend_name(const ff_backend *be); /* "cpu", "cuda:0" */
+ff_backend_kind ff_backend_kind_of(const ff_backend *be);
+/* Was this binary built with the CUDA backend? */
+int ff_backend_cuda_compiled(void);
+
+/* One line per CUDA device ("0: NVIDIA H100 80GB HBM3, sm_90, 79.1 GiB") into
+ * buf, or "no CUDA device: <reason>"; returns the number of devices. */
+int ff_backend_cuda_describe(char *buf, size_t n);
+
+/* ---- memory on the backend ------------------------------------------ */
+
+/* Allocates t on the backend (zero-filled). Freed with ff_be_free. */
+ff_status ff_be_alloc(ff_backend *be, ff_tensor *t, ff_dtype dt, int ndim, const int64_t *shape, ff_err *err);
+void ff_be_free(ff_backend *be, ff_tensor *t);
+/* Host -> backend and backend -> host copies of equal shape and dtype. */
+ff_status ff_be_upload(ff_backend *be, ff_tensor *dst, const ff_tensor *host_src, ff_err *err);
+ff_status ff_be_download(ff_backend *be, ff_tensor *host_dst, const ff_tensor *src, ff_err *err);
+/* Waits for all queued work; reports a failed kernel. */
+ff_status ff_be_sync(ff_backend *be, ff_err *err);
+
+/* ---- ops ------------------------------------------------------------- */
+
+/* out (..., N) = x (..., K) @ w (N, K)^T + b (N) ; b may be NULL. */
+ff_status ff_op_linear(ff_backend *be, const ff_tensor *x, const ff_tensor *w, const ff_tensor *b, ff_tensor *out,
+                       ff_err *err);
+
+/* out (..., M, N) = alpha * op(a) @ op(b), op = transpose of the last two
+ * dims when trans_* is set. a is (..., M, K) (or (..., K, M)); b has the same
+ * leading dims as a, or is 2-D and shared by every batch. */
+ff_status ff_op_matmul(ff_backend *be, const ff_tensor *a, const ff_tensor *b, int trans_a, int trans_b, float alpha,
+                       ff_tensor *out, ff_err *err);
+
+/* 3-D convolution. x (B, C, F, H, W), w (O, C, kt, kh, kw), b (O) or NULL,
+ * stride {st, sh, sw}, pad {t_front, t_back, h_top, h_bottom, w_left,
+ * w_right} of zeros (causal time padding: t_front = kt-1, t_back = 0).
+ * out (B, O, F', H', W') with F' = (F + t_front + t_back - kt) / st + 1 etc. */
+ff_status ff_op_conv3d(ff_backend *be, const ff_tensor *x, const ff_tensor *w, const ff_tensor *b,
+                       const int stride[3], const int pad[6], ff_tensor *out, ff_err *err);
+
+/* 2-D convolution: x (N, C, H, W), w (O, C, kh, kw), pad {top, bottom, left,
+ * right}; a conv3d with kt = 1 underneath. */
+ff_status ff_op_conv2d(ff_backend *be, const ff_tensor *x, const ff_tensor *w, const ff_tensor *b,
+                       const int stride[2], const int pad[4], ff_tensor *out, ff_err *err);
+
+/* GroupNorm over x (B, C, *): mean/var per (batch, group) over C/groups
+ * channels and all trailing positions; gamma/beta (C) or NULL. */
+ff_status ff_op_group_norm(ff_backend *be, const ff_tensor *x, int groups, const ff_tensor *gamma,
+                           const ff_tensor *beta, float eps, ff_tensor *out, ff_err *err);
+
+/* LayerNorm over the last dim D; w, b (D) or NULL (no affine). */
+ff_status ff_op_layer_norm(ff_backend *be, const ff_tensor *x, const ff_tensor *w, const ff_tensor *b, float eps,
+                           ff_tensor *out, ff_err *err);
+
+/* RMSNorm over the last dim: out = x * rsqrt(mean(x^2) + eps) * w; w (D) or NULL. */
+ff_status ff_op_rms_norm(ff_backend *be, const ff_tensor *x, const ff_tensor *w, float eps, ff_tensor *out,
+                         ff_err *err);
+
+/* Channel L2 norm (Wan VAE's RMS_norm): x (B, C, *);
+ * out = x / max(||x[b, :, s]||_2, eps) * scale * gamma[c] + beta[c];
+ * gamma, beta (C) or NULL. */
+ff_status ff_op_l2norm_channels(ff_backend *be, const ff_tensor *x, const ff_tensor *gamma, const ff_tensor *beta,
+                                float scale, float eps, ff_tensor *out, ff_err *err);
+
+typedef enum {
+    FF_UNARY_SILU = 0,   /* x * sigmoid(x) */
+    FF_UNARY_GELU_TANH,  /* 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */
+    FF_UNARY_GELU_ERF,   /* 0.5 x (1 + erf(x / sqrt(2))) */
+    FF_UNARY_RELU,
+    FF_UNARY_EXP,
+    FF_UNARY_COUNT
+} ff_unary_kind;
+ff_status ff_op_unary(ff_backend *be, ff_unary_kind kind, const ff_tensor *x, ff_tensor *out, ff_err *err);
+
+/* Softmax over the last dim (max-subtracted, F32). */
+ff_status ff_op_softmax(ff_backend *be, const ff_tensor *x, ff_tensor *out, ff_err *err);
+
+typedef enum { FF_BIN_ADD = 0, FF_BIN_SUB, FF_BIN_MUL, FF_BIN_DIV, FF_BIN_COUNT } ff_binary_kind;
+/* out = a (op) b with NumPy broadcasting (dims aligned from the right; a
+ * size-1 dim stretches). out has the broadcast shape; out may alias a (not b). */
+ff_status ff_op_binary(ff_backend *be, ff_binary_kind kind, const ff_tensor *a, const ff_tensor *b, ff_tensor *out,
+                       ff_err *err);
+
+/* out = alpha * x + beta. */
+ff_status ff_op_scale(ff_backend *be, const ff_tensor *x, float alpha, float beta, ff_tensor *out, ff_err *err);
+
+/* out = min(max(x, lo), hi). */
+ff_status ff_op_clamp(ff_backend *be, const ff_tensor *x, float lo, float hi, ff_tensor *out, ff_err *err);
+
+/* AdaLN modulation: out = x * (1 + scale) + shift, x (B, L, D); shift and
+ * scale broadcast to it ((B|1, L|1, D)). */
+ff_status ff_op_modulate(ff_backend *be, const ff_tensor *x, const ff_tensor *shift, const ff_tensor *scale,
+                         ff_tensor *out, ff_err *err);
+
+/* Scaled dot-product attention, computed in blocks of keys with an online
+ * softmax: the (Lq x Lk) score matrix is never materialised.
+ * q (B, H, Lq, D), k (B, H, Lk, D), v (B, H, Lk, Dv), out (B, H, Lq, Dv);
+ * bias (additive, F32) broadcastable to (B, H, Lq, Lk) or NULL;
+ * out = softmax(scale * q k^T + bias) v. A row whose every score is -inf
+ * gives zeros. */
+ff_status ff_op_sdpa(ff_backend *be, const ff_tensor *q, const ff_tensor *k, const ff_tensor *v,
+                     const ff_tensor *bias, float scale, ff_tensor *out, ff_err *err);
+
+/* Rotary embedding on interleaved channel pairs: x (B, L, H, D) with D even,
+ * cos/sin (L, D) (each angle repeated for both channels of its pair):
+ * out[2i] = x[2i] c - x[2i+1] s ; out[2i+1] = x[2i] s + x[2i+1] c. */
+ff_status ff_op_rope(ff_backend *be, const ff_tensor *x, const ff_tensor *cos, const ff_tensor *sin,
+                     ff_tensor *out, ff_err *err);
+
+/* Nearest upsampling by integer factors: x (N, C, H, W) -> (N, C, H*fh, W*fw).
+ * (torch 'nearest' and 'nearest-exact' agree for integer factors.) */
+ff_status ff_op_upsample_nearest2d(ff_backend *be, const ff_tensor *x, int fh, int fw, ff_tensor *out,
+                                   ff_err *err);
+
+/* Concatenation of n tensors along axis (all other dims equal). */
+ff_status ff_op_concat(ff_backend *be, const ff_tensor *const *xs, int n, int axis, ff_tensor *out, ff_err *err);
+
+/* out = x[..., start : start + len, ...] along axis (copy). */
+ff_status ff_op_slice(ff_backend *be, const ff_tensor *x, int axis, int64_t start, ff_tensor *out, ff_err *err);
+
+/* out = x.permute(perm) made contiguous; out's shape is x's permuted. */
+ff_status ff_op_permute(ff_backend *be, const ff_tensor *x, const int *perm, ff_tensor *out, ff_err *err);
+
+/* Copy with dtype conversion between F32, BF16 and F16 (same numel; shapes
+ * may differ, as in a reshape). */
+ff_status ff_op_copy(ff_backend *be, const ff_tensor *src, ff_tensor *dst, ff_err *err);
+
+/* Row gather: ids (...) I32/I64, table (V, D) -> out (..., D). Out-of-range
+ * ids are an FF_ERR_ARG error naming the id. */
+ff_status ff_op_embedding(ff_backend *be, const ff_tensor *ids, const ff_tensor *table, ff_tensor *out,
+                          ff_err *err);
+
+#endif

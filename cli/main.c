@@ -1,0 +1,48 @@
+/* framefarm: the single binary; dispatches to the subcommands in cli/. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv);
+    const char *help;
+} subcommand;
+
+static const subcommand subcommands[] = {
+    {"doctor", ff_cmd_doctor, "print version, backends, CUDA devices, cores, memory and library versions"},
+    {"golden", ff_cmd_golden, "run golden cases against diffusers reference data: golden [--backend cpu|cuda] PATH..."},
+};
+
+static void usage(FILE *f) {
+    fprintf(f, "usage: framefarm <command> [options]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++)
+        fprintf(f, "  %-10s %s\n", subcommands[i].name, subcommands[i].help);
+    fprintf(f, "  %-10s %s\n", "version", "print the version");
+}
+
+void ff_cli_report(const char *cmd, const ff_err *err) {
+    fprintf(stderr, "framefarm %s: %s\n", cmd, err->msg[0] ? err->msg : ff_status_name(err->code));
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return FF_EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+        usage(stdout);
+        return FF_EXIT_OK;
+    }
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+        printf("framefarm %s\n", FF_VERSION);
+        return FF_EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++)
+        if (!strcmp(cmd, subcommands[i].name)) return subcommands[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "framefarm: unknown command '%s'\n", cmd);
+    usage(stderr);
+    return FF_EXIT_USAGE;
+}

@@ -11,6 +11,9 @@ enum { FF_EXIT_OK = 0, FF_EXIT_FAIL = 1, FF_EXIT_USAGE = 2, FF_EXIT_SKIP = 77 };
 
 int ff_cmd_doctor(int argc, char **argv);
 int ff_cmd_golden(int argc, char **argv);
+int ff_cmd_vae(int argc, char **argv);
+int ff_cmd_encode_prompt(int argc, char **argv);
+int ff_cmd_transformer(int argc, char **argv);
 
 /* "framefarm: <msg>" on stderr, for a failed call. */
 void ff_cli_report(const char *cmd, const ff_err *err);

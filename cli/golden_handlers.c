@@ -16,12 +16,12 @@ static const handler_row rows[] = {
     {"rng", "torch.randn (successive", golden_rng_sequence, NULL},
     {"rng", "torch.randn", golden_rng_randn, NULL},
     {"rng", "WanPipeline.prepare_latents", golden_rng_prepare_latents, NULL},
-    {"tokenizer", "", NULL, "tokenizer not built yet (UMT5 text encoder issue)"},
-    {"text_encoder", "", NULL, "UMT5 text encoder not built yet (UMT5 text encoder issue)"},
-    {"transformer", "", NULL, "Wan transformer not built yet (transformer issue)"},
+    {"tokenizer", "", golden_tokenizer, NULL},
+    {"text_encoder", "", golden_text_encoder, NULL},
+    {"transformer", "", golden_transformer, NULL},
     {"scheduler", "", NULL, "schedulers not built yet (pipeline issue)"},
-    {"vae", "", NULL, "Wan VAE not built yet (VAE issue)"},
-    {"vae22", "", NULL, "Wan 2.2 VAE not built yet (VAE issue)"},
+    {"vae", "", golden_vae, NULL},
+    {"vae22", "", golden_vae, NULL},
     {"pipeline", "", NULL, "WanPipeline not built yet (pipeline issue)"},
 };
 

@@ -13,6 +13,9 @@ typedef struct {
 static const subcommand subcommands[] = {
     {"doctor", ff_cmd_doctor, "print version, backends, CUDA devices, cores, memory and library versions"},
     {"golden", ff_cmd_golden, "run golden cases against diffusers reference data: golden [--backend cpu|cuda] PATH..."},
+    {"vae", ff_cmd_vae, "Wan VAE: vae decode|encode --model DIR --in X.safetensors --out Y.safetensors"},
+    {"encode-prompt", ff_cmd_encode_prompt, "UMT5: encode-prompt --model DIR --prompt TEXT [--negative TEXT] --out E.safetensors"},
+    {"transformer", ff_cmd_transformer, "Wan transformer forward: transformer --model DIR/transformer --in X --out Y"},
 };
 
 static void usage(FILE *f) {

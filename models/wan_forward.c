@@ -1,0 +1,412 @@
+/* wan_forward: WanTransformer3DModel.forward on kernels/ops.h, block by
+ * block with offload hooks. Reads top to bottom like the diffusers forward:
+ * rope -> patch_embedding -> condition_embedder -> blocks -> norm_out /
+ * proj_out -> unpatchify. Not here: weights and config (wan_transformer.c),
+ * the host tables (wan_rope.c).
+ *
+ * Activations (all F32 on the backend, allocated once per call):
+ *   h      (B, N, D)  residual stream             nrm (B, N, D) normed input
+ *   tmp    (B, M, D)  projection / attention out  (M = max(N, L))
+ *   arena  max(3*B*M*D, B*N*ffn): q/k/v in (B, heads, M, head_dim), or the FFN
+ *          hidden (B, N, ffn) — never both at once
+ *   ctx    (B, L, D)  projected text               rope cos/sin (N, head_dim)
+ *   temb   (Bt, Nt, D), tproj (6, Bt, Nt, D), modA / modB (Bt, Nt, D):
+ *          Bt = 1 or B, Nt = 1 or N (per-token timesteps, Wan 2.2 TI2V)
+ * Attention goes through ff_op_sdpa, which never forms the (N x N) scores. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "models/wan_transformer.h"
+
+#define TRY(expr)                 \
+    do {                          \
+        if ((st = (expr))) goto done; \
+    } while (0)
+
+/* A borrowed view of `n_dims` dims starting `off` elements into base. */
+static ff_tensor view(const ff_tensor *base, int64_t off, int ndim, const int64_t *shape) {
+    ff_tensor t;
+    ff_tensor_view(&t, base->dtype, ndim, shape, (char *)base->data + off * (int64_t)ff_dtype_size(base->dtype),
+                   base->loc);
+    return t;
+}
+static ff_tensor view2(const ff_tensor *b, int64_t off, int64_t d0, int64_t d1) {
+    int64_t s[2] = {d0, d1};
+    return view(b, off, 2, s);
+}
+static ff_tensor view3(const ff_tensor *b, int64_t off, int64_t d0, int64_t d1, int64_t d2) {
+    int64_t s[3] = {d0, d1, d2};
+    return view(b, off, 3, s);
+}
+static ff_tensor view4(const ff_tensor *b, int64_t off, int64_t d0, int64_t d1, int64_t d2, int64_t d3) {
+    int64_t s[4] = {d0, d1, d2, d3};
+    return view(b, off, 4, s);
+}
+
+static ff_status linear(ff_backend *be, const ff_tensor *x, const ff_dit_linear *l, ff_tensor *out, ff_err *err) {
+    return ff_op_linear(be, x, &l->weight, &l->bias, out, err);
+}
+
+typedef struct {
+    ff_backend *be;
+    const ff_dit_config *cfg;
+    int64_t B, N, L, M, D, H, hd;
+    int64_t Bt, Nt;      /* modulation batch and token extents (1 when broadcast) */
+    ff_tensor h, nrm, tmp, arena, ctx, rope_cos, rope_sin, temb, tproj, modA, modB;
+} fwd_state;
+
+/* WanAttention + WanAttnProcessor: q from xq (B, Nq, D), k/v from xkv
+ * (B, Lk, D); RMSNorm over the full inner dim before the head split; RoPE on
+ * q and k for self-attention; result (B, Nq, D) in s->tmp. Clobbers s->nrm
+ * (which may be xq). */
+static ff_status attention(fwd_state *s, const ff_dit_attn *a, const ff_tensor *xq, int64_t Nq, const ff_tensor *xkv,
+                           int64_t Lk, int rope, ff_err *err) {
+    ff_backend *be = s->be;
+    const int64_t B = s->B, D = s->D, H = s->H, hd = s->hd, M = s->M;
+    const float eps = s->cfg->eps;
+    static const int to_heads[4] = {0, 2, 1, 3}; /* (B, L, H, hd) <-> (B, H, L, hd) */
+    ff_tensor qp = view4(&s->arena, 0, B, H, Nq, hd);
+    ff_tensor kp = view4(&s->arena, B * M * D, B, H, Lk, hd);
+    ff_tensor vp = view4(&s->arena, 2 * B * M * D, B, H, Lk, hd);
+    ff_status st = FF_OK;
+    struct {
+        const ff_dit_linear *proj;
+        const ff_tensor *norm; /* norm_q / norm_k; NULL for v */
+        const ff_tensor *x;
+        int64_t len;
+        ff_tensor *dst;
+    } steps[3] = {{&a->to_q, &a->norm_q, xq, Nq, &qp}, {&a->to_k, &a->norm_k, xkv, Lk, &kp}, {&a->to_v, NULL, xkv, Lk, &vp}};
+    for (int i = 0; i < 3; i++) {
+        ff_tensor p = view3(&s->tmp, 0, B, steps[i].len, D);
+        TRY(linear(be, steps[i].x, steps[i].proj, &p, err));
+        const int is_qk = steps[i].norm != NULL;
+        if (is_qk) TRY(ff_op_rms_norm(be, &p, steps[i].norm, eps, &p, err)); /* across heads */
+        ff_tensor p4 = view4(&s->tmp, 0, B, steps[i].len, H, hd);         /* unflatten(2, (heads, -1)) */
+        if (rope && is_qk) TRY(ff_op_rope(be, &p4, &s->rope_cos, &s->rope_sin, &p4, err));
+        TRY(ff_op_permute(be, &p4, to_heads, steps[i].dst, err));
+    }
+    ff_tensor o = view4(&s->tmp, 0, B, H, Nq, hd);
+    TRY(ff_op_sdpa(be, &qp, &kp, &vp, NULL, (float)(1.0 / sqrt((double)hd)), &o, err));
+    ff_tensor o2 = view4(&s->nrm, 0, B, Nq, H, hd);
+    TRY(ff_op_permute(be, &o, to_heads, &o2, err)); /* flatten(2, 3) */
+    ff_tensor o3 = view3(&s->nrm, 0, B, Nq, D), out = view3(&s->tmp, 0, B, Nq, D);
+    TRY(linear(be, &o3, &a->to_out, &out, err));
+done:
+    return st;
+}
+
+/* mod <- table[k] (1, 1, D) + tproj[k] (Bt, Nt, D): the k-th of shift, scale,
+ * gate, c_shift, c_scale, c_gate (scale_shift_table + temb, as diffusers). */
+static ff_status modulation(fwd_state *s, const ff_tensor *table, int k, ff_tensor *mod, ff_err *err) {
+    const int64_t chunk = s->Bt * s->Nt * s->D;
+    ff_tensor t = view3(&s->tproj, k * chunk, s->Bt, s->Nt, s->D);
+    ff_tensor row = view3(table, k * s->D, 1, 1, s->D);
+    return ff_op_binary(s->be, FF_BIN_ADD, &row, &t, mod, err);
+}
+
+/* WanTransformerBlock.forward. */
+static ff_status block_forward(fwd_state *s, const ff_dit_block *blk, ff_err *err) {
+    ff_backend *be = s->be;
+    const float eps = s->cfg->eps;
+    const int64_t B = s->B, N = s->N, D = s->D;
+    ff_tensor out = view3(&s->tmp, 0, B, N, D);
+    ff_status st = FF_OK;
+
+    /* 1. self-attention: norm1(h) * (1 + scale) + shift; h += attn1(.) * gate */
+    TRY(ff_op_layer_norm(be, &s->h, NULL, NULL, eps, &s->nrm, err));
+    TRY(modulation(s, &blk->scale_shift_table, 0, &s->modA, err));
+    TRY(modulation(s, &blk->scale_shift_table, 1, &s->modB, err));
+    TRY(ff_op_modulate(be, &s->nrm, &s->modA, &s->modB, &s->nrm, err));
+    TRY(attention(s, &blk->attn1, &s->nrm, N, &s->nrm, N, 1, err));
+    TRY(modulation(s, &blk->scale_shift_table, 2, &s->modA, err));
+    TRY(ff_op_binary(be, FF_BIN_MUL, &out, &s->modA, &out, err));
+    TRY(ff_op_binary(be, FF_BIN_ADD, &s->h, &out, &s->h, err));
+
+    /* 2. cross-attention: h += attn2(norm2(h), text) (no gate) */
+    if (s->cfg->cross_attn_norm)
+        TRY(ff_op_layer_norm(be, &s->h, &blk->norm2_weight, &blk->norm2_bias, eps, &s->nrm, err));
+    else
+        TRY(ff_op_scale(be, &s->h, 1.0f, 0.0f, &s->nrm, err)); /* norm2 = Identity */
+    TRY(attention(s, &blk->attn2, &s->nrm, N, &s->ctx, s->L, 0, err));
+    TRY(ff_op_binary(be, FF_BIN_ADD, &s->h, &out, &s->h, err));
+
+    /* 3. feed-forward: norm3(h) * (1 + c_scale) + c_shift; h += ffn(.) * c_gate */
+    TRY(ff_op_layer_norm(be, &s->h, NULL, NULL, eps, &s->nrm, err));
+    TRY(modulation(s, &blk->scale_shift_table, 3, &s->modA, err));
+    TRY(modulation(s, &blk->scale_shift_table, 4, &s->modB, err));
+    TRY(ff_op_modulate(be, &s->nrm, &s->modA, &s->modB, &s->nrm, err));
+    ff_tensor fh = view3(&s->arena, 0, B, N, s->cfg->ffn_dim);
+    TRY(linear(be, &s->nrm, &blk->ffn_in, &fh, err));
+    TRY(ff_op_unary(be, FF_UNARY_GELU_TANH, &fh, &fh, err));
+    TRY(linear(be, &fh, &blk->ffn_out, &out, err));
+    TRY(modulation(s, &blk->scale_shift_table, 5, &s->modA, err));
+    TRY(ff_op_binary(be, FF_BIN_MUL, &out, &s->modA, &out, err));
+    TRY(ff_op_binary(be, FF_BIN_ADD, &s->h, &out, &s->h, err));
+done:
+    return st;
+}
+
+ff_status ff_dit_out_shape(const ff_dit_config *cfg, const ff_tensor *x, int64_t out_shape[5], ff_err *err) {
+    char buf[96];
+    if (x->ndim != 5 || x->shape[1] != cfg->in_channels)
+        return ff_err_set(err, FF_ERR_SHAPE, "transformer: hidden_states %s, expected (B, %d, F, H, W)",
+                          ff_tensor_describe(x, buf, sizeof buf), cfg->in_channels);
+    out_shape[0] = x->shape[0];
+    out_shape[1] = cfg->out_channels;
+    for (int a = 0; a < 3; a++) {
+        int64_t p = x->shape[2 + a] / cfg->patch[a];
+        if (p < 1)
+            return ff_err_set(err, FF_ERR_SHAPE, "transformer: hidden_states %s smaller than patch_size [%d, %d, %d]",
+                              ff_tensor_describe(x, buf, sizeof buf), cfg->patch[0], cfg->patch[1], cfg->patch[2]);
+        out_shape[2 + a] = p * cfg->patch[a];
+    }
+    return FF_OK;
+}
+
+/* Timestep values as float32 (torch .float() of int64 / int32 / float). */
+static ff_status timestep_values(const ff_tensor *t, float **out, int64_t *n, ff_err *err) {
+    char buf[96];
+    if (t->loc != FF_LOC_HOST)
+        return ff_err_set(err, FF_ERR_ARG, "transformer: timestep %s must be a host tensor",
+                          ff_tensor_describe(t, buf, sizeof buf));
+    *n = ff_tensor_numel(t);
+    float *v = malloc((size_t)(*n ? *n : 1) * sizeof *v);
+    if (!v) return ff_err_set(err, FF_ERR_NOMEM, "transformer: cannot allocate %lld timesteps", (long long)*n);
+    ff_tensor dst;
+    int64_t shp[1] = {*n};
+    ff_tensor_view(&dst, FF_F32, 1, shp, v, FF_LOC_HOST);
+    ff_tensor src = *t;
+    src.ndim = 1;
+    src.shape[0] = *n;
+    for (int i = 1; i < FF_MAX_DIMS; i++) src.shape[i] = 1;
+    ff_status st = ff_tensor_convert(&dst, &src, err);
+    if (st) {
+        free(v);
+        return ff_err_wrap(err, "transformer: timestep: ");
+    }
+    *out = v;
+    return FF_OK;
+}
+
+static ff_status alloc_act(ff_backend *be, ff_tensor *t, int ndim, const int64_t *shape, const char *what,
+                           ff_err *err) {
+    ff_status st = ff_be_alloc(be, t, FF_F32, ndim, shape, err);
+    if (st) ff_err_wrap(err, "transformer activations (%s): ", what);
+    return st;
+}
+
+ff_status ff_dit_forward(ff_dit_model *m, ff_backend *be, const ff_tensor *x, const ff_tensor *timestep,
+                         const ff_tensor *text, const ff_dit_hooks *hooks, ff_tensor *out, ff_err *err) {
+    const ff_dit_config *cfg = &m->cfg;
+    fwd_state s;
+    memset(&s, 0, sizeof s);
+    s.be = be;
+    s.cfg = cfg;
+    ff_status st;
+    char b1[96], b2[96];
+    float *tvals = NULL, *host = NULL;
+    ff_tensor conv = {0}, tstep = {0}, t1 = {0}, po = {0}, po2 = {0};
+
+    /* ---- shapes */
+    int64_t oshape[5];
+    if ((st = ff_dit_out_shape(cfg, x, oshape, err))) return st;
+    const int64_t B = x->shape[0], D = cfg->dim;
+    const int64_t pf = x->shape[2] / cfg->patch[0], ph = x->shape[3] / cfg->patch[1], pw = x->shape[4] / cfg->patch[2];
+    const int64_t N = pf * ph * pw;
+    if (text->ndim != 3 || text->shape[0] != B || text->shape[2] != cfg->text_dim || text->shape[1] < 1)
+        return ff_err_set(err, FF_ERR_SHAPE, "transformer: encoder_hidden_states %s, expected (%lld, L, %d)",
+                          ff_tensor_describe(text, b1, sizeof b1), (long long)B, cfg->text_dim);
+    {
+        int ok = out->ndim == 5;
+        for (int i = 0; ok && i < 5; i++) ok = out->shape[i] == oshape[i];
+        if (!ok) {
+            ff_tensor want;
+            ff_tensor_view(&want, FF_F32, 5, oshape, NULL, FF_LOC_HOST);
+            return ff_err_set(err, FF_ERR_SHAPE, "transformer: out %s, expected %s",
+                              ff_tensor_describe(out, b1, sizeof b1), ff_tensor_describe(&want, b2, sizeof b2));
+        }
+    }
+    /* timestep: (B,) | (1,) | () one per sample, or (B|1, N|1) one per token */
+    int64_t Bt = 1, Nt = 1;
+    if (timestep->ndim == 1) Bt = timestep->shape[0];
+    else if (timestep->ndim == 2) Bt = timestep->shape[0], Nt = timestep->shape[1];
+    if (timestep->ndim > 2 || (Bt != 1 && Bt != B) || (Nt != 1 && Nt != N))
+        return ff_err_set(err, FF_ERR_SHAPE,
+                          "transformer: timestep %s, expected (%lld,) or per token (%lld, %lld) for hidden_states %s",
+                          ff_tensor_describe(timestep, b1, sizeof b1), (long long)B, (long long)B, (long long)N,
+                          ff_tensor_describe(x, b2, sizeof b2));
+    s.B = B, s.N = N, s.L = text->shape[1], s.D = D, s.H = cfg->heads, s.hd = cfg->head_dim;
+    s.M = s.N > s.L ? s.N : s.L;
+    s.Bt = Bt, s.Nt = Nt;
+    const int64_t T = Bt * Nt;
+
+    /* ---- buffers */
+    int64_t arena_n = 3 * B * s.M * D, ffn_n = B * N * cfg->ffn_dim;
+    if (ffn_n > arena_n) arena_n = ffn_n;
+    const int64_t pc = (int64_t)cfg->patch[0] * cfg->patch[1] * cfg->patch[2] * cfg->out_channels;
+    {
+        int64_t sh_bnd[3] = {B, N, D}, sh_tmp[1] = {B * s.M * D}, sh_ar[1] = {arena_n}, sh_ctx[3] = {B, s.L, D};
+        int64_t sh_rope[2] = {N, s.hd}, sh_mod[3] = {Bt, Nt, D}, sh_tp[4] = {6, Bt, Nt, D};
+        int64_t sh_conv[5] = {B, D, pf, ph, pw}, sh_ts[2] = {T, cfg->freq_dim}, sh_t1[2] = {T, 6 * D};
+        int64_t sh_po[3] = {B, N, pc};
+        if ((st = alloc_act(be, &s.h, 3, sh_bnd, "h", err)) || (st = alloc_act(be, &s.nrm, 3, sh_bnd, "norm", err)) ||
+            (st = alloc_act(be, &s.tmp, 1, sh_tmp, "tmp", err)) ||
+            (st = alloc_act(be, &s.arena, 1, sh_ar, "attention/ffn", err)) ||
+            (st = alloc_act(be, &s.ctx, 3, sh_ctx, "text", err)) ||
+            (st = alloc_act(be, &s.rope_cos, 2, sh_rope, "rope", err)) ||
+            (st = alloc_act(be, &s.rope_sin, 2, sh_rope, "rope", err)) ||
+            (st = alloc_act(be, &s.temb, 3, sh_mod, "temb", err)) ||
+            (st = alloc_act(be, &s.tproj, 4, sh_tp, "timestep_proj", err)) ||
+            (st = alloc_act(be, &s.modA, 3, sh_mod, "modulation", err)) ||
+            (st = alloc_act(be, &s.modB, 3, sh_mod, "modulation", err)) ||
+            (st = alloc_act(be, &conv, 5, sh_conv, "patch_embedding", err)) ||
+            (st = alloc_act(be, &tstep, 2, sh_ts, "timestep", err)) ||
+            (st = alloc_act(be, &t1, 2, sh_t1, "time_embedder", err)) ||
+            (st = alloc_act(be, &po, 3, sh_po, "proj_out", err)) ||
+            (st = alloc_act(be, &po2, 3, sh_po, "unpatchify", err)))
+            goto done;
+    }
+
+    /* ---- rotary tables (WanRotaryPosEmbed), computed on the host */
+    {
+        size_t tab = (size_t)(N * s.hd);
+        size_t need = 2 * tab;
+        size_t ts_n = (size_t)(T * cfg->freq_dim);
+        if (ts_n > need) need = ts_n;
+        host = malloc(need * sizeof *host);
+        if (!host) {
+            st = ff_err_set(err, FF_ERR_NOMEM, "transformer: cannot allocate %zu floats of host tables", need);
+            goto done;
+        }
+        TRY(ff_dit_rope_tables(cfg, pf, ph, pw, host, host + tab, err));
+        ff_tensor hc, hs;
+        int64_t sh[2] = {N, s.hd};
+        ff_tensor_view(&hc, FF_F32, 2, sh, host, FF_LOC_HOST);
+        ff_tensor_view(&hs, FF_F32, 2, sh, host + tab, FF_LOC_HOST);
+        TRY(ff_be_upload(be, &s.rope_cos, &hc, err));
+        TRY(ff_be_upload(be, &s.rope_sin, &hs, err));
+
+        /* ---- condition_embedder: timesteps_proj -> time_embedder -> time_proj */
+        int64_t nt;
+        TRY(timestep_values(timestep, &tvals, &nt, err));
+        ff_dit_timestep_embedding(tvals, T, cfg->freq_dim, host);
+        int64_t sh_ts[2] = {T, cfg->freq_dim};
+        ff_tensor he;
+        ff_tensor_view(&he, FF_F32, 2, sh_ts, host, FF_LOC_HOST);
+        TRY(ff_be_upload(be, &tstep, &he, err));
+    }
+    {
+        ff_tensor scratch = view2(&s.modA, 0, T, D), temb2 = view2(&s.temb, 0, T, D);
+        TRY(linear(be, &tstep, &m->time_linear_1, &scratch, err));    /* time_embedder.linear_1 */
+        TRY(ff_op_unary(be, FF_UNARY_SILU, &scratch, &scratch, err));
+        TRY(linear(be, &scratch, &m->time_linear_2, &temb2, err));    /* temb (T, D) */
+        TRY(ff_op_unary(be, FF_UNARY_SILU, &temb2, &scratch, err));
+        TRY(linear(be, &scratch, &m->time_proj, &t1, err));           /* timestep_proj (T, 6D) */
+        ff_tensor tp3 = view3(&t1, 0, T, 6, D), tp6 = view3(&s.tproj, 0, 6, T, D);
+        static const int chunk_first[3] = {1, 0, 2};                 /* (T, 6, D) -> (6, T, D) */
+        TRY(ff_op_permute(be, &tp3, chunk_first, &tp6, err));
+    }
+    /* text_embedder: linear_2(gelu_tanh(linear_1(text))) */
+    {
+        ff_tensor t = view3(&s.tmp, 0, B, s.L, D);
+        TRY(linear(be, text, &m->text_linear_1, &t, err));
+        TRY(ff_op_unary(be, FF_UNARY_GELU_TANH, &t, &t, err));
+        TRY(linear(be, &t, &m->text_linear_2, &s.ctx, err));
+    }
+
+    /* ---- patch_embedding: Conv3d(kernel = stride = patch) -> flatten(2).transpose(1, 2) */
+    {
+        const int stride[3] = {cfg->patch[0], cfg->patch[1], cfg->patch[2]}, pad[6] = {0, 0, 0, 0, 0, 0};
+        TRY(ff_op_conv3d(be, x, &m->patch_embedding_weight, &m->patch_embedding_bias, stride, pad, &conv, err));
+        ff_tensor c3 = view3(&conv, 0, B, D, N);
+        static const int tr[3] = {0, 2, 1};
+        TRY(ff_op_permute(be, &c3, tr, &s.h, err));
+    }
+
+    /* ---- blocks */
+    for (int i = 0; i < cfg->num_layers; i++) {
+        ff_dit_block *blk = &m->blocks[i];
+        ff_dit_param params[FF_DIT_BLOCK_PARAMS_MAX];
+        size_t np = 0;
+        if (hooks) np = ff_dit_block_params(cfg, i, blk, params);
+        if (hooks && hooks->before_block && (st = hooks->before_block(hooks->user, i, blk, params, np, err))) {
+            ff_err_wrap(err, "transformer: before blocks.%d: ", i);
+            goto done;
+        }
+        st = block_forward(&s, blk, err);
+        if (st) {
+            ff_err_wrap(err, "transformer blocks.%d: ", i);
+            if (hooks && hooks->after_block) {
+                ff_err ignored = {0};
+                hooks->after_block(hooks->user, i, blk, params, np, &ignored);
+            }
+            goto done;
+        }
+        if (hooks && hooks->after_block && (st = hooks->after_block(hooks->user, i, blk, params, np, err))) {
+            ff_err_wrap(err, "transformer: after blocks.%d: ", i);
+            goto done;
+        }
+    }
+
+    /* ---- norm_out (no affine) * (1 + scale) + shift with (scale_shift_table + temb), proj_out */
+    TRY(ff_op_layer_norm(be, &s.h, NULL, NULL, cfg->eps, &s.nrm, err));
+    {
+        ff_tensor shift_row = view3(&m->scale_shift_table, 0, 1, 1, D);
+        ff_tensor scale_row = view3(&m->scale_shift_table, D, 1, 1, D);
+        TRY(ff_op_binary(be, FF_BIN_ADD, &shift_row, &s.temb, &s.modA, err));
+        TRY(ff_op_binary(be, FF_BIN_ADD, &scale_row, &s.temb, &s.modB, err));
+    }
+    TRY(ff_op_modulate(be, &s.nrm, &s.modA, &s.modB, &s.nrm, err));
+    TRY(linear(be, &s.nrm, &m->proj_out, &po, err));
+
+    /* ---- unpatchify: (B, F', H', W', pt, ph, pw, C) -> (B, C, F'*pt, H'*ph, W'*pw),
+     * diffusers' permute(0, 7, 1, 4, 2, 5, 3, 6), in two permutes of <= 6 dims:
+     * (B F' H', W', pt ph, pw, C) -> (B F' H', C, pt ph, W', pw), then
+     * (B, F', H', C, pt, ph W' pw) -> (B, C, F', pt, H', ph W' pw). */
+    {
+        const int64_t pt_ = cfg->patch[0], ph_ = cfg->patch[1], pw_ = cfg->patch[2], C = cfg->out_channels;
+        int64_t sa[5] = {B * pf * ph, pw, pt_ * ph_, pw_, C};
+        int64_t sb[6] = {B, pf, ph, C, pt_, ph_ * pw * pw_};
+        static const int pa[5] = {0, 4, 2, 1, 3}, pb[6] = {0, 3, 1, 4, 2, 5};
+        ff_tensor a = view(&po, 0, 5, sa), a_out;
+        int64_t sa_out[5] = {B * pf * ph, C, pt_ * ph_, pw, pw_};
+        a_out = view(&po2, 0, 5, sa_out);
+        TRY(ff_op_permute(be, &a, pa, &a_out, err));
+        ff_tensor b = view(&po2, 0, 6, sb), b_out;
+        int64_t sb_out[6] = {B, C, pf, pt_, ph, ph_ * pw * pw_};
+        b_out = view(out, 0, 6, sb_out);
+        TRY(ff_op_permute(be, &b, pb, &b_out, err));
+    }
+
+done:
+    free(tvals);
+    free(host);
+    ff_tensor *acts[] = {&s.h, &s.nrm, &s.tmp, &s.arena, &s.ctx, &s.rope_cos, &s.rope_sin, &s.temb, &s.tproj,
+                         &s.modA, &s.modB, &conv, &tstep, &t1, &po, &po2};
+    for (size_t i = 0; i < sizeof acts / sizeof acts[0]; i++)
+        if (acts[i]->data) ff_be_free(be, acts[i]);
+    return st;
+}
+
+ff_status ff_dit_forward_host(ff_dit_model *m, ff_backend *be, const ff_tensor *x, const ff_tensor *timestep,
+                              const ff_tensor *text, const ff_dit_hooks *hooks, ff_tensor *out, ff_err *err) {
+    memset(out, 0, sizeof *out);
+    int64_t oshape[5];
+    ff_status st = ff_dit_out_shape(&m->cfg, x, oshape, err);
+    if (st) return st;
+    ff_tensor dx = {0}, dtext = {0}, dout = {0};
+    if ((st = ff_be_alloc(be, &dx, FF_F32, x->ndim, x->shape, err)) ||
+        (st = ff_be_alloc(be, &dtext, FF_F32, text->ndim, text->shape, err)) ||
+        (st = ff_be_alloc(be, &dout, FF_F32, 5, oshape, err)))
+        goto done;
+    if ((st = ff_be_upload(be, &dx, x, err)) || (st = ff_be_upload(be, &dtext, text, err))) goto done;
+    if ((st = ff_dit_forward(m, be, &dx, timestep, &dtext, hooks, &dout, err))) goto done;
+    if ((st = ff_tensor_alloc(out, FF_F32, 5, oshape, err))) goto done;
+    if ((st = ff_be_download(be, out, &dout, err))) ff_tensor_free(out);
+done:
+    if (dx.data) ff_be_free(be, &dx);
+    if (dtext.data) ff_be_free(be, &dtext);
+    if (dout.data) ff_be_free(be, &dout);
+    return st;
+}

@@ -1,0 +1,324 @@
+/* Wan transformer without weights: config parsing, the parameter list of the
+ * real Wan 2.1 / 2.2 configs (exact parameter counts and per-block bytes),
+ * the rotary and timestep tables, and a forward pass on random weights that
+ * checks batching, per-token timesteps and the block hooks. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/ff_test.h"
+#include "core/ff_json.h"
+#include "kernels/ops.h"
+#include "models/wan_transformer.h"
+
+static int configs_dir(char *buf, size_t n) {
+    const char *g = getenv("FF_GOLDEN");
+    if (!g) return -1;
+    snprintf(buf, n, "%s/../configs", g); /* shared/golden -> shared/configs */
+    char probe[4200];
+    snprintf(probe, sizeof probe, "%s/wan2.1-t2v-1.3b/transformer/config.json", buf);
+    FILE *f = fopen(probe, "rb");
+    if (!f) return -1;
+    fclose(f);
+    return 0;
+}
+
+static ff_status parse_str(const char *json, ff_dit_config *cfg, ff_err *err) {
+    ff_json_doc *doc;
+    ff_status st = ff_json_parse(json, strlen(json), "test config", &doc, err);
+    if (st) return st;
+    st = ff_dit_config_parse(ff_json_root(doc), "test config", cfg, err);
+    ff_json_free(doc);
+    return st;
+}
+
+/* Published classes: Wan2.1-T2V-1.3B and Wan2.1/2.2 T2V 14B (both A14B experts
+ * share the 14B config). Exact counts from the shape list:
+ *  block = 6D (scale_shift_table) + 2 x [4 (D^2 + D) + 2D] (attn1, attn2: q k v
+ *          out with bias + norm_q/norm_k) + 2D (norm2) + 2 D ffn + ffn + D (FFN)
+ *  non-block = patch_embedding D*16*1*2*2 + D, time_embedder D*256 + D + D^2 + D,
+ *          time_proj 6D*D + 6D, text_embedder D*4096 + D + D^2 + D,
+ *          scale_shift_table 2D, proj_out 64 D + 64.
+ *  1.3B: D = 1536, ffn 8960, 30 layers: block 46,440,704; non-block 25,775,680;
+ *        total 25,775,680 + 30 x 46,440,704 = 1,418,996,800 (~1.42 B, "1.3B").
+ *  14B:  D = 5120, ffn 13824, 40 layers: block 351,394,304; non-block 232,719,424;
+ *        total 232,719,424 + 40 x 351,394,304 = 14,288,491,584 (~14.3 B, "14B"). */
+static void check_real(const char *dir, const char *name, const char *comp, int64_t total, int64_t per_block,
+                       int64_t non_block, int layers) {
+    char path[4400];
+    snprintf(path, sizeof path, "%s/%s/%s/config.json", dir, name, comp);
+    ff_dit_config cfg;
+    ff_err err = {0};
+    FF_REQUIRE_OK(ff_dit_config_load(path, &cfg, &err), &err);
+    FF_CHECK(cfg.num_layers == layers);
+    ff_dit_counts c;
+    FF_REQUIRE_OK(ff_dit_count_params(&cfg, &c, &err), &err);
+    ff_dit_param *ps;
+    size_t n;
+    FF_REQUIRE_OK(ff_dit_params(&cfg, NULL, &ps, &n, &err), &err);
+    int64_t sum = 0;
+    for (size_t i = 0; i < n; i++) {
+        int64_t e = 1;
+        for (int k = 0; k < ps[i].ndim; k++) e *= ps[i].shape[k];
+        sum += e;
+    }
+    FF_CHECK(n == 16 + (size_t)layers * 27);
+    FF_CHECK(!strcmp(ps[0].name, "patch_embedding.weight"));
+    FF_CHECK(!strcmp(ps[n - 1].name, layers == 30 ? "blocks.29.ffn.net.2.bias" : "blocks.39.ffn.net.2.bias"));
+    free(ps);
+    printf("%s/%s: %lld parameters (%.3f B), non-block %lld, per block %lld = %.1f MiB F32 / %.1f MiB BF16, "
+           "%d blocks\n",
+           name, comp, (long long)c.total, (double)c.total / 1e9, (long long)c.non_block, (long long)c.per_block,
+           (double)c.per_block * 4 / 1048576.0, (double)c.per_block * 2 / 1048576.0, layers);
+    FF_CHECK_MSG(c.total == total, "%s total %lld", name, (long long)c.total);
+    FF_CHECK_MSG(c.per_block == per_block, "%s per block %lld", name, (long long)c.per_block);
+    FF_CHECK_MSG(c.non_block == non_block, "%s non-block %lld", name, (long long)c.non_block);
+    FF_CHECK(sum == c.total);
+}
+
+static void test_real_configs(void) {
+    char dir[4096];
+    if (configs_dir(dir, sizeof dir)) {
+        printf("real configs absent (FF_GOLDEN/../configs): not checked\n");
+        return;
+    }
+    check_real(dir, "wan2.1-t2v-1.3b", "transformer", 1418996800LL, 46440704LL, 25775680LL, 30);
+    check_real(dir, "wan2.1-t2v-14b", "transformer", 14288491584LL, 351394304LL, 232719424LL, 40);
+    check_real(dir, "wan2.2-t2v-a14b", "transformer", 14288491584LL, 351394304LL, 232719424LL, 40);
+    check_real(dir, "wan2.2-t2v-a14b", "transformer_2", 14288491584LL, 351394304LL, 232719424LL, 40);
+}
+
+static void test_config_errors(void) {
+    ff_dit_config cfg;
+    ff_err err = {0};
+    FF_CHECK(parse_str("{\"image_dim\": 1280}", &cfg, &err) == FF_ERR_UNSUPPORTED);
+    FF_CHECK(strstr(err.msg, "image conditioning not supported yet") != NULL);
+    FF_CHECK(parse_str("{\"added_kv_proj_dim\": 5120}", &cfg, &err) == FF_ERR_UNSUPPORTED);
+    FF_CHECK(strstr(err.msg, "image conditioning not supported yet") != NULL);
+    FF_CHECK(parse_str("{\"patch_size\": [1, 2]}", &cfg, &err) == FF_ERR_FORMAT);
+    FF_CHECK(parse_str("{\"attention_head_dim\": 15}", &cfg, &err) == FF_ERR_FORMAT);
+    FF_CHECK(parse_str("{\"num_attention_heads\": 0}", &cfg, &err) == FF_ERR_FORMAT);
+    FF_CHECK(parse_str("{\"_class_name\": \"AutoencoderKLWan\"}", &cfg, &err) == FF_ERR_UNSUPPORTED);
+    /* defaults are diffusers' __init__ defaults; out_channels null -> in_channels */
+    FF_REQUIRE_OK(parse_str("{\"out_channels\": null, \"in_channels\": 36, \"cross_attn_norm\": false}", &cfg, &err),
+                  &err);
+    FF_CHECK(cfg.heads == 40 && cfg.head_dim == 128 && cfg.dim == 5120 && cfg.ffn_dim == 13824);
+    FF_CHECK(cfg.in_channels == 36 && cfg.out_channels == 36 && !cfg.cross_attn_norm);
+    FF_CHECK(cfg.patch[0] == 1 && cfg.patch[1] == 2 && cfg.patch[2] == 2 && cfg.freq_dim == 256);
+    FF_CHECK(fabsf(cfg.eps - 1e-6f) < 1e-12f && cfg.rope_max_seq_len == 1024);
+    FF_CHECK(ff_dit_block_params(&cfg, 0, NULL, NULL) == 25); /* no norm2 */
+}
+
+static void test_timestep_embedding(void) {
+    float t[3] = {0.0f, 999.0f, 37.5f}, e[3 * 9];
+    ff_dit_timestep_embedding(t, 3, 9, e); /* odd freq_dim: half 4, zero pad */
+    for (int i = 0; i < 4; i++) {
+        FF_CHECK(e[i] == 1.0f && e[4 + i] == 0.0f); /* t = 0: [cos | sin] = [1 | 0] */
+    }
+    FF_CHECK(e[8] == 0.0f && e[17] == 0.0f && e[26] == 0.0f);
+    /* i = 0: frequency 1 */
+    FF_CHECK(fabsf(e[9] - cosf(999.0f)) < 1e-6f && fabsf(e[9 + 4] - sinf(999.0f)) < 1e-6f);
+    /* i = 2: f = exp(-ln(1e4) * 2 / 4) = 0.01 */
+    FF_CHECK(fabs(e[18 + 2] - cos(0.375)) < 1e-5 && fabs(e[18 + 6] - sin(0.375)) < 1e-5);
+}
+
+static void test_rope_tables(void) {
+    ff_dit_config cfg = {.head_dim = 12, .rope_max_seq_len = 8};
+    ff_err err = {0};
+    float c[2 * 3 * 4 * 12], s[2 * 3 * 4 * 12];
+    FF_REQUIRE_OK(ff_dit_rope_tables(&cfg, 2, 3, 4, c, s, &err), &err);
+    /* head_dim 12: t 4 channels (2 pairs), h 4, w 4; freqs per axis 1, 1/100 */
+    int64_t tok = (1 * 3 + 2) * 4 + 3; /* f = 1, y = 2, x = 3 */
+    const float *co = c + tok * 12, *so = s + tok * 12;
+    const double pos[3] = {1, 2, 3}, fr[2] = {1.0, 0.01};
+    for (int a = 0; a < 3; a++)
+        for (int k = 0; k < 2; k++) {
+            int ch = a * 4 + 2 * k;
+            FF_CHECK(co[ch] == (float)cos(pos[a] * fr[k]) && co[ch + 1] == co[ch]);
+            FF_CHECK(so[ch] == (float)sin(pos[a] * fr[k]) && so[ch + 1] == so[ch]);
+        }
+    /* token 0 is the identity rotation */
+    for (int i = 0; i < 12; i++) FF_CHECK(c[i] == 1.0f && s[i] == 0.0f);
+    FF_CHECK(ff_dit_rope_tables(&cfg, 9, 1, 1, c, s, &err) == FF_ERR_ARG);
+
+    /* head_dim 16 (the tiny golden models): the table is built with
+     * [t 8 | h 4 | w 4] columns but forward() splits it [6 | 5 | 5] by axis.
+     * Pair 5 (channels 10, 11) takes its cosine from column 10 (row index,
+     * h frequency 1/100) and its sine from column 11 (column index, same
+     * frequency) — diffusers' behaviour, reproduced. */
+    ff_dit_config c16 = {.head_dim = 16, .rope_max_seq_len = 8};
+    float c2[16], s2[16];
+    float cc[4 * 16], ss[4 * 16];
+    FF_REQUIRE_OK(ff_dit_rope_tables(&c16, 1, 2, 2, cc, ss, &err), &err);
+    memcpy(c2, cc + 3 * 16, sizeof c2); /* y = 1, x = 1 */
+    memcpy(s2, ss + 3 * 16, sizeof s2);
+    FF_CHECK(c2[10] == (float)cos(1 * 0.01) && s2[10] == (float)sin(1 * 0.01));
+    FF_CHECK(c2[6] == (float)cos(1 * pow(10000.0, -6.0 / 8.0))); /* t frequency 3, row index */
+}
+
+/* ---- forward on random weights ---------------------------------------- */
+
+static ff_status tiny_model(int with_norm2, ff_dit_model **m, ff_err *err) {
+    ff_dit_config cfg;
+    char json[512];
+    snprintf(json, sizeof json,
+             "{\"attention_head_dim\": 12, \"num_attention_heads\": 2, \"in_channels\": 3, \"out_channels\": 5,"
+             " \"text_dim\": 7, \"freq_dim\": 17, \"ffn_dim\": 20, \"num_layers\": 2, \"patch_size\": [2, 1, 2],"
+             " \"cross_attn_norm\": %s}",
+             with_norm2 ? "true" : "false");
+    ff_status st = parse_str(json, &cfg, err);
+    if (st) return st;
+    if ((st = ff_dit_create(&cfg, m, err))) return st;
+    if ((st = ff_dit_init_random(*m, 7, err))) {
+        ff_dit_free(*m);
+        *m = NULL;
+    }
+    return st;
+}
+
+typedef struct {
+    int before, after, last_index;
+    size_t n_params;
+    int names_ok;
+    ff_tensor saved[FF_DIT_BLOCK_PARAMS_MAX];
+} hook_state;
+
+/* A streaming stand-in: before a block, swap each weight for a fresh copy
+ * (as an upload would); after it, free the copy and restore the original. */
+static ff_status hook_before(void *user, int index, ff_dit_block *blk, ff_dit_param *ps, size_t n, ff_err *err) {
+    hook_state *h = user;
+    h->before++;
+    h->last_index = index;
+    h->n_params = n;
+    char want[64];
+    snprintf(want, sizeof want, "blocks.%d.scale_shift_table", index);
+    if (strcmp(ps[0].name, want) != 0 || ps[0].slot != &blk->scale_shift_table) h->names_ok = 0;
+    for (size_t i = 0; i < n; i++) {
+        h->saved[i] = *ps[i].slot;
+        ff_status st = ff_tensor_clone(ps[i].slot, &h->saved[i], err);
+        if (st) return st;
+    }
+    return FF_OK;
+}
+
+static ff_status hook_after(void *user, int index, ff_dit_block *blk, ff_dit_param *ps, size_t n, ff_err *err) {
+    hook_state *h = user;
+    h->after++;
+    for (size_t i = 0; i < n; i++) {
+        ff_tensor_free(ps[i].slot);
+        *ps[i].slot = h->saved[i];
+    }
+    return FF_OK;
+}
+
+static void test_forward_random(void) {
+    ff_err err = {0};
+    ff_backend *be = NULL;
+    FF_REQUIRE_OK(ff_backend_cpu_create(1, &be, &err), &err);
+    ff_dit_model *m = NULL;
+    ff_tensor x = {0}, x1 = {0}, text = {0}, text1 = {0}, t = {0}, t1 = {0}, tt = {0};
+    ff_tensor y = {0}, y1 = {0}, yh = {0}, yt = {0};
+    if (tiny_model(1, &m, &err)) {
+        FF_CHECK_OK(err.code, &err);
+        goto done;
+    }
+    /* B = 2, C = 3, F = 5 (odd: truncated to 4 by pt = 2), H = 3, W = 4 -> grid (2, 3, 2), N = 12 */
+    FF_REQUIRE_OK(ff_tensor_allocv(&x, FF_F32, &err, 5, 2LL, 3LL, 5LL, 3LL, 4LL), &err);
+    FF_REQUIRE_OK(ff_tensor_allocv(&text, FF_F32, &err, 3, 2LL, 9LL, 7LL), &err);
+    FF_REQUIRE_OK(ff_tensor_allocv(&t, FF_I64, &err, 1, 2LL), &err);
+    ff_test_fill_uniform(&x, 1, -1, 1);
+    ff_test_fill_uniform(&text, 2, -1, 1);
+    ((int64_t *)t.data)[0] = 999;
+    ((int64_t *)t.data)[1] = 250;
+    FF_REQUIRE_OK(ff_dit_forward_host(m, be, &x, &t, &text, NULL, &y, &err), &err);
+    FF_CHECK(y.shape[0] == 2 && y.shape[1] == 5 && y.shape[2] == 4 && y.shape[3] == 3 && y.shape[4] == 4);
+    double norm = 0;
+    for (int64_t i = 0; i < ff_tensor_numel(&y); i++) norm += (double)((float *)y.data)[i] * ((float *)y.data)[i];
+    FF_CHECK(norm > 0 && isfinite(norm));
+
+    /* sample 1 alone gives the same result as in the batch */
+    int64_t per_x = 3 * 5 * 3 * 4, per_y = ff_tensor_numel(&y) / 2;
+    FF_REQUIRE_OK(ff_tensor_allocv(&x1, FF_F32, &err, 5, 1LL, 3LL, 5LL, 3LL, 4LL), &err);
+    FF_REQUIRE_OK(ff_tensor_allocv(&text1, FF_F32, &err, 3, 1LL, 9LL, 7LL), &err);
+    FF_REQUIRE_OK(ff_tensor_allocv(&t1, FF_F32, &err, 1, 1LL), &err);
+    memcpy(x1.data, (float *)x.data + per_x, (size_t)per_x * 4);
+    memcpy(text1.data, (float *)text.data + 9 * 7, 9 * 7 * 4);
+    ((float *)t1.data)[0] = 250.0f;
+    FF_REQUIRE_OK(ff_dit_forward_host(m, be, &x1, &t1, &text1, NULL, &y1, &err), &err);
+    ff_tensor ys;
+    ff_tensor_view(&ys, FF_F32, 5, y1.shape, (float *)y.data + per_y, FF_LOC_HOST);
+    double r = ff_rel_l2(&y1, &ys);
+    FF_CHECK_MSG(r < 1e-6, "batch vs single rel_l2 %.3e", r);
+
+    /* per-token timesteps all equal to the sample's value: same result */
+    FF_REQUIRE_OK(ff_tensor_allocv(&tt, FF_F32, &err, 2, 2LL, 12LL), &err);
+    for (int i = 0; i < 24; i++) ((float *)tt.data)[i] = i < 12 ? 999.0f : 250.0f;
+    FF_REQUIRE_OK(ff_dit_forward_host(m, be, &x, &tt, &text, NULL, &yt, &err), &err);
+    r = ff_rel_l2(&yt, &y);
+    FF_CHECK_MSG(r < 1e-6, "per-token vs per-sample rel_l2 %.3e", r);
+    /* ... and a different value on one token changes the output */
+    ((float *)tt.data)[3] = 0.0f;
+    ff_tensor_free(&yt);
+    FF_REQUIRE_OK(ff_dit_forward_host(m, be, &x, &tt, &text, NULL, &yt, &err), &err);
+    FF_CHECK(ff_rel_l2(&yt, &y) > 1e-4);
+
+    /* hooks: called around every block with its 27 named weights; swapping
+     * the weights for copies changes nothing, bit for bit */
+    hook_state hs = {.names_ok = 1, .last_index = -1};
+    ff_dit_hooks hooks = {hook_before, hook_after, &hs};
+    FF_REQUIRE_OK(ff_dit_forward_host(m, be, &x, &t, &text, &hooks, &yh, &err), &err);
+    FF_CHECK(hs.before == 2 && hs.after == 2 && hs.last_index == 1 && hs.n_params == 27 && hs.names_ok);
+    FF_CHECK(ff_tensor_equal(&yh, &y));
+
+    /* shape errors name the tensor */
+    ff_tensor bad;
+    int64_t bs[1] = {3};
+    float bd[3] = {0};
+    ff_tensor_view(&bad, FF_F32, 1, bs, bd, FF_LOC_HOST);
+    ff_tensor yb = {0};
+    FF_CHECK(ff_dit_forward_host(m, be, &x, &bad, &text, NULL, &yb, &err) == FF_ERR_SHAPE);
+    FF_CHECK(strstr(err.msg, "timestep") != NULL);
+    FF_CHECK(ff_dit_forward_host(m, be, &x, &t, &text1, NULL, &yb, &err) == FF_ERR_SHAPE);
+    FF_CHECK(strstr(err.msg, "encoder_hidden_states") != NULL);
+done:
+    ff_tensor *all[] = {&x, &x1, &text, &text1, &t, &t1, &tt, &y, &y1, &yh, &yt};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) ff_tensor_free(all[i]);
+    ff_dit_free(m);
+    ff_backend_free(be);
+}
+
+static void test_forward_no_norm2(void) {
+    ff_err err = {0};
+    ff_backend *be = NULL;
+    FF_REQUIRE_OK(ff_backend_cpu_create(1, &be, &err), &err);
+    ff_dit_model *m = NULL;
+    ff_tensor x = {0}, text = {0}, t = {0}, y = {0};
+    if (!tiny_model(0, &m, &err) && !ff_tensor_allocv(&x, FF_F32, &err, 5, 1LL, 3LL, 2LL, 2LL, 2LL) &&
+        !ff_tensor_allocv(&text, FF_F32, &err, 3, 1LL, 4LL, 7LL) && !ff_tensor_allocv(&t, FF_F32, &err, 0)) {
+        ff_test_fill_uniform(&x, 3, -1, 1);
+        ff_test_fill_uniform(&text, 4, -1, 1);
+        ((float *)t.data)[0] = 500.0f;
+        FF_CHECK_OK(ff_dit_forward_host(m, be, &x, &t, &text, NULL, &y, &err), &err);
+        FF_CHECK(y.ndim == 5 && y.shape[2] == 2 && y.shape[3] == 2 && y.shape[4] == 2);
+    } else {
+        FF_CHECK_OK(err.code, &err);
+    }
+    ff_tensor_free(&x);
+    ff_tensor_free(&text);
+    ff_tensor_free(&t);
+    ff_tensor_free(&y);
+    ff_dit_free(m);
+    ff_backend_free(be);
+}
+
+int main(void) {
+    FF_RUN(test_config_errors);
+    FF_RUN(test_real_configs);
+    FF_RUN(test_timestep_embedding);
+    FF_RUN(test_rope_tables);
+    FF_RUN(test_forward_random);
+    FF_RUN(test_forward_no_norm2);
+    return ff_test_summary();
+}

@@ -19,7 +19,7 @@ static const handler_row rows[] = {
     {"tokenizer", "", golden_tokenizer, NULL},
     {"text_encoder", "", golden_text_encoder, NULL},
     {"transformer", "", golden_transformer, NULL},
-    {"scheduler", "", NULL, "schedulers not built yet (pipeline issue)"},
+    {"scheduler", "", golden_scheduler, NULL},
     {"vae", "", golden_vae, NULL},
     {"vae22", "", golden_vae, NULL},
     {"pipeline", "", NULL, "WanPipeline not built yet (pipeline issue)"},

@@ -92,7 +92,7 @@ static ff_status parse_string(parser *ps, const char **out, size_t *out_len) {
     ps->p++; /* opening quote */
     const char *s = ps->p;
     while (s < ps->end && *s != '"') {
-        if (*s == '\\') s++;
+        if (*s == '\\' && ++s == ps->end) break; /* never step past end */
         s++;
     }
     if (s >= ps->end) return fail(ps, "unterminated string");
@@ -199,8 +199,13 @@ static ff_status parse_container(parser *ps, int depth, ff_json *n, int is_obj) 
         skip_ws(ps);
         if (is_obj) {
             if (ps->p >= ps->end || *ps->p != '"') return fail(ps, "expected a member name");
+            const char *kstart = ps->p;
             ff_status st = parse_string(ps, &key, &klen);
             if (st) return st;
+            if (strlen(key) != klen) { /* keys are C strings: "a\u0000b" would read as "a" */
+                ps->p = kstart;
+                return fail(ps, "member name contains \\u0000");
+            }
             skip_ws(ps);
             if (ps->p >= ps->end || *ps->p != ':') return fail(ps, "expected ':'");
             ps->p++;
@@ -242,8 +247,14 @@ static ff_status parse_value(parser *ps, int depth, ff_json **out) {
     case 'f': n->type = FF_JSON_BOOL; return match_lit(ps, "false") ? FF_OK : fail(ps, "bad literal");
     case 'n': return match_lit(ps, "null") ? FF_OK : fail(ps, "bad literal");
     default:
-        /* Python's json writes NaN/Infinity; accept them (configs carry them). */
-        if (match_lit(ps, "NaN")) { n->type = FF_JSON_NUMBER; n->number = NAN; n->str = "NaN"; return FF_OK; }
+        /* Python's json writes NaN, Infinity and -Infinity; accept them (configs carry them). */
+        if (match_lit(ps, "NaN")) { n->type = FF_JSON_NUMBER; n->number = NAN; n->str = "NaN"; n->len = 3; return FF_OK; }
+        if (match_lit(ps, "Infinity")) {
+            n->type = FF_JSON_NUMBER; n->number = INFINITY; n->str = "Infinity"; n->len = 8; return FF_OK;
+        }
+        if (match_lit(ps, "-Infinity")) {
+            n->type = FF_JSON_NUMBER; n->number = -INFINITY; n->str = "-Infinity"; n->len = 9; return FF_OK;
+        }
         n->type = FF_JSON_NUMBER;
         return parse_number(ps, n);
     }
@@ -336,9 +347,14 @@ size_t ff_json_count(const ff_json *v) {
     return v && (v->type == FF_JSON_ARRAY || v->type == FF_JSON_OBJECT) ? v->len : 0;
 }
 
+/* -?[0-9]+ : no fraction, exponent, NaN or Infinity. */
 static int is_integer_text(const ff_json *v) {
     if (!v || v->type != FF_JSON_NUMBER) return 0;
-    return strpbrk(v->str, ".eEN") == NULL;
+    const char *s = v->str + (v->str[0] == '-');
+    if (!*s) return 0;
+    for (; *s; s++)
+        if (*s < '0' || *s > '9') return 0;
+    return 1;
 }
 
 int ff_json_uint64(const ff_json *v, uint64_t *out) {

@@ -4,7 +4,9 @@
  * ff_json_parse builds an immutable tree owned by one ff_json_doc; every
  * node pointer stays valid until ff_json_free. Numbers keep their source text
  * so that 64-bit integers (seeds above 2^53) are read exactly. Depth and size
- * are limited so hostile input cannot exhaust the stack. Not a writer: see
+ * are limited so hostile input cannot exhaust the stack. Member names are
+ * NUL-terminated C strings, so a name containing \u0000 is rejected (string
+ * values may contain NUL: use len). Not a writer: see
  * ff_json_write_string for the one escaping helper writers need. */
 #ifndef FF_JSON_H
 #define FF_JSON_H

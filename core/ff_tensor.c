@@ -24,6 +24,8 @@ int ff_dtype_from_name(const char *name, ff_dtype *out) {
 }
 
 int64_t ff_tensor_numel(const ff_tensor *t) {
+    for (int i = 0; i < t->ndim; i++) /* a zero dim after huge ones must not overflow the product */
+        if (t->shape[i] == 0) return 0;
     int64_t n = 1;
     for (int i = 0; i < t->ndim; i++) n *= t->shape[i];
     return n;
@@ -213,6 +215,15 @@ static double load_elem(const void *p, ff_dtype dt, size_t i) {
     }
 }
 
+/* Float -> integer truncates toward zero like a C cast, but saturates out of
+ * range values and maps NaN to 0 (a plain cast is undefined behaviour there). */
+static int64_t to_int(double v, double lo, double hi) {
+    if (v != v) return 0;
+    if (v <= lo) return (int64_t)lo;
+    if (v >= hi) return hi >= 9223372036854775807.0 ? INT64_MAX : (int64_t)hi;
+    return (int64_t)v;
+}
+
 ff_status ff_tensor_convert(ff_tensor *dst, const ff_tensor *src, ff_err *err) {
     if (dst->loc != FF_LOC_HOST || src->loc != FF_LOC_HOST)
         return ff_err_set(err, FF_ERR_ARG, "ff_tensor_convert: tensors must be on the host");
@@ -240,8 +251,8 @@ ff_status ff_tensor_convert(ff_tensor *dst, const ff_tensor *src, ff_err *err) {
         case FF_F32: ((float *)dst->data)[i] = (float)v; break;
         case FF_F16: ((uint16_t *)dst->data)[i] = ff_f32_to_f16((float)v); break;
         case FF_BF16: ((uint16_t *)dst->data)[i] = ff_f32_to_bf16((float)v); break;
-        case FF_I32: ((int32_t *)dst->data)[i] = (int32_t)v; break;
-        case FF_I64: ((int64_t *)dst->data)[i] = (int64_t)v; break;
+        case FF_I32: ((int32_t *)dst->data)[i] = (int32_t)to_int(v, -2147483648.0, 2147483647.0); break;
+        case FF_I64: ((int64_t *)dst->data)[i] = to_int(v, -9223372036854775808.0, 9223372036854775807.0); break;
         default: return ff_err_set(err, FF_ERR_ARG, "unknown dtype");
         }
     }

@@ -65,7 +65,9 @@ float ff_bf16_to_f32(uint16_t h);
 uint16_t ff_f32_to_bf16(float f);
 float ff_f16_to_f32(uint16_t h);
 uint16_t ff_f32_to_f16(float f);
-/* Converts any float or int dtype into dst's dtype (same numel, host). */
+/* Converts any float or int dtype into dst's dtype (same numel, host).
+ * Float -> int truncates toward zero, saturates at the integer range and maps
+ * NaN to 0. */
 ff_status ff_tensor_convert(ff_tensor *dst, const ff_tensor *src, ff_err *err);
 
 #endif

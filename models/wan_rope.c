@@ -29,16 +29,18 @@ void ff_dit_timestep_embedding(const float *t, int64_t n, int freq_dim, float *o
     }
 }
 
-/* WanRotaryPosEmbed: the table has head_dim columns, the concatenation of
+/* WanRotaryPosEmbed: head_dim channels split into t_dim, h_dim, w_dim
+ * (h_dim = w_dim = 2*(head_dim//6), t_dim = the rest), each the table of
  * get_1d_rotary_pos_embed(dim, rope_max_seq_len, 10000, use_real=True,
- * repeat_interleave_real=True, freqs_dtype=float64) for dim = t_dim, h_dim,
- * w_dim (h_dim = w_dim = 2*(head_dim//6), t_dim = the rest). forward() then
- * splits the columns with sizes [head_dim - 2*(head_dim//3), head_dim//3,
- * head_dim//3] and indexes the three parts by frame, row and column. The two
- * splits agree when head_dim % 6 == 0 (every released model); for other head
- * dims diffusers really mixes them, and so do we. apply_rotary_emb takes the
- * cosine of pair i from column 2i and the sine from column 2i+1; angles are
- * float64 (pos * freq) and cos/sin are rounded to float32 afterwards. */
+ * repeat_interleave_real=True, freqs_dtype=float64) indexed by the frame, row
+ * and column of the token. Angles are float64 (pos * freq), cos/sin are
+ * rounded to float32 afterwards. (Some later diffusers revisions split the
+ * columns by head_dim//3 in forward(); that differs when head_dim % 6 != 0,
+ * e.g. the tiny golden models' 16, and the golden diffusers commit does
+ * not do it: the golden cases pass at ~5e-7 with this split, ~2e-4 with
+ * the other.) apply_rotary_emb takes the cosine of pair i from channel 2i
+ * and the sine from channel 2i+1; both are the same angle here, and both
+ * channels of a pair get it so that ff_op_rope may read either. */
 ff_status ff_dit_rope_tables(const ff_dit_config *cfg, int64_t pf, int64_t ph, int64_t pw, float *cos_out,
                              float *sin_out, ff_err *err) {
     const int hd = cfg->head_dim;
@@ -62,10 +64,9 @@ ff_status ff_dit_rope_tables(const ff_dit_config *cfg, int64_t pf, int64_t ph, i
     for (int s = 0; s < 3; s++)
         for (int j = 0; j < seg[s]; j++, c++) /* 1 / 10000^(arange(0, dim, 2) / dim), each repeated twice */
             freq[c] = 1.0 / pow(10000.0, (double)(2 * (j / 2)) / (double)seg[s]);
-    const int split[3] = {hd - 2 * (hd / 3), hd / 3, hd / 3};
     c = 0;
     for (int s = 0; s < 3; s++)
-        for (int j = 0; j < split[s]; j++) axis[c++] = s;
+        for (int j = 0; j < seg[s]; j++) axis[c++] = s;
 
     int64_t tok = 0;
     for (int64_t f = 0; f < pf; f++)

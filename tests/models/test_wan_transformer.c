@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/ff_test.h"
+#include "tests/common/ff_test.h"
 #include "core/ff_json.h"
 #include "kernels/ops.h"
 #include "models/wan_transformer.h"
@@ -64,7 +64,7 @@ static void check_real(const char *dir, const char *name, const char *comp, int6
         for (int k = 0; k < ps[i].ndim; k++) e *= ps[i].shape[k];
         sum += e;
     }
-    FF_CHECK(n == 16 + (size_t)layers * 27);
+    FF_CHECK(n == 15 + (size_t)layers * 27); /* 15 tensors outside the blocks, 27 per block */
     FF_CHECK(!strcmp(ps[0].name, "patch_embedding.weight"));
     FF_CHECK(!strcmp(ps[n - 1].name, layers == 30 ? "blocks.29.ffn.net.2.bias" : "blocks.39.ffn.net.2.bias"));
     free(ps);
@@ -143,19 +143,17 @@ static void test_rope_tables(void) {
     for (int i = 0; i < 12; i++) FF_CHECK(c[i] == 1.0f && s[i] == 0.0f);
     FF_CHECK(ff_dit_rope_tables(&cfg, 9, 1, 1, c, s, &err) == FF_ERR_ARG);
 
-    /* head_dim 16 (the tiny golden models): the table is built with
-     * [t 8 | h 4 | w 4] columns but forward() splits it [6 | 5 | 5] by axis.
-     * Pair 5 (channels 10, 11) takes its cosine from column 10 (row index,
-     * h frequency 1/100) and its sine from column 11 (column index, same
-     * frequency) — diffusers' behaviour, reproduced. */
+    /* head_dim 16 (the tiny golden models, 16 % 6 != 0): channels split
+     * [t 8 | h 4 | w 4] (not [6 | 5 | 5]); pair 5 (channels 10, 11) is the
+     * second h pair: row index, frequency 1/100. */
     ff_dit_config c16 = {.head_dim = 16, .rope_max_seq_len = 8};
-    float c2[16], s2[16];
     float cc[4 * 16], ss[4 * 16];
     FF_REQUIRE_OK(ff_dit_rope_tables(&c16, 1, 2, 2, cc, ss, &err), &err);
-    memcpy(c2, cc + 3 * 16, sizeof c2); /* y = 1, x = 1 */
-    memcpy(s2, ss + 3 * 16, sizeof s2);
-    FF_CHECK(c2[10] == (float)cos(1 * 0.01) && s2[10] == (float)sin(1 * 0.01));
-    FF_CHECK(c2[6] == (float)cos(1 * pow(10000.0, -6.0 / 8.0))); /* t frequency 3, row index */
+    const float *c2 = cc + 2 * 16, *s2 = ss + 2 * 16; /* y = 1, x = 0 */
+    FF_CHECK(c2[10] == (float)cos(1 * 0.01) && s2[11] == (float)sin(1 * 0.01));
+    FF_CHECK(c2[6] == 1.0f && s2[6] == 0.0f);        /* t pair 3: frame 0 */
+    FF_CHECK(c2[12] == 1.0f && c2[14] == 1.0f);      /* w pairs: column 0 */
+    FF_CHECK(c2[8] == (float)cos(1.0));              /* h pair 0: frequency 1 */
 }
 
 /* ---- forward on random weights ---------------------------------------- */

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "common/ff_test.h"
+#include "tests/common/ff_test.h"
 #include "core/ff_json.h"
 #include "core/ff_safetensors.h"
 #include "kernels/ops.h"

@@ -1,0 +1,122 @@
+/* cpu_conv: 3-D convolution on the CPU backend (conv2d arrives here as
+ * kt = 1), as im2col + GEMM.
+ *
+ * For each (batch, output frame) the receptive fields of a band of output
+ * rows are unrolled into col (C*kt*kh*kw, rows*W'), zeros where the padding
+ * is, and out[b, :, f', band] = w (O, C*kt*kh*kw) @ col. The band is sized so
+ * that col stays near COL_FLOATS, whatever the resolution (a Wan VAE decode
+ * at full resolution would need gigabytes for one frame's col). A 1x1x1
+ * kernel with stride 1 and no padding needs no col at all: x itself is the
+ * B operand. Bias is added in one pass at the end.
+ * Not here: validation and the output-size formula's checks (kernels/ops.c). */
+#include <omp.h>
+#include <stdlib.h>
+
+#include "kernels/cpu/cpu_internal.h"
+
+#define COL_FLOATS ((int64_t)1 << 22) /* 16 MiB of im2col per GEMM */
+
+typedef struct {
+    int64_t c, f, h, w;       /* input (per batch) */
+    int64_t o, fo, ho, wo;    /* output (per batch) */
+    int64_t kt, kh, kw;
+    int st, sh, sw;
+    int pt, ph, pw;           /* front, top, left padding */
+} conv_geom;
+
+/* col (CK, hn*wo) for output frame fo and output rows [h0, h0 + hn) of one batch. */
+static void im2col(const conv_geom *g, const float *x, int64_t fo, int64_t h0, int64_t hn, float *col, int nt) {
+    const int64_t ck = g->c * g->kt * g->kh * g->kw, ncol = hn * g->wo;
+#pragma omp parallel for num_threads(nt) if (ck * ncol > 65536)
+    for (int64_t r = 0; r < ck; r++) {
+        int64_t dw = r % g->kw, dh = (r / g->kw) % g->kh, dt = (r / (g->kw * g->kh)) % g->kt;
+        int64_t c = r / (g->kw * g->kh * g->kt);
+        int64_t ti = fo * g->st - g->pt + dt;
+        float *dst = col + r * ncol;
+        if (ti < 0 || ti >= g->f) {
+            memset(dst, 0, (size_t)ncol * sizeof(float));
+            continue;
+        }
+        const float *plane = x + (c * g->f + ti) * g->h * g->w;
+        for (int64_t i = 0; i < hn; i++, dst += g->wo) {
+            int64_t hi = (h0 + i) * g->sh - g->ph + dh;
+            if (hi < 0 || hi >= g->h) {
+                memset(dst, 0, (size_t)g->wo * sizeof(float));
+                continue;
+            }
+            const float *src = plane + hi * g->w;
+            for (int64_t j = 0; j < g->wo; j++) {
+                int64_t wi = j * g->sw - g->pw + dw;
+                dst[j] = (wi >= 0 && wi < g->w) ? src[wi] : 0.0f;
+            }
+        }
+    }
+}
+
+static int is_pointwise(const conv_geom *g, const int pad[6]) {
+    for (int i = 0; i < 6; i++)
+        if (pad[i]) return 0;
+    return g->kt == 1 && g->kh == 1 && g->kw == 1 && g->st == 1 && g->sh == 1 && g->sw == 1;
+}
+
+ff_status cpu_conv3d(ff_backend *be, const ff_tensor *x, const ff_tensor *w, const ff_tensor *b, const int stride[3],
+                     const int pad[6], ff_tensor *out, ff_err *err) {
+    const cpu_ctx *ctx = cpu_ctx_of(be);
+    const int nt = cpu_threads(ctx);
+    const conv_geom g = {
+        .c = x->shape[1], .f = x->shape[2], .h = x->shape[3], .w = x->shape[4],
+        .o = out->shape[1], .fo = out->shape[2], .ho = out->shape[3], .wo = out->shape[4],
+        .kt = w->shape[2], .kh = w->shape[3], .kw = w->shape[4],
+        .st = stride[0], .sh = stride[1], .sw = stride[2],
+        .pt = pad[0], .ph = pad[2], .pw = pad[4],
+    };
+    const int64_t nb = x->shape[0], ck = g.c * g.kt * g.kh * g.kw;
+    const int64_t x_batch = g.c * g.f * g.h * g.w, o_batch = g.o * g.fo * g.ho * g.wo;
+    const int64_t o_plane = g.ho * g.wo;
+    const float *xd = x->data;
+    float *od = out->data;
+    ff_status st = FF_OK;
+    if (is_pointwise(&g, pad)) { /* out[b] (O, F*H*W) = w (O, C) @ x[b] (C, F*H*W) */
+        const int64_t s = g.f * g.h * g.w;
+        cpu_gemm_args ga = {
+            .batch = nb, .m = g.o, .n = s, .k = g.c, .alpha = 1.0f,
+            .a = {w->data, w->dtype, 0, g.c, 0},
+            .b = {xd, FF_F32, 0, s, x_batch},
+            .c = od, .ldc = s, .c_batch_stride = o_batch,
+        };
+        st = cpu_gemm(ctx, &ga, err);
+    } else {
+        int64_t rows = ck * g.wo > 0 ? COL_FLOATS / (ck * g.wo) : g.ho;
+        if (rows < 1) rows = 1;
+        if (rows > g.ho) rows = g.ho;
+        float *col = malloc((size_t)(ck * rows * g.wo) * sizeof(float) + sizeof(float));
+        if (!col)
+            return ff_err_set(err, FF_ERR_NOMEM, "cpu conv3d: cannot allocate %lld floats of im2col",
+                              (long long)(ck * rows * g.wo));
+        for (int64_t bi = 0; bi < nb && !st; bi++)
+            for (int64_t fo = 0; fo < g.fo && !st; fo++)
+                for (int64_t h0 = 0; h0 < g.ho && !st; h0 += rows) {
+                    int64_t hn = g.ho - h0 < rows ? g.ho - h0 : rows;
+                    im2col(&g, xd + bi * x_batch, fo, h0, hn, col, nt);
+                    /* C rows are output channels: stride F'*H'*W' between them */
+                    cpu_gemm_args ga = {
+                        .batch = 1, .m = g.o, .n = hn * g.wo, .k = ck, .alpha = 1.0f,
+                        .a = {w->data, w->dtype, 0, ck, 0},
+                        .b = {col, FF_F32, 0, hn * g.wo, 0},
+                        .c = od + bi * o_batch + fo * o_plane + h0 * g.wo, .ldc = g.fo * o_plane,
+                    };
+                    st = cpu_gemm(ctx, &ga, err);
+                }
+        free(col);
+    }
+    if (st || !b) return st;
+    const float *bias = b->data;
+    const int64_t per_channel = g.fo * o_plane;
+#pragma omp parallel for num_threads(nt) if (nb * o_batch > 65536)
+    for (int64_t bo = 0; bo < nb * g.o; bo++) {
+        float *p = od + bo * per_channel;
+        const float bv = bias[bo % g.o];
+        for (int64_t i = 0; i < per_channel; i++) p[i] += bv;
+    }
+    return FF_OK;
+}

@@ -1,0 +1,155 @@
+/* cpu_internal: what the files of the CPU backend share (internal to kernels/cpu/).
+ *
+ * The CPU backend is a set of small files, one job each: cpu_backend.c (the
+ * vtable and memory), cpu_gemm.c (the GEMM engine behind linear, matmul and
+ * conv), cpu_matmul.c, cpu_conv.c, cpu_norm.c, cpu_elementwise.c,
+ * cpu_attention.c and cpu_layout.c. Every op here trusts kernels/ops.c to
+ * have validated dtypes, shapes and aliasing; it only reports allocation
+ * failures and data-dependent errors (an embedding id out of range).
+ *
+ * Not here: argument validation (ops.c), anything CUDA. */
+#ifndef FF_CPU_INTERNAL_H
+#define FF_CPU_INTERNAL_H
+
+#include <stdint.h>
+#include <string.h>
+
+#include "kernels/backend_impl.h"
+
+/* A GEMM micro-kernel: ct (mr x nr, row-major) = sum over kc of the packed
+ * A panel (kc steps of mr values) times the packed B panel (kc steps of nr). */
+typedef void (*cpu_ukernel_fn)(int64_t kc, const float *a, const float *b, float *ct);
+
+typedef struct {
+    cpu_ukernel_fn fn;
+    int mr, nr;
+    const char *name;
+} cpu_ukernel;
+
+typedef struct {
+    int threads;       /* 0 = OpenMP default */
+    cpu_ukernel ukr;   /* chosen once at init from the CPU's features */
+} cpu_ctx;
+
+static inline const cpu_ctx *cpu_ctx_of(const ff_backend *be) { return (const cpu_ctx *)be->ctx; }
+/* Threads for a parallel region of this backend. */
+int cpu_threads(const cpu_ctx *ctx);
+
+/* ---- GEMM (cpu_gemm.c) -------------------------------------------------
+ * One operand of C = alpha * op(A) op(B). The element (r, c) of the logical
+ * operand (op(A): M x K, op(B): K x N) sits at p[r * rs + c * cs] where
+ * (rs, cs) = trans ? (1, ld) : (ld, 1); batch_stride is in elements (0: one
+ * matrix shared by every batch). dt is FF_F32 or FF_BF16. */
+typedef struct {
+    const void *p;
+    ff_dtype dt;
+    int trans;
+    int64_t ld;
+    int64_t batch_stride;
+} cpu_mat;
+
+typedef struct {
+    int64_t batch, m, n, k;
+    float alpha;
+    cpu_mat a, b;
+    float *c; /* written, never read: C = alpha * op(A) op(B) */
+    int64_t ldc, c_batch_stride;
+} cpu_gemm_args;
+
+ff_status cpu_gemm(const cpu_ctx *ctx, const cpu_gemm_args *g, ff_err *err);
+/* Picks the fastest micro-kernel this CPU runs. */
+cpu_ukernel cpu_gemm_pick_ukernel(void);
+
+/* ---- ops (one file each, see the top comment) ------------------------- */
+ff_status cpu_linear(ff_backend *be, const ff_tensor *x, const ff_tensor *w, const ff_tensor *b, ff_tensor *out,
+                     ff_err *err);
+ff_status cpu_matmul(ff_backend *be, const ff_tensor *a, const ff_tensor *b, int trans_a, int trans_b, float alpha,
+                     int64_t batch, int64_t m, int64_t n, int64_t k, int b_batched, ff_tensor *out, ff_err *err);
+ff_status cpu_conv3d(ff_backend *be, const ff_tensor *x, const ff_tensor *w, const ff_tensor *b, const int stride[3],
+                     const int pad[6], ff_tensor *out, ff_err *err);
+ff_status cpu_group_norm(ff_backend *be, const ff_tensor *x, int groups, const ff_tensor *gamma,
+                         const ff_tensor *beta, float eps, ff_tensor *out, ff_err *err);
+ff_status cpu_layer_norm(ff_backend *be, const ff_tensor *x, const ff_tensor *w, const ff_tensor *b, float eps,
+                         ff_tensor *out, ff_err *err);
+ff_status cpu_rms_norm(ff_backend *be, const ff_tensor *x, const ff_tensor *w, float eps, ff_tensor *out,
+                       ff_err *err);
+ff_status cpu_l2norm_channels(ff_backend *be, const ff_tensor *x, const ff_tensor *gamma, const ff_tensor *beta,
+                              float scale, float eps, ff_tensor *out, ff_err *err);
+ff_status cpu_softmax(ff_backend *be, const ff_tensor *x, ff_tensor *out, ff_err *err);
+ff_status cpu_unary(ff_backend *be, ff_unary_kind kind, const ff_tensor *x, ff_tensor *out, ff_err *err);
+ff_status cpu_binary(ff_backend *be, ff_binary_kind kind, const ff_tensor *a, const int64_t *a_shape,
+                     const ff_tensor *b, const int64_t *b_shape, ff_tensor *out, ff_err *err);
+ff_status cpu_scale(ff_backend *be, const ff_tensor *x, float alpha, float beta, ff_tensor *out, ff_err *err);
+ff_status cpu_clamp(ff_backend *be, const ff_tensor *x, float lo, float hi, ff_tensor *out, ff_err *err);
+ff_status cpu_modulate(ff_backend *be, const ff_tensor *x, const ff_tensor *shift, const ff_tensor *scale,
+                       ff_tensor *out, ff_err *err);
+ff_status cpu_rope(ff_backend *be, const ff_tensor *x, const ff_tensor *cos, const ff_tensor *sin, ff_tensor *out,
+                   ff_err *err);
+ff_status cpu_sdpa(ff_backend *be, const ff_tensor *q, const ff_tensor *k, const ff_tensor *v, const ff_tensor *bias,
+                   const int64_t *bias_shape, float scale, ff_tensor *out, ff_err *err);
+ff_status cpu_upsample_nearest2d(ff_backend *be, const ff_tensor *x, int fh, int fw, ff_tensor *out, ff_err *err);
+ff_status cpu_concat(ff_backend *be, const ff_tensor *const *xs, int n, int axis, ff_tensor *out, ff_err *err);
+ff_status cpu_slice(ff_backend *be, const ff_tensor *x, int axis, int64_t start, ff_tensor *out, ff_err *err);
+ff_status cpu_permute(ff_backend *be, const ff_tensor *x, const int *perm, ff_tensor *out, ff_err *err);
+ff_status cpu_copy(ff_backend *be, const ff_tensor *src, ff_tensor *dst, ff_err *err);
+ff_status cpu_embedding(ff_backend *be, const ff_tensor *ids, const ff_tensor *table, ff_tensor *out, ff_err *err);
+
+/* ---- small shared helpers ----------------------------------------------- */
+
+/* BF16 -> F32 is a shift; inline because packing calls it per element. */
+static inline float cpu_bf16(uint16_t h) {
+    uint32_t u = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &u, sizeof f);
+    return f;
+}
+
+/* 4-lane float vectors (GCC/Clang vector extensions, one SSE register; wider
+ * types would change the ABI of these helpers): the hot loops that -O2
+ * leaves scalar (dot products need reassociation) use them explicitly. */
+typedef float cpu_v4 __attribute__((vector_size(16)));
+
+static inline cpu_v4 cpu_v4_load(const float *p) {
+    cpu_v4 v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline void cpu_v4_store(float *p, cpu_v4 v) { memcpy(p, &v, sizeof v); }
+
+static inline float cpu_dot(const float *a, const float *b, int64_t n) {
+    cpu_v4 s0 = {0}, s1 = {0}; /* two chains hide the add latency */
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        s0 += cpu_v4_load(a + i) * cpu_v4_load(b + i);
+        s1 += cpu_v4_load(a + i + 4) * cpu_v4_load(b + i + 4);
+    }
+    for (; i + 4 <= n; i += 4) s0 += cpu_v4_load(a + i) * cpu_v4_load(b + i);
+    s0 += s1;
+    float r = (s0[0] + s0[2]) + (s0[1] + s0[3]);
+    for (; i < n; i++) r += a[i] * b[i];
+    return r;
+}
+
+/* y += alpha * x */
+static inline void cpu_axpy(float *y, float alpha, const float *x, int64_t n) {
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) cpu_v4_store(y + i, cpu_v4_load(y + i) + alpha * cpu_v4_load(x + i));
+    for (; i < n; i++) y[i] += alpha * x[i];
+}
+
+/* y *= alpha */
+static inline void cpu_scal(float *y, float alpha, int64_t n) {
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) cpu_v4_store(y + i, alpha * cpu_v4_load(y + i));
+    for (; i < n; i++) y[i] *= alpha;
+}
+
+/* Products of a shape's dims over [from, to). */
+static inline int64_t cpu_prod(const int64_t *shape, int from, int to) {
+    int64_t p = 1;
+    for (int i = from; i < to; i++) p *= shape[i];
+    return p;
+}
+
+#endif

@@ -10,8 +10,12 @@
  *   arena  max(3*B*M*D, B*N*ffn): q/k/v in (B, heads, M, head_dim), or the FFN
  *          hidden (B, N, ffn) — never both at once
  *   ctx    (B, L, D)  projected text               rope cos/sin (N, head_dim)
- *   temb   (Bt, Nt, D), tproj (6, Bt, Nt, D), modA / modB (Bt, Nt, D):
- *          Bt = 1 or B, Nt = 1 or N (per-token timesteps, Wan 2.2 TI2V)
+ *   temb (U, D), tproj (6, U, D), modU (U, D): one row per DISTINCT timestep
+ *          value (U is 1 or 2 for a TI2V step, not N); ids (Bt, Nt) I32 maps
+ *          each sample / token to its row, and ff_op_embedding gathers the
+ *          modulation into modA / modB (Bt, Nt, D): Bt = 1 or B, Nt = 1 or N
+ *          (per-token timesteps, Wan 2.2 TI2V). Same arithmetic per row as
+ *          diffusers' (B, N, 6, D) timestep_proj, without holding it.
  * Attention goes through ff_op_sdpa, which never forms the (N x N) scores. */
 #include <math.h>
 #include <stdlib.h>
@@ -53,7 +57,8 @@ typedef struct {
     const ff_dit_config *cfg;
     int64_t B, N, L, M, D, H, hd;
     int64_t Bt, Nt;      /* modulation batch and token extents (1 when broadcast) */
-    ff_tensor h, nrm, tmp, arena, ctx, rope_cos, rope_sin, temb, tproj, modA, modB;
+    int64_t U;           /* distinct timestep values */
+    ff_tensor h, nrm, tmp, arena, ctx, rope_cos, rope_sin, temb, tproj, ids, modU, modA, modB;
 } fwd_state;
 
 /* WanAttention + WanAttnProcessor: q from xq (B, Nq, D), k/v from xkv
@@ -96,13 +101,20 @@ done:
     return st;
 }
 
-/* mod <- table[k] (1, 1, D) + tproj[k] (Bt, Nt, D): the k-th of shift, scale,
- * gate, c_shift, c_scale, c_gate (scale_shift_table + temb, as diffusers). */
+/* mod (Bt, Nt, D) <- (row (1, D) + rows (U, D))[ids]: scale_shift_table[k] +
+ * timestep_proj[k] per distinct timestep, gathered per sample / token. */
+static ff_status gather_mod(fwd_state *s, const ff_tensor *row, const ff_tensor *rows, ff_tensor *mod, ff_err *err) {
+    ff_status st = ff_op_binary(s->be, FF_BIN_ADD, row, rows, &s->modU, err);
+    if (!st) st = ff_op_embedding(s->be, &s->ids, &s->modU, mod, err);
+    return st;
+}
+
+/* The k-th of shift, scale, gate, c_shift, c_scale, c_gate
+ * (scale_shift_table (1, 6, D) + timestep_proj, as diffusers). */
 static ff_status modulation(fwd_state *s, const ff_tensor *table, int k, ff_tensor *mod, ff_err *err) {
-    const int64_t chunk = s->Bt * s->Nt * s->D;
-    ff_tensor t = view3(&s->tproj, k * chunk, s->Bt, s->Nt, s->D);
-    ff_tensor row = view3(table, k * s->D, 1, 1, s->D);
-    return ff_op_binary(s->be, FF_BIN_ADD, &row, &t, mod, err);
+    ff_tensor t = view2(&s->tproj, k * s->U * s->D, s->U, s->D);
+    ff_tensor row = view2(table, k * s->D, 1, s->D);
+    return gather_mod(s, &row, &t, mod, err);
 }
 
 /* WanTransformerBlock.forward. */
@@ -189,6 +201,28 @@ static ff_status timestep_values(const ff_tensor *t, float **out, int64_t *n, ff
     return FF_OK;
 }
 
+static int cmp_bits(const void *a, const void *b) {
+    uint32_t x = **(const uint32_t *const *)a, y = **(const uint32_t *const *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Distinct values of v[0..n) (bitwise) into uniq (first-seen order is not
+ * needed: sorted by bit pattern), ids[i] = row of v[i]; returns the count. */
+static ff_status distinct_values(const float *v, int64_t n, float *uniq, int32_t *ids, int64_t *u, ff_err *err) {
+    const float **p = malloc((size_t)(n ? n : 1) * sizeof *p);
+    if (!p) return ff_err_set(err, FF_ERR_NOMEM, "transformer: cannot sort %lld timesteps", (long long)n);
+    for (int64_t i = 0; i < n; i++) p[i] = &v[i];
+    qsort(p, (size_t)n, sizeof *p, cmp_bits);
+    int64_t k = 0;
+    for (int64_t i = 0; i < n; i++) {
+        if (i == 0 || memcmp(p[i], p[i - 1], sizeof(float)) != 0) uniq[k++] = *p[i];
+        ids[p[i] - v] = (int32_t)(k - 1);
+    }
+    free(p);
+    *u = k;
+    return FF_OK;
+}
+
 static ff_status alloc_act(ff_backend *be, ff_tensor *t, int ndim, const int64_t *shape, const char *what,
                            ff_err *err) {
     ff_status st = ff_be_alloc(be, t, FF_F32, ndim, shape, err);
@@ -205,7 +239,8 @@ ff_status ff_dit_forward(ff_dit_model *m, ff_backend *be, const ff_tensor *x, co
     s.cfg = cfg;
     ff_status st;
     char b1[96], b2[96];
-    float *tvals = NULL, *host = NULL;
+    float *tvals = NULL, *host = NULL, *uniq = NULL;
+    int32_t *ids_host = NULL;
     ff_tensor conv = {0}, tstep = {0}, t1 = {0}, po = {0}, po2 = {0};
 
     /* ---- shapes */
@@ -240,6 +275,18 @@ ff_status ff_dit_forward(ff_dit_model *m, ff_backend *be, const ff_tensor *x, co
     s.M = s.N > s.L ? s.N : s.L;
     s.Bt = Bt, s.Nt = Nt;
     const int64_t T = Bt * Nt;
+    {
+        int64_t nt;
+        if ((st = timestep_values(timestep, &tvals, &nt, err))) goto done;
+        uniq = malloc((size_t)T * sizeof *uniq);
+        ids_host = malloc((size_t)T * sizeof *ids_host);
+        if (!uniq || !ids_host) {
+            st = ff_err_set(err, FF_ERR_NOMEM, "transformer: cannot allocate %lld timestep rows", (long long)T);
+            goto done;
+        }
+        if ((st = distinct_values(tvals, T, uniq, ids_host, &s.U, err))) goto done;
+    }
+    const int64_t U = s.U;
 
     /* ---- buffers */
     int64_t arena_n = 3 * B * s.M * D, ffn_n = B * N * cfg->ffn_dim;
@@ -247,8 +294,9 @@ ff_status ff_dit_forward(ff_dit_model *m, ff_backend *be, const ff_tensor *x, co
     const int64_t pc = (int64_t)cfg->patch[0] * cfg->patch[1] * cfg->patch[2] * cfg->out_channels;
     {
         int64_t sh_bnd[3] = {B, N, D}, sh_tmp[1] = {B * s.M * D}, sh_ar[1] = {arena_n}, sh_ctx[3] = {B, s.L, D};
-        int64_t sh_rope[2] = {N, s.hd}, sh_mod[3] = {Bt, Nt, D}, sh_tp[4] = {6, Bt, Nt, D};
-        int64_t sh_conv[5] = {B, D, pf, ph, pw}, sh_ts[2] = {T, cfg->freq_dim}, sh_t1[2] = {T, 6 * D};
+        int64_t sh_rope[2] = {N, s.hd}, sh_mod[3] = {Bt, Nt, D}, sh_tp[3] = {6, U, D}, sh_u[2] = {U, D};
+        int64_t sh_conv[5] = {B, D, pf, ph, pw}, sh_ts[2] = {U, cfg->freq_dim}, sh_t1[2] = {U, 6 * D};
+        int64_t sh_ids[2] = {Bt, Nt};
         int64_t sh_po[3] = {B, N, pc};
         if ((st = alloc_act(be, &s.h, 3, sh_bnd, "h", err)) || (st = alloc_act(be, &s.nrm, 3, sh_bnd, "norm", err)) ||
             (st = alloc_act(be, &s.tmp, 1, sh_tmp, "tmp", err)) ||
@@ -256,8 +304,10 @@ ff_status ff_dit_forward(ff_dit_model *m, ff_backend *be, const ff_tensor *x, co
             (st = alloc_act(be, &s.ctx, 3, sh_ctx, "text", err)) ||
             (st = alloc_act(be, &s.rope_cos, 2, sh_rope, "rope", err)) ||
             (st = alloc_act(be, &s.rope_sin, 2, sh_rope, "rope", err)) ||
-            (st = alloc_act(be, &s.temb, 3, sh_mod, "temb", err)) ||
-            (st = alloc_act(be, &s.tproj, 4, sh_tp, "timestep_proj", err)) ||
+            (st = alloc_act(be, &s.temb, 2, sh_u, "temb", err)) ||
+            (st = alloc_act(be, &s.tproj, 3, sh_tp, "timestep_proj", err)) ||
+            (st = alloc_act(be, &s.modU, 2, sh_u, "modulation", err)) ||
+            (st = ff_be_alloc(be, &s.ids, FF_I32, 2, sh_ids, err)) ||
             (st = alloc_act(be, &s.modA, 3, sh_mod, "modulation", err)) ||
             (st = alloc_act(be, &s.modB, 3, sh_mod, "modulation", err)) ||
             (st = alloc_act(be, &conv, 5, sh_conv, "patch_embedding", err)) ||
@@ -272,7 +322,7 @@ ff_status ff_dit_forward(ff_dit_model *m, ff_backend *be, const ff_tensor *x, co
     {
         size_t tab = (size_t)(N * s.hd);
         size_t need = 2 * tab;
-        size_t ts_n = (size_t)(T * cfg->freq_dim);
+        size_t ts_n = (size_t)(U * cfg->freq_dim);
         if (ts_n > need) need = ts_n;
         host = malloc(need * sizeof *host);
         if (!host) {
@@ -287,25 +337,26 @@ ff_status ff_dit_forward(ff_dit_model *m, ff_backend *be, const ff_tensor *x, co
         TRY(ff_be_upload(be, &s.rope_cos, &hc, err));
         TRY(ff_be_upload(be, &s.rope_sin, &hs, err));
 
-        /* ---- condition_embedder: timesteps_proj -> time_embedder -> time_proj */
-        int64_t nt;
-        TRY(timestep_values(timestep, &tvals, &nt, err));
-        ff_dit_timestep_embedding(tvals, T, cfg->freq_dim, host);
-        int64_t sh_ts[2] = {T, cfg->freq_dim};
-        ff_tensor he;
+        /* ---- condition_embedder: timesteps_proj -> time_embedder -> time_proj,
+         * once per distinct timestep value */
+        ff_dit_timestep_embedding(uniq, U, cfg->freq_dim, host);
+        int64_t sh_ts[2] = {U, cfg->freq_dim}, sh_ids[2] = {Bt, Nt};
+        ff_tensor he, hi;
         ff_tensor_view(&he, FF_F32, 2, sh_ts, host, FF_LOC_HOST);
+        ff_tensor_view(&hi, FF_I32, 2, sh_ids, ids_host, FF_LOC_HOST);
         TRY(ff_be_upload(be, &tstep, &he, err));
+        TRY(ff_be_upload(be, &s.ids, &hi, err));
     }
     {
-        ff_tensor scratch = view2(&s.modA, 0, T, D), temb2 = view2(&s.temb, 0, T, D);
+        ff_tensor scratch = s.modU;
         TRY(linear(be, &tstep, &m->time_linear_1, &scratch, err));    /* time_embedder.linear_1 */
         TRY(ff_op_unary(be, FF_UNARY_SILU, &scratch, &scratch, err));
-        TRY(linear(be, &scratch, &m->time_linear_2, &temb2, err));    /* temb (T, D) */
-        TRY(ff_op_unary(be, FF_UNARY_SILU, &temb2, &scratch, err));
-        TRY(linear(be, &scratch, &m->time_proj, &t1, err));           /* timestep_proj (T, 6D) */
-        ff_tensor tp3 = view3(&t1, 0, T, 6, D), tp6 = view3(&s.tproj, 0, 6, T, D);
-        static const int chunk_first[3] = {1, 0, 2};                 /* (T, 6, D) -> (6, T, D) */
-        TRY(ff_op_permute(be, &tp3, chunk_first, &tp6, err));
+        TRY(linear(be, &scratch, &m->time_linear_2, &s.temb, err));   /* temb (U, D) */
+        TRY(ff_op_unary(be, FF_UNARY_SILU, &s.temb, &scratch, err));
+        TRY(linear(be, &scratch, &m->time_proj, &t1, err));           /* timestep_proj (U, 6D) */
+        ff_tensor tp3 = view3(&t1, 0, U, 6, D);
+        static const int chunk_first[3] = {1, 0, 2};                 /* (U, 6, D) -> (6, U, D) */
+        TRY(ff_op_permute(be, &tp3, chunk_first, &s.tproj, err));
     }
     /* text_embedder: linear_2(gelu_tanh(linear_1(text))) */
     {
@@ -352,10 +403,10 @@ ff_status ff_dit_forward(ff_dit_model *m, ff_backend *be, const ff_tensor *x, co
     /* ---- norm_out (no affine) * (1 + scale) + shift with (scale_shift_table + temb), proj_out */
     TRY(ff_op_layer_norm(be, &s.h, NULL, NULL, cfg->eps, &s.nrm, err));
     {
-        ff_tensor shift_row = view3(&m->scale_shift_table, 0, 1, 1, D);
-        ff_tensor scale_row = view3(&m->scale_shift_table, D, 1, 1, D);
-        TRY(ff_op_binary(be, FF_BIN_ADD, &shift_row, &s.temb, &s.modA, err));
-        TRY(ff_op_binary(be, FF_BIN_ADD, &scale_row, &s.temb, &s.modB, err));
+        ff_tensor shift_row = view2(&m->scale_shift_table, 0, 1, D);
+        ff_tensor scale_row = view2(&m->scale_shift_table, D, 1, D);
+        TRY(gather_mod(&s, &shift_row, &s.temb, &s.modA, err));
+        TRY(gather_mod(&s, &scale_row, &s.temb, &s.modB, err));
     }
     TRY(ff_op_modulate(be, &s.nrm, &s.modA, &s.modB, &s.nrm, err));
     TRY(linear(be, &s.nrm, &m->proj_out, &po, err));
@@ -382,8 +433,10 @@ ff_status ff_dit_forward(ff_dit_model *m, ff_backend *be, const ff_tensor *x, co
 done:
     free(tvals);
     free(host);
+    free(uniq);
+    free(ids_host);
     ff_tensor *acts[] = {&s.h, &s.nrm, &s.tmp, &s.arena, &s.ctx, &s.rope_cos, &s.rope_sin, &s.temb, &s.tproj,
-                         &s.modA, &s.modB, &conv, &tstep, &t1, &po, &po2};
+                         &s.ids, &s.modU, &s.modA, &s.modB, &conv, &tstep, &t1, &po, &po2};
     for (size_t i = 0; i < sizeof acts / sizeof acts[0]; i++)
         if (acts[i]->data) ff_be_free(be, acts[i]);
     return st;

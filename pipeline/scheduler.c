@@ -308,6 +308,10 @@ ff_status ff_sched_create(const ff_sched_config *c, ff_sched **out, ff_err *err)
         if (c->n_disable_corrector < 0 || c->n_disable_corrector > FF_SCHED_MAX_DISABLE)
             return ff_err_set(err, FF_ERR_ARG, "disable_corrector count %d", c->n_disable_corrector);
     }
+    if (c->kind == FF_SCHED_UNIPC && !(c->flow_shift > 0.0))
+        return ff_err_set(err, FF_ERR_UNSUPPORTED, "flow_shift=%g must be positive", c->flow_shift);
+    if (c->kind == FF_SCHED_FLOWMATCH && !(c->shift > 0.0))
+        return ff_err_set(err, FF_ERR_UNSUPPORTED, "shift=%g must be positive", c->shift);
     if (c->has_shift_terminal && !(c->shift_terminal < 1.0))
         return ff_err_set(err, FF_ERR_UNSUPPORTED, "shift_terminal=%g must be below 1", c->shift_terminal);
     ff_sched *s = calloc(1, sizeof *s);

@@ -246,8 +246,32 @@ static int cmp_param_name(const void *a, const void *b) {
     return strcmp(((const ff_dit_param *)a)->name, ((const ff_dit_param *)b)->name);
 }
 
+/* Parameters that ff_dit_load_as may narrow: matrices outside the fp32 modules. */
+static int narrowable(const ff_dit_param *p) {
+    return (p->ndim == 2 || p->ndim == 5) && !strstr(p->name, "time_embedder");
+}
+
+static ff_status load_param(ff_weights *w, const ff_st_entry *e, const ff_dit_param *p, ff_dtype dt, ff_err *err) {
+    if (dt == FF_F32 || !narrowable(p)) return ff_weights_load(w, p->name, FF_F32, p->slot, err);
+    if (e->dtype == dt) return ff_weights_load(w, p->name, dt, p->slot, err);
+    ff_tensor f;
+    ff_status st = ff_weights_load(w, p->name, FF_F32, &f, err);
+    if (st) return st;
+    if (!(st = ff_tensor_alloc(p->slot, dt, f.ndim, f.shape, err)) && (st = ff_tensor_convert(p->slot, &f, err)))
+        ff_tensor_free(p->slot);
+    ff_tensor_free(&f);
+    return st;
+}
+
 ff_status ff_dit_load(const char *component_dir, ff_dit_model **out, ff_err *err) {
+    return ff_dit_load_as(component_dir, FF_F32, out, err);
+}
+
+ff_status ff_dit_load_as(const char *component_dir, ff_dtype weight_dtype, ff_dit_model **out, ff_err *err) {
     *out = NULL;
+    if (weight_dtype != FF_F32 && weight_dtype != FF_BF16)
+        return ff_err_set(err, FF_ERR_ARG, "%s: transformer weights as %s (F32 or BF16 only)", component_dir,
+                          ff_dtype_name(weight_dtype));
     ff_json_doc *doc = NULL;
     ff_weights *w = NULL;
     ff_dit_model *m = NULL;
@@ -279,7 +303,7 @@ ff_status ff_dit_load(const char *component_dir, ff_dit_model **out, ff_err *err
                             ff_tensor_describe(&a, got, sizeof got), ff_tensor_describe(&b, want, sizeof want));
             goto done;
         }
-        if ((st = ff_weights_load(w, ps[i].name, FF_F32, ps[i].slot, err))) goto done;
+        if ((st = load_param(w, e, &ps[i], weight_dtype, err))) goto done;
     }
     /* Strict load: every tensor of the file must be a parameter. */
     qsort(ps, np, sizeof *ps, cmp_param_name);

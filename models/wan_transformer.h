@@ -126,6 +126,12 @@ ff_status ff_dit_count_params(const ff_dit_config *cfg, ff_dit_counts *out, ff_e
  * its exact shape; tensors in the file that the model does not use are an
  * error too (as diffusers' strict load). */
 ff_status ff_dit_load(const char *component_dir, ff_dit_model **out, ff_err *err);
+/* Same, keeping the big matrices (every 2-D linear weight except the
+ * time_embedder's, and patch_embedding) in weight_dtype: FF_F32, or FF_BF16
+ * (copied as stored when the file is BF16, else rounded to nearest even as
+ * torch's .to(bfloat16)). Biases, norms, scale_shift_tables and the
+ * time_embedder stay F32, as diffusers' _keep_in_fp32_modules. */
+ff_status ff_dit_load_as(const char *component_dir, ff_dtype weight_dtype, ff_dit_model **out, ff_err *err);
 /* An empty model for cfg (no tensors yet; blocks table allocated). */
 ff_status ff_dit_create(const ff_dit_config *cfg, ff_dit_model **out, ff_err *err);
 /* Fills every parameter of an empty model with uniform random values in

@@ -9,11 +9,23 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdarg.h>
 #include <sys/stat.h>
 
 #include "cli/cli.h"
 #include "cli/golden.h"
 #include "core/ff_compare.h"
+
+/* snprintf that reports truncation (paths and messages here are bounded;
+ * a truncated path would name the wrong file, so callers check). */
+static int fmt(char *buf, size_t n, const char *f, ...) __attribute__((format(printf, 3, 4)));
+static int fmt(char *buf, size_t n, const char *f, ...) {
+    va_list ap;
+    va_start(ap, f);
+    int k = vsnprintf(buf, n, f, ap);
+    va_end(ap);
+    return k >= 0 && (size_t)k < n ? 0 : -1;
+}
 
 typedef struct {
     int passed, failed, skipped;
@@ -54,12 +66,12 @@ static int compare_outputs(const golden_case *c, const golden_outputs *outs, con
     *worst = 0;
     for (int i = 0; i < outs->n; i++) {
         const golden_output *o = &outs->items[i];
-        if (!ff_st_find(expected, o->name)) continue; /* an intermediate the case does not record */
+        const ff_st_entry *e = ff_st_find(expected, o->name);
+        if (!e) continue; /* an intermediate the case does not record */
         ff_err err = {0};
         ff_tensor ref;
-        const ff_st_entry *e = ff_st_find(expected, o->name);
         if (ff_st_load(expected, o->name, e->dtype, &ref, &err)) {
-            snprintf(why, why_n, "%s cannot load expected: %s", o->name, err.msg);
+            (void)fmt(why, why_n, "%s cannot load expected: %s", o->name, err.msg);
             return 0;
         }
         compared++;
@@ -67,23 +79,23 @@ static int compare_outputs(const golden_case *c, const golden_outputs *outs, con
         double r = 0;
         if (!ff_tensor_same_shape(&o->t, &ref)) {
             char a[96], b[96];
-            snprintf(why, why_n, "%s shape %s, expected %s", o->name, ff_tensor_describe(&o->t, a, sizeof a),
+            (void)fmt(why, why_n, "%s shape %s, expected %s", o->name, ff_tensor_describe(&o->t, a, sizeof a),
                      ff_tensor_describe(&ref, b, sizeof b));
             ok = 0;
         } else if (ref.dtype == FF_I32 || ref.dtype == FF_I64) {
             ok = ff_tensor_equal(&o->t, &ref);
-            if (!ok) snprintf(why, why_n, "%s integers differ (exact match required)", o->name);
+            if (!ok) (void)fmt(why, why_n, "%s integers differ (exact match required)", o->name);
         } else {
             r = ff_rel_l2(&o->t, &ref);
             ok = r >= 0 && r <= tol;
-            if (!ok) snprintf(why, why_n, "%s rel_l2=%.3e > %.1e", o->name, r, tol);
+            if (!ok) (void)fmt(why, why_n, "%s rel_l2=%.3e > %.1e", o->name, r, tol);
             if (r > *worst) *worst = r;
         }
         ff_tensor_free(&ref);
         if (!ok) return 0;
     }
     if (!compared) {
-        snprintf(why, why_n, "%s produced none of the expected tensors", c->name);
+        (void)fmt(why, why_n, "%s produced none of the expected tensors", c->name);
         return 0;
     }
     return 1;
@@ -97,7 +109,7 @@ static void run_case(const char *root, const char *dir, ff_backend *be, tally *t
     golden_outputs outs = {0};
     const char *base = strrchr(dir, '/') ? strrchr(dir, '/') + 1 : dir;
 
-    snprintf(path, sizeof path, "%s/case.json", dir);
+    (void)fmt(path, sizeof path, "%s/case.json", dir);
     if (ff_json_parse_file(path, &doc, &err)) {
         printf("FAIL %s case.json %s\n", base, err.msg);
         t->failed++;
@@ -114,7 +126,12 @@ static void run_case(const char *root, const char *dir, ff_backend *be, tally *t
     c.options = ff_json_get(cj, "options");
     c.input_values = ff_json_get(cj, "input_values");
     c.be = be;
-    if (ff_json_get_string(cj, "pipeline")) snprintf(c.pipeline, sizeof c.pipeline, "%s/%s", root, ff_json_get_string(cj, "pipeline"));
+    if (ff_json_get_string(cj, "pipeline") &&
+        fmt(c.pipeline, sizeof c.pipeline, "%s/%s", root, ff_json_get_string(cj, "pipeline"))) {
+        printf("FAIL %s pipeline path too long\n", c.name);
+        t->failed++;
+        goto done;
+    }
     double tol = 0;
     if (ff_json_get_double(ff_json_get(cj, "tolerance"), "rel_l2", 0, &tol)) tol = 0;
 
@@ -125,14 +142,14 @@ static void run_case(const char *root, const char *dir, ff_backend *be, tally *t
         t->skipped++;
         goto done;
     }
-    snprintf(path, sizeof path, "%s/inputs.safetensors", dir);
+    (void)fmt(path, sizeof path, "%s/inputs.safetensors", dir);
     if (is_file(path) && ff_st_open(path, &inputs, &err)) {
         printf("FAIL %s inputs %s\n", c.name, err.msg);
         t->failed++;
         goto done;
     }
     c.inputs = inputs;
-    snprintf(path, sizeof path, "%s/expected.safetensors", dir);
+    (void)fmt(path, sizeof path, "%s/expected.safetensors", dir);
     if (ff_st_open(path, &expected, &err)) {
         printf("FAIL %s expected %s\n", c.name, err.msg);
         t->failed++;
@@ -169,7 +186,7 @@ static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *
 /* Runs every case under root/cases in name order. */
 static int run_root(const char *root, const char *filter, ff_backend *be, tally *t) {
     char cases[PATH_MAX];
-    snprintf(cases, sizeof cases, "%s/cases", root);
+    if (fmt(cases, sizeof cases, "%s/cases", root)) return -1;
     DIR *d = opendir(cases);
     if (!d) {
         fprintf(stderr, "framefarm golden: %s: %s\n", cases, strerror(errno));
@@ -194,8 +211,7 @@ static int run_root(const char *root, const char *filter, ff_backend *be, tally 
     if (n) qsort(names, n, sizeof *names, cmp_str);
     for (size_t i = 0; i < n; i++) {
         char dir[PATH_MAX];
-        snprintf(dir, sizeof dir, "%s/%s", cases, names[i]);
-        if (is_dir(dir)) run_case(root, dir, be, t);
+        if (!fmt(dir, sizeof dir, "%s/%s", cases, names[i]) && is_dir(dir)) run_case(root, dir, be, t);
         free(names[i]);
     }
     free(names);
@@ -252,13 +268,13 @@ int ff_cmd_golden(int argc, char **argv) {
     int rc = FF_EXIT_OK;
     for (int i = 0; i < npaths && rc == FF_EXIT_OK; i++) {
         char p[PATH_MAX];
-        if (!realpath(paths[i], p)) snprintf(p, sizeof p, "%s", paths[i]);
+        if (!realpath(paths[i], p) && fmt(p, sizeof p, "%s", paths[i])) continue;
         char probe[PATH_MAX + 16];
-        snprintf(probe, sizeof probe, "%s/case.json", p);
+        (void)fmt(probe, sizeof probe, "%s/case.json", p);
         if (is_file(probe)) {
             char up[PATH_MAX + 8], root[PATH_MAX]; /* a case folder: root/cases/<case> */
-            snprintf(up, sizeof up, "%s/../..", p);
-            if (!realpath(up, root)) snprintf(root, sizeof root, "%s", up);
+            (void)fmt(up, sizeof up, "%s/../..", p);
+            if (!realpath(up, root) && fmt(root, sizeof root, "%s", up)) continue;
             run_case(root, p, be, &t);
         } else if (run_root(p, filter, be, &t)) {
             rc = FF_EXIT_USAGE;

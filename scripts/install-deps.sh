@@ -13,6 +13,7 @@ libopenmpi-dev openmpi-bin
 libsqlite3-dev sqlite3
 libavcodec-dev libavformat-dev libavutil-dev libswscale-dev ffmpeg
 libcmocka-dev
+sentencepiece
 "
 
 missing=""

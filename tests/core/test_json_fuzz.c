@@ -246,7 +246,7 @@ static int parse_checked(const char *s, size_t n, buf *canon_out) {
 static void test_roundtrip_random_documents(void) {
     rng r = {0x9E3779B97F4A7C15ull};
     int mismatches = 0, broken = 0;
-    for (int it = 0; it < 4000; it++) {
+    for (int it = 0; it < 10000; it++) {
         buf f = {0}, c = {0};
         fancy_ws(&r, &f);
         gen_value(&r, &f, &c, 0);
@@ -303,7 +303,7 @@ static void mutate(rng *r, buf *b) {
 static void test_mutated_documents(void) {
     rng r = {0xD1B54A32D192ED03ull};
     int ok = 0, errs = 0, broken = 0;
-    for (int it = 0; it < 40000; it++) {
+    for (int it = 0; it < 100000; it++) {
         buf f = {0}, c = {0};
         gen_value(&r, &f, &c, 0);
         free(c.p);

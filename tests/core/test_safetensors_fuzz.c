@@ -222,7 +222,7 @@ static void test_byte_mutations(void) {
     buf bases[3];
     make_bases(bases);
     rng r = {0x853C49E6748FEA9Bull};
-    for (int it = 0; it < 12000; it++) {
+    for (int it = 0; it < 25000; it++) {
         const buf *base = &bases[below(&r, 3)];
         unsigned char *t = malloc(base->len + 64);
         FF_REQUIRE(t);
@@ -343,7 +343,7 @@ static void test_structured_lies(void) {
     char path[512];
     fuzz_ctx ctx = {ff_test_tmp_path("st_fuzz.safetensors", path, sizeof path), 0, 0, 0};
     rng r = {0xBF58476D1CE4E5B9ull};
-    for (int it = 0; it < 15000; it++) {
+    for (int it = 0; it < 30000; it++) {
         uint64_t data_len = below(&r, 4) ? below(&r, 160) : 0;
         buf h = {0};
         gen_header(&r, &h, data_len);

@@ -520,7 +520,7 @@ ff_status ff_tok_batch(const ff_tok *t, const char *const *texts, int n, int max
         /* truncation (one slot kept for </s>), then _add_eos_if_not_present */
         if (len + 1 > (size_t)max_length) len = (size_t)max_length - 1;
         int64_t *row = pi + (size_t)b * (size_t)max_length, *mrow = pm + (size_t)b * (size_t)max_length;
-        memcpy(row, v, len * sizeof *v);
+        if (len) memcpy(row, v, len * sizeof *v);
         if (len == 0 || v[len - 1] != t->eos_id) row[len++] = t->eos_id;
         free(v);
         for (size_t j = 0; j < (size_t)max_length; j++) {

@@ -128,6 +128,77 @@ done:
     ff_json_free(doc);
 }
 
+/* Writes <dir>/config.json (copied) and <dir>/diffusion_pytorch_model.safetensors
+ * holding the tiny-wan21 weights, minus `drop`, with `replace` given a wrong
+ * shape, plus `extra` when non-NULL. */
+static ff_status write_variant(const char *dir, const char *drop, const char *replace, const char *extra, ff_err *err) {
+    char src[4200], dst[4400];
+    snprintf(src, sizeof src, "%s/pipelines/tiny-wan21/transformer/config.json", golden);
+    snprintf(dst, sizeof dst, "mkdir -p '%s' && cp '%s' '%s/config.json'", dir, src, dir);
+    if (system(dst) != 0) return ff_err_set(err, FF_ERR_IO, "cannot prepare %s", dir);
+    snprintf(src, sizeof src, "%s/pipelines/tiny-wan21/transformer/diffusion_pytorch_model.safetensors", golden);
+    ff_st_file *f = NULL;
+    ff_status st = ff_st_open(src, &f, err);
+    if (st) return st;
+    size_t n = ff_st_count(f), k = 0;
+    ff_st_item *items = calloc(n + 1, sizeof *items);
+    ff_tensor *views = calloc(n + 1, sizeof *views);
+    float zeros[64] = {0};
+    if (!items || !views) st = ff_err_set(err, FF_ERR_NOMEM, "test: no memory");
+    for (size_t i = 0; i < n && !st; i++) {
+        const ff_st_entry *e = ff_st_entry_at(f, i);
+        if (drop && !strcmp(e->name, drop)) continue;
+        if (replace && !strcmp(e->name, replace)) {
+            int64_t sh[1] = {3};
+            ff_tensor_view(&views[k], FF_F32, 1, sh, zeros, FF_LOC_HOST);
+        } else if ((st = ff_st_view(f, e->name, &views[k], err))) {
+            break;
+        }
+        items[k].name = e->name;
+        items[k].tensor = &views[k];
+        k++;
+    }
+    if (!st && extra) {
+        int64_t sh[1] = {4};
+        ff_tensor_view(&views[k], FF_F32, 1, sh, zeros, FF_LOC_HOST);
+        items[k].name = extra;
+        items[k].tensor = &views[k];
+        k++;
+    }
+    snprintf(dst, sizeof dst, "%s/diffusion_pytorch_model.safetensors", dir);
+    if (!st) st = ff_st_write(dst, items, k, NULL, 0, err);
+    free(items);
+    free(views);
+    ff_st_close(f);
+    return st;
+}
+
+/* Strict loading: a missing tensor, a wrong shape and an unexpected tensor
+ * are errors naming the tensor; the untouched copy loads. */
+static void test_load_errors(void) {
+    char dir[4096];
+    ff_err err = {0};
+    ff_dit_model *m = NULL;
+    ff_test_tmp_path("dit_variant", dir, sizeof dir);
+    FF_REQUIRE_OK(write_variant(dir, NULL, NULL, NULL, &err), &err);
+    FF_CHECK_OK(ff_dit_load(dir, &m, &err), &err);
+    ff_dit_free(m);
+    m = NULL;
+    FF_REQUIRE_OK(write_variant(dir, "blocks.1.attn2.norm_k.weight", NULL, NULL, &err), &err);
+    FF_CHECK(ff_dit_load(dir, &m, &err) == FF_ERR_NOT_FOUND && !m);
+    FF_CHECK_MSG(strstr(err.msg, "blocks.1.attn2.norm_k.weight") != NULL, "%s", err.msg);
+    FF_REQUIRE_OK(write_variant(dir, NULL, "proj_out.bias", NULL, &err), &err);
+    FF_CHECK(ff_dit_load(dir, &m, &err) == FF_ERR_SHAPE && !m);
+    FF_CHECK_MSG(strstr(err.msg, "proj_out.bias") != NULL && strstr(err.msg, "[16]") != NULL, "%s", err.msg);
+    FF_REQUIRE_OK(write_variant(dir, NULL, NULL, "blocks.2.norm2.weight", &err), &err);
+    FF_CHECK(ff_dit_load(dir, &m, &err) == FF_ERR_FORMAT && !m);
+    FF_CHECK_MSG(strstr(err.msg, "unexpected weight blocks.2.norm2.weight") != NULL, "%s", err.msg);
+    /* ignored on load, as diffusers' _keys_to_ignore_on_load_unexpected */
+    FF_REQUIRE_OK(write_variant(dir, NULL, NULL, "blocks.0.attn2.norm_added_q.weight", &err), &err);
+    FF_CHECK_OK(ff_dit_load(dir, &m, &err), &err);
+    ff_dit_free(m);
+}
+
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 static void test_golden_cases(void) {
@@ -156,5 +227,6 @@ int main(void) {
     snprintf(probe, sizeof probe, "%s/cases", golden ? golden : "");
     if (!golden || stat(probe, &sb) != 0) ff_test_skip("golden data absent ($FF_GOLDEN/cases): transformer not checked");
     FF_RUN(test_golden_cases);
+    FF_RUN(test_load_errors);
     return ff_test_summary();
 }

@@ -7,8 +7,9 @@
  * Activations (all F32 on the backend, allocated once per call):
  *   h      (B, N, D)  residual stream             nrm (B, N, D) normed input
  *   tmp    (B, M, D)  projection / attention out  (M = max(N, L))
- *   arena  max(3*B*M*D, B*N*ffn): q/k/v in (B, heads, M, head_dim), or the FFN
- *          hidden (B, N, ffn) — never both at once
+ *   arena  max(3*B*M*D, B*N*ffn, 2*B*N*pt*ph*pw*C_out): q/k/v in (B, heads,
+ *          M, head_dim), or the FFN hidden (B, N, ffn), or (first and last)
+ *          the patch_embedding output and proj_out + unpatchify — one at a time
  *   ctx    (B, L, D)  projected text               rope cos/sin (N, head_dim)
  *   temb (U, D), tproj (6, U, D), modU (U, D): one row per DISTINCT timestep
  *          value (U is 1 or 2 for a TI2V step, not N); ids (Bt, Nt) I32 maps
@@ -58,7 +59,7 @@ typedef struct {
     int64_t B, N, L, M, D, H, hd;
     int64_t Bt, Nt;      /* modulation batch and token extents (1 when broadcast) */
     int64_t U;           /* distinct timestep values */
-    ff_tensor h, nrm, tmp, arena, ctx, rope_cos, rope_sin, temb, tproj, ids, modU, modA, modB;
+    ff_tensor h, nrm, tmp, arena, ctx, rope_cos, rope_sin, temb, tproj, ids, modU, modA, modB, tstep, t1;
 } fwd_state;
 
 /* WanAttention + WanAttnProcessor: q from xq (B, Nq, D), k/v from xkv
@@ -223,11 +224,65 @@ static ff_status distinct_values(const float *v, int64_t n, float *uniq, int32_t
     return FF_OK;
 }
 
-static ff_status alloc_act(ff_backend *be, ff_tensor *t, int ndim, const int64_t *shape, const char *what,
-                           ff_err *err) {
-    ff_status st = ff_be_alloc(be, t, FF_F32, ndim, shape, err);
-    if (st) ff_err_wrap(err, "transformer activations (%s): ", what);
-    return st;
+/* Every backend buffer a forward allocates (see the top of this file). */
+#define ACT_MAX 16
+typedef struct {
+    ff_tensor *t;
+    ff_dtype dt;
+    int ndim;
+    int64_t shape[3];
+    const char *what;
+} act_spec;
+
+static int act_specs(const ff_dit_config *cfg, int64_t B, int64_t N, int64_t L, int64_t Bt, int64_t Nt, int64_t U,
+                     fwd_state *s, act_spec *o) {
+    const int64_t D = cfg->dim, M = N > L ? N : L;
+    const int64_t pc = (int64_t)cfg->patch[0] * cfg->patch[1] * cfg->patch[2] * cfg->out_channels;
+    int64_t arena = 3 * B * M * D;                          /* q, k, v in (B, heads, M, head_dim) */
+    if (B * N * cfg->ffn_dim > arena) arena = B * N * cfg->ffn_dim; /* FFN hidden */
+    if (2 * B * N * pc > arena) arena = 2 * B * N * pc;     /* proj_out + unpatchify (conv: B*D*N fits) */
+    const act_spec specs[] = {
+        {&s->h, FF_F32, 3, {B, N, D}, "hidden_states"},
+        {&s->nrm, FF_F32, 3, {B, N, D}, "norm"},
+        {&s->tmp, FF_F32, 1, {B * M * D}, "projections"},
+        {&s->arena, FF_F32, 1, {arena}, "attention / ffn"},
+        {&s->ctx, FF_F32, 3, {B, L, D}, "text"},
+        {&s->rope_cos, FF_F32, 2, {N, cfg->head_dim}, "rope"},
+        {&s->rope_sin, FF_F32, 2, {N, cfg->head_dim}, "rope"},
+        {&s->temb, FF_F32, 2, {U, D}, "temb"},
+        {&s->tproj, FF_F32, 3, {6, U, D}, "timestep_proj"},
+        {&s->modU, FF_F32, 2, {U, D}, "modulation rows"},
+        {&s->ids, FF_I32, 2, {Bt, Nt}, "timestep ids"},
+        {&s->modA, FF_F32, 3, {Bt, Nt, D}, "modulation"},
+        {&s->modB, FF_F32, 3, {Bt, Nt, D}, "modulation"},
+        {&s->tstep, FF_F32, 2, {U, cfg->freq_dim}, "timestep embedding"},
+        {&s->t1, FF_F32, 2, {U, 6 * D}, "time_proj"},
+    };
+    const int n = (int)(sizeof specs / sizeof specs[0]);
+    for (int i = 0; i < n; i++) o[i] = specs[i];
+    return n;
+}
+
+ff_status ff_dit_activation_bytes(const ff_dit_config *cfg, const int64_t x_shape[5], int64_t text_len,
+                                  int per_token, int64_t n_distinct, size_t *bytes, ff_err *err) {
+    const int64_t B = x_shape[0];
+    int64_t N = 1;
+    for (int a = 0; a < 3; a++) N *= x_shape[2 + a] / cfg->patch[a];
+    if (B < 1 || N < 1 || text_len < 1)
+        return ff_err_set(err, FF_ERR_ARG, "transformer activation size: B %lld, %lld tokens, %lld text rows",
+                          (long long)B, (long long)N, (long long)text_len);
+    const int64_t Nt = per_token ? N : 1, U = n_distinct > 0 ? n_distinct : B * Nt;
+    fwd_state s;
+    act_spec specs[ACT_MAX];
+    int n = act_specs(cfg, B, N, text_len, B, Nt, U, &s, specs);
+    size_t total = 0;
+    for (int i = 0; i < n; i++) {
+        int64_t e = 1;
+        for (int k = 0; k < specs[i].ndim; k++) e *= specs[i].shape[k];
+        total += (size_t)e * ff_dtype_size(specs[i].dt);
+    }
+    *bytes = total;
+    return FF_OK;
 }
 
 ff_status ff_dit_forward(ff_dit_model *m, ff_backend *be, const ff_tensor *x, const ff_tensor *timestep,
@@ -241,7 +296,7 @@ ff_status ff_dit_forward(ff_dit_model *m, ff_backend *be, const ff_tensor *x, co
     char b1[96], b2[96];
     float *tvals = NULL, *host = NULL, *uniq = NULL;
     int32_t *ids_host = NULL;
-    ff_tensor conv = {0}, tstep = {0}, t1 = {0}, po = {0}, po2 = {0};
+    ff_tensor conv = {0}, po = {0}, po2 = {0};
 
     /* ---- shapes */
     int64_t oshape[5];
@@ -289,33 +344,22 @@ ff_status ff_dit_forward(ff_dit_model *m, ff_backend *be, const ff_tensor *x, co
     const int64_t U = s.U;
 
     /* ---- buffers */
-    int64_t arena_n = 3 * B * s.M * D, ffn_n = B * N * cfg->ffn_dim;
-    if (ffn_n > arena_n) arena_n = ffn_n;
+    {
+        act_spec specs[ACT_MAX];
+        int n = act_specs(cfg, B, N, s.L, Bt, Nt, U, &s, specs);
+        for (int i = 0; i < n; i++)
+            if ((st = ff_be_alloc(be, specs[i].t, specs[i].dt, specs[i].ndim, specs[i].shape, err))) {
+                ff_err_wrap(err, "transformer activations (%s): ", specs[i].what);
+                goto done;
+            }
+    }
+    /* patch_embedding output, proj_out output and the unpatchify step live in the arena */
     const int64_t pc = (int64_t)cfg->patch[0] * cfg->patch[1] * cfg->patch[2] * cfg->out_channels;
     {
-        int64_t sh_bnd[3] = {B, N, D}, sh_tmp[1] = {B * s.M * D}, sh_ar[1] = {arena_n}, sh_ctx[3] = {B, s.L, D};
-        int64_t sh_rope[2] = {N, s.hd}, sh_mod[3] = {Bt, Nt, D}, sh_tp[3] = {6, U, D}, sh_u[2] = {U, D};
-        int64_t sh_conv[5] = {B, D, pf, ph, pw}, sh_ts[2] = {U, cfg->freq_dim}, sh_t1[2] = {U, 6 * D};
-        int64_t sh_ids[2] = {Bt, Nt};
-        int64_t sh_po[3] = {B, N, pc};
-        if ((st = alloc_act(be, &s.h, 3, sh_bnd, "h", err)) || (st = alloc_act(be, &s.nrm, 3, sh_bnd, "norm", err)) ||
-            (st = alloc_act(be, &s.tmp, 1, sh_tmp, "tmp", err)) ||
-            (st = alloc_act(be, &s.arena, 1, sh_ar, "attention/ffn", err)) ||
-            (st = alloc_act(be, &s.ctx, 3, sh_ctx, "text", err)) ||
-            (st = alloc_act(be, &s.rope_cos, 2, sh_rope, "rope", err)) ||
-            (st = alloc_act(be, &s.rope_sin, 2, sh_rope, "rope", err)) ||
-            (st = alloc_act(be, &s.temb, 2, sh_u, "temb", err)) ||
-            (st = alloc_act(be, &s.tproj, 3, sh_tp, "timestep_proj", err)) ||
-            (st = alloc_act(be, &s.modU, 2, sh_u, "modulation", err)) ||
-            (st = ff_be_alloc(be, &s.ids, FF_I32, 2, sh_ids, err)) ||
-            (st = alloc_act(be, &s.modA, 3, sh_mod, "modulation", err)) ||
-            (st = alloc_act(be, &s.modB, 3, sh_mod, "modulation", err)) ||
-            (st = alloc_act(be, &conv, 5, sh_conv, "patch_embedding", err)) ||
-            (st = alloc_act(be, &tstep, 2, sh_ts, "timestep", err)) ||
-            (st = alloc_act(be, &t1, 2, sh_t1, "time_embedder", err)) ||
-            (st = alloc_act(be, &po, 3, sh_po, "proj_out", err)) ||
-            (st = alloc_act(be, &po2, 3, sh_po, "unpatchify", err)))
-            goto done;
+        int64_t sh_conv[5] = {B, D, pf, ph, pw}, sh_po[3] = {B, N, pc};
+        conv = view(&s.arena, 0, 5, sh_conv);
+        po = view(&s.arena, 0, 3, sh_po);
+        po2 = view(&s.arena, B * N * pc, 3, sh_po);
     }
 
     /* ---- rotary tables (WanRotaryPosEmbed), computed on the host */
@@ -344,17 +388,17 @@ ff_status ff_dit_forward(ff_dit_model *m, ff_backend *be, const ff_tensor *x, co
         ff_tensor he, hi;
         ff_tensor_view(&he, FF_F32, 2, sh_ts, host, FF_LOC_HOST);
         ff_tensor_view(&hi, FF_I32, 2, sh_ids, ids_host, FF_LOC_HOST);
-        TRY(ff_be_upload(be, &tstep, &he, err));
+        TRY(ff_be_upload(be, &s.tstep, &he, err));
         TRY(ff_be_upload(be, &s.ids, &hi, err));
     }
     {
         ff_tensor scratch = s.modU;
-        TRY(linear(be, &tstep, &m->time_linear_1, &scratch, err));    /* time_embedder.linear_1 */
+        TRY(linear(be, &s.tstep, &m->time_linear_1, &scratch, err));    /* time_embedder.linear_1 */
         TRY(ff_op_unary(be, FF_UNARY_SILU, &scratch, &scratch, err));
         TRY(linear(be, &scratch, &m->time_linear_2, &s.temb, err));   /* temb (U, D) */
         TRY(ff_op_unary(be, FF_UNARY_SILU, &s.temb, &scratch, err));
-        TRY(linear(be, &scratch, &m->time_proj, &t1, err));           /* timestep_proj (U, 6D) */
-        ff_tensor tp3 = view3(&t1, 0, U, 6, D);
+        TRY(linear(be, &scratch, &m->time_proj, &s.t1, err));           /* timestep_proj (U, 6D) */
+        ff_tensor tp3 = view3(&s.t1, 0, U, 6, D);
         static const int chunk_first[3] = {1, 0, 2};                 /* (U, 6, D) -> (6, U, D) */
         TRY(ff_op_permute(be, &tp3, chunk_first, &s.tproj, err));
     }
@@ -435,8 +479,8 @@ done:
     free(host);
     free(uniq);
     free(ids_host);
-    ff_tensor *acts[] = {&s.h, &s.nrm, &s.tmp, &s.arena, &s.ctx, &s.rope_cos, &s.rope_sin, &s.temb, &s.tproj,
-                         &s.ids, &s.modU, &s.modA, &s.modB, &conv, &tstep, &t1, &po, &po2};
+    ff_tensor *acts[] = {&s.h,    &s.nrm, &s.tmp,  &s.arena, &s.ctx,  &s.rope_cos, &s.rope_sin, &s.temb,
+                         &s.tproj, &s.ids, &s.modU, &s.modA, &s.modB, &s.tstep,    &s.t1};
     for (size_t i = 0; i < sizeof acts / sizeof acts[0]; i++)
         if (acts[i]->data) ff_be_free(be, acts[i]);
     return st;

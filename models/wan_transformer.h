@@ -179,6 +179,13 @@ ff_status ff_dit_forward(ff_dit_model *m, ff_backend *be, const ff_tensor *hidde
                          const ff_tensor *encoder_hidden_states, const ff_dit_hooks *hooks, ff_tensor *out,
                          ff_err *err);
 
+/* Backend bytes ff_dit_forward allocates for its activations (weights not
+ * included) for hidden_states of shape x_shape, text_len text rows, one
+ * timestep per sample or (per_token) per token, and n_distinct distinct
+ * timestep values (0: assume all differ). For the memory planner. */
+ff_status ff_dit_activation_bytes(const ff_dit_config *cfg, const int64_t x_shape[5], int64_t text_len,
+                                  int per_token, int64_t n_distinct, size_t *bytes, ff_err *err);
+
 /* Same with host tensors: uploads hidden_states (F32) and
  * encoder_hidden_states (F32), runs, and returns an owned host tensor in
  * *out. The model's non-block weights must be usable by be (ff_dit_place). */

@@ -90,6 +90,27 @@ static void test_real_configs(void) {
     check_real(dir, "wan2.2-t2v-a14b", "transformer_2", 14288491584LL, 351394304LL, 232719424LL, 40);
 }
 
+/* Activation bytes of one forward, for the planner: 1.3B at 480p, 81 frames
+ * (latent 21 x 60 x 104 -> 32760 tokens), 512 text rows, one timestep. */
+static void test_activation_bytes(void) {
+    ff_dit_config cfg;
+    ff_err err = {0};
+    FF_REQUIRE_OK(parse_str("{\"num_attention_heads\": 12, \"ffn_dim\": 8960, \"num_layers\": 30}", &cfg, &err),
+                  &err);
+    const int64_t x[5] = {1, 16, 21, 60, 104}, N = 32760, D = 1536, L = 512;
+    size_t bytes = 0, tok = 0;
+    FF_REQUIRE_OK(ff_dit_activation_bytes(&cfg, x, L, 0, 1, &bytes, &err), &err);
+    /* h, norm, projections (B*max(N,L)*D), arena = max(3 N D, N ffn) = N ffn, text,
+     * rope cos/sin, then one timestep row: temb, 6 tproj, modU, id, modA/modB, freq, 6D */
+    int64_t f = 3 * N * D + N * 8960 + L * D + 2 * N * 128 + D + 6 * D + D + 2 * D + 256 + 6 * D;
+    FF_CHECK_MSG(bytes == (size_t)f * 4 + 4, "%zu bytes, formula %lld", bytes, (long long)(f * 4 + 4));
+    printf("1.3B forward activations at 32760 tokens: %.2f GiB (weights: 5.29 GiB F32)\n",
+           (double)bytes / 1073741824.0);
+    /* per-token timesteps with 2 distinct values (TI2V) add per-token modulation only */
+    FF_REQUIRE_OK(ff_dit_activation_bytes(&cfg, x, L, 1, 2, &tok, &err), &err);
+    FF_CHECK(tok == bytes + (size_t)(2 * (N - 1) * D * 4 + (N - 1) * 4 + (D + 6 * D + D + 256 + 6 * D) * 4));
+}
+
 static void test_config_errors(void) {
     ff_dit_config cfg;
     ff_err err = {0};
@@ -314,6 +335,7 @@ static void test_forward_no_norm2(void) {
 int main(void) {
     FF_RUN(test_config_errors);
     FF_RUN(test_real_configs);
+    FF_RUN(test_activation_bytes);
     FF_RUN(test_timestep_embedding);
     FF_RUN(test_rope_tables);
     FF_RUN(test_forward_random);

@@ -1,9 +1,11 @@
 /* framefarm transformer --model DIR/transformer --in X.safetensors
  *                       --out Y.safetensors [--backend cpu|cuda[:N]] [--threads N]
+ *                       [--weights f32|bf16]
  * One WanTransformer3DModel forward. X holds hidden_states (B, C, F, H, W)
  * F32, timestep (B,) or per token (B, N) (F32, I64 or I32) and
  * encoder_hidden_states (B, L, text_dim) F32, named as in the golden inputs;
- * Y receives noise_pred (B, C_out, F, H, W) F32. */
+ * Y receives noise_pred (B, C_out, F, H, W) F32. --weights bf16 keeps the
+ * big matrices in BF16 (ff_dit_load_as). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,7 +18,7 @@
 
 static void usage(void) {
     fprintf(stderr, "usage: framefarm transformer --model DIR/transformer --in X.safetensors --out Y.safetensors "
-                    "[--backend cpu|cuda[:N]] [--threads N]\n"
+                    "[--backend cpu|cuda[:N]] [--threads N] [--weights f32|bf16]\n"
                     "  X: hidden_states (B,C,F,H,W) F32, timestep (B,) or (B,N) F32/I64, "
                     "encoder_hidden_states (B,L,text_dim) F32\n"
                     "  Y: noise_pred (B,C_out,F,H,W) F32\n");
@@ -25,12 +27,15 @@ static void usage(void) {
 int ff_cmd_transformer(int argc, char **argv) {
     const char *model = NULL, *in = NULL, *outp = NULL, *backend = "cpu";
     int threads = 0;
+    ff_dtype wdt = FF_F32;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--model") && i + 1 < argc) model = argv[++i];
         else if (!strcmp(argv[i], "--in") && i + 1 < argc) in = argv[++i];
         else if (!strcmp(argv[i], "--out") && i + 1 < argc) outp = argv[++i];
         else if (!strcmp(argv[i], "--backend") && i + 1 < argc) backend = argv[++i];
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--weights") && i + 1 < argc && !strcmp(argv[i + 1], "f32")) wdt = FF_F32, i++;
+        else if (!strcmp(argv[i], "--weights") && i + 1 < argc && !strcmp(argv[i + 1], "bf16")) wdt = FF_BF16, i++;
         else {
             usage();
             return FF_EXIT_USAGE;
@@ -52,7 +57,7 @@ int ff_cmd_transformer(int argc, char **argv) {
     ff_st_file *f = NULL;
     ff_tensor x = {0}, t = {0}, text = {0}, y = {0};
     const ff_st_entry *te;
-    if (ff_dit_load(model, &m, &err) || ff_st_open(in, &f, &err)) goto done;
+    if (ff_dit_load_as(model, wdt, &m, &err) || ff_st_open(in, &f, &err)) goto done;
     if (!(te = ff_st_find(f, "timestep"))) {
         ff_err_set(&err, FF_ERR_NOT_FOUND, "%s: no tensor named timestep", in);
         goto done;

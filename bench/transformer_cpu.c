@@ -4,7 +4,7 @@
  * weights, for three token counts (increasing, so that the process-wide peak
  * RSS after each run is that run's peak).
  *
- * usage: bench_transformer_cpu [--layers N] [--threads N] [--reps N]
+ * usage: bench_transformer_cpu [--layers N] [--threads N] [--reps N] [--backend cpu|cuda]
  *        [--grid F,H,W]... (latent sizes; default 1,32,32 4,32,32 4,64,64 =
  *        256, 1024 and 4096 tokens with patch 1x2x2) */
 #include <stdio.h>
@@ -56,17 +56,20 @@ static void fill(ff_tensor *t, unsigned seed) {
 
 int main(int argc, char **argv) {
     int layers = 1, threads = 0, reps = 1, ngrid = 0;
+    const char *backend = "cpu";
     int64_t grids[8][3];
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--layers") && i + 1 < argc) layers = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc) reps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--backend") && i + 1 < argc) backend = argv[++i];
         else if (!strcmp(argv[i], "--grid") && i + 1 < argc && ngrid < 8) {
             long long f, h, w;
             if (sscanf(argv[++i], "%lld,%lld,%lld", &f, &h, &w) != 3) return 2;
             grids[ngrid][0] = f, grids[ngrid][1] = h, grids[ngrid][2] = w, ngrid++;
         } else {
-            fprintf(stderr, "usage: %s [--layers N] [--threads N] [--reps N] [--grid F,H,W]...\n", argv[0]);
+            fprintf(stderr, "usage: %s [--layers N] [--threads N] [--reps N] [--backend cpu|cuda] [--grid F,H,W]...\n",
+                    argv[0]);
             return 2;
         }
     }
@@ -89,14 +92,15 @@ int main(int argc, char **argv) {
     ff_backend *be = NULL;
     if (ff_json_parse(json, strlen(json), "bench config", &doc, &err) ||
         ff_dit_config_parse(ff_json_root(doc), "bench config", &cfg, &err) || ff_dit_create(&cfg, &m, &err) ||
-        ff_dit_init_random(m, 1, &err) || ff_backend_cpu_create(threads, &be, &err)) {
+        ff_dit_init_random(m, 1, &err) || ff_backend_create_by_name(backend, threads, &be, &err) ||
+        ff_dit_place(m, be, 1, &err)) {
         fprintf(stderr, "bench_transformer_cpu: %s\n", err.msg);
         return 1;
     }
     ff_json_free(doc);
     ff_dit_counts c;
     ff_dit_count_params(&cfg, &c, &err);
-    printf("Wan transformer forward, CPU backend (%s), 1.3B width: D=%d (%d x %d), ffn %d, text 512 x %d, %d layer(s),"
+    printf("Wan transformer forward, backend %s, 1.3B width: D=%d (%d x %d), ffn %d, text 512 x %d, %d layer(s),"
            " %lld parameters (%.1f MiB F32), random weights\n",
            ff_backend_name(be), cfg.dim, cfg.heads, cfg.head_dim, cfg.ffn_dim, cfg.text_dim, layers,
            (long long)c.total, (double)c.total * 4 / 1048576.0);

@@ -39,8 +39,8 @@ static __global__ void __launch_bounds__(SDPA_WARPS * 32) k_sdpa(sdpa_args a) {
     extern __shared__ float smem[];
     const int BQ = SDPA_WARPS * QPW;
     const int64_t D = a.D, Dv = a.Dv, Dp = a.D + 1;
-    float *Qs = smem;             /* (BQ, D) */
-    float *Ks = Qs + BQ * D;      /* (BK, D + 1) */
+    float *Qs = smem;              /* (BQ, D) */
+    float *Ks = Qs + BQ * D;       /* (BK, D + 1) */
     float *Vs = Ks + SDPA_BK * Dp; /* (BK, Dv) */
     const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nthr = blockDim.x;
 
@@ -101,8 +101,8 @@ static __global__ void __launch_bounds__(SDPA_WARPS * 32) k_sdpa(sdpa_args a) {
             const float mnew = fmaxf(m[qi], cuda_warp_max(sc));
             float p = 0.0f, corr = 1.0f;
             if (mnew != -INFINITY) {
-                p = expf(sc - mnew);        /* 0 for a -inf score */
-                corr = expf(m[qi] - mnew);  /* 0 while the row had only -inf */
+                p = expf(sc - mnew);       /* 0 for a -inf score */
+                corr = expf(m[qi] - mnew); /* 0 while the row had only -inf */
             }
             l[qi] = l[qi] * corr + cuda_warp_sum(p);
             m[qi] = mnew;

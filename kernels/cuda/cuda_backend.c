@@ -44,9 +44,10 @@ unsigned cuda_blocks(const cuda_ctx *ctx, int64_t n, int threads) {
 
 ff_status cuda_scratch(cuda_ctx *ctx, size_t nbytes, void **p, ff_err *err) {
     if (nbytes > ctx->scratch_bytes) {
-        if (ctx->scratch) FF_CU(cudaFree(ctx->scratch), err); /* waits for queued users */
+        void *old = ctx->scratch;
         ctx->scratch = NULL;
         ctx->scratch_bytes = 0;
+        if (old) FF_CU(cudaFree(old), err); /* waits for its queued users */
         cudaError_t e = cudaMalloc(&ctx->scratch, nbytes);
         if (e == cudaErrorMemoryAllocation) {
             cudaGetLastError(); /* not sticky: clear it */
@@ -54,7 +55,7 @@ ff_status cuda_scratch(cuda_ctx *ctx, size_t nbytes, void **p, ff_err *err) {
             return ff_err_set(err, FF_ERR_NOMEM, "cuda:%d: cannot allocate %zu bytes of scratch: %s", ctx->device,
                               nbytes, cudaGetErrorString(e));
         }
-        FF_CU(e, err);
+        if (e != cudaSuccess) return cuda_fail(err, "cudaMalloc(&ctx->scratch, nbytes)", __FILE__, __LINE__, e);
         ctx->scratch_bytes = nbytes;
     }
     *p = ctx->scratch;
@@ -72,10 +73,10 @@ static ff_status cuda_alloc(ff_backend *be, size_t nbytes, void **ptr, ff_err *e
         cudaGetLastError();
         size_t free_b = 0, total_b = 0;
         cudaMemGetInfo(&free_b, &total_b);
-        return ff_err_set(err, FF_ERR_NOMEM, "%s: cannot allocate %zu bytes (%zu of %zu bytes free)", be->name,
-                          nbytes, free_b, total_b);
+        return ff_err_set(err, FF_ERR_NOMEM, "%s: cannot allocate %zu bytes (%zu of %zu bytes free)", be->name, nbytes,
+                          free_b, total_b);
     }
-    FF_CU(e, err);
+    if (e != cudaSuccess) return cuda_fail(err, "cudaMalloc(&p, nbytes)", __FILE__, __LINE__, e);
     if (nbytes) {
         e = cudaMemsetAsync(p, 0, nbytes, ctx->compute);
         if (e != cudaSuccess) {
@@ -209,8 +210,9 @@ ff_status ff_cuda_backend_init(ff_backend *be, int device, ff_err *err) {
                           visible ? " with CUDA_VISIBLE_DEVICES=" : "", visible ? visible : "");
     if (device >= count) {
         if (visible)
-            return ff_err_set(err, FF_ERR_DEVICE, "no CUDA device: cuda:%d requested, %d visible (CUDA_VISIBLE_DEVICES=%s)",
-                              device, count, visible);
+            return ff_err_set(err, FF_ERR_DEVICE,
+                              "no CUDA device: cuda:%d requested, %d visible (CUDA_VISIBLE_DEVICES=%s)", device, count,
+                              visible);
         return ff_err_set(err, FF_ERR_DEVICE, "no CUDA device: cuda:%d requested, %d visible", device, count);
     }
 

@@ -22,11 +22,11 @@
 #define FF_CUDA_COL_BYTES ((size_t)128 << 20)
 
 typedef struct {
-    int64_t C, F, H, W;    /* input dims of one batch item */
-    int64_t OF, OH, OW;    /* output dims */
+    int64_t C, F, H, W; /* input dims of one batch item */
+    int64_t OF, OH, OW; /* output dims */
     int kt, kh, kw;
     int st, sh, sw;
-    int pt, ph, pw;        /* front / top / left padding */
+    int pt, ph, pw; /* front / top / left padding */
 } conv_geom;
 
 /* col (R, pc) for output positions [p0, p0 + pc) of one batch item xb (C, F, H, W). */
@@ -45,15 +45,14 @@ static __global__ void k_im2col3d(const float *xb, conv_geom g, int64_t p0, int6
 }
 
 /* out (rows = B * O, P) += bias[row % O] */
-static __global__ void k_add_bias_channels(float *out, const void *bias, ff_dtype dt, int64_t O, int64_t P,
-                                           int64_t n) {
+static __global__ void k_add_bias_channels(float *out, const void *bias, ff_dtype dt, int64_t O, int64_t P, int64_t n) {
     FF_CU_FOR(i, n) out[i] += cuda_load_f32(bias, dt, (i / P) % O);
 }
 
 static int fits_int(int64_t v) { return v >= 0 && v <= INT_MAX; }
 
-ff_status cuda_conv3d(ff_backend *be, const ff_tensor *x, const ff_tensor *w, const ff_tensor *b,
-                      const int stride[3], const int pad[6], ff_tensor *out, ff_err *err) {
+ff_status cuda_conv3d(ff_backend *be, const ff_tensor *x, const ff_tensor *w, const ff_tensor *b, const int stride[3],
+                      const int pad[6], ff_tensor *out, ff_err *err) {
     cuda_ctx *ctx = cuda_ctx_of(be);
     conv_geom g;
     const int64_t B = x->shape[0], O = w->shape[0];
@@ -81,9 +80,10 @@ ff_status cuda_conv3d(ff_backend *be, const ff_tensor *x, const ff_tensor *w, co
         FF_CU(cudaMemsetAsync(o, 0, ff_tensor_nbytes(out), ctx->compute), err);
     } else {
         if (!fits_int(O) || !fits_int(R) || !fits_int(P))
-            return ff_err_set(err, FF_ERR_UNSUPPORTED,
-                              "%s: conv3d with O=%lld, C*kt*kh*kw=%lld, %lld output positions exceeds cuBLAS's int dims",
-                              be->name, (long long)O, (long long)R, (long long)P);
+            return ff_err_set(
+                err, FF_ERR_UNSUPPORTED,
+                "%s: conv3d with O=%lld, C*kt*kh*kw=%lld, %lld output positions exceeds cuBLAS's int dims", be->name,
+                (long long)O, (long long)R, (long long)P);
         const int direct = g.kt == 1 && g.kh == 1 && g.kw == 1 && g.st == 1 && g.sh == 1 && g.sw == 1 && g.pt == 0 &&
                            g.ph == 0 && g.pw == 0 && pad[1] == 0 && pad[3] == 0 && pad[5] == 0;
         int64_t pc = direct ? P : (int64_t)(FF_CUDA_COL_BYTES / sizeof(float)) / R;

@@ -16,8 +16,8 @@
 enum { EW_UNARY = 0, EW_SCALE, EW_CLAMP };
 
 typedef struct {
-    int op;   /* EW_* */
-    int kind; /* ff_unary_kind for EW_UNARY */
+    int op;       /* EW_* */
+    int kind;     /* ff_unary_kind for EW_UNARY */
     float p0, p1; /* alpha, beta (scale) or lo, hi (clamp) */
 } ew_params;
 
@@ -165,8 +165,7 @@ ff_status cuda_binary(ff_backend *be, ff_binary_kind kind, const ff_tensor *a, c
         FF_CU_LAUNCHED(k_binary_flat, err);
         return FF_OK;
     }
-    k_binary_bcast<<<cuda_blocks(ctx, n, FF_CU_THREADS), FF_CU_THREADS, 0, ctx->compute>>>((int)kind, L, pa, pb, y,
-                                                                                          n);
+    k_binary_bcast<<<cuda_blocks(ctx, n, FF_CU_THREADS), FF_CU_THREADS, 0, ctx->compute>>>((int)kind, L, pa, pb, y, n);
     FF_CU_LAUNCHED(k_binary_bcast, err);
     return FF_OK;
 }
@@ -235,8 +234,7 @@ ff_status cuda_rope(ff_backend *be, const ff_tensor *x, const ff_tensor *cos, co
     FF_CU_ENTER(ctx, err);
     const int64_t L = x->shape[1], H = x->shape[2], D = x->shape[3];
     k_rope<<<cuda_blocks(ctx, pairs, FF_CU_THREADS), FF_CU_THREADS, 0, ctx->compute>>>(
-        (const float *)x->data, (const float *)cos->data, (const float *)sin->data, (float *)out->data, L, H, D,
-        pairs);
+        (const float *)x->data, (const float *)cos->data, (const float *)sin->data, (float *)out->data, L, H, D, pairs);
     FF_CU_LAUNCHED(k_rope, err);
     return FF_OK;
 }

@@ -55,7 +55,8 @@ ff_status cuda_widen_f32(cuda_ctx *ctx, const void *src, ff_dtype dt, float *dst
     return FF_OK;
 }
 
-static __global__ void k_add_bias(float *out, const void *bias, ff_dtype dt, int64_t rows, int64_t n, int64_t row_stride) {
+static __global__ void k_add_bias(float *out, const void *bias, ff_dtype dt, int64_t rows, int64_t n,
+                                  int64_t row_stride) {
     FF_CU_FOR(i, rows * n) {
         const int64_t r = i / n, c = i - r * n;
         out[r * row_stride + c] += cuda_load_f32(bias, dt, c);
@@ -139,10 +140,10 @@ ff_status cuda_matmul(ff_backend *be, const ff_tensor *a, const ff_tensor *b, in
     const cublasOperation_t opa = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
     const int ldb = (int)(trans_b ? k : n), lda = (int)(trans_a ? m : k);
     const float zero = 0.0f;
-    FF_CUBLAS(cublasSgemmStridedBatched(ctx->cublas, opb, opa, (int)n, (int)m, (int)k, &alpha,
-                                        (const float *)b->data, ldb, b_batched ? (long long)(k * n) : 0LL,
-                                        (const float *)a->data, lda, (long long)(m * k), &zero, (float *)out->data,
-                                        (int)n, (long long)(m * n), (int)batch),
+    FF_CUBLAS(cublasSgemmStridedBatched(ctx->cublas, opb, opa, (int)n, (int)m, (int)k, &alpha, (const float *)b->data,
+                                        ldb, b_batched ? (long long)(k * n) : 0LL, (const float *)a->data, lda,
+                                        (long long)(m * k), &zero, (float *)out->data, (int)n, (long long)(m * n),
+                                        (int)batch),
               err);
     return FF_OK;
 }

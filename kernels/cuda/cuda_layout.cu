@@ -38,16 +38,15 @@ ff_status cuda_copy(ff_backend *be, const ff_tensor *src, ff_tensor *dst, ff_err
     FF_CU_ENTER(ctx, err);
     if (src->dtype == dst->dtype) {
         if (src->data != dst->data)
-            FF_CU(cudaMemcpyAsync(dst->data, src->data, ff_tensor_nbytes(src), cudaMemcpyDeviceToDevice,
-                                  ctx->compute),
+            FF_CU(cudaMemcpyAsync(dst->data, src->data, ff_tensor_nbytes(src), cudaMemcpyDeviceToDevice, ctx->compute),
                   err);
         return FF_OK;
     }
     if (!is_float_dtype(src->dtype) || !is_float_dtype(dst->dtype))
         return ff_err_set(err, FF_ERR_UNSUPPORTED, "%s: copy from %s to %s (CUDA converts F32, BF16, F16 only)",
                           be->name, ff_dtype_name(src->dtype), ff_dtype_name(dst->dtype));
-    k_convert<<<cuda_blocks(ctx, n, FF_CU_THREADS), FF_CU_THREADS, 0, ctx->compute>>>(src->data, src->dtype,
-                                                                                     dst->data, dst->dtype, n);
+    k_convert<<<cuda_blocks(ctx, n, FF_CU_THREADS), FF_CU_THREADS, 0, ctx->compute>>>(src->data, src->dtype, dst->data,
+                                                                                      dst->dtype, n);
     FF_CU_LAUNCHED(k_convert, err);
     return FF_OK;
 }
@@ -74,24 +73,24 @@ static ff_status copy2d(cuda_ctx *ctx, const void *src, size_t sp, void *dst, si
     const unsigned blocks = cuda_blocks(ctx, rows * wu, FF_CU_THREADS);
     switch (u) {
     case 16:
-        k_copy2d<uint4><<<blocks, FF_CU_THREADS, 0, ctx->compute>>>((const uint4 *)src, spu, (uint4 *)dst, dpu, rows,
-                                                                    wu);
+        k_copy2d<uint4>
+            <<<blocks, FF_CU_THREADS, 0, ctx->compute>>>((const uint4 *)src, spu, (uint4 *)dst, dpu, rows, wu);
         break;
     case 8:
-        k_copy2d<uint2><<<blocks, FF_CU_THREADS, 0, ctx->compute>>>((const uint2 *)src, spu, (uint2 *)dst, dpu, rows,
-                                                                    wu);
+        k_copy2d<uint2>
+            <<<blocks, FF_CU_THREADS, 0, ctx->compute>>>((const uint2 *)src, spu, (uint2 *)dst, dpu, rows, wu);
         break;
     case 4:
-        k_copy2d<uint32_t><<<blocks, FF_CU_THREADS, 0, ctx->compute>>>((const uint32_t *)src, spu, (uint32_t *)dst,
-                                                                       dpu, rows, wu);
+        k_copy2d<uint32_t>
+            <<<blocks, FF_CU_THREADS, 0, ctx->compute>>>((const uint32_t *)src, spu, (uint32_t *)dst, dpu, rows, wu);
         break;
     case 2:
-        k_copy2d<uint16_t><<<blocks, FF_CU_THREADS, 0, ctx->compute>>>((const uint16_t *)src, spu, (uint16_t *)dst,
-                                                                       dpu, rows, wu);
+        k_copy2d<uint16_t>
+            <<<blocks, FF_CU_THREADS, 0, ctx->compute>>>((const uint16_t *)src, spu, (uint16_t *)dst, dpu, rows, wu);
         break;
     default:
-        k_copy2d<uint8_t><<<blocks, FF_CU_THREADS, 0, ctx->compute>>>((const uint8_t *)src, spu, (uint8_t *)dst, dpu,
-                                                                      rows, wu);
+        k_copy2d<uint8_t>
+            <<<blocks, FF_CU_THREADS, 0, ctx->compute>>>((const uint8_t *)src, spu, (uint8_t *)dst, dpu, rows, wu);
         break;
     }
     FF_CU_LAUNCHED(k_copy2d, err);
@@ -179,16 +178,16 @@ ff_status cuda_permute(ff_backend *be, const ff_tensor *x, const int *perm, ff_t
     const unsigned blocks = cuda_blocks(ctx, n, FF_CU_THREADS);
     switch (ff_dtype_size(x->dtype)) {
     case 8:
-        k_permute<uint64_t><<<blocks, FF_CU_THREADS, 0, ctx->compute>>>((const uint64_t *)x->data, P,
-                                                                        (uint64_t *)out->data, n);
+        k_permute<uint64_t>
+            <<<blocks, FF_CU_THREADS, 0, ctx->compute>>>((const uint64_t *)x->data, P, (uint64_t *)out->data, n);
         break;
     case 4:
-        k_permute<uint32_t><<<blocks, FF_CU_THREADS, 0, ctx->compute>>>((const uint32_t *)x->data, P,
-                                                                        (uint32_t *)out->data, n);
+        k_permute<uint32_t>
+            <<<blocks, FF_CU_THREADS, 0, ctx->compute>>>((const uint32_t *)x->data, P, (uint32_t *)out->data, n);
         break;
     default:
-        k_permute<uint16_t><<<blocks, FF_CU_THREADS, 0, ctx->compute>>>((const uint16_t *)x->data, P,
-                                                                        (uint16_t *)out->data, n);
+        k_permute<uint16_t>
+            <<<blocks, FF_CU_THREADS, 0, ctx->compute>>>((const uint16_t *)x->data, P, (uint16_t *)out->data, n);
         break;
     }
     FF_CU_LAUNCHED(k_permute, err);
@@ -198,8 +197,7 @@ ff_status cuda_permute(ff_backend *be, const ff_tensor *x, const int *perm, ff_t
 /* ---- upsample_nearest2d --------------------------------------------------------------------- */
 
 /* x (N, C, H, W) -> y (N, C, H fh, W fw), one output element per thread. */
-static __global__ void k_upsample_nearest2d(const float *x, float *y, int64_t H, int64_t W, int fh, int fw,
-                                            int64_t n) {
+static __global__ void k_upsample_nearest2d(const float *x, float *y, int64_t H, int64_t W, int fh, int fw, int64_t n) {
     const int64_t OW = W * fw, OH = H * fh;
     FF_CU_FOR(i, n) {
         const int64_t ow = i % OW, r = i / OW, oh = r % OH, nc = r / OH;
@@ -261,7 +259,7 @@ ff_status cuda_embedding(ff_backend *be, const ff_tensor *ids, const ff_tensor *
     const int ids64 = ids->dtype == FF_I64;
     FF_CU(cudaMemsetAsync(ctx->d_flag, 0xff, sizeof *ctx->d_flag, ctx->compute), err);
     k_embedding_check<<<cuda_blocks(ctx, nid, FF_CU_THREADS), FF_CU_THREADS, 0, ctx->compute>>>(ids->data, ids64, nid,
-                                                                                               V, ctx->d_flag);
+                                                                                                V, ctx->d_flag);
     FF_CU_LAUNCHED(k_embedding_check, err);
     FF_CU(cudaMemcpyAsync(ctx->h_flag, ctx->d_flag, sizeof *ctx->h_flag, cudaMemcpyDeviceToHost, ctx->compute), err);
     FF_CU(cudaStreamSynchronize(ctx->compute), err);

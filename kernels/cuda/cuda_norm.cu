@@ -27,16 +27,16 @@ static dim3 row_grid(int64_t rows) { return dim3((unsigned)(rows < (1 << 20) ? r
 static __global__ void k_softmax(const float *x, float *y, int64_t rows, int64_t d) {
     __shared__ float sh[33];
     FF_CU_FOR_ROWS(row, rows) {
-    const float *xr = x + row * d;
-    float *yr = y + row * d;
-    float m = -INFINITY;
-    for (int64_t i = threadIdx.x; i < d; i += blockDim.x) m = fmaxf(m, xr[i]);
-    m = cuda_block_reduce(m, sh, 1);
-    float s = 0.0f;
-    for (int64_t i = threadIdx.x; i < d; i += blockDim.x) s += expf(xr[i] - m);
-    s = cuda_block_reduce(s, sh, 0);
-    const float inv = 1.0f / s;
-    for (int64_t i = threadIdx.x; i < d; i += blockDim.x) yr[i] = expf(xr[i] - m) * inv;
+        const float *xr = x + row * d;
+        float *yr = y + row * d;
+        float m = -INFINITY;
+        for (int64_t i = threadIdx.x; i < d; i += blockDim.x) m = fmaxf(m, xr[i]);
+        m = cuda_block_reduce(m, sh, 1);
+        float s = 0.0f;
+        for (int64_t i = threadIdx.x; i < d; i += blockDim.x) s += expf(xr[i] - m);
+        s = cuda_block_reduce(s, sh, 0);
+        const float inv = 1.0f / s;
+        for (int64_t i = threadIdx.x; i < d; i += blockDim.x) yr[i] = expf(xr[i] - m) * inv;
     }
 }
 
@@ -58,38 +58,38 @@ static __global__ void k_rms_norm(const float *x, const void *w, ff_dtype wdt, f
                                   int64_t d) {
     __shared__ float sh[33];
     FF_CU_FOR_ROWS(row, rows) {
-    const float *xr = x + row * d;
-    float *yr = y + row * d;
-    float ss = 0.0f;
-    for (int64_t i = threadIdx.x; i < d; i += blockDim.x) ss += xr[i] * xr[i];
-    ss = cuda_block_reduce(ss, sh, 0);
-    const float r = 1.0f / sqrtf(ss / (float)d + eps);
-    for (int64_t i = threadIdx.x; i < d; i += blockDim.x) {
-        const float v = xr[i] * r;
-        yr[i] = w ? v * cuda_load_f32(w, wdt, i) : v;
-    }
+        const float *xr = x + row * d;
+        float *yr = y + row * d;
+        float ss = 0.0f;
+        for (int64_t i = threadIdx.x; i < d; i += blockDim.x) ss += xr[i] * xr[i];
+        ss = cuda_block_reduce(ss, sh, 0);
+        const float r = 1.0f / sqrtf(ss / (float)d + eps);
+        for (int64_t i = threadIdx.x; i < d; i += blockDim.x) {
+            const float v = xr[i] * r;
+            yr[i] = w ? v * cuda_load_f32(w, wdt, i) : v;
+        }
     }
 }
 
 /* out = (x - mean) / sqrt(var + eps) * w + b, biased variance; w, b (D) or NULL. */
-static __global__ void k_layer_norm(const float *x, const void *w, ff_dtype wdt, const void *b, ff_dtype bdt,
-                                    float eps, float *y, int64_t rows, int64_t d) {
+static __global__ void k_layer_norm(const float *x, const void *w, ff_dtype wdt, const void *b, ff_dtype bdt, float eps,
+                                    float *y, int64_t rows, int64_t d) {
     __shared__ float sh[33];
     FF_CU_FOR_ROWS(row, rows) {
-    const float *xr = x + row * d;
-    float *yr = y + row * d;
-    float s = 0.0f;
-    for (int64_t i = threadIdx.x; i < d; i += blockDim.x) s += xr[i];
-    const float mean = cuda_block_reduce(s, sh, 0) / (float)d;
-    float v = 0.0f;
-    for (int64_t i = threadIdx.x; i < d; i += blockDim.x) v += (xr[i] - mean) * (xr[i] - mean);
-    const float r = 1.0f / sqrtf(cuda_block_reduce(v, sh, 0) / (float)d + eps);
-    for (int64_t i = threadIdx.x; i < d; i += blockDim.x) {
-        float o = (xr[i] - mean) * r;
-        if (w) o *= cuda_load_f32(w, wdt, i);
-        if (b) o += cuda_load_f32(b, bdt, i);
-        yr[i] = o;
-    }
+        const float *xr = x + row * d;
+        float *yr = y + row * d;
+        float s = 0.0f;
+        for (int64_t i = threadIdx.x; i < d; i += blockDim.x) s += xr[i];
+        const float mean = cuda_block_reduce(s, sh, 0) / (float)d;
+        float v = 0.0f;
+        for (int64_t i = threadIdx.x; i < d; i += blockDim.x) v += (xr[i] - mean) * (xr[i] - mean);
+        const float r = 1.0f / sqrtf(cuda_block_reduce(v, sh, 0) / (float)d + eps);
+        for (int64_t i = threadIdx.x; i < d; i += blockDim.x) {
+            float o = (xr[i] - mean) * r;
+            if (w) o *= cuda_load_f32(w, wdt, i);
+            if (b) o += cuda_load_f32(b, bdt, i);
+            yr[i] = o;
+        }
     }
 }
 
@@ -114,8 +114,8 @@ ff_status cuda_layer_norm(ff_backend *be, const ff_tensor *x, const ff_tensor *w
     if (rows == 0) return FF_OK;
     FF_CU_ENTER(ctx, err);
     k_layer_norm<<<row_grid(rows), row_threads(d), 0, ctx->compute>>>(
-        (const float *)x->data, w ? w->data : NULL, w ? w->dtype : FF_F32, b ? b->data : NULL,
-        b ? b->dtype : FF_F32, eps, (float *)out->data, rows, d);
+        (const float *)x->data, w ? w->data : NULL, w ? w->dtype : FF_F32, b ? b->data : NULL, b ? b->dtype : FF_F32,
+        eps, (float *)out->data, rows, d);
     FF_CU_LAUNCHED(k_layer_norm, err);
     return FF_OK;
 }
@@ -126,31 +126,30 @@ ff_status cuda_layer_norm(ff_backend *be, const ff_tensor *x, const ff_tensor *w
  * channels times s positions. TODO(cuda): split big groups (the VAE's) over
  * several blocks; B * groups blocks leave most SMs idle. */
 static __global__ void k_group_norm(const float *x, int64_t groups, int64_t cpg, int64_t s, const void *gamma,
-                                    ff_dtype gdt, const void *beta, ff_dtype bdt, float eps, float *y,
-                                    int64_t nbg) {
+                                    ff_dtype gdt, const void *beta, ff_dtype bdt, float eps, float *y, int64_t nbg) {
     __shared__ float sh[33];
     FF_CU_FOR_ROWS(bg, nbg) {
-    const int64_t g = bg % groups, n = cpg * s;
-    const float *xg = x + bg * n;
-    float *yg = y + bg * n;
-    float sum = 0.0f;
-    for (int64_t i = threadIdx.x; i < n; i += blockDim.x) sum += xg[i];
-    const float mean = cuda_block_reduce(sum, sh, 0) / (float)n;
-    float v = 0.0f;
-    for (int64_t i = threadIdx.x; i < n; i += blockDim.x) v += (xg[i] - mean) * (xg[i] - mean);
-    const float r = 1.0f / sqrtf(cuda_block_reduce(v, sh, 0) / (float)n + eps);
-    for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
-        const int64_t c = g * cpg + i / s;
-        float o = (xg[i] - mean) * r;
-        if (gamma) o *= cuda_load_f32(gamma, gdt, c);
-        if (beta) o += cuda_load_f32(beta, bdt, c);
-        yg[i] = o;
-    }
+        const int64_t g = bg % groups, n = cpg * s;
+        const float *xg = x + bg * n;
+        float *yg = y + bg * n;
+        float sum = 0.0f;
+        for (int64_t i = threadIdx.x; i < n; i += blockDim.x) sum += xg[i];
+        const float mean = cuda_block_reduce(sum, sh, 0) / (float)n;
+        float v = 0.0f;
+        for (int64_t i = threadIdx.x; i < n; i += blockDim.x) v += (xg[i] - mean) * (xg[i] - mean);
+        const float r = 1.0f / sqrtf(cuda_block_reduce(v, sh, 0) / (float)n + eps);
+        for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
+            const int64_t c = g * cpg + i / s;
+            float o = (xg[i] - mean) * r;
+            if (gamma) o *= cuda_load_f32(gamma, gdt, c);
+            if (beta) o += cuda_load_f32(beta, bdt, c);
+            yg[i] = o;
+        }
     }
 }
 
-ff_status cuda_group_norm(ff_backend *be, const ff_tensor *x, int groups, const ff_tensor *gamma,
-                          const ff_tensor *beta, float eps, ff_tensor *out, ff_err *err) {
+ff_status cuda_group_norm(ff_backend *be, const ff_tensor *x, int groups, const ff_tensor *gamma, const ff_tensor *beta,
+                          float eps, ff_tensor *out, ff_err *err) {
     cuda_ctx *ctx = cuda_ctx_of(be);
     const int64_t B = x->shape[0], C = x->shape[1];
     const int64_t s = B * C != 0 ? ff_tensor_numel(x) / (B * C) : 0;
@@ -169,8 +168,7 @@ ff_status cuda_group_norm(ff_backend *be, const ff_tensor *x, int groups, const 
 /* x (B, C, S): out = x / max(||x[b, :, s]||, eps) * scale * gamma[c] + beta[c].
  * Threads run along s, so each channel's loads are coalesced. */
 static __global__ void k_l2norm_channels(const float *x, int64_t C, int64_t S, const void *gamma, ff_dtype gdt,
-                                         const void *beta, ff_dtype bdt, float scale, float eps, float *y,
-                                         int64_t n) {
+                                         const void *beta, ff_dtype bdt, float scale, float eps, float *y, int64_t n) {
     FF_CU_FOR(i, n) {
         const int64_t b = i / S, s = i - b * S;
         const float *xp = x + b * C * S + s;

@@ -30,11 +30,11 @@ typedef struct {
 
 /* Run `call` on both backends; inside it, T(p) is p's tensor on that backend. */
 #define T(p) (&(p).on[s_])
-#define BOTH(call)                                   \
-    for (int s_ = 0; s_ < 2; s_++) {                 \
-        ff_backend *be_ = g_be[s_];                  \
-        (void)be_;                                   \
-        FF_REQUIRE_OK((call), &err);                 \
+#define BOTH(call)                                                                                                     \
+    for (int s_ = 0; s_ < 2; s_++) {                                                                                   \
+        ff_backend *be_ = g_be[s_];                                                                                    \
+        (void)be_;                                                                                                     \
+        FF_REQUIRE_OK((call), &err);                                                                                   \
     }
 
 static void pair_free(pair *p) {
@@ -150,8 +150,7 @@ static void test_matmul(void) {
                 const int64_t os[3] = {B, M, N};
                 pair a, b, o;
                 FF_REQUIRE_OK(input(&a, FF_F32, 3, as, 10, -1.0f, 1.0f), &err);
-                FF_REQUIRE_OK(input(&b, FF_F32, batched_b ? 3 : 2, batched_b ? bs3 : bs3 + 1, 11, -1.0f, 1.0f),
-                              &err);
+                FF_REQUIRE_OK(input(&b, FF_F32, batched_b ? 3 : 2, batched_b ? bs3 : bs3 + 1, 11, -1.0f, 1.0f), &err);
                 FF_REQUIRE_OK(output(&o, FF_F32, 3, os), &err);
                 BOTH(ff_op_matmul(be_, T(a), T(b), ta, tb, 0.5f, T(o), &err));
                 char what[64];
@@ -382,7 +381,8 @@ static void sdpa_case(const char *what, int64_t B, int64_t H, int64_t Lq, int64_
             const int64_t rows = ff_tensor_numel(&hb) / bias_shape[3];
             for (int64_t r = 0; r < rows; r++)
                 for (int64_t j = 0; j < bias_shape[3]; j++)
-                    if (j >= 2 * bias_shape[3] / 3 || (bias_shape[2] > 1 && r % bias_shape[2] == 0)) p[r * bias_shape[3] + j] = -INFINITY;
+                    if (j >= 2 * bias_shape[3] / 3 || (bias_shape[2] > 1 && r % bias_shape[2] == 0))
+                        p[r * bias_shape[3] + j] = -INFINITY;
         }
         ff_status st = input_from(&bias, &hb);
         ff_tensor_free(&hb);

@@ -271,7 +271,7 @@ ff_status ff_dit_activation_bytes(const ff_dit_config *cfg, const int64_t x_shap
     if (B < 1 || N < 1 || text_len < 1)
         return ff_err_set(err, FF_ERR_ARG, "transformer activation size: B %lld, %lld tokens, %lld text rows",
                           (long long)B, (long long)N, (long long)text_len);
-    const int64_t Nt = per_token ? N : 1, U = n_distinct > 0 ? n_distinct : B * Nt;
+    const int64_t Nt = per_token ? N : 1, U = n_distinct > 0 && n_distinct < B * Nt ? n_distinct : B * Nt;
     fwd_state s;
     act_spec specs[ACT_MAX];
     int n = act_specs(cfg, B, N, text_len, B, Nt, U, &s, specs);

@@ -3,13 +3,13 @@
  *
  * With OpenBLAS (FF_HAVE_OPENBLAS) F32 operands go straight to cblas_sgemm;
  * a BF16 operand is widened to F32 a block of rows at a time (a few MiB),
- * never as a whole weight. Without OpenBLAS (the GPU machines' image) a
- * built-in GEMM runs: BLIS-style cache blocking (KC x MC panels of A, KC x NC
- * panels of B packed per tile, BF16 widened while packing), a register-tiled
- * micro-kernel chosen once from the CPU's features (AVX2+FMA 6x16, else a
- * portable 4x8), and one OpenMP work item per (batch, MC x NC tile of C).
- * Each tile of C is owned by one thread, so results do not depend on the
- * thread count.
+ * never as a whole weight. Without OpenBLAS (the GPU machines' image) the
+ * built-in GEMM runs: GotoBLAS blocking with packing shared by all threads
+ * (BF16 widened while packing), a register-tiled micro-kernel chosen once
+ * from the CPU's features (AVX-512 12x32, AVX2+FMA 6x16, else a portable
+ * 4x8), and a static split of C between threads, so that results do not
+ * depend on the thread count. Batches of small matrices (attention heads)
+ * go one matrix per thread instead.
  *
  * Not here: shape validation (kernels/ops.c), im2col (cpu_conv.c). */
 #include <limits.h>
@@ -27,15 +27,22 @@
 #include <immintrin.h>
 #endif
 
-#define KC 256          /* depth of one packed block: a B micro-panel (KC x 16 floats) stays in L1 */
-#define TILE_PANELS 16  /* MC = 16 micro-rows of A, NC = 16 micro-columns of B (sized for L2) */
-#define MR_MAX 8
-#define NR_MAX 16
+#define NC 2048   /* columns of B packed per depth block (shared by all threads, L3) */
+#define MCH 2048  /* rows of A packed per depth block (shared by all threads, L3) */
+#define ITEM_N 256 /* a work item is (16 micro-rows) x ITEM_N columns of C */
+#define ITEM_MR 16
+#define MR_MAX 16
+#define NR_MAX 32
 
-/* ---- micro-kernels --------------------------------------------------------- */
+/* ---- micro-kernels ----------------------------------------------------------
+ * c (mr x nr, row stride ldc) = alpha * acc (+ c when accumulate), acc =
+ * sum over kc of the packed A micro-panel (kc steps of mr values) times the
+ * packed B micro-panel (kc steps of nr values). Rows are spelled out with
+ * X-macros so that every accumulator is a named register variable. */
 
 /* Portable 4x8: eight 4-lane accumulators + two B vectors fit 16 SSE registers. */
-static void ukr_generic_4x8(int64_t kc, const float *a, const float *b, float *ct) {
+static void ukr_generic_4x8(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, float alpha,
+                            int accumulate) {
     cpu_v4 c00 = {0}, c01 = {0}, c10 = {0}, c11 = {0}, c20 = {0}, c21 = {0}, c30 = {0}, c31 = {0};
     for (int64_t p = 0; p < kc; p++) {
         const cpu_v4 b0 = cpu_v4_load(b), b1 = cpu_v4_load(b + 4);
@@ -46,59 +53,109 @@ static void ukr_generic_4x8(int64_t kc, const float *a, const float *b, float *c
         a += 4;
         b += 8;
     }
-    cpu_v4_store(ct + 0, c00), cpu_v4_store(ct + 4, c01);
-    cpu_v4_store(ct + 8, c10), cpu_v4_store(ct + 12, c11);
-    cpu_v4_store(ct + 16, c20), cpu_v4_store(ct + 20, c21);
-    cpu_v4_store(ct + 24, c30), cpu_v4_store(ct + 28, c31);
+#define G_STORE(r)                                                                                                 \
+    do {                                                                                                           \
+        float *cr = c + (r) * ldc;                                                                                 \
+        cpu_v4 x0 = alpha * c##r##0, x1 = alpha * c##r##1;                                                         \
+        if (accumulate) x0 += cpu_v4_load(cr), x1 += cpu_v4_load(cr + 4);                                          \
+        cpu_v4_store(cr, x0), cpu_v4_store(cr + 4, x1);                                                            \
+    } while (0)
+    G_STORE(0);
+    G_STORE(1);
+    G_STORE(2);
+    G_STORE(3);
+#undef G_STORE
 }
 
 #ifdef FF_X86_KERNELS
+#define ROWS6(X) X(0) X(1) X(2) X(3) X(4) X(5)
+#define ROWS12(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
+
 /* AVX2 + FMA 6x16: 12 accumulators + 2 B vectors + 1 broadcast = 15 of 16 ymm. */
-#define ROW6(r)                                                                                                    \
-    do {                                                                                                           \
-        __m256 ar = _mm256_broadcast_ss(a + (r));                                                                  \
+#define A2_DECL(r) __m256 c##r##0 = _mm256_setzero_ps(), c##r##1 = _mm256_setzero_ps();
+#define A2_FMA(r)                                                                                                  \
+    {                                                                                                              \
+        const __m256 ar = _mm256_broadcast_ss(a + (r));                                                            \
         c##r##0 = _mm256_fmadd_ps(ar, b0, c##r##0);                                                                \
         c##r##1 = _mm256_fmadd_ps(ar, b1, c##r##1);                                                                \
-    } while (0)
+    }
+#define A2_STORE(r)                                                                                                \
+    {                                                                                                              \
+        float *cr = c + (r) * ldc;                                                                                 \
+        __m256 x0 = _mm256_mul_ps(av, c##r##0), x1 = _mm256_mul_ps(av, c##r##1);                                  \
+        if (accumulate) {                                                                                          \
+            x0 = _mm256_add_ps(x0, _mm256_loadu_ps(cr));                                                           \
+            x1 = _mm256_add_ps(x1, _mm256_loadu_ps(cr + 8));                                                       \
+        }                                                                                                          \
+        _mm256_storeu_ps(cr, x0);                                                                                  \
+        _mm256_storeu_ps(cr + 8, x1);                                                                              \
+    }
 
-__attribute__((target("avx2,fma"))) static void ukr_avx2_6x16(int64_t kc, const float *a, const float *b,
-                                                               float *ct) {
-    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
-    __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+__attribute__((target("avx2,fma"))) static void ukr_avx2_6x16(int64_t kc, const float *a, const float *b, float *c,
+                                                               int64_t ldc, float alpha, int accumulate) {
+    ROWS6(A2_DECL)
     for (int64_t p = 0; p < kc; p++) {
-        __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
-        ROW6(0);
-        ROW6(1);
-        ROW6(2);
-        ROW6(3);
-        ROW6(4);
-        ROW6(5);
+        const __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+        ROWS6(A2_FMA)
         a += 6;
         b += 16;
     }
-    _mm256_storeu_ps(ct + 0, c00);
-    _mm256_storeu_ps(ct + 8, c01);
-    _mm256_storeu_ps(ct + 16, c10);
-    _mm256_storeu_ps(ct + 24, c11);
-    _mm256_storeu_ps(ct + 32, c20);
-    _mm256_storeu_ps(ct + 40, c21);
-    _mm256_storeu_ps(ct + 48, c30);
-    _mm256_storeu_ps(ct + 56, c31);
-    _mm256_storeu_ps(ct + 64, c40);
-    _mm256_storeu_ps(ct + 72, c41);
-    _mm256_storeu_ps(ct + 80, c50);
-    _mm256_storeu_ps(ct + 88, c51);
+    const __m256 av = _mm256_set1_ps(alpha);
+    ROWS6(A2_STORE)
 }
-#undef ROW6
+
+/* AVX-512 12x32: 24 accumulators + 2 B vectors + 1 broadcast = 27 of 32 zmm. */
+#define A5_DECL(r) __m512 c##r##0 = _mm512_setzero_ps(), c##r##1 = _mm512_setzero_ps();
+#define A5_FMA(r)                                                                                                  \
+    {                                                                                                              \
+        const __m512 ar = _mm512_set1_ps(a[r]);                                                                    \
+        c##r##0 = _mm512_fmadd_ps(ar, b0, c##r##0);                                                                \
+        c##r##1 = _mm512_fmadd_ps(ar, b1, c##r##1);                                                                \
+    }
+#define A5_STORE(r)                                                                                                \
+    {                                                                                                              \
+        float *cr = c + (r) * ldc;                                                                                 \
+        __m512 x0 = _mm512_mul_ps(av, c##r##0), x1 = _mm512_mul_ps(av, c##r##1);                                  \
+        if (accumulate) {                                                                                          \
+            x0 = _mm512_add_ps(x0, _mm512_loadu_ps(cr));                                                           \
+            x1 = _mm512_add_ps(x1, _mm512_loadu_ps(cr + 16));                                                      \
+        }                                                                                                          \
+        _mm512_storeu_ps(cr, x0);                                                                                  \
+        _mm512_storeu_ps(cr + 16, x1);                                                                             \
+    }
+
+__attribute__((target("avx512f"))) static void ukr_avx512_12x32(int64_t kc, const float *a, const float *b, float *c,
+                                                                 int64_t ldc, float alpha, int accumulate) {
+    ROWS12(A5_DECL)
+    for (int64_t p = 0; p < kc; p++) {
+        const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+        ROWS12(A5_FMA)
+        a += 12;
+        b += 32;
+    }
+    const __m512 av = _mm512_set1_ps(alpha);
+    ROWS12(A5_STORE)
+}
 #endif
 
-cpu_ukernel cpu_gemm_pick_ukernel(void) {
+int cpu_gemm_ukernels(cpu_ukernel *out, int max) {
+    int n = 0;
 #ifdef FF_X86_KERNELS
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        return (cpu_ukernel){ukr_avx2_6x16, 6, 16, "avx2-fma 6x16"};
+    /* KC keeps a B micro-panel (KC x nr floats) within 24 KiB of L1 */
+    if (n < max && __builtin_cpu_supports("avx512f"))
+        out[n++] = (cpu_ukernel){ukr_avx512_12x32, 12, 32, 192, "avx512 12x32"};
+    if (n < max && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        out[n++] = (cpu_ukernel){ukr_avx2_6x16, 6, 16, 256, "avx2-fma 6x16"};
 #endif
-    return (cpu_ukernel){ukr_generic_4x8, 4, 8, "generic 4x8"};
+    if (n < max) out[n++] = (cpu_ukernel){ukr_generic_4x8, 4, 8, 256, "generic 4x8"};
+    return n;
+}
+
+cpu_ukernel cpu_gemm_pick_ukernel(void) {
+    cpu_ukernel k[4];
+    cpu_gemm_ukernels(k, 4);
+    return k[0];
 }
 
 /* ---- operand access ---------------------------------------------------------- */
@@ -119,101 +176,174 @@ static void zero_c(const cpu_gemm_args *g) {
         for (int64_t i = 0; i < g->m; i++) memset(g->c + bi * g->c_batch_stride + i * g->ldc, 0, (size_t)g->n * 4);
 }
 
-/* ---- built-in GEMM ------------------------------------------------------------- */
-
-/* Packs rows [0, rows) x depth [0, kc) of an operand (element (r, k) at
- * p[r * rs + k * cs]) into micro-panels of `width` rows, k-major inside a
- * panel; rows past the end are zero so the micro-kernel never branches.
- * always_inline so that each dtype gets its own loop. */
-static inline __attribute__((always_inline)) void pack_panels_dt(float *dst, const void *p, int bf16, int64_t rs,
-                                                                  int64_t cs, int64_t rows, int64_t kc, int width) {
-    for (int64_t r0 = 0; r0 < rows; r0 += width) {
-        int64_t nr = rows - r0 < width ? rows - r0 : width;
-        for (int64_t k = 0; k < kc; k++) {
-            for (int64_t r = 0; r < nr; r++) {
-                int64_t idx = (r0 + r) * rs + k * cs;
-                dst[r] = bf16 ? cpu_bf16(((const uint16_t *)p)[idx]) : ((const float *)p)[idx];
-            }
-            for (int64_t r = nr; r < width; r++) dst[r] = 0.0f;
-            dst += width;
-        }
-    }
-}
-
-static void pack_panels(float *dst, const void *p, ff_dtype dt, int64_t rs, int64_t cs, int64_t rows, int64_t kc,
-                        int width) {
-    if (dt == FF_BF16) pack_panels_dt(dst, p, 1, rs, cs, rows, kc, width);
-    else pack_panels_dt(dst, p, 0, rs, cs, rows, kc, width);
-}
-
-/* c (mi x nj of C) = or += alpha * ct */
-static void store_tile(float *c, int64_t ldc, const float *ct, int nr, int64_t mi, int64_t nj, float alpha,
-                       int first) {
-    for (int64_t i = 0; i < mi; i++) {
-        float *crow = c + i * ldc;
-        const float *trow = ct + i * nr;
-        if (first)
-            for (int64_t j = 0; j < nj; j++) crow[j] = alpha * trow[j];
-        else
-            for (int64_t j = 0; j < nj; j++) crow[j] += alpha * trow[j];
-    }
-}
-
-/* One MC x NC tile of C for batch bi, over the whole depth K. */
-static void gemm_tile(const cpu_ctx *ctx, const cpu_gemm_args *g, int64_t bi, int64_t i0, int64_t mc, int64_t j0,
-                      int64_t nc, float *pa, float *pb) {
-    const int mr = ctx->ukr.mr, nr = ctx->ukr.nr;
-    int64_t a_rs, a_cs, b_rs, b_cs;
-    mat_strides(&g->a, &a_rs, &a_cs);
-    mat_strides(&g->b, &b_rs, &b_cs);
-    float *c = g->c + bi * g->c_batch_stride + i0 * g->ldc + j0;
-    float ct[MR_MAX * NR_MAX] __attribute__((aligned(64)));
-    for (int64_t pc = 0; pc < g->k; pc += KC) {
-        int64_t kc = g->k - pc < KC ? g->k - pc : KC;
-        pack_panels(pa, mat_at(&g->a, bi, i0 * a_rs + pc * a_cs), g->a.dt, a_rs, a_cs, mc, kc, mr);
-        /* B's micro-panels run along N: its "rows" are op(B)'s columns */
-        pack_panels(pb, mat_at(&g->b, bi, pc * b_rs + j0 * b_cs), g->b.dt, b_cs, b_rs, nc, kc, nr);
-        for (int64_t jr = 0; jr < nc; jr += nr) {
-            int64_t nj = nc - jr < nr ? nc - jr : nr;
-            for (int64_t ir = 0; ir < mc; ir += mr) {
-                int64_t mi = mc - ir < mr ? mc - ir : mr;
-                ctx->ukr.fn(kc, pa + ir * kc, pb + jr * kc, ct);
-                store_tile(c + ir * g->ldc + jr, g->ldc, ct, nr, mi, nj, g->alpha, pc == 0);
-            }
-        }
-    }
-}
-
 static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+static int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
+
+/* ---- built-in GEMM -------------------------------------------------------------
+ * GotoBLAS loop order. For each chunk of MCH rows of A and each depth block
+ * of KC: all threads pack A's chunk (micro-panels of mr rows); then for each
+ * NC columns of B: all threads pack B's block (micro-panels of nr columns),
+ * and split C's (rows x ITEM_N) items between them. Packing is thus paid once
+ * per block, not once per thread, and a micro-panel of B stays in L1 while
+ * the micro-panels of A stream from L2. The partition of work is static and
+ * every element of C is summed in the same order whatever the thread count. */
+
+/* Packs rows [0, rows) x depth [0, kc) of one micro-panel (element (r, k) at
+ * p[r * rs + k * cs]) k-major, zero past `rows` so the micro-kernel never
+ * branches. always_inline so that each dtype gets its own loop. */
+static inline __attribute__((always_inline)) void pack_panel_dt(float *dst, const void *p, int bf16, int64_t rs,
+                                                                 int64_t cs, int64_t rows, int64_t kc, int width) {
+    if (rows == width && cs == 1) { /* rows contiguous in k: read each row once, write strided */
+        for (int64_t r = 0; r < width; r++)
+            for (int64_t k = 0; k < kc; k++)
+                dst[k * width + r] = bf16 ? cpu_bf16(((const uint16_t *)p)[r * rs + k])
+                                          : ((const float *)p)[r * rs + k];
+        return;
+    }
+    for (int64_t k = 0; k < kc; k++, dst += width) {
+        for (int64_t r = 0; r < rows; r++) {
+            const int64_t idx = r * rs + k * cs;
+            dst[r] = bf16 ? cpu_bf16(((const uint16_t *)p)[idx]) : ((const float *)p)[idx];
+        }
+        for (int64_t r = rows; r < width; r++) dst[r] = 0.0f;
+    }
+}
+
+static void pack_panel(float *dst, const void *p, ff_dtype dt, int64_t rs, int64_t cs, int64_t rows, int64_t kc,
+                       int width) {
+    if (dt == FF_BF16) pack_panel_dt(dst, p, 1, rs, cs, rows, kc, width);
+    else pack_panel_dt(dst, p, 0, rs, cs, rows, kc, width);
+}
+
+typedef struct {
+    const cpu_ctx *ctx;
+    const cpu_gemm_args *g;
+    int64_t a_rs, a_cs, b_rs, b_cs;
+    int64_t kc_max;
+} gemm_plan;
+
+static void sync_threads(int nthr) {
+    if (nthr > 1) {
+#pragma omp barrier
+    }
+}
+
+/* One item: rows [i0, i0 + mi) of the packed A chunk times columns
+ * [j0, j0 + nj) of the packed B block, into C at (ci, cj). */
+static void gemm_item(const gemm_plan *pl, const float *pa, const float *pb, int64_t kc, int64_t i0, int64_t mi,
+                      int64_t j0, int64_t nj, float *c, int accumulate) {
+    const cpu_ukernel *u = &pl->ctx->ukr;
+    const int64_t ldc = pl->g->ldc;
+    const float alpha = pl->g->alpha;
+    float ct[MR_MAX * NR_MAX] __attribute__((aligned(64)));
+    for (int64_t jr = 0; jr < nj; jr += u->nr) {
+        const int64_t nn = min64(u->nr, nj - jr);
+        for (int64_t ir = 0; ir < mi; ir += u->mr) {
+            const int64_t mm = min64(u->mr, mi - ir);
+            const float *ap = pa + (i0 + ir) * kc, *bp = pb + (j0 + jr) * kc;
+            float *cp = c + (i0 + ir) * ldc + j0 + jr;
+            if (mm == u->mr && nn == u->nr) {
+                u->fn(kc, ap, bp, cp, ldc, alpha, accumulate);
+                continue;
+            }
+            u->fn(kc, ap, bp, ct, u->nr, 1.0f, 0); /* edge: through a full-size scratch tile */
+            for (int64_t i = 0; i < mm; i++)
+                for (int64_t j = 0; j < nn; j++)
+                    cp[i * ldc + j] = alpha * ct[i * u->nr + j] + (accumulate ? cp[i * ldc + j] : 0.0f);
+        }
+    }
+}
+
+/* C[bi] by threads (tid of nthr; all of them call this, or one thread alone). */
+static void gemm_matrix(const gemm_plan *pl, int64_t bi, float *pa, float *pb, int tid, int nthr) {
+    const cpu_gemm_args *g = pl->g;
+    const int mr = pl->ctx->ukr.mr, nr = pl->ctx->ukr.nr;
+    const int64_t item_m = (int64_t)ITEM_MR * mr;
+    float *c = g->c + bi * g->c_batch_stride;
+    for (int64_t m0 = 0; m0 < g->m; m0 += MCH) {
+        const int64_t mch = min64(MCH, g->m - m0);
+        for (int64_t pc = 0; pc < g->k; pc += pl->kc_max) {
+            const int64_t kc = min64(pl->kc_max, g->k - pc);
+            const int64_t npa = ceil_div(mch, mr);
+            for (int64_t q = tid; q < npa; q += nthr)
+                pack_panel(pa + q * mr * kc, mat_at(&g->a, bi, (m0 + q * mr) * pl->a_rs + pc * pl->a_cs), g->a.dt,
+                           pl->a_rs, pl->a_cs, min64(mr, mch - q * mr), kc, mr);
+            for (int64_t n0 = 0; n0 < g->n; n0 += NC) {
+                const int64_t nc = min64(NC, g->n - n0), npb = ceil_div(nc, nr);
+                /* B's micro-panels run along N: its "rows" are op(B)'s columns */
+                for (int64_t q = tid; q < npb; q += nthr)
+                    pack_panel(pb + q * nr * kc, mat_at(&g->b, bi, pc * pl->b_rs + (n0 + q * nr) * pl->b_cs),
+                               g->b.dt, pl->b_cs, pl->b_rs, min64(nr, nc - q * nr), kc, nr);
+                sync_threads(nthr); /* A chunk and B block packed */
+                const int64_t tm = ceil_div(mch, item_m), tn = ceil_div(nc, ITEM_N);
+                for (int64_t it = tid; it < tm * tn; it += nthr) {
+                    const int64_t i0 = (it / tn) * item_m, j0 = (it % tn) * ITEM_N;
+                    gemm_item(pl, pa, pb, kc, i0, min64(item_m, mch - i0), j0, min64(ITEM_N, nc - j0),
+                              c + m0 * g->ldc + n0, pc > 0 || g->accumulate);
+                }
+                sync_threads(nthr); /* before the buffers are packed again */
+            }
+        }
+    }
+}
 
 static ff_status gemm_builtin(const cpu_ctx *ctx, const cpu_gemm_args *g, ff_err *err) {
-    const int mr = ctx->ukr.mr, nr = ctx->ukr.nr;
-    const int nt = cpu_threads(ctx);
-    int64_t mc = (int64_t)TILE_PANELS * mr, nc = (int64_t)TILE_PANELS * nr;
-    /* Few tiles (small M or N): shrink them so that every thread gets work. */
-    while (g->batch * ceil_div(g->m, mc) * ceil_div(g->n, nc) < 2 * nt) {
-        if (nc > 2 * nr && nc / nr >= mc / mr && nc / 2 < g->n) nc /= 2;
-        else if (mc > 2 * mr && mc / 2 < g->m) mc /= 2;
-        else break;
-    }
-    const int64_t tm = ceil_div(g->m, mc), tn = ceil_div(g->n, nc), ntiles = g->batch * tm * tn;
-    const int nthr = ntiles < nt ? (int)ntiles : nt;
-    const size_t per_thread = (size_t)(mc * KC + KC * nc); /* floats; multiple of 16, so 64-byte aligned */
-    float *bufs = aligned_alloc(64, per_thread * (size_t)nthr * sizeof(float));
-    if (!bufs)
+    gemm_plan pl = {ctx, g, 0, 0, 0, 0, ctx->ukr.kc};
+    mat_strides(&g->a, &pl.a_rs, &pl.a_cs);
+    mat_strides(&g->b, &pl.b_rs, &pl.b_cs);
+    const int mr = ctx->ukr.mr, nr = ctx->ukr.nr, nt = cpu_threads(ctx);
+    const int64_t kc = min64(pl.kc_max, g->k);
+    const size_t a_floats = (size_t)(ceil_div(min64(MCH, g->m), mr) * mr * kc);
+    const size_t b_floats = (size_t)(ceil_div(min64(NC, g->n), nr) * nr * kc);
+    const size_t per_set = (a_floats + b_floats + 15) / 16 * 16; /* 64-byte multiples for aligned_alloc */
+    const double flops = 2.0 * (double)g->m * (double)g->n * (double)g->k;
+    /* Many small matrices (attention-like batches): one matrix per thread,
+     * each with its own buffers. Otherwise all threads share each matrix. */
+    const int per_batch = g->batch > 1 && (g->batch >= 2 * nt || flops < 8e6);
+    int nthr = flops * (double)g->batch < 4e6 ? 1 : nt;
+    if (per_batch && g->batch < nthr) nthr = (int)g->batch;
+    const size_t sets = per_batch ? (size_t)nthr : 1;
+    float *buf = aligned_alloc(64, per_set * sets * sizeof(float));
+    if (!buf)
         return ff_err_set(err, FF_ERR_NOMEM, "cpu gemm: cannot allocate %zu bytes of packing buffers",
-                          per_thread * (size_t)nthr * sizeof(float));
-    const double flops = 2.0 * (double)g->batch * (double)g->m * (double)g->n * (double)g->k;
-#pragma omp parallel for num_threads(nthr) schedule(dynamic, 1) if (flops > 2e6)
-    for (int64_t t = 0; t < ntiles; t++) {
-        float *pa = bufs + per_thread * (size_t)omp_get_thread_num();
-        int64_t bi = t / (tm * tn), rem = t % (tm * tn);
-        int64_t i0 = (rem / tn) * mc, j0 = (rem % tn) * nc;
-        gemm_tile(ctx, g, bi, i0, g->m - i0 < mc ? g->m - i0 : mc, j0, g->n - j0 < nc ? g->n - j0 : nc, pa,
-                  pa + mc * KC);
+                          per_set * sets * sizeof(float));
+    if (per_batch) {
+#pragma omp parallel for num_threads(nthr) schedule(dynamic, 1)
+        for (int64_t bi = 0; bi < g->batch; bi++) {
+            float *mine = buf + per_set * (size_t)omp_get_thread_num();
+            gemm_matrix(&pl, bi, mine, mine + a_floats, 0, 1);
+        }
+    } else if (nthr > 1) {
+#pragma omp parallel num_threads(nthr)
+        {
+            const int tid = omp_get_thread_num(), team = omp_get_num_threads();
+            for (int64_t bi = 0; bi < g->batch; bi++) gemm_matrix(&pl, bi, buf, buf + a_floats, tid, team);
+        }
+    } else {
+        for (int64_t bi = 0; bi < g->batch; bi++) gemm_matrix(&pl, bi, buf, buf + a_floats, 0, 1);
     }
-    free(bufs);
+    free(buf);
     return FF_OK;
+}
+
+size_t cpu_gemm_serial_floats(const cpu_ctx *ctx, const cpu_gemm_args *g) {
+    const int64_t kc = min64(ctx->ukr.kc, g->k > 0 ? g->k : 1);
+    return (size_t)((ceil_div(min64(MCH, g->m), ctx->ukr.mr) * ctx->ukr.mr +
+                     ceil_div(min64(NC, g->n), ctx->ukr.nr) * ctx->ukr.nr) * kc);
+}
+
+void cpu_gemm_serial(const cpu_ctx *ctx, const cpu_gemm_args *g, float *buf) {
+    if (g->m <= 0 || g->n <= 0) return;
+    if (g->k <= 0) {
+        if (!g->accumulate) zero_c(g);
+        return;
+    }
+    gemm_plan pl = {ctx, g, 0, 0, 0, 0, ctx->ukr.kc};
+    mat_strides(&g->a, &pl.a_rs, &pl.a_cs);
+    mat_strides(&g->b, &pl.b_rs, &pl.b_cs);
+    const int64_t kc = min64(pl.kc_max, g->k);
+    float *pb = buf + ceil_div(min64(MCH, g->m), ctx->ukr.mr) * ctx->ukr.mr * kc;
+    for (int64_t bi = 0; bi < g->batch; bi++) gemm_matrix(&pl, bi, buf, pb, 0, 1);
 }
 
 /* ---- OpenBLAS ------------------------------------------------------------------- */
@@ -279,7 +409,7 @@ static ff_status gemm_blas(const cpu_ctx *ctx, const cpu_gemm_args *g, ff_err *e
                     bp = (const float *)B + j0 * b_cs, ldb = g->b.ld, tb = g->b.trans ? CblasTrans : CblasNoTrans;
                 }
                 cblas_sgemm(CblasRowMajor, ta, tb, (int)mb, (int)nb, (int)g->k, g->alpha, ap, (int)lda, bp,
-                            (int)ldb, 0.0f, C + i0 * g->ldc + j0, (int)g->ldc);
+                            (int)ldb, g->accumulate ? 1.0f : 0.0f, C + i0 * g->ldc + j0, (int)g->ldc);
             }
         }
     }
@@ -293,11 +423,11 @@ static ff_status gemm_blas(const cpu_ctx *ctx, const cpu_gemm_args *g, ff_err *e
 ff_status cpu_gemm(const cpu_ctx *ctx, const cpu_gemm_args *g, ff_err *err) {
     if (g->batch <= 0 || g->m <= 0 || g->n <= 0) return FF_OK;
     if (g->k <= 0) { /* empty sum */
-        zero_c(g);
+        if (!g->accumulate) zero_c(g);
         return FF_OK;
     }
 #ifdef FF_HAVE_OPENBLAS
-    if (fits_blas_int(g)) return gemm_blas(ctx, g, err);
+    if (!g->builtin && fits_blas_int(g)) return gemm_blas(ctx, g, err);
 #endif
     return gemm_builtin(ctx, g, err);
 }

@@ -16,13 +16,16 @@
 
 #include "kernels/backend_impl.h"
 
-/* A GEMM micro-kernel: ct (mr x nr, row-major) = sum over kc of the packed
- * A panel (kc steps of mr values) times the packed B panel (kc steps of nr). */
-typedef void (*cpu_ukernel_fn)(int64_t kc, const float *a, const float *b, float *ct);
+/* A GEMM micro-kernel: c (mr x nr, row stride ldc) = alpha * acc, or
+ * c += alpha * acc when accumulate, where acc is the packed A micro-panel
+ * (kc steps of mr values) times the packed B micro-panel (kc steps of nr). */
+typedef void (*cpu_ukernel_fn)(int64_t kc, const float *a, const float *b, float *c, int64_t ldc, float alpha,
+                               int accumulate);
 
 typedef struct {
     cpu_ukernel_fn fn;
     int mr, nr;
+    int kc; /* depth of a packed block: keeps a B micro-panel in L1 */
     const char *name;
 } cpu_ukernel;
 
@@ -52,12 +55,22 @@ typedef struct {
     int64_t batch, m, n, k;
     float alpha;
     cpu_mat a, b;
-    float *c; /* written, never read: C = alpha * op(A) op(B) */
+    float *c; /* C = alpha * op(A) op(B) */
     int64_t ldc, c_batch_stride;
+    int accumulate; /* 1: C += alpha * op(A) op(B) (C is read) */
+    int builtin;    /* 1: the built-in GEMM even where OpenBLAS is linked (tests, bench) */
 } cpu_gemm_args;
 
 ff_status cpu_gemm(const cpu_ctx *ctx, const cpu_gemm_args *g, ff_err *err);
-/* Picks the fastest micro-kernel this CPU runs. */
+/* The built-in GEMM in the calling thread alone, for callers that already
+ * are one OpenMP work item (attention blocks); it packs into buf, which holds
+ * cpu_gemm_serial_floats(ctx, g) floats. Cannot fail. */
+size_t cpu_gemm_serial_floats(const cpu_ctx *ctx, const cpu_gemm_args *g);
+void cpu_gemm_serial(const cpu_ctx *ctx, const cpu_gemm_args *g, float *buf);
+/* The micro-kernels this CPU runs, fastest first (at most max); returns how
+ * many. Tests run every one of them. */
+int cpu_gemm_ukernels(cpu_ukernel *out, int max);
+/* The fastest of them. */
 cpu_ukernel cpu_gemm_pick_ukernel(void);
 
 /* ---- ops (one file each, see the top comment) ------------------------- */

@@ -80,7 +80,7 @@ static ff_status spm_contents(const golden_case *c, golden_outputs *outs, ff_err
     int n = ff_spm_size(m);
     ff_tensor scores = {0}, types = {0};
     ff_json_doc *doc = NULL;
-    int piece_size;
+    int piece_size = 0;
     if ((st = opt_int(c, "piece_size", n, 1, 1 << 30, &piece_size, err))) goto done;
     if (piece_size != n) {
         st = ff_err_set(err, FF_ERR_FORMAT, "%s: %d pieces, options.piece_size says %d", path, n, piece_size);
@@ -166,7 +166,7 @@ static ff_status tokenizer_call(const golden_case *c, golden_outputs *outs, ff_e
     char dir[4096];
     const char **prompts = NULL, **cleaned_want = NULL;
     char **cleaned = NULL;
-    int n = 0, n_clean = 0, max_len;
+    int n = 0, n_clean = 0, max_len = 0;
     ff_tok *tok = NULL;
     ff_tensor ids = {0}, mask = {0};
     ff_status st = component_dir(c, c->component && *c->component ? c->component : "tokenizer", dir, sizeof dir, err);
@@ -263,7 +263,7 @@ done:
 static ff_status encode_prompt_case(const golden_case *c, golden_outputs *outs, ff_err *err) {
     char tdir[4096], edir[4096], path[4200];
     const char **prompts = NULL, **neg = NULL;
-    int n = 0, nn = 0, max_len, nv;
+    int n = 0, nn = 0, max_len = 0, nv = 0;
     ff_tok *tok = NULL;
     ff_umt5 *te = NULL;
     ff_json_doc *doc = NULL;

@@ -156,7 +156,7 @@ static ff_status parse_piece(ff_spm *m, pb_buf b, ff_spm_piece *p, const char *w
     p->len = 0;
     p->score = 0;
     p->type = FF_SPM_NORMAL;
-    pb_field f;
+    pb_field f = {0};
     while (b.p < b.end) {
         if (pb_next(&b, &f)) return ff_err_set(err, FF_ERR_FORMAT, "%s: pieces[%d]: truncated or malformed field", what, index);
         if (f.field == 1 && f.wire == PB_LEN) {
@@ -180,7 +180,7 @@ static ff_status parse_piece(ff_spm *m, pb_buf b, ff_spm_piece *p, const char *w
 }
 
 static ff_status parse_trainer(ff_spm *m, pb_buf b, const char *what, ff_err *err) {
-    pb_field f;
+    pb_field f = {0};
     while (b.p < b.end) {
         if (pb_next(&b, &f)) return ff_err_set(err, FF_ERR_FORMAT, "%s: trainer_spec: truncated or malformed field", what);
         if (f.wire != PB_VARINT) continue;
@@ -200,7 +200,7 @@ static ff_status parse_trainer(ff_spm *m, pb_buf b, const char *what, ff_err *er
 }
 
 static ff_status parse_normalizer(ff_spm *m, pb_buf b, const char *what, ff_err *err) {
-    pb_field f;
+    pb_field f = {0};
     while (b.p < b.end) {
         if (pb_next(&b, &f)) return ff_err_set(err, FF_ERR_FORMAT, "%s: normalizer_spec: truncated or malformed field", what);
         if (f.field == 1 && f.wire == PB_LEN) {
@@ -295,7 +295,7 @@ ff_status ff_spm_parse(const void *data, size_t n, const char *what, ff_spm **ou
 
     ff_status st = FF_OK;
     pb_buf b = {m->buf, m->buf + n};
-    pb_field f;
+    pb_field f = {0};
     size_t cap = 0;
     while (b.p < b.end) {
         if (pb_next(&b, &f)) {

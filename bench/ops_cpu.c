@@ -137,9 +137,7 @@ static void bench_gemm(const cpu_ctx *ctx, int64_t m, int64_t k, int64_t n, ff_d
     gemm_arg a = {ctx, {.batch = 1, .m = m, .n = n, .k = k, .alpha = 1.0f, .a = {x.data, FF_F32, 0, k, 0},
                         .b = {w.data, wdt, 1, k, 0}, .c = out.data, .ldc = n}};
     const double flops = 2.0 * (double)m * (double)n * (double)k;
-    char info[160];
-    ff_kernels_cpu_info(info, sizeof info);
-    if (strncmp(info, "OpenBLAS", 8) == 0) {
+    if (cpu_gemm_has_blas()) {
         a.g.builtin = 0;
         row(wdt == FF_F32 ? "gemm: OpenBLAS sgemm" : "gemm: OpenBLAS + widening", shape, best_time(do_gemm, &a),
             flops, "GFLOP/s");

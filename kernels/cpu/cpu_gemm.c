@@ -29,9 +29,9 @@
 
 #define NC 2048   /* columns of B packed per depth block (shared by all threads, L3) */
 #define MCH 2048  /* rows of A packed per depth block (shared by all threads, L3) */
-#define ITEM_N 256 /* a work item is (16 micro-rows) x ITEM_N columns of C */
-#define ITEM_MR 16
-#define MR_MAX 16
+#define ITEM_MR 16  /* a work item is ITEM_MR micro-rows x ITEM_N columns of C */
+#define ITEM_N 256
+#define MR_MAX 16   /* bounds of every micro-kernel's tile (edge scratch) */
 #define NR_MAX 32
 
 /* ---- micro-kernels ----------------------------------------------------------
@@ -142,7 +142,7 @@ int cpu_gemm_ukernels(cpu_ukernel *out, int max) {
     int n = 0;
 #ifdef FF_X86_KERNELS
     __builtin_cpu_init();
-    /* KC keeps a B micro-panel (KC x nr floats) within 24 KiB of L1 */
+    /* kc keeps a B micro-panel (kc x nr floats) within 24 KiB of L1 */
     if (n < max && __builtin_cpu_supports("avx512f"))
         out[n++] = (cpu_ukernel){ukr_avx512_12x32, 12, 32, 192, "avx512 12x32"};
     if (n < max && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
@@ -419,6 +419,14 @@ static ff_status gemm_blas(const cpu_ctx *ctx, const cpu_gemm_args *g, ff_err *e
     return FF_OK;
 }
 #endif
+
+int cpu_gemm_has_blas(void) {
+#ifdef FF_HAVE_OPENBLAS
+    return 1;
+#else
+    return 0;
+#endif
+}
 
 ff_status cpu_gemm(const cpu_ctx *ctx, const cpu_gemm_args *g, ff_err *err) {
     if (g->batch <= 0 || g->m <= 0 || g->n <= 0) return FF_OK;

@@ -62,6 +62,8 @@ typedef struct {
 } cpu_gemm_args;
 
 ff_status cpu_gemm(const cpu_ctx *ctx, const cpu_gemm_args *g, ff_err *err);
+/* 1 when cpu_gemm hands F32 work to OpenBLAS (unless args.builtin). */
+int cpu_gemm_has_blas(void);
 /* The built-in GEMM in the calling thread alone, for callers that already
  * are one OpenMP work item (attention blocks); it packs into buf, which holds
  * cpu_gemm_serial_floats(ctx, g) floats. Cannot fail. */

@@ -191,7 +191,8 @@ int main(int argc, char **argv) {
     /* the op layer end to end: linear with BF16 weights and bias */
     {
         ff_tensor x = make(FF_F32, 3, (const int64_t[]){1, 1024, 1536}, 7);
-        ff_tensor w = make(FF_BF16, 2, (const int64_t[]){1536, 1536}, 8), b = make(FF_F32, 1, (const int64_t[]){1536}, 9);
+        ff_tensor w = make(FF_BF16, 2, (const int64_t[]){1536, 1536}, 8);
+        ff_tensor b = make(FF_F32, 1, (const int64_t[]){1536}, 9);
         ff_tensor out = make(FF_F32, 3, (const int64_t[]){1, 1024, 1536}, 10);
         op_arg la = {.be = be, .x = &x, .w = &w, .b = &b, .out = &out};
         row("ff_op_linear (+bias)", "1024x1536x1536 BF16", best_time(do_linear, &la), 2.0 * 1024 * 1536 * 1536,

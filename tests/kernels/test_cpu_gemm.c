@@ -23,7 +23,8 @@ static float *run_case(const cpu_ctx *ctx, const gemm_case *g, int mode, unsigne
     const int64_t a_rows = g->ta ? g->k : g->m, a_cols = g->ta ? g->m : g->k;
     const int64_t b_rows = g->tb ? g->n : g->k, b_cols = g->tb ? g->k : g->n;
     const int64_t nb = g->shared_b ? 1 : g->batch, ldc = g->n + g->ldc_pad;
-    ff_tensor af = tt_rand(seed, -1, 1, S(g->batch, a_rows, a_cols)), bf = tt_rand(seed + 1, -1, 1, S(nb, b_rows, b_cols));
+    ff_tensor af = tt_rand(seed, -1, 1, S(g->batch, a_rows, a_cols));
+    ff_tensor bf = tt_rand(seed + 1, -1, 1, S(nb, b_rows, b_cols));
     ff_tensor a = tt_to(&af, g->adt), b = tt_to(&bf, g->bdt);
     float *c = malloc((size_t)(g->batch * g->m * ldc) * sizeof(float));
     if (!c) abort();
@@ -52,7 +53,8 @@ static float *run_case(const cpu_ctx *ctx, const gemm_case *g, int mode, unsigne
                 double s = 0;
                 for (int64_t p = 0; p < g->k; p++) {
                     double av = tt_at(&a, bi * a_rows * a_cols + (g->ta ? p * a_cols + i : i * a_cols + p));
-                    double bv = tt_at(&b, (g->shared_b ? 0 : bi) * b_rows * b_cols + (g->tb ? j * b_cols + p : p * b_cols + j));
+                    double bv = tt_at(&b, (g->shared_b ? 0 : bi) * b_rows * b_cols +
+                                              (g->tb ? j * b_cols + p : p * b_cols + j));
                     s += av * bv;
                 }
                 ref[(bi * g->m + i) * g->n + j] = g->alpha * s + (g->accumulate ? 1234.5 : 0.0);
@@ -61,8 +63,8 @@ static float *run_case(const cpu_ctx *ctx, const gemm_case *g, int mode, unsigne
             for (int64_t j = g->n; j < ldc; j++) pad_ok &= c[(bi * g->m + i) * ldc + j] == 1234.5f;
         }
     CHECK_REL(&out, ref, 1e-6, "gemm %s %s b%lld m%lld n%lld k%lld ta%d tb%d %s x %s", ctx->ukr.name,
-              mode == 2 ? "serial" : mode ? "built-in" : "default", (long long)g->batch, (long long)g->m, (long long)g->n,
-              (long long)g->k, g->ta, g->tb, ff_dtype_name(g->adt), ff_dtype_name(g->bdt));
+              mode == 2 ? "serial" : mode ? "built-in" : "default", (long long)g->batch, (long long)g->m,
+              (long long)g->n, (long long)g->k, g->ta, g->tb, ff_dtype_name(g->adt), ff_dtype_name(g->bdt));
     FF_CHECK_MSG(pad_ok, "gemm wrote past N into the ldc padding");
     free(ref);
     tt_free(&af, &bf, &a, &b, &out, NULL);

@@ -60,8 +60,8 @@ static void matmul_case(int ta, int tb, int b_batched, float alpha, unsigned see
     ff_err err = {0};
     const int64_t b0 = 2, b1 = 3, m = 17, k = 33, n = 9;
     ff_tensor a = ta ? tt_rand(seed, -1, 1, S(b0, b1, k, m)) : tt_rand(seed, -1, 1, S(b0, b1, m, k));
-    ff_tensor b = b_batched ? (tb ? tt_rand(seed + 1, -1, 1, S(b0, b1, n, k)) : tt_rand(seed + 1, -1, 1, S(b0, b1, k, n)))
-                            : (tb ? tt_rand(seed + 1, -1, 1, S(n, k)) : tt_rand(seed + 1, -1, 1, S(k, n)));
+    const int64_t br = tb ? n : k, bc = tb ? k : n;
+    ff_tensor b = b_batched ? tt_rand(seed + 1, -1, 1, S(b0, b1, br, bc)) : tt_rand(seed + 1, -1, 1, S(br, bc));
     ff_tensor out = tt_zeros(S(b0, b1, m, n));
     FF_CHECK_OK(ff_op_matmul(be, &a, &b, ta, tb, alpha, &out, &err), &err);
     double *ref = tt_ref(b0 * b1 * m * n);
@@ -84,7 +84,8 @@ static void matmul_case(int ta, int tb, int b_batched, float alpha, unsigned see
 static void test_matmul(void) {
     for (int ta = 0; ta < 2; ta++)
         for (int tb = 0; tb < 2; tb++)
-            for (int bb = 0; bb < 2; bb++) matmul_case(ta, tb, bb, bb ? 0.5f : 1.0f, (unsigned)(20 + ta * 4 + tb * 2 + bb));
+            for (int bb = 0; bb < 2; bb++)
+                matmul_case(ta, tb, bb, bb ? 0.5f : 1.0f, (unsigned)(20 + ta * 4 + tb * 2 + bb));
     /* plain 2-D, large enough for several tiles */
     ff_err err = {0};
     ff_tensor a = tt_rand(30, -1, 1, S(100, 270)), b = tt_rand(31, -1, 1, S(270, 260)), out = tt_zeros(S(100, 260));
@@ -323,7 +324,10 @@ static void l2norm_case(const int64_t *shape, int nd, int affine, int zero_colum
     for (int64_t bi = 0; bi < shape[0]; bi++)
         for (int64_t j = 0; j < s; j++) {
             double ss = 0;
-            for (int64_t ci = 0; ci < c; ci++) ss += tt_at(&x, (bi * c + ci) * s + j) * tt_at(&x, (bi * c + ci) * s + j);
+            for (int64_t ci = 0; ci < c; ci++) {
+                const double v = tt_at(&x, (bi * c + ci) * s + j);
+                ss += v * v;
+            }
             double nrm = fmax(sqrt(ss), eps);
             for (int64_t ci = 0; ci < c; ci++) {
                 double y = tt_at(&x, (bi * c + ci) * s + j) / nrm * scale;
@@ -488,8 +492,9 @@ static void modulate_case(const int64_t *ss, int sn, const int64_t *cs, int cn, 
         for (int64_t li = 0; li < l; li++)
             for (int64_t j = 0; j < d; j++) {
                 const int64_t idx[3] = {bi, li, j};
-                ref[(bi * l + li) * d + j] = tt_at(&x, (bi * l + li) * d + j) * (1.0 + tt_at(&sc, bcast_offset(idx, 3, cs, cn))) +
-                                             tt_at(&sh, bcast_offset(idx, 3, ss, sn));
+                const double scv = tt_at(&sc, bcast_offset(idx, 3, cs, cn));
+                const double shv = tt_at(&sh, bcast_offset(idx, 3, ss, sn));
+                ref[(bi * l + li) * d + j] = tt_at(&x, (bi * l + li) * d + j) * (1.0 + scv) + shv;
             }
     ff_tensor out = in_place ? x : tt_zeros(S(b, l, d));
     FF_CHECK_OK(ff_op_modulate(be, &x, &sh, &sc, &out, &err), &err);

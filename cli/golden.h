@@ -60,6 +60,7 @@ ff_status golden_text_encoder(const golden_case *c, golden_outputs *outs, ff_err
 ff_status golden_transformer(const golden_case *c, golden_outputs *outs, ff_err *err);
 ff_status golden_vae(const golden_case *c, golden_outputs *outs, ff_err *err);
 ff_status golden_scheduler(const golden_case *c, golden_outputs *outs, ff_err *err);
+ff_status golden_pipeline(const golden_case *c, golden_outputs *outs, ff_err *err);
 
 /* Reads options[key] as an int64 shape array (at most FF_MAX_DIMS). */
 ff_status golden_opt_shape(const ff_json *arr, int *ndim, int64_t *shape, ff_err *err);

@@ -22,7 +22,7 @@ static const handler_row rows[] = {
     {"scheduler", "", golden_scheduler, NULL},
     {"vae", "", golden_vae, NULL},
     {"vae22", "", golden_vae, NULL},
-    {"pipeline", "", NULL, "WanPipeline not built yet (pipeline issue)"},
+    {"pipeline", "", golden_pipeline, NULL},
 };
 
 golden_handler golden_find_handler(const golden_case *c, const char **why) {

@@ -549,7 +549,7 @@ typedef struct {
     int64_t b, h, lq, lk, d, dv;
     const int64_t *bias_shape; /* NULL: no bias */
     int bias_nd;
-    int mask; /* 0 none, 1 some -inf, 2 causal, 3 one fully -inf row */
+    int mask; /* 0 none, 1 some -inf, 2 causal, 3 one fully -inf row, 4 anti-causal */
 } sdpa_cfg;
 
 static void sdpa_case(const char *what, sdpa_cfg g, unsigned seed) {
@@ -567,6 +567,9 @@ static void sdpa_case(const char *what, sdpa_cfg g, unsigned seed) {
     if (g.mask == 2) /* (Lq, Lk) causal */
         for (int64_t i = 0; i < g.lq; i++)
             for (int64_t j = i + 1; j < g.lk; j++) bd[i * g.lk + j] = -INFINITY;
+    if (g.mask == 4) /* (Lq, Lk), -inf for keys before the query: late rows see only -inf in early key blocks */
+        for (int64_t i = 0; i < g.lq; i++)
+            for (int64_t j = 0; j < i && j < g.lk; j++) bd[i * g.lk + j] = -INFINITY;
     if (g.mask == 3) /* row (b=1, h=2, q=5) of a full bias */
         for (int64_t j = 0; j < g.lk; j++) bd[((1 * g.h + 2) * g.lq + 5) * g.lk + j] = -INFINITY;
     double *ref = tt_ref(g.b * g.h * g.lq * g.dv), *s = tt_ref(g.lk);
@@ -622,6 +625,11 @@ static void test_sdpa(void) {
     sdpa_case("causal 70", (sdpa_cfg){1, 2, 70, 70, 32, 32, (const int64_t[]){70, 70}, 2, 2}, 206);
     sdpa_case("Lk 128, D 3", (sdpa_cfg){2, 1, 40, 128, 3, 7, NULL, 0, 0}, 207);
     sdpa_case("Lk 257, D 128", (sdpa_cfg){1, 2, 65, 257, 128, 128, NULL, 0, 0}, 208);
+    /* several query blocks and key blocks, with whole key blocks masked for some rows */
+    sdpa_case("causal 300", (sdpa_cfg){1, 1, 300, 300, 8, 8, (const int64_t[]){300, 300}, 2, 2}, 209);
+    sdpa_case("anti-causal 300", (sdpa_cfg){1, 1, 300, 300, 8, 8, (const int64_t[]){300, 300}, 2, 4}, 210);
+    sdpa_case("Lq 130, bias (1,1,Lq,Lk) with -inf",
+              (sdpa_cfg){2, 2, 130, 300, 16, 16, (const int64_t[]){1, 1, 130, 300}, 4, 1}, 211);
 }
 
 /* ---- layout ------------------------------------------------------------------------------- */

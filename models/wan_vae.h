@@ -17,7 +17,10 @@
  * blending) and slicing (one batch sample at a time) are per-call options.
  * Tiled streaming keeps one feature cache per tile and blends each chunk's
  * tiles as soon as they are decoded: per-frame the same arithmetic as
- * diffusers, which decodes every tile over all frames first.
+ * diffusers, which decodes every tile over all frames first. Trade-off: the
+ * caches of all tiles are resident at once (about (min/stride)^2 times one
+ * full-frame cache), in exchange for output that streams and device memory
+ * that does not grow with the number of frames.
  *
  * Not here: where weights live (offload/), writing videos (video/), the
  * denoising loop (pipeline/). An ff_vae is not thread-safe (it holds the

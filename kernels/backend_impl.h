@@ -67,6 +67,7 @@ struct ff_backend {
     ff_loc loc; /* where this backend's tensors live */
     const ff_backend_vtable *vt;
     void *ctx;  /* backend-private state, owned by the backend */
+    const ff_be_meter *meter; /* accounting hook of ff_be_alloc/ff_be_free, or NULL (ops.h) */
 };
 
 /* Constructors of the two backends (kernels/cpu, kernels/cuda). */

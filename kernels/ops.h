@@ -65,6 +65,24 @@ ff_status ff_be_download(ff_backend *be, ff_tensor *host_dst, const ff_tensor *s
 /* Waits for all queued work; reports a failed kernel. */
 ff_status ff_be_sync(ff_backend *be, ff_err *err);
 
+/* An accounting hook on ff_be_alloc / ff_be_free (offload/pool.h installs
+ * one: budgets, current and peak bytes). Before the backend allocates,
+ * reserve(nbytes) may refuse (FF_ERR_BUDGET with its message, and the
+ * backend is not called); after, commit(ptr, nbytes) records the block
+ * (ptr NULL: the backend failed, give the reservation back); ff_be_free
+ * calls release(ptr) before freeing. Every byte ff_be_alloc hands out
+ * passes through it; backend-internal scratch (cuBLAS workspace, im2col)
+ * does not. The callbacks must be thread-safe if allocations happen on
+ * several threads. NULL removes the hook; the hook is borrowed. */
+typedef struct {
+    ff_status (*reserve)(void *user, size_t nbytes, ff_err *err);
+    void (*commit)(void *user, void *ptr, size_t nbytes);
+    void (*release)(void *user, void *ptr);
+    void *user;
+} ff_be_meter;
+void ff_backend_set_meter(ff_backend *be, const ff_be_meter *meter);
+const ff_be_meter *ff_backend_meter(const ff_backend *be); /* NULL when none */
+
 /* ---- ops ------------------------------------------------------------- */
 
 /* out (..., N) = x (..., K) @ w (N, K)^T + b (N) ; b may be NULL. */

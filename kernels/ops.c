@@ -294,16 +294,29 @@ ff_status ff_be_alloc(ff_backend *be, ff_tensor *t, ff_dtype dt, int ndim, const
         return st;
     }
     void *p = NULL;
-    TRY(be->vt->alloc(be, nbytes, &p, err));
+    const ff_be_meter *m = be->meter;
+    if (m) TRY(m->reserve(m->user, nbytes, err));
+    st = be->vt->alloc(be, nbytes, &p, err);
+    if (m) m->commit(m->user, st == FF_OK ? p : NULL, nbytes);
+    if (st) return st;
     ff_tensor_view(t, dt, ndim, shape, p, be->loc);
     return FF_OK;
 }
 
 void ff_be_free(ff_backend *be, ff_tensor *t) {
     if (!t) return;
-    if (be && be->vt && t->data) be->vt->free(be, t->data);
+    if (be && be->vt && t->data) {
+        if (be->meter) be->meter->release(be->meter->user, t->data);
+        be->vt->free(be, t->data);
+    }
     memset(t, 0, sizeof *t);
 }
+
+void ff_backend_set_meter(ff_backend *be, const ff_be_meter *meter) {
+    if (be) be->meter = meter;
+}
+
+const ff_be_meter *ff_backend_meter(const ff_backend *be) { return be ? be->meter : NULL; }
 
 /* Host <-> backend copies: equal dtype and shape, each side where it belongs. */
 static ff_status check_transfer(const opctx *c, const ff_tensor *on_be, const char *be_name, const ff_tensor *host,

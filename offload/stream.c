@@ -1,0 +1,397 @@
+/* stream: resident and block-streamed weights (see stream.h).
+ *
+ * The ring protocol (STREAM), one mutex + one condition variable:
+ *   slot_busy[r]   1 from the moment the copy thread claims buffer r until
+ *                  the compute thread has left the last block of the group
+ *                  in it;
+ *   slot_group[r]  the group whose upload into r is complete, else -1.
+ * Copy thread, for g = 0 .. G-1: wait until !slot_busy[g % R], claim it,
+ * upload group g (outside the lock), publish slot_group = g.
+ * Compute thread, entering the first block of group g: wait until
+ * slot_group[g % R] == g; leaving the last block of group g: slot_busy = 0,
+ * slot_group = -1, wake the copier. So a buffer is never rewritten while a
+ * block that reads it may still run (on CUDA: before the reading kernels
+ * are queued on the same stream). */
+#include "offload/stream.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ALIGN 256
+
+struct ff_offload_stream {
+    ff_backend *be;
+    ff_offload_opts o;
+    char name[48];
+    size_t n;            /* n_resident + L * pb slots: resident first, then blocks */
+    size_t nr, pb;
+    ff_tensor **slot;    /* n */
+    const char **names;  /* n, entries may be NULL */
+    ff_tensor *host;     /* n: the host tensors found at create */
+    ff_tensor *dev;      /* n: backend copies made at create */
+    size_t *boff;        /* pb: offset of each block tensor inside one block's span */
+    ff_dtype *bdt;       /* pb: its backend dtype */
+    size_t block_bytes;
+    int L, k, R, G, stream;
+    ff_tensor *ring;     /* R buffers of k * block_bytes */
+    void *staging;
+    size_t staging_bytes;
+
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int sync_ok, running;
+    pthread_t th;
+    int *slot_busy, *slot_group;
+    int cancel;
+    ff_status th_st;
+    ff_err th_err;
+    ff_offload_stats st;
+};
+
+static ff_dtype dev_dtype(ff_dtype host, ff_dtype upload) {
+    return upload == FF_F32 && host == FF_BF16 ? FF_F32 : host;
+}
+
+static size_t align_up(size_t x) { return (x + ALIGN - 1) / ALIGN * ALIGN; }
+
+size_t ff_offload_block_bytes(const size_t *tensor_bytes, size_t n) {
+    size_t b = 0;
+    for (size_t i = 0; i < n; i++) b += align_up(tensor_bytes[i]);
+    return b;
+}
+
+void ff_offload_opts_default(ff_offload_opts *o) {
+    memset(o, 0, sizeof *o);
+    o->mode = FF_OFFLOAD_RESIDENT;
+    o->group = 1;
+    o->ring = 2;
+    o->upload_dtype = FF_DTYPE_COUNT;
+}
+
+static const char *slot_name(const ff_offload_stream *s, size_t i) {
+    return s->names[i] ? s->names[i] : "(unnamed tensor)";
+}
+
+/* dst (backend) <- host src, widening through the staging buffer. */
+static ff_status upload_one(ff_offload_stream *s, ff_tensor *dst, const ff_tensor *src, ff_err *err) {
+    if (dst->dtype == src->dtype) return ff_be_upload(s->be, dst, src, err);
+    ff_tensor tmp;
+    ff_tensor_view(&tmp, dst->dtype, src->ndim, src->shape, s->staging, FF_LOC_HOST);
+    if (ff_tensor_nbytes(&tmp) > s->staging_bytes)
+        return ff_err_set(err, FF_ERR_INTERNAL, "%s: staging buffer too small", s->name);
+    ff_status st = ff_tensor_convert(&tmp, src, err);
+    if (!st) st = ff_be_upload(s->be, dst, &tmp, err);
+    return st;
+}
+
+/* Block b's tensor j inside ring buffer r. */
+static ff_tensor ring_view(const ff_offload_stream *s, int r, int b, size_t j) {
+    const ff_tensor *h = &s->host[s->nr + (size_t)b * s->pb + j];
+    ff_tensor v;
+    size_t off = (size_t)(b % s->k) * s->block_bytes + s->boff[j];
+    ff_tensor_view(&v, s->bdt[j], h->ndim, h->shape, (char *)s->ring[r].data + off, s->ring[r].loc);
+    return v;
+}
+
+static int group_size(const ff_offload_stream *s, int g) {
+    int b0 = g * s->k;
+    return b0 + s->k <= s->L ? s->k : s->L - b0;
+}
+
+static ff_status upload_group(ff_offload_stream *s, int g, int r, int64_t *bytes, ff_err *err) {
+    const int b0 = g * s->k, nb = group_size(s, g);
+    for (int b = b0; b < b0 + nb; b++)
+        for (size_t j = 0; j < s->pb; j++) {
+            size_t i = s->nr + (size_t)b * s->pb + j;
+            ff_tensor v = ring_view(s, r, b, j);
+            ff_status st = upload_one(s, &v, &s->host[i], err);
+            if (st) return ff_err_wrap(err, "%s: uploading %s", s->name, slot_name(s, i));
+            *bytes += (int64_t)ff_tensor_nbytes(&v);
+        }
+    return FF_OK;
+}
+
+static void *copy_thread(void *arg) {
+    ff_offload_stream *s = arg;
+    for (int g = 0; g < s->G; g++) {
+        const int r = g % s->R;
+        pthread_mutex_lock(&s->mu);
+        while (s->slot_busy[r] && !s->cancel) pthread_cond_wait(&s->cv, &s->mu);
+        if (s->cancel) {
+            pthread_mutex_unlock(&s->mu);
+            break;
+        }
+        s->slot_busy[r] = 1;
+        s->slot_group[r] = -1;
+        pthread_mutex_unlock(&s->mu);
+
+        ff_err e = {0};
+        int64_t bytes = 0;
+        ff_status st = upload_group(s, g, r, &bytes, &e);
+
+        pthread_mutex_lock(&s->mu);
+        s->st.bytes_uploaded += bytes;
+        if (st) {
+            s->th_st = st;
+            s->th_err = e;
+        } else {
+            s->slot_group[r] = g;
+            s->st.block_uploads += group_size(s, g);
+        }
+        pthread_cond_broadcast(&s->cv);
+        pthread_mutex_unlock(&s->mu);
+        if (st) break;
+    }
+    return NULL;
+}
+
+/* ---- a run ------------------------------------------------------------------------- */
+
+ff_status ff_offload_stream_begin(ff_offload_stream *s, ff_err *err) {
+    if (s->running) return ff_err_set(err, FF_ERR_ARG, "%s: offload run already begun", s->name);
+    s->st.runs++;
+    if (s->o.device_pool) ff_pool_set_label(s->o.device_pool, "%s/activations", s->name);
+    if (!s->stream) return FF_OK;
+    s->cancel = 0;
+    s->th_st = FF_OK;
+    memset(&s->th_err, 0, sizeof s->th_err);
+    for (int r = 0; r < s->R; r++) s->slot_busy[r] = 0, s->slot_group[r] = -1;
+    if (pthread_create(&s->th, NULL, copy_thread, s))
+        return ff_err_set(err, FF_ERR_INTERNAL, "%s: cannot start the block upload thread", s->name);
+    s->running = 1;
+    return FF_OK;
+}
+
+ff_status ff_offload_stream_enter(ff_offload_stream *s, int i, ff_err *err) {
+    if (i < 0 || i >= s->L) return ff_err_set(err, FF_ERR_ARG, "%s: no block %d (%d blocks)", s->name, i, s->L);
+    if (s->o.device_pool) ff_pool_set_label(s->o.device_pool, "%s/blocks.%d", s->name, i);
+    if (!s->stream) return FF_OK;
+    if (!s->running) return ff_err_set(err, FF_ERR_ARG, "%s: block %d entered outside a run", s->name, i);
+    const int g = i / s->k, r = g % s->R;
+    if (i % s->k == 0) {
+        pthread_mutex_lock(&s->mu);
+        int waited = 0;
+        while (s->slot_group[r] != g && !s->th_st) {
+            waited = 1;
+            pthread_cond_wait(&s->cv, &s->mu);
+        }
+        s->st.waits += waited;
+        ff_status st = s->slot_group[r] == g ? FF_OK : s->th_st;
+        if (st && err) *err = s->th_err;
+        pthread_mutex_unlock(&s->mu);
+        if (st) return st;
+    }
+    for (size_t j = 0; j < s->pb; j++) *s->slot[s->nr + (size_t)i * s->pb + j] = ring_view(s, r, i, j);
+    return FF_OK;
+}
+
+void ff_offload_stream_leave(ff_offload_stream *s, int i) {
+    if (!s->stream || !s->running || i < 0 || i >= s->L) return;
+    for (size_t j = 0; j < s->pb; j++) {
+        size_t k = s->nr + (size_t)i * s->pb + j;
+        *s->slot[k] = s->host[k];
+    }
+    if (i % s->k == s->k - 1 || i == s->L - 1) {
+        const int r = (i / s->k) % s->R;
+        pthread_mutex_lock(&s->mu);
+        s->slot_busy[r] = 0;
+        s->slot_group[r] = -1;
+        pthread_cond_broadcast(&s->cv);
+        pthread_mutex_unlock(&s->mu);
+    }
+}
+
+void ff_offload_stream_end(ff_offload_stream *s) {
+    if (s->o.device_pool) ff_pool_set_label(s->o.device_pool, "%s", s->name);
+    if (!s->stream || !s->running) return;
+    pthread_mutex_lock(&s->mu);
+    s->cancel = 1;
+    pthread_cond_broadcast(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+    pthread_join(s->th, NULL);
+    s->running = 0;
+    for (size_t k = s->nr; k < s->n; k++) *s->slot[k] = s->host[k];
+}
+
+ff_offload_mode ff_offload_stream_mode(const ff_offload_stream *s) { return s->o.mode; }
+
+void ff_offload_stream_stats(const ff_offload_stream *s, ff_offload_stats *st) { *st = s->st; }
+
+/* ---- create / free ------------------------------------------------------------------- */
+
+void ff_offload_stream_free(ff_offload_stream *s) {
+    if (!s) return;
+    if (s->running) ff_offload_stream_end(s);
+    if (s->slot && s->host)
+        for (size_t i = 0; i < s->n; i++) {
+            if (s->host[i].data || s->dev[i].data) *s->slot[i] = s->host[i];
+            if (s->dev[i].data) ff_be_free(s->be, &s->dev[i]);
+        }
+    if (s->ring)
+        for (int r = 0; r < s->R; r++)
+            if (s->ring[r].data) ff_be_free(s->be, &s->ring[r]);
+    if (s->staging) {
+        if (s->o.host_pool) ff_pool_host_free(s->o.host_pool, s->staging);
+        else free(s->staging);
+    }
+    if (s->sync_ok) {
+        pthread_cond_destroy(&s->cv);
+        pthread_mutex_destroy(&s->mu);
+    }
+    free(s->slot);
+    free(s->names);
+    free(s->host);
+    free(s->dev);
+    free(s->boff);
+    free(s->bdt);
+    free(s->ring);
+    free(s->slot_busy);
+    free(s->slot_group);
+    free(s);
+}
+
+ff_status ff_offload_stream_create(ff_backend *be, const ff_offload_opts *oi, ff_tensor *const *resident,
+                                   const char *const *resident_names, size_t n_resident, ff_tensor *const *blocks,
+                                   const char *const *block_names, int L, size_t per_block, ff_offload_stream **out,
+                                   ff_err *err) {
+    *out = NULL;
+    if (!be || !oi || (n_resident && !resident) || L < 0 || (L && per_block && !blocks))
+        return ff_err_set(err, FF_ERR_ARG, "ff_offload_stream_create: bad arguments");
+    ff_offload_stream *s = calloc(1, sizeof *s);
+    if (!s) return ff_err_set(err, FF_ERR_NOMEM, "cannot allocate the offload state");
+    ff_status st = FF_OK;
+    s->be = be;
+    s->o = *oi;
+    snprintf(s->name, sizeof s->name, "%s", oi->name ? oi->name : "model");
+    s->o.name = s->name;
+    if (s->o.ring < 2) s->o.ring = 2;
+    if (s->o.group < 1) s->o.group = 1;
+    if (L > 0 && s->o.group > L) s->o.group = L;
+    s->L = L;
+    s->k = s->o.group;
+    s->R = s->o.ring;
+    s->G = L > 0 ? (L + s->k - 1) / s->k : 0;
+    s->stream = s->o.mode == FF_OFFLOAD_STREAM && L > 0 && per_block > 0;
+    s->nr = n_resident;
+    s->pb = per_block;
+    s->n = n_resident + (size_t)L * per_block;
+    if (pthread_mutex_init(&s->mu, NULL)) {
+        free(s);
+        return ff_err_set(err, FF_ERR_INTERNAL, "offload: pthread_mutex_init failed");
+    }
+    if (pthread_cond_init(&s->cv, NULL)) {
+        pthread_mutex_destroy(&s->mu);
+        free(s);
+        return ff_err_set(err, FF_ERR_INTERNAL, "offload: pthread_cond_init failed");
+    }
+    s->sync_ok = 1;
+    const size_t n1 = s->n ? s->n : 1, p1 = per_block ? per_block : 1;
+    s->slot = calloc(n1, sizeof *s->slot);
+    s->names = calloc(n1, sizeof *s->names);
+    s->host = calloc(n1, sizeof *s->host);
+    s->dev = calloc(n1, sizeof *s->dev);
+    s->boff = calloc(p1, sizeof *s->boff);
+    s->bdt = calloc(p1, sizeof *s->bdt);
+    s->ring = calloc((size_t)s->R, sizeof *s->ring);
+    s->slot_busy = calloc((size_t)s->R, sizeof *s->slot_busy);
+    s->slot_group = calloc((size_t)s->R, sizeof *s->slot_group);
+    if (!s->slot || !s->names || !s->host || !s->dev || !s->boff || !s->bdt || !s->ring || !s->slot_busy ||
+        !s->slot_group) {
+        st = ff_err_set(err, FF_ERR_NOMEM, "cannot allocate the offload tables of %s", s->name);
+        goto fail;
+    }
+    for (int r = 0; r < s->R; r++) s->slot_group[r] = -1;
+    for (size_t i = 0; i < s->n; i++) {
+        int res = i < n_resident;
+        s->slot[i] = res ? resident[i] : blocks[i - n_resident];
+        s->names[i] = res ? (resident_names ? resident_names[i] : NULL)
+                          : (block_names ? block_names[i - n_resident] : NULL);
+        if (!s->slot[i]) {
+            st = ff_err_set(err, FF_ERR_ARG, "%s: slot %zu is NULL", s->name, i);
+            goto fail;
+        }
+    }
+
+    /* snapshot the host tensors */
+    size_t widen = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        const ff_tensor *t = s->slot[i];
+        if (!t->data && ff_tensor_numel(t) > 0) {
+            st = ff_err_set(err, FF_ERR_ARG, "%s: %s is not loaded", s->name, slot_name(s, i));
+            goto fail;
+        }
+        if (t->loc != FF_LOC_HOST) {
+            st = ff_err_set(err, FF_ERR_ARG, "%s: %s is already on the backend (offload takes host weights)",
+                            s->name, slot_name(s, i));
+            goto fail;
+        }
+        s->host[i] = *t;
+        ff_dtype dd = dev_dtype(t->dtype, s->o.upload_dtype);
+        size_t nb = (size_t)ff_tensor_numel(t) * ff_dtype_size(dd);
+        if (dd != t->dtype && nb > widen) widen = nb;
+    }
+    /* one block's layout; every block must store its tensors like block 0 */
+    for (size_t j = 0; j < per_block && L > 0; j++) {
+        const ff_tensor *h0 = &s->host[n_resident + j];
+        s->bdt[j] = dev_dtype(h0->dtype, s->o.upload_dtype);
+        s->boff[j] = s->block_bytes;
+        s->block_bytes += align_up((size_t)ff_tensor_numel(h0) * ff_dtype_size(s->bdt[j]));
+        for (int b = 1; b < L; b++) {
+            size_t i = n_resident + (size_t)b * per_block + j;
+            if (s->host[i].dtype != h0->dtype || !ff_tensor_same_shape(&s->host[i], h0)) {
+                char d1[96], d2[96];
+                st = ff_err_set(err, FF_ERR_ARG, "%s: %s is %s but block 0 stores it as %s", s->name,
+                                slot_name(s, i), ff_tensor_describe(&s->host[i], d1, sizeof d1),
+                                ff_tensor_describe(h0, d2, sizeof d2));
+                goto fail;
+            }
+        }
+    }
+    if (widen) {
+        s->staging_bytes = widen;
+        if (s->o.host_pool) {
+            ff_pool_set_label(s->o.host_pool, "%s/staging", s->name);
+            if ((st = ff_pool_host_alloc(s->o.host_pool, widen, &s->staging, err))) goto fail;
+        } else if (!(s->staging = malloc(widen))) {
+            st = ff_err_set(err, FF_ERR_NOMEM, "%s: cannot allocate %zu bytes of staging", s->name, widen);
+            goto fail;
+        }
+    }
+
+    /* backend copies: everything (RESIDENT) or the resident slots (STREAM) */
+    for (size_t i = 0; i < s->n; i++) {
+        if (s->stream && i >= n_resident) break;
+        const ff_tensor *h = &s->host[i];
+        if (s->o.device_pool) ff_pool_set_label(s->o.device_pool, "%s/%s", s->name, slot_name(s, i));
+        if ((st = ff_be_alloc(be, &s->dev[i], dev_dtype(h->dtype, s->o.upload_dtype), h->ndim, h->shape, err)) ||
+            (st = upload_one(s, &s->dev[i], h, err))) {
+            ff_err_wrap(err, "%s: placing %s", s->name, slot_name(s, i));
+            goto fail;
+        }
+        s->st.resident_bytes += ff_tensor_nbytes(&s->dev[i]);
+        s->st.bytes_uploaded += (int64_t)ff_tensor_nbytes(&s->dev[i]);
+        *s->slot[i] = s->dev[i];
+    }
+    if (s->stream) {
+        int64_t shape[1] = {(int64_t)((size_t)s->k * s->block_bytes / 4)};
+        for (int r = 0; r < s->R; r++) {
+            if (s->o.device_pool)
+                ff_pool_set_label(s->o.device_pool, "%s/ring.%d (%d blocks)", s->name, r, s->k);
+            if ((st = ff_be_alloc(be, &s->ring[r], FF_F32, 1, shape, err))) {
+                ff_err_wrap(err, "%s: block ring", s->name);
+                goto fail;
+            }
+        }
+        s->st.ring_bytes = (size_t)s->R * (size_t)s->k * s->block_bytes;
+    }
+    s->st.block_bytes = s->block_bytes;
+    s->st.staging_bytes = s->staging_bytes;
+    if (s->o.device_pool) ff_pool_set_label(s->o.device_pool, "%s", s->name);
+    *out = s;
+    return FF_OK;
+fail:
+    ff_offload_stream_free(s);
+    return st;
+}

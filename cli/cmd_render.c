@@ -1,0 +1,323 @@
+/* framefarm render [--model DIR] --prompt TEXT [--negative-prompt TEXT]
+ *     [--seed N] [--frames N] [--height PX] [--width PX] [--steps N]
+ *     [--guidance G] [--guidance-2 G] [--max-sequence-length N] [--fps N]
+ *     [--crf N] [--tile|--no-tile] [--backend cpu|cuda[:N]] [--threads N]
+ *     [--stats] --out FILE.mp4|FILE.y4m|DIR/
+ *
+ * Prompt to video file in one process (pipeline/wan_pipeline.h): frames are
+ * written as the VAE's streaming decode produces them. Without --model the
+ * embedded smoke-test model is used (created on first use in
+ * $XDG_CACHE_HOME/framefarm/tiny or ~/.cache/framefarm/tiny). Defaults come
+ * from the model's "_framefarm_defaults" in model_index.json when it has
+ * them, else diffusers' (480x832, 81 frames, 50 steps, guidance 5, 16 fps).
+ * Progress goes to stderr (a bar on a terminal, plain lines otherwise);
+ * information and --stats to stdout. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "core/ff_json.h"
+#include "core/ff_log.h"
+#include "pipeline/tiny_model.h"
+#include "pipeline/wan_pipeline.h"
+#include "video/video.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: framefarm render [--model DIR] --prompt TEXT [--negative-prompt TEXT] [--seed N]\n"
+            "       [--frames N] [--height PX] [--width PX] [--steps N] [--guidance G] [--guidance-2 G]\n"
+            "       [--max-sequence-length N] [--fps N] [--crf N] [--tile|--no-tile]\n"
+            "       [--backend cpu|cuda[:N]] [--threads N] [--stats] --out FILE.mp4|FILE.y4m|DIR/\n"
+            "  --model: a diffusers Wan pipeline folder; without it, the embedded SMOKE-TEST model\n"
+            "           (random weights: its videos are noise-like) in ~/.cache/framefarm/tiny\n");
+}
+
+typedef struct {
+    int is_tty;
+} progress_state;
+
+/* What the pipeline's callbacks see. */
+typedef struct {
+    progress_state ps;
+    ff_video_writer *w;
+} render_user;
+
+static ff_status on_progress(void *user, const ff_wan_progress *pr, ff_err *err) {
+    progress_state *ps = &((render_user *)user)->ps;
+    (void)err;
+    static const char *const names[] = {"text encoder", "denoise", "decode"};
+    const char *name = names[pr->stage];
+    if (pr->stage == FF_WAN_STAGE_TEXT) {
+        if (pr->done == 0) fprintf(stderr, "encoding the prompt\n");
+        return FF_OK;
+    }
+    if (pr->done == 0 && pr->stage == FF_WAN_STAGE_DECODE && !ps->is_tty)
+        fprintf(stderr, "decoding %lld frames\n", (long long)pr->total);
+    if (pr->done == 0) return FF_OK;
+    const char *unit = pr->stage == FF_WAN_STAGE_DENOISE ? "step" : "frame";
+    double per = pr->stage_elapsed_s / (double)pr->done;
+    double eta = per * (double)(pr->total - pr->done);
+    if (ps->is_tty) {
+        char bar[31];
+        int fill = pr->total ? (int)(30 * pr->done / pr->total) : 30;
+        for (int i = 0; i < 30; i++) bar[i] = i < fill ? '#' : '-';
+        bar[30] = 0;
+        fprintf(stderr, "\r%-8s [%s] %lld/%lld  %.2f s/%s  ETA %.0fs ", name, bar, (long long)pr->done,
+                (long long)pr->total, per, unit, eta);
+        if (pr->done >= pr->total) fputc('\n', stderr);
+    } else if (pr->stage == FF_WAN_STAGE_DENOISE) {
+        fprintf(stderr, "%s step %lld/%lld (t=%g, transformer%s)  %.2f s/step  ETA %.0fs\n", name, (long long)pr->done,
+                (long long)pr->total, pr->timestep, pr->expert == 2 ? "_2" : "", per, eta);
+    } else if (pr->done >= pr->total) {
+        fprintf(stderr, "decoded %lld frames  %.2f s/frame\n", (long long)pr->total, per);
+    }
+    fflush(stderr);
+    return FF_OK;
+}
+
+static ff_status on_frames(void *user, const ff_wan_chunk *ch, ff_err *err) {
+    return ff_video_write_frames(((render_user *)user)->w, ch->frames, err); /* (1, nt, H, W, 3) */
+}
+
+static int parse_long(const char *s, long lo, long hi, long *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || errno || v < lo || v > hi) return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_double(const char *s, double *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (!*s || *end || errno || !isfinite(v)) return -1;
+    *out = v;
+    return 0;
+}
+
+/* The model's "_framefarm_defaults" (render defaults a model folder may carry). */
+typedef struct {
+    int height, width, frames, steps, fps, tile_min_h, tile_min_w, tile_stride_h, tile_stride_w, has_tile;
+    double guidance;
+    char label[256];
+} model_defaults;
+
+static void read_defaults(const char *model, model_defaults *d) {
+    *d = (model_defaults){480, 832, 81, 50, 16, 256, 256, 192, 192, 0, 5.0, ""};
+    char path[4200];
+    if (snprintf(path, sizeof path, "%s/model_index.json", model) >= (int)sizeof path) return;
+    ff_json_doc *doc = NULL;
+    if (ff_json_parse_file(path, &doc, NULL)) return; /* the pipeline reports the error */
+    const ff_json *root = ff_json_root(doc), *o = ff_json_get(root, "_framefarm_defaults");
+    const char *label = ff_json_get_string(root, "_framefarm_model");
+    if (label) snprintf(d->label, sizeof d->label, "%s", label);
+    struct {
+        const char *key;
+        int *dst;
+    } ints[] = {{"height", &d->height},
+                {"width", &d->width},
+                {"num_frames", &d->frames},
+                {"num_inference_steps", &d->steps},
+                {"fps", &d->fps},
+                {"tile_sample_min_height", &d->tile_min_h},
+                {"tile_sample_min_width", &d->tile_min_w},
+                {"tile_sample_stride_height", &d->tile_stride_h},
+                {"tile_sample_stride_width", &d->tile_stride_w}};
+    for (size_t i = 0; o && i < sizeof ints / sizeof ints[0]; i++) {
+        int64_t v;
+        if (!ff_json_get_int64(o, ints[i].key, *ints[i].dst, &v) && v >= 1 && v <= (1 << 20)) *ints[i].dst = (int)v;
+    }
+    d->has_tile = o && ff_json_get(o, "tile_sample_min_height") != NULL;
+    double g;
+    if (o && !ff_json_get_double(o, "guidance_scale", d->guidance, &g) && isfinite(g)) d->guidance = g;
+    ff_json_free(doc);
+}
+
+static void print_stats(const ff_wan_stats *s) {
+    printf("%-14s %8s %8s %14s %14s\n", "component", "load s", "run s", "peak RSS MiB", "backend MiB");
+    for (int c = 0; c < FF_WAN_C_COUNT; c++) {
+        const ff_wan_component_stats *cs = &s->c[c];
+        if (!cs->used) continue;
+        char be[32];
+        if (cs->backend_peak_bytes) snprintf(be, sizeof be, "%.1f", (double)cs->backend_peak_bytes / 1048576.0);
+        else if (cs->backend_weight_bytes) snprintf(be, sizeof be, "%.1f (weights)", (double)cs->backend_weight_bytes / 1048576.0);
+        else snprintf(be, sizeof be, "-");
+        printf("%-14s %8.2f %8.2f %14.1f %14s\n", ff_wan_component_name((ff_wan_component)c), cs->load_s, cs->run_s,
+               (double)cs->peak_rss_bytes / 1048576.0, be);
+    }
+    printf("total %.2f s, peak RSS %.1f MiB%s\n", s->total_s, (double)s->peak_rss_bytes / 1048576.0,
+           s->rss_per_component ? "" : " (per-component RSS is the process peak so far)");
+}
+
+static int exit_code(ff_status st) {
+    return st == FF_ERR_ARG || st == FF_ERR_NOT_FOUND || st == FF_ERR_UNSUPPORTED || st == FF_ERR_DEVICE ? FF_EXIT_USAGE
+                                                                                                          : FF_EXIT_FAIL;
+}
+
+int ff_cmd_render(int argc, char **argv) {
+    const char *model = NULL, *prompt = NULL, *neg = NULL, *out = NULL, *backend = "cpu";
+    long seed = 42, frames = 0, height = 0, width = 0, steps = 0, fps = 0, crf = 18, threads = 0, msl = 512;
+    double guidance = NAN, guidance2 = NAN;
+    int tile = -1, stats = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+        int bad = 0;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            return FF_EXIT_OK;
+        } else if (!strcmp(a, "--tile")) {
+            tile = 1;
+            continue;
+        } else if (!strcmp(a, "--no-tile")) {
+            tile = 0;
+            continue;
+        } else if (!strcmp(a, "--stats")) {
+            stats = 1;
+            continue;
+        } else if (!val) {
+            fprintf(stderr, "framefarm render: unknown or incomplete option '%s' (see framefarm render --help)\n", a);
+            return FF_EXIT_USAGE;
+        }
+        if (!strcmp(a, "--model")) model = val;
+        else if (!strcmp(a, "--prompt")) prompt = val;
+        else if (!strcmp(a, "--negative-prompt")) neg = val;
+        else if (!strcmp(a, "--out")) out = val;
+        else if (!strcmp(a, "--backend")) backend = val;
+        else if (!strcmp(a, "--seed")) bad = parse_long(val, 0, 0x7fffffffffffffffL, &seed);
+        else if (!strcmp(a, "--frames")) bad = parse_long(val, 1, 1 << 20, &frames);
+        else if (!strcmp(a, "--height")) bad = parse_long(val, 1, 1 << 16, &height);
+        else if (!strcmp(a, "--width")) bad = parse_long(val, 1, 1 << 16, &width);
+        else if (!strcmp(a, "--steps")) bad = parse_long(val, 1, 100000, &steps);
+        else if (!strcmp(a, "--fps")) bad = parse_long(val, 1, 1000, &fps);
+        else if (!strcmp(a, "--crf")) bad = parse_long(val, 0, 51, &crf);
+        else if (!strcmp(a, "--threads")) bad = parse_long(val, 0, 4096, &threads);
+        else if (!strcmp(a, "--max-sequence-length")) bad = parse_long(val, 1, 1 << 16, &msl);
+        else if (!strcmp(a, "--guidance")) bad = parse_double(val, &guidance);
+        else if (!strcmp(a, "--guidance-2")) bad = parse_double(val, &guidance2);
+        else {
+            fprintf(stderr, "framefarm render: unknown option '%s' (see framefarm render --help)\n", a);
+            return FF_EXIT_USAGE;
+        }
+        if (bad) {
+            fprintf(stderr, "framefarm render: bad value '%s' for %s\n", val, a);
+            return FF_EXIT_USAGE;
+        }
+        i++;
+    }
+    if (!prompt || !out) {
+        fprintf(stderr, "framefarm render: --prompt and --out are required (see framefarm render --help)\n");
+        return FF_EXIT_USAGE;
+    }
+    ff_video_format fmt = ff_video_format_for_path(out);
+    if (fmt == FF_VIDEO_MP4 && !ff_video_have_mp4()) {
+        fprintf(stderr, "framefarm render: %s: this build has no MP4 writer (built without FFmpeg); use FILE.y4m or DIR/\n", out);
+        return FF_EXIT_USAGE;
+    }
+
+    ff_err err = {0};
+    ff_status st;
+    char default_dir[4096] = "";
+    if (!model) { /* the embedded smoke-test model */
+        int created = 0;
+        if ((st = ff_tiny_model_default_dir(default_dir, sizeof default_dir, &err)) ||
+            (st = ff_tiny_model_ensure(default_dir, &created, &err))) {
+            ff_cli_report("render", &err);
+            return exit_code(st);
+        }
+        model = default_dir;
+        printf("model: the embedded tiny SMOKE-TEST model (random weights: the video will be noise-like), %s %s\n",
+               created ? "created in" : "from", model);
+    }
+    model_defaults md;
+    read_defaults(model, &md);
+    if (md.label[0] && strcmp(model, default_dir) != 0) printf("model: %s (%s)\n", model, md.label);
+
+    ff_log log;
+    ff_log_init(&log, FF_LOG_WARN, stderr);
+    ff_backend *be = NULL;
+    ff_wan_pipeline *p = NULL;
+    ff_video_writer *w = NULL;
+    int rc = FF_EXIT_FAIL, created_file = 0;
+    if ((st = ff_backend_create_by_name(backend, (int)threads, &be, &err))) {
+        ff_cli_report("render", &err);
+        return FF_EXIT_USAGE;
+    }
+    if ((st = ff_wan_pipeline_open(be, model, NULL, &log, &p, &err))) goto done;
+
+    ff_wan_params prm;
+    ff_wan_params_default(&prm);
+    uint64_t seed_u = (uint64_t)seed;
+    prm.prompts = &prompt;
+    prm.n_prompts = 1;
+    prm.negative_prompts = neg ? &neg : NULL;
+    prm.n_negative = neg ? 1 : 0;
+    prm.seeds = &seed_u;
+    prm.n_seeds = 1;
+    prm.num_frames = frames ? (int)frames : md.frames;
+    prm.height = height ? (int)height : md.height;
+    prm.width = width ? (int)width : md.width;
+    prm.num_inference_steps = steps ? (int)steps : md.steps;
+    prm.guidance_scale = isnan(guidance) ? md.guidance : guidance;
+    prm.has_guidance_scale_2 = !isnan(guidance2);
+    prm.guidance_scale_2 = guidance2;
+    prm.max_sequence_length = (int)msl;
+    prm.reset_peak_rss = stats;
+    if (tile == 1 || (tile == -1 && md.has_tile)) {
+        prm.vae.tiling = 1;
+        prm.vae.tile_sample_min_height = md.tile_min_h;
+        prm.vae.tile_sample_min_width = md.tile_min_w;
+        prm.vae.tile_sample_stride_height = md.tile_stride_h;
+        prm.vae.tile_sample_stride_width = md.tile_stride_w;
+    }
+    ff_wan_geometry g;
+    if ((st = ff_wan_pipeline_geometry(p, 1, prm.num_frames, prm.height, prm.width, &g, &err))) goto done;
+
+    ff_video_opts vo;
+    ff_video_opts_default(&vo, fmt, g.width, g.height);
+    vo.fps_num = fps ? (int)fps : md.fps;
+    vo.fps_den = 1;
+    vo.crf = (int)crf;
+    struct stat sb;
+    int existed = stat(out, &sb) == 0;
+    if ((st = ff_video_open(out, &vo, &w, &err))) goto done;
+    created_file = !existed && fmt != FF_VIDEO_PNG;
+    printf("rendering %d frames at %dx%d, %d steps, guidance %g, seed %ld, VAE tiling %s, backend %s -> %s\n", g.num_frames,
+           g.width, g.height, prm.num_inference_steps, prm.guidance_scale, seed, prm.vae.tiling ? "on" : "off",
+           ff_backend_name(be), out);
+    fflush(stdout);
+
+    render_user ru = {{isatty(fileno(stderr))}, w};
+    ff_wan_stats stv;
+    prm.on_progress = on_progress;
+    prm.on_frames = on_frames;
+    prm.user = &ru;
+    st = ff_wan_pipeline_run(p, &prm, &stv, &err);
+    if (st) goto done;
+    ff_status cst = ff_video_close(w, &err);
+    w = NULL;
+    if ((st = cst)) goto done;
+    printf("wrote %s (%d frames, %dx%d, %d fps, %s)\n", out, g.num_frames, g.width, g.height, vo.fps_num,
+           ff_video_format_name(fmt));
+    if (stats) print_stats(&stv);
+    rc = FF_EXIT_OK;
+done:
+    if (w) {
+        ff_err ignore = {0};
+        (void)ff_video_close(w, &ignore);
+    }
+    if (st) {
+        ff_cli_report("render", &err);
+        rc = exit_code(st);
+        if (created_file) (void)unlink(out); /* no half-written video */
+    }
+    ff_wan_pipeline_close(p);
+    ff_backend_free(be);
+    return rc;
+}

@@ -1,0 +1,65 @@
+/* ff_jobspec (ff_jobspec_*): the job spec (ff.JobSpec) — reading it from a
+ * job file, defaults, validation, and the per-item view workers and the
+ * coordinator share.
+ *
+ * A job renders N items (videos): N = max(#prompts, #seeds), where a list of
+ * length 1 is shared by every item; negative prompts: none, one shared, or
+ * one per item. Each item's video has `frames` pixel frames (4k+1), i.e.
+ * lat_total = (frames - 1) / 4 + 1 latent frames (the Wan VAE's temporal
+ * factor 4; a worker refuses a model with another factor).
+ *
+ * Job file (JSON), every key optional except model, prompt(s), seed(s), output:
+ *   {"model": "DIR", "prompt": "..." | "prompts": [...],
+ *    "negative_prompt": "..." | "negative_prompts": [...],
+ *    "seed": 42 | "seeds": [1, 2, 3],
+ *    "width": 832, "height": 480, "frames": 81, "steps": 50,
+ *    "guidance_scale": 5.0, "guidance_scale_2": 3.0,
+ *    "scheduler": {"flow_shift": 3.0},          (overrides of scheduler_config.json)
+ *    "output": "out.y4m" | "out.mp4" | "frames_dir", "fps": 16,
+ *    "chunking": {"frames": 81, "overlap": 8},   (frames 0: never cut)
+ *    "vae": {"tiling": false, "tile_size": 0, "tile_stride": 0, "slicing": false},
+ *    "dit_weights": "f32" | "bf16", "device_budget": BYTES,
+ *    "priority": 0, "max_attempts": 3, "chunk_timeout_s": 0,
+ *    "max_sequence_length": 512, "name": "..."}
+ * Unknown keys are refused by name (a typo must not silently render the
+ * defaults). There is no way to reach a worker's test modes from a job file.
+ *
+ * Ownership: specs made here are heap trees freed by ff_jobspec_free (the
+ * same layout protoc-c's unpack produces, so either can free either). */
+#ifndef FF_JOBSPEC_H
+#define FF_JOBSPEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/ff_err.h"
+#include "core/ff_json.h"
+#include "framefarm.pb-c.h"
+
+#define FF_JOBSPEC_MAX_ITEMS 100000
+#define FF_JOBSPEC_MAX_PROMPT 16384
+#define FF_JOBSPEC_LAT_T 4 /* VAE temporal factor of every Wan model */
+
+/* Reads a job object; `what` names the source in messages. The result is
+ * normalised. Relative paths are kept as written (the client resolves them). */
+ff_status ff_jobspec_from_json(const ff_json *root, const char *what, Ff__JobSpec **out, ff_err *err);
+ff_status ff_jobspec_load_file(const char *path, Ff__JobSpec **out, ff_err *err);
+
+/* Fills every absent field with its default and checks the result. */
+ff_status ff_jobspec_normalize(Ff__JobSpec *s, ff_err *err);
+/* Checks a normalised spec (every field present and in range). */
+ff_status ff_jobspec_check(const Ff__JobSpec *s, ff_err *err);
+
+void ff_jobspec_free(Ff__JobSpec *s);
+/* Deep copy through pack/unpack. */
+ff_status ff_jobspec_clone(const Ff__JobSpec *s, Ff__JobSpec **out, ff_err *err);
+
+size_t ff_jobspec_items(const Ff__JobSpec *s);
+/* Item i's prompt, negative prompt ("" when none) and seed. */
+void ff_jobspec_item(const Ff__JobSpec *s, size_t i, const char **prompt, const char **negative, uint64_t *seed);
+int ff_jobspec_lat_total(const Ff__JobSpec *s);
+/* Item i's output path: the output itself for a one-item job, else
+ * "<stem>_<iiii><ext>" ("out.y4m" -> "out_0002.y4m", "dir" -> "dir_0002"). */
+ff_status ff_jobspec_item_output(const Ff__JobSpec *s, size_t i, char *buf, size_t n, ff_err *err);
+
+#endif

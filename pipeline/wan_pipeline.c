@@ -541,7 +541,7 @@ static ff_status check_params(const ff_wan_params *prm, ff_err *err) {
     if (!isfinite(prm->guidance_scale) || (prm->has_guidance_scale_2 && !isfinite(prm->guidance_scale_2)))
         return ff_err_set(err, FF_ERR_ARG, "pipeline: guidance scales must be finite");
     int64_t B = (int64_t)prm->n_prompts * prm->num_videos_per_prompt;
-    if (!prm->seeds || (prm->n_seeds != 1 && prm->n_seeds != B))
+    if (!prm->latents && (!prm->seeds || (prm->n_seeds != 1 && prm->n_seeds != B)))
         return ff_err_set(err, FF_ERR_ARG, "pipeline: %d seeds for a batch of %lld videos (give one, or one per video)",
                           prm->n_seeds, (long long)B);
     return FF_OK;
@@ -582,10 +582,22 @@ ff_status ff_wan_pipeline_run(ff_wan_pipeline *p, const ff_wan_params *prm, ff_w
         if (st) goto done;
     }
     /* 3. prepare_latents: randn_tensor((B, C, F, h, w), generator) */
-    if ((st = ff_tensor_alloc(&r.latents, FF_F32, 5, g.latent_shape, err)) ||
-        (st = ff_randn_tensor(&r.latents, prm->seeds, (size_t)prm->n_seeds, err)) ||
-        (st = emit(&r, "latents_init", -1, &r.latents, err)))
+    if (prm->latents) { /* given initial latents (diffusers' latents=) */
+        const ff_tensor *l0 = prm->latents;
+        int ok = l0->dtype == FF_F32 && l0->loc == FF_LOC_HOST && l0->ndim == 5;
+        for (int d = 0; ok && d < 5; d++) ok = l0->shape[d] == g.latent_shape[d];
+        if (!ok) {
+            char b[96];
+            st = ff_err_set(err, FF_ERR_SHAPE, "pipeline: latents %s do not match the latent shape (%lld, %lld, %lld, %lld, %lld) F32",
+                            ff_tensor_describe(l0, b, sizeof b), (long long)g.latent_shape[0], (long long)g.latent_shape[1],
+                            (long long)g.latent_shape[2], (long long)g.latent_shape[3], (long long)g.latent_shape[4]);
+            goto done;
+        }
+        if ((st = ff_tensor_clone(&r.latents, l0, err))) goto done;
+    } else if ((st = ff_tensor_alloc(&r.latents, FF_F32, 5, g.latent_shape, err)) ||
+               (st = ff_randn_tensor(&r.latents, prm->seeds, (size_t)prm->n_seeds, err)))
         goto done;
+    if ((st = emit(&r, "latents_init", -1, &r.latents, err))) goto done;
     /* 4. denoising loop */
     if ((st = stage_denoise(&r, s, &pe, err))) goto done;
     ff_prompt_embeds_free(&pe);

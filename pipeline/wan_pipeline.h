@@ -138,6 +138,9 @@ typedef struct {
     int n_negative;
     const uint64_t *seeds;        /* 1: one generator for the batch; B*nv: a generator per video */
     int n_seeds;
+    const ff_tensor *latents;     /* diffusers' latents=: initial noise, F32 host of exactly the
+                                     geometry's latent_shape (seeds are then not used; may be NULL):
+                                     the farm passes each chunk its slice of one noise tensor */
     int num_frames, height, width;
     int num_inference_steps;
     double guidance_scale;        /* CFG when > 1 */

@@ -14,6 +14,7 @@ int ff_cmd_golden(int argc, char **argv);
 int ff_cmd_vae(int argc, char **argv);
 int ff_cmd_encode_prompt(int argc, char **argv);
 int ff_cmd_transformer(int argc, char **argv);
+int ff_cmd_plan(int argc, char **argv);
 int ff_cmd_render(int argc, char **argv);
 int ff_cmd_init_model(int argc, char **argv);
 

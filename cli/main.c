@@ -17,6 +17,7 @@ static const subcommand subcommands[] = {
     {"golden", ff_cmd_golden, "run golden cases against diffusers reference data: golden [--backend cpu|cuda] PATH..."},
     {"vae", ff_cmd_vae, "Wan VAE: vae decode|encode --model DIR --in X.safetensors --out Y.safetensors"},
     {"encode-prompt", ff_cmd_encode_prompt, "UMT5: encode-prompt --model DIR --prompt TEXT [--negative TEXT] --out E.safetensors"},
+    {"plan", ff_cmd_plan, "memory plan: plan --model DIR --height H --width W --frames F --budget 8GiB [--dtype bf16|f32]"},
     {"transformer", ff_cmd_transformer, "Wan transformer forward: transformer --model DIR/transformer --in X --out Y"},
 };
 

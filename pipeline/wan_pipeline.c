@@ -17,6 +17,8 @@
 #include "models/umt5.h"
 #include "models/umt5_params.h"
 #include "models/wan_transformer.h"
+#include "offload/pool.h"
+#include "pipeline/offload_dit.h"
 #include "pipeline/wan_pipeline.h"
 
 #define PATH_BUF 4200
@@ -77,7 +79,8 @@ ff_status ff_wan_pipeline_open(ff_backend *be, const char *dir, const ff_wan_ope
     if (!p) return ff_err_set(err, FF_ERR_NOMEM, "pipeline: no memory");
     p->be = be;
     p->log = log;
-    p->opts.dit_weight_dtype = opts ? opts->dit_weight_dtype : FF_F32;
+    if (opts) p->opts = *opts;
+    else p->opts.dit_weight_dtype = FF_F32;
     if (p->opts.dit_weight_dtype != FF_F32 && p->opts.dit_weight_dtype != FF_BF16) {
         free(p);
         return ff_err_set(err, FF_ERR_ARG, "pipeline: transformer weights must be F32 or BF16");
@@ -308,13 +311,20 @@ static ff_status stage_text(run_ctx *r, ff_prompt_embeds *pe, ff_err *err) {
     ff_status st = progress(r, FF_WAN_STAGE_TEXT, 0, 1, 0, 0, t0, err);
     if (st) return st;
     meter_begin(&r->m, FF_WAN_C_TEXT_ENCODER);
-    if ((st = ff_tok_load(p->dir_tok, &tok, err)) || (st = ff_umt5_load(p->be, p->dir_te, &te, err))) goto done;
+    ff_backend *te_be = p->be, *host_be = NULL; /* offload: text encoder on a CPU backend of its own */
+    if (p->opts.text_on_host && ff_backend_kind_of(p->be) != FF_BACKEND_CPU) {
+        if ((st = ff_backend_cpu_create(0, &host_be, err))) goto done;
+        te_be = host_be;
+    }
+    if (p->opts.device_pool) ff_pool_set_label(p->opts.device_pool, "text_encoder");
+    if ((st = ff_tok_load(p->dir_tok, &tok, err)) || (st = ff_umt5_load(te_be, p->dir_te, &te, err))) goto done;
     meter_loaded(&r->m, FF_WAN_C_TEXT_ENCODER);
     ff_prompt_request req = {prm->prompts, prm->n_prompts, prm->negative_prompts, prm->n_negative, r->do_cfg,
                              prm->num_videos_per_prompt, prm->max_sequence_length};
     if ((st = ff_prompt_encode(tok, te, &req, pe, err))) goto done;
 done:
     ff_umt5_free(te);
+    ff_backend_free(host_be);
     ff_tok_free(tok);
     meter_end(&r->m, FF_WAN_C_TEXT_ENCODER);
     r->m.s->c[FF_WAN_C_TEXT_ENCODER].backend_weight_bytes = umt5_weight_bytes(&p->te_cfg);
@@ -327,6 +337,7 @@ done:
 /* The denoising loop's device state: the expert in use and its buffers. */
 typedef struct {
     ff_dit_model *model;
+    ff_offload_dit *off;   /* offload state of model, or NULL (ff_dit_place) */
     int expert;            /* 1 or 2; 0 = none loaded */
     ff_tensor dx, dcond, duncond, dout; /* backend: latents, text (cond/uncond), prediction */
     int64_t weight_bytes, act_bytes;
@@ -336,6 +347,8 @@ static void dit_unload(run_ctx *r, dit_state *d) {
     ff_backend *be = r->p->be;
     if (d->expert) {
         ff_wan_component c = d->expert == 1 ? FF_WAN_C_TRANSFORMER : FF_WAN_C_TRANSFORMER_2;
+        ff_offload_dit_free(d->off); /* host tensors back before the model goes */
+        d->off = NULL;
         ff_dit_free(d->model);
         meter_end(&r->m, c);
         ff_wan_component_stats *cs = &r->m.s->c[c];
@@ -369,7 +382,17 @@ static ff_status dit_switch(run_ctx *r, dit_state *d, int expert, const ff_promp
         return st;
     }
     d->expert = expert;
-    if ((st = ff_dit_place(d->model, be, 1, err))) return ff_err_wrap(err, "placing %s on %s: ", dir, ff_backend_name(be));
+    if (p->opts.dit_offload == FF_OFFLOAD_STREAM || p->opts.device_pool) {
+        ff_offload_opts oo;
+        ff_offload_opts_default(&oo);
+        oo.mode = p->opts.dit_offload == FF_OFFLOAD_STREAM ? FF_OFFLOAD_STREAM : FF_OFFLOAD_RESIDENT;
+        oo.group = p->opts.dit_group > 0 ? p->opts.dit_group : 1;
+        oo.upload_dtype = p->opts.dit_widen ? FF_F32 : FF_DTYPE_COUNT;
+        oo.device_pool = p->opts.device_pool;
+        oo.name = expert == 1 ? "transformer" : "transformer_2";
+        if ((st = ff_offload_dit_create(d->model, be, &oo, &d->off, err))) return st;
+    } else if ((st = ff_dit_place(d->model, be, 1, err)))
+        return ff_err_wrap(err, "placing %s on %s: ", dir, ff_backend_name(be));
     ff_dit_param *ps;
     size_t np;
     d->weight_bytes = 0;
@@ -398,7 +421,8 @@ static ff_status dit_switch(run_ctx *r, dit_state *d, int expert, const ff_promp
 static ff_status dit_call(run_ctx *r, dit_state *d, const ff_tensor *tstep, ff_tensor *dtext, ff_tensor *out, ff_err *err) {
     ff_backend *be = r->p->be;
     ff_status st = ff_be_upload(be, &d->dx, &r->latents, err);
-    if (!st) st = ff_dit_forward(d->model, be, &d->dx, tstep, dtext, NULL, &d->dout, err);
+    if (!st && d->off) st = ff_offload_dit_forward(d->off, &d->dx, tstep, dtext, &d->dout, err);
+    else if (!st) st = ff_dit_forward(d->model, be, &d->dx, tstep, dtext, NULL, &d->dout, err);
     if (!st) st = ff_be_download(be, out, &d->dout, err);
     return st;
 }
@@ -498,6 +522,7 @@ static ff_status stage_decode(run_ctx *r, ff_err *err) {
     ff_tensor z = {0};
     decode_ctx dc = {r, NULL, 0, 0, 0, now_s()};
     meter_begin(&r->m, FF_WAN_C_VAE);
+    if (p->opts.device_pool) ff_pool_set_label(p->opts.device_pool, "vae");
     ff_status st = ff_vae_load(p->be, p->dir_vae, &vae, err);
     if (st) goto done;
     meter_loaded(&r->m, FF_WAN_C_VAE);

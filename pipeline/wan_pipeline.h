@@ -45,8 +45,20 @@
 
 typedef struct ff_wan_pipeline ff_wan_pipeline;
 
+/* Offload (pipeline/offload_dit.h, offload/pool.h), all zero by default:
+ * dit_offload selects how the transformer's weights live while it runs
+ * (FF_OFFLOAD_RESIDENT copies, or FF_OFFLOAD_STREAM: blocks streamed in
+ * groups of dit_group through a ring of 2), used when dit_offload is STREAM
+ * or device_pool is set (else ff_dit_place as before). device_pool, when
+ * attached to the backend, gets its label set per stage and block.
+ * text_on_host runs the text encoder on a CPU backend of its own. */
 typedef struct {
     ff_dtype dit_weight_dtype; /* transformer matrices: FF_F32 (default) or FF_BF16 */
+    int dit_offload;           /* ff_offload_mode: 0 resident, 1 stream */
+    int dit_group;             /* blocks per upload when streaming (0: 1) */
+    int dit_widen;             /* 1: BF16 weights widened to F32 on upload (else as stored) */
+    int text_on_host;
+    struct ff_pool *device_pool;
 } ff_wan_open_opts;
 
 /* Reads <dir>/model_index.json (_class_name WanPipeline), the scheduler

@@ -68,7 +68,10 @@ static ff_status read_cfgs(const char *dir, plan_cfgs *c, ff_err *err) {
     for (int i = 0; i < 4 && !st; i++) {
         if ((i == 0 && !c->has_te) || (i == 2 && !c->has_t2)) continue;
         if ((st = ff_model_dir_component_dir(md, comps[i], cdir, sizeof cdir, err))) break;
-        snprintf(path, sizeof path, "%s/config.json", cdir);
+        if ((size_t)snprintf(path, sizeof path, "%s/config.json", cdir) >= sizeof path) {
+            st = ff_err_set(err, FF_ERR_ARG, "plan: path too long: %s", cdir);
+            break;
+        }
         if (i == 0) st = ff_umt5_config_read(path, &c->te, err);
         else if (i == 3) st = ff_vae_config_load(path, &c->vae, err);
         else st = ff_dit_config_load(path, &c->dit[i == 2], err);

@@ -356,10 +356,13 @@ ff_status ff_jobspec_check(const Ff__JobSpec *s, ff_err *err) {
     REQ(s->fps >= 1 && s->fps <= 240, "job: fps %d must be in 1..240", s->fps);
     REQ(s->chunk_frames == 0 || (s->chunk_frames >= 5 && (s->chunk_frames - 1) % 4 == 0 && s->chunk_frames <= 100001),
         "job: chunking frames %d must be 0 (never cut) or 4k+1 >= 5", s->chunk_frames);
-    if (s->chunk_frames)
-        REQ(s->chunk_overlap >= 1 && s->chunk_overlap <= s->chunk_frames - 5,
-            "job: chunking overlap %d must be in 1..%d (frames - 5: each chunk adds a latent frame)", s->chunk_overlap,
-            s->chunk_frames - 5);
+    if (s->chunk_frames) {
+        int c_lat = (s->chunk_frames - 1) / 4 + 1, o_lat = s->chunk_overlap >= 1 ? (s->chunk_overlap + 2) / 4 + 1 : 0;
+        REQ(s->chunk_overlap >= 1 && 2 * o_lat <= c_lat,
+            "job: chunking overlap %d must be >= 1 and at most half a chunk (%d frames: %d latent frames, the overlap "
+            "rounds up to %d)",
+            s->chunk_overlap, s->chunk_frames, c_lat, o_lat);
+    }
     REQ(s->vae_tile_size >= 0 && s->vae_tile_size <= 8192 && s->vae_tile_stride >= 0 && s->vae_tile_stride <= 8192,
         "job: vae tile_size/tile_stride must be in 0..8192 (0 = default)");
     REQ(!strcmp(s->dit_weights, "f32") || !strcmp(s->dit_weights, "bf16"), "job: dit_weights '%s' must be f32 or bf16",

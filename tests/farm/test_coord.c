@@ -1,0 +1,460 @@
+/* coordinator: chunk planning and cross-fades, the SQLite store, chunk
+ * files and assembly, and the coordinator state machine driven with a fake
+ * clock and fake workers (no sockets): scheduling order, results, worker
+ * death, bounded retries, cancel, refusals, and a restart that keeps
+ * finished chunks. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "coordinator/assemble.h"
+#include "coordinator/chunking.h"
+#include "coordinator/coord.h"
+#include "coordinator/store.h"
+#include "proto/ff_frames.h"
+#include "proto/ff_jobspec.h"
+#include "proto/ff_wire.h"
+#include "tests/common/ff_test.h"
+#include "tests/farm/farm_test_util.h"
+
+static void rm_rf(const char *p) {
+    char cmd[4200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", p);
+    if (system(cmd)) {
+    }
+}
+
+static void test_chunk_plan(void) {
+    ff_err err = {0};
+    Ff__JobSpec *s = ft_spec("{\"model\": \"/m\", \"prompt\": \"p\", \"seeds\": [1, 2], \"frames\": 81, \"width\": 16, "
+                             "\"height\": 16, \"output\": \"/o.y4m\", \"chunking\": {\"frames\": 33, \"overlap\": 8}}",
+                             &err);
+    FF_REQUIRE(s != NULL);
+    int C, O;
+    ff_chunk_params(s, &C, &O);
+    FF_CHECK(C == 9 && O == 3);
+    ff_chunk_window *w = NULL;
+    size_t n = 0;
+    FF_REQUIRE_OK(ff_chunk_plan(s, &w, &n, &err), &err);
+    FF_REQUIRE(n == 6);
+    int want[3][2] = {{0, 9}, {6, 9}, {12, 9}};
+    for (int k = 0; k < 3; k++) {
+        FF_CHECK(w[k].item == 0 && w[k].lat_start == want[k][0] && w[k].lat_count == want[k][1]);
+        FF_CHECK(w[3 + k].item == 1 && w[3 + k].lat_start == want[k][0]);
+    }
+    /* windows cover frames 0..80 exactly, overlaps are 4(O-1)+1 = 9 frames */
+    FF_CHECK(ff_chunk_first_frame(w[2].lat_start) + ff_chunk_frames(w[2].lat_count) - 1 == 80);
+    FF_CHECK(ff_chunk_first_frame(w[0].lat_start) + ff_chunk_frames(w[0].lat_count) - ff_chunk_first_frame(w[1].lat_start) == 9);
+    free(w);
+    ff_jobspec_free(s);
+    /* an uneven tail: 21 latents, C = 9, O = 2 -> stride 7: [0,9) [7,16) [14,21) */
+    s = ft_spec("{\"model\": \"/m\", \"prompt\": \"p\", \"seed\": 1, \"frames\": 81, \"width\": 16, \"height\": 16, "
+                "\"output\": \"/o.y4m\", \"chunking\": {\"frames\": 33, \"overlap\": 4}}",
+                &err);
+    FF_REQUIRE(s != NULL);
+    FF_REQUIRE_OK(ff_chunk_plan(s, &w, &n, &err), &err);
+    FF_CHECK(n == 3 && w[2].lat_start == 14 && w[2].lat_count == 7);
+    free(w);
+    ff_jobspec_free(s);
+    /* short videos are never cut */
+    s = ft_spec("{\"model\": \"/m\", \"prompt\": \"p\", \"seed\": 1, \"frames\": 17, \"output\": \"/o.y4m\"}", &err);
+    FF_REQUIRE(s != NULL);
+    FF_CHECK(ff_chunk_count(s) == 1);
+    ff_jobspec_free(s);
+    /* blend: integer linear weights */
+    uint8_t a[2] = {0, 200}, b[2] = {90, 100}, o[2];
+    ff_chunk_blend(a, b, 2, 0, 2, o); /* weights 2/3 a, 1/3 b */
+    FF_CHECK(o[0] == 30 && o[1] == 167);
+    ff_chunk_blend(a, b, 2, 1, 2, o);
+    FF_CHECK(o[0] == 60 && o[1] == 133);
+}
+
+/* Frames of window w: pixel value = (global frame * 7 + item * 50) & 255. */
+static void write_chunk_file(const char *path, int item, const ff_chunk_window *w, int W, int H, int drop_last) {
+    FILE *f = fopen(path, "wb");
+    if (!f) abort();
+    int frames = ff_chunk_frames(w->lat_count) - drop_last;
+    size_t fb = (size_t)W * H * 3;
+    for (int t0 = 0; t0 < frames; t0 += 4) {
+        int cnt = frames - t0 < 4 ? frames - t0 : 4;
+        uint8_t *raw = malloc(fb * cnt), *z = NULL;
+        size_t zn = 0;
+        for (int k = 0; k < cnt; k++)
+            memset(raw + k * fb, ((ff_chunk_first_frame(w->lat_start) + t0 + k) * 7 + item * 50) & 255, fb);
+        ff_err err;
+        if (ff_frames_deflate(raw, fb * cnt, 1, &z, &zn, &err) || ff_cfile_append(f, t0, cnt, W, H, z, zn, &err)) abort();
+        free(raw);
+        free(z);
+    }
+    fclose(f);
+}
+
+static long file_size(const char *p) {
+    struct stat sb;
+    return stat(p, &sb) ? -1 : (long)sb.st_size;
+}
+
+static void test_assemble(void) {
+    ff_err err = {0};
+    char dir[512], out[600], paths[3][600];
+    ff_test_tmp_path("farm_assemble", dir, sizeof dir);
+    rm_rf(dir);
+    mkdir(dir, 0755);
+    Ff__JobSpec *s = ft_spec("{\"model\": \"/m\", \"prompt\": \"p\", \"seed\": 1, \"frames\": 41, \"width\": 16, "
+                             "\"height\": 16, \"output\": \"/o.y4m\", \"chunking\": {\"frames\": 21, \"overlap\": 4}}",
+                             &err);
+    FF_REQUIRE(s != NULL);
+    ff_chunk_window w[4];
+    size_t n = 0;
+    FF_REQUIRE_OK(ff_chunk_item_windows(s, 0, w, 4, &n, &err), &err);
+    FF_REQUIRE(n == 3); /* L = 11, C = 6, O = 2: [0,6) [4,10) [8,11) */
+    const char *pp[3];
+    for (size_t k = 0; k < n; k++) {
+        snprintf(paths[k], sizeof paths[k], "%s/%zu.frames", dir, k);
+        write_chunk_file(paths[k], 0, &w[k], 16, 16, 0);
+        pp[k] = paths[k];
+    }
+    snprintf(out, sizeof out, "%s/video.y4m", dir);
+    FF_CHECK_OK(ff_assemble_item(s, w, pp, n, out, &err), &err);
+    /* 41 frames of 16x16 4:2:0 */
+    long header = -1, sz = file_size(out);
+    FILE *f = fopen(out, "rb");
+    if (f) {
+        char line[256];
+        if (fgets(line, sizeof line, f)) header = (long)strlen(line);
+        fclose(f);
+    }
+    FF_CHECK_MSG(sz == header + 41 * (6 + 16 * 16 * 3 / 2), "size %ld header %ld", sz, header);
+    /* a window short of one frame: refused, and no video left behind */
+    write_chunk_file(paths[1], 0, &w[1], 16, 16, 1);
+    char out2[640];
+    snprintf(out2, sizeof out2, "%s/video2.y4m", dir);
+    FF_CHECK(ff_assemble_item(s, w, pp, n, out2, &err) == FF_ERR_FORMAT);
+    FF_CHECK_MSG(strstr(err.msg, "frames") != NULL, "%s", err.msg);
+    FF_CHECK(file_size(out2) < 0);
+    ff_jobspec_free(s);
+}
+
+/* ---- the state machine with fake peers ---------------------------------------- */
+
+typedef struct {
+    char rid[80];
+    Ff__Envelope *env;
+} sent_msg;
+
+typedef struct {
+    sent_msg msgs[256];
+    int n;
+} outbox;
+
+static ff_status fake_send(void *user, const void *rid, size_t len, Ff__Envelope *env, ff_err *err) {
+    outbox *o = user;
+    if (o->n == 256) return ff_err_set(err, FF_ERR_IO, "outbox full");
+    uint8_t *buf;
+    size_t n;
+    if (ff_wire_pack(env, &buf, &n, err)) return FF_ERR_IO;
+    Ff__Envelope *copy = NULL;
+    ff_status st = ff_wire_unpack(buf, n, 0, &copy, NULL, err);
+    free(buf);
+    if (st) return st;
+    snprintf(o->msgs[o->n].rid, sizeof o->msgs[o->n].rid, "%.*s", (int)len, (const char *)rid);
+    o->msgs[o->n++].env = copy;
+    return FF_OK;
+}
+
+static void outbox_clear(outbox *o) {
+    for (int i = 0; i < o->n; i++) ff_wire_free(o->msgs[i].env);
+    o->n = 0;
+}
+
+/* The last message of kind `body` sent to rid (NULL if none). */
+static Ff__Envelope *sent_to(outbox *o, const char *rid, Ff__Envelope__BodyCase body) {
+    for (int i = o->n - 1; i >= 0; i--)
+        if (!strcmp(o->msgs[i].rid, rid) && o->msgs[i].env->body_case == body) return o->msgs[i].env;
+    return NULL;
+}
+
+static void heartbeat(ff_coord *c, const char *id, uint64_t busy, double now) {
+    Ff__Heartbeat hb = FF__HEARTBEAT__INIT;
+    hb.worker_id = (char *)id;
+    hb.name = "test";
+    hb.backend = "cpu";
+    hb.has_device_bytes = 1;
+    hb.device_bytes = 1 << 20;
+    hb.has_busy_task = 1;
+    hb.busy_task = busy;
+    Ff__Envelope e = FF__ENVELOPE__INIT;
+    e.body_case = FF__ENVELOPE__BODY_HEARTBEAT;
+    e.heartbeat = &hb;
+    ff_err err;
+    if (ff_coord_handle(c, id, strlen(id), &e, now, &err)) abort();
+}
+
+static uint64_t submit(ff_coord *c, outbox *ob, const char *json, double now) {
+    ff_err err = {0};
+    Ff__JobSpec *s = ft_spec(json, &err);
+    if (!s) {
+        fprintf(stderr, "%s\n", err.msg);
+        abort();
+    }
+    Ff__SubmitJob sj = FF__SUBMIT_JOB__INIT;
+    sj.spec = s;
+    Ff__Envelope e = FF__ENVELOPE__INIT;
+    e.body_case = FF__ENVELOPE__BODY_SUBMIT;
+    e.submit = &sj;
+    if (ff_coord_handle(c, "client", 6, &e, now, &err)) abort();
+    ff_jobspec_free(s);
+    Ff__Envelope *r = sent_to(ob, "client", FF__ENVELOPE__BODY_SUBMIT_REPLY);
+    return r ? r->submit_reply->job_id : 0;
+}
+
+/* Plays a well-behaved worker finishing the task it was sent. */
+static void finish_task(ff_coord *c, const char *id, const Ff__ChunkTask *t, double now) {
+    int W = t->spec->width, H = t->spec->height, frames = ff_chunk_frames(t->lat_count);
+    size_t fb = (size_t)W * H * 3;
+    uint8_t *raw = calloc(fb, frames), *z = NULL;
+    size_t zn = 0;
+    ff_err err;
+    for (int i = 0; i < frames; i++) memset(raw + i * fb, (int)(t->item * 40 + i), fb);
+    if (ff_frames_deflate(raw, fb * frames, 1, &z, &zn, &err)) abort();
+    Ff__ResultFrames rf = FF__RESULT_FRAMES__INIT;
+    rf.has_task_id = rf.has_t0 = rf.has_count = rf.has_width = rf.has_height = rf.has_rgb_zlib = 1;
+    rf.task_id = t->task_id;
+    rf.count = frames;
+    rf.width = W;
+    rf.height = H;
+    rf.rgb_zlib.data = z;
+    rf.rgb_zlib.len = zn;
+    Ff__Envelope e = FF__ENVELOPE__INIT;
+    e.body_case = FF__ENVELOPE__BODY_FRAMES;
+    e.frames = &rf;
+    if (ff_coord_handle(c, id, strlen(id), &e, now, &err)) abort();
+    Ff__TaskDone d = FF__TASK_DONE__INIT;
+    d.has_task_id = d.has_frames = 1;
+    d.task_id = t->task_id;
+    d.frames = frames;
+    Ff__Envelope e2 = FF__ENVELOPE__INIT;
+    e2.body_case = FF__ENVELOPE__BODY_DONE;
+    e2.done = &d;
+    if (ff_coord_handle(c, id, strlen(id), &e2, now, &err)) abort();
+    free(raw);
+    free(z);
+}
+
+static ff_coord *open_coord(const char *dir, outbox *ob, double now) {
+    ff_coord_opts o = {0};
+    o.state_dir = dir;
+    o.worker_timeout_s = 5;
+    o.send = fake_send;
+    o.user = ob;
+    ff_coord *c = NULL;
+    ff_err err;
+    if (ff_coord_open(&o, now, &c, &err)) {
+        fprintf(stderr, "%s\n", err.msg);
+        abort();
+    }
+    return c;
+}
+
+static void test_coord_flow(void) {
+    char dir[512], out[600], job[1200];
+    ff_test_tmp_path("farm_coord", dir, sizeof dir);
+    rm_rf(dir);
+    snprintf(out, sizeof out, "%s/out.y4m", dir);
+    outbox ob = {0};
+    ff_err err = {0};
+    double now = 100;
+    ff_coord *c = open_coord(dir, &ob, now);
+    snprintf(job, sizeof job,
+             "{\"model\": \"/m\", \"prompts\": [\"a\", \"b\", \"c\"], \"seed\": 3, \"frames\": 9, \"width\": 16, "
+             "\"height\": 16, \"steps\": 2, \"output\": \"%s\"}",
+             out);
+    uint64_t id = submit(c, &ob, job, now);
+    FF_REQUIRE(id == 1);
+    /* a lower-priority older job and a higher-priority newer one */
+    char job2[1300];
+    snprintf(job2, sizeof job2,
+             "{\"model\": \"/m\", \"prompt\": \"hi\", \"seed\": 1, \"frames\": 5, \"width\": 16, \"height\": 16, "
+             "\"output\": \"%s/hi.y4m\", \"priority\": 9}",
+             dir);
+    uint64_t id2 = submit(c, &ob, job2, now);
+    FF_CHECK(id2 == 2);
+    outbox_clear(&ob);
+    heartbeat(c, "w1", 0, now);
+    heartbeat(c, "w2", 0, now);
+    FF_CHECK_OK(ff_coord_tick(c, now, &err), &err);
+    Ff__Envelope *t1 = sent_to(&ob, "w1", FF__ENVELOPE__BODY_TASK), *t2 = sent_to(&ob, "w2", FF__ENVELOPE__BODY_TASK);
+    FF_REQUIRE(t1 && t2);
+    FF_CHECK(t1->task->job_id == 2); /* priority first */
+    FF_CHECK(t2->task->job_id == 1 && t2->task->chunk == 0);
+    finish_task(c, "w1", t1->task, now + 1);
+    ff_cstate st;
+    FF_CHECK_OK(ff_coord_job_state(c, 2, &st, NULL, &err), &err);
+    FF_CHECK(st == FF_CS_DONE);
+    /* w2 dies mid-chunk: its chunk is queued again with one attempt counted */
+    Ff__ChunkTask dead = *t2->task;
+    (void)dead;
+    outbox_clear(&ob);
+    heartbeat(c, "w1", 0, now + 4);
+    FF_CHECK_OK(ff_coord_tick(c, now + 4, &err), &err); /* w1 gets job 1 chunk 1 */
+    t1 = sent_to(&ob, "w1", FF__ENVELOPE__BODY_TASK);
+    FF_REQUIRE(t1 && t1->task->chunk == 1);
+    finish_task(c, "w1", t1->task, now + 5);
+    outbox_clear(&ob);
+    heartbeat(c, "w1", 0, now + 7);
+    FF_CHECK_OK(ff_coord_tick(c, now + 7, &err), &err); /* w2 silent for 7 s: dead; chunk 0 goes to w1 */
+    t1 = sent_to(&ob, "w1", FF__ENVELOPE__BODY_TASK);
+    FF_REQUIRE(t1);
+    FF_CHECK(t1->task->job_id == 1);
+    /* a stale result (w2's old task, sent by w1) is ignored */
+    Ff__Envelope *keep = t1;
+    finish_task(c, "w1", keep->task, now + 8);
+    outbox_clear(&ob);
+    FF_CHECK_OK(ff_coord_tick(c, now + 8, &err), &err);
+    t1 = sent_to(&ob, "w1", FF__ENVELOPE__BODY_TASK);
+    FF_REQUIRE(t1 && t1->task->chunk == 2);
+    /* the coordinator restarts while chunk 2 runs */
+    ff_coord_close(c);
+    outbox_clear(&ob);
+    c = open_coord(dir, &ob, now + 20);
+    FF_CHECK_OK(ff_coord_job_state(c, 1, &st, NULL, &err), &err);
+    FF_CHECK(st == FF_CS_RUNNING);
+    /* the worker still reports its old task: told to cancel it, gets nothing new until idle */
+    heartbeat(c, "w1", t1 ? 0x1 : 0, now + 20);
+    Ff__Envelope *cn = sent_to(&ob, "w1", FF__ENVELOPE__BODY_CANCEL);
+    FF_CHECK(cn && cn->cancel->task_id == 1);
+    FF_CHECK_OK(ff_coord_tick(c, now + 20, &err), &err);
+    FF_CHECK(sent_to(&ob, "w1", FF__ENVELOPE__BODY_TASK) == NULL);
+    heartbeat(c, "w1", 0, now + 21);
+    FF_CHECK_OK(ff_coord_tick(c, now + 21, &err), &err);
+    Ff__Envelope *t3 = sent_to(&ob, "w1", FF__ENVELOPE__BODY_TASK);
+    FF_REQUIRE(t3 && t3->task->chunk == 2);
+    finish_task(c, "w1", t3->task, now + 22);
+    FF_CHECK_OK(ff_coord_job_state(c, 1, &st, NULL, &err), &err);
+    FF_CHECK(st == FF_CS_DONE);
+    /* status: every chunk done once; chunks 0 and 1 dispatched as often as before the restart */
+    outbox_clear(&ob);
+    Ff__StatusQuery q = FF__STATUS_QUERY__INIT;
+    q.has_job_id = 1;
+    q.job_id = 1;
+    Ff__Envelope e = FF__ENVELOPE__INIT;
+    e.body_case = FF__ENVELOPE__BODY_STATUS;
+    e.status = &q;
+    FF_CHECK_OK(ff_coord_handle(c, "client", 6, &e, now + 23, &err), &err);
+    Ff__Envelope *sr = sent_to(&ob, "client", FF__ENVELOPE__BODY_STATUS_REPLY);
+    FF_REQUIRE(sr && sr->status_reply->n_jobs == 1);
+    Ff__JobStatus *js = sr->status_reply->jobs[0];
+    FF_CHECK(!strcmp(js->state, "done") && js->chunks_done == 3 && js->n_chunks == 3 && js->n_outputs == 3);
+    for (size_t i = 0; i < js->n_chunks; i++) FF_CHECK(js->chunks[i]->completions == 1);
+    FF_CHECK(js->chunks[0]->dispatches == 2 && js->chunks[0]->attempts == 1);
+    FF_CHECK(js->chunks[1]->dispatches == 1 && js->chunks[2]->dispatches == 2);
+    char item1[700];
+    snprintf(item1, sizeof item1, "%s/out_0001.y4m", dir);
+    FF_CHECK(file_size(item1) > 0);
+    outbox_clear(&ob);
+    ff_coord_close(c);
+}
+
+static void test_coord_retries_and_refusals(void) {
+    char dir[512], job[1200];
+    ff_test_tmp_path("farm_coord_retry", dir, sizeof dir);
+    rm_rf(dir);
+    outbox ob = {0};
+    ff_err err = {0};
+    double now = 0;
+    ff_coord *c = open_coord(dir, &ob, now);
+    snprintf(job, sizeof job,
+             "{\"model\": \"/m\", \"prompt\": \"a\", \"seed\": 3, \"frames\": 5, \"width\": 16, \"height\": 16, "
+             "\"output\": \"%s/o.y4m\", \"max_attempts\": 2}",
+             dir);
+    uint64_t id = submit(c, &ob, job, now);
+    FF_REQUIRE(id == 1);
+    /* a relative output, a bad spec: refused with an Error, nothing stored */
+    outbox_clear(&ob);
+    Ff__JobSpec *bad = ft_spec("{\"model\": \"/m\", \"prompt\": \"a\", \"seed\": 3, \"output\": \"rel.y4m\"}", &err);
+    FF_REQUIRE(bad);
+    Ff__SubmitJob sj = FF__SUBMIT_JOB__INIT;
+    sj.spec = bad;
+    Ff__Envelope e = FF__ENVELOPE__INIT;
+    e.body_case = FF__ENVELOPE__BODY_SUBMIT;
+    e.submit = &sj;
+    FF_CHECK_OK(ff_coord_handle(c, "client", 6, &e, now, &err), &err);
+    Ff__Envelope *er = sent_to(&ob, "client", FF__ENVELOPE__BODY_ERROR);
+    FF_CHECK(er && strstr(er->error->message, "absolute"));
+    bad->width = 17;
+    FF_CHECK_OK(ff_coord_handle(c, "client", 6, &e, now, &err), &err);
+    er = sent_to(&ob, "client", FF__ENVELOPE__BODY_ERROR);
+    FF_CHECK(er && strstr(er->error->message, "width 17"));
+    ff_jobspec_free(bad);
+    ff_cstate st;
+    FF_CHECK(ff_coord_job_state(c, 2, &st, NULL, &err) == FF_ERR_NOT_FOUND);
+    /* a task message sent to the coordinator: refused */
+    Ff__Envelope *copy_task = NULL;
+    heartbeat(c, "w1", 0, now);
+    FF_CHECK_OK(ff_coord_tick(c, now, &err), &err);
+    Ff__Envelope *t = sent_to(&ob, "w1", FF__ENVELOPE__BODY_TASK);
+    FF_REQUIRE(t);
+    uint64_t first_task = t->task->task_id;
+    outbox_clear(&ob); /* frees t */
+    (void)copy_task;
+    /* progress from an unregistered peer: refused */
+    Ff__Progress pr = FF__PROGRESS__INIT;
+    pr.has_task_id = 1;
+    pr.task_id = 5;
+    Ff__Envelope pe = FF__ENVELOPE__INIT;
+    pe.body_case = FF__ENVELOPE__BODY_PROGRESS;
+    pe.progress = &pr;
+    FF_CHECK_OK(ff_coord_handle(c, "stranger", 8, &pe, now, &err), &err);
+    FF_CHECK(sent_to(&ob, "stranger", FF__ENVELOPE__BODY_ERROR) != NULL);
+    /* the worker reports a failure twice: the chunk (and the job) fail with its log */
+    for (int round = 0; round < 2; round++) {
+        uint64_t task = round == 0 ? first_task : 0;
+        if (!task) {
+            heartbeat(c, "w1", 0, now);
+            FF_CHECK_OK(ff_coord_tick(c, now, &err), &err);
+            Ff__Envelope *tt = sent_to(&ob, "w1", FF__ENVELOPE__BODY_TASK);
+            FF_REQUIRE(tt);
+            task = tt->task->task_id;
+        }
+        Ff__TaskFailed f = FF__TASK_FAILED__INIT;
+        f.has_task_id = 1;
+        f.task_id = task;
+        f.message = round ? "out of memory in vae" : "segfault in transformer";
+        f.log = "worker log line";
+        Ff__Envelope fe = FF__ENVELOPE__INIT;
+        fe.body_case = FF__ENVELOPE__BODY_FAILED;
+        fe.failed = &f;
+        FF_CHECK_OK(ff_coord_handle(c, "w1", 2, &fe, now, &err), &err);
+        outbox_clear(&ob);
+    }
+    const char *why = NULL;
+    FF_CHECK_OK(ff_coord_job_state(c, 1, &st, &why, &err), &err);
+    FF_CHECK(st == FF_CS_FAILED);
+    FF_CHECK_MSG(why && strstr(why, "after 2 attempts") && strstr(why, "segfault in transformer") &&
+                     strstr(why, "out of memory in vae"),
+                 "%s", why ? why : "(null)");
+    /* cancel of an unknown job */
+    Ff__Cancel cn = FF__CANCEL__INIT;
+    cn.has_job_id = 1;
+    cn.job_id = 42;
+    Ff__Envelope ce = FF__ENVELOPE__INIT;
+    ce.body_case = FF__ENVELOPE__BODY_CANCEL;
+    ce.cancel = &cn;
+    FF_CHECK_OK(ff_coord_handle(c, "client", 6, &ce, now, &err), &err);
+    er = sent_to(&ob, "client", FF__ENVELOPE__BODY_ERROR);
+    FF_CHECK(er && er->error->code == FF__ERROR__CODE__NOT_FOUND);
+    ff_coord_stats stats;
+    ff_coord_get_stats(c, &stats);
+    FF_CHECK(stats.refused >= 3 && stats.jobs_failed == 1);
+    outbox_clear(&ob);
+    ff_coord_close(c);
+}
+
+int main(void) {
+    FF_RUN(test_chunk_plan);
+    FF_RUN(test_assemble);
+    FF_RUN(test_coord_flow);
+    FF_RUN(test_coord_retries_and_refusals);
+    return ff_test_summary();
+}

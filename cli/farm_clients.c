@@ -1,0 +1,256 @@
+/* framefarm submit | status | cancel | workers: the job-queue clients.
+ *
+ *   framefarm submit JOB.json [--wait] [--wait-timeout SEC]   prints the job id on stdout
+ *   framefarm status [JOB] [--json]
+ *   framefarm cancel JOB
+ *   framefarm workers [--json]
+ * common: [--connect tcp://HOST:PORT] [--server-key COORD.pub] [--client-key NAME] [--timeout SEC]
+ *
+ * Exit codes (for batch scripts): 0 success (submit --wait: the job is
+ * done, its outputs on stdout); 1 the job failed; 2 usage error, bad job
+ * file, or the coordinator refused the request (unknown job, invalid spec,
+ * version mismatch); 3 coordinator unreachable (not running, wrong CURVE
+ * key); 4 the job was cancelled. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "cli/farm_common.h"
+#include "core/ff_json.h"
+#include "proto/ff_jobspec.h"
+#include "proto/ff_wire.h"
+
+static int parse_job_id(const char *s, uint64_t *out) {
+    char *end;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (!*s || *end || v == 0) return -1;
+    *out = v;
+    return 0;
+}
+
+static void *new_ctx(void) {
+    void *ctx = zmq_ctx_new();
+    if (!ctx) fprintf(stderr, "framefarm: zmq_ctx_new failed\n");
+    return ctx;
+}
+
+int ff_cmd_submit(int argc, char **argv) {
+    ff_farm_client c;
+    ff_farm_client_init(&c);
+    const char *path = NULL;
+    int wait = 0;
+    double wait_timeout = 0;
+    for (int i = 1; i < argc; i++) {
+        int r = ff_farm_client_option(&c, "submit", argc, argv, &i);
+        if (r < 0) return FF_EXIT_USAGE;
+        if (r) continue;
+        if (!strcmp(argv[i], "--wait")) wait = 1;
+        else if (!strcmp(argv[i], "--wait-timeout") && i + 1 < argc) wait_timeout = atof(argv[++i]);
+        else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            printf("usage: framefarm submit JOB.json [--wait] [--wait-timeout SEC] [--connect EP] [--server-key PUB]\n"
+                   "       [--client-key NAME] [--timeout SEC]\n"
+                   "exit: 0 done/submitted, 1 job failed, 2 refused/bad file, 3 coordinator unreachable, 4 cancelled\n");
+            return FF_EXIT_OK;
+        } else if (argv[i][0] != '-' && !path) path = argv[i];
+        else {
+            fprintf(stderr, "framefarm submit: unknown argument '%s'\n", argv[i]);
+            return FF_EXIT_USAGE;
+        }
+    }
+    if (!path) {
+        fprintf(stderr, "framefarm submit: give a job file (framefarm submit JOB.json [--wait])\n");
+        return FF_EXIT_USAGE;
+    }
+    Ff__JobSpec *spec = ff_farm_load_job(path, "submit");
+    if (!spec) return FF_EXIT_USAGE;
+    void *ctx = new_ctx();
+    if (!ctx) {
+        ff_jobspec_free(spec);
+        return FF_EXIT_FAIL;
+    }
+    uint64_t id = 0;
+    int rc = ff_farm_submit(ctx, &c, "submit", spec, &id);
+    ff_jobspec_free(spec);
+    if (!rc) {
+        printf("%llu\n", (unsigned long long)id);
+        fflush(stdout);
+        if (wait) rc = ff_farm_wait(ctx, &c, "submit", id, wait_timeout);
+    }
+    zmq_ctx_term(ctx);
+    return rc;
+}
+
+static void json_str(const char *key, const char *v, int comma) {
+    printf("\"%s\": ", key);
+    if (v) ff_json_write_string(stdout, v);
+    else printf("null");
+    if (comma) printf(", ");
+}
+
+static void print_job_json(const Ff__JobStatus *j) {
+    printf("{\"job\": %llu, ", (unsigned long long)j->job_id);
+    json_str("state", j->state, 1);
+    json_str("name", j->name, 1);
+    printf("\"priority\": %d, \"chunks_total\": %d, \"chunks_done\": %d, \"progress\": %.4f, ", j->priority,
+           j->chunks_total, j->chunks_done, j->progress);
+    json_str("error", j->error, 1);
+    printf("\"outputs\": [");
+    for (size_t i = 0; i < j->n_outputs; i++) {
+        if (i) printf(", ");
+        ff_json_write_string(stdout, j->outputs[i]);
+    }
+    printf("], \"chunks\": [");
+    for (size_t i = 0; i < j->n_chunks; i++) {
+        const Ff__ChunkStatus *c = j->chunks[i];
+        printf("%s{\"chunk\": %u, \"item\": %u, ", i ? ", " : "", c->chunk, c->item);
+        json_str("state", c->state, 1);
+        json_str("worker", c->worker, 1);
+        printf("\"attempts\": %d, \"dispatches\": %d, \"completions\": %d, \"stage\": %d, \"done\": %lld, \"total\": %lld, "
+               "\"lat_start\": %d, \"lat_count\": %d}",
+               c->attempts, c->dispatches, c->completions, c->stage, (long long)c->done, (long long)c->total, c->lat_start,
+               c->lat_count);
+    }
+    printf("]}\n");
+}
+
+int ff_cmd_status(int argc, char **argv) {
+    ff_farm_client c;
+    ff_farm_client_init(&c);
+    uint64_t id = 0;
+    for (int i = 1; i < argc; i++) {
+        int r = ff_farm_client_option(&c, "status", argc, argv, &i);
+        if (r < 0) return FF_EXIT_USAGE;
+        if (r) continue;
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            printf("usage: framefarm status [JOB] [--json] [--connect EP] [--server-key PUB] [--timeout SEC]\n");
+            return FF_EXIT_OK;
+        }
+        if (id || parse_job_id(argv[i], &id)) {
+            fprintf(stderr, "framefarm status: bad argument '%s' (a job id)\n", argv[i]);
+            return FF_EXIT_USAGE;
+        }
+    }
+    void *ctx = new_ctx();
+    if (!ctx) return FF_EXIT_FAIL;
+    Ff__StatusQuery q = FF__STATUS_QUERY__INIT;
+    q.has_job_id = id != 0;
+    q.job_id = id;
+    Ff__Envelope req = FF__ENVELOPE__INIT, *rep = NULL;
+    req.body_case = FF__ENVELOPE__BODY_STATUS;
+    req.status = &q;
+    int rc = ff_farm_request(ctx, &c, "status", &req, &rep);
+    if (!rc && rep->body_case == FF__ENVELOPE__BODY_STATUS_REPLY) {
+        const Ff__StatusReply *sr = rep->status_reply;
+        if (c.json) {
+            for (size_t i = 0; i < sr->n_jobs; i++) print_job_json(sr->jobs[i]);
+        } else if (!id) {
+            printf("%-6s %-10s %6s %9s %-8s %s\n", "JOB", "STATE", "DONE", "CHUNKS", "PRIO", "NAME");
+            for (size_t i = 0; i < sr->n_jobs; i++) {
+                const Ff__JobStatus *j = sr->jobs[i];
+                printf("%-6llu %-10s %5.1f%% %4d/%-4d %-8d %s\n", (unsigned long long)j->job_id, j->state, j->progress * 100,
+                       j->chunks_done, j->chunks_total, j->priority, j->name ? j->name : "");
+            }
+        } else if (sr->n_jobs == 1) {
+            const Ff__JobStatus *j = sr->jobs[0];
+            printf("job %llu: %s, %.1f%%, %d/%d chunks, priority %d%s%s\n", (unsigned long long)j->job_id, j->state,
+                   j->progress * 100, j->chunks_done, j->chunks_total, j->priority, j->name ? ", " : "",
+                   j->name ? j->name : "");
+            if (j->error) printf("error: %s\n", j->error);
+            for (size_t i = 0; i < j->n_outputs; i++) printf("output: %s\n", j->outputs[i]);
+            printf("%-6s %-5s %-10s %-10s %-8s %-9s %s\n", "CHUNK", "ITEM", "LATENTS", "STATE", "TRIES", "PROGRESS", "WORKER");
+            for (size_t i = 0; i < j->n_chunks; i++) {
+                const Ff__ChunkStatus *ch = j->chunks[i];
+                char lat[32], prog[32];
+                snprintf(lat, sizeof lat, "%d..%d", ch->lat_start, ch->lat_start + ch->lat_count - 1);
+                if (!strcmp(ch->state, "running"))
+                    snprintf(prog, sizeof prog, "%s %lld/%lld", ch->stage == 0 ? "text" : ch->stage == 1 ? "step" : "decode",
+                             (long long)ch->done, (long long)ch->total);
+                else
+                    snprintf(prog, sizeof prog, "-");
+                printf("%-6u %-5u %-10s %-10s %-8d %-9s %s\n", ch->chunk, ch->item, lat, ch->state, ch->dispatches, prog,
+                       ch->worker ? ch->worker : "-");
+            }
+        }
+    }
+    ff_wire_free(rep);
+    zmq_ctx_term(ctx);
+    return rc;
+}
+
+int ff_cmd_cancel(int argc, char **argv) {
+    ff_farm_client c;
+    ff_farm_client_init(&c);
+    uint64_t id = 0;
+    for (int i = 1; i < argc; i++) {
+        int r = ff_farm_client_option(&c, "cancel", argc, argv, &i);
+        if (r < 0) return FF_EXIT_USAGE;
+        if (r) continue;
+        if (id || parse_job_id(argv[i], &id)) {
+            fprintf(stderr, "framefarm cancel: bad argument '%s' (usage: framefarm cancel JOB)\n", argv[i]);
+            return FF_EXIT_USAGE;
+        }
+    }
+    if (!id) {
+        fprintf(stderr, "framefarm cancel: give a job id\n");
+        return FF_EXIT_USAGE;
+    }
+    void *ctx = new_ctx();
+    if (!ctx) return FF_EXIT_FAIL;
+    Ff__Cancel cn = FF__CANCEL__INIT;
+    cn.has_job_id = 1;
+    cn.job_id = id;
+    Ff__Envelope req = FF__ENVELOPE__INIT, *rep = NULL;
+    req.body_case = FF__ENVELOPE__BODY_CANCEL;
+    req.cancel = &cn;
+    int rc = ff_farm_request(ctx, &c, "cancel", &req, &rep);
+    if (!rc && rep->body_case == FF__ENVELOPE__BODY_STATUS_REPLY && rep->status_reply->n_jobs == 1)
+        printf("job %llu: %s\n", (unsigned long long)id, rep->status_reply->jobs[0]->state);
+    ff_wire_free(rep);
+    zmq_ctx_term(ctx);
+    return rc;
+}
+
+int ff_cmd_workers(int argc, char **argv) {
+    ff_farm_client c;
+    ff_farm_client_init(&c);
+    for (int i = 1; i < argc; i++) {
+        int r = ff_farm_client_option(&c, "workers", argc, argv, &i);
+        if (r < 0) return FF_EXIT_USAGE;
+        if (!r) {
+            fprintf(stderr, "framefarm workers: unknown argument '%s'\n", argv[i]);
+            return FF_EXIT_USAGE;
+        }
+    }
+    void *ctx = new_ctx();
+    if (!ctx) return FF_EXIT_FAIL;
+    Ff__WorkersQuery q = FF__WORKERS_QUERY__INIT;
+    Ff__Envelope req = FF__ENVELOPE__INIT, *rep = NULL;
+    req.body_case = FF__ENVELOPE__BODY_WORKERS;
+    req.workers = &q;
+    int rc = ff_farm_request(ctx, &c, "workers", &req, &rep);
+    if (!rc && rep->body_case == FF__ENVELOPE__BODY_WORKERS_REPLY) {
+        const Ff__WorkersReply *wr = rep->workers_reply;
+        if (!c.json) printf("%-20s %-10s %-16s %10s %8s %6s %s\n", "WORKER", "STATE", "BACKEND", "DEVICE_MiB", "SEEN_S", "DONE", "NAME");
+        for (size_t i = 0; i < wr->n_workers; i++) {
+            const Ff__WorkerStatus *w = wr->workers[i];
+            if (c.json) {
+                printf("{");
+                json_str("worker", w->worker_id, 1);
+                json_str("state", w->state, 1);
+                json_str("backend", w->backend, 1);
+                json_str("name", w->name, 1);
+                json_str("loaded_model", w->loaded_model, 1);
+                printf("\"device_bytes\": %lld, \"last_seen_s\": %.3f, \"tasks_done\": %llu}\n", (long long)w->device_bytes,
+                       w->last_seen_s, (unsigned long long)w->tasks_done);
+            } else {
+                printf("%-20s %-10s %-16s %10lld %8.1f %6llu %s\n", w->worker_id, w->state, w->backend ? w->backend : "-",
+                       (long long)(w->device_bytes >> 20), w->last_seen_s, (unsigned long long)w->tasks_done,
+                       w->name ? w->name : "");
+            }
+        }
+    }
+    ff_wire_free(rep);
+    zmq_ctx_term(ctx);
+    return rc;
+}

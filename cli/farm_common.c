@@ -1,0 +1,190 @@
+/* farm_common: see farm_common.h. */
+#include "cli/farm_common.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "proto/ff_jobspec.h"
+#include "proto/ff_wire.h"
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+void ff_farm_client_init(ff_farm_client *c) {
+    memset(c, 0, sizeof *c);
+    const char *env = getenv("FRAMEFARM_COORDINATOR");
+    c->net.endpoint = env && *env ? env : FF_FARM_DEFAULT_ENDPOINT;
+    c->net.timeout_ms = 10000;
+}
+
+int ff_farm_client_option(ff_farm_client *c, const char *cmd, int argc, char **argv, int *i) {
+    const char *a = argv[*i], *val = *i + 1 < argc ? argv[*i + 1] : NULL;
+    if (!strcmp(a, "--json")) {
+        c->json = 1;
+        return 1;
+    }
+    if (strcmp(a, "--connect") && strcmp(a, "--server-key") && strcmp(a, "--client-key") && strcmp(a, "--timeout"))
+        return 0;
+    if (!val) {
+        fprintf(stderr, "framefarm %s: %s needs a value\n", cmd, a);
+        return -1;
+    }
+    if (!strcmp(a, "--connect")) c->net.endpoint = val;
+    else if (!strcmp(a, "--server-key")) c->net.server_key = val;
+    else if (!strcmp(a, "--client-key")) c->net.client_key = val;
+    else {
+        char *end;
+        double t = strtod(val, &end);
+        if (*end || !(t > 0 && t < 1e6)) {
+            fprintf(stderr, "framefarm %s: bad --timeout '%s' (seconds)\n", cmd, val);
+            return -1;
+        }
+        c->net.timeout_ms = (int)(t * 1000);
+    }
+    (*i)++;
+    return 1;
+}
+
+int ff_farm_request(void *ctx, const ff_farm_client *c, const char *cmd, Ff__Envelope *req, Ff__Envelope **reply) {
+    ff_err err = {0};
+    ff_status st = ff_net_request(ctx, &c->net, req, reply, &err);
+    if (!st) return FF_EXIT_OK;
+    ff_cli_report(cmd, &err);
+    return st == FF_ERR_IO ? FF_EXIT_UNREACHABLE : FF_EXIT_USAGE;
+}
+
+static char *absolute(const char *p) {
+    if (p[0] == '/') return strdup(p);
+    char cwd[PATH_MAX];
+    if (!getcwd(cwd, sizeof cwd)) return NULL;
+    size_t n = strlen(cwd) + strlen(p) + 2;
+    char *out = malloc(n);
+    if (out) snprintf(out, n, "%s/%s", cwd, p);
+    return out;
+}
+
+Ff__JobSpec *ff_farm_load_job(const char *path, const char *cmd) {
+    ff_err err = {0};
+    Ff__JobSpec *s = NULL;
+    if (ff_jobspec_load_file(path, &s, &err)) {
+        ff_cli_report(cmd, &err);
+        return NULL;
+    }
+    char *out = absolute(s->output), *model = NULL;
+    char real[PATH_MAX];
+    model = realpath(s->model, real) ? strdup(real) : absolute(s->model);
+    if (!out || !model) {
+        free(out);
+        free(model);
+        ff_jobspec_free(s);
+        fprintf(stderr, "framefarm %s: out of memory\n", cmd);
+        return NULL;
+    }
+    free(s->output);
+    free(s->model);
+    s->output = out;
+    s->model = model;
+    return s;
+}
+
+int ff_farm_submit(void *ctx, const ff_farm_client *c, const char *cmd, Ff__JobSpec *spec, uint64_t *job_id) {
+    Ff__SubmitJob sj = FF__SUBMIT_JOB__INIT;
+    sj.spec = spec;
+    Ff__Envelope req = FF__ENVELOPE__INIT, *rep = NULL;
+    req.body_case = FF__ENVELOPE__BODY_SUBMIT;
+    req.submit = &sj;
+    int rc = ff_farm_request(ctx, c, cmd, &req, &rep);
+    if (rc) return rc;
+    if (rep->body_case != FF__ENVELOPE__BODY_SUBMIT_REPLY) {
+        fprintf(stderr, "framefarm %s: unexpected '%s' reply\n", cmd, ff_wire_body_name(rep->body_case));
+        ff_wire_free(rep);
+        return FF_EXIT_FAIL;
+    }
+    *job_id = rep->submit_reply->job_id;
+    fprintf(stderr, "job %llu submitted: %d chunk%s\n", (unsigned long long)*job_id, rep->submit_reply->chunks,
+            rep->submit_reply->chunks == 1 ? "" : "s");
+    ff_wire_free(rep);
+    return FF_EXIT_OK;
+}
+
+static void draw_bar(int tty, uint64_t id, const Ff__JobStatus *js, int *last_pct) {
+    int pct = (int)(js->progress * 100 + 0.5);
+    if (!tty && pct / 10 == *last_pct / 10 && *last_pct >= 0) return;
+    char bar[41];
+    int fill = pct * 40 / 100;
+    for (int i = 0; i < 40; i++) bar[i] = i < fill ? '#' : '.';
+    bar[40] = 0;
+    fprintf(stderr, "%sjob %llu [%s] %3d%%  %d/%d chunks  %s%s", tty ? "\r" : "", (unsigned long long)id, bar, pct,
+            js->chunks_done, js->chunks_total, js->state, tty ? "   " : "\n");
+    *last_pct = pct;
+}
+
+int ff_farm_wait(void *ctx, const ff_farm_client *c, const char *cmd, uint64_t job_id, double wait_timeout_s) {
+    int tty = isatty(2), last_pct = -1, reported_down = 0;
+    double start = now_s();
+    ff_farm_client quiet = *c;
+    for (;;) {
+        Ff__StatusQuery q = FF__STATUS_QUERY__INIT;
+        q.has_job_id = 1;
+        q.job_id = job_id;
+        Ff__Envelope req = FF__ENVELOPE__INIT, *rep = NULL;
+        req.body_case = FF__ENVELOPE__BODY_STATUS;
+        req.status = &q;
+        ff_err err = {0};
+        ff_status st = ff_net_request(ctx, &quiet.net, &req, &rep, &err);
+        if (st == FF_ERR_IO) {
+            if (!reported_down)
+                fprintf(stderr, "%sframefarm %s: coordinator unreachable, still waiting: %s\n", tty ? "\n" : "", cmd,
+                        err.msg);
+            reported_down = 1;
+            if (wait_timeout_s > 0 && now_s() - start > wait_timeout_s) return FF_EXIT_UNREACHABLE;
+            sleep(1);
+            continue;
+        }
+        if (st) {
+            ff_cli_report(cmd, &err);
+            return FF_EXIT_USAGE;
+        }
+        if (reported_down) fprintf(stderr, "framefarm %s: coordinator is back\n", cmd);
+        reported_down = 0;
+        if (rep->body_case != FF__ENVELOPE__BODY_STATUS_REPLY || rep->status_reply->n_jobs != 1) {
+            ff_wire_free(rep);
+            fprintf(stderr, "framefarm %s: unexpected reply to a status query\n", cmd);
+            return FF_EXIT_FAIL;
+        }
+        const Ff__JobStatus *js = rep->status_reply->jobs[0];
+        draw_bar(tty, job_id, js, &last_pct);
+        int rc = -1;
+        if (!strcmp(js->state, "done")) {
+            if (tty) fputc('\n', stderr);
+            for (size_t i = 0; i < js->n_outputs; i++) printf("%s\n", js->outputs[i]);
+            rc = FF_EXIT_OK;
+        } else if (!strcmp(js->state, "failed")) {
+            if (tty) fputc('\n', stderr);
+            fprintf(stderr, "framefarm %s: job %llu failed: %s\n", cmd, (unsigned long long)job_id,
+                    js->error ? js->error : "(no message)");
+            rc = FF_EXIT_FAIL;
+        } else if (!strcmp(js->state, "cancelled")) {
+            if (tty) fputc('\n', stderr);
+            fprintf(stderr, "framefarm %s: job %llu was cancelled\n", cmd, (unsigned long long)job_id);
+            rc = FF_EXIT_CANCELLED;
+        }
+        ff_wire_free(rep);
+        if (rc >= 0) return rc;
+        if (wait_timeout_s > 0 && now_s() - start > wait_timeout_s) {
+            fprintf(stderr, "framefarm %s: gave up waiting for job %llu after %.0f s\n", cmd, (unsigned long long)job_id,
+                    wait_timeout_s);
+            return FF_EXIT_UNREACHABLE;
+        }
+        struct timespec ts = {0, 250 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+}

@@ -1,0 +1,44 @@
+/* farm_common: what the farm subcommands share (cli/farm_*.c only, which
+ * are compiled only in the farm build): client options, one request, job
+ * submission and waiting with a progress bar. Prints (this is cli/). */
+#ifndef FF_FARM_COMMON_H
+#define FF_FARM_COMMON_H
+
+#include <stdint.h>
+#include <zmq.h>
+
+#include "cli/cli.h"
+#include "framefarm.pb-c.h"
+#include "proto/ff_net.h"
+
+#define FF_FARM_DEFAULT_ENDPOINT "tcp://127.0.0.1:5555"
+
+typedef struct {
+    ff_net_client_opts net;
+    int json;
+} ff_farm_client;
+
+/* Defaults: $FRAMEFARM_COORDINATOR or tcp://127.0.0.1:5555, 10 s timeout. */
+void ff_farm_client_init(ff_farm_client *c);
+/* Consumes a client option at argv[*i] (--connect, --server-key,
+ * --client-key, --timeout, --json): 1 taken, 0 not a client option,
+ * -1 bad value (message printed). */
+int ff_farm_client_option(ff_farm_client *c, const char *cmd, int argc, char **argv, int *i);
+
+/* One request; on failure prints "framefarm CMD: ..." and returns the exit
+ * code (FF_EXIT_UNREACHABLE or FF_EXIT_USAGE for a refusal). */
+int ff_farm_request(void *ctx, const ff_farm_client *c, const char *cmd, Ff__Envelope *req, Ff__Envelope **reply);
+
+/* Loads a job file and makes its paths absolute (relative to the current
+ * directory). NULL on failure (message printed). */
+Ff__JobSpec *ff_farm_load_job(const char *path, const char *cmd);
+
+/* Submits spec; *job_id on success; returns an exit code. */
+int ff_farm_submit(void *ctx, const ff_farm_client *c, const char *cmd, Ff__JobSpec *spec, uint64_t *job_id);
+/* Polls the job until it is done, failed or cancelled, drawing a progress
+ * bar on stderr; keeps polling through an unreachable coordinator (a
+ * restart) until wait_timeout_s (0: forever). Returns FF_EXIT_OK (outputs
+ * printed on stdout), FF_EXIT_FAIL, FF_EXIT_CANCELLED or FF_EXIT_UNREACHABLE. */
+int ff_farm_wait(void *ctx, const ff_farm_client *c, const char *cmd, uint64_t job_id, double wait_timeout_s);
+
+#endif

@@ -1,0 +1,203 @@
+/* framefarm coordinator | worker | keygen: the farm's long-running
+ * processes and their keys.
+ *
+ *   framefarm coordinator [--bind tcp://HOST:5555] --state DIR [--curve-secret NAME.key] [--insecure]
+ *       [--max-message BYTES] [--worker-timeout SEC] [--keep-chunks] [--log-level L]
+ *   framefarm worker --connect tcp://HOST:5555 [--device N | --backend cpu|cuda[:N]] [--vram-budget 8G]
+ *       [--threads N] [--server-key COORD.pub] [--client-key NAME] [--heartbeat SEC] [--name NAME]
+ *       [--max-tasks N] [--log-level L]
+ *       TEST MODES: [--test-no-render] [--test-stall-step K]
+ *   framefarm keygen NAME          writes NAME.pub and NAME.key (CURVE, Z85)
+ *
+ * Both daemons run until SIGINT/SIGTERM and log to stderr. Without
+ * --curve-secret the coordinator binds loopback only (a wildcard bind is
+ * narrowed to 127.0.0.1) unless --insecure. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "coordinator/server.h"
+#include "core/ff_log.h"
+#include "proto/ff_net.h"
+#include "worker/worker.h"
+
+static int parse_bytes(const char *s, int64_t *out) {
+    char *end;
+    double v = strtod(s, &end);
+    double mul = 1;
+    if (*end == 'k' || *end == 'K') mul = 1024.0, end++;
+    else if (*end == 'm' || *end == 'M') mul = 1048576.0, end++;
+    else if (*end == 'g' || *end == 'G') mul = 1073741824.0, end++;
+    else if (*end == 't' || *end == 'T') mul = 1099511627776.0, end++;
+    if ((*end == 'i' || *end == 'I') && end[1] == 'B') end += 2;
+    else if (*end == 'B' || *end == 'b') end++;
+    if (*end || end == s || !(v >= 0) || v * mul > 9e18) return -1;
+    *out = (int64_t)(v * mul);
+    return 0;
+}
+
+static int parse_level(const char *cmd, const char *s, ff_log_level *lvl) {
+    if (ff_log_level_parse(s, lvl)) {
+        fprintf(stderr, "framefarm %s: bad --log-level '%s' (debug, info, warn, error, off)\n", cmd, s);
+        return -1;
+    }
+    return 0;
+}
+
+int ff_cmd_coordinator(int argc, char **argv) {
+    ff_cserver_opts o = {0};
+    o.bind = "tcp://127.0.0.1:5555";
+    ff_log_level lvl = FF_LOG_INFO;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            printf("usage: framefarm coordinator [--bind tcp://*:5555] --state DIR [--curve-secret NAME.key] [--insecure]\n"
+                   "       [--max-message BYTES] [--worker-timeout SEC] [--keep-chunks] [--log-level L]\n");
+            return FF_EXIT_OK;
+        }
+        if (!strcmp(a, "--insecure")) {
+            o.allow_insecure_remote = 1;
+            continue;
+        }
+        if (!strcmp(a, "--keep-chunks")) {
+            o.keep_chunks = 1;
+            continue;
+        }
+        if (!val) {
+            fprintf(stderr, "framefarm coordinator: unknown or incomplete option '%s'\n", a);
+            return FF_EXIT_USAGE;
+        }
+        i++;
+        if (!strcmp(a, "--bind")) o.bind = val;
+        else if (!strcmp(a, "--state")) o.state_dir = val;
+        else if (!strcmp(a, "--curve-secret")) o.curve_secret = val;
+        else if (!strcmp(a, "--max-message")) {
+            int64_t b;
+            if (parse_bytes(val, &b) || b < 1024) {
+                fprintf(stderr, "framefarm coordinator: bad --max-message '%s' (at least 1024 bytes)\n", val);
+                return FF_EXIT_USAGE;
+            }
+            o.max_message = (size_t)b;
+        } else if (!strcmp(a, "--worker-timeout")) {
+            o.worker_timeout_s = atof(val);
+            if (!(o.worker_timeout_s > 0)) {
+                fprintf(stderr, "framefarm coordinator: bad --worker-timeout '%s' (seconds)\n", val);
+                return FF_EXIT_USAGE;
+            }
+        } else if (!strcmp(a, "--log-level")) {
+            if (parse_level("coordinator", val, &lvl)) return FF_EXIT_USAGE;
+        } else {
+            fprintf(stderr, "framefarm coordinator: unknown option '%s'\n", a);
+            return FF_EXIT_USAGE;
+        }
+    }
+    if (!o.state_dir) {
+        fprintf(stderr, "framefarm coordinator: --state DIR is required (jobs and chunks persist there)\n");
+        return FF_EXIT_USAGE;
+    }
+    ff_log log;
+    ff_log_init(&log, lvl, stderr);
+    log.timestamps = 1;
+    o.log = &log;
+    o.stop = ff_cli_catch_stop_signals();
+    ff_err err = {0};
+    ff_status st = ff_cserver_run(&o, &err);
+    if (st) {
+        ff_cli_report("coordinator", &err);
+        return st == FF_ERR_ARG ? FF_EXIT_USAGE : FF_EXIT_FAIL;
+    }
+    return FF_EXIT_OK;
+}
+
+int ff_cmd_worker(int argc, char **argv) {
+    ff_worker_opts o = {0};
+    o.backend = "cpu";
+    o.heartbeat_s = 1.0;
+    ff_log_level lvl = FF_LOG_INFO;
+    char devbuf[32];
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            printf("usage: framefarm worker --connect tcp://HOST:5555 [--device N | --backend cpu|cuda[:N]]\n"
+                   "       [--vram-budget 8G] [--threads N] [--server-key COORD.pub] [--client-key NAME]\n"
+                   "       [--heartbeat SEC] [--name NAME] [--max-tasks N] [--log-level L]\n"
+                   "  test modes (never reachable from a job file):\n"
+                   "       --test-no-render     return synthetic frames without loading a model (benchmarks)\n"
+                   "       --test-stall-step K  stop the first task after denoising step K until killed\n");
+            return FF_EXIT_OK;
+        }
+        if (!strcmp(a, "--test-no-render")) {
+            o.test_no_render = 1;
+            continue;
+        }
+        if (!val) {
+            fprintf(stderr, "framefarm worker: unknown or incomplete option '%s'\n", a);
+            return FF_EXIT_USAGE;
+        }
+        i++;
+        char *end = NULL;
+        if (!strcmp(a, "--connect")) o.connect = val;
+        else if (!strcmp(a, "--backend")) o.backend = val;
+        else if (!strcmp(a, "--device")) {
+            long d = strtol(val, &end, 10);
+            if (*end || d < 0 || d > 255) {
+                fprintf(stderr, "framefarm worker: bad --device '%s'\n", val);
+                return FF_EXIT_USAGE;
+            }
+            snprintf(devbuf, sizeof devbuf, "cuda:%ld", d);
+            o.backend = devbuf;
+        } else if (!strcmp(a, "--vram-budget")) {
+            if (parse_bytes(val, &o.vram_budget)) {
+                fprintf(stderr, "framefarm worker: bad --vram-budget '%s' (bytes, or 512M, 8G)\n", val);
+                return FF_EXIT_USAGE;
+            }
+        } else if (!strcmp(a, "--threads")) o.threads = atoi(val);
+        else if (!strcmp(a, "--server-key")) o.server_key = val;
+        else if (!strcmp(a, "--client-key")) o.client_key = val;
+        else if (!strcmp(a, "--heartbeat")) o.heartbeat_s = atof(val);
+        else if (!strcmp(a, "--name")) o.name = val;
+        else if (!strcmp(a, "--max-tasks")) o.max_tasks = atoi(val);
+        else if (!strcmp(a, "--test-stall-step")) o.test_stall_step = atoi(val);
+        else if (!strcmp(a, "--log-level")) {
+            if (parse_level("worker", val, &lvl)) return FF_EXIT_USAGE;
+        } else {
+            fprintf(stderr, "framefarm worker: unknown option '%s'\n", a);
+            return FF_EXIT_USAGE;
+        }
+    }
+    if (!o.connect) {
+        fprintf(stderr, "framefarm worker: --connect tcp://HOST:PORT is required\n");
+        return FF_EXIT_USAGE;
+    }
+    if (!(o.heartbeat_s > 0) || o.threads < 0 || o.max_tasks < 0 || o.test_stall_step < 0) {
+        fprintf(stderr, "framefarm worker: --heartbeat, --threads, --max-tasks and --test-stall-step must be positive\n");
+        return FF_EXIT_USAGE;
+    }
+    ff_log log;
+    ff_log_init(&log, lvl, stderr);
+    log.timestamps = 1;
+    o.log = &log;
+    o.stop = ff_cli_catch_stop_signals();
+    ff_err err = {0};
+    ff_status st = ff_worker_run(&o, &err);
+    if (st) {
+        ff_cli_report("worker", &err);
+        return st == FF_ERR_ARG || st == FF_ERR_DEVICE || st == FF_ERR_UNSUPPORTED ? FF_EXIT_USAGE : FF_EXIT_FAIL;
+    }
+    return FF_EXIT_OK;
+}
+
+int ff_cmd_keygen(int argc, char **argv) {
+    if (argc != 2 || argv[1][0] == '-') {
+        fprintf(stderr, "usage: framefarm keygen NAME   (writes NAME.pub and NAME.key, a CURVE key pair)\n");
+        return FF_EXIT_USAGE;
+    }
+    ff_err err = {0};
+    if (ff_net_keygen_files(argv[1], &err)) {
+        ff_cli_report("keygen", &err);
+        return FF_EXIT_FAIL;
+    }
+    printf("%s.pub\n%s.key\n", argv[1], argv[1]);
+    return FF_EXIT_OK;
+}

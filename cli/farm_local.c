@@ -1,0 +1,159 @@
+/* framefarm farm --workers N JOB.json: a coordinator and N local workers in
+ * one command, for one machine.
+ *
+ *   framefarm farm --workers N JOB.json [--state DIR] [--backend cpu|cuda] [--threads T]
+ *                  [--keep-state] [--test-no-render]
+ *
+ * Starts `framefarm coordinator` on a free loopback port with its state in
+ * DIR (default: a new folder under $TMPDIR, removed afterwards unless
+ * --keep-state), N `framefarm worker` processes (cuda: worker i gets
+ * device i), submits the job, waits with a progress bar and stops the
+ * processes. Exit codes as `framefarm submit --wait`. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "cli/farm_common.h"
+#include "proto/ff_jobspec.h"
+
+static pid_t spawn(char *const *args) {
+    pid_t pid = fork();
+    if (pid == 0) {
+        execv("/proc/self/exe", args);
+        _exit(127);
+    }
+    return pid;
+}
+
+static void stop_all(pid_t *pids, int n) {
+    for (int i = 0; i < n; i++)
+        if (pids[i] > 0) kill(pids[i], SIGTERM);
+    for (int i = 0; i < n; i++)
+        if (pids[i] > 0) waitpid(pids[i], NULL, 0);
+}
+
+int ff_cmd_farm(int argc, char **argv) {
+    int workers = 0, keep = 0, test = 0;
+    const char *job = NULL, *state = NULL, *backend = "cpu", *threads = NULL;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--keep-state")) keep = 1;
+        else if (!strcmp(a, "--test-no-render")) test = 1;
+        else if (!strcmp(a, "--workers") && val) workers = atoi(argv[++i]);
+        else if (!strcmp(a, "--state") && val) state = argv[++i];
+        else if (!strcmp(a, "--backend") && val) backend = argv[++i];
+        else if (!strcmp(a, "--threads") && val) threads = argv[++i];
+        else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            printf("usage: framefarm farm --workers N JOB.json [--state DIR] [--backend cpu|cuda] [--threads T]\n"
+                   "       [--keep-state] [--test-no-render]\n");
+            return FF_EXIT_OK;
+        } else if (a[0] != '-' && !job) job = a;
+        else {
+            fprintf(stderr, "framefarm farm: unknown or incomplete argument '%s'\n", a);
+            return FF_EXIT_USAGE;
+        }
+    }
+    if (!job || workers < 1 || workers > 256) {
+        fprintf(stderr, "framefarm farm: give --workers N (1..256) and a job file\n");
+        return FF_EXIT_USAGE;
+    }
+    Ff__JobSpec *spec = ff_farm_load_job(job, "farm");
+    if (!spec) return FF_EXIT_USAGE;
+    char tmpl[4096];
+    if (!state) {
+        const char *t = getenv("TMPDIR");
+        snprintf(tmpl, sizeof tmpl, "%s/framefarm-farm-XXXXXX", t && *t ? t : "/tmp");
+        if (!mkdtemp(tmpl)) {
+            fprintf(stderr, "framefarm farm: mkdtemp %s: %s\n", tmpl, strerror(errno));
+            ff_jobspec_free(spec);
+            return FF_EXIT_FAIL;
+        }
+        state = tmpl;
+    } else {
+        keep = 1;
+    }
+    char ep_path[4200];
+    snprintf(ep_path, sizeof ep_path, "%s/endpoint", state);
+    unlink(ep_path);
+    pid_t *pids = calloc((size_t)workers + 1, sizeof *pids);
+    if (!pids) {
+        ff_jobspec_free(spec);
+        return FF_EXIT_FAIL;
+    }
+    char *cargs[] = {"framefarm", "coordinator", "--bind", "tcp://127.0.0.1:*", "--state", (char *)state, "--log-level",
+                     "warn", NULL};
+    pids[0] = spawn(cargs);
+    /* the coordinator writes its endpoint once it listens */
+    char ep[512] = "";
+    for (int tries = 0; tries < 600 && !ep[0]; tries++) {
+        FILE *f = fopen(ep_path, "r");
+        if (f) {
+            if (fgets(ep, sizeof ep, f)) ep[strcspn(ep, "\n")] = 0;
+            fclose(f);
+        }
+        int status;
+        if (!ep[0] && waitpid(pids[0], &status, WNOHANG) == pids[0]) {
+            pids[0] = 0;
+            break;
+        }
+        if (!ep[0]) {
+            struct timespec ts = {0, 50 * 1000000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    int rc = FF_EXIT_FAIL;
+    void *ctx = NULL;
+    if (!ep[0]) {
+        fprintf(stderr, "framefarm farm: the coordinator did not start (state %s)\n", state);
+        goto done;
+    }
+    for (int i = 0; i < workers; i++) {
+        char be[32];
+        if (!strncmp(backend, "cuda", 4)) snprintf(be, sizeof be, "cuda:%d", i);
+        else snprintf(be, sizeof be, "%s", backend);
+        char *wargs[16];
+        int k = 0;
+        wargs[k++] = "framefarm";
+        wargs[k++] = "worker";
+        wargs[k++] = "--connect";
+        wargs[k++] = ep;
+        wargs[k++] = "--backend";
+        wargs[k++] = be;
+        wargs[k++] = "--log-level";
+        wargs[k++] = "warn";
+        if (threads) {
+            wargs[k++] = "--threads";
+            wargs[k++] = (char *)threads;
+        }
+        if (test) wargs[k++] = "--test-no-render";
+        wargs[k] = NULL;
+        pids[1 + i] = spawn(wargs);
+    }
+    fprintf(stderr, "farm: coordinator on %s, %d worker%s, state in %s\n", ep, workers, workers == 1 ? "" : "s", state);
+    ff_farm_client c;
+    ff_farm_client_init(&c);
+    c.net.endpoint = ep;
+    ctx = zmq_ctx_new();
+    uint64_t id = 0;
+    if (!ctx) goto done;
+    rc = ff_farm_submit(ctx, &c, "farm", spec, &id);
+    if (!rc) rc = ff_farm_wait(ctx, &c, "farm", id, 0);
+done:
+    if (ctx) zmq_ctx_term(ctx);
+    stop_all(pids, workers + 1);
+    free(pids);
+    ff_jobspec_free(spec);
+    if (!keep) {
+        char cmd[4300];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", state);
+        if (system(cmd) != 0) fprintf(stderr, "framefarm farm: could not remove %s\n", state);
+    }
+    return rc;
+}

@@ -1,0 +1,48 @@
+/* server (ff_cserver_*): the coordinator process — a ZeroMQ ROUTER socket
+ * in front of the state machine in coord.h.
+ *
+ * Every message is framed and validated (ff_wire) before the state machine
+ * sees it: an oversized, malformed or wrong-version message, or one with
+ * the wrong number of frames, is answered with an ff.Error naming the
+ * problem, logged with the peer's routing id, counted, and dropped; the
+ * coordinator keeps serving. ZMQ_MAXMSGSIZE is set at four times the
+ * message limit as a memory guard only (ZeroMQ drops such peers without
+ * telling), so the limit itself is enforced here, with a reply.
+ *
+ * Security: with a CURVE secret key the socket is a CURVE server (clients
+ * and workers need the coordinator's public key; handshake failures are
+ * logged from the socket monitor). Without keys, a wildcard bind
+ * (tcp://\*:P, tcp://0.0.0.0:P) is narrowed to 127.0.0.1 unless
+ * allow_insecure_remote is set, and any other non-loopback address is
+ * refused.
+ *
+ * The endpoint actually bound (useful with a ":*" port) is written to
+ * <state_dir>/endpoint once the socket listens. */
+#ifndef FF_SERVER_H
+#define FF_SERVER_H
+
+#include <signal.h>
+#include <stddef.h>
+
+#include "core/ff_err.h"
+#include "core/ff_log.h"
+
+typedef struct {
+    const char *bind;            /* default tcp://127.0.0.1:5555 */
+    const char *state_dir;
+    const char *curve_secret;    /* path of the coordinator's .key; NULL: no CURVE */
+    int allow_insecure_remote;   /* bind beyond loopback without CURVE */
+    size_t max_message;          /* bytes; 0: FF_WIRE_MAX_DEFAULT */
+    double worker_timeout_s;     /* default 10 */
+    int keep_chunks;
+    const ff_log *log;
+    const volatile sig_atomic_t *stop;
+} ff_cserver_opts;
+
+ff_status ff_cserver_run(const ff_cserver_opts *o, ff_err *err);
+
+/* The bind endpoint after the loopback rule (exposed for tests). */
+ff_status ff_cserver_bind_endpoint(const char *bind, int have_curve, int allow_insecure_remote, char *out, size_t n,
+                                   int *narrowed, ff_err *err);
+
+#endif

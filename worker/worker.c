@@ -1,0 +1,403 @@
+/* worker: see worker.h. */
+#include "worker/worker.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <zmq.h>
+
+#include "proto/ff_frames.h"
+#include "proto/ff_net.h"
+#include "proto/ff_wire.h"
+#include "worker/worker_render.h"
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Shared by the network thread and the render thread. */
+typedef struct {
+    void *ctx;
+    char pair_ep[64];
+    ff_wrender *r;
+    const ff_worker_opts *o;
+    atomic_int cancel, quit;
+    int stalled_once;
+} shared;
+
+/* ---- the render thread ---------------------------------------------------------- */
+
+typedef struct {
+    shared *sh;
+    void *pair;
+    uint64_t task;
+    int frames_sent;
+    int first_task;
+} rctx;
+
+static ff_status forward(void *pair, Ff__Envelope *env, ff_err *err) {
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    ff_status st = ff_wire_pack(env, &buf, &len, err);
+    if (st) return st;
+    uint8_t *msg = malloc(len + 1);
+    if (!msg) {
+        free(buf);
+        return ff_err_set(err, FF_ERR_NOMEM, "worker: out of memory");
+    }
+    msg[0] = 'M';
+    memcpy(msg + 1, buf, len);
+    free(buf);
+    int rc = zmq_send(pair, msg, len + 1, 0);
+    free(msg);
+    if (rc < 0) return ff_err_set(err, FF_ERR_IO, "worker: internal pipe: %s", zmq_strerror(errno));
+    return FF_OK;
+}
+
+static ff_status r_progress(void *user, int stage, int64_t done, int64_t total, ff_err *err) {
+    rctx *rc = user;
+    if (atomic_load(&rc->sh->cancel) || atomic_load(&rc->sh->quit))
+        return ff_err_set(err, FF_ERR_ARG, "cancelled");
+    Ff__Progress p = FF__PROGRESS__INIT;
+    p.has_task_id = p.has_stage = p.has_done = p.has_total = 1;
+    p.task_id = rc->task;
+    p.stage = stage;
+    p.done = done;
+    p.total = total;
+    Ff__Envelope env = FF__ENVELOPE__INIT;
+    env.body_case = FF__ENVELOPE__BODY_PROGRESS;
+    env.progress = &p;
+    ff_status st = forward(rc->pair, &env, err);
+    if (st) return st;
+    /* TEST MODE: stall the first task after step k until cancelled or killed */
+    if (rc->sh->o->test_stall_step > 0 && rc->first_task && stage == 1 && done == rc->sh->o->test_stall_step) {
+        while (!atomic_load(&rc->sh->cancel) && !atomic_load(&rc->sh->quit)) {
+            struct timespec ts = {0, 20 * 1000000};
+            nanosleep(&ts, NULL);
+        }
+        return ff_err_set(err, FF_ERR_ARG, "cancelled");
+    }
+    return FF_OK;
+}
+
+static ff_status r_frames(void *user, int t0, int count, int width, int height, const uint8_t *rgb, ff_err *err) {
+    rctx *rc = user;
+    uint8_t *z = NULL;
+    size_t zn = 0;
+    ff_status st = ff_frames_deflate(rgb, (size_t)count * width * height * 3, 1, &z, &zn, err);
+    if (st) return st;
+    Ff__ResultFrames f = FF__RESULT_FRAMES__INIT;
+    f.has_task_id = f.has_t0 = f.has_count = f.has_width = f.has_height = f.has_rgb_zlib = 1;
+    f.task_id = rc->task;
+    f.t0 = t0;
+    f.count = count;
+    f.width = width;
+    f.height = height;
+    f.rgb_zlib.data = z;
+    f.rgb_zlib.len = zn;
+    Ff__Envelope env = FF__ENVELOPE__INIT;
+    env.body_case = FF__ENVELOPE__BODY_FRAMES;
+    env.frames = &f;
+    st = forward(rc->pair, &env, err);
+    free(z);
+    if (!st) rc->frames_sent = t0 + count;
+    return st;
+}
+
+static void *render_main(void *arg) {
+    shared *sh = arg;
+    void *pair = zmq_socket(sh->ctx, ZMQ_PAIR);
+    if (!pair || zmq_connect(pair, sh->pair_ep)) return NULL;
+    int first = 1;
+    for (;;) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, pair, 0) < 0) {
+            zmq_msg_close(&m);
+            if (errno == EINTR) continue;
+            break;
+        }
+        if (zmq_msg_size(&m) != 1 + sizeof(Ff__Envelope *) || ((char *)zmq_msg_data(&m))[0] != 'T') {
+            zmq_msg_close(&m);
+            break; /* 'Q' or anything else: quit */
+        }
+        Ff__Envelope *env;
+        memcpy(&env, (char *)zmq_msg_data(&m) + 1, sizeof env);
+        zmq_msg_close(&m);
+        const Ff__ChunkTask *t = env->task;
+        rctx rc = {sh, pair, t->task_id, 0, first};
+        first = 0;
+        ff_wrender_cb cb = {r_progress, r_frames, &rc};
+        ff_err err = {0};
+        double t_start = now_s();
+        ff_status st = ff_wrender_run(sh->r, t, &cb, &err);
+        int expect = 1 + 4 * (t->lat_count - 1);
+        if (!st && rc.frames_sent != expect)
+            st = ff_err_set(&err, FF_ERR_INTERNAL, "rendered %d frames, the window has %d", rc.frames_sent, expect);
+        ff_err ferr;
+        if (!st) {
+            Ff__TaskDone d = FF__TASK_DONE__INIT;
+            d.has_task_id = d.has_frames = d.has_render_s = 1;
+            d.task_id = t->task_id;
+            d.frames = rc.frames_sent;
+            d.render_s = now_s() - t_start;
+            Ff__Envelope out = FF__ENVELOPE__INIT;
+            out.body_case = FF__ENVELOPE__BODY_DONE;
+            out.done = &d;
+            forward(pair, &out, &ferr);
+            FF_INFO(sh->o->log, "task %llx (job %llu chunk %u) done in %.2f s", (unsigned long long)t->task_id,
+                    (unsigned long long)t->job_id, t->chunk, d.render_s);
+        } else {
+            char logline[512];
+            snprintf(logline, sizeof logline, "worker %s, backend %s, model %s", sh->o->name ? sh->o->name : "?",
+                     ff_wrender_backend_name(sh->r), t->spec->model);
+            Ff__TaskFailed f = FF__TASK_FAILED__INIT;
+            f.has_task_id = 1;
+            f.task_id = t->task_id;
+            f.message = err.msg;
+            f.log = logline;
+            Ff__Envelope out = FF__ENVELOPE__INIT;
+            out.body_case = FF__ENVELOPE__BODY_FAILED;
+            out.failed = &f;
+            forward(pair, &out, &ferr);
+            FF_WARN(sh->o->log, "task %llx (job %llu chunk %u) failed: %s", (unsigned long long)t->task_id,
+                    (unsigned long long)t->job_id, t->chunk, err.msg);
+        }
+        ff_wire_free(env);
+        const char *model = ff_wrender_loaded_model(sh->r);
+        size_t ml = model ? strlen(model) : 0;
+        char *idle = malloc(ml + 1);
+        if (idle) {
+            idle[0] = 'I';
+            if (ml) memcpy(idle + 1, model, ml);
+            zmq_send(pair, idle, ml + 1, 0);
+            free(idle);
+        }
+    }
+    zmq_close(pair);
+    return NULL;
+}
+
+/* ---- the network thread ------------------------------------------------------------ */
+
+static void random_id(char *buf, size_t n) {
+    uint8_t raw[8] = {0};
+    int fd = open("/dev/urandom", O_RDONLY);
+    ssize_t got = fd >= 0 ? read(fd, raw, sizeof raw) : -1;
+    if (fd >= 0) close(fd);
+    if (got != (ssize_t)sizeof raw) {
+        uint64_t x = (uint64_t)getpid() ^ (uint64_t)time(NULL) << 20 ^ (uint64_t)(uintptr_t)buf;
+        memcpy(raw, &x, sizeof raw);
+    }
+    snprintf(buf, n, "w-%02x%02x%02x%02x%02x%02x%02x%02x", raw[0], raw[1], raw[2], raw[3], raw[4], raw[5], raw[6], raw[7]);
+}
+
+typedef struct {
+    const ff_worker_opts *o;
+    void *dealer;
+    char id[32], name[257], backend[65];
+    int64_t device_bytes;
+    uint64_t busy, tasks_done;
+    char *loaded_model;
+} net;
+
+static void send_heartbeat(net *n) {
+    Ff__Heartbeat hb = FF__HEARTBEAT__INIT;
+    hb.worker_id = n->id;
+    hb.name = n->name;
+    hb.backend = n->backend;
+    hb.has_device_bytes = hb.has_busy_task = hb.has_tasks_done = 1;
+    hb.device_bytes = n->device_bytes;
+    hb.busy_task = n->busy;
+    hb.tasks_done = n->tasks_done;
+    hb.loaded_model = n->loaded_model;
+    Ff__Envelope env = FF__ENVELOPE__INIT;
+    env.body_case = FF__ENVELOPE__BODY_HEARTBEAT;
+    env.heartbeat = &hb;
+    ff_err err;
+    if (ff_net_send(n->dealer, NULL, 0, &env, ZMQ_DONTWAIT, &err)) FF_DEBUG(n->o->log, "heartbeat not sent: %s", err.msg);
+}
+
+ff_status ff_worker_run(const ff_worker_opts *o, ff_err *err) {
+    shared sh;
+    memset(&sh, 0, sizeof sh);
+    sh.o = o;
+    atomic_init(&sh.cancel, 0);
+    atomic_init(&sh.quit, 0);
+    net n;
+    memset(&n, 0, sizeof n);
+    n.o = o;
+    random_id(n.id, sizeof n.id);
+    ff_status st = ff_wrender_create(o->backend, o->threads, o->test_no_render, o->log, &sh.r, err);
+    if (st) return st;
+    snprintf(n.backend, sizeof n.backend, "%s", ff_wrender_backend_name(sh.r));
+    char host[128] = "host";
+    gethostname(host, sizeof host - 1);
+    host[sizeof host - 1] = 0;
+    if (o->name) snprintf(n.name, sizeof n.name, "%s", o->name);
+    else snprintf(n.name, sizeof n.name, "%.100s:%d/%s", host, (int)getpid(), n.backend);
+    n.device_bytes = o->vram_budget;
+    if (!n.device_bytes) n.device_bytes = (int64_t)sysconf(_SC_PHYS_PAGES) * (int64_t)sysconf(_SC_PAGESIZE);
+    double hb_s = o->heartbeat_s > 0 ? o->heartbeat_s : 1.0;
+
+    void *ctx = zmq_ctx_new(), *pair = NULL;
+    pthread_t th;
+    int thread_started = 0;
+    if (!ctx) {
+        ff_wrender_free(sh.r);
+        return ff_err_set(err, FF_ERR_IO, "zmq_ctx_new: %s", zmq_strerror(errno));
+    }
+    sh.ctx = ctx;
+    snprintf(sh.pair_ep, sizeof sh.pair_ep, "inproc://ff-worker-%p", (void *)&sh);
+    n.dealer = zmq_socket(ctx, ZMQ_DEALER);
+    pair = zmq_socket(ctx, ZMQ_PAIR);
+    int linger = 2000;
+    if (!n.dealer || !pair || zmq_setsockopt(n.dealer, ZMQ_ROUTING_ID, n.id, strlen(n.id)) ||
+        zmq_setsockopt(n.dealer, ZMQ_LINGER, &linger, sizeof linger) || zmq_bind(pair, sh.pair_ep)) {
+        st = ff_err_set(err, FF_ERR_IO, "worker sockets: %s", zmq_strerror(errno));
+        goto done;
+    }
+    if (o->server_key) {
+        char spub[FF_NET_KEY_LEN + 1], cpub[FF_NET_KEY_LEN + 1], csec[FF_NET_KEY_LEN + 1], path[4200];
+        if ((st = ff_net_key_load(o->server_key, spub, err))) goto done;
+        if (o->client_key) {
+            snprintf(path, sizeof path, "%s.pub", o->client_key);
+            if ((st = ff_net_key_load(path, cpub, err))) goto done;
+            snprintf(path, sizeof path, "%s.key", o->client_key);
+            if ((st = ff_net_key_load(path, csec, err))) goto done;
+            st = ff_net_curve_client(n.dealer, spub, cpub, csec, err);
+            memset(csec, 0, sizeof csec);
+        } else {
+            st = ff_net_curve_client(n.dealer, spub, NULL, NULL, err);
+        }
+        if (st) goto done;
+    }
+    if (zmq_connect(n.dealer, o->connect)) {
+        st = ff_err_set(err, FF_ERR_ARG, "connecting to '%s': %s", o->connect, zmq_strerror(errno));
+        goto done;
+    }
+    if (pthread_create(&th, NULL, render_main, &sh)) {
+        st = ff_err_set(err, FF_ERR_INTERNAL, "worker: cannot start the render thread");
+        goto done;
+    }
+    thread_started = 1;
+    FF_INFO(o->log, "worker %s (%s) connecting to %s%s", n.id, n.name, o->connect, o->server_key ? " with CURVE" : "");
+    double next_hb = 0;
+    int tasks = 0;
+    while (!(o->stop && *o->stop)) {
+        double t = now_s();
+        if (t >= next_hb) {
+            send_heartbeat(&n);
+            next_hb = t + hb_s;
+        }
+        zmq_pollitem_t items[2] = {{n.dealer, 0, ZMQ_POLLIN, 0}, {pair, 0, ZMQ_POLLIN, 0}};
+        long wait_ms = (long)((next_hb - now_s()) * 1000) + 1;
+        if (wait_ms < 1) wait_ms = 1;
+        if (wait_ms > 200) wait_ms = 200;
+        int rc = zmq_poll(items, 2, wait_ms);
+        if (rc < 0) {
+            if (errno == EINTR) continue;
+            st = ff_err_set(err, FF_ERR_IO, "zmq_poll: %s", zmq_strerror(errno));
+            break;
+        }
+        if (items[1].revents & ZMQ_POLLIN) { /* from the render thread */
+            for (;;) {
+                zmq_msg_t m;
+                zmq_msg_init(&m);
+                if (zmq_msg_recv(&m, pair, ZMQ_DONTWAIT) < 0) {
+                    zmq_msg_close(&m);
+                    break;
+                }
+                const char *d = zmq_msg_data(&m);
+                size_t len = zmq_msg_size(&m);
+                if (len >= 1 && d[0] == 'M') {
+                    if (zmq_send(n.dealer, d + 1, len - 1, 0) < 0)
+                        FF_WARN(o->log, "sending to the coordinator: %s", zmq_strerror(errno));
+                } else if (len >= 1 && d[0] == 'I') {
+                    free(n.loaded_model);
+                    n.loaded_model = len > 1 ? strndup(d + 1, len - 1) : NULL;
+                    n.busy = 0;
+                    n.tasks_done++;
+                    tasks++;
+                    atomic_store(&sh.cancel, 0);
+                    next_hb = 0; /* tell the coordinator right away */
+                }
+                zmq_msg_close(&m);
+            }
+            if (o->max_tasks > 0 && tasks >= o->max_tasks && !n.busy) break;
+        }
+        if (items[0].revents & ZMQ_POLLIN) { /* from the coordinator */
+            ff_net_msg m;
+            ff_err e2 = {0};
+            ff_status rs = ff_net_recv(n.dealer, 0, ZMQ_DONTWAIT, &m, &e2);
+            Ff__Envelope *env = NULL;
+            Ff__Error__Code code;
+            if (!rs) rs = ff_wire_unpack(zmq_msg_data(&m.payload), zmq_msg_size(&m.payload), 0, &env, &code, &e2);
+            ff_net_msg_close(&m);
+            if (rs == FF_ERR_NOT_FOUND) continue;
+            if (rs) {
+                FF_WARN(o->log, "refused a message from the coordinator: %s", e2.msg);
+                continue;
+            }
+            if (env->body_case == FF__ENVELOPE__BODY_TASK) {
+                if (n.busy) {
+                    Ff__TaskFailed f = FF__TASK_FAILED__INIT;
+                    f.has_task_id = 1;
+                    f.task_id = env->task->task_id;
+                    f.message = "worker is busy with another task";
+                    Ff__Envelope out = FF__ENVELOPE__INIT;
+                    out.body_case = FF__ENVELOPE__BODY_FAILED;
+                    out.failed = &f;
+                    ff_net_send(n.dealer, NULL, 0, &out, 0, &e2);
+                    ff_wire_free(env);
+                    continue;
+                }
+                n.busy = env->task->task_id;
+                FF_INFO(o->log, "task %llx: job %llu chunk %u (item %u, latent frames %d..%d)",
+                        (unsigned long long)n.busy, (unsigned long long)env->task->job_id, env->task->chunk,
+                        env->task->item, env->task->lat_start, env->task->lat_start + env->task->lat_count - 1);
+                char msg[1 + sizeof env];
+                msg[0] = 'T';
+                memcpy(msg + 1, &env, sizeof env);
+                if (zmq_send(pair, msg, sizeof msg, 0) < 0) {
+                    ff_wire_free(env);
+                    n.busy = 0;
+                }
+                next_hb = 0;
+                continue; /* the render thread owns env now */
+            }
+            if (env->body_case == FF__ENVELOPE__BODY_CANCEL && env->cancel->has_task_id) {
+                if (n.busy && env->cancel->task_id == n.busy) {
+                    FF_INFO(o->log, "task %llx cancelled by the coordinator", (unsigned long long)n.busy);
+                    atomic_store(&sh.cancel, 1);
+                }
+            } else if (env->body_case == FF__ENVELOPE__BODY_ERROR) {
+                FF_WARN(o->log, "coordinator: %s", env->error->message ? env->error->message : "(error)");
+            } else {
+                FF_WARN(o->log, "ignored an unexpected '%s' message from the coordinator", ff_wire_body_name(env->body_case));
+            }
+            ff_wire_free(env);
+        }
+    }
+done:
+    atomic_store(&sh.quit, 1);
+    if (thread_started) {
+        char q = 'Q';
+        zmq_send(pair, &q, 1, 0);
+        pthread_join(th, NULL);
+    }
+    if (pair) zmq_close(pair);
+    if (n.dealer) zmq_close(n.dealer);
+    zmq_ctx_term(ctx);
+    free(n.loaded_model);
+    ff_wrender_free(sh.r);
+    return st;
+}

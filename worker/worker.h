@@ -1,0 +1,45 @@
+/* worker (ff_worker_*): the worker process — a DEALER socket to the
+ * coordinator, heartbeats, and one render thread.
+ *
+ * The network thread (the caller's) sends a heartbeat every heartbeat_s
+ * (worker id, name, backend, device memory, the task it holds, the model it
+ * has loaded), passes each task it is given to the render thread, forwards
+ * what the render thread produces (progress per step, compressed frames as
+ * they are decoded, then done or failed) and flags a cancel. The worker id
+ * ("w-" + 16 random hex digits) is also the socket's routing id, so a
+ * restarted coordinator recognises the worker when it reconnects (ZeroMQ
+ * reconnects by itself).
+ *
+ * TEST MODES (command line only, never from a job): test_no_render renders
+ * nothing (see worker_render.h); test_stall_step > 0 makes the first task
+ * stop after that denoising step and wait, heartbeating, until it is
+ * cancelled or the process is killed — so tests can kill a worker
+ * mid-chunk without depending on timing. */
+#ifndef FF_WORKER_H
+#define FF_WORKER_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include "core/ff_err.h"
+#include "core/ff_log.h"
+
+typedef struct {
+    const char *connect;      /* tcp://host:port */
+    const char *server_key;   /* coordinator's public key file (.pub): CURVE; NULL: plain */
+    const char *client_key;   /* our key pair NAME(.pub/.key); NULL: ephemeral */
+    const char *backend;      /* "cpu" (default), "cuda", "cuda:N" */
+    int threads;              /* CPU threads (0: OpenMP default) */
+    int64_t vram_budget;      /* advertised device bytes; 0: the machine's memory (cpu) */
+    double heartbeat_s;       /* default 1 */
+    const char *name;         /* default host:pid/backend */
+    int test_no_render;       /* TEST MODE */
+    int test_stall_step;      /* TEST MODE */
+    int max_tasks;            /* exit after this many tasks (0: never) */
+    const ff_log *log;
+    const volatile sig_atomic_t *stop; /* set by a signal handler in main */
+} ff_worker_opts;
+
+ff_status ff_worker_run(const ff_worker_opts *o, ff_err *err);
+
+#endif

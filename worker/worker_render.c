@@ -1,0 +1,219 @@
+/* worker_render: see worker_render.h. */
+#include "worker/worker_render.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/ff_json.h"
+#include "core/ff_rng.h"
+#include "core/ff_tensor.h"
+#include "kernels/ops.h"
+#include "models/wan_vae.h"
+#include "pipeline/scheduler.h"
+#include "pipeline/wan_pipeline.h"
+#include "proto/ff_jobspec.h"
+#include "video/video.h"
+
+struct ff_wrender {
+    int test;
+    const ff_log *log;
+    ff_backend *be;
+    ff_wan_pipeline *p;
+    char *model;       /* folder p was opened on */
+    char *dit_weights; /* and with which weights */
+};
+
+ff_status ff_wrender_create(const char *backend, int threads, int test_no_render, const ff_log *log, ff_wrender **out,
+                            ff_err *err) {
+    ff_wrender *r = calloc(1, sizeof *r);
+    if (!r) return ff_err_set(err, FF_ERR_NOMEM, "worker: out of memory");
+    r->test = test_no_render;
+    r->log = log;
+    if (!r->test) {
+        ff_status st = ff_backend_create_by_name(backend ? backend : "cpu", threads, &r->be, err);
+        if (st) {
+            free(r);
+            return st;
+        }
+    }
+    *out = r;
+    return FF_OK;
+}
+
+void ff_wrender_free(ff_wrender *r) {
+    if (!r) return;
+    ff_wan_pipeline_close(r->p);
+    ff_backend_free(r->be);
+    free(r->model);
+    free(r->dit_weights);
+    free(r);
+}
+
+const char *ff_wrender_backend_name(const ff_wrender *r) { return r->test ? "test-no-render" : ff_backend_name(r->be); }
+const char *ff_wrender_loaded_model(const ff_wrender *r) { return r->model; }
+
+/* ---- TEST MODE ---------------------------------------------------------------- */
+
+static ff_status run_test(const Ff__ChunkTask *t, const ff_wrender_cb *cb, ff_err *err) {
+    const Ff__JobSpec *s = t->spec;
+    const char *prompt, *neg;
+    uint64_t seed;
+    ff_jobspec_item(s, t->item, &prompt, &neg, &seed);
+    ff_status st = cb->progress(cb->user, 0, 1, 1, err);
+    for (int i = 1; !st && i <= s->steps; i++) st = cb->progress(cb->user, 1, i, s->steps, err);
+    int frames = 1 + 4 * (t->lat_count - 1), W = s->width, H = s->height;
+    size_t fb = (size_t)W * H * 3;
+    uint8_t *buf = st ? NULL : malloc(fb * 4);
+    if (!st && !buf) st = ff_err_set(err, FF_ERR_NOMEM, "test render: out of memory");
+    for (int t0 = 0; !st && t0 < frames; t0 += 4) {
+        int cnt = frames - t0 < 4 ? frames - t0 : 4;
+        for (int k = 0; k < cnt; k++) {
+            int g = 4 * t->lat_start + t0 + k;
+            for (size_t px = 0; px < fb; px++) buf[(size_t)k * fb + px] = ff_wrender_test_value(seed, t->item, g, (int)(px % 251));
+        }
+        st = cb->frames(cb->user, t0, cnt, W, H, buf, err);
+        if (!st) st = cb->progress(cb->user, 2, t0 + cnt, frames, err);
+    }
+    free(buf);
+    return st;
+}
+
+/* ---- the pipeline ---------------------------------------------------------------- */
+
+typedef struct {
+    const ff_wrender_cb *cb;
+    uint8_t *rgb;
+    size_t cap;
+} run_ctx;
+
+static ff_status on_progress(void *user, const ff_wan_progress *pr, ff_err *err) {
+    run_ctx *rc = user;
+    return rc->cb->progress(rc->cb->user, (int)pr->stage, pr->done, pr->total, err);
+}
+
+static ff_status on_frames(void *user, const ff_wan_chunk *ch, ff_err *err) {
+    run_ctx *rc = user;
+    const ff_tensor *f = ch->frames; /* (nb, nt, H, W, C) */
+    int64_t nt = f->shape[1], H = f->shape[2], W = f->shape[3], C = f->shape[4];
+    if (f->shape[0] != 1 || C != 3 || ch->b0 != 0)
+        return ff_err_set(err, FF_ERR_SHAPE, "worker: decoded frames of %lld samples x %lld channels, expected 1 x 3",
+                          (long long)f->shape[0], (long long)C);
+    size_t n = (size_t)(nt * H * W * C);
+    if (n > rc->cap) {
+        uint8_t *nb = realloc(rc->rgb, n);
+        if (!nb) return ff_err_set(err, FF_ERR_NOMEM, "worker: out of memory for %zu bytes of frames", n);
+        rc->rgb = nb;
+        rc->cap = n;
+    }
+    ff_video_quantize((const float *)f->data, (int64_t)n, rc->rgb);
+    return rc->cb->frames(rc->cb->user, (int)ch->t0, (int)nt, (int)W, (int)H, rc->rgb, err);
+}
+
+static ff_status ensure_pipeline(ff_wrender *r, const Ff__JobSpec *s, ff_err *err) {
+    if (r->p && !strcmp(r->model, s->model) && !strcmp(r->dit_weights, s->dit_weights)) return FF_OK;
+    ff_wan_pipeline_close(r->p);
+    r->p = NULL;
+    free(r->model);
+    free(r->dit_weights);
+    r->model = r->dit_weights = NULL;
+    ff_wan_open_opts oo;
+    memset(&oo, 0, sizeof oo);
+    oo.dit_weight_dtype = !strcmp(s->dit_weights, "bf16") ? FF_BF16 : FF_F32;
+    ff_status st = ff_wan_pipeline_open(r->be, s->model, &oo, r->log, &r->p, err);
+    if (st) return st;
+    if (!(r->model = strdup(s->model)) || !(r->dit_weights = strdup(s->dit_weights)))
+        return ff_err_set(err, FF_ERR_NOMEM, "worker: out of memory");
+    ff_wan_pipeline_info info;
+    ff_wan_pipeline_get_info(r->p, &info);
+    if (info.vae_scale_temporal != FF_JOBSPEC_LAT_T) {
+        ff_wan_pipeline_close(r->p);
+        r->p = NULL;
+        return ff_err_set(err, FF_ERR_UNSUPPORTED, "%s: VAE temporal factor %d, the farm cuts videos for factor %d",
+                          s->model, info.vae_scale_temporal, FF_JOBSPEC_LAT_T);
+    }
+    return FF_OK;
+}
+
+/* The folder's scheduler with the job's overrides (or without any). */
+static ff_status set_scheduler(ff_wrender *r, const Ff__JobSpec *s, ff_err *err) {
+    char path[4200];
+    if (snprintf(path, sizeof path, "%s/scheduler", s->model) >= (int)sizeof path)
+        return ff_err_set(err, FF_ERR_ARG, "model path too long");
+    ff_sched_config c;
+    ff_status st = ff_sched_config_load(path, &c, err);
+    if (st) return st;
+    if (s->scheduler_json) {
+        ff_json_doc *doc = NULL;
+        if ((st = ff_json_parse(s->scheduler_json, strlen(s->scheduler_json), "job scheduler overrides", &doc, err)))
+            return st;
+        st = ff_sched_config_apply_json(&c, ff_json_root(doc), "job scheduler overrides", err);
+        ff_json_free(doc);
+        if (st) return st;
+    }
+    return ff_wan_pipeline_set_scheduler(r->p, &c, err);
+}
+
+ff_status ff_wrender_run(ff_wrender *r, const Ff__ChunkTask *t, const ff_wrender_cb *cb, ff_err *err) {
+    if (r->test) return run_test(t, cb, err);
+    const Ff__JobSpec *s = t->spec;
+    ff_status st = ensure_pipeline(r, s, err);
+    if (!st) st = set_scheduler(r, s, err);
+    if (st) return st;
+    int frames = 1 + 4 * (t->lat_count - 1), total_frames = 1 + 4 * (t->lat_total - 1);
+    ff_wan_geometry g, gw;
+    if ((st = ff_wan_pipeline_geometry(r->p, 1, total_frames, s->height, s->width, &g, err)) ||
+        (st = ff_wan_pipeline_geometry(r->p, 1, frames, s->height, s->width, &gw, err)))
+        return st;
+    if (g.size_rounded || g.frames_rounded || g.latent_shape[2] != t->lat_total)
+        return ff_err_set(err, FF_ERR_ARG, "%s renders %dx%d, %d frames as %dx%d, %d frames: pick a size this model takes",
+                          s->model, s->width, s->height, total_frames, g.width, g.height, g.num_frames);
+    /* the item's whole noise, then the window's slice (1, C, n, h, w) */
+    const char *prompt, *neg;
+    uint64_t seed;
+    ff_jobspec_item(s, t->item, &prompt, &neg, &seed);
+    ff_tensor full = {0}, win = {0};
+    if ((st = ff_tensor_alloc(&full, FF_F32, 5, g.latent_shape, err)) || (st = ff_randn_tensor(&full, &seed, 1, err)) ||
+        (st = ff_tensor_alloc(&win, FF_F32, 5, gw.latent_shape, err)))
+        goto done;
+    {
+        int64_t C = g.latent_shape[1], F = g.latent_shape[2], hw = g.latent_shape[3] * g.latent_shape[4];
+        const float *src = full.data;
+        float *dst = win.data;
+        for (int64_t c = 0; c < C; c++)
+            memcpy(dst + c * t->lat_count * hw, src + (c * F + t->lat_start) * hw, sizeof(float) * (size_t)(t->lat_count * hw));
+    }
+    ff_tensor_free(&full);
+    ff_wan_params prm;
+    ff_wan_params_default(&prm);
+    prm.prompts = &prompt;
+    prm.n_prompts = 1;
+    prm.negative_prompts = &neg;
+    prm.n_negative = neg[0] ? 1 : 0;
+    if (!neg[0]) prm.negative_prompts = NULL;
+    prm.seeds = &seed;
+    prm.n_seeds = 1;
+    prm.latents = &win;
+    prm.num_frames = frames;
+    prm.height = s->height;
+    prm.width = s->width;
+    prm.num_inference_steps = s->steps;
+    prm.guidance_scale = s->guidance_scale;
+    prm.has_guidance_scale_2 = s->has_guidance_scale_2;
+    prm.guidance_scale_2 = s->guidance_scale_2;
+    prm.max_sequence_length = s->max_sequence_length;
+    prm.vae.tiling = s->vae_tiling;
+    if (s->vae_tile_size > 0) prm.vae.tile_sample_min_height = prm.vae.tile_sample_min_width = s->vae_tile_size;
+    if (s->vae_tile_stride > 0) prm.vae.tile_sample_stride_height = prm.vae.tile_sample_stride_width = s->vae_tile_stride;
+    prm.vae.slicing = s->vae_slicing;
+    run_ctx rc = {cb, NULL, 0};
+    prm.on_progress = on_progress;
+    prm.on_frames = on_frames;
+    prm.user = &rc;
+    st = ff_wan_pipeline_run(r->p, &prm, NULL, err);
+    free(rc.rgb);
+done:
+    ff_tensor_free(&full);
+    ff_tensor_free(&win);
+    return st;
+}

@@ -1,4 +1,5 @@
 /* framefarm: the single binary; dispatches to the subcommands in cli/. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -19,6 +20,16 @@ static const subcommand subcommands[] = {
     {"encode-prompt", ff_cmd_encode_prompt, "UMT5: encode-prompt --model DIR --prompt TEXT [--negative TEXT] --out E.safetensors"},
     {"plan", ff_cmd_plan, "memory plan: plan --model DIR --height H --width W --frames F --budget 8GiB [--dtype bf16|f32]"},
     {"transformer", ff_cmd_transformer, "Wan transformer forward: transformer --model DIR/transformer --in X --out Y"},
+#if FF_BUILD_FARM
+    {"coordinator", ff_cmd_coordinator, "farm coordinator: coordinator [--bind tcp://*:5555] --state DIR [--curve-secret KEY]"},
+    {"worker", ff_cmd_worker, "farm worker: worker --connect tcp://HOST:5555 [--device N] [--vram-budget 8G]"},
+    {"submit", ff_cmd_submit, "submit a job to the farm: submit JOB.json [--wait] [--connect EP]"},
+    {"status", ff_cmd_status, "farm jobs and chunks: status [JOB] [--json]"},
+    {"cancel", ff_cmd_cancel, "cancel a farm job: cancel JOB"},
+    {"workers", ff_cmd_workers, "the farm's workers: workers [--json]"},
+    {"keygen", ff_cmd_keygen, "CURVE key pair for the farm: keygen NAME (NAME.pub, NAME.key)"},
+    {"farm", ff_cmd_farm, "coordinator + N local workers for one job: farm --workers N JOB.json"},
+#endif
 };
 
 static void usage(FILE *f) {
@@ -26,6 +37,23 @@ static void usage(FILE *f) {
     for (size_t i = 0; i < sizeof subcommands / sizeof subcommands[0]; i++)
         fprintf(f, "  %-10s %s\n", subcommands[i].name, subcommands[i].help);
     fprintf(f, "  %-10s %s\n", "version", "print the version");
+}
+
+static volatile sig_atomic_t stop_flag; /* the one signal flag: set by SIGINT/SIGTERM */
+
+static void on_stop_signal(int sig) {
+    (void)sig;
+    stop_flag = 1;
+}
+
+const volatile sig_atomic_t *ff_cli_catch_stop_signals(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    return &stop_flag;
 }
 
 void ff_cli_report(const char *cmd, const ff_err *err) {

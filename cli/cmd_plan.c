@@ -113,8 +113,9 @@ int ff_cmd_plan(int argc, char **argv) {
            p.latent[4]);
     printf("strategy: offload %s", ff_plan_offload_name(p.offload));
     if (p.offload == FF_PLAN_SEQUENTIAL) printf(" (k=%d)", p.group);
-    printf("%s%s%s\n\n", p.text_on_host ? ", text encoder on host" : "", p.tiling ? ", vae tiling" : "",
-           p.slicing ? ", vae slicing" : "");
+    printf("%s", p.text_on_host ? ", text encoder on host" : "");
+    if (p.tiling) printf(", vae tiling %d/%d px", p.tile, p.tile_stride);
+    printf("%s\n\n", p.slicing ? ", vae slicing" : "");
     printf("%-14s %-34s %11s %11s %11s %11s %12s\n", "stage", "strategy", "weights", "activations", "others",
            "peak", "moved/step");
     for (int i = 0; i < FF_PLAN_STAGES; i++) {

@@ -20,7 +20,9 @@
  * diffusers, which decodes every tile over all frames first. Trade-off: the
  * caches of all tiles are resident at once (about (min/stride)^2 times one
  * full-frame cache), in exchange for output that streams and device memory
- * that does not grow with the number of frames.
+ * that does not grow with the number of frames. ff_vae_opts.tile_low_memory
+ * selects diffusers' order instead (tiles outer, frames inner, decoded tile
+ * frames held on the host, blended at the end): the device peak of one tile.
  *
  * Not here: where weights live (offload/), writing videos (video/), the
  * denoising loop (pipeline/). An ff_vae is not thread-safe (it holds the
@@ -87,6 +89,11 @@ typedef struct {
     int tile_sample_stride_height; /* 192 */
     int tile_sample_stride_width;  /* 192 */
     int slicing;                /* 1: batch samples one at a time */
+    int tile_low_memory;        /* tiling only. 0: frames outer, tiles inner (every tile's feature cache
+                                   resident, output streams chunk by chunk); 1: tiles outer, frames inner as
+                                   diffusers' tiled_decode (one tile decoded over all frames with a fresh cache,
+                                   its frames kept on the HOST; tiles blended and emitted at the end): device
+                                   peak of one tile, host memory of the whole decoded video. Same output bits. */
 } ff_vae_opts;
 
 void ff_vae_opts_default(ff_vae_opts *o);

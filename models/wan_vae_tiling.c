@@ -289,6 +289,67 @@ static ff_status decode_tiled(ff_vae *v, const ff_tensor *z, int64_t b0, const f
     return st;
 }
 
+/* tiled_decode in diffusers' order (ff_vae_opts.tile_low_memory): each tile
+ * decoded over all latent frames with a fresh cache (one cache set and one
+ * tile's activations on the device at a time), its output chunks downloaded
+ * to the host; then, chunk by chunk, the tiles are uploaded again and
+ * blended by the same blend_grid: the same bits as decode_tiled. */
+static ff_status decode_tiled_low_memory(ff_vae *v, const ff_tensor *z, int64_t b0, const ff_vae_opts *o,
+                                         ff_vae_frames_fn fn, void *user, ff_err *err) {
+    const ff_vae_config *c = &v->cfg;
+    int64_t h = z->shape[3], w = z->shape[4], F = z->shape[2], lmin_h, lmin_w, lstr_h, lstr_w;
+    ff_status st = tile_params(o, c->scale_factor_spatial, &lmin_h, &lmin_w, &lstr_h, &lstr_w, err);
+    if (st) return st;
+    int p = c->patch_size;
+    int64_t sample_h = h * c->scale_factor_spatial / p, sample_w = w * c->scale_factor_spatial / p;
+    int64_t sstr_h = o->tile_sample_stride_height / p, sstr_w = o->tile_sample_stride_width / p;
+    int64_t blend_h = o->tile_sample_min_height / p - sstr_h, blend_w = o->tile_sample_min_width / p - sstr_w;
+    int ni = (int)((h + lstr_h - 1) / lstr_h), nj = (int)((w + lstr_w - 1) / lstr_w), n = ni * nj;
+    int ns = v->dec.n_slots;
+    vae_cache *slots = calloc((size_t)ns, sizeof *slots);
+    ff_tensor *tiles = calloc((size_t)n, sizeof *tiles);
+    ff_tensor *host = calloc((size_t)n * (size_t)F, sizeof *host); /* [tile][latent frame] */
+    if (!slots || !tiles || !host) {
+        free(slots);
+        free(tiles);
+        free(host);
+        return ff_err_set(err, FF_ERR_NOMEM, "vae tiling: out of memory for %d tiles x %lld frames", n, (long long)F);
+    }
+    for (int i = 0; i < ni && !st; i++)
+        for (int j = 0; j < nj && !st; j++) {
+            int64_t h0 = i * lstr_h, w0 = j * lstr_w;
+            int64_t nh = h - h0 < lmin_h ? h - h0 : lmin_h, nw = w - w0 < lmin_w ? w - w0 : lmin_w;
+            for (int64_t k = 0; k < F && !st; k++) {
+                ff_tensor y = {0}, *hy = &host[(size_t)(i * nj + j) * (size_t)F + (size_t)k];
+                st = decode_frame(v, z, k, h0, nh, w0, nw, slots, &y, err);
+                if (!st && !(st = ff_tensor_alloc(hy, FF_F32, 5, y.shape, err))) st = ff_be_download(v->be, hy, &y, err);
+                vae_free(v, &y);
+            }
+            vae_cache_set_free(v, slots, ns);
+        }
+    int64_t t0 = 0;
+    for (int64_t k = 0; k < F && !st; k++) {
+        for (int t = 0; t < n && !st; t++) {
+            ff_tensor *hy = &host[(size_t)t * (size_t)F + (size_t)k];
+            st = vae_upload_new(v, hy, &tiles[t], err);
+            ff_tensor_free(hy);
+        }
+        ff_tensor y = {0};
+        if (!st) st = blend_grid(v, tiles, ni, nj, blend_h, blend_w, sstr_h, sstr_w, sample_h, sample_w, &y, err);
+        if (st) break;
+        int64_t nt = y.shape[2];
+        st = emit(v, &y, b0, t0, fn, user, err);
+        t0 += nt;
+    }
+    for (int t = 0; t < n; t++) vae_free(v, &tiles[t]);
+    for (size_t q = 0; q < (size_t)n * (size_t)F; q++) ff_tensor_free(&host[q]);
+    vae_cache_set_free(v, slots, ns);
+    free(tiles);
+    free(host);
+    free(slots);
+    return st;
+}
+
 static ff_status check_input(const ff_tensor *x, int channels, const char *what, ff_err *err) {
     if (x->dtype != FF_F32 || x->ndim != 5 || x->shape[1] != channels || x->shape[0] < 1 || x->shape[2] < 1 ||
         x->shape[3] < 1 || x->shape[4] < 1 || x->loc != FF_LOC_HOST) {
@@ -319,7 +380,9 @@ ff_status ff_vae_decode_stream(ff_vae *v, const ff_tensor *z, const ff_vae_opts 
             if ((st = vae_host_crop(z, b0, step, 0, z->shape[2], 0, h, 0, w, &zs, err))) break;
             zb = &zs;
         }
-        st = tiled ? decode_tiled(v, zb, b0, o, fn, user, err) : decode_plain(v, zb, b0, fn, user, err);
+        if (!tiled) st = decode_plain(v, zb, b0, fn, user, err);
+        else if (o->tile_low_memory) st = decode_tiled_low_memory(v, zb, b0, o, fn, user, err);
+        else st = decode_tiled(v, zb, b0, o, fn, user, err);
         ff_tensor_free(&zs);
     }
     return st;

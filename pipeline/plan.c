@@ -17,6 +17,8 @@
 #include "pipeline/offload_dit.h"
 
 #define PATH_MAX_ 4200
+#define FF_PLAN_VAE_BLEND_TILES 2.0
+#define FF_PLAN_VAE_BLEND_FRAME 2.0
 
 void ff_plan_request_default(ff_plan_request *rq) {
     memset(rq, 0, sizeof *rq);
@@ -226,15 +228,47 @@ static ff_status predict(const plan_cfgs *c, const ff_plan_request *rq, ff_plan 
     s->weights = w_vae;
     s->loaded = p->offload == FF_PLAN_NONE ? 0 : w_vae;
     {
-        const int64_t px = lat[3] * lat[4], nb = p->slicing ? 1 : B;
-        size_t act = (size_t)FF_PLAN_VAE_BYTES_PER_PX_CH * (size_t)c->vae.decoder_base_dim * (size_t)px * (size_t)nb;
-        /* tiles keep every cache resident: +5% measured at 32x32 latents with 64/48-pixel tiles, but +35% at
-         * 6x4 latents with 32/16 tiles: a rough estimate (the planner never picks tiling for memory) */
-        if (p->tiling) act += act / 20;
-        s->activations = act;
+        const int64_t nb = p->slicing ? 1 : B;
+        const size_t per_px = (size_t)FF_PLAN_VAE_BYTES_PER_PX_CH * (size_t)c->vae.decoder_base_dim * (size_t)nb;
+        p->tile = rq->tile > 0 ? rq->tile : 256;
+        p->tile_stride = rq->tile_stride > 0 ? rq->tile_stride : 192;
+        const int64_t lmin = p->tile / ss, lstr = p->tile_stride / ss;
+        if (p->tiling && (lmin < 1 || lstr < 1 || p->tile_stride > p->tile))
+            return ff_err_set(err, FF_ERR_ARG, "plan: VAE tile %d / stride %d px (need stride <= tile, both >= %d)",
+                              p->tile, p->tile_stride, ss);
+        /* as ff_vae_decode_stream: tiled only when the frame is larger than a tile */
+        if (p->tiling && !(lat[4] > lmin || lat[3] > lmin)) p->tiling = 0;
+        if (!p->tiling) {
+            s->activations = per_px * (size_t)(lat[3] * lat[4]);
+        } else {
+            /* low-memory tiled decode (ff_vae_opts.tile_low_memory): one tile decoded over all frames at a
+             * time, so the decode phase costs one tile's pixels; then each chunk's tiles are uploaded again
+             * and blended (tiles, blend temporaries, rows and the full chunk: FF_PLAN_VAE_BLEND_* below) */
+            const int64_t th = lmin < lat[3] ? lmin : lat[3], tw = lmin < lat[4] ? lmin : lat[4];
+            const size_t dec = per_px * (size_t)(th * tw);
+            const int pp = c->vae.patch_size > 0 ? c->vae.patch_size : 1;
+            int up_t = 1;
+            for (int i = 0; i < c->vae.n_temperal; i++) up_t *= c->vae.temperal_downsample[i] ? 2 : 1;
+            const int64_t f = ss / pp; /* patchified sample pixels per latent pixel */
+            int64_t tiles_px = 0;
+            for (int64_t h0 = 0; h0 < lat[3]; h0 += lstr)
+                for (int64_t w0 = 0; w0 < lat[4]; w0 += lstr) {
+                    int64_t nh = lat[3] - h0 < lmin ? lat[3] - h0 : lmin, nw = lat[4] - w0 < lmin ? lat[4] - w0 : lmin;
+                    tiles_px += nh * f * nw * f;
+                }
+            const size_t chunk = (size_t)c->vae.out_channels * (size_t)(lat[2] > 1 ? up_t : 1) * 4 * (size_t)nb;
+            const size_t blend = (size_t)(FF_PLAN_VAE_BLEND_TILES * (double)tiles_px * (double)chunk +
+                                          FF_PLAN_VAE_BLEND_FRAME * (double)(lat[3] * f * lat[4] * f) * (double)chunk);
+            s->activations = dec > blend ? dec : blend;
+        }
     }
-    snprintf(s->strategy, sizeof s->strategy, "%s%s%s", p->offload == FF_PLAN_NONE ? "resident" : "load, decode, evict",
-             p->tiling ? ", tiled" : "", p->slicing ? ", sliced" : "");
+    if (p->tiling)
+        snprintf(s->strategy, sizeof s->strategy, "%s, tiled %d/%d px%s",
+                 p->offload == FF_PLAN_NONE ? "resident" : "load, decode, evict", p->tile, p->tile_stride,
+                 p->slicing ? ", sliced" : "");
+    else
+        snprintf(s->strategy, sizeof s->strategy, "%s%s", p->offload == FF_PLAN_NONE ? "resident" : "load, decode, evict",
+                 p->slicing ? ", sliced" : "");
     s->others = p->offload == FF_PLAN_NONE ? all_resident - w_vae : 0;
 
     size_t host = 0;
@@ -272,31 +306,56 @@ ff_status ff_plan_make(const char *model_dir, const ff_plan_request *rq, ff_plan
     ff_plan small;
     if ((st = predict(&c, &lo, &small, err))) return st;
 
+    /* VAE tiles to try: none, then (auto or forced tiling) the requested tile and smaller ones, largest
+     * first, stride 3/4 of the tile (diffusers' 256 / 192), multiples of the spatial factor */
+    const int ss = c.vae.scale_factor_spatial > 0 ? c.vae.scale_factor_spatial : 8;
+    int tiles[40][2], nt = 0;
+    if (rq->tiling <= 0) tiles[nt][0] = tiles[nt][1] = 0, nt++;
+    if (rq->tiling != 0) {
+        const int t0 = rq->tile > 0 ? rq->tile : 256;
+        tiles[nt][0] = t0, tiles[nt][1] = rq->tile_stride > 0 ? rq->tile_stride : rq->tile > 0 ? t0 * 3 / 4 / ss * ss : 192;
+        nt++;
+        for (int t = (t0 - 1) / (4 * ss) * (4 * ss); t >= 4 * ss && nt < 40 && !(rq->tile > 0 && rq->tile_stride > 0);
+             t -= 4 * ss)
+            tiles[nt][0] = t, tiles[nt][1] = t * 3 / 4 / ss * ss, nt++;
+    }
+    /* smallest: the smallest tile when tiling may be used */
+    if (rq->tiling != 0) {
+        lo.tiling = 1;
+        lo.tile = tiles[nt - 1][0], lo.tile_stride = tiles[nt - 1][1];
+        ff_plan tsmall;
+        if ((st = predict(&c, &lo, &tsmall, err))) return st;
+        if (tsmall.peak < small.peak || rq->tiling > 0) small = tsmall;
+    }
+
     /* cheapest first: the text encoder on the device (host encoding is slow),
-     * then fewer moves (none < model < sequential with the largest k), then
-     * no slicing */
+     * then no VAE tiling (tiles change the output; offload never does), then
+     * the largest tile; within that fewer moves (none < model < sequential
+     * with the largest k), then no slicing */
     for (int toh = 0; toh < 2; toh++) {
         if (rq->text_on_host >= 0 && toh != rq->text_on_host) continue;
-        for (int off = 0; off < 3; off++) {
-            if (rq->offload >= 0 && off != rq->offload) continue;
-            int k_hi = off == FF_PLAN_SEQUENTIAL ? (rq->group > 0 ? rq->group : L) : 0;
-            int k_lo = off == FF_PLAN_SEQUENTIAL ? (rq->group > 0 ? rq->group : 1) : 0;
-            for (int k = k_hi; k >= k_lo; k--)
-                for (int sl = 0; sl < 2; sl++) {
-                    if (rq->slicing >= 0 && sl != rq->slicing) continue;
-                    ff_plan_request r = *rq;
-                    r.offload = off;
-                    r.group = k;
-                    r.text_on_host = toh;
-                    r.slicing = sl;
-                    r.tiling = rq->tiling > 0;
-                    if ((st = predict(&c, &r, out, err))) return st;
-                    if (out->fits) {
-                        out->min_budget = small.peak;
-                        return FF_OK;
+        for (int ti = 0; ti < nt; ti++)
+            for (int off = 0; off < 3; off++) {
+                if (rq->offload >= 0 && off != rq->offload) continue;
+                int k_hi = off == FF_PLAN_SEQUENTIAL ? (rq->group > 0 ? rq->group : L) : 0;
+                int k_lo = off == FF_PLAN_SEQUENTIAL ? (rq->group > 0 ? rq->group : 1) : 0;
+                for (int k = k_hi; k >= k_lo; k--)
+                    for (int sl = 0; sl < 2; sl++) {
+                        if (rq->slicing >= 0 && sl != rq->slicing) continue;
+                        ff_plan_request r = *rq;
+                        r.offload = off;
+                        r.group = k;
+                        r.text_on_host = toh;
+                        r.slicing = sl;
+                        r.tiling = tiles[ti][0] > 0;
+                        r.tile = tiles[ti][0], r.tile_stride = tiles[ti][1];
+                        if ((st = predict(&c, &r, out, err))) return st;
+                        if (out->fits) {
+                            out->min_budget = small.peak;
+                            return FF_OK;
+                        }
                     }
-                }
-        }
+            }
     }
     *out = small;
     out->min_budget = small.peak;

@@ -8,10 +8,12 @@
  *   sequential  component offload + the transformer's blocks streamed in
  *               groups of k (largest k that fits; ring of 2)
  * and, for stages that still do not fit: the text encoder on the host CPU
- * backend (its output is uploaded), VAE slicing (batch > 1). VAE tiling is
- * predicted but never chosen for memory: this VAE's tiled streaming decode
- * keeps every tile's feature cache resident (models/wan_vae.h), so its peak
- * is not lower; --vae-tiling forces it.
+ * backend (its output is uploaded), VAE slicing (batch > 1), then VAE tiling
+ * with the largest tile that fits (the low-memory tiled decode,
+ * ff_vae_opts.tile_low_memory: tiles outer, frames inner as diffusers, so
+ * the device holds one tile's decode at a time; the decoded tiles wait on
+ * the host). Tiling changes the output (blended tiles); --vae-tiling forces
+ * it.
  *
  * Where the numbers come from:
  *  - transformer weights: ff_dit_params + the host storage dtype of
@@ -25,7 +27,11 @@
  *    FF_PLAN_VAE_BYTES_PER_PX_CH bytes per latent pixel per decoder base
  *    channel (measured on the tiny Wan 2.1 VAE, base 8, whose streamed decode
  *    peak is flat in frames and linear in pixels; every decoder width scales
- *    with the base channel count). An estimate, not an exact count.
+ *    with the base channel count). An estimate, not an exact count. Tiled:
+ *    the same constant over the largest tile's pixels, or, when larger, the
+ *    blend phase (each chunk's tiles and the full chunk frame, output
+ *    channels x frames per chunk, times factors measured on the tiny VAE);
+ *    within 10% of the measured pool peak there (tests/offload).
  * CUDA adds backend-internal scratch (cuBLAS workspace, im2col) that no
  * pool sees; FF_PLAN_CUDA_RESERVE is added to every stage on CUDA.
  *
@@ -58,6 +64,8 @@ typedef struct {
     int tiling;                /* -1 auto (never for memory), 0 off, 1 on */
     int text_on_host;          /* -1 auto, 0 device, 1 host */
     int slicing;               /* -1 auto, 0, 1 */
+    int tile, tile_stride;     /* VAE tile / stride in pixels (tile_sample_min / stride); 0: 256 / 192.
+                                  Auto tiling tries this tile, then smaller ones (largest that fits) */
 } ff_plan_request;
 
 void ff_plan_request_default(ff_plan_request *rq); /* 480x832, 81 frames, batch 1, cfg, 512, bf16, auto */
@@ -83,6 +91,8 @@ typedef struct {
     ff_plan_offload offload;
     int group;
     int text_on_host, tiling, slicing;
+    int tile, tile_stride;  /* when tiling: the VAE tile and stride in pixels (low-memory tiled decode,
+                               ff_vae_opts.tile_low_memory) */
     ff_plan_stage st[FF_PLAN_STAGES];
     size_t peak;            /* max over stages */
     int fits;               /* peak <= budget (or no budget) */

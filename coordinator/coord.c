@@ -853,6 +853,11 @@ static ff_status on_failed(ff_coord *c, worker *w, const Ff__TaskFailed *f, doub
     if (w && w->draining == f->task_id) w->draining = 0;
     chunk *ch = task_chunk(c, w, f->task_id, "failure");
     if (!ch) return FF_OK;
+    if (f->has_not_started && f->not_started) { /* our mistake, not the chunk's: no attempt counted */
+        chunk_requeue(c, w->j, ch, "the worker was still busy and did not start the task: queued again");
+        w->draining = UINT64_MAX; /* no new work until its next heartbeat says what it holds */
+        return FF_OK;
+    }
     char why[FF_WIRE_MAX_TEXT + 2048];
     snprintf(why, sizeof why, "failed: %s%s%.1500s", f->message ? f->message : "(no message)", f->log && f->log[0] ? "\n" : "",
              f->log ? f->log : "");

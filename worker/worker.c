@@ -43,7 +43,9 @@ typedef struct {
     int first_task;
 } rctx;
 
-static ff_status forward(void *pair, Ff__Envelope *env, ff_err *err) {
+/* Packs env and passes it to the network thread, tagged 'M' (forward) or
+ * 'F' (forward, and the task is over: the worker is idle from then on). */
+static ff_status forward_tag(void *pair, Ff__Envelope *env, char tag, ff_err *err) {
     uint8_t *buf = NULL;
     size_t len = 0;
     ff_status st = ff_wire_pack(env, &buf, &len, err);
@@ -53,7 +55,7 @@ static ff_status forward(void *pair, Ff__Envelope *env, ff_err *err) {
         free(buf);
         return ff_err_set(err, FF_ERR_NOMEM, "worker: out of memory");
     }
-    msg[0] = 'M';
+    msg[0] = tag;
     memcpy(msg + 1, buf, len);
     free(buf);
     int rc = zmq_send(pair, msg, len + 1, 0);
@@ -61,6 +63,8 @@ static ff_status forward(void *pair, Ff__Envelope *env, ff_err *err) {
     if (rc < 0) return ff_err_set(err, FF_ERR_IO, "worker: internal pipe: %s", zmq_strerror(errno));
     return FF_OK;
 }
+
+static ff_status forward(void *pair, Ff__Envelope *env, ff_err *err) { return forward_tag(pair, env, 'M', err); }
 
 static ff_status r_progress(void *user, int stage, int64_t done, int64_t total, ff_err *err) {
     rctx *rc = user;
@@ -143,6 +147,15 @@ static void *render_main(void *arg) {
         if (!st && rc.frames_sent != expect)
             st = ff_err_set(&err, FF_ERR_INTERNAL, "rendered %d frames, the window has %d", rc.frames_sent, expect);
         ff_err ferr;
+        const char *model = ff_wrender_loaded_model(sh->r);
+        size_t ml = model ? strlen(model) : 0;
+        char *lm = malloc(ml + 1);
+        if (lm) {
+            lm[0] = 'L';
+            if (ml) memcpy(lm + 1, model, ml);
+            zmq_send(pair, lm, ml + 1, 0);
+            free(lm);
+        }
         if (!st) {
             Ff__TaskDone d = FF__TASK_DONE__INIT;
             d.has_task_id = d.has_frames = d.has_render_s = 1;
@@ -152,7 +165,7 @@ static void *render_main(void *arg) {
             Ff__Envelope out = FF__ENVELOPE__INIT;
             out.body_case = FF__ENVELOPE__BODY_DONE;
             out.done = &d;
-            forward(pair, &out, &ferr);
+            forward_tag(pair, &out, 'F', &ferr);
             FF_INFO(sh->o->log, "task %llx (job %llu chunk %u) done in %.2f s", (unsigned long long)t->task_id,
                     (unsigned long long)t->job_id, t->chunk, d.render_s);
         } else {
@@ -167,20 +180,11 @@ static void *render_main(void *arg) {
             Ff__Envelope out = FF__ENVELOPE__INIT;
             out.body_case = FF__ENVELOPE__BODY_FAILED;
             out.failed = &f;
-            forward(pair, &out, &ferr);
+            forward_tag(pair, &out, 'F', &ferr);
             FF_WARN(sh->o->log, "task %llx (job %llu chunk %u) failed: %s", (unsigned long long)t->task_id,
                     (unsigned long long)t->job_id, t->chunk, err.msg);
         }
         ff_wire_free(env);
-        const char *model = ff_wrender_loaded_model(sh->r);
-        size_t ml = model ? strlen(model) : 0;
-        char *idle = malloc(ml + 1);
-        if (idle) {
-            idle[0] = 'I';
-            if (ml) memcpy(idle + 1, model, ml);
-            zmq_send(pair, idle, ml + 1, 0);
-            free(idle);
-        }
     }
     zmq_close(pair);
     return NULL;
@@ -318,12 +322,14 @@ ff_status ff_worker_run(const ff_worker_opts *o, ff_err *err) {
                 }
                 const char *d = zmq_msg_data(&m);
                 size_t len = zmq_msg_size(&m);
-                if (len >= 1 && d[0] == 'M') {
+                if (len >= 1 && (d[0] == 'M' || d[0] == 'F')) {
                     if (zmq_send(n.dealer, d + 1, len - 1, 0) < 0)
                         FF_WARN(o->log, "sending to the coordinator: %s", zmq_strerror(errno));
-                } else if (len >= 1 && d[0] == 'I') {
+                } else if (len >= 1 && d[0] == 'L') {
                     free(n.loaded_model);
                     n.loaded_model = len > 1 ? strndup(d + 1, len - 1) : NULL;
+                }
+                if (len >= 1 && d[0] == 'F') { /* idle before anything else is read from the coordinator */
                     n.busy = 0;
                     n.tasks_done++;
                     tasks++;
@@ -353,6 +359,8 @@ ff_status ff_worker_run(const ff_worker_opts *o, ff_err *err) {
                     f.has_task_id = 1;
                     f.task_id = env->task->task_id;
                     f.message = "worker is busy with another task";
+                    f.has_not_started = 1;
+                    f.not_started = 1;
                     Ff__Envelope out = FF__ENVELOPE__INIT;
                     out.body_case = FF__ENVELOPE__BODY_FAILED;
                     out.failed = &f;

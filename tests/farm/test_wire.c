@@ -12,7 +12,7 @@
 static const char *job_json =
     "{\"model\": \"/m\", \"prompts\": [\"a cat\", \"a dog\", \"a fox\"], \"seed\": 7, \"width\": 64, "
     "\"height\": 48, \"frames\": 17, \"steps\": 3, \"output\": \"/tmp/out.y4m\", \"scheduler\": {\"flow_shift\": 3.0, "
-    "\"x\": [1, \"s\\\"q\"]}, \"chunking\": {\"frames\": 9, \"overlap\": 4}, \"priority\": 5}";
+    "\"x\": [1, \"s\\\"q\"]}, \"chunking\": {\"frames\": 9, \"overlap\": 1}, \"priority\": 5}";
 
 static void test_heartbeat_round_trip(void) {
     ff_err err = {0};

@@ -1,0 +1,561 @@
+/* The farm end to end: real `framefarm coordinator` / `worker` / client
+ * processes on 127.0.0.1 (ports chosen by the OS, read back from the
+ * coordinator's state/endpoint), the embedded tiny model, SIGKILL for real.
+ * Nothing depends on timing to pass: every wait polls the coordinator's
+ * state with a generous bound, and "mid-chunk" is made certain with the
+ * worker's --test-stall-step test mode.
+ *
+ *  - a batch job over 3 workers gives the same bytes as `framefarm render`
+ *    of each item alone (same thread count: the CPU kernels' sums depend on it);
+ *  - a worker killed mid-chunk: the chunk is re-run elsewhere and the
+ *    (cut, cross-faded) video is bit-identical to a run without the kill;
+ *  - the coordinator killed and restarted resumes the job, and no finished
+ *    chunk is rendered twice (dispatch/completion counts from state.db);
+ *  - malformed, oversized, wrong-version, wrongly framed and forged
+ *    messages are refused with an Error and logged; the coordinator keeps
+ *    serving;
+ *  - CURVE: a client without (or with the wrong) server key is refused;
+ *    without keys a wildcard bind stays on loopback. */
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <zmq.h>
+
+#include "core/ff_json.h"
+#include "proto/ff_wire.h"
+#include "tests/common/ff_test.h"
+#include "tests/farm/farm_proc.h"
+
+#define WAIT_S 180.0 /* generous bound for anything to happen */
+
+static char g_tmp[512], g_model[700];
+
+typedef struct {
+    char dir[700], state[800], ep[256], log[800];
+    pid_t coord;
+    fp_procs ps;
+} farm;
+
+static void rm_rf(const char *p) {
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", p);
+    if (system(cmd)) {
+    }
+}
+
+static int file_exists(const char *p) {
+    struct stat sb;
+    return stat(p, &sb) == 0;
+}
+
+static void farm_init(farm *f, const char *name) {
+    memset(f, 0, sizeof *f);
+    snprintf(f->dir, sizeof f->dir, "%s/%s", g_tmp, name);
+    rm_rf(f->dir);
+    mkdir(f->dir, 0755);
+    snprintf(f->state, sizeof f->state, "%s/state", f->dir);
+    snprintf(f->log, sizeof f->log, "%s/coordinator.log", f->dir);
+}
+
+/* Starts the coordinator and waits for its endpoint file. */
+static int farm_start_coord(farm *f, const char *bind, const char *const *extra) {
+    char ep_path[900];
+    snprintf(ep_path, sizeof ep_path, "%s/endpoint", f->state);
+    unlink(ep_path);
+    char *args[24];
+    int k = 0;
+    args[k++] = "coordinator";
+    args[k++] = "--bind";
+    args[k++] = (char *)bind;
+    args[k++] = "--state";
+    args[k++] = f->state;
+    args[k++] = "--worker-timeout";
+    args[k++] = "3";
+    args[k++] = "--log-level";
+    args[k++] = "debug";
+    for (int i = 0; extra && extra[i]; i++) args[k++] = (char *)extra[i];
+    args[k] = NULL;
+    f->coord = fp_start(&f->ps, f->log, args);
+    double t0 = fp_now();
+    while (fp_now() - t0 < WAIT_S) {
+        char buf[256];
+        if (!fp_read(ep_path, buf, sizeof buf) && buf[0]) {
+            buf[strcspn(buf, "\n")] = 0;
+            snprintf(f->ep, sizeof f->ep, "%s", buf);
+            return 0;
+        }
+        if (waitpid(f->coord, NULL, WNOHANG) == f->coord) return -1;
+        fp_sleep_ms(20);
+    }
+    return -1;
+}
+
+static pid_t farm_start_worker(farm *f, const char *name, const char *const *extra) {
+    char log[900];
+    snprintf(log, sizeof log, "%s/%s.log", f->dir, name);
+    char *args[24];
+    int k = 0;
+    args[k++] = "worker";
+    args[k++] = "--connect";
+    args[k++] = f->ep;
+    args[k++] = "--threads";
+    args[k++] = "1";
+    args[k++] = "--heartbeat";
+    args[k++] = "0.3";
+    args[k++] = "--name";
+    args[k++] = (char *)name;
+    args[k++] = "--log-level";
+    args[k++] = "debug";
+    for (int i = 0; extra && extra[i]; i++) args[k++] = (char *)extra[i];
+    args[k] = NULL;
+    return fp_start(&f->ps, log, args);
+}
+
+/* The job's status as JSON (NULL when the coordinator does not answer). */
+static ff_json_doc *job_status(farm *f, unsigned long long id, const char *const *extra) {
+    char idbuf[32], out[1 << 16];
+    snprintf(idbuf, sizeof idbuf, "%llu", id);
+    char *args[16];
+    int k = 0;
+    args[k++] = "status";
+    args[k++] = idbuf;
+    args[k++] = "--json";
+    args[k++] = "--connect";
+    args[k++] = f->ep;
+    args[k++] = "--timeout";
+    args[k++] = "5";
+    for (int i = 0; extra && extra[i]; i++) args[k++] = (char *)extra[i];
+    args[k] = NULL;
+    if (fp_run(args, out, sizeof out, NULL) != 0) return NULL;
+    ff_json_doc *doc = NULL;
+    ff_err err;
+    if (ff_json_parse(out, strlen(out), "status --json", &doc, &err)) return NULL;
+    return doc;
+}
+
+static const char *jstr(const ff_json *o, const char *k) {
+    const char *s = ff_json_get_string(o, k);
+    return s ? s : "";
+}
+static int64_t jint(const ff_json *o, const char *k) {
+    int64_t v = -1;
+    ff_json_get_int64(o, k, -1, &v);
+    return v;
+}
+
+/* Polls until the job reaches state `want` (or a terminal state). */
+static int wait_job_state(farm *f, unsigned long long id, const char *want) {
+    double t0 = fp_now();
+    while (fp_now() - t0 < WAIT_S) {
+        ff_json_doc *d = job_status(f, id, NULL);
+        if (d) {
+            const char *s = jstr(ff_json_root(d), "state");
+            int hit = !strcmp(s, want), term = !strcmp(s, "failed") || !strcmp(s, "cancelled") || !strcmp(s, "done");
+            if (!hit && term) fprintf(stderr, "job %llu is %s (waiting for %s): %s\n", id, s, want, jstr(ff_json_root(d), "error"));
+            ff_json_free(d);
+            if (hit) return 0;
+            if (term) return -1;
+        }
+        fp_sleep_ms(100);
+    }
+    fprintf(stderr, "job %llu: gave up waiting for state %s\n", id, want);
+    return -1;
+}
+
+static unsigned long long submit(farm *f, const char *job_path, const char *const *extra) {
+    char out[256];
+    char *args[16];
+    int k = 0;
+    args[k++] = "submit";
+    args[k++] = (char *)job_path;
+    args[k++] = "--connect";
+    args[k++] = f->ep;
+    for (int i = 0; extra && extra[i]; i++) args[k++] = (char *)extra[i];
+    args[k] = NULL;
+    char errlog[900];
+    snprintf(errlog, sizeof errlog, "%s/clients.log", f->dir);
+    if (fp_run(args, out, sizeof out, errlog) != 0) return 0;
+    return strtoull(out, NULL, 10);
+}
+
+static void write_text(const char *path, const char *text) {
+    FILE *fp = fopen(path, "w");
+    if (!fp) return;
+    fputs(text, fp);
+    fclose(fp);
+}
+
+/* `framefarm render` of one item alone, into out. */
+static int render_alone(const char *prompt, const char *seed, const char *frames, const char *out) {
+    char *args[] = {"render", "--model", g_model, "--prompt", (char *)prompt, "--seed", (char *)seed, "--steps", "3",
+                    "--frames", (char *)frames, "--width", "64", "--height", "64", "--no-tile", "--threads", "1",
+                    "--out", (char *)out, NULL};
+    return fp_run(args, NULL, 0, NULL);
+}
+
+static int count_in_file(const char *path, const char *needle) {
+    static char buf[1 << 20];
+    if (fp_read(path, buf, sizeof buf)) return 0;
+    int n = 0;
+    for (const char *p = buf; (p = strstr(p, needle)); p += strlen(needle)) n++;
+    return n;
+}
+
+/* ---- a batch over 3 workers = each item alone ------------------------------------------ */
+
+static void test_batch_same_bytes(void) {
+    farm f;
+    farm_init(&f, "batch");
+    FF_REQUIRE(farm_start_coord(&f, "tcp://127.0.0.1:*", NULL) == 0);
+    for (int i = 0; i < 3; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "w%d", i);
+        farm_start_worker(&f, name, NULL);
+    }
+    char job[900], text[2048];
+    snprintf(job, sizeof job, "%s/job.json", f.dir);
+    snprintf(text, sizeof text,
+             "{\"model\": \"%s\", \"prompts\": [\"a cat\", \"a dog runs on the beach\", \"sunset\"], \"seeds\": [7, 8, 9], "
+             "\"width\": 64, \"height\": 64, \"frames\": 17, \"steps\": 3, \"output\": \"%s/out.y4m\"}",
+             g_model, f.dir);
+    write_text(job, text);
+    const char *wait[] = {"--wait", "--wait-timeout", "180", NULL};
+    unsigned long long id = submit(&f, job, wait);
+    FF_CHECK(id == 1);
+    const char *prompts[] = {"a cat", "a dog runs on the beach", "sunset"}, *seeds[] = {"7", "8", "9"};
+    for (int i = 0; i < 3; i++) {
+        char out[900], ref[900];
+        snprintf(out, sizeof out, "%s/out_%04d.y4m", f.dir, i);
+        snprintf(ref, sizeof ref, "%s/alone_%d.y4m", f.dir, i);
+        FF_CHECK(render_alone(prompts[i], seeds[i], "17", ref) == 0);
+        FF_CHECK_MSG(fp_same_file(out, ref), "item %d: %s differs from %s", i, out, ref);
+    }
+    /* the three chunks went to the three workers (each took one: the others were busy) */
+    char wout[8192];
+    char *wargs[] = {"workers", "--json", "--connect", f.ep, NULL};
+    FF_CHECK(fp_run(wargs, wout, sizeof wout, NULL) == 0);
+    FF_CHECK(strstr(wout, "\"tasks_done\": 1") != NULL);
+    fp_kill_all(&f.ps);
+}
+
+/* ---- a worker killed mid-chunk ------------------------------------------------------ */
+
+static void test_worker_killed(void) {
+    farm f;
+    farm_init(&f, "workerkill");
+    FF_REQUIRE(farm_start_coord(&f, "tcp://127.0.0.1:*", NULL) == 0);
+    const char *stall[] = {"--test-stall-step", "2", NULL};
+    pid_t a = farm_start_worker(&f, "victim", stall);
+    char job[900], ref_job[900], text[2048];
+    /* 33 frames cut into windows of 17 with overlap: 3 chunks, cross-faded */
+    const char *fmt = "{\"model\": \"%s\", \"prompt\": \"a red car\", \"seed\": 11, \"width\": 64, \"height\": 64, "
+                      "\"frames\": 33, \"steps\": 3, \"chunking\": {\"frames\": 17, \"overlap\": 4}, \"output\": \"%s\"}";
+    char out[900], ref[900];
+    snprintf(out, sizeof out, "%s/killed.y4m", f.dir);
+    snprintf(ref, sizeof ref, "%s/reference.y4m", f.dir);
+    snprintf(job, sizeof job, "%s/job.json", f.dir);
+    snprintf(text, sizeof text, fmt, g_model, out);
+    write_text(job, text);
+    snprintf(ref_job, sizeof ref_job, "%s/ref.json", f.dir);
+    snprintf(text, sizeof text, fmt, g_model, ref);
+    write_text(ref_job, text);
+    unsigned long long id = submit(&f, job, NULL);
+    FF_REQUIRE(id == 1);
+    /* wait until the victim is inside chunk 0 (stalled after denoising step 2) */
+    int inside = 0;
+    double t0 = fp_now();
+    while (!inside && fp_now() - t0 < WAIT_S) {
+        ff_json_doc *d = job_status(&f, id, NULL);
+        if (d) {
+            const ff_json *c0 = ff_json_at(ff_json_get(ff_json_root(d), "chunks"), 0);
+            inside = c0 && !strcmp(jstr(c0, "state"), "running") && jint(c0, "stage") == 1 && jint(c0, "done") >= 2;
+            ff_json_free(d);
+        }
+        if (!inside) fp_sleep_ms(50);
+    }
+    FF_REQUIRE(inside);
+    farm_start_worker(&f, "rescuer", NULL);
+    fp_kill(&f.ps, a); /* SIGKILL, mid-chunk */
+    FF_REQUIRE(wait_job_state(&f, id, "done") == 0);
+    ff_json_doc *d = job_status(&f, id, NULL);
+    FF_REQUIRE(d);
+    const ff_json *chunks = ff_json_get(ff_json_root(d), "chunks");
+    FF_CHECK(ff_json_count(chunks) == 3);
+    const ff_json *c0 = ff_json_at(chunks, 0);
+    FF_CHECK_MSG(jint(c0, "attempts") >= 1 && jint(c0, "dispatches") >= 2 && jint(c0, "completions") == 1,
+                 "chunk 0: attempts %lld dispatches %lld completions %lld", (long long)jint(c0, "attempts"),
+                 (long long)jint(c0, "dispatches"), (long long)jint(c0, "completions"));
+    ff_json_free(d);
+    FF_CHECK(count_in_file(f.log, "stopped responding") >= 1);
+    /* the same job without a kill, rendered by the rescuer alone */
+    unsigned long long id2 = submit(&f, ref_job, NULL);
+    FF_REQUIRE(id2 == 2);
+    FF_REQUIRE(wait_job_state(&f, id2, "done") == 0);
+    FF_CHECK_MSG(fp_same_file(out, ref), "%s differs from %s", out, ref);
+    fp_kill_all(&f.ps);
+}
+
+/* ---- the coordinator killed and restarted ---------------------------------------------- */
+
+typedef struct {
+    int n;
+    char state[16][16];
+    int dispatches[16], completions[16];
+} db_snap;
+
+static int read_db(const char *state_dir, unsigned long long job, db_snap *s) {
+    char path[900];
+    snprintf(path, sizeof path, "%s/state.db", state_dir);
+    sqlite3 *db = NULL;
+    sqlite3_stmt *q = NULL;
+    memset(s, 0, sizeof *s);
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        sqlite3_close(db);
+        return -1;
+    }
+    sqlite3_busy_timeout(db, 5000);
+    int rc = -1;
+    if (sqlite3_prepare_v2(db, "SELECT idx, state, dispatches, completions FROM chunks WHERE job_id=? ORDER BY idx", -1,
+                           &q, NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(q, 1, (sqlite3_int64)job);
+        while (sqlite3_step(q) == SQLITE_ROW && s->n < 16) {
+            snprintf(s->state[s->n], sizeof s->state[s->n], "%s", (const char *)sqlite3_column_text(q, 1));
+            s->dispatches[s->n] = sqlite3_column_int(q, 2);
+            s->completions[s->n] = sqlite3_column_int(q, 3);
+            s->n++;
+        }
+        rc = 0;
+    }
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    return rc;
+}
+
+static void test_coordinator_killed(void) {
+    farm f;
+    farm_init(&f, "coordkill");
+    FF_REQUIRE(farm_start_coord(&f, "tcp://127.0.0.1:*", NULL) == 0);
+    char ep[256];
+    snprintf(ep, sizeof ep, "%s", f.ep); /* restart on the same port: workers reconnect by themselves */
+    const char *stall[] = {"--test-stall-step", "1", NULL};
+    farm_start_worker(&f, "staller", stall);
+    farm_start_worker(&f, "steady", NULL);
+    char job[900], text[2048];
+    snprintf(job, sizeof job, "%s/job.json", f.dir);
+    snprintf(text, sizeof text,
+             "{\"model\": \"%s\", \"prompts\": [\"one\", \"two\", \"three\", \"four\"], \"seeds\": [1, 2, 3, 4], "
+             "\"width\": 64, \"height\": 64, \"frames\": 9, \"steps\": 3, \"output\": \"%s/out.y4m\"}",
+             g_model, f.dir);
+    write_text(job, text);
+    unsigned long long id = submit(&f, job, NULL);
+    FF_REQUIRE(id == 1);
+    /* three chunks finish; the staller's chunk never can */
+    int three = 0;
+    double t0 = fp_now();
+    while (!three && fp_now() - t0 < WAIT_S) {
+        ff_json_doc *d = job_status(&f, id, NULL);
+        if (d) {
+            three = jint(ff_json_root(d), "chunks_done") == 3;
+            ff_json_free(d);
+        }
+        if (!three) fp_sleep_ms(50);
+    }
+    FF_REQUIRE(three);
+    db_snap before, after;
+    FF_REQUIRE(read_db(f.state, id, &before) == 0 && before.n == 4);
+    int done_before = 0;
+    for (int i = 0; i < 4; i++) done_before += !strcmp(before.state[i], "done");
+    FF_CHECK(done_before == 3);
+    fp_kill(&f.ps, f.coord); /* SIGKILL */
+    FF_REQUIRE(farm_start_coord(&f, ep, NULL) == 0);
+    FF_CHECK(!strcmp(f.ep, ep));
+    FF_REQUIRE(wait_job_state(&f, id, "done") == 0);
+    FF_REQUIRE(read_db(f.state, id, &after) == 0 && after.n == 4);
+    for (int i = 0; i < 4; i++) {
+        FF_CHECK_MSG(!strcmp(after.state[i], "done") && after.completions[i] == 1, "chunk %d: %s, %d completions", i,
+                     after.state[i], after.completions[i]);
+        if (!strcmp(before.state[i], "done"))
+            FF_CHECK_MSG(after.dispatches[i] == before.dispatches[i] && before.dispatches[i] == 1,
+                         "finished chunk %d dispatched again (%d -> %d)", i, before.dispatches[i], after.dispatches[i]);
+        else
+            FF_CHECK(after.dispatches[i] >= 2);
+    }
+    /* and the videos are what rendering each alone gives */
+    const char *prompts[] = {"one", "two", "three", "four"}, *seeds[] = {"1", "2", "3", "4"};
+    for (int i = 0; i < 4; i++) {
+        char out[900], ref[900];
+        snprintf(out, sizeof out, "%s/out_%04d.y4m", f.dir, i);
+        snprintf(ref, sizeof ref, "%s/alone_%d.y4m", f.dir, i);
+        FF_CHECK(render_alone(prompts[i], seeds[i], "9", ref) == 0);
+        FF_CHECK_MSG(fp_same_file(out, ref), "item %d differs after the restart", i);
+    }
+    fp_kill_all(&f.ps);
+}
+
+/* ---- bad messages are refused and logged --------------------------------------------------- */
+
+/* Sends parts over a fresh DEALER and returns the reply's Error code (-1: none). */
+static int raw_exchange(void *ctx, const char *ep, const void *const *parts, const size_t *lens, int nparts, char *msg,
+                        size_t msg_n) {
+    void *s = zmq_socket(ctx, ZMQ_DEALER);
+    int zero = 0, code = -1;
+    zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof zero);
+    if (zmq_connect(s, ep)) {
+        zmq_close(s);
+        return -1;
+    }
+    for (int i = 0; i < nparts; i++) zmq_send(s, parts[i], lens[i], i + 1 < nparts ? ZMQ_SNDMORE : 0);
+    zmq_pollitem_t it = {s, 0, ZMQ_POLLIN, 0};
+    if (zmq_poll(&it, 1, 30000) == 1) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, s, 0) >= 0) {
+            Ff__Envelope *e = NULL;
+            ff_err err;
+            if (!ff_wire_unpack(zmq_msg_data(&m), zmq_msg_size(&m), 0, &e, NULL, &err) &&
+                e->body_case == FF__ENVELOPE__BODY_ERROR) {
+                code = e->error->code;
+                snprintf(msg, msg_n, "%s", e->error->message ? e->error->message : "");
+            }
+            ff_wire_free(e);
+        }
+        zmq_msg_close(&m);
+    }
+    zmq_close(s);
+    return code;
+}
+
+static void test_bad_messages(void) {
+    farm f;
+    farm_init(&f, "badmsg");
+    const char *extra[] = {"--max-message", "65536", NULL};
+    FF_REQUIRE(farm_start_coord(&f, "tcp://127.0.0.1:*", extra) == 0);
+    void *ctx = zmq_ctx_new();
+    FF_REQUIRE(ctx);
+    char msg[1024] = "";
+    /* garbage */
+    const char junk[] = "\xff\xff\xff\xff\x0f hello";
+    const void *p1[] = {junk};
+    size_t l1[] = {sizeof junk - 1};
+    FF_CHECK(raw_exchange(ctx, f.ep, p1, l1, 1, msg, sizeof msg) == FF__ERROR__CODE__MALFORMED);
+    FF_CHECK_MSG(strstr(msg, "malformed"), "%s", msg);
+    /* oversized */
+    size_t big = 100000;
+    char *huge = calloc(1, big);
+    FF_REQUIRE(huge);
+    const void *p2[] = {huge};
+    size_t l2[] = {big};
+    FF_CHECK(raw_exchange(ctx, f.ep, p2, l2, 1, msg, sizeof msg) == FF__ERROR__CODE__OVERSIZED);
+    FF_CHECK_MSG(strstr(msg, "65536"), "%s", msg);
+    free(huge);
+    /* wrong version */
+    Ff__WorkersQuery wq = FF__WORKERS_QUERY__INIT;
+    Ff__Envelope env = FF__ENVELOPE__INIT;
+    env.has_version = 1;
+    env.version = 7;
+    env.body_case = FF__ENVELOPE__BODY_WORKERS;
+    env.workers = &wq;
+    uint8_t vbuf[64];
+    size_t vn = ff__envelope__pack(&env, vbuf);
+    const void *p3[] = {vbuf};
+    size_t l3[] = {vn};
+    FF_CHECK(raw_exchange(ctx, f.ep, p3, l3, 1, msg, sizeof msg) == FF__ERROR__CODE__VERSION);
+    FF_CHECK_MSG(strstr(msg, "version 7") && strstr(msg, "version 1"), "%s", msg);
+    /* two frames */
+    uint8_t *ok = NULL;
+    size_t okn = 0;
+    ff_err err;
+    env.version = FF_PROTO_VERSION;
+    FF_REQUIRE(ff_wire_pack(&env, &ok, &okn, &err) == FF_OK);
+    const void *p4[] = {ok, ok};
+    size_t l4[] = {okn, okn};
+    FF_CHECK(raw_exchange(ctx, f.ep, p4, l4, 2, msg, sizeof msg) == FF__ERROR__CODE__MALFORMED);
+    free(ok);
+    /* a forged heartbeat (worker_id is not the sender) */
+    Ff__Heartbeat hb = FF__HEARTBEAT__INIT;
+    hb.worker_id = "w-someone-else";
+    Ff__Envelope he = FF__ENVELOPE__INIT;
+    he.body_case = FF__ENVELOPE__BODY_HEARTBEAT;
+    he.heartbeat = &hb;
+    FF_REQUIRE(ff_wire_pack(&he, &ok, &okn, &err) == FF_OK);
+    const void *p5[] = {ok};
+    size_t l5[] = {okn};
+    FF_CHECK(raw_exchange(ctx, f.ep, p5, l5, 1, msg, sizeof msg) == FF__ERROR__CODE__INVALID);
+    free(ok);
+    zmq_ctx_term(ctx);
+    /* still serving, still alive, and every refusal is in the log */
+    char *args[] = {"status", "--connect", f.ep, "--timeout", "10", NULL};
+    FF_CHECK(fp_run(args, NULL, 0, NULL) == 0);
+    FF_CHECK(waitpid(f.coord, NULL, WNOHANG) == 0);
+    int refused = count_in_file(f.log, "refused");
+    FF_CHECK_MSG(refused >= 5, "%d refusals logged", refused);
+    fp_kill_all(&f.ps);
+}
+
+/* ---- CURVE ---------------------------------------------------------------------------------- */
+
+static void test_curve(void) {
+    farm f;
+    farm_init(&f, "curve");
+    char keys[900], other[900], pub[920], sec[920], otherpub[920];
+    snprintf(keys, sizeof keys, "%s/coord", f.dir);
+    snprintf(other, sizeof other, "%s/other", f.dir);
+    char *kg1[] = {"keygen", keys, NULL}, *kg2[] = {"keygen", other, NULL};
+    FF_REQUIRE(fp_run(kg1, NULL, 0, NULL) == 0 && fp_run(kg2, NULL, 0, NULL) == 0);
+    snprintf(pub, sizeof pub, "%s.pub", keys);
+    snprintf(sec, sizeof sec, "%s.key", keys);
+    snprintf(otherpub, sizeof otherpub, "%s.pub", other);
+    const char *extra[] = {"--curve-secret", sec, NULL};
+    FF_REQUIRE(farm_start_coord(&f, "tcp://127.0.0.1:*", extra) == 0);
+    char errlog[900], errtxt[4096];
+    snprintf(errlog, sizeof errlog, "%s/client.err", f.dir);
+    char *nokey[] = {"status", "--connect", f.ep, "--timeout", "3", NULL};
+    FF_CHECK(fp_run(nokey, NULL, 0, errlog) == 3);
+    char *wrong[] = {"status", "--connect", f.ep, "--server-key", otherpub, "--timeout", "3", NULL};
+    FF_CHECK(fp_run(wrong, NULL, 0, errlog) == 3);
+    FF_CHECK(!fp_read(errlog, errtxt, sizeof errtxt) && strstr(errtxt, "CURVE"));
+    char *withkey[] = {"status", "--connect", f.ep, "--server-key", pub, "--timeout", "10", NULL};
+    FF_CHECK(fp_run(withkey, NULL, 0, errlog) == 0);
+    FF_CHECK(count_in_file(f.log, "handshake failed") >= 1);
+    /* a worker with the key renders (test mode) a job submitted with the key */
+    const char *wk[] = {"--server-key", pub, "--test-no-render", NULL};
+    farm_start_worker(&f, "curve-worker", wk);
+    char job[900], text[1024];
+    snprintf(job, sizeof job, "%s/job.json", f.dir);
+    snprintf(text, sizeof text,
+             "{\"model\": \"/unused\", \"prompt\": \"x\", \"seed\": 1, \"width\": 16, \"height\": 16, \"frames\": 5, "
+             "\"output\": \"%s/o.y4m\"}",
+             f.dir);
+    write_text(job, text);
+    const char *sk[] = {"--server-key", pub, "--wait", "--wait-timeout", "120", NULL};
+    FF_CHECK(submit(&f, job, sk) == 1);
+    fp_kill_all(&f.ps);
+    /* no keys: a wildcard bind is narrowed to loopback */
+    farm g;
+    farm_init(&g, "loopback");
+    FF_REQUIRE(farm_start_coord(&g, "tcp://*:*", NULL) == 0);
+    FF_CHECK_MSG(!strncmp(g.ep, "tcp://127.0.0.1:", 16), "%s", g.ep);
+    FF_CHECK(count_in_file(g.log, "loopback only") == 1);
+    fp_kill_all(&g.ps);
+}
+
+int main(void) {
+    if (!fp_bin() || !file_exists(fp_bin())) ff_test_skip("FF_BIN (the framefarm binary) is not set");
+    ff_test_tmp_path("farm_integration", g_tmp, sizeof g_tmp);
+    rm_rf(g_tmp);
+    mkdir(g_tmp, 0755);
+    snprintf(g_model, sizeof g_model, "%s/tiny", g_tmp);
+    char *init[] = {"init-model", "tiny", g_model, NULL};
+    if (fp_run(init, NULL, 0, NULL) != 0) {
+        fprintf(stderr, "framefarm init-model tiny failed\n");
+        return 1;
+    }
+    FF_RUN(test_bad_messages);
+    FF_RUN(test_curve);
+    FF_RUN(test_batch_same_bytes);
+    FF_RUN(test_worker_killed);
+    FF_RUN(test_coordinator_killed);
+    return ff_test_summary();
+}

@@ -267,11 +267,12 @@ ff_status ff_dit_load(const char *component_dir, ff_dit_model **out, ff_err *err
     return ff_dit_load_as(component_dir, FF_F32, out, err);
 }
 
-ff_status ff_dit_load_as(const char *component_dir, ff_dtype weight_dtype, ff_dit_model **out, ff_err *err) {
+/* ff_dit_load_as, or (weights_out != NULL) ff_dit_load_lazy: block parameters
+ * left as shape-only descriptions and the open weights handed to the caller. */
+static ff_status load_impl(const char *component_dir, ff_dtype weight_dtype, ff_dit_model **out,
+                           ff_weights **weights_out, ff_err *err) {
     *out = NULL;
-    if (weight_dtype != FF_F32 && weight_dtype != FF_BF16)
-        return ff_err_set(err, FF_ERR_ARG, "%s: transformer weights as %s (F32 or BF16 only)", component_dir,
-                          ff_dtype_name(weight_dtype));
+    if (weights_out) *weights_out = NULL;
     ff_json_doc *doc = NULL;
     ff_weights *w = NULL;
     ff_dit_model *m = NULL;
@@ -303,6 +304,11 @@ ff_status ff_dit_load_as(const char *component_dir, ff_dtype weight_dtype, ff_di
                             ff_tensor_describe(&a, got, sizeof got), ff_tensor_describe(&b, want, sizeof want));
             goto done;
         }
+        if (weights_out && ps[i].block >= 0) { /* lazy: shape and host dtype only, no data */
+            ff_dtype hd = weight_dtype == FF_F32 || !narrowable(&ps[i]) ? FF_F32 : weight_dtype;
+            ff_tensor_view(ps[i].slot, hd, ps[i].ndim, ps[i].shape, NULL, FF_LOC_HOST);
+            continue;
+        }
         if ((st = load_param(w, e, &ps[i], weight_dtype, err))) goto done;
     }
     /* Strict load: every tensor of the file must be a parameter. */
@@ -319,14 +325,35 @@ ff_status ff_dit_load_as(const char *component_dir, ff_dtype weight_dtype, ff_di
     }
 done:
     free(ps);
-    ff_weights_free(w);
     ff_json_free(doc);
     if (st) {
+        ff_weights_free(w);
         ff_dit_free(m);
         return st;
     }
+    if (weights_out) *weights_out = w;
+    else ff_weights_free(w);
     *out = m;
     return FF_OK;
+}
+
+ff_status ff_dit_load_as(const char *component_dir, ff_dtype weight_dtype, ff_dit_model **out, ff_err *err) {
+    if (weight_dtype != FF_F32 && weight_dtype != FF_BF16) {
+        *out = NULL;
+        return ff_err_set(err, FF_ERR_ARG, "%s: transformer weights as %s (F32 or BF16 only)", component_dir,
+                          ff_dtype_name(weight_dtype));
+    }
+    return load_impl(component_dir, weight_dtype, out, NULL, err);
+}
+
+ff_status ff_dit_load_lazy(const char *component_dir, ff_dtype weight_dtype, ff_dit_model **out, ff_weights **weights,
+                           ff_err *err) {
+    if (weight_dtype != FF_F32 && weight_dtype != FF_BF16) {
+        *out = NULL, *weights = NULL;
+        return ff_err_set(err, FF_ERR_ARG, "%s: transformer weights as %s (F32 or BF16 only)", component_dir,
+                          ff_dtype_name(weight_dtype));
+    }
+    return load_impl(component_dir, weight_dtype, out, weights, err);
 }
 
 static uint64_t xorshift64(uint64_t *s) {

@@ -28,6 +28,7 @@
 
 #include "core/ff_err.h"
 #include "core/ff_json.h"
+#include "core/ff_model_dir.h"
 #include "core/ff_tensor.h"
 #include "kernels/ops.h"
 
@@ -132,6 +133,15 @@ ff_status ff_dit_load(const char *component_dir, ff_dit_model **out, ff_err *err
  * torch's .to(bfloat16)). Biases, norms, scale_shift_tables and the
  * time_embedder stay F32, as diffusers' _keep_in_fp32_modules. */
 ff_status ff_dit_load_as(const char *component_dir, ff_dtype weight_dtype, ff_dit_model **out, ff_err *err);
+/* ff_dit_load_as for block streaming straight from the file: the non-block
+ * parameters are loaded as ff_dit_load_as keeps them, every block parameter
+ * is left as a shape-only tensor (data NULL, the dtype ff_dit_load_as would
+ * store it in) and *weights is the open, mmap'd weights set they are to be
+ * read from (offload/stream.h block_weights). The caller owns *weights and
+ * frees it (ff_weights_free) after the model stops using it; the page cache
+ * is then the only host copy of the blocks. Same checks as ff_dit_load_as. */
+ff_status ff_dit_load_lazy(const char *component_dir, ff_dtype weight_dtype, ff_dit_model **out, ff_weights **weights,
+                           ff_err *err);
 /* An empty model for cfg (no tensors yet; blocks table allocated). */
 ff_status ff_dit_create(const ff_dit_config *cfg, ff_dit_model **out, ff_err *err);
 /* Fills every parameter of an empty model with uniform random values in

@@ -15,9 +15,12 @@
 #include "offload/stream.h"
 
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #define ALIGN 256
 
@@ -36,8 +39,14 @@ struct ff_offload_stream {
     size_t block_bytes;
     int L, k, R, G, stream;
     ff_tensor *ring;     /* R buffers of k * block_bytes */
-    void *staging;
-    size_t staging_bytes;
+    void *staging;       /* widening of host tensors */
+    size_t staging_bytes, widen_bytes; /* all staging; the widening buffer */
+    /* block_weights: per slot the bytes in the mapping (NULL: a host tensor) */
+    const void **src;
+    ff_dtype *src_dt;
+    size_t *src_n;
+    void *fbuf[3];       /* unaligned raw copy, conversion buffers X and Y */
+    size_t fbuf_n[3];
 
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -79,11 +88,61 @@ static ff_status upload_one(ff_offload_stream *s, ff_tensor *dst, const ff_tenso
     if (dst->dtype == src->dtype) return ff_be_upload(s->be, dst, src, err);
     ff_tensor tmp;
     ff_tensor_view(&tmp, dst->dtype, src->ndim, src->shape, s->staging, FF_LOC_HOST);
-    if (ff_tensor_nbytes(&tmp) > s->staging_bytes)
+    if (ff_tensor_nbytes(&tmp) > s->widen_bytes)
         return ff_err_set(err, FF_ERR_INTERNAL, "%s: staging buffer too small", s->name);
     ff_status st = ff_tensor_convert(&tmp, src, err);
     if (!st) st = ff_be_upload(s->be, dst, &tmp, err);
     return st;
+}
+
+/* Gives the mapping's pages under [p, p + n) back (the file stays in the page cache). */
+static void drop_pages(const void *p, size_t n) {
+    const uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t a = (uintptr_t)p / pg * pg, b = ((uintptr_t)p + n + pg - 1) / pg * pg;
+    if (n) (void)madvise((void *)a, b - a, MADV_DONTNEED);
+}
+
+/* Conversion steps from the stored dtype to the device dtype of slot i, as
+ * loading (stored -> host dtype, F16 -> BF16 through F32) then uploading
+ * (host -> device dtype) would do them; returns the count (0..3). */
+static int file_chain(ff_dtype sd, ff_dtype hd, ff_dtype dd, ff_dtype chain[3]) {
+    int n = 0;
+    if (sd != hd) {
+        if (sd != FF_F32 && hd != FF_F32) chain[n++] = FF_F32;
+        chain[n++] = hd;
+    }
+    if (dd != hd) chain[n++] = dd;
+    return n;
+}
+
+/* dst (backend) <- slot i's tensor read from the file. */
+static ff_status upload_file(ff_offload_stream *s, size_t i, ff_tensor *dst, ff_err *err) {
+    const ff_tensor *h = &s->host[i];
+    const void *raw = s->src[i];
+    const void *data = raw;
+    if ((uintptr_t)raw % ff_dtype_size(s->src_dt[i])) {
+        memcpy(s->fbuf[0], raw, s->src_n[i]);
+        data = s->fbuf[0];
+    }
+    ff_dtype chain[3];
+    int n = file_chain(s->src_dt[i], h->dtype, dst->dtype, chain);
+    ff_tensor cur;
+    ff_tensor_view(&cur, s->src_dt[i], h->ndim, h->shape, (void *)data, FF_LOC_HOST);
+    ff_status st = FF_OK;
+    for (int c = 0; c < n && !st; c++) {
+        ff_tensor next;
+        ff_tensor_view(&next, chain[c], h->ndim, h->shape, s->fbuf[1 + (c & 1)], FF_LOC_HOST);
+        st = ff_tensor_convert(&next, &cur, err);
+        cur = next;
+    }
+    if (!st) st = ff_be_upload(s->be, dst, &cur, err);
+    drop_pages(raw, s->src_n[i]);
+    return st;
+}
+
+/* dst (backend) <- slot i (a host tensor, or the file). */
+static ff_status upload_slot(ff_offload_stream *s, size_t i, ff_tensor *dst, ff_err *err) {
+    return s->src && s->src[i] ? upload_file(s, i, dst, err) : upload_one(s, dst, &s->host[i], err);
 }
 
 /* Block b's tensor j inside ring buffer r. */
@@ -106,7 +165,7 @@ static ff_status upload_group(ff_offload_stream *s, int g, int r, int64_t *bytes
         for (size_t j = 0; j < s->pb; j++) {
             size_t i = s->nr + (size_t)b * s->pb + j;
             ff_tensor v = ring_view(s, r, b, j);
-            ff_status st = upload_one(s, &v, &s->host[i], err);
+            ff_status st = upload_slot(s, i, &v, err);
             if (st) return ff_err_wrap(err, "%s: uploading %s", s->name, slot_name(s, i));
             *bytes += (int64_t)ff_tensor_nbytes(&v);
         }
@@ -236,6 +295,13 @@ void ff_offload_stream_free(ff_offload_stream *s) {
         if (s->o.host_pool) ff_pool_host_free(s->o.host_pool, s->staging);
         else free(s->staging);
     }
+    for (int b = 0; b < 3; b++) {
+        if (s->fbuf[b] && s->o.host_pool) ff_pool_host_free(s->o.host_pool, s->fbuf[b]);
+        else free(s->fbuf[b]);
+    }
+    free(s->src);
+    free(s->src_dt);
+    free(s->src_n);
     if (s->sync_ok) {
         pthread_cond_destroy(&s->cv);
         pthread_mutex_destroy(&s->mu);
@@ -314,11 +380,61 @@ ff_status ff_offload_stream_create(ff_backend *be, const ff_offload_opts *oi, ff
         }
     }
 
+    /* blocks from the file: find every block tensor in the mapping */
+    if (s->o.block_weights && L > 0 && per_block > 0) {
+        s->src = calloc(s->n, sizeof *s->src);
+        s->src_dt = calloc(s->n, sizeof *s->src_dt);
+        s->src_n = calloc(s->n, sizeof *s->src_n);
+        if (!s->src || !s->src_dt || !s->src_n) {
+            st = ff_err_set(err, FF_ERR_NOMEM, "cannot allocate the file table of %s", s->name);
+            goto fail;
+        }
+        for (size_t i = n_resident; i < s->n; i++) {
+            const ff_tensor *t = s->slot[i];
+            const ff_st_file *f;
+            const ff_st_entry *e;
+            if (!s->names[i]) {
+                st = ff_err_set(err, FF_ERR_ARG, "%s: streaming from the file needs block tensor names", s->name);
+                goto fail;
+            }
+            if ((st = ff_weights_find(s->o.block_weights, s->names[i], &f, &e, err))) goto fail;
+            if (t->data || e->ndim != t->ndim || memcmp(e->shape, t->shape, sizeof e->shape) != 0 ||
+                (e->dtype != FF_F32 && e->dtype != FF_BF16 && e->dtype != FF_F16)) {
+                char d1[96];
+                st = ff_err_set(err, FF_ERR_ARG, "%s: %s in %s (%s) does not match the model's shape-only %s slot",
+                                s->name, s->names[i], ff_st_path(f), ff_dtype_name(e->dtype),
+                                ff_tensor_describe(t, d1, sizeof d1));
+                goto fail;
+            }
+            s->src[i] = ff_st_entry_data(f, e);
+            s->src_dt[i] = e->dtype;
+            s->src_n[i] = (size_t)e->nbytes;
+            ff_dtype chain[3];
+            const size_t numel = (size_t)ff_tensor_numel(t);
+            int nc = file_chain(e->dtype, t->dtype, dev_dtype(t->dtype, s->o.upload_dtype), chain);
+            if ((uintptr_t)s->src[i] % ff_dtype_size(e->dtype) && s->src_n[i] > s->fbuf_n[0]) s->fbuf_n[0] = s->src_n[i];
+            for (int c = 0; c < nc; c++)
+                if (numel * ff_dtype_size(chain[c]) > s->fbuf_n[1 + (c & 1)])
+                    s->fbuf_n[1 + (c & 1)] = numel * ff_dtype_size(chain[c]);
+        }
+        for (int b = 0; b < 3; b++) {
+            if (!s->fbuf_n[b]) continue;
+            if (s->o.host_pool) {
+                ff_pool_set_label(s->o.host_pool, "%s/file staging", s->name);
+                if ((st = ff_pool_host_alloc(s->o.host_pool, s->fbuf_n[b], &s->fbuf[b], err))) goto fail;
+            } else if (!(s->fbuf[b] = malloc(s->fbuf_n[b]))) {
+                st = ff_err_set(err, FF_ERR_NOMEM, "%s: cannot allocate %zu bytes of staging", s->name, s->fbuf_n[b]);
+                goto fail;
+            }
+            s->staging_bytes += s->fbuf_n[b];
+        }
+    }
+
     /* snapshot the host tensors */
     size_t widen = 0;
     for (size_t i = 0; i < s->n; i++) {
         const ff_tensor *t = s->slot[i];
-        if (!t->data && ff_tensor_numel(t) > 0) {
+        if (!t->data && ff_tensor_numel(t) > 0 && !(s->src && s->src[i])) {
             st = ff_err_set(err, FF_ERR_ARG, "%s: %s is not loaded", s->name, slot_name(s, i));
             goto fail;
         }
@@ -330,7 +446,7 @@ ff_status ff_offload_stream_create(ff_backend *be, const ff_offload_opts *oi, ff
         s->host[i] = *t;
         ff_dtype dd = dev_dtype(t->dtype, s->o.upload_dtype);
         size_t nb = (size_t)ff_tensor_numel(t) * ff_dtype_size(dd);
-        if (dd != t->dtype && nb > widen) widen = nb;
+        if (dd != t->dtype && nb > widen && !(s->src && s->src[i])) widen = nb;
     }
     /* one block's layout; every block must store its tensors like block 0 */
     for (size_t j = 0; j < per_block && L > 0; j++) {
@@ -350,7 +466,8 @@ ff_status ff_offload_stream_create(ff_backend *be, const ff_offload_opts *oi, ff
         }
     }
     if (widen) {
-        s->staging_bytes = widen;
+        s->staging_bytes += widen;
+        s->widen_bytes = widen;
         if (s->o.host_pool) {
             ff_pool_set_label(s->o.host_pool, "%s/staging", s->name);
             if ((st = ff_pool_host_alloc(s->o.host_pool, widen, &s->staging, err))) goto fail;
@@ -366,7 +483,7 @@ ff_status ff_offload_stream_create(ff_backend *be, const ff_offload_opts *oi, ff
         const ff_tensor *h = &s->host[i];
         if (s->o.device_pool) ff_pool_set_label(s->o.device_pool, "%s/%s", s->name, slot_name(s, i));
         if ((st = ff_be_alloc(be, &s->dev[i], dev_dtype(h->dtype, s->o.upload_dtype), h->ndim, h->shape, err)) ||
-            (st = upload_one(s, &s->dev[i], h, err))) {
+            (st = upload_slot(s, i, &s->dev[i], err))) {
             ff_err_wrap(err, "%s: placing %s", s->name, slot_name(s, i));
             goto fail;
         }

@@ -29,6 +29,16 @@
  * (upload_dtype = FF_F32): exact, twice the device bytes of those tensors,
  * through a host staging buffer (counted in host_pool when given).
  *
+ * Blocks straight from the file (block_weights, with block_names): no host
+ * copy of the blocks is kept; each upload takes the tensor's bytes from the
+ * mapping (the page cache is the host copy), converts them when the stored
+ * dtype differs (stored -> host dtype as ff_st_load / ff_tensor_convert
+ * would -> upload dtype, through at most two staging buffers of the largest
+ * block tensor; none when no conversion is needed and the bytes are
+ * aligned) and then drops the mapping's pages (madvise MADV_DONTNEED), so
+ * the process's resident set holds one tensor of the file at a time. The
+ * same bits as uploading host tensors loaded with ff_dit_load_as.
+ *
  * Device bytes: RESIDENT all tensors; STREAM resident tensors + ring * k *
  * block_bytes, block_bytes = one block's tensors each padded to 256 bytes
  * (ff_offload_block_bytes). Outputs are bit-identical between modes: the
@@ -48,6 +58,7 @@
 #include <stdint.h>
 
 #include "core/ff_err.h"
+#include "core/ff_model_dir.h"
 #include "kernels/ops.h"
 #include "offload/pool.h"
 
@@ -61,6 +72,9 @@ typedef struct {
     ff_pool *device_pool;  /* optional: its label names the block running / being placed */
     ff_pool *host_pool;    /* optional: the staging buffer is counted here */
     const char *name;      /* component name for labels and messages ("transformer") */
+    const ff_weights *block_weights; /* optional, borrowed: block slots hold shape-only tensors (data NULL,
+                                        the host dtype) and every upload reads the tensor of that name from
+                                        this mmap'd weights set (see below) */
 } ff_offload_opts;
 
 void ff_offload_opts_default(ff_offload_opts *o); /* RESIDENT, k 1, ring 2, as stored, name NULL ("model") */

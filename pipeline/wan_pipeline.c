@@ -37,7 +37,17 @@ struct ff_wan_pipeline {
     int has_boundary;
     double boundary_ratio;
     int expand_timesteps;
+    /* components kept loaded between stages and runs (opts.keep), else NULL */
+    ff_tok *tok;
+    ff_umt5 *te;
+    ff_backend *te_be;         /* text_on_host: the text encoder's CPU backend */
+    ff_dit_model *dit[2];
+    ff_offload_dit *dit_off[2];
+    ff_weights *dit_w[2];      /* dit_from_file: the mapping the blocks stream from */
+    ff_vae *vae;
 };
+
+static int keeps(const ff_wan_pipeline *p, ff_wan_component c) { return (p->opts.keep >> c) & 1; }
 
 const char *ff_wan_component_name(ff_wan_component c) {
     static const char *const names[FF_WAN_C_COUNT] = {"text_encoder", "transformer", "transformer_2", "vae"};
@@ -151,6 +161,15 @@ fail:
 
 void ff_wan_pipeline_close(ff_wan_pipeline *p) {
     if (!p) return;
+    ff_vae_free(p->vae);
+    for (int e = 0; e < 2; e++) {
+        ff_offload_dit_free(p->dit_off[e]); /* host tensors back before the model goes */
+        ff_dit_free(p->dit[e]);
+        ff_weights_free(p->dit_w[e]);
+    }
+    ff_umt5_free(p->te);
+    ff_backend_free(p->te_be);
+    ff_tok_free(p->tok);
     ff_model_dir_close(p->md);
     free(p);
 }
@@ -312,20 +331,28 @@ static ff_status stage_text(run_ctx *r, ff_prompt_embeds *pe, ff_err *err) {
     if (st) return st;
     meter_begin(&r->m, FF_WAN_C_TEXT_ENCODER);
     ff_backend *te_be = p->be, *host_be = NULL; /* offload: text encoder on a CPU backend of its own */
-    if (p->opts.text_on_host && ff_backend_kind_of(p->be) != FF_BACKEND_CPU) {
-        if ((st = ff_backend_cpu_create(0, &host_be, err))) goto done;
-        te_be = host_be;
-    }
     if (p->opts.device_pool) ff_pool_set_label(p->opts.device_pool, "text_encoder");
-    if ((st = ff_tok_load(p->dir_tok, &tok, err)) || (st = ff_umt5_load(te_be, p->dir_te, &te, err))) goto done;
+    if (p->te) { /* kept loaded by an earlier run */
+        tok = p->tok, te = p->te, host_be = p->te_be;
+    } else {
+        if (p->opts.text_on_host && ff_backend_kind_of(p->be) != FF_BACKEND_CPU) {
+            if ((st = ff_backend_cpu_create(0, &host_be, err))) goto done;
+            te_be = host_be;
+        }
+        if ((st = ff_tok_load(p->dir_tok, &tok, err)) || (st = ff_umt5_load(te_be, p->dir_te, &te, err))) goto done;
+        r->m.s->c[FF_WAN_C_TEXT_ENCODER].loaded = 1;
+        if (keeps(p, FF_WAN_C_TEXT_ENCODER)) p->tok = tok, p->te = te, p->te_be = host_be;
+    }
     meter_loaded(&r->m, FF_WAN_C_TEXT_ENCODER);
     ff_prompt_request req = {prm->prompts, prm->n_prompts, prm->negative_prompts, prm->n_negative, r->do_cfg,
                              prm->num_videos_per_prompt, prm->max_sequence_length};
     if ((st = ff_prompt_encode(tok, te, &req, pe, err))) goto done;
 done:
-    ff_umt5_free(te);
-    ff_backend_free(host_be);
-    ff_tok_free(tok);
+    if (te != p->te) { /* not kept */
+        ff_umt5_free(te);
+        ff_backend_free(host_be);
+        ff_tok_free(tok);
+    }
     meter_end(&r->m, FF_WAN_C_TEXT_ENCODER);
     r->m.s->c[FF_WAN_C_TEXT_ENCODER].backend_weight_bytes = umt5_weight_bytes(&p->te_cfg);
     if (st) return st;
@@ -338,6 +365,7 @@ done:
 typedef struct {
     ff_dit_model *model;
     ff_offload_dit *off;   /* offload state of model, or NULL (ff_dit_place) */
+    ff_weights *w;         /* dit_from_file: the mapping its blocks stream from */
     int expert;            /* 1 or 2; 0 = none loaded */
     ff_tensor dx, dcond, duncond, dout; /* backend: latents, text (cond/uncond), prediction */
     int64_t weight_bytes, act_bytes;
@@ -347,9 +375,13 @@ static void dit_unload(run_ctx *r, dit_state *d) {
     ff_backend *be = r->p->be;
     if (d->expert) {
         ff_wan_component c = d->expert == 1 ? FF_WAN_C_TRANSFORMER : FF_WAN_C_TRANSFORMER_2;
-        ff_offload_dit_free(d->off); /* host tensors back before the model goes */
+        if (d->model != r->p->dit[d->expert - 1]) { /* not kept */
+            ff_offload_dit_free(d->off); /* host tensors back before the model goes */
+            ff_dit_free(d->model);
+            ff_weights_free(d->w);
+        }
         d->off = NULL;
-        ff_dit_free(d->model);
+        d->w = NULL;
         meter_end(&r->m, c);
         ff_wan_component_stats *cs = &r->m.s->c[c];
         cs->backend_weight_bytes = d->weight_bytes;
@@ -376,13 +408,24 @@ static ff_status dit_switch(run_ctx *r, dit_state *d, int expert, const ff_promp
     ff_wan_component c = expert == 1 ? FF_WAN_C_TRANSFORMER : FF_WAN_C_TRANSFORMER_2;
     const char *dir = p->dir_dit[expert - 1];
     meter_begin(&r->m, c);
-    ff_status st = ff_dit_load_as(dir, p->opts.dit_weight_dtype, &d->model, err);
-    if (st) {
-        meter_end(&r->m, c);
-        return st;
+    ff_status st = FF_OK;
+    const int stream = p->opts.dit_offload == FF_OFFLOAD_STREAM;
+    if (p->dit[expert - 1]) { /* kept loaded by an earlier stage or run */
+        d->model = p->dit[expert - 1], d->off = p->dit_off[expert - 1], d->w = p->dit_w[expert - 1];
+        d->expert = expert;
+    } else {
+        if (stream && p->opts.dit_from_file) st = ff_dit_load_lazy(dir, p->opts.dit_weight_dtype, &d->model, &d->w, err);
+        else st = ff_dit_load_as(dir, p->opts.dit_weight_dtype, &d->model, err);
+        if (st) {
+            meter_end(&r->m, c);
+            return st;
+        }
+        d->expert = expert;
+        r->m.s->c[c].loaded = 1;
     }
-    d->expert = expert;
-    if (p->opts.dit_offload == FF_OFFLOAD_STREAM || p->opts.device_pool) {
+    if (d->off || d->model == p->dit[expert - 1]) {
+        /* placed when it was kept */
+    } else if (stream || p->opts.device_pool) {
         ff_offload_opts oo;
         ff_offload_opts_default(&oo);
         oo.mode = p->opts.dit_offload == FF_OFFLOAD_STREAM ? FF_OFFLOAD_STREAM : FF_OFFLOAD_RESIDENT;
@@ -390,9 +433,12 @@ static ff_status dit_switch(run_ctx *r, dit_state *d, int expert, const ff_promp
         oo.upload_dtype = p->opts.dit_widen ? FF_F32 : FF_DTYPE_COUNT;
         oo.device_pool = p->opts.device_pool;
         oo.name = expert == 1 ? "transformer" : "transformer_2";
+        oo.block_weights = stream ? d->w : NULL;
         if ((st = ff_offload_dit_create(d->model, be, &oo, &d->off, err))) return st;
     } else if ((st = ff_dit_place(d->model, be, 1, err)))
         return ff_err_wrap(err, "placing %s on %s: ", dir, ff_backend_name(be));
+    if (keeps(p, c) && !p->dit[expert - 1])
+        p->dit[expert - 1] = d->model, p->dit_off[expert - 1] = d->off, p->dit_w[expert - 1] = d->w;
     ff_dit_param *ps;
     size_t np;
     d->weight_bytes = 0;
@@ -523,8 +569,14 @@ static ff_status stage_decode(run_ctx *r, ff_err *err) {
     decode_ctx dc = {r, NULL, 0, 0, 0, now_s()};
     meter_begin(&r->m, FF_WAN_C_VAE);
     if (p->opts.device_pool) ff_pool_set_label(p->opts.device_pool, "vae");
-    ff_status st = ff_vae_load(p->be, p->dir_vae, &vae, err);
-    if (st) goto done;
+    ff_status st = FF_OK;
+    if (p->vae) {
+        vae = p->vae; /* kept loaded by an earlier run */
+    } else {
+        if ((st = ff_vae_load(p->be, p->dir_vae, &vae, err))) goto done;
+        r->m.s->c[FF_WAN_C_VAE].loaded = 1;
+        if (keeps(p, FF_WAN_C_VAE)) p->vae = vae;
+    }
     meter_loaded(&r->m, FF_WAN_C_VAE);
     dc.vae = vae;
     if ((st = ff_vae_denormalize(vae, &r->latents, &z, err))) goto done;
@@ -543,7 +595,7 @@ done:
         r->m.s->c[FF_WAN_C_VAE].backend_weight_bytes = (int64_t)m.weight_bytes;
         r->m.s->c[FF_WAN_C_VAE].backend_peak_bytes = (int64_t)(m.weight_bytes + m.run_peak_bytes);
     }
-    ff_vae_free(vae);
+    if (vae != p->vae) ff_vae_free(vae);
     meter_end(&r->m, FF_WAN_C_VAE);
     ff_tensor_free(&z);
     return st;

@@ -14,10 +14,11 @@
  * height/width must be multiples of 16 and are rounded down to the VAE
  * spatial factor times the transformer patch (with a warning).
  *
- * Components run one after another and only the running one is resident:
- * the text encoder is loaded, run and freed, then each transformer for the
- * steps that use it, then the VAE. Time and memory per component are
- * recorded in ff_wan_stats.
+ * Components run one after another and by default only the running one is
+ * resident: the text encoder is loaded, run and freed, then each
+ * transformer for the steps that use it, then the VAE; ff_wan_open_opts.keep
+ * keeps chosen components loaded across stages and runs instead. Time and
+ * memory per component are recorded in ff_wan_stats.
  *
  * Callbacks: decoded frames arrive chunk by chunk as the VAE's streaming
  * decode produces them (on_frames); on_progress reports each stage and step;
@@ -51,7 +52,16 @@ typedef struct ff_wan_pipeline ff_wan_pipeline;
  * groups of dit_group through a ring of 2), used when dit_offload is STREAM
  * or device_pool is set (else ff_dit_place as before). device_pool, when
  * attached to the backend, gets its label set per stage and block.
- * text_on_host runs the text encoder on a CPU backend of its own. */
+ * text_on_host runs the text encoder on a CPU backend of its own.
+ * keep is a mask of (1 << ff_wan_component): those components are loaded
+ * at their first use and stay loaded (on the backend, or as the block
+ * stream's resident part) across stages and across runs of this pipeline
+ * object, until ff_wan_pipeline_close (offload "none" is FF_WAN_KEEP_ALL;
+ * a farm worker reusing the pipeline loads nothing twice). dit_from_file,
+ * when streaming, reads the transformer's blocks from the mmap'd
+ * safetensors at each upload (ff_dit_load_lazy + offload/stream.h
+ * block_weights) instead of holding them as host tensors. Every choice
+ * gives the same bits. */
 typedef struct {
     ff_dtype dit_weight_dtype; /* transformer matrices: FF_F32 (default) or FF_BF16 */
     int dit_offload;           /* ff_offload_mode: 0 resident, 1 stream */
@@ -59,7 +69,11 @@ typedef struct {
     int dit_widen;             /* 1: BF16 weights widened to F32 on upload (else as stored) */
     int text_on_host;
     struct ff_pool *device_pool;
+    int keep;                  /* components kept loaded (mask of 1 << ff_wan_component) */
+    int dit_from_file;         /* streaming: blocks read from the file's mapping at each upload */
 } ff_wan_open_opts;
+
+#define FF_WAN_KEEP_ALL 0xf
 
 /* Reads <dir>/model_index.json (_class_name WanPipeline), the scheduler
  * config and every component's config; no weights are loaded yet. Errors
@@ -184,6 +198,7 @@ typedef enum {
 
 typedef struct {
     int used;
+    int loaded;               /* 1: this run loaded it; 0: it was already resident (opts.keep) */
     double load_s, run_s;
     int64_t peak_rss_bytes;   /* peak resident set while this component was loaded (see below) */
     int64_t backend_weight_bytes; /* 0 when the model does not report it */

@@ -521,6 +521,7 @@ static ff_status stage_denoise(run_ctx *r, ff_sched *s, const ff_prompt_embeds *
                 c[k] = u[k] + scaled;
             }
         }
+        if (prm->on_step && (st = prm->on_step(prm->user, i, &cond, &r->latents, err))) goto done;
         if ((st = ff_sched_step(s, &cond, &r->latents, &r->latents, err))) {
             ff_err_wrap(err, "scheduler step %lld: ", (long long)i);
             goto done;
@@ -601,12 +602,33 @@ done:
     return st;
 }
 
+/* Given embeddings (diffusers' prompt_embeds=): F32 host (B, L, D), the
+ * negative one of the same shape with CFG. */
+static ff_status check_embeds(const ff_wan_params *prm, int do_cfg, ff_err *err) {
+    const ff_tensor *e = prm->prompt_embeds, *n = prm->negative_prompt_embeds;
+    char b[96];
+    if (e->dtype != FF_F32 || e->loc != FF_LOC_HOST || e->ndim != 3 || e->shape[0] < 1 || e->shape[1] < 1 || e->shape[2] < 1)
+        return ff_err_set(err, FF_ERR_SHAPE, "pipeline: prompt_embeds %s is not a host F32 (B, L, D) tensor",
+                          ff_tensor_describe(e, b, sizeof b));
+    if (prm->num_videos_per_prompt != 1)
+        return ff_err_set(err, FF_ERR_ARG, "pipeline: num_videos_per_prompt must be 1 with given prompt_embeds");
+    if (do_cfg && (!n || n->dtype != FF_F32 || n->loc != FF_LOC_HOST || !ff_tensor_same_shape(e, n)))
+        return ff_err_set(err, FF_ERR_SHAPE, "pipeline: guidance needs negative_prompt_embeds of the shape of prompt_embeds %s",
+                          ff_tensor_describe(e, b, sizeof b));
+    return FF_OK;
+}
+
 static ff_status check_params(const ff_wan_params *prm, ff_err *err) {
-    if (!prm->prompts || prm->n_prompts < 1) return ff_err_set(err, FF_ERR_ARG, "pipeline: no prompt");
-    for (int i = 0; i < prm->n_prompts; i++)
+    if (prm->prompt_embeds) {
+        ff_status st = check_embeds(prm, prm->guidance_scale > 1.0, err);
+        if (st) return st;
+    } else if (!prm->prompts || prm->n_prompts < 1) {
+        return ff_err_set(err, FF_ERR_ARG, "pipeline: no prompt");
+    }
+    for (int i = 0; !prm->prompt_embeds && i < prm->n_prompts; i++)
         if (!prm->prompts[i]) return ff_err_set(err, FF_ERR_ARG, "pipeline: prompt %d is NULL", i);
-    if (prm->n_negative < 0 || (prm->n_negative > 1 && prm->n_negative != prm->n_prompts) ||
-        (prm->n_negative > 0 && !prm->negative_prompts))
+    if (!prm->prompt_embeds && (prm->n_negative < 0 || (prm->n_negative > 1 && prm->n_negative != prm->n_prompts) ||
+                                (prm->n_negative > 0 && !prm->negative_prompts)))
         return ff_err_set(err, FF_ERR_ARG, "pipeline: %d negative prompts for %d prompts (give none, one, or one per prompt)",
                           prm->n_negative, prm->n_prompts);
     if (prm->num_videos_per_prompt < 1 || prm->num_videos_per_prompt > 4096)
@@ -618,6 +640,7 @@ static ff_status check_params(const ff_wan_params *prm, ff_err *err) {
     if (!isfinite(prm->guidance_scale) || (prm->has_guidance_scale_2 && !isfinite(prm->guidance_scale_2)))
         return ff_err_set(err, FF_ERR_ARG, "pipeline: guidance scales must be finite");
     int64_t B = (int64_t)prm->n_prompts * prm->num_videos_per_prompt;
+    if (prm->prompt_embeds) B = prm->prompt_embeds->shape[0];
     if (!prm->latents && (!prm->seeds || (prm->n_seeds != 1 && prm->n_seeds != B)))
         return ff_err_set(err, FF_ERR_ARG, "pipeline: %d seeds for a batch of %lld videos (give one, or one per video)",
                           prm->n_seeds, (long long)B);
@@ -635,7 +658,7 @@ ff_status ff_wan_pipeline_run(ff_wan_pipeline *p, const ff_wan_params *prm, ff_w
     double t_start = now_s();
     ff_status st = check_params(prm, err);
     if (st) return st;
-    r.B = (int64_t)prm->n_prompts * prm->num_videos_per_prompt;
+    r.B = prm->prompt_embeds ? prm->prompt_embeds->shape[0] : (int64_t)prm->n_prompts * prm->num_videos_per_prompt;
     r.do_cfg = prm->guidance_scale > 1.0;
     if ((st = ff_wan_pipeline_geometry(p, r.B, prm->num_frames, prm->height, prm->width, &g, err))) return st;
     if (g.frames_rounded)
@@ -646,8 +669,13 @@ ff_status ff_wan_pipeline_run(ff_wan_pipeline *p, const ff_wan_params *prm, ff_w
                 p->vae_cfg.scale_factor_spatial * p->dit_cfg[0].patch[1], p->vae_cfg.scale_factor_spatial * p->dit_cfg[0].patch[2],
                 g.width, g.height, prm->width, prm->height);
 
-    /* 1. encode_prompt */
-    if ((st = stage_text(&r, &pe, err))) goto done;
+    /* 1. encode_prompt (or the given embeddings) */
+    if (prm->prompt_embeds) {
+        if ((st = ff_tensor_clone(&pe.prompt_embeds, prm->prompt_embeds, err))) goto done;
+        if (r.do_cfg && (st = ff_tensor_clone(&pe.negative_prompt_embeds, prm->negative_prompt_embeds, err))) goto done;
+    } else if ((st = stage_text(&r, &pe, err))) {
+        goto done;
+    }
     /* 2. timesteps */
     if ((st = ff_sched_create(&p->sched_cfg, &s, err)) || (st = ff_sched_set_timesteps(s, prm->num_inference_steps, err)))
         goto done;
@@ -678,8 +706,13 @@ ff_status ff_wan_pipeline_run(ff_wan_pipeline *p, const ff_wan_params *prm, ff_w
     /* 4. denoising loop */
     if ((st = stage_denoise(&r, s, &pe, err))) goto done;
     ff_prompt_embeds_free(&pe);
-    /* 5. de-normalise and decode */
-    st = stage_decode(&r, err);
+    /* 5. de-normalise and decode (output_type='latent': hand the latents over) */
+    if (prm->out_latents) {
+        *prm->out_latents = r.latents;
+        memset(&r.latents, 0, sizeof r.latents);
+    } else {
+        st = stage_decode(&r, err);
+    }
 done:
     ff_sched_free(s);
     ff_prompt_embeds_free(&pe);

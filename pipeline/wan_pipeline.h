@@ -155,6 +155,15 @@ typedef ff_status (*ff_wan_frames_fn)(void *user, const ff_wan_chunk *chunk, ff_
 typedef ff_status (*ff_wan_intermediate_fn)(void *user, const char *name, int64_t step, const ff_tensor *t,
                                             ff_err *err);
 
+/* Called at every denoising step i with the guided noise prediction (the
+ * model output the scheduler is about to step with; host F32, the latent
+ * shape), which it may change in place, and the current latents (read only).
+ * The scheduler step is affine in the model output, so changing it is how a
+ * caller averages overlapping latent windows across processes (cluster/)
+ * while every window's multistep history stays consistent. */
+typedef ff_status (*ff_wan_step_fn)(void *user, int64_t step, ff_tensor *noise_pred, const ff_tensor *latents,
+                                    ff_err *err);
+
 /* ---- a run ---------------------------------------------------------------- */
 
 typedef struct {
@@ -181,6 +190,19 @@ typedef struct {
     ff_wan_progress_fn on_progress; /* may be NULL */
     ff_wan_intermediate_fn on_intermediate; /* may be NULL */
     void *user;
+    /* Running parts of the pipeline (cluster/ mpirun mode; all unset by default):
+     * prompt_embeds / negative_prompt_embeds: diffusers' prompt_embeds= and
+     *   negative_prompt_embeds=, F32 host (B, L, D) as the "prompt_embeds" and
+     *   "negative_prompt_embeds" intermediates hand them out (negative required
+     *   with CFG). The text encoder is not run; prompts are not used (may be
+     *   NULL), the batch is B and num_videos_per_prompt must be 1.
+     * on_step: see ff_wan_step_fn (may be NULL).
+     * out_latents: diffusers' output_type='latent': when set, the final
+     *   (normalised) latents are moved into it (owned host F32, the caller
+     *   frees it) and the VAE decode is skipped. */
+    const ff_tensor *prompt_embeds, *negative_prompt_embeds;
+    ff_wan_step_fn on_step;
+    ff_tensor *out_latents;
 } ff_wan_params;
 
 /* WanPipeline.__call__ defaults: 480x832, 81 frames, 50 steps, guidance 5,

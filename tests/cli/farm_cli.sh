@@ -49,4 +49,8 @@ grep -q "ok_0001.y4m" "$tmp/out" || fail "outputs not printed: $(cat "$tmp/out")
 [ -s "$tmp/ok_0000.y4m" ] && [ -s "$tmp/ok_0001.y4m" ] || fail "videos missing"
 expect 0 "workers" "$ff" workers --connect "$ep"
 grep -q "test-no-render" "$tmp/out" || fail "workers table: $(cat "$tmp/out")"
+# framefarm farm: coordinator + 2 local workers (TEST MODE) for one job
+printf '{"model": "/unused", "prompts": ["a", "b", "c"], "seed": 4, "width": 16, "height": 16, "frames": 9, "output": "%s/farm.y4m"}\n' "$tmp" > "$tmp/farm.json"
+expect 0 "farm --workers 2" "$ff" farm --workers 2 --test-no-render "$tmp/farm.json"
+[ -s "$tmp/farm_0002.y4m" ] || fail "farm: no output"
 echo "ok"

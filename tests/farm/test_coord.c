@@ -429,6 +429,7 @@ static void test_coord_retries_and_refusals(void) {
         outbox_clear(&ob);
     }
     const char *why = NULL;
+    /* (the chunk failed twice: the job is over; a "busy, not started" reply never counts, see below) */
     FF_CHECK_OK(ff_coord_job_state(c, 1, &st, &why, &err), &err);
     FF_CHECK(st == FF_CS_FAILED);
     FF_CHECK_MSG(why && strstr(why, "after 2 attempts") && strstr(why, "segfault in transformer") &&
@@ -444,6 +445,34 @@ static void test_coord_retries_and_refusals(void) {
     FF_CHECK_OK(ff_coord_handle(c, "client", 6, &ce, now, &err), &err);
     er = sent_to(&ob, "client", FF__ENVELOPE__BODY_ERROR);
     FF_CHECK(er && er->error->code == FF__ERROR__CODE__NOT_FOUND);
+    /* a worker that was still busy refuses a task: queued again without an attempt */
+    snprintf(job, sizeof job,
+             "{\"model\": \"/m\", \"prompt\": \"a\", \"seed\": 4, \"frames\": 5, \"width\": 16, \"height\": 16, "
+             "\"output\": \"%s/o2.y4m\", \"max_attempts\": 1}",
+             dir);
+    FF_REQUIRE(submit(c, &ob, job, now) == 2);
+    heartbeat(c, "w1", 0, now);
+    FF_CHECK_OK(ff_coord_tick(c, now, &err), &err);
+    Ff__Envelope *t2 = sent_to(&ob, "w1", FF__ENVELOPE__BODY_TASK);
+    FF_REQUIRE(t2);
+    Ff__TaskFailed nf = FF__TASK_FAILED__INIT;
+    nf.has_task_id = nf.has_not_started = 1;
+    nf.task_id = t2->task->task_id;
+    nf.not_started = 1;
+    nf.message = "worker is busy with another task";
+    Ff__Envelope ne = FF__ENVELOPE__INIT;
+    ne.body_case = FF__ENVELOPE__BODY_FAILED;
+    ne.failed = &nf;
+    FF_CHECK_OK(ff_coord_handle(c, "w1", 2, &ne, now, &err), &err);
+    outbox_clear(&ob);
+    FF_CHECK_OK(ff_coord_tick(c, now, &err), &err);
+    FF_CHECK(sent_to(&ob, "w1", FF__ENVELOPE__BODY_TASK) == NULL); /* not before its next heartbeat */
+    heartbeat(c, "w1", 0, now + 0.5);
+    FF_CHECK_OK(ff_coord_tick(c, now + 0.5, &err), &err);
+    FF_CHECK(sent_to(&ob, "w1", FF__ENVELOPE__BODY_TASK) != NULL);
+    FF_CHECK_OK(ff_coord_job_state(c, 2, &st, NULL, &err), &err);
+    FF_CHECK(st == FF_CS_RUNNING); /* max_attempts 1, yet not failed */
+    outbox_clear(&ob);
     ff_coord_stats stats;
     ff_coord_get_stats(c, &stats);
     FF_CHECK(stats.refused >= 3 && stats.jobs_failed == 1);

@@ -14,6 +14,7 @@ libsqlite3-dev sqlite3
 libavcodec-dev libavformat-dev libavutil-dev libswscale-dev ffmpeg
 libcmocka-dev
 sentencepiece
+slurm-wlm munge
 "
 
 missing=""

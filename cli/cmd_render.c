@@ -2,7 +2,8 @@
  *     [--seed N] [--frames N] [--height PX] [--width PX] [--steps N]
  *     [--guidance G] [--guidance-2 G] [--max-sequence-length N] [--fps N]
  *     [--crf N] [--tile|--no-tile] [--backend cpu|cuda[:N]] [--threads N]
- *     [--stats] --out FILE.mp4|FILE.y4m|DIR/
+ *     [--vram-budget SIZE] [--offload none|model|sequential|auto] [--group K]
+ *     [--vae-tiling] [--vae-slicing] [--stats] --out FILE.mp4|FILE.y4m|DIR/
  *
  * Prompt to video file in one process (pipeline/wan_pipeline.h): frames are
  * written as the VAE's streaming decode produces them. Without --model the
@@ -11,7 +12,20 @@
  * from the model's "_framefarm_defaults" in model_index.json when it has
  * them, else diffusers' (480x832, 81 frames, 50 steps, guidance 5, 16 fps).
  * Progress goes to stderr (a bar on a terminal, plain lines otherwise);
- * information and --stats to stdout. */
+ * information and --stats to stdout.
+ *
+ * Memory (pipeline/plan.h): --vram-budget runs the planner for this
+ * render and applies its choice (offload none: every component kept
+ * resident; model: one at a time; sequential: transformer blocks streamed
+ * from the file in groups of k; text encoder on the host; VAE slicing; VAE
+ * tiling, low-memory order, largest tile that fits) through
+ * ff_wan_open_opts and ff_vae_opts, printing one line per stage; a device
+ * pool with the budget is attached to the backend, so the budget is
+ * enforced and --stats shows the measured peak against it. --offload,
+ * --group, --vae-tiling, --vae-slicing force those choices (with or
+ * without a budget). Without any of these flags the pipeline runs as
+ * before (component offload, no pool). Every strategy gives the same
+ * video; tiling gives the tiled video (as --tile does). */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -23,6 +37,8 @@
 #include "cli/cli.h"
 #include "core/ff_json.h"
 #include "core/ff_log.h"
+#include "offload/pool.h"
+#include "pipeline/plan.h"
 #include "pipeline/tiny_model.h"
 #include "pipeline/wan_pipeline.h"
 #include "video/video.h"
@@ -33,6 +49,9 @@ static void usage(FILE *f) {
             "       [--frames N] [--height PX] [--width PX] [--steps N] [--guidance G] [--guidance-2 G]\n"
             "       [--max-sequence-length N] [--fps N] [--crf N] [--tile|--no-tile]\n"
             "       [--backend cpu|cuda[:N]] [--threads N] [--stats] --out FILE.mp4|FILE.y4m|DIR/\n"
+            "       [--vram-budget SIZE] [--offload none|model|sequential|auto] [--group K]\n"
+            "       [--vae-tiling] [--vae-slicing]\n"
+            "  --vram-budget 8GiB: plan offload / tiling / slicing to fit the device budget (and enforce it)\n"
             "  --model: a diffusers Wan pipeline folder; without it, the embedded SMOKE-TEST model\n"
             "           (random weights: its videos are noise-like) in ~/.cache/framefarm/tiny\n");
 }
@@ -45,13 +64,29 @@ typedef struct {
 typedef struct {
     progress_state ps;
     ff_video_writer *w;
+    ff_pool *pool;              /* the device pool (planner runs), else NULL */
+    size_t stage_peak[3];       /* measured device peak per ff_wan_stage */
+    int stage;                  /* the stage whose peak is being measured, -1 none */
 } render_user;
+
+/* Per-stage device peaks: a stage's peak runs from its start to the next one's. */
+static void stage_mark(render_user *ru, int stage) {
+    if (!ru->pool) return;
+    ff_pool_stats s;
+    ff_pool_stats_get(ru->pool, &s);
+    if (ru->stage >= 0 && s.peak > ru->stage_peak[ru->stage]) ru->stage_peak[ru->stage] = s.peak;
+    ru->stage = stage;
+    ff_pool_reset_peak(ru->pool);
+}
 
 static ff_status on_progress(void *user, const ff_wan_progress *pr, ff_err *err) {
     progress_state *ps = &((render_user *)user)->ps;
     (void)err;
     static const char *const names[] = {"text encoder", "denoise", "decode"};
     const char *name = names[pr->stage];
+    /* the decode stage's peak starts after the last step (the VAE is loaded before its first progress call) */
+    if (pr->done == 0 && pr->stage != FF_WAN_STAGE_DECODE) stage_mark((render_user *)user, (int)pr->stage);
+    if (pr->stage == FF_WAN_STAGE_DENOISE && pr->done == pr->total) stage_mark((render_user *)user, FF_WAN_STAGE_DECODE);
     if (pr->stage == FF_WAN_STAGE_TEXT) {
         if (pr->done == 0) fprintf(stderr, "encoding the prompt\n");
         return FF_OK;
@@ -156,6 +191,36 @@ static void print_stats(const ff_wan_stats *s) {
            s->rss_per_component ? "" : " (per-component RSS is the process peak so far)");
 }
 
+/* cgroup v2 memory.max in bytes; 0 when unset ("max") or unreadable. */
+static size_t cgroup_memory_max(void) {
+    FILE *f = fopen("/sys/fs/cgroup/memory.max", "r");
+    if (!f) return 0;
+    unsigned long long v = 0;
+    int ok = fscanf(f, "%llu", &v) == 1;
+    fclose(f);
+    return ok ? (size_t)v : 0;
+}
+
+/* The planner's choice, one line per stage. */
+static void print_plan(const ff_plan *p, size_t budget) {
+    char a[32], b[32], c[32];
+    printf("plan: offload %s", ff_plan_offload_name(p->offload));
+    if (p->offload == FF_PLAN_SEQUENTIAL) printf(" (k=%d)", p->group);
+    printf("%s", p->text_on_host ? ", text encoder on host" : "");
+    if (p->tiling) printf(", vae tiling %d/%d px", p->tile, p->tile_stride);
+    printf("%s; predicted device peak %s of budget %s\n", p->slicing ? ", vae slicing" : "",
+           ff_pool_fmt_bytes(p->peak, a, sizeof a), budget ? ff_pool_fmt_bytes(budget, b, sizeof b) : "unlimited");
+    for (int i = 0; i < FF_PLAN_STAGES; i++) {
+        const ff_plan_stage *st = &p->st[i];
+        if (!st->present) continue;
+        printf("plan: %-13s %-36s peak %10s (weights %s)\n", st->name, st->strategy,
+               ff_pool_fmt_bytes(st->peak, a, sizeof a), ff_pool_fmt_bytes(st->weights, b, sizeof b));
+    }
+    size_t cg = cgroup_memory_max();
+    printf("plan: host RAM %s for weights + latents; cgroup memory.max %s%s\n", ff_pool_fmt_bytes(p->host_need, a, sizeof a),
+           cg ? ff_pool_fmt_bytes(cg, c, sizeof c) : "not set", cg && p->host_need > cg ? " (DOES NOT FIT)" : "");
+}
+
 static int exit_code(ff_status st) {
     return st == FF_ERR_ARG || st == FF_ERR_NOT_FOUND || st == FF_ERR_UNSUPPORTED || st == FF_ERR_DEVICE ? FF_EXIT_USAGE
                                                                                                           : FF_EXIT_FAIL;
@@ -166,6 +231,10 @@ int ff_cmd_render(int argc, char **argv) {
     long seed = 42, frames = 0, height = 0, width = 0, steps = 0, fps = 0, crf = 18, threads = 0, msl = 512;
     double guidance = NAN, guidance2 = NAN;
     int tile = -1, stats = 0;
+    /* memory: planner inputs (-1 / 0: not given) */
+    size_t vram_budget = 0;
+    int have_budget = 0, offload = -2, vae_tiling = 0, vae_slicing = 0;
+    long group = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
         int bad = 0;
@@ -180,6 +249,12 @@ int ff_cmd_render(int argc, char **argv) {
             continue;
         } else if (!strcmp(a, "--stats")) {
             stats = 1;
+            continue;
+        } else if (!strcmp(a, "--vae-tiling")) {
+            vae_tiling = 1;
+            continue;
+        } else if (!strcmp(a, "--vae-slicing")) {
+            vae_slicing = 1;
             continue;
         } else if (!val) {
             fprintf(stderr, "framefarm render: unknown or incomplete option '%s' (see framefarm render --help)\n", a);
@@ -201,6 +276,9 @@ int ff_cmd_render(int argc, char **argv) {
         else if (!strcmp(a, "--max-sequence-length")) bad = parse_long(val, 1, 1 << 16, &msl);
         else if (!strcmp(a, "--guidance")) bad = parse_double(val, &guidance);
         else if (!strcmp(a, "--guidance-2")) bad = parse_double(val, &guidance2);
+        else if (!strcmp(a, "--vram-budget")) bad = ff_pool_parse_bytes(val, &vram_budget) || !vram_budget, have_budget = 1;
+        else if (!strcmp(a, "--offload")) bad = ff_plan_offload_parse(val, &offload);
+        else if (!strcmp(a, "--group")) bad = parse_long(val, 1, 1 << 16, &group);
         else {
             fprintf(stderr, "framefarm render: unknown option '%s' (see framefarm render --help)\n", a);
             return FF_EXIT_USAGE;
@@ -244,7 +322,21 @@ int ff_cmd_render(int argc, char **argv) {
     ff_backend *be = NULL;
     ff_wan_pipeline *p = NULL;
     ff_video_writer *w = NULL;
+    ff_pool *pool = NULL;
     int rc = FF_EXIT_FAIL, created_file = 0;
+    const int planned = have_budget || offload != -2 || group || vae_tiling || vae_slicing;
+    ff_plan plan;
+    memset(&plan, 0, sizeof plan);
+    ff_wan_open_opts oo = {0};
+    oo.dit_weight_dtype = FF_F32;
+    if (group && offload != -2 && offload != FF_PLAN_SEQUENTIAL) {
+        fprintf(stderr, "framefarm render: --group is for --offload sequential\n");
+        return FF_EXIT_USAGE;
+    }
+    if (vae_tiling && tile == 0) {
+        fprintf(stderr, "framefarm render: --vae-tiling and --no-tile contradict each other\n");
+        return FF_EXIT_USAGE;
+    }
     if ((st = ff_backend_create_by_name(backend, (int)threads, &be, &err))) {
         ff_cli_report("render", &err);
         return FF_EXIT_USAGE;
@@ -279,6 +371,40 @@ int ff_cmd_render(int argc, char **argv) {
     ff_wan_geometry g;
     if ((st = ff_wan_pipeline_geometry(p, 1, prm.num_frames, prm.height, prm.width, &g, &err))) goto done;
 
+    if (planned) { /* the planner's choice for this render, applied */
+        ff_plan_request rq;
+        ff_plan_request_default(&rq);
+        rq.height = g.height, rq.width = g.width, rq.frames = g.num_frames;
+        rq.batch = 1, rq.cfg = prm.guidance_scale > 1.0, rq.text_len = prm.max_sequence_length;
+        rq.steps = prm.num_inference_steps, rq.dtype = FF_F32, rq.budget = vram_budget;
+        rq.cuda = ff_backend_kind_of(be) == FF_BACKEND_CUDA;
+        rq.offload = offload == -2 ? -1 : offload;
+        rq.group = (int)group;
+        rq.slicing = vae_slicing ? 1 : -1;
+        rq.tile = md.tile_min_h;
+        if (tile == 0) rq.tiling = 0;
+        else if (tile == 1 || prm.vae.tiling || vae_tiling) /* the model's / --tile's tiles exactly */
+            rq.tiling = 1, rq.tile_stride = md.tile_stride_h;
+        else rq.tiling = -1; /* largest tile that fits (stride 3/4), if tiling is needed */
+        if ((st = ff_plan_make(model, &rq, &plan, &err))) goto done;
+        print_plan(&plan, vram_budget);
+        if (plan.offload == FF_PLAN_NONE) oo.keep = FF_WAN_KEEP_ALL;
+        if (plan.offload == FF_PLAN_SEQUENTIAL) oo.dit_offload = 1, oo.dit_group = plan.group, oo.dit_from_file = 1;
+        oo.text_on_host = plan.text_on_host;
+        prm.vae.tiling = plan.tiling;
+        if (plan.tiling) {
+            prm.vae.tile_sample_min_height = prm.vae.tile_sample_min_width = plan.tile;
+            prm.vae.tile_sample_stride_height = prm.vae.tile_sample_stride_width = plan.tile_stride;
+            prm.vae.tile_low_memory = 1;
+        }
+        prm.vae.slicing = plan.slicing;
+        if ((st = ff_pool_create("device", vram_budget, &pool, &err)) || (st = ff_pool_attach(pool, be, &err))) goto done;
+        oo.device_pool = pool;
+        ff_wan_pipeline_close(p); /* reopened with the plan's options */
+        p = NULL;
+        if ((st = ff_wan_pipeline_open(be, model, &oo, &log, &p, &err))) goto done;
+    }
+
     ff_video_opts vo;
     ff_video_opts_default(&vo, fmt, g.width, g.height);
     vo.fps_num = fps ? (int)fps : md.fps;
@@ -293,12 +419,13 @@ int ff_cmd_render(int argc, char **argv) {
            ff_backend_name(be), out);
     fflush(stdout);
 
-    render_user ru = {{isatty(fileno(stderr))}, w};
+    render_user ru = {{isatty(fileno(stderr))}, w, pool, {0, 0, 0}, -1};
     ff_wan_stats stv;
     prm.on_progress = on_progress;
     prm.on_frames = on_frames;
     prm.user = &ru;
     st = ff_wan_pipeline_run(p, &prm, &stv, &err);
+    stage_mark(&ru, -1);
     if (st) goto done;
     ff_status cst = ff_video_close(w, &err);
     w = NULL;
@@ -306,6 +433,24 @@ int ff_cmd_render(int argc, char **argv) {
     printf("wrote %s (%d frames, %dx%d, %d fps, %s)\n", out, g.num_frames, g.width, g.height, vo.fps_num,
            ff_video_format_name(fmt));
     if (stats) print_stats(&stv);
+    if (stats && pool) {
+        static const char *const sn[3] = {"text encoder", "denoise", "decode"};
+        char a[32], b[32], c[32];
+        size_t peak = 0;
+        for (int i = 0; i < 3; i++) {
+            if (ru.stage_peak[i] > peak) peak = ru.stage_peak[i];
+            printf("device peak %-12s %10s (predicted %s)\n", sn[i], ff_pool_fmt_bytes(ru.stage_peak[i], a, sizeof a),
+                   ff_pool_fmt_bytes(i == 0 ? plan.st[FF_PLAN_TEXT].peak
+                                     : i == 2 ? plan.st[FF_PLAN_VAE].peak
+                                              : (plan.st[FF_PLAN_DIT1].peak > plan.st[FF_PLAN_DIT2].peak
+                                                     ? plan.st[FF_PLAN_DIT1].peak
+                                                     : plan.st[FF_PLAN_DIT2].peak),
+                                     b, sizeof b));
+        }
+        printf("device peak %zu B (%s) of budget %s (predicted %s)\n", peak, ff_pool_fmt_bytes(peak, a, sizeof a),
+               vram_budget ? ff_pool_fmt_bytes(vram_budget, b, sizeof b) : "unlimited",
+               ff_pool_fmt_bytes(plan.peak, c, sizeof c));
+    }
     rc = FF_EXIT_OK;
 done:
     if (w) {
@@ -317,7 +462,9 @@ done:
         rc = exit_code(st);
         if (created_file) (void)unlink(out); /* no half-written video */
     }
-    ff_wan_pipeline_close(p);
+    ff_wan_pipeline_close(p); /* frees what it kept resident: before the pool goes */
+    ff_pool_detach(pool);
+    ff_pool_free(pool);
     ff_backend_free(be);
     return rc;
 }

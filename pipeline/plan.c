@@ -210,6 +210,7 @@ static ff_status predict(const plan_cfgs *c, const ff_plan_request *rq, ff_plan 
             p->group = k;
             s->weights = r + ring;
             s->loaded = r;
+            s->host_weights = r + blk; /* blocks read from the file's mapping (page cache) through staging */
             s->moved_per_step = (size_t)dc->num_layers * blk * calls;
             snprintf(s->strategy, sizeof s->strategy, "stream blocks, k=%d of %d, ring 2", k, dc->num_layers);
         } else {

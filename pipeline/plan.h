@@ -82,7 +82,8 @@ typedef struct {
     size_t peak;            /* predicted device peak of the stage */
     size_t moved_per_step;  /* host -> device bytes per denoising step (streamed blocks) */
     size_t loaded;          /* host -> device bytes when the stage starts */
-    size_t host_weights;    /* host bytes of this component's weights */
+    size_t host_weights;    /* host bytes of this component's weights (streamed blocks: the non-block
+                               weights + one block of staging; the blocks stay in the page cache) */
 } ff_plan_stage;
 
 typedef struct {

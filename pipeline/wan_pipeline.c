@@ -335,7 +335,7 @@ static ff_status stage_text(run_ctx *r, ff_prompt_embeds *pe, ff_err *err) {
     if (p->te) { /* kept loaded by an earlier run */
         tok = p->tok, te = p->te, host_be = p->te_be;
     } else {
-        if (p->opts.text_on_host && ff_backend_kind_of(p->be) != FF_BACKEND_CPU) {
+        if (p->opts.text_on_host) { /* on CPU too: a backend without the device pool's meter */
             if ((st = ff_backend_cpu_create(0, &host_be, err))) goto done;
             te_be = host_be;
         }

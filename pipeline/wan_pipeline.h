@@ -52,7 +52,9 @@ typedef struct ff_wan_pipeline ff_wan_pipeline;
  * groups of dit_group through a ring of 2), used when dit_offload is STREAM
  * or device_pool is set (else ff_dit_place as before). device_pool, when
  * attached to the backend, gets its label set per stage and block.
- * text_on_host runs the text encoder on a CPU backend of its own.
+ * text_on_host runs the text encoder on a CPU backend of its own (also when
+ * the pipeline's backend is the CPU, so that its device pool does not count
+ * it).
  * keep is a mask of (1 << ff_wan_component): those components are loaded
  * at their first use and stay loaded (on the backend, or as the block
  * stream's resident part) across stages and across runs of this pipeline

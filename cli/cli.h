@@ -30,6 +30,7 @@ int ff_cmd_cancel(int argc, char **argv);
 int ff_cmd_workers(int argc, char **argv);
 int ff_cmd_keygen(int argc, char **argv);
 int ff_cmd_farm(int argc, char **argv);
+int ff_cmd_slurm(int argc, char **argv); /* cli/cmd_slurm.c */
 
 /* SIGINT/SIGTERM set the flag returned (it lives in main.c, the only
  * mutable global); daemons poll it. */

@@ -29,6 +29,7 @@ static const subcommand subcommands[] = {
     {"workers", ff_cmd_workers, "the farm's workers: workers [--json]"},
     {"keygen", ff_cmd_keygen, "CURVE key pair for the farm: keygen NAME (NAME.pub, NAME.key)"},
     {"farm", ff_cmd_farm, "coordinator + N local workers for one job: farm --workers N JOB.json"},
+    {"slurm", ff_cmd_slurm, "Slurm batch scripts: slurm submit JOB.json --workers N | --mpi --ntasks N [--dry-run]"},
 #endif
 };
 

@@ -365,6 +365,44 @@ static int fits_blas_int(const cpu_gemm_args *g) {
            g->ldc <= INT_MAX;
 }
 
+/* One row-major sgemm call: C (m, n) = alpha op(A) op(B) + beta C. */
+typedef struct {
+    enum CBLAS_TRANSPOSE ta, tb;
+    int64_t m, n, k;
+    float alpha;
+    const float *a;
+    int64_t lda;
+    const float *b;
+    int64_t ldb;
+    float beta;
+    float *c;
+    int64_t ldc;
+} blas_call;
+
+/* Output tiles of a fixed size, each one single-threaded sgemm (OpenBLAS runs
+ * serially inside an OpenMP region). OpenBLAS's own threading splits the
+ * matrix by thread count and its edge kernels round differently, so the
+ * result would change with --threads; fixed tiles make every element's
+ * arithmetic independent of how many threads share the work, as with the
+ * built-in GEMM. */
+#define BLAS_TILE_M 256
+#define BLAS_TILE_N 512
+static void blas_tiled(const cpu_ctx *ctx, const blas_call *bc) {
+    const int64_t tm = ceil_div(bc->m, BLAS_TILE_M), tn = ceil_div(bc->n, BLAS_TILE_N), tiles = tm * tn;
+    const int nt = cpu_threads(ctx);
+    const int nthr = tiles < nt ? (int)tiles : nt;
+#pragma omp parallel for num_threads(nthr) schedule(dynamic, 1)
+    for (int64_t t = 0; t < tiles; t++) {
+        omp_set_num_threads(1); /* this task's ICV: OpenBLAS then runs serially, also in a team of one */
+        const int64_t i0 = (t / tn) * BLAS_TILE_M, j0 = (t % tn) * BLAS_TILE_N;
+        const int64_t mi = min64(BLAS_TILE_M, bc->m - i0), nj = min64(BLAS_TILE_N, bc->n - j0);
+        const float *a = bc->ta == CblasNoTrans ? bc->a + i0 * bc->lda : bc->a + i0;
+        const float *b = bc->tb == CblasNoTrans ? bc->b + j0 : bc->b + j0 * bc->ldb;
+        cblas_sgemm(CblasRowMajor, bc->ta, bc->tb, (int)mi, (int)nj, (int)bc->k, bc->alpha, a, (int)bc->lda, b,
+                    (int)bc->ldb, bc->beta, bc->c + i0 * bc->ldc + j0, (int)bc->ldc);
+    }
+}
+
 static ff_status gemm_blas(const cpu_ctx *ctx, const cpu_gemm_args *g, ff_err *err) {
     const int abf = g->a.dt == FF_BF16, bbf = g->b.dt == FF_BF16;
     int64_t a_rs, a_cs, b_rs, b_cs;
@@ -380,9 +418,6 @@ static ff_status gemm_blas(const cpu_ctx *ctx, const cpu_gemm_args *g, ff_err *e
         free(wb);
         return ff_err_set(err, FF_ERR_NOMEM, "cpu gemm: cannot allocate BF16 widening buffers");
     }
-    /* OpenBLAS (OpenMP build) sizes its team from the calling thread's ICV. */
-    const int saved_threads = omp_get_max_threads();
-    if (ctx->threads > 0) omp_set_num_threads(ctx->threads);
     for (int64_t bi = 0; bi < g->batch; bi++) {
         const void *A = mat_at(&g->a, bi, 0), *B = mat_at(&g->b, bi, 0);
         float *C = g->c + bi * g->c_batch_stride;
@@ -408,12 +443,12 @@ static ff_status gemm_blas(const cpu_ctx *ctx, const cpu_gemm_args *g, ff_err *e
                 } else {
                     bp = (const float *)B + j0 * b_cs, ldb = g->b.ld, tb = g->b.trans ? CblasTrans : CblasNoTrans;
                 }
-                cblas_sgemm(CblasRowMajor, ta, tb, (int)mb, (int)nb, (int)g->k, g->alpha, ap, (int)lda, bp,
-                            (int)ldb, g->accumulate ? 1.0f : 0.0f, C + i0 * g->ldc + j0, (int)g->ldc);
+                const blas_call bc = {ta, tb, mb, nb, g->k, g->alpha, ap, lda, bp, ldb,
+                                      g->accumulate ? 1.0f : 0.0f, C + i0 * g->ldc + j0, g->ldc};
+                blas_tiled(ctx, &bc);
             }
         }
     }
-    if (ctx->threads > 0) omp_set_num_threads(saved_threads);
     free(wa);
     free(wb);
     return FF_OK;

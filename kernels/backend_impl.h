@@ -20,6 +20,19 @@ typedef struct ff_backend_vtable {
     ff_status (*sync)(ff_backend *be, ff_err *err);
     void (*destroy)(ff_backend *be); /* frees be->ctx */
 
+    /* async uploads (ops.h). All optional: without host_alloc ops.c uses
+     * calloc/free, without upload_async the synchronous upload, and without
+     * event_create events are no-ops (right for a backend whose uploads are
+     * done when they return). An event is the backend's own handle. */
+    ff_status (*host_alloc)(ff_backend *be, size_t nbytes, void **ptr, ff_err *err); /* zero-filled */
+    void (*host_free)(ff_backend *be, void *ptr);
+    ff_status (*upload_async)(ff_backend *be, void *dst, const void *host_src, size_t nbytes, ff_err *err);
+    ff_status (*event_create)(ff_backend *be, void **ev, ff_err *err);
+    void (*event_free)(ff_backend *be, void *ev);
+    ff_status (*event_record)(ff_backend *be, void *ev, int on_copy_stream, ff_err *err);
+    ff_status (*event_wait_compute)(ff_backend *be, void *ev, ff_err *err);
+    ff_status (*event_sync)(ff_backend *be, void *ev, ff_err *err);
+
     /* ops: arguments already validated by ops.c */
     ff_status (*linear)(ff_backend *be, const ff_tensor *x, const ff_tensor *w, const ff_tensor *b, ff_tensor *out,
                         ff_err *err);

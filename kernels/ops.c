@@ -9,6 +9,8 @@
  * the op and the shapes; a backend without the op returns
  * FF_ERR_UNSUPPORTED. Only then is the backend's function called, so
  * backends may assume well-formed arguments (kernels/backend_impl.h).
+ * Also the generic halves of the async-upload API: host allocation,
+ * synchronous uploads and no-op events for backends without their own.
  *
  * Not here: any arithmetic (kernels/cpu/, kernels/cuda/), memory budgets
  * (offload/). */
@@ -345,6 +347,114 @@ ff_status ff_be_sync(ff_backend *be, ff_err *err) {
     opctx c = {"ff_be_sync", be, err};
     TRY(check_be(&c));
     return be->vt->sync ? be->vt->sync(be, err) : FF_OK;
+}
+
+/* ---- async uploads and events (generic fallbacks where a backend has none) --------- */
+
+struct ff_be_event {
+    const ff_backend *be; /* the creator: an event is only used with its backend */
+    void *impl;           /* the backend's handle; NULL where events are no-ops */
+};
+
+ff_status ff_be_host_alloc(ff_backend *be, ff_tensor *t, ff_dtype dt, int ndim, const int64_t *shape, ff_err *err) {
+    opctx c = {"ff_be_host_alloc", be, err};
+    if (!t) return fail(&c, FF_ERR_ARG, "tensor is NULL");
+    memset(t, 0, sizeof *t);
+    TRY(check_be(&c));
+    if (ndim > 0 && !shape) return fail(&c, FF_ERR_ARG, "shape is NULL");
+    size_t nbytes;
+    ff_status st = ff_shape_check(dt, ndim, shape, 0, &nbytes, err);
+    if (st) {
+        if (err) ff_err_wrap(err, "ff_be_host_alloc on %s", be->name);
+        return st;
+    }
+    void *p = NULL;
+    if (be->vt->host_alloc) {
+        TRY(be->vt->host_alloc(be, nbytes, &p, err));
+    } else if (!(p = calloc(nbytes ? nbytes : 1, 1))) {
+        return fail(&c, FF_ERR_NOMEM, "cannot allocate %zu bytes of host memory for backend %s", nbytes, be->name);
+    }
+    ff_tensor_view(t, dt, ndim, shape, p, FF_LOC_HOST);
+    return FF_OK;
+}
+
+void ff_be_host_free(ff_backend *be, ff_tensor *t) {
+    if (!t) return;
+    if (be && be->vt && t->data) {
+        if (be->vt->host_free) be->vt->host_free(be, t->data);
+        else free(t->data);
+    }
+    memset(t, 0, sizeof *t);
+}
+
+ff_status ff_be_upload_async(ff_backend *be, ff_tensor *dst, const ff_tensor *host_src, ff_err *err) {
+    opctx c = {"ff_be_upload_async", be, err};
+    TRY(check_transfer(&c, dst, "dst", host_src, "host_src"));
+    const size_t n = ff_tensor_nbytes(dst);
+    if (!n) return FF_OK;
+    if (be->vt->upload_async) return be->vt->upload_async(be, dst->data, host_src->data, n, err);
+    return be->vt->upload(be, dst->data, host_src->data, n, err);
+}
+
+ff_status ff_be_event_create(ff_backend *be, ff_be_event **out, ff_err *err) {
+    opctx c = {"ff_be_event_create", be, err};
+    if (!out) return fail(&c, FF_ERR_ARG, "out is NULL");
+    *out = NULL;
+    TRY(check_be(&c));
+    ff_be_event *ev = calloc(1, sizeof *ev);
+    if (!ev) return fail(&c, FF_ERR_NOMEM, "cannot allocate an event");
+    ev->be = be;
+    if (be->vt->event_create) {
+        ff_status st = be->vt->event_create(be, &ev->impl, err);
+        if (st) {
+            free(ev);
+            return st;
+        }
+    }
+    *out = ev;
+    return FF_OK;
+}
+
+void ff_be_event_free(ff_backend *be, ff_be_event *ev) {
+    if (!ev) return;
+    if (ev->impl && be && be->vt && be->vt->event_free) be->vt->event_free(be, ev->impl);
+    free(ev);
+}
+
+/* The event exists and belongs to this backend. */
+static ff_status check_event(const opctx *c, const ff_be_event *ev) {
+    TRY(check_be(c));
+    if (!ev) return fail(c, FF_ERR_ARG, "event is NULL");
+    if (ev->be != c->be)
+        return fail(c, FF_ERR_ARG, "the event belongs to backend %s, not %s", ev->be ? ev->be->name : "(none)",
+                    c->be->name);
+    return FF_OK;
+}
+
+static ff_status event_record(ff_backend *be, ff_be_event *ev, int on_copy, const char *what, ff_err *err) {
+    opctx c = {what, be, err};
+    TRY(check_event(&c, ev));
+    return ev->impl && be->vt->event_record ? be->vt->event_record(be, ev->impl, on_copy, err) : FF_OK;
+}
+
+ff_status ff_be_event_record_copy(ff_backend *be, ff_be_event *ev, ff_err *err) {
+    return event_record(be, ev, 1, "ff_be_event_record_copy", err);
+}
+
+ff_status ff_be_event_record_compute(ff_backend *be, ff_be_event *ev, ff_err *err) {
+    return event_record(be, ev, 0, "ff_be_event_record_compute", err);
+}
+
+ff_status ff_be_wait_event_compute(ff_backend *be, ff_be_event *ev, ff_err *err) {
+    opctx c = {"ff_be_wait_event_compute", be, err};
+    TRY(check_event(&c, ev));
+    return ev->impl && be->vt->event_wait_compute ? be->vt->event_wait_compute(be, ev->impl, err) : FF_OK;
+}
+
+ff_status ff_be_event_sync(ff_backend *be, ff_be_event *ev, ff_err *err) {
+    opctx c = {"ff_be_event_sync", be, err};
+    TRY(check_event(&c, ev));
+    return ev->impl && be->vt->event_sync ? be->vt->event_sync(be, ev->impl, err) : FF_OK;
 }
 
 /* ---- matrix ops -------------------------------------------------------------------- */

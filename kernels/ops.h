@@ -17,7 +17,9 @@
  *    weights are widened to F32 in the kernel; accumulation is F32).
  *  - Weight layouts are PyTorch's: Linear (N, K), Conv3d (O, C, kt, kh, kw).
  *  - Ops are ordered on the backend's compute stream; results are visible to
- *    the host after ff_be_download (which synchronises).
+ *    the host after ff_be_download (which synchronises). Async uploads run
+ *    on a second, copy stream and are ordered with the compute stream only
+ *    through events (see "async uploads" below).
  *
  * Not here: memory budgets and pools (offload/), model logic (models/). */
 #ifndef FF_OPS_H
@@ -64,6 +66,64 @@ ff_status ff_be_upload(ff_backend *be, ff_tensor *dst, const ff_tensor *host_src
 ff_status ff_be_download(ff_backend *be, ff_tensor *host_dst, const ff_tensor *src, ff_err *err);
 /* Waits for all queued work; reports a failed kernel. */
 ff_status ff_be_sync(ff_backend *be, ff_err *err);
+
+/* ---- async uploads: pinned host memory, a copy stream, events --------
+ *
+ * For overlapping weight uploads with compute (offload/stream.h). Every
+ * backend has a COMPUTE stream (every op, ff_be_alloc's zero-fill,
+ * ff_be_upload, ff_be_download) and a COPY stream (ff_be_upload_async only).
+ * Work on one stream runs in the order it was queued; the two streams are
+ * ordered with each other only through events:
+ *
+ *  - ff_be_upload_async queues host -> backend on the copy stream. It does
+ *    NOT wait for compute work queued before it: if queued kernels still
+ *    read dst (a ring buffer being reused), first record an event on the
+ *    compute stream after them and ff_be_event_sync it (the host waits).
+ *    Likewise a buffer fresh from ff_be_alloc still has its zero-fill queued
+ *    on the compute stream: ff_be_sync once before the first async upload
+ *    into it.
+ *  - Compute work that reads dst must be queued after
+ *    ff_be_event_record_copy(ev) (recorded after the upload) and
+ *    ff_be_wait_event_compute(ev): the compute stream then waits for the
+ *    copy on the device, without blocking the host.
+ *  - host_src must stay allocated and unchanged until the copy is done:
+ *    record an event on the copy stream after it and ff_be_event_sync it
+ *    before reusing or freeing host_src. Use memory from ff_be_host_alloc
+ *    (pinned): from pageable memory CUDA may stage the copy and block the
+ *    calling thread, so nothing overlaps.
+ *  - An event is a marker of the work queued on a stream when it was
+ *    recorded; recording again moves it. A wait or sync on an event that
+ *    was never recorded returns at once, so the host must order record
+ *    before wait (a mutex / condition variable when they are on different
+ *    threads). An event belongs to the backend that created it.
+ *  - The copy stream and the compute stream may be driven from different
+ *    threads (a copy thread: ff_be_upload_async, ff_be_event_record_copy,
+ *    ff_be_event_sync; the compute thread: ops, ff_be_wait_event_compute,
+ *    ff_be_event_record_compute); one thread per stream.
+ *
+ * CPU backend: host memory is plain malloc, ff_be_upload_async is a
+ * synchronous memcpy (done when it returns) and the event calls are no-ops,
+ * so the same calling code is correct there (only the host's own ordering
+ * matters). */
+
+/* A host tensor (FF_LOC_HOST, zero-filled) in page-locked memory
+ * (cudaHostAlloc on CUDA, calloc on CPU). Not counted by the backend's meter
+ * (it is host memory). Freed with ff_be_host_free, by the same backend. */
+ff_status ff_be_host_alloc(ff_backend *be, ff_tensor *t, ff_dtype dt, int ndim, const int64_t *shape, ff_err *err);
+void ff_be_host_free(ff_backend *be, ff_tensor *t);
+/* Host -> backend copy (equal dtype and shape) queued on the copy stream. */
+ff_status ff_be_upload_async(ff_backend *be, ff_tensor *dst, const ff_tensor *host_src, ff_err *err);
+
+typedef struct ff_be_event ff_be_event;
+ff_status ff_be_event_create(ff_backend *be, ff_be_event **out, ff_err *err);
+void ff_be_event_free(ff_backend *be, ff_be_event *ev); /* NULL is a no-op; ev must not be waited on */
+/* Marks the work queued so far on the copy / compute stream. */
+ff_status ff_be_event_record_copy(ff_backend *be, ff_be_event *ev, ff_err *err);
+ff_status ff_be_event_record_compute(ff_backend *be, ff_be_event *ev, ff_err *err);
+/* Compute work queued after this call waits for ev's work (device-side). */
+ff_status ff_be_wait_event_compute(ff_backend *be, ff_be_event *ev, ff_err *err);
+/* The host waits until ev's work is done; reports a failed copy or kernel. */
+ff_status ff_be_event_sync(ff_backend *be, ff_be_event *ev, ff_err *err);
 
 /* An accounting hook on ff_be_alloc / ff_be_free (offload/pool.h installs
  * one: budgets, current and peak bytes). Before the backend allocates,

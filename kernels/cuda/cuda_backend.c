@@ -3,15 +3,17 @@
  *
  * A backend owns one device (the runtime ordinal, i.e. after
  * CUDA_VISIBLE_DEVICES has been applied), a compute stream on which every op
- * and copy is queued in order, a copy stream reserved for offload prefetch, a
- * cuBLAS handle bound to the compute stream, a cuBLASLt handle and a growing
- * scratch buffer. Device memory comes from cudaMalloc, zero-filled on the
- * compute stream. With no usable device the constructor fails with
+ * and synchronous copy is queued in order, a copy stream for
+ * ff_be_upload_async (offload prefetch; ordered with the compute stream by
+ * events only, see ops.h), a cuBLAS handle bound to the compute stream, a
+ * cuBLASLt handle and a growing scratch buffer. Device memory comes from
+ * cudaMalloc, zero-filled on the compute stream; pinned host memory from
+ * cudaHostAlloc. With no usable device the constructor fails with
  * FF_ERR_DEVICE "no CUDA device: <reason>" and leaves nothing behind.
  *
  * The ops live in the .cu files (see cuda_internal.h); this file only wires
- * them into the table. Not here: memory budgets and pools (offload/),
- * pinned-host staging for offload (TODO, offload issue). */
+ * them into the table. Not here: memory budgets and pools (offload/), the
+ * block-streaming logic that drives the copy stream (offload/stream.c). */
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,7 +119,78 @@ static ff_status cuda_download(ff_backend *be, void *host_dst, const void *src, 
 static ff_status cuda_sync(ff_backend *be, ff_err *err) {
     cuda_ctx *ctx = cuda_ctx_of(be);
     FF_CU_ENTER(ctx, err);
+    FF_CU(cudaStreamSynchronize(ctx->copy), err);
     FF_CU(cudaStreamSynchronize(ctx->compute), err);
+    FF_CU(cudaGetLastError(), err);
+    return FF_OK;
+}
+
+/* ---- async uploads: pinned host memory, the copy stream, events (ops.h) ---- */
+
+static ff_status cuda_host_alloc(ff_backend *be, size_t nbytes, void **ptr, ff_err *err) {
+    cuda_ctx *ctx = cuda_ctx_of(be);
+    FF_CU_ENTER(ctx, err);
+    void *p = NULL;
+    /* portable: pinned for every device, should several backends share it */
+    cudaError_t e = cudaHostAlloc(&p, nbytes ? nbytes : 1, cudaHostAllocPortable);
+    if (e == cudaErrorMemoryAllocation) {
+        cudaGetLastError();
+        return ff_err_set(err, FF_ERR_NOMEM, "%s: cannot allocate %zu bytes of pinned host memory", be->name, nbytes);
+    }
+    if (e != cudaSuccess)
+        return cuda_fail(err, "cudaHostAlloc(&p, nbytes, cudaHostAllocPortable)", __FILE__, __LINE__, e);
+    if (nbytes) memset(p, 0, nbytes);
+    *ptr = p;
+    return FF_OK;
+}
+
+static void cuda_host_free(ff_backend *be, void *ptr) {
+    if (!ptr) return;
+    cuda_ctx *ctx = cuda_ctx_of(be);
+    if (cudaSetDevice(ctx->device) == cudaSuccess) cudaFreeHost(ptr);
+    cudaGetLastError();
+}
+
+static ff_status cuda_upload_async(ff_backend *be, void *dst, const void *host_src, size_t nbytes, ff_err *err) {
+    cuda_ctx *ctx = cuda_ctx_of(be);
+    FF_CU_ENTER(ctx, err);
+    FF_CU(cudaMemcpyAsync(dst, host_src, nbytes, cudaMemcpyHostToDevice, ctx->copy), err);
+    return FF_OK;
+}
+
+static ff_status cuda_event_create(ff_backend *be, void **ev, ff_err *err) {
+    cuda_ctx *ctx = cuda_ctx_of(be);
+    FF_CU_ENTER(ctx, err);
+    cudaEvent_t e = NULL;
+    FF_CU(cudaEventCreateWithFlags(&e, cudaEventDisableTiming), err);
+    *ev = (void *)e;
+    return FF_OK;
+}
+
+static void cuda_event_free(ff_backend *be, void *ev) {
+    cuda_ctx *ctx = cuda_ctx_of(be);
+    if (cudaSetDevice(ctx->device) == cudaSuccess) cudaEventDestroy((cudaEvent_t)ev);
+    cudaGetLastError();
+}
+
+static ff_status cuda_event_record(ff_backend *be, void *ev, int on_copy_stream, ff_err *err) {
+    cuda_ctx *ctx = cuda_ctx_of(be);
+    FF_CU_ENTER(ctx, err);
+    FF_CU(cudaEventRecord((cudaEvent_t)ev, on_copy_stream ? ctx->copy : ctx->compute), err);
+    return FF_OK;
+}
+
+static ff_status cuda_event_wait_compute(ff_backend *be, void *ev, ff_err *err) {
+    cuda_ctx *ctx = cuda_ctx_of(be);
+    FF_CU_ENTER(ctx, err);
+    FF_CU(cudaStreamWaitEvent(ctx->compute, (cudaEvent_t)ev, 0), err);
+    return FF_OK;
+}
+
+static ff_status cuda_event_sync(ff_backend *be, void *ev, ff_err *err) {
+    cuda_ctx *ctx = cuda_ctx_of(be);
+    FF_CU_ENTER(ctx, err);
+    FF_CU(cudaEventSynchronize((cudaEvent_t)ev), err);
     FF_CU(cudaGetLastError(), err);
     return FF_OK;
 }
@@ -126,6 +199,7 @@ static ff_status cuda_sync(ff_backend *be, ff_err *err) {
 static void ctx_release(cuda_ctx *ctx) {
     if (!ctx) return;
     if (cudaSetDevice(ctx->device) == cudaSuccess) {
+        if (ctx->copy) cudaStreamSynchronize(ctx->copy);
         if (ctx->compute) cudaStreamSynchronize(ctx->compute);
         if (ctx->cublaslt) cublasLtDestroy(ctx->cublaslt);
         if (ctx->cublas) cublasDestroy(ctx->cublas);
@@ -151,6 +225,14 @@ static const ff_backend_vtable cuda_vtable = {
     .download = cuda_download,
     .sync = cuda_sync,
     .destroy = cuda_destroy,
+    .host_alloc = cuda_host_alloc,
+    .host_free = cuda_host_free,
+    .upload_async = cuda_upload_async,
+    .event_create = cuda_event_create,
+    .event_free = cuda_event_free,
+    .event_record = cuda_event_record,
+    .event_wait_compute = cuda_event_wait_compute,
+    .event_sync = cuda_event_sync,
     .linear = cuda_linear,
     .matmul = cuda_matmul,
     .conv3d = cuda_conv3d,

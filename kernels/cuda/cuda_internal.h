@@ -37,8 +37,8 @@ extern "C" {
 
 typedef struct {
     int device;                /* runtime ordinal (after CUDA_VISIBLE_DEVICES) */
-    cudaStream_t compute;      /* every op and copy of this backend, in order */
-    cudaStream_t copy;         /* reserved for offload prefetch (not used yet) */
+    cudaStream_t compute;      /* every op and synchronous copy of this backend, in order */
+    cudaStream_t copy;         /* ff_be_upload_async only; ordered with compute by events (ops.h) */
     cublasHandle_t cublas;     /* bound to `compute` */
     cublasLtHandle_t cublaslt; /* reserved for BF16 / mixed-precision GEMM (TODO) */
     void *scratch;             /* device scratch (BF16 widening, im2col), grows on demand */

@@ -9,9 +9,8 @@
 #include "models/wan_vae_dist.h"
 #include "models/wan_vae_internal.h"
 
-ff_status ff_vae_tile_grid_make(const ff_vae *vae, int64_t h, int64_t w, const ff_vae_opts *o, ff_vae_tile_grid *g,
+ff_status ff_vae_tile_grid_make(const ff_vae_config *c, int64_t h, int64_t w, const ff_vae_opts *o, ff_vae_tile_grid *g,
                                 ff_err *err) {
-    const ff_vae_config *c = &vae->cfg;
     memset(g, 0, sizeof *g);
     if (h < 1 || w < 1) return ff_err_set(err, FF_ERR_ARG, "vae tiles: latent frame %lldx%lld", (long long)h, (long long)w);
     int r = c->scale_factor_spatial, p = c->patch_size;

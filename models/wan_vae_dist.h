@@ -41,8 +41,9 @@ typedef struct {
     int64_t sample_h, sample_w;    /* output frame, patchified pixels */
 } ff_vae_tile_grid;
 
-/* The grid ff_vae_decode_stream(o) uses for latents of h x w. */
-ff_status ff_vae_tile_grid_make(const ff_vae *vae, int64_t h, int64_t w, const ff_vae_opts *o, ff_vae_tile_grid *g,
+/* The grid ff_vae_decode_stream(o) uses for latents of h x w, for a VAE of
+ * config c (ff_vae_config_of, or ff_vae_config_load without the weights). */
+ff_status ff_vae_tile_grid_make(const ff_vae_config *c, int64_t h, int64_t w, const ff_vae_opts *o, ff_vae_tile_grid *g,
                                 ff_err *err);
 /* Latent rectangle of tile t: rows [h0, h0 + nh), columns [w0, w0 + nw). */
 void ff_vae_tile_rect(const ff_vae_tile_grid *g, int t, int64_t *h0, int64_t *nh, int64_t *w0, int64_t *nw);

@@ -35,7 +35,7 @@ static void check_split(ff_vae *v, const ff_tensor *z, const ff_vae_opts *o, con
                         int want_tiles, const char *what) {
     ff_err err = {0};
     ff_vae_tile_grid g;
-    FF_REQUIRE_OK(ff_vae_tile_grid_make(v, z->shape[3], z->shape[4], o, &g, &err), &err);
+    FF_REQUIRE_OK(ff_vae_tile_grid_make(ff_vae_config_of(v), z->shape[3], z->shape[4], o, &g, &err), &err);
     FF_CHECK_MSG(g.n == want_tiles, "%s: %d tiles, want %d", what, g.n, want_tiles);
     ff_vae_tiles *sets[8] = {0};
     int t0[9];

@@ -21,6 +21,7 @@ int ff_cmd_transformer(int argc, char **argv);
 int ff_cmd_plan(int argc, char **argv);
 int ff_cmd_render(int argc, char **argv);
 int ff_cmd_init_model(int argc, char **argv);
+int ff_cmd_mpi(int argc, char **argv); /* cli/cmd_mpi.c, builds that found MPI */
 /* the farm (cli/farm_*.c, FRAMEFARM_FARM=ON builds only) */
 int ff_cmd_coordinator(int argc, char **argv);
 int ff_cmd_worker(int argc, char **argv);

@@ -20,6 +20,9 @@ static const subcommand subcommands[] = {
     {"encode-prompt", ff_cmd_encode_prompt, "UMT5: encode-prompt --model DIR --prompt TEXT [--negative TEXT] --out E.safetensors"},
     {"plan", ff_cmd_plan, "memory plan: plan --model DIR --height H --width W --frames F --budget 8GiB [--dtype bf16|f32]"},
     {"transformer", ff_cmd_transformer, "Wan transformer forward: transformer --model DIR/transformer --in X --out Y"},
+#if FF_BUILD_MPI
+    {"mpi", ff_cmd_mpi, "one video across MPI ranks: mpirun -np N framefarm mpi [--vae-split time|space] JOB.json"},
+#endif
 #if FF_BUILD_FARM
     {"coordinator", ff_cmd_coordinator, "farm coordinator: coordinator [--bind tcp://*:5555] --state DIR [--curve-secret KEY]"},
     {"worker", ff_cmd_worker, "farm worker: worker --connect tcp://HOST:5555 [--device N] [--vram-budget 8G]"},

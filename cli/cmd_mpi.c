@@ -1,0 +1,473 @@
+/* mpirun -np N framefarm mpi [--vae-split time|space] [--overlap N]
+ *     [--vae-warmup N] [--comm auto|mpi|nccl] [--out PATH] [--backend cpu|cuda[:N]] [--threads N]
+ *     [--timeout S] [--save-latents F.safetensors] [--save-video F.safetensors] JOB.json
+ *
+ * One video rendered by the ranks of MPI_COMM_WORLD (cluster/mpi_render.h):
+ * overlapping time windows merged at every step, a distributed VAE decode,
+ * rank 0 writing the video as frames arrive. The job file format is in
+ * cluster/mpi_job.h; options given here override it. Without "model" the
+ * embedded smoke-test model is used (rank 0 creates it; on several nodes
+ * give a shared model folder). Defaults come from the model's
+ * "_framefarm_defaults" as in `framefarm render`, so `-np 1` writes exactly
+ * the video `render` writes.
+ *
+ * Output: rank 0 prints the plan and progress; every rank prints one line
+ * "rank R/N pid P: ..." with its window or tiles. A rank whose run fails
+ * prints "framefarm mpi: rank R: <error>" and aborts the job (MPI_Abort), so
+ * no rank waits forever on it; a rank killed outright is noticed by mpirun,
+ * which stops the others. --timeout S (job "timeout_s") adds a watchdog: a
+ * rank that makes no progress for S seconds (no step, no frame) prints why
+ * and exits 1. --save-latents and --save-video are for checks: rank 0
+ * writes the final latents ("latents", normalised) and the whole decoded
+ * video ("video", F32 (1, 3, T, H, W) in [-1, 1], as `framefarm vae
+ * decode` writes it; this keeps the whole video in rank 0's memory). */
+#include <errno.h>
+#include <math.h>
+#include <mpi.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "cluster/mpi_job.h"
+#include "cluster/mpi_nccl.h"
+#include "cluster/mpi_render.h"
+#include "core/ff_json.h"
+#include "core/ff_log.h"
+#include "core/ff_safetensors.h"
+#include "pipeline/tiny_model.h"
+#include "pipeline/wan_pipeline.h"
+#include "video/video.h"
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "usage: mpirun -np N framefarm mpi [--vae-split time|space] [--overlap N] [--vae-warmup N]\n"
+            "       [--comm auto|mpi|nccl]"
+            " [--out PATH] [--backend cpu|cuda[:N]] [--threads N] [--timeout S]\n"
+            "       [--save-latents F.safetensors] [--save-video F.safetensors] JOB.json\n"
+            "  JOB.json: {\"prompt\": \"...\", \"out\": \"video.y4m\", \"model\": DIR, \"negative_prompt\": \"...\",\n"
+            "    \"seed\": 42, \"frames\": 81, \"height\": 480, \"width\": 832, \"steps\": 50, \"guidance\": 5.0,\n"
+            "    \"guidance_2\": 3.0, \"fps\": 16, \"crf\": 18, \"tile\": true, \"tile_size\": 256, \"tile_stride\": 192,\n"
+            "    \"vae_split\": \"time\"|\"space\", \"overlap\": 2, \"vae_warmup\": 4, \"comm\": \"auto\"|\"mpi\"|\"nccl\",\n"
+            "    \"backend\": \"cpu\", \"threads\": 0, \"timeout_s\": 0}\n"
+            "  windows: one per rank on latent frames, neighbours sharing `overlap` latent frames, merged with a\n"
+            "  linear ramp at every step; --vae-split time: each rank decodes its window after --vae-warmup earlier\n"
+            "  latent frames (overlaps cross-faded),"
+            " space: each rank decodes VAE tiles of every frame (blended on rank 0 = the tiled decode, bit for bit)\n");
+}
+
+/* ---- the watchdog: a rank without progress for timeout_s exits ---- */
+
+typedef struct {
+    atomic_llong beat_ms;      /* CLOCK_MONOTONIC ms of the last progress */
+    atomic_int stage;          /* ff_wan_stage of the last progress */
+    atomic_llong done, total;
+    atomic_int stop;
+    double timeout_s;
+    int rank;
+} watchdog;
+
+static long long mono_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void *watchdog_main(void *arg) {
+    watchdog *w = arg;
+    static const char *const stages[] = {"text encoder", "denoise step", "decoded frame"};
+    while (!atomic_load(&w->stop)) {
+        struct timespec nap = {0, 200 * 1000 * 1000};
+        nanosleep(&nap, NULL);
+        long long idle = mono_ms() - atomic_load(&w->beat_ms);
+        if ((double)idle < w->timeout_s * 1000.0) continue;
+        char msg[320];
+        int st = atomic_load(&w->stage);
+        int n = snprintf(msg, sizeof msg,
+                         "framefarm mpi: rank %d: no progress for %.0f s (last: %s %lld/%lld): a peer rank died or hangs; "
+                         "exiting\n",
+                         w->rank, (double)idle / 1000.0, st >= 0 && st <= 2 ? stages[st] : "start",
+                         (long long)atomic_load(&w->done), (long long)atomic_load(&w->total));
+        if (n > 0) (void)!write(STDERR_FILENO, msg, (size_t)(n < (int)sizeof msg ? n : (int)sizeof msg - 1));
+        _exit(FF_EXIT_FAIL); /* mpirun sees a rank end without MPI_Finalize and stops the job */
+    }
+    return NULL;
+}
+
+/* ---- callbacks ---- */
+
+typedef struct {
+    int rank, size;
+    watchdog *wd;
+    ff_video_writer *w;         /* rank 0 */
+    const char *save_latents;   /* rank 0 */
+    ff_tensor video;            /* --save-video: the whole video (rank 0) */
+    int keep_video;
+} mpi_user;
+
+static void beat(mpi_user *u, int stage, int64_t done, int64_t total) {
+    if (!u->wd) return;
+    atomic_store(&u->wd->stage, stage);
+    atomic_store(&u->wd->done, (long long)done);
+    atomic_store(&u->wd->total, (long long)total);
+    atomic_store(&u->wd->beat_ms, mono_ms());
+}
+
+static ff_status on_plan(void *user, const ff_mpi_render_info *in, ff_err *err) {
+    mpi_user *u = user;
+    (void)err;
+    const ff_mpi_plan *p = in->plan;
+    char what[256];
+    if (in->window >= 0) {
+        int64_t s, e;
+        ff_mpi_plan_window(p, in->window, &s, &e);
+        int64_t a = ff_mpi_plan_pixel_first(p, s), b = ff_mpi_plan_pixel_first(p, e - 1) + ff_mpi_plan_pixel_count(p, e - 1);
+        snprintf(what, sizeof what, "window %d: latent frames [%lld, %lld) (frames %lld-%lld), core [%lld, %lld)", in->window,
+                 (long long)s, (long long)e, (long long)a, (long long)b - 1, (long long)p->core[in->window],
+                 (long long)p->core[in->window + 1]);
+    } else {
+        snprintf(what, sizeof what, "no window (the video has %lld latent frames)", (long long)p->frames);
+    }
+    printf("rank %d/%d pid %ld: %s", u->rank, u->size, (long)getpid(), what);
+    if (in->n_tiles > 0) printf("; VAE tiles [%d, %d) of %d", in->tile_t0, in->tile_t0 + in->tile_n, in->n_tiles);
+    printf("\n");
+    fflush(stdout);
+    beat(u, -1, 0, 0);
+    return FF_OK;
+}
+
+static ff_status on_progress(void *user, const ff_wan_progress *pr, ff_err *err) {
+    mpi_user *u = user;
+    (void)err;
+    beat(u, (int)pr->stage, pr->done, pr->total);
+    if (u->rank != 0) return FF_OK;
+    if (pr->stage == FF_WAN_STAGE_TEXT && pr->done == 0) fprintf(stderr, "encoding the prompt\n");
+    else if (pr->stage == FF_WAN_STAGE_DENOISE && pr->done > 0)
+        fprintf(stderr, "denoise step %lld/%lld (t=%g)  %.2f s/step\n", (long long)pr->done, (long long)pr->total, pr->timestep,
+                pr->stage_elapsed_s / (double)pr->done);
+    else if (pr->stage == FF_WAN_STAGE_DECODE && pr->done == 0) fprintf(stderr, "decoding %lld frames\n", (long long)pr->total);
+    else if (pr->stage == FF_WAN_STAGE_DECODE && pr->done >= pr->total)
+        fprintf(stderr, "wrote %lld frames  %.2f s/frame\n", (long long)pr->total, pr->stage_elapsed_s / (double)pr->total);
+    fflush(stderr);
+    return FF_OK;
+}
+
+static ff_status on_frames(void *user, const ff_wan_chunk *ch, ff_err *err) {
+    mpi_user *u = user;
+    ff_status st = ff_video_write_frames(u->w, ch->frames, err);
+    if (st || !u->keep_video) return st;
+    const ff_tensor *v = ch->video; /* (1, C, nt, H, W) */
+    if (!u->video.data && (st = ff_tensor_allocv(&u->video, FF_F32, err, 5, (int64_t)1, v->shape[1], ch->num_frames,
+                                                 v->shape[3], v->shape[4])))
+        return st;
+    const int64_t plane = v->shape[3] * v->shape[4], T = u->video.shape[2], nt = v->shape[2];
+    if (ch->t0 + nt > T || v->shape[3] != u->video.shape[3] || v->shape[4] != u->video.shape[4])
+        return ff_err_set(err, FF_ERR_SHAPE, "mpi: frames %lld.. do not fit the video", (long long)ch->t0);
+    for (int64_t c = 0; c < v->shape[1]; c++)
+        memcpy((float *)u->video.data + (c * T + ch->t0) * plane, (const float *)v->data + c * nt * plane,
+               sizeof(float) * (size_t)(nt * plane));
+    return FF_OK;
+}
+
+static ff_status on_latents(void *user, const ff_tensor *latents, ff_err *err) {
+    mpi_user *u = user;
+    if (!u->save_latents) return FF_OK;
+    ff_st_item items[1] = {{"latents", latents}};
+    return ff_st_write(u->save_latents, items, 1, NULL, 0, err);
+}
+
+/* ---- the model's "_framefarm_defaults", read as `framefarm render` reads them ---- */
+
+typedef struct {
+    int height, width, frames, steps, fps, tile_min_h, tile_min_w, tile_stride_h, tile_stride_w, has_tile;
+    double guidance;
+} model_defaults;
+
+static void read_defaults(const char *model, model_defaults *d) {
+    *d = (model_defaults){480, 832, 81, 50, 16, 256, 256, 192, 192, 0, 5.0};
+    char path[4200];
+    if (snprintf(path, sizeof path, "%s/model_index.json", model) >= (int)sizeof path) return;
+    ff_json_doc *doc = NULL;
+    if (ff_json_parse_file(path, &doc, NULL)) return; /* the pipeline reports the error */
+    const ff_json *o = ff_json_get(ff_json_root(doc), "_framefarm_defaults");
+    struct {
+        const char *key;
+        int *dst;
+    } ints[] = {{"height", &d->height},
+                {"width", &d->width},
+                {"num_frames", &d->frames},
+                {"num_inference_steps", &d->steps},
+                {"fps", &d->fps},
+                {"tile_sample_min_height", &d->tile_min_h},
+                {"tile_sample_min_width", &d->tile_min_w},
+                {"tile_sample_stride_height", &d->tile_stride_h},
+                {"tile_sample_stride_width", &d->tile_stride_w}};
+    for (size_t i = 0; o && i < sizeof ints / sizeof ints[0]; i++) {
+        int64_t v;
+        if (!ff_json_get_int64(o, ints[i].key, *ints[i].dst, &v) && v >= 1 && v <= (1 << 20)) *ints[i].dst = (int)v;
+    }
+    d->has_tile = o && ff_json_get(o, "tile_sample_min_height") != NULL;
+    double g;
+    if (o && !ff_json_get_double(o, "guidance_scale", d->guidance, &g) && isfinite(g)) d->guidance = g;
+    ff_json_free(doc);
+}
+
+static int parse_long(const char *s, long lo, long hi, long *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || errno || v < lo || v > hi) return -1;
+    *out = v;
+    return 0;
+}
+
+static int exit_code(ff_status st) {
+    return st == FF_ERR_ARG || st == FF_ERR_NOT_FOUND || st == FF_ERR_UNSUPPORTED || st == FF_ERR_DEVICE ||
+                   st == FF_ERR_FORMAT
+               ? FF_EXIT_USAGE
+               : FF_EXIT_FAIL;
+}
+
+/* CUDA ordinal for "cuda" (the node-local rank modulo the devices) or "cuda:N". */
+static ff_status pick_backend(const char *name, MPI_Comm comm, char *buf, size_t n, int *device, ff_err *err) {
+    *device = 0;
+    if (strcmp(name, "cuda") != 0) {
+        snprintf(buf, n, "%s", name);
+        if (!strncmp(name, "cuda:", 5)) *device = atoi(name + 5);
+        return FF_OK;
+    }
+    MPI_Comm node;
+    int local = 0;
+    if (MPI_Comm_split_type(comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) == MPI_SUCCESS) {
+        MPI_Comm_rank(node, &local);
+        MPI_Comm_free(&node);
+    }
+    char desc[2048];
+    int count = ff_backend_cuda_describe(desc, sizeof desc);
+    if (count < 1) return ff_err_set(err, FF_ERR_DEVICE, "%s", desc);
+    *device = local % count;
+    snprintf(buf, n, "cuda:%d", *device);
+    return FF_OK;
+}
+
+int ff_cmd_mpi(int argc, char **argv) {
+    const char *job_path = NULL, *o_out = NULL, *o_backend = NULL, *save_latents = NULL, *save_video = NULL;
+    const char *o_split = NULL, *o_comm = NULL;
+    long o_overlap = 0, o_threads = -1, o_warmup = -1;
+    double o_timeout = -1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+        int bad = 0;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            return FF_EXIT_OK;
+        }
+        if (a[0] != '-') {
+            if (job_path) {
+                fprintf(stderr, "framefarm mpi: one job file, not '%s' and '%s'\n", job_path, a);
+                return FF_EXIT_USAGE;
+            }
+            job_path = a;
+            continue;
+        }
+        if (!val) {
+            fprintf(stderr, "framefarm mpi: unknown or incomplete option '%s' (see framefarm mpi --help)\n", a);
+            return FF_EXIT_USAGE;
+        }
+        if (!strcmp(a, "--vae-split")) o_split = val;
+        else if (!strcmp(a, "--comm")) o_comm = val;
+        else if (!strcmp(a, "--out")) o_out = val;
+        else if (!strcmp(a, "--backend")) o_backend = val;
+        else if (!strcmp(a, "--save-latents")) save_latents = val;
+        else if (!strcmp(a, "--save-video")) save_video = val;
+        else if (!strcmp(a, "--overlap")) bad = parse_long(val, 1, 1 << 16, &o_overlap);
+        else if (!strcmp(a, "--vae-warmup")) bad = parse_long(val, 0, 1 << 20, &o_warmup);
+        else if (!strcmp(a, "--threads")) bad = parse_long(val, 0, 4096, &o_threads);
+        else if (!strcmp(a, "--timeout")) {
+            char *end;
+            o_timeout = strtod(val, &end);
+            bad = !*val || *end || !(o_timeout >= 0) || !isfinite(o_timeout);
+        } else {
+            fprintf(stderr, "framefarm mpi: unknown option '%s' (see framefarm mpi --help)\n", a);
+            return FF_EXIT_USAGE;
+        }
+        if (bad) {
+            fprintf(stderr, "framefarm mpi: bad value '%s' for %s\n", val, a);
+            return FF_EXIT_USAGE;
+        }
+        i++;
+    }
+    if (!job_path) {
+        fprintf(stderr, "framefarm mpi: no job file (see framefarm mpi --help)\n");
+        return FF_EXIT_USAGE;
+    }
+    ff_err err = {0};
+    ff_mpi_job job;
+    ff_status st = ff_mpi_job_load(job_path, &job, &err);
+    if (!st && o_split && ff_mpi_split_parse(o_split, &job.vae_split))
+        st = ff_err_set(&err, FF_ERR_ARG, "--vae-split must be time or space, not '%s'", o_split);
+    if (!st && o_comm && ff_mpi_comm_parse(o_comm, &job.comm))
+        st = ff_err_set(&err, FF_ERR_ARG, "--comm must be auto, mpi or nccl, not '%s'", o_comm);
+    if (st) {
+        ff_cli_report("mpi", &err);
+        ff_mpi_job_free(&job);
+        return FF_EXIT_USAGE;
+    }
+    if (o_out) job.out = o_out;
+    if (o_backend) job.backend = o_backend;
+    if (o_overlap) job.overlap = (int)o_overlap;
+    if (o_warmup >= 0) job.vae_warmup = (int)o_warmup;
+    if (o_threads >= 0) job.threads = (int)o_threads;
+    if (o_timeout >= 0) job.timeout_s = o_timeout;
+    ff_video_format fmt = ff_video_format_for_path(job.out);
+    if (fmt == FF_VIDEO_MP4 && !ff_video_have_mp4()) {
+        fprintf(stderr, "framefarm mpi: %s: this build has no MP4 writer; use FILE.y4m or DIR/\n", job.out);
+        ff_mpi_job_free(&job);
+        return FF_EXIT_USAGE;
+    }
+
+    int provided = 0, rank = 0, size = 1;
+    if (MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
+        fprintf(stderr, "framefarm mpi: MPI_Init failed\n");
+        ff_mpi_job_free(&job);
+        return FF_EXIT_FAIL;
+    }
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+
+    watchdog wd;
+    memset(&wd, 0, sizeof wd);
+    pthread_t wd_thread;
+    int wd_started = 0;
+    if (job.timeout_s > 0) {
+        wd.timeout_s = job.timeout_s, wd.rank = rank;
+        atomic_store(&wd.beat_ms, mono_ms());
+        atomic_store(&wd.stage, -1);
+        wd_started = pthread_create(&wd_thread, NULL, watchdog_main, &wd) == 0;
+    }
+    mpi_user u = {rank, size, wd_started ? &wd : NULL, NULL, save_latents, {0}, save_video != NULL};
+    ff_log log;
+    ff_log_init(&log, FF_LOG_WARN, stderr);
+    ff_backend *be = NULL;
+    ff_wan_pipeline *p = NULL;
+    int rc = FF_EXIT_FAIL, created_file = 0;
+    char default_dir[4096] = "", be_name[64];
+    int device = 0;
+
+    /* the model: the embedded tiny one is created by rank 0 only */
+    const char *model = job.model;
+    if (!model) {
+        int created = 0;
+        if ((st = ff_tiny_model_default_dir(default_dir, sizeof default_dir, &err))) goto done;
+        if (rank == 0 && (st = ff_tiny_model_ensure(default_dir, &created, &err))) goto done;
+        if (rank == 0)
+            printf("model: the embedded tiny SMOKE-TEST model (random weights: the video will be noise-like), %s %s\n",
+                   created ? "created in" : "from", default_dir);
+        MPI_Barrier(MPI_COMM_WORLD);
+        model = default_dir;
+    }
+    model_defaults md;
+    read_defaults(model, &md);
+    if ((st = pick_backend(job.backend, MPI_COMM_WORLD, be_name, sizeof be_name, &device, &err))) goto done;
+    if ((st = ff_backend_create_by_name(be_name, job.threads, &be, &err))) goto done;
+    if ((st = ff_wan_pipeline_open(be, model, NULL, &log, &p, &err))) goto done;
+
+    ff_mpi_render_opts o;
+    memset(&o, 0, sizeof o);
+    o.comm = MPI_COMM_WORLD;
+    o.be = be;
+    o.pipe = p;
+    o.prompt = job.prompt;
+    o.negative_prompt = job.negative_prompt;
+    o.seed = job.seed;
+    o.num_frames = job.frames ? job.frames : md.frames;
+    o.height = job.height ? job.height : md.height;
+    o.width = job.width ? job.width : md.width;
+    o.steps = job.steps ? job.steps : md.steps;
+    o.max_sequence_length = job.max_sequence_length ? job.max_sequence_length : 512;
+    o.guidance = job.has_guidance ? job.guidance : md.guidance;
+    o.has_guidance_2 = job.has_guidance_2;
+    o.guidance_2 = job.guidance_2;
+    ff_vae_opts_default(&o.vae);
+    if (job.tile == 1 || (job.tile == -1 && md.has_tile) || job.vae_split == FF_MPI_SPLIT_SPACE) {
+        o.vae.tiling = 1;
+        if (md.has_tile) {
+            o.vae.tile_sample_min_height = md.tile_min_h, o.vae.tile_sample_min_width = md.tile_min_w;
+            o.vae.tile_sample_stride_height = md.tile_stride_h, o.vae.tile_sample_stride_width = md.tile_stride_w;
+        }
+        if (job.tile_size) o.vae.tile_sample_min_height = o.vae.tile_sample_min_width = job.tile_size;
+        if (job.tile_stride) o.vae.tile_sample_stride_height = o.vae.tile_sample_stride_width = job.tile_stride;
+    }
+    o.split = job.vae_split;
+    o.overlap = job.overlap;
+    o.vae_warmup = job.vae_warmup;
+    o.use_nccl = job.comm == FF_MPI_COMM_NCCL ||
+                 (job.comm == FF_MPI_COMM_AUTO && ff_nccl_compiled() && ff_backend_kind_of(be) == FF_BACKEND_CUDA);
+    o.nccl_device = device;
+    o.gather_latents = save_latents != NULL;
+    o.on_plan = on_plan;
+    o.on_progress = on_progress;
+    o.on_frames = on_frames;
+    o.on_latents = on_latents;
+    o.user = &u;
+
+    ff_wan_geometry g;
+    if ((st = ff_wan_pipeline_geometry(p, 1, o.num_frames, o.height, o.width, &g, &err))) goto done;
+    if (rank == 0) {
+        ff_video_opts vo;
+        ff_video_opts_default(&vo, fmt, g.width, g.height);
+        vo.fps_num = job.fps ? job.fps : md.fps;
+        vo.fps_den = 1;
+        vo.crf = job.crf >= 0 ? job.crf : 18;
+        struct stat sb;
+        int existed = stat(job.out, &sb) == 0;
+        if ((st = ff_video_open(job.out, &vo, &u.w, &err))) goto done;
+        created_file = !existed && fmt != FF_VIDEO_PNG;
+        printf("rendering %d frames at %dx%d, %d steps, guidance %g, seed %llu on %d rank(s): overlap %d latent frames, "
+               "VAE split %s (warm-up %d), tiling %s, merge over %s, backend %s -> %s\n",
+               g.num_frames, g.width, g.height, o.steps, o.guidance, (unsigned long long)o.seed, size, o.overlap,
+               ff_mpi_split_name(o.split), o.vae_warmup, o.vae.tiling ? "on" : "off", o.use_nccl ? "NCCL" : "MPI (host)",
+               ff_backend_name(be), job.out);
+        fflush(stdout);
+    }
+    if ((st = ff_mpi_render(&o, &err))) goto done;
+    if (rank == 0) {
+        ff_status cst = ff_video_close(u.w, &err);
+        u.w = NULL;
+        if ((st = cst)) goto done;
+        if (save_video) {
+            ff_st_item items[1] = {{"video", &u.video}};
+            if ((st = ff_st_write(save_video, items, 1, NULL, 0, &err))) goto done;
+        }
+        printf("wrote %s (%d frames, %dx%d, %s)\n", job.out, g.num_frames, g.width, g.height, ff_video_format_name(fmt));
+    }
+    rc = FF_EXIT_OK;
+done:
+    if (u.w) {
+        ff_err ignore = {0};
+        (void)ff_video_close(u.w, &ignore);
+    }
+    if (st) {
+        fprintf(stderr, "framefarm mpi: rank %d: %s\n", rank, err.msg[0] ? err.msg : ff_status_name(st));
+        fflush(stderr);
+        rc = exit_code(st);
+        if (rank == 0 && created_file) (void)unlink(job.out); /* no half-written video */
+    }
+    if (wd_started) {
+        atomic_store(&wd.stop, 1);
+        pthread_join(wd_thread, NULL);
+    }
+    ff_tensor_free(&u.video);
+    ff_wan_pipeline_close(p);
+    ff_backend_free(be);
+    ff_mpi_job_free(&job);
+    if (st && size > 1) MPI_Abort(MPI_COMM_WORLD, rc); /* the peers may wait on this rank forever */
+    MPI_Finalize();
+    return rc;
+}

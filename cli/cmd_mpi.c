@@ -86,12 +86,12 @@ static void *watchdog_main(void *arg) {
         nanosleep(&nap, NULL);
         long long idle = mono_ms() - atomic_load(&w->beat_ms);
         if ((double)idle < w->timeout_s * 1000.0) continue;
-        char msg[320];
+        char msg[400];
         int st = atomic_load(&w->stage);
         int n = snprintf(msg, sizeof msg,
-                         "framefarm mpi: rank %d: no progress for %.0f s (last: %s %lld/%lld): a peer rank died or hangs; "
+                         "framefarm mpi: rank %d: no progress for %lld s (last: %s %lld/%lld): a peer rank died or hangs; "
                          "exiting\n",
-                         w->rank, (double)idle / 1000.0, st >= 0 && st <= 2 ? stages[st] : "start",
+                         w->rank, idle / 1000, st >= 0 && st <= 2 ? stages[st] : "start",
                          (long long)atomic_load(&w->done), (long long)atomic_load(&w->total));
         if (n > 0) (void)!write(STDERR_FILENO, msg, (size_t)(n < (int)sizeof msg ? n : (int)sizeof msg - 1));
         _exit(FF_EXIT_FAIL); /* mpirun sees a rank end without MPI_Finalize and stops the job */
@@ -377,6 +377,11 @@ int ff_cmd_mpi(int argc, char **argv) {
     if ((st = pick_backend(job.backend, MPI_COMM_WORLD, be_name, sizeof be_name, &device, &err))) goto done;
     if ((st = ff_backend_create_by_name(be_name, job.threads, &be, &err))) goto done;
     if ((st = ff_wan_pipeline_open(be, model, NULL, &log, &p, &err))) goto done;
+    if (job.comm == FF_MPI_COMM_NCCL && (!ff_nccl_compiled() || ff_backend_kind_of(be) != FF_BACKEND_CUDA)) {
+        st = ff_err_set(&err, FF_ERR_ARG, "comm nccl needs a CUDA backend (this rank has %s) in a build with NCCL (%s)",
+                        ff_backend_name(be), ff_nccl_compiled() ? "this one is" : "this one is not");
+        goto done;
+    }
 
     ff_mpi_render_opts o;
     memset(&o, 0, sizeof o);

@@ -108,6 +108,8 @@ typedef struct {
     const char *save_latents;   /* rank 0 */
     ff_tensor video;            /* --save-video: the whole video (rank 0) */
     int keep_video;
+    int last_stage;             /* the last progress printed (waits repeat it) */
+    int64_t last_done;
 } mpi_user;
 
 static void beat(mpi_user *u, int stage, int64_t done, int64_t total) {
@@ -145,7 +147,8 @@ static ff_status on_progress(void *user, const ff_wan_progress *pr, ff_err *err)
     mpi_user *u = user;
     (void)err;
     beat(u, (int)pr->stage, pr->done, pr->total);
-    if (u->rank != 0) return FF_OK;
+    if (u->rank != 0 || ((int)pr->stage == u->last_stage && pr->done == u->last_done)) return FF_OK;
+    u->last_stage = (int)pr->stage, u->last_done = pr->done;
     if (pr->stage == FF_WAN_STAGE_TEXT && pr->done == 0) fprintf(stderr, "encoding the prompt\n");
     else if (pr->stage == FF_WAN_STAGE_DENOISE && pr->done > 0)
         fprintf(stderr, "denoise step %lld/%lld (t=%g)  %.2f s/step\n", (long long)pr->done, (long long)pr->total, pr->timestep,
@@ -351,7 +354,7 @@ int ff_cmd_mpi(int argc, char **argv) {
         atomic_store(&wd.stage, -1);
         wd_started = pthread_create(&wd_thread, NULL, watchdog_main, &wd) == 0;
     }
-    mpi_user u = {rank, size, wd_started ? &wd : NULL, NULL, save_latents, {0}, save_video != NULL};
+    mpi_user u = {rank, size, wd_started ? &wd : NULL, NULL, save_latents, {0}, save_video != NULL, -1, -1};
     ff_log log;
     ff_log_init(&log, FF_LOG_WARN, stderr);
     ff_backend *be = NULL;

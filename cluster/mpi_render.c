@@ -468,6 +468,23 @@ static ff_status decode_space(mrun *r, ff_vae *vae, const ff_tensor *full, const
     return st;
 }
 
+/* An MPI_Ibarrier polled every 10 ms, with a DENOISE progress report each second. */
+static ff_status wait_all(mrun *r, int64_t steps, ff_err *err) {
+    MPI_Request req;
+    ff_status st = mpi_check(MPI_Ibarrier(r->o->comm, &req), err, "MPI_Ibarrier after the denoise", -1);
+    double t0 = now_s(), last = t0;
+    for (int done = 0; !st;) {
+        if ((st = mpi_check(MPI_Test(&req, &done, MPI_STATUS_IGNORE), err, "MPI_Ibarrier after the denoise", -1)) || done) break;
+        struct timespec nap = {0, 10 * 1000 * 1000};
+        nanosleep(&nap, NULL);
+        if (now_s() - last >= 1.0) {
+            last = now_s();
+            st = progress(r, FF_WAN_STAGE_DENOISE, r->k >= 0 ? steps : 0, steps, t0, err);
+        }
+    }
+    return st;
+}
+
 /* ---- the run ---- */
 
 ff_status ff_mpi_render(const ff_mpi_render_opts *o, ff_err *err) {
@@ -574,6 +591,9 @@ ff_status ff_mpi_render(const ff_mpi_render_opts *o, ff_err *err) {
         if ((st = ff_wan_pipeline_run(o->pipe, &prm, NULL, err))) goto done;
     }
     ff_tensor_free(&win);
+    /* every rank waits here for the slowest window, reporting progress while it waits (idle ranks
+       wait the whole denoise: a watchdog must not take that for a hang) */
+    if ((st = wait_all(&r, o->steps, err))) goto done;
 
     /* 5. decode */
     if ((st = ff_vae_load(o->be, pi.dir, &vae, err))) goto done;

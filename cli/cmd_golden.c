@@ -1,7 +1,11 @@
-/* framefarm golden [--backend cpu|cuda[:N]] [--threads N] [--filter S]
- *                  [--skip-if-missing] PATH...
+/* framefarm golden [--backend cpu|cuda[:N]] [--precision f32|bf16|bf16-all]
+ *                  [--threads N] [--filter S] [--skip-if-missing] PATH...
  * Runs golden cases (a case folder, or a root holding cases/ and pipelines/)
- * and prints one line per case and a summary; exit 1 on any FAIL. */
+ * and prints one line per case and a summary; exit 1 on any FAIL.
+ * Tolerance: each case's rel_l2 (the golden README) on the F32 path; with
+ * --precision bf16 (BF16 GEMMs, kernels/ops.h) max(case, 1e-2) for float
+ * outputs, integers still exact (bf16-all: the same; its BF16 convs put VAE
+ * decodes past 1e-2). */
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
@@ -26,6 +30,8 @@ static int fmt(char *buf, size_t n, const char *f, ...) {
     va_end(ap);
     return k >= 0 && (size_t)k < n ? 0 : -1;
 }
+
+#define BF16_TOL 1e-2 /* the bf16 path's rel_l2 bound (kernels/ops.h: accuracy class) */
 
 typedef struct {
     int passed, failed, skipped;
@@ -134,6 +140,7 @@ static void run_case(const char *root, const char *dir, ff_backend *be, tally *t
     }
     double tol = 0;
     if (ff_json_get_double(ff_json_get(cj, "tolerance"), "rel_l2", 0, &tol)) tol = 0;
+    if (ff_backend_precision(be) != FF_PREC_F32 && tol < BF16_TOL) tol = BF16_TOL; /* floats only: see compare */
 
     const char *why = NULL;
     golden_handler h = golden_find_handler(&c, &why);
@@ -219,19 +226,29 @@ static int run_root(const char *root, const char *filter, ff_backend *be, tally 
 }
 
 static void golden_usage(void) {
-    fprintf(stderr, "usage: framefarm golden [--backend cpu|cuda[:N]] [--threads N] [--filter SUBSTR] "
-                    "[--skip-if-missing] PATH...\n"
-                    "  PATH: a case folder (with case.json) or a root holding cases/ and pipelines/\n");
+    fprintf(stderr, "usage: framefarm golden [--backend cpu|cuda[:N]] [--precision f32|bf16|bf16-all] "
+                    "[--threads N] [--filter SUBSTR] [--skip-if-missing] PATH...\n"
+                    "  PATH: a case folder (with case.json) or a root holding cases/ and pipelines/\n"
+                    "  --precision bf16: BF16 linear/matmul GEMMs (bf16-all: convs too),\n"
+                    "  float outputs within max(case tolerance, 1e-2)\n");
 }
 
 int ff_cmd_golden(int argc, char **argv) {
     const char *backend = "cpu", *filter = NULL;
     int threads = 0, skip_missing = 0, npaths = 0;
+    ff_precision prec = FF_PREC_F32;
     char **paths = calloc((size_t)argc, sizeof *paths);
     if (!paths) return FF_EXIT_FAIL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--backend") && i + 1 < argc) backend = argv[++i];
-        else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--precision") && i + 1 < argc) {
+            if (ff_precision_parse(argv[++i], &prec)) {
+                fprintf(stderr, "framefarm golden: unknown precision '%s' (expected f32, bf16 or bf16-all)\n",
+                        argv[i]);
+                free(paths);
+                return FF_EXIT_USAGE;
+            }
+        } else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--filter") && i + 1 < argc) filter = argv[++i];
         else if (!strcmp(argv[i], "--skip-if-missing")) skip_missing = 1;
         else if (argv[i][0] == '-') {
@@ -259,8 +276,10 @@ int ff_cmd_golden(int argc, char **argv) {
 
     ff_err err = {0};
     ff_backend *be = NULL;
-    if (ff_backend_create_by_name(backend, threads, &be, &err)) {
+    if (ff_backend_create_by_name(backend, threads, &be, &err) ||
+        ff_backend_set_precision(be, prec, &err)) {
         ff_cli_report("golden", &err);
+        ff_backend_free(be);
         free(paths);
         return FF_EXIT_USAGE;
     }
@@ -280,7 +299,9 @@ int ff_cmd_golden(int argc, char **argv) {
             rc = FF_EXIT_USAGE;
         }
     }
-    printf("%d passed, %d failed, %d skipped (backend %s)\n", t.passed, t.failed, t.skipped, ff_backend_name(be));
+    printf("%d passed, %d failed, %d skipped (backend %s)%s\n", t.passed, t.failed, t.skipped, ff_backend_name(be),
+           prec == FF_PREC_BF16 ? " (bf16 path, tolerance 1e-2)"
+           : prec == FF_PREC_BF16_ALL ? " (bf16-all path, tolerance 1e-2)" : "");
     ff_backend_free(be);
     free(paths);
     if (rc) return rc;

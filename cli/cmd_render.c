@@ -2,6 +2,7 @@
  *     [--seed N] [--frames N] [--height PX] [--width PX] [--steps N]
  *     [--guidance G] [--guidance-2 G] [--max-sequence-length N] [--fps N]
  *     [--crf N] [--tile|--no-tile] [--backend cpu|cuda[:N]] [--threads N]
+ *     [--precision f32|bf16|bf16-all]
  *     [--vram-budget SIZE] [--offload none|model|sequential|auto] [--group K]
  *     [--vae-tiling] [--vae-slicing] [--stats] --out FILE.mp4|FILE.y4m|DIR/
  *
@@ -48,7 +49,8 @@ static void usage(FILE *f) {
             "usage: framefarm render [--model DIR] --prompt TEXT [--negative-prompt TEXT] [--seed N]\n"
             "       [--frames N] [--height PX] [--width PX] [--steps N] [--guidance G] [--guidance-2 G]\n"
             "       [--max-sequence-length N] [--fps N] [--crf N] [--tile|--no-tile]\n"
-            "       [--backend cpu|cuda[:N]] [--threads N] [--stats] --out FILE.mp4|FILE.y4m|DIR/\n"
+            "       [--backend cpu|cuda[:N]] [--precision f32|bf16|bf16-all] [--threads N] [--stats]\n"
+            "       --out FILE.mp4|FILE.y4m|DIR/\n"
             "       [--vram-budget SIZE] [--offload none|model|sequential|auto] [--group K]\n"
             "       [--vae-tiling] [--vae-slicing]\n"
             "  --vram-budget 8GiB: plan offload / tiling / slicing to fit the device budget (and enforce it)\n"
@@ -235,6 +237,7 @@ int ff_cmd_render(int argc, char **argv) {
     size_t vram_budget = 0;
     int have_budget = 0, offload = -2, vae_tiling = 0, vae_slicing = 0;
     long group = 0;
+    ff_precision prec = FF_PREC_F32; /* --precision: GEMMs of the backend (kernels/ops.h) */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
         int bad = 0;
@@ -265,6 +268,7 @@ int ff_cmd_render(int argc, char **argv) {
         else if (!strcmp(a, "--negative-prompt")) neg = val;
         else if (!strcmp(a, "--out")) out = val;
         else if (!strcmp(a, "--backend")) backend = val;
+        else if (!strcmp(a, "--precision")) bad = ff_precision_parse(val, &prec);
         else if (!strcmp(a, "--seed")) bad = parse_long(val, 0, 0x7fffffffffffffffL, &seed);
         else if (!strcmp(a, "--frames")) bad = parse_long(val, 1, 1 << 20, &frames);
         else if (!strcmp(a, "--height")) bad = parse_long(val, 1, 1 << 16, &height);
@@ -337,8 +341,10 @@ int ff_cmd_render(int argc, char **argv) {
         fprintf(stderr, "framefarm render: --vae-tiling and --no-tile contradict each other\n");
         return FF_EXIT_USAGE;
     }
-    if ((st = ff_backend_create_by_name(backend, (int)threads, &be, &err))) {
+    if ((st = ff_backend_create_by_name(backend, (int)threads, &be, &err)) ||
+        (st = ff_backend_set_precision(be, prec, &err))) {
         ff_cli_report("render", &err);
+        ff_backend_free(be);
         return FF_EXIT_USAGE;
     }
     if ((st = ff_wan_pipeline_open(be, model, NULL, &log, &p, &err))) goto done;

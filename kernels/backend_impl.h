@@ -81,7 +81,14 @@ struct ff_backend {
     const ff_backend_vtable *vt;
     void *ctx;  /* backend-private state, owned by the backend */
     const ff_be_meter *meter; /* accounting hook of ff_be_alloc/ff_be_free, or NULL (ops.h) */
+    ff_precision prec; /* GEMM precision, read by linear/matmul/conv3d at each call (ops.h) */
 };
+
+/* The precision rule of ops.h, shared by the backends: do this call's GEMM
+ * inputs get rounded to BF16? linear and matmul in FF_PREC_BF16 and
+ * FF_PREC_BF16_ALL; conv3d only in FF_PREC_BF16_ALL. */
+static inline int ff_be_bf16_gemm(const ff_backend *be) { return be->prec != FF_PREC_F32; }
+static inline int ff_be_bf16_conv(const ff_backend *be) { return be->prec == FF_PREC_BF16_ALL; }
 
 /* Constructors of the two backends (kernels/cpu, kernels/cuda). */
 ff_status ff_cpu_backend_init(ff_backend *be, int threads, ff_err *err);

@@ -281,6 +281,34 @@ int ff_backend_cuda_compiled(void) {
 
 int ff_backend_cuda_describe(char *buf, size_t n) { return ff_cuda_describe_devices(buf, n); }
 
+ff_status ff_backend_set_precision(ff_backend *be, ff_precision prec, ff_err *err) {
+    opctx c = {"ff_backend_set_precision", be, err};
+    TRY(check_be(&c));
+    if ((unsigned)prec >= FF_PREC_COUNT) return fail(&c, FF_ERR_ARG, "unknown precision %d", (int)prec);
+    be->prec = prec;
+    return FF_OK;
+}
+
+ff_precision ff_backend_precision(const ff_backend *be) { return be ? be->prec : FF_PREC_F32; }
+
+const char *ff_precision_name(ff_precision prec) {
+    switch (prec) {
+    case FF_PREC_F32: return "f32";
+    case FF_PREC_BF16: return "bf16";
+    case FF_PREC_BF16_ALL: return "bf16-all";
+    default: return "(unknown precision)";
+    }
+}
+
+int ff_precision_parse(const char *name, ff_precision *out) {
+    if (!name || !out) return -1;
+    if (!strcmp(name, "f32") || !strcmp(name, "fp32")) *out = FF_PREC_F32;
+    else if (!strcmp(name, "bf16")) *out = FF_PREC_BF16;
+    else if (!strcmp(name, "bf16-all")) *out = FF_PREC_BF16_ALL;
+    else return -1;
+    return 0;
+}
+
 /* ---- memory on the backend ------------------------------------------------------ */
 
 ff_status ff_be_alloc(ff_backend *be, ff_tensor *t, ff_dtype dt, int ndim, const int64_t *shape, ff_err *err) {

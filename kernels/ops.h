@@ -15,6 +15,22 @@
  *    rope) allow out == the first input (in place).
  *  - Activations are F32. Weights of linear/conv may be F32 or BF16 (BF16
  *    weights are widened to F32 in the kernel; accumulation is F32).
+ *  - Precision (ff_backend_set_precision): FF_PREC_F32, the default, computes
+ *    every op in F32 as above. FF_PREC_BF16 rounds both GEMM inputs of
+ *    linear and matmul to BF16 (round-to-nearest-even; activations and F32
+ *    weights alike, BF16 weights as stored), multiplies them exactly,
+ *    accumulates in F32 and writes F32 (bias added in F32): cuBLAS BF16
+ *    tensor-core GEMMs on CUDA, the same rounding emulated on the CPU (so
+ *    CPU and CUDA agree to F32 accumulation-order noise). Which ops keep F32
+ *    activations there, for accuracy: conv3d/conv2d (the VAE, run in F32 as
+ *    diffusers recommends for Wan: its ~30 stacked causal convs turn BF16
+ *    inputs into rel_l2 1.3-2.1e-2 on the golden decodes, against 2-3e-3
+ *    with F32 convs), sdpa, norms, softmax, elementwise and layout ops.
+ *    FF_PREC_BF16_ALL also runs conv3d/conv2d in BF16 (im2col columns and
+ *    weight rounded): faster VAE, outside the 1e-2 class on VAE decodes.
+ *    Accuracy class of FF_PREC_BF16: rel_l2 ~ 2e-3 per GEMM against F32,
+ *    <= 1e-2 on every golden component case (`framefarm golden --precision
+ *    bf16`: tolerance max(case, 1e-2)); end-to-end pipelines compound it.
  *  - Weight layouts are PyTorch's: Linear (N, K), Conv3d (O, C, kt, kh, kw).
  *  - Ops are ordered on the backend's compute stream; results are visible to
  *    the host after ff_be_download (which synchronises). Async uploads run
@@ -51,6 +67,21 @@ const char *ff_backend_name(const ff_backend *be); /* "cpu", "cuda:0" */
 ff_backend_kind ff_backend_kind_of(const ff_backend *be);
 /* Was this binary built with the CUDA backend? */
 int ff_backend_cuda_compiled(void);
+
+/* GEMM precision of linear, matmul and conv (see Conventions above). Takes
+ * effect for the ops called after it (queued work keeps the precision it
+ * was called with); FF_ERR_ARG for an unknown value. */
+typedef enum {
+    FF_PREC_F32 = 0,      /* every op in F32 (the default) */
+    FF_PREC_BF16 = 1,     /* linear and matmul on BF16 inputs, F32 accumulation; conv F32 */
+    FF_PREC_BF16_ALL = 2, /* FF_PREC_BF16 and conv3d/conv2d on BF16 inputs too */
+    FF_PREC_COUNT
+} ff_precision;
+ff_status ff_backend_set_precision(ff_backend *be, ff_precision prec, ff_err *err);
+ff_precision ff_backend_precision(const ff_backend *be); /* FF_PREC_F32 for NULL */
+const char *ff_precision_name(ff_precision prec);        /* "f32", "bf16", "bf16-all" */
+/* "f32" / "fp32" / "bf16" / "bf16-all" -> *out; 0 on success, -1 otherwise. */
+int ff_precision_parse(const char *name, ff_precision *out);
 
 /* One line per CUDA device ("0: NVIDIA H100 80GB HBM3, sm_90, 79.1 GiB") into
  * buf, or "no CUDA device: <reason>"; returns the number of devices. */

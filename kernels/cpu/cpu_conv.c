@@ -7,7 +7,11 @@
  * that col stays near COL_FLOATS, whatever the resolution (a Wan VAE decode
  * at full resolution would need gigabytes for one frame's col). A 1x1x1
  * kernel with stride 1 and no padding needs no col at all: x itself is the
- * B operand. Bias is added in one pass at the end.
+ * B operand. Bias is added in one pass at the end. In FF_PREC_BF16_ALL
+ * (ops.h; FF_PREC_BF16 leaves conv in F32) an F32 weight is rounded to a
+ * BF16 copy once per call and every col is
+ * rounded in place after im2col (the 1x1x1 shortcut is not taken, so the
+ * rounded copy of x stays one band's size).
  * Not here: validation and the output-size formula's checks (kernels/ops.c). */
 #include <omp.h>
 #include <stdlib.h>
@@ -76,7 +80,15 @@ ff_status cpu_conv3d(ff_backend *be, const ff_tensor *x, const ff_tensor *w, con
     const float *xd = x->data;
     float *od = out->data;
     ff_status st = FF_OK;
-    if (is_pointwise(&g, pad)) { /* out[b] (O, F*H*W) = w (O, C) @ x[b] (C, F*H*W) */
+    const int bf = ff_be_bf16_conv(be);
+    uint16_t *wb = NULL; /* BF16 conv: the F32 weight rounded */
+    const void *wp = w->data;
+    ff_dtype wdt = w->dtype;
+    if (bf && wdt == FF_F32) {
+        if ((st = cpu_bf16_copy(ctx, w->data, g.o * ck, &wb, err))) return st;
+        wp = wb, wdt = FF_BF16;
+    }
+    if (is_pointwise(&g, pad) && !bf) { /* out[b] (O, F*H*W) = w (O, C) @ x[b] (C, F*H*W) */
         const int64_t s = g.f * g.h * g.w;
         cpu_gemm_args ga = {
             .batch = nb, .m = g.o, .n = s, .k = g.c, .alpha = 1.0f,
@@ -90,18 +102,21 @@ ff_status cpu_conv3d(ff_backend *be, const ff_tensor *x, const ff_tensor *w, con
         if (rows < 1) rows = 1;
         if (rows > g.ho) rows = g.ho;
         float *col = malloc((size_t)(ck * rows * g.wo) * sizeof(float) + sizeof(float));
-        if (!col)
+        if (!col) {
+            free(wb);
             return ff_err_set(err, FF_ERR_NOMEM, "cpu conv3d: cannot allocate %lld floats of im2col",
                               (long long)(ck * rows * g.wo));
+        }
         for (int64_t bi = 0; bi < nb && !st; bi++)
             for (int64_t fo = 0; fo < g.fo && !st; fo++)
                 for (int64_t h0 = 0; h0 < g.ho && !st; h0 += rows) {
                     int64_t hn = g.ho - h0 < rows ? g.ho - h0 : rows;
                     im2col(&g, xd + bi * x_batch, fo, h0, hn, col, nt);
+                    if (bf) cpu_round_bf16(ctx, col, ck * hn * g.wo);
                     /* C rows are output channels: stride F'*H'*W' between them */
                     cpu_gemm_args ga = {
                         .batch = 1, .m = g.o, .n = hn * g.wo, .k = ck, .alpha = 1.0f,
-                        .a = {w->data, w->dtype, 0, ck, 0},
+                        .a = {wp, wdt, 0, ck, 0},
                         .b = {col, FF_F32, 0, hn * g.wo, 0},
                         .c = od + bi * o_batch + fo * o_plane + h0 * g.wo, .ldc = g.fo * o_plane,
                     };
@@ -109,6 +124,7 @@ ff_status cpu_conv3d(ff_backend *be, const ff_tensor *x, const ff_tensor *w, con
                 }
         free(col);
     }
+    free(wb);
     if (st || !b) return st;
     const float *bias = b->data;
     const int64_t per_channel = g.fo * o_plane;

@@ -3,7 +3,8 @@
  * The CPU backend is a set of small files, one job each: cpu_backend.c (the
  * vtable and memory), cpu_gemm.c (the GEMM engine behind linear, matmul and
  * conv), cpu_matmul.c, cpu_conv.c, cpu_norm.c, cpu_elementwise.c,
- * cpu_attention.c and cpu_layout.c. Every op here trusts kernels/ops.c to
+ * cpu_attention.c, cpu_layout.c and cpu_precision.c (the BF16 mode's
+ * rounding of GEMM inputs). Every op here trusts kernels/ops.c to
  * have validated dtypes, shapes and aliasing; it only reports allocation
  * failures and data-dependent errors (an embedding id out of range).
  *
@@ -74,6 +75,12 @@ void cpu_gemm_serial(const cpu_ctx *ctx, const cpu_gemm_args *g, float *buf);
 int cpu_gemm_ukernels(cpu_ukernel *out, int max);
 /* The fastest of them. */
 cpu_ukernel cpu_gemm_pick_ukernel(void);
+
+/* ---- BF16 precision (cpu_precision.c; which ops: ff_be_bf16_gemm/conv) --
+ * *out (malloc'd, the caller frees it; NULL on failure) = src rounded to BF16. */
+ff_status cpu_bf16_copy(const cpu_ctx *ctx, const float *src, int64_t n, uint16_t **out, ff_err *err);
+/* x[i] = x[i] rounded to the nearest BF16 value, kept as F32 (im2col columns). */
+void cpu_round_bf16(const cpu_ctx *ctx, float *x, int64_t n);
 
 /* ---- ops (one file each, see the top comment) ------------------------- */
 ff_status cpu_linear(ff_backend *be, const ff_tensor *x, const ff_tensor *w, const ff_tensor *b, ff_tensor *out,

@@ -10,6 +10,13 @@
  * FF_CUDA_COL_BYTES per chunk, so memory stays bounded for video-sized
  * inputs.
  *
+ * BF16 conv (ops.h: FF_PREC_BF16_ALL only; FF_PREC_BF16 keeps conv in F32
+ * for the VAE's accuracy): im2col writes BF16 columns (rounded
+ * to nearest even; the 1x1x1 shortcut goes through im2col too, so x is
+ * never rounded whole), an F32 weight is rounded once per call, a BF16
+ * weight used as stored, and cublasGemmEx multiplies BF16 x BF16 with F32
+ * accumulation into the F32 output.
+ *
  * Why not cuDNN: cuDNN 9's legacy cudnnConvolutionForward is deprecated
  * (warnings are errors here) and the graph API is a larger piece of work.
  * TODO(cuda): cuDNN graph-API conv (or implicit GEMM) for speed; this path
@@ -29,8 +36,14 @@ typedef struct {
     int pt, ph, pw; /* front / top / left padding */
 } conv_geom;
 
+static __device__ __forceinline__ void store_col(float *col, int64_t i, float v) { col[i] = v; }
+static __device__ __forceinline__ void store_col(__nv_bfloat16 *col, int64_t i, float v) {
+    col[i] = __float2bfloat16_rn(v);
+}
+
 /* col (R, pc) for output positions [p0, p0 + pc) of one batch item xb (C, F, H, W). */
-static __global__ void k_im2col3d(const float *xb, conv_geom g, int64_t p0, int64_t pc, int64_t R, float *col) {
+template <typename T>
+static __global__ void k_im2col3d(const float *xb, conv_geom g, int64_t p0, int64_t pc, int64_t R, T *col) {
     FF_CU_FOR(i, R * pc) {
         const int64_t r = i / pc, j = i - r * pc, p = p0 + j;
         const int64_t dw = r % g.kw, dh = (r / g.kw) % g.kh, dt = (r / ((int64_t)g.kw * g.kh)) % g.kt;
@@ -40,7 +53,7 @@ static __global__ void k_im2col3d(const float *xb, conv_geom g, int64_t p0, int6
         float v = 0.0f;
         if (f >= 0 && f < g.F && hh >= 0 && hh < g.H && ww >= 0 && ww < g.W)
             v = xb[((c * g.F + f) * g.H + hh) * g.W + ww];
-        col[i] = v;
+        store_col(col, i, v);
     }
 }
 
@@ -50,6 +63,41 @@ static __global__ void k_add_bias_channels(float *out, const void *bias, ff_dtyp
 }
 
 static int fits_int(int64_t v) { return v >= 0 && v <= INT_MAX; }
+
+/* BF16 precision: out (B, O, P) = bf16(w) (O, R) @ bf16(col) (R, P) per batch item, F32 accumulate. */
+static ff_status conv3d_bf16(cuda_ctx *ctx, const ff_tensor *x, const ff_tensor *w, const conv_geom *g, int64_t B,
+                             int64_t O, int64_t R, int64_t P, float *o, ff_err *err) {
+    int64_t pc = (int64_t)(FF_CUDA_COL_BYTES / 2) / R;
+    if (pc < 1) pc = 1;
+    if (pc > P) pc = P;
+    /* scratch: [w rounded (O * R BF16), 256-byte aligned, F32 weights only][col (R * pc BF16)] */
+    const size_t wbytes = w->dtype == FF_BF16 ? 0 : cuda_align256((size_t)(O * R) * 2);
+    void *scratch = NULL;
+    ff_status st = cuda_scratch(ctx, wbytes + (size_t)(R * pc) * 2, &scratch, err);
+    if (st) return st;
+    const void *wb = w->data;
+    if (wbytes) {
+        if ((st = cuda_round_bf16(ctx, (const float *)w->data, scratch, O * R, err))) return st;
+        wb = scratch;
+    }
+    __nv_bfloat16 *col = (__nv_bfloat16 *)((char *)scratch + wbytes);
+    const float one = 1.0f, zero = 0.0f;
+    for (int64_t bi = 0; bi < B; bi++) {
+        const float *xb = (const float *)x->data + bi * g->C * g->F * g->H * g->W;
+        for (int64_t p0 = 0; p0 < P; p0 += pc) {
+            const int64_t n = P - p0 < pc ? P - p0 : pc;
+            k_im2col3d<__nv_bfloat16>
+                <<<cuda_blocks(ctx, R * n, 256), 256, 0, ctx->compute>>>(xb, *g, p0, n, R, col);
+            FF_CU_LAUNCHED(k_im2col3d, err);
+            /* column-major: out^T (n, O) = col^T (n, R) w^T (R, O), as the F32 path */
+            FF_CUBLAS(cublasGemmEx(ctx->cublas, CUBLAS_OP_N, CUBLAS_OP_N, (int)n, (int)O, (int)R, &one, col,
+                                   CUDA_R_16BF, (int)n, wb, CUDA_R_16BF, (int)R, &zero, o + bi * O * P + p0,
+                                   CUDA_R_32F, (int)P, CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+                      err);
+        }
+    }
+    return FF_OK;
+}
 
 ff_status cuda_conv3d(ff_backend *be, const ff_tensor *x, const ff_tensor *w, const ff_tensor *b, const int stride[3],
                       const int pad[6], ff_tensor *out, ff_err *err) {
@@ -78,12 +126,14 @@ ff_status cuda_conv3d(ff_backend *be, const ff_tensor *x, const ff_tensor *w, co
     float *o = (float *)out->data;
     if (R == 0) {
         FF_CU(cudaMemsetAsync(o, 0, ff_tensor_nbytes(out), ctx->compute), err);
+    } else if (!fits_int(O) || !fits_int(R) || !fits_int(P)) {
+        return ff_err_set(err, FF_ERR_UNSUPPORTED,
+                          "%s: conv3d with O=%lld, C*kt*kh*kw=%lld, %lld output positions exceeds cuBLAS's int dims",
+                          be->name, (long long)O, (long long)R, (long long)P);
+    } else if (ff_be_bf16_conv(be)) {
+        ff_status st = conv3d_bf16(ctx, x, w, &g, B, O, R, P, o, err);
+        if (st) return st;
     } else {
-        if (!fits_int(O) || !fits_int(R) || !fits_int(P))
-            return ff_err_set(
-                err, FF_ERR_UNSUPPORTED,
-                "%s: conv3d with O=%lld, C*kt*kh*kw=%lld, %lld output positions exceeds cuBLAS's int dims", be->name,
-                (long long)O, (long long)R, (long long)P);
         const int direct = g.kt == 1 && g.kh == 1 && g.kw == 1 && g.st == 1 && g.sh == 1 && g.sw == 1 && g.pt == 0 &&
                            g.ph == 0 && g.pw == 0 && pad[1] == 0 && pad[3] == 0 && pad[5] == 0;
         int64_t pc = direct ? P : (int64_t)(FF_CUDA_COL_BYTES / sizeof(float)) / R;
@@ -113,7 +163,7 @@ ff_status cuda_conv3d(ff_backend *be, const ff_tensor *x, const ff_tensor *w, co
                 const float *a = xb; /* direct: x[b] is already (C, P) */
                 int64_t lda = P;
                 if (!direct) {
-                    k_im2col3d<<<cuda_blocks(ctx, R * n, 256), 256, 0, ctx->compute>>>(xb, g, p0, n, R, col);
+                    k_im2col3d<float><<<cuda_blocks(ctx, R * n, 256), 256, 0, ctx->compute>>>(xb, g, p0, n, R, col);
                     FF_CU_LAUNCHED(k_im2col3d, err);
                     a = col;
                     lda = n;

@@ -6,17 +6,24 @@
  * as column-major C^T = op(B)^T op(A)^T: the operands swap places and the
  * dims are passed as (n, m, k).
  *
- * BF16 weights: cublasGemmEx with CUDA_R_16BF needs both operands in BF16,
- * and the activations are F32, so the weight is widened into the scratch
+ * F32 precision (the default): BF16 weights are widened into the scratch
  * buffer in chunks of output rows (at most FF_CUDA_WIDEN_CHUNK bytes) and
- * multiplied with cublasSgemm. TODO(cuda): a cuBLASLt mixed-precision path
- * (or BF16 activations) to avoid the widening pass and the F32 GEMM.
+ * multiplied with cublasSgemm (no TF32), so results match the CPU to 1e-5.
+ *
+ * BF16 precision (ops.h: FF_PREC_BF16 and _ALL): cublasGemmEx / GemmStridedBatchedEx
+ * with both operands CUDA_R_16BF, CUBLAS_COMPUTE_32F and an F32 output (BF16
+ * tensor cores, F32 accumulation). A BF16 weight is used as stored; an F32
+ * weight (or a matmul operand) is rounded into the scratch buffer, once per
+ * call; the activations are rounded into scratch in chunks of rows of at
+ * most FF_CUDA_BF16_CHUNK bytes (k_round_bf16, round-to-nearest-even as the
+ * CPU's emulation). Bias is added in F32 afterwards.
  * Not here: validation (ops.c), conv3d (cuda_conv.cu). */
 #include <limits.h>
 
 #include "kernels/cuda/cuda_internal.h"
 
 #define FF_CUDA_WIDEN_CHUNK ((size_t)64 << 20)
+#define FF_CUDA_BF16_CHUNK ((size_t)64 << 20)
 
 /* ---- helpers shared with cuda_conv.cu --------------------------------------- */
 
@@ -55,6 +62,28 @@ ff_status cuda_widen_f32(cuda_ctx *ctx, const void *src, ff_dtype dt, float *dst
     return FF_OK;
 }
 
+/* dst (BF16) = src (F32) rounded to nearest even; 4 values per step where aligned. */
+static __global__ void k_round_bf16(const float *src, __nv_bfloat16 *dst, int64_t n, int vec) {
+    const int64_t n4 = vec ? n / 4 : 0;
+    FF_CU_FOR(i, n4) {
+        const float4 v = ((const float4 *)src)[i];
+        ((__nv_bfloat162 *)dst)[2 * i] = __floats2bfloat162_rn(v.x, v.y);
+        ((__nv_bfloat162 *)dst)[2 * i + 1] = __floats2bfloat162_rn(v.z, v.w);
+    }
+    FF_CU_FOR(j, n - n4 * 4) dst[n4 * 4 + j] = __float2bfloat16_rn(src[n4 * 4 + j]);
+}
+
+ff_status cuda_round_bf16(cuda_ctx *ctx, const float *src, void *dst, int64_t n, ff_err *err) {
+    if (n <= 0) return FF_OK;
+    const int vec = cuda_aligned16(src) && ((uintptr_t)dst & 7u) == 0;
+    k_round_bf16<<<cuda_blocks(ctx, vec ? n / 4 + 1 : n, 256), 256, 0, ctx->compute>>>(src, (__nv_bfloat16 *)dst, n,
+                                                                                       vec);
+    FF_CU_LAUNCHED(k_round_bf16, err);
+    return FF_OK;
+}
+
+size_t cuda_align256(size_t n) { return (n + 255) & ~(size_t)255; }
+
 static __global__ void k_add_bias(float *out, const void *bias, ff_dtype dt, int64_t rows, int64_t n,
                                   int64_t row_stride) {
     FF_CU_FOR(i, rows * n) {
@@ -75,6 +104,36 @@ static int fits_int(int64_t v) { return v >= 0 && v <= INT_MAX; }
 
 /* ---- linear ------------------------------------------------------------------ */
 
+/* BF16 precision: out (m, n) = bf16(x) (m, k) @ bf16(w)^T, F32 accumulate and output. */
+static ff_status linear_bf16(cuda_ctx *ctx, const ff_tensor *x, const ff_tensor *w, int64_t m, int64_t n, int64_t k,
+                             float *o, ff_err *err) {
+    int64_t mc = (int64_t)(FF_CUDA_BF16_CHUNK / 2) / k;
+    if (mc < 1) mc = 1;
+    if (mc > m) mc = m;
+    /* scratch: [w rounded (n * k BF16), 256-byte aligned, F32 weights only][x rows (mc * k BF16)] */
+    const size_t wbytes = w->dtype == FF_BF16 ? 0 : cuda_align256((size_t)(n * k) * 2);
+    void *scratch = NULL;
+    ff_status st = cuda_scratch(ctx, wbytes + (size_t)(mc * k) * 2, &scratch, err);
+    if (st) return st;
+    const void *wb = w->data;
+    if (wbytes) {
+        if ((st = cuda_round_bf16(ctx, (const float *)w->data, scratch, n * k, err))) return st;
+        wb = scratch;
+    }
+    void *xb = (char *)scratch + wbytes;
+    const float one = 1.0f, zero = 0.0f;
+    for (int64_t m0 = 0; m0 < m; m0 += mc) {
+        const int64_t rows = m - m0 < mc ? m - m0 : mc;
+        if ((st = cuda_round_bf16(ctx, (const float *)x->data + m0 * k, xb, rows * k, err))) return st;
+        /* column-major: out^T (n, rows) = op(w) (n, k) x^T (k, rows), as the F32 path */
+        FF_CUBLAS(cublasGemmEx(ctx->cublas, CUBLAS_OP_T, CUBLAS_OP_N, (int)n, (int)rows, (int)k, &one, wb,
+                               CUDA_R_16BF, (int)k, xb, CUDA_R_16BF, (int)k, &zero, o + m0 * n, CUDA_R_32F, (int)n,
+                               CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+                  err);
+    }
+    return FF_OK;
+}
+
 ff_status cuda_linear(ff_backend *be, const ff_tensor *x, const ff_tensor *w, const ff_tensor *b, ff_tensor *out,
                       ff_err *err) {
     cuda_ctx *ctx = cuda_ctx_of(be);
@@ -91,7 +150,10 @@ ff_status cuda_linear(ff_backend *be, const ff_tensor *x, const ff_tensor *w, co
         return ff_err_set(err, FF_ERR_UNSUPPORTED, "%s: linear with M=%lld N=%lld K=%lld exceeds cuBLAS's int dims",
                           be->name, (long long)m, (long long)n, (long long)k);
     const float one = 1.0f, zero = 0.0f;
-    if (w->dtype == FF_F32) {
+    if (ff_be_bf16_gemm(be)) {
+        ff_status st = linear_bf16(ctx, x, w, m, n, k, o, err);
+        if (st) return st;
+    } else if (w->dtype == FF_F32) {
         /* column-major: out^T (n, m) = w^T... i.e. op(w) = T on the (k, n) view of w (N, K) */
         FF_CUBLAS(cublasSgemm(ctx->cublas, CUBLAS_OP_T, CUBLAS_OP_N, (int)n, (int)m, (int)k, &one,
                               (const float *)w->data, (int)k, (const float *)x->data, (int)k, &zero, o, (int)n),
@@ -140,6 +202,33 @@ ff_status cuda_matmul(ff_backend *be, const ff_tensor *a, const ff_tensor *b, in
     const cublasOperation_t opa = trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
     const int ldb = (int)(trans_b ? k : n), lda = (int)(trans_a ? m : k);
     const float zero = 0.0f;
+    if (ff_be_bf16_gemm(be)) {
+        /* batches in chunks whose rounded a (and b, when batched) fit FF_CUDA_BF16_CHUNK;
+         * scratch: [b rounded (bc or 1 matrices), aligned][a rounded (bc matrices)] */
+        const int64_t a1 = m * k, b1 = k * n;
+        int64_t bc = (int64_t)(FF_CUDA_BF16_CHUNK / 2) / (a1 + (b_batched ? b1 : 0));
+        if (bc < 1) bc = 1;
+        if (bc > batch) bc = batch;
+        const size_t bbytes = cuda_align256((size_t)((b_batched ? bc : 1) * b1) * 2);
+        void *scratch = NULL;
+        ff_status st = cuda_scratch(ctx, bbytes + (size_t)(bc * a1) * 2, &scratch, err);
+        if (st) return st;
+        void *bb = scratch, *ab = (char *)scratch + bbytes;
+        if (!b_batched && (st = cuda_round_bf16(ctx, (const float *)b->data, bb, b1, err))) return st;
+        for (int64_t b0 = 0; b0 < batch; b0 += bc) {
+            const int64_t nb = batch - b0 < bc ? batch - b0 : bc;
+            if (b_batched && (st = cuda_round_bf16(ctx, (const float *)b->data + b0 * b1, bb, nb * b1, err)))
+                return st;
+            if ((st = cuda_round_bf16(ctx, (const float *)a->data + b0 * a1, ab, nb * a1, err))) return st;
+            FF_CUBLAS(cublasGemmStridedBatchedEx(ctx->cublas, opb, opa, (int)n, (int)m, (int)k, &alpha, bb,
+                                                 CUDA_R_16BF, ldb, b_batched ? (long long)b1 : 0LL, ab, CUDA_R_16BF,
+                                                 lda, (long long)a1, &zero, (float *)out->data + b0 * m * n,
+                                                 CUDA_R_32F, (int)n, (long long)(m * n), (int)nb,
+                                                 CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT),
+                      err);
+        }
+        return FF_OK;
+    }
     FF_CUBLAS(cublasSgemmStridedBatched(ctx->cublas, opb, opa, (int)n, (int)m, (int)k, &alpha, (const float *)b->data,
                                         ldb, b_batched ? (long long)(k * n) : 0LL, (const float *)a->data, lda,
                                         (long long)(m * k), &zero, (float *)out->data, (int)n, (long long)(m * n),

@@ -2,7 +2,7 @@
  *
  * The CUDA backend is a set of small files, one job each:
  *   cuda_backend.c      constructor, device listing, the vtable, memory, sync
- *   cuda_gemm.cu        linear and matmul through cuBLAS
+ *   cuda_gemm.cu        linear and matmul through cuBLAS (F32, or BF16 tensor cores in BF16 precision)
  *   cuda_conv.cu        conv3d as im2col + cuBLAS (cuDNN's legacy API is deprecated in 9.x)
  *   cuda_elementwise.cu unary, binary (broadcasting), scale, clamp, modulate, rope
  *   cuda_norm.cu        softmax, rms_norm, layer_norm, group_norm, l2norm_channels
@@ -84,8 +84,10 @@ ff_status cuda_fail_cublas(ff_err *err, const char *call, const char *file, int 
 /* The context's scratch buffer with at least nbytes (contents undefined).
  * Growing it frees the old one (cudaFree waits for queued work). Valid until
  * the next call; one op uses it at a time. Its size (<= 64 MiB for BF16
- * linear, <= 128 MiB of im2col columns plus a widened BF16 conv weight) is
- * not yet counted by offload/'s budgets: TODO when offload lands. */
+ * linear, <= 128 MiB of im2col columns plus a widened BF16 conv weight; in
+ * BF16 precision <= 64 MiB of rounded activations plus a rounded F32 weight,
+ * or <= 128 MiB of BF16 columns plus the conv weight) is not yet counted by
+ * offload/'s budgets: TODO when offload lands. */
 ff_status cuda_scratch(cuda_ctx *ctx, size_t nbytes, void **p, ff_err *err);
 
 /* Blocks for a grid-stride loop over n items: enough to fill the device,
@@ -94,6 +96,11 @@ unsigned cuda_blocks(const cuda_ctx *ctx, int64_t n, int threads);
 
 /* dst (F32, n) = src (F32, BF16 or F16, n) widened, on the compute stream. */
 ff_status cuda_widen_f32(cuda_ctx *ctx, const void *src, ff_dtype dt, float *dst, int64_t n, ff_err *err);
+/* dst (BF16, n) = src (F32, n) rounded to nearest even, on the compute
+ * stream (the BF16 precision mode's GEMM operands). */
+ff_status cuda_round_bf16(cuda_ctx *ctx, const float *src, void *dst, int64_t n, ff_err *err);
+/* n rounded up to a multiple of 256 (sub-buffers of the scratch). */
+size_t cuda_align256(size_t n);
 /* out (rows, n) += bias (n) (bias F32, BF16 or F16), on the compute stream. */
 ff_status cuda_add_bias(cuda_ctx *ctx, float *out, const void *bias, ff_dtype bias_dt, int64_t rows, int64_t n,
                         int64_t row_stride, ff_err *err);

@@ -1,11 +1,12 @@
-/* framefarm golden [--backend cpu|cuda[:N]] [--precision f32|bf16|bf16-all]
+/* framefarm golden [--backend cpu|cuda[:N]] [--device N] [--precision f32|bf16|bf16-all]
  *                  [--threads N] [--filter S] [--skip-if-missing] PATH...
  * Runs golden cases (a case folder, or a root holding cases/ and pipelines/)
  * and prints one line per case and a summary; exit 1 on any FAIL.
  * Tolerance: each case's rel_l2 (the golden README) on the F32 path; with
  * --precision bf16 (BF16 GEMMs, kernels/ops.h) max(case, 1e-2) for float
  * outputs, integers still exact (bf16-all: the same; its BF16 convs put VAE
- * decodes past 1e-2). */
+ * decodes past 1e-2). --device N is --backend cuda:N (the ordinal after
+ * CUDA_VISIBLE_DEVICES). */
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
@@ -16,6 +17,7 @@
 #include <stdarg.h>
 #include <sys/stat.h>
 
+#include "cli/backend_opts.h"
 #include "cli/cli.h"
 #include "cli/golden.h"
 #include "core/ff_compare.h"
@@ -226,21 +228,22 @@ static int run_root(const char *root, const char *filter, ff_backend *be, tally 
 }
 
 static void golden_usage(void) {
-    fprintf(stderr, "usage: framefarm golden [--backend cpu|cuda[:N]] [--precision f32|bf16|bf16-all] "
+    fprintf(stderr, "usage: framefarm golden [--backend cpu|cuda[:N]] [--device N] [--precision f32|bf16|bf16-all] "
                     "[--threads N] [--filter SUBSTR] [--skip-if-missing] PATH...\n"
                     "  PATH: a case folder (with case.json) or a root holding cases/ and pipelines/\n"
-                    "  --precision bf16: BF16 linear/matmul GEMMs (bf16-all: convs too),\n"
+                    "  --device N: cuda:N; --precision bf16: BF16 linear/matmul GEMMs (bf16-all: convs too),\n"
                     "  float outputs within max(case tolerance, 1e-2)\n");
 }
 
 int ff_cmd_golden(int argc, char **argv) {
-    const char *backend = "cpu", *filter = NULL;
+    const char *backend = NULL, *filter = NULL, *device = NULL;
     int threads = 0, skip_missing = 0, npaths = 0;
     ff_precision prec = FF_PREC_F32;
     char **paths = calloc((size_t)argc, sizeof *paths);
     if (!paths) return FF_EXIT_FAIL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--backend") && i + 1 < argc) backend = argv[++i];
+        else if (!strcmp(argv[i], "--device") && i + 1 < argc) device = argv[++i];
         else if (!strcmp(argv[i], "--precision") && i + 1 < argc) {
             if (ff_precision_parse(argv[++i], &prec)) {
                 fprintf(stderr, "framefarm golden: unknown precision '%s' (expected f32, bf16 or bf16-all)\n",
@@ -262,6 +265,12 @@ int ff_cmd_golden(int argc, char **argv) {
         free(paths);
         return FF_EXIT_USAGE;
     }
+    char be_name[64], why[256];
+    if (ff_cli_backend_name(backend, device, be_name, sizeof be_name, why, sizeof why)) {
+        fprintf(stderr, "framefarm golden: %s\n", why);
+        free(paths);
+        return FF_EXIT_USAGE;
+    }
     for (int i = 0; i < npaths; i++)
         if (!is_dir(paths[i])) {
             if (skip_missing) {
@@ -276,7 +285,7 @@ int ff_cmd_golden(int argc, char **argv) {
 
     ff_err err = {0};
     ff_backend *be = NULL;
-    if (ff_backend_create_by_name(backend, threads, &be, &err) ||
+    if (ff_backend_create_by_name(be_name, threads, &be, &err) ||
         ff_backend_set_precision(be, prec, &err)) {
         ff_cli_report("golden", &err);
         ff_backend_free(be);

@@ -1,7 +1,7 @@
 /* framefarm render [--model DIR] --prompt TEXT [--negative-prompt TEXT]
  *     [--seed N] [--frames N] [--height PX] [--width PX] [--steps N]
  *     [--guidance G] [--guidance-2 G] [--max-sequence-length N] [--fps N]
- *     [--crf N] [--tile|--no-tile] [--backend cpu|cuda[:N]] [--threads N]
+ *     [--crf N] [--tile|--no-tile] [--backend cpu|cuda[:N]] [--device N] [--threads N]
  *     [--precision f32|bf16|bf16-all]
  *     [--vram-budget SIZE] [--offload none|model|sequential|auto] [--group K]
  *     [--vae-tiling] [--vae-slicing] [--stats] --out FILE.mp4|FILE.y4m|DIR/
@@ -35,6 +35,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli/backend_opts.h"
 #include "cli/cli.h"
 #include "core/ff_json.h"
 #include "core/ff_log.h"
@@ -49,7 +50,7 @@ static void usage(FILE *f) {
             "usage: framefarm render [--model DIR] --prompt TEXT [--negative-prompt TEXT] [--seed N]\n"
             "       [--frames N] [--height PX] [--width PX] [--steps N] [--guidance G] [--guidance-2 G]\n"
             "       [--max-sequence-length N] [--fps N] [--crf N] [--tile|--no-tile]\n"
-            "       [--backend cpu|cuda[:N]] [--precision f32|bf16|bf16-all] [--threads N] [--stats]\n"
+            "       [--backend cpu|cuda[:N]] [--device N] [--precision f32|bf16|bf16-all] [--threads N] [--stats]\n"
             "       --out FILE.mp4|FILE.y4m|DIR/\n"
             "       [--vram-budget SIZE] [--offload none|model|sequential|auto] [--group K]\n"
             "       [--vae-tiling] [--vae-slicing]\n"
@@ -229,7 +230,7 @@ static int exit_code(ff_status st) {
 }
 
 int ff_cmd_render(int argc, char **argv) {
-    const char *model = NULL, *prompt = NULL, *neg = NULL, *out = NULL, *backend = "cpu";
+    const char *model = NULL, *prompt = NULL, *neg = NULL, *out = NULL, *backend = NULL, *device = NULL;
     long seed = 42, frames = 0, height = 0, width = 0, steps = 0, fps = 0, crf = 18, threads = 0, msl = 512;
     double guidance = NAN, guidance2 = NAN;
     int tile = -1, stats = 0;
@@ -268,6 +269,7 @@ int ff_cmd_render(int argc, char **argv) {
         else if (!strcmp(a, "--negative-prompt")) neg = val;
         else if (!strcmp(a, "--out")) out = val;
         else if (!strcmp(a, "--backend")) backend = val;
+        else if (!strcmp(a, "--device")) device = val; /* cuda:N (cli/backend_opts.h) */
         else if (!strcmp(a, "--precision")) bad = ff_precision_parse(val, &prec);
         else if (!strcmp(a, "--seed")) bad = parse_long(val, 0, 0x7fffffffffffffffL, &seed);
         else if (!strcmp(a, "--frames")) bad = parse_long(val, 1, 1 << 20, &frames);
@@ -295,6 +297,11 @@ int ff_cmd_render(int argc, char **argv) {
     }
     if (!prompt || !out) {
         fprintf(stderr, "framefarm render: --prompt and --out are required (see framefarm render --help)\n");
+        return FF_EXIT_USAGE;
+    }
+    char be_name[64], why[256];
+    if (ff_cli_backend_name(backend, device, be_name, sizeof be_name, why, sizeof why)) {
+        fprintf(stderr, "framefarm render: %s\n", why);
         return FF_EXIT_USAGE;
     }
     ff_video_format fmt = ff_video_format_for_path(out);
@@ -341,7 +348,7 @@ int ff_cmd_render(int argc, char **argv) {
         fprintf(stderr, "framefarm render: --vae-tiling and --no-tile contradict each other\n");
         return FF_EXIT_USAGE;
     }
-    if ((st = ff_backend_create_by_name(backend, (int)threads, &be, &err)) ||
+    if ((st = ff_backend_create_by_name(be_name, (int)threads, &be, &err)) ||
         (st = ff_backend_set_precision(be, prec, &err))) {
         ff_cli_report("render", &err);
         ff_backend_free(be);

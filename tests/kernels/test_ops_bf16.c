@@ -68,7 +68,7 @@ static double val(const ff_tensor *t, int64_t i, int round) {
 static void check_bf16(const char *what, const ff_tensor *out, const ff_tensor *out_f, const double *ref,
                        const double *ref_rounded) {
     const double r = tt_rel(out, ref), rr = tt_rel(out, ref_rounded), rf = tt_rel(out_f, ref);
-    fprintf(stderr, "  %-40s bf16 vs exact %.2e, vs rounded inputs %.2e; f32 %.2e\n", what, r, rr, rf);
+    fprintf(stderr, "  %-44s bf16 vs exact %.2e, vs rounded inputs %.2e; f32 %.2e\n", what, r, rr, rf);
     FF_CHECK_MSG(r > MIN_ROUNDED && r <= TOL_BF16, "%s on %s: bf16 vs exact rel_l2 %.3g, want in (%.0e, %.0e]", what,
                  ff_backend_name(g_be), r, MIN_ROUNDED, TOL_BF16);
     FF_CHECK_MSG(rr <= g_tol_exact, "%s on %s: bf16 vs exact product of rounded inputs rel_l2 %.3g > %.0e", what,
@@ -234,7 +234,7 @@ static void conv_case(const char *name, conv_cfg g, int as2d, unsigned seed) {
         out[mode] = to_host(g_be, &dout);
     }
     char what[96];
-    snprintf(what, sizeof what, "%s %s %s", as2d ? "conv2d" : "conv3d", name, ff_dtype_name(g.wdt));
+    snprintf(what, sizeof what, "%s %s %s, bf16-all", as2d ? "conv2d" : "conv3d", name, ff_dtype_name(g.wdt));
     check_bf16(what, &out[0], &out[1], ref[0], ref[1]);
     FF_CHECK_MSG(ff_tensor_equal(&out[2], &out[1]), "%s on %s: FF_PREC_BF16 changed a conv (it stays F32)", what,
                  ff_backend_name(g_be));

@@ -41,6 +41,7 @@
 #include "core/ff_log.h"
 #include "offload/pool.h"
 #include "pipeline/plan.h"
+#include "pipeline/plan_apply.h"
 #include "pipeline/tiny_model.h"
 #include "pipeline/wan_pipeline.h"
 #include "video/video.h"
@@ -401,16 +402,7 @@ int ff_cmd_render(int argc, char **argv) {
         else rq.tiling = -1; /* largest tile that fits (stride 3/4), if tiling is needed */
         if ((st = ff_plan_make(model, &rq, &plan, &err))) goto done;
         print_plan(&plan, vram_budget);
-        if (plan.offload == FF_PLAN_NONE) oo.keep = FF_WAN_KEEP_ALL;
-        if (plan.offload == FF_PLAN_SEQUENTIAL) oo.dit_offload = 1, oo.dit_group = plan.group, oo.dit_from_file = 1;
-        oo.text_on_host = plan.text_on_host;
-        prm.vae.tiling = plan.tiling;
-        if (plan.tiling) {
-            prm.vae.tile_sample_min_height = prm.vae.tile_sample_min_width = plan.tile;
-            prm.vae.tile_sample_stride_height = prm.vae.tile_sample_stride_width = plan.tile_stride;
-            prm.vae.tile_low_memory = 1;
-        }
-        prm.vae.slicing = plan.slicing;
+        ff_plan_apply(&plan, &oo, &prm.vae);
         if ((st = ff_pool_create("device", vram_budget, &pool, &err)) || (st = ff_pool_attach(pool, be, &err))) goto done;
         oo.device_pool = pool;
         ff_wan_pipeline_close(p); /* reopened with the plan's options */

@@ -240,7 +240,8 @@ ff_status ff_worker_run(const ff_worker_opts *o, ff_err *err) {
     memset(&n, 0, sizeof n);
     n.o = o;
     random_id(n.id, sizeof n.id);
-    ff_status st = ff_wrender_create(o->backend, o->threads, o->test_no_render, o->log, &sh.r, err);
+    ff_wrender_opts ro = {o->backend, o->threads, o->vram_budget, o->test_no_render};
+    ff_status st = ff_wrender_create(&ro, o->log, &sh.r, err);
     if (st) return st;
     snprintf(n.backend, sizeof n.backend, "%s", ff_wrender_backend_name(sh.r));
     char host[128] = "host";

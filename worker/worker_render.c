@@ -10,6 +10,9 @@
 #include "core/ff_tensor.h"
 #include "kernels/ops.h"
 #include "models/wan_vae.h"
+#include "offload/pool.h"
+#include "pipeline/plan.h"
+#include "pipeline/plan_apply.h"
 #include "pipeline/scheduler.h"
 #include "pipeline/wan_pipeline.h"
 #include "proto/ff_jobspec.h"
@@ -19,21 +22,27 @@ struct ff_wrender {
     int test;
     const ff_log *log;
     ff_backend *be;
+    size_t budget;        /* 0: none */
+    ff_pool *pool;        /* the device pool enforcing budget (attached to be), else NULL */
     ff_wan_pipeline *p;
-    char *model;       /* folder p was opened on */
-    char *dit_weights; /* and with which weights */
+    char *model;          /* folder p was opened on */
+    char *dit_weights;    /* and with which weights */
+    ff_wan_open_opts oo;  /* and with which options */
+    int loads[FF_WAN_C_COUNT], runs;
 };
 
-ff_status ff_wrender_create(const char *backend, int threads, int test_no_render, const ff_log *log, ff_wrender **out,
-                            ff_err *err) {
+ff_status ff_wrender_create(const ff_wrender_opts *o, const ff_log *log, ff_wrender **out, ff_err *err) {
     ff_wrender *r = calloc(1, sizeof *r);
     if (!r) return ff_err_set(err, FF_ERR_NOMEM, "worker: out of memory");
-    r->test = test_no_render;
+    r->test = o->test_no_render;
     r->log = log;
+    r->budget = o->vram_budget > 0 ? (size_t)o->vram_budget : 0;
     if (!r->test) {
-        ff_status st = ff_backend_create_by_name(backend ? backend : "cpu", threads, &r->be, err);
+        ff_status st = ff_backend_create_by_name(o->backend ? o->backend : "cpu", o->threads, &r->be, err);
+        if (!st && r->budget && !(st = ff_pool_create("device", r->budget, &r->pool, err)))
+            st = ff_pool_attach(r->pool, r->be, err);
         if (st) {
-            free(r);
+            ff_wrender_free(r);
             return st;
         }
     }
@@ -43,11 +52,18 @@ ff_status ff_wrender_create(const char *backend, int threads, int test_no_render
 
 void ff_wrender_free(ff_wrender *r) {
     if (!r) return;
-    ff_wan_pipeline_close(r->p);
+    ff_wan_pipeline_close(r->p); /* frees what it kept loaded: before the pool goes */
+    ff_pool_detach(r->pool);
+    ff_pool_free(r->pool);
     ff_backend_free(r->be);
     free(r->model);
     free(r->dit_weights);
     free(r);
+}
+
+void ff_wrender_loads(const ff_wrender *r, int loads[FF_WAN_C_COUNT], int *runs) {
+    for (int i = 0; i < FF_WAN_C_COUNT; i++) loads[i] = r->loads[i];
+    if (runs) *runs = r->runs;
 }
 
 const char *ff_wrender_backend_name(const ff_wrender *r) { return r->test ? "test-no-render" : ff_backend_name(r->be); }
@@ -110,18 +126,21 @@ static ff_status on_frames(void *user, const ff_wan_chunk *ch, ff_err *err) {
     return rc->cb->frames(rc->cb->user, (int)ch->t0, (int)nt, (int)W, (int)H, rc->rgb, err);
 }
 
-static ff_status ensure_pipeline(ff_wrender *r, const Ff__JobSpec *s, ff_err *err) {
-    if (r->p && !strcmp(r->model, s->model) && !strcmp(r->dit_weights, s->dit_weights)) return FF_OK;
+/* The pipeline for s opened with oo: kept when the model, the weights and
+ * the options are those it was opened with, else (re)opened. */
+static ff_status ensure_pipeline(ff_wrender *r, const Ff__JobSpec *s, const ff_wan_open_opts *oo, ff_err *err) {
+    if (r->p && !strcmp(r->model, s->model) && !strcmp(r->dit_weights, s->dit_weights) &&
+        r->oo.keep == oo->keep && r->oo.dit_offload == oo->dit_offload && r->oo.dit_group == oo->dit_group &&
+        r->oo.dit_from_file == oo->dit_from_file && r->oo.text_on_host == oo->text_on_host)
+        return FF_OK;
     ff_wan_pipeline_close(r->p);
     r->p = NULL;
     free(r->model);
     free(r->dit_weights);
     r->model = r->dit_weights = NULL;
-    ff_wan_open_opts oo;
-    memset(&oo, 0, sizeof oo);
-    oo.dit_weight_dtype = !strcmp(s->dit_weights, "bf16") ? FF_BF16 : FF_F32;
-    ff_status st = ff_wan_pipeline_open(r->be, s->model, &oo, r->log, &r->p, err);
+    ff_status st = ff_wan_pipeline_open(r->be, s->model, oo, r->log, &r->p, err);
     if (st) return st;
+    r->oo = *oo;
     if (!(r->model = strdup(s->model)) || !(r->dit_weights = strdup(s->dit_weights)))
         return ff_err_set(err, FF_ERR_NOMEM, "worker: out of memory");
     ff_wan_pipeline_info info;
@@ -132,6 +151,42 @@ static ff_status ensure_pipeline(ff_wrender *r, const Ff__JobSpec *s, ff_err *er
         return ff_err_set(err, FF_ERR_UNSUPPORTED, "%s: VAE temporal factor %d, the farm cuts videos for factor %d",
                           s->model, info.vae_scale_temporal, FF_JOBSPEC_LAT_T);
     }
+    return FF_OK;
+}
+
+/* Open options (and VAE options of prm) for a window of `frames` frames of
+ * s: without a budget every component stays loaded; with one, the
+ * planner's choice for this size, enforced by the pool. */
+static ff_status choose_options(ff_wrender *r, const Ff__JobSpec *s, int frames, ff_wan_open_opts *oo, ff_vae_opts *vae,
+                                ff_err *err) {
+    memset(oo, 0, sizeof *oo);
+    oo->dit_weight_dtype = !strcmp(s->dit_weights, "bf16") ? FF_BF16 : FF_F32;
+    if (!r->budget) {
+        oo->keep = FF_WAN_KEEP_ALL;
+        return FF_OK;
+    }
+    ff_plan_request rq;
+    ff_plan_request_default(&rq);
+    rq.height = s->height, rq.width = s->width, rq.frames = frames, rq.batch = 1;
+    rq.cfg = s->guidance_scale > 1.0 || (s->has_guidance_scale_2 && s->guidance_scale_2 > 1.0);
+    if (s->max_sequence_length > 0) rq.text_len = s->max_sequence_length;
+    rq.steps = s->steps, rq.dtype = oo->dit_weight_dtype, rq.budget = r->budget;
+    rq.cuda = ff_backend_kind_of(r->be) == FF_BACKEND_CUDA;
+    rq.tiling = vae->tiling ? 1 : 0; /* the job's tiling, never one for memory: it changes the frames */
+    if (vae->tiling) rq.tile = vae->tile_sample_min_height, rq.tile_stride = vae->tile_sample_stride_height;
+    ff_plan plan;
+    ff_status st = ff_plan_make(s->model, &rq, &plan, err);
+    if (st) return st;
+    int tiling = vae->tiling, tile = vae->tile_sample_min_height, stride = vae->tile_sample_stride_height;
+    ff_plan_apply(&plan, oo, vae);
+    if (tiling) { /* the job's tiles, in the order it asked for */
+        vae->tile_sample_min_height = vae->tile_sample_min_width = tile;
+        vae->tile_sample_stride_height = vae->tile_sample_stride_width = stride;
+        vae->tile_low_memory = 0;
+    }
+    oo->device_pool = r->pool;
+    FF_DEBUG(r->log, "plan for %dx%d, %d frames within %zu bytes: offload %s, predicted peak %zu bytes", s->width,
+             s->height, frames, r->budget, ff_plan_offload_name(plan.offload), plan.peak);
     return FF_OK;
 }
 
@@ -157,10 +212,18 @@ static ff_status set_scheduler(ff_wrender *r, const Ff__JobSpec *s, ff_err *err)
 ff_status ff_wrender_run(ff_wrender *r, const Ff__ChunkTask *t, const ff_wrender_cb *cb, ff_err *err) {
     if (r->test) return run_test(t, cb, err);
     const Ff__JobSpec *s = t->spec;
-    ff_status st = ensure_pipeline(r, s, err);
+    int frames = 1 + 4 * (t->lat_count - 1), total_frames = 1 + 4 * (t->lat_total - 1);
+    ff_wan_params prm;
+    ff_wan_params_default(&prm);
+    if (s->vae_tile_size > 0) prm.vae.tile_sample_min_height = prm.vae.tile_sample_min_width = s->vae_tile_size;
+    if (s->vae_tile_stride > 0) prm.vae.tile_sample_stride_height = prm.vae.tile_sample_stride_width = s->vae_tile_stride;
+    prm.vae.tiling = s->vae_tiling;
+    prm.vae.slicing = s->vae_slicing;
+    ff_wan_open_opts oo;
+    ff_status st = choose_options(r, s, frames, &oo, &prm.vae, err);
+    if (!st) st = ensure_pipeline(r, s, &oo, err);
     if (!st) st = set_scheduler(r, s, err);
     if (st) return st;
-    int frames = 1 + 4 * (t->lat_count - 1), total_frames = 1 + 4 * (t->lat_total - 1);
     ff_wan_geometry g, gw;
     if ((st = ff_wan_pipeline_geometry(r->p, 1, total_frames, s->height, s->width, &g, err)) ||
         (st = ff_wan_pipeline_geometry(r->p, 1, frames, s->height, s->width, &gw, err)))
@@ -184,8 +247,6 @@ ff_status ff_wrender_run(ff_wrender *r, const Ff__ChunkTask *t, const ff_wrender
             memcpy(dst + c * t->lat_count * hw, src + (c * F + t->lat_start) * hw, sizeof(float) * (size_t)(t->lat_count * hw));
     }
     ff_tensor_free(&full);
-    ff_wan_params prm;
-    ff_wan_params_default(&prm);
     prm.prompts = &prompt;
     prm.n_prompts = 1;
     prm.negative_prompts = &neg;
@@ -202,16 +263,18 @@ ff_status ff_wrender_run(ff_wrender *r, const Ff__ChunkTask *t, const ff_wrender
     prm.has_guidance_scale_2 = s->has_guidance_scale_2;
     prm.guidance_scale_2 = s->guidance_scale_2;
     prm.max_sequence_length = s->max_sequence_length;
-    prm.vae.tiling = s->vae_tiling;
-    if (s->vae_tile_size > 0) prm.vae.tile_sample_min_height = prm.vae.tile_sample_min_width = s->vae_tile_size;
-    if (s->vae_tile_stride > 0) prm.vae.tile_sample_stride_height = prm.vae.tile_sample_stride_width = s->vae_tile_stride;
-    prm.vae.slicing = s->vae_slicing;
     run_ctx rc = {cb, NULL, 0};
     prm.on_progress = on_progress;
     prm.on_frames = on_frames;
     prm.user = &rc;
-    st = ff_wan_pipeline_run(r->p, &prm, NULL, err);
+    ff_wan_stats stats;
+    memset(&stats, 0, sizeof stats);
+    st = ff_wan_pipeline_run(r->p, &prm, &stats, err);
     free(rc.rgb);
+    if (!st) {
+        r->runs++;
+        for (int i = 0; i < FF_WAN_C_COUNT; i++) r->loads[i] += stats.c[i].loaded;
+    }
 done:
     ff_tensor_free(&full);
     ff_tensor_free(&win);

@@ -10,9 +10,21 @@
  * render` does with the same settings. Decoded frames come out 8-bit RGB
  * (ff_video_quantize), in order, as the VAE's streaming decode produces them.
  *
- * The pipeline stays open between tasks of the same model (its configs, the
- * backend); a task for another model reopens it. The job's scheduler
- * overrides apply to the model's scheduler_config.json for that task only.
+ * The pipeline stays open between tasks of the same model, and so do its
+ * components: without a budget it is opened with keep = FF_WAN_KEEP_ALL,
+ * so a worker rendering many tasks of one model loads each component once
+ * (ff_wrender_loads counts the loads). With vram_budget the planner
+ * (pipeline/plan.h) picks the strategy for each task's size (offload none
+ * keeps everything loaded; model / sequential offload reload per run, as
+ * the budget requires; ff_plan_apply) and a device pool with the budget is
+ * attached to the backend, so the budget is enforced: a task that fits no
+ * strategy fails with FF_ERR_BUDGET. The job's own VAE tiling is kept (the
+ * planner never tiles on its own: tiling changes the frames, and every
+ * worker must render the same bytes). The pipeline is reopened when the
+ * model, the weights or the plan's open options change. A task for another
+ * model reopens it. The job's scheduler overrides apply to the model's
+ * scheduler_config.json for that task only. Every choice renders the same
+ * bytes.
  *
  * TEST MODE (test_no_render): no model is opened; frames are a
  * deterministic function of (seed, item, video frame index), "steps" are
@@ -27,6 +39,7 @@
 #include "core/ff_err.h"
 #include "core/ff_log.h"
 #include "framefarm.pb-c.h"
+#include "pipeline/wan_pipeline.h"
 
 typedef struct {
     /* stage 0 text, 1 denoise, 2 decode; a non-OK return stops the render */
@@ -38,12 +51,22 @@ typedef struct {
 
 typedef struct ff_wrender ff_wrender;
 
-/* backend: "cpu", "cuda", "cuda:N" (ignored in test mode). */
-ff_status ff_wrender_create(const char *backend, int threads, int test_no_render, const ff_log *log, ff_wrender **out,
-                            ff_err *err);
+typedef struct {
+    const char *backend;  /* "cpu" (NULL), "cuda", "cuda:N" (ignored in test mode) */
+    int threads;          /* CPU threads (0: OpenMP default) */
+    int64_t vram_budget;  /* device bytes: plan and enforce (0: no budget, keep everything loaded) */
+    int test_no_render;   /* TEST MODE */
+} ff_wrender_opts;
+
+ff_status ff_wrender_create(const ff_wrender_opts *o, const ff_log *log, ff_wrender **out, ff_err *err);
 void ff_wrender_free(ff_wrender *r);
 const char *ff_wrender_backend_name(const ff_wrender *r);
 const char *ff_wrender_loaded_model(const ff_wrender *r); /* NULL when none */
+
+/* How many times each component (ff_wan_component) was loaded by this
+ * object's runs so far (ff_wan_component_stats.loaded summed over runs);
+ * *runs: finished pipeline runs. */
+void ff_wrender_loads(const ff_wrender *r, int loads[FF_WAN_C_COUNT], int *runs);
 
 ff_status ff_wrender_run(ff_wrender *r, const Ff__ChunkTask *t, const ff_wrender_cb *cb, ff_err *err);
 

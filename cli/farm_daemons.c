@@ -2,11 +2,12 @@
  * processes and their keys.
  *
  *   framefarm coordinator [--bind tcp://HOST:5555] --state DIR [--curve-secret NAME.key] [--insecure]
- *       [--max-message BYTES] [--worker-timeout SEC] [--keep-chunks] [--log-level L]
+ *       [--max-message BYTES] [--worker-timeout SEC] [--keep-chunks] [--shared-dir DIR]
+ *       [--log-level L]
  *   framefarm worker --connect tcp://HOST:5555 [--device N | --backend cpu|cuda[:N]] [--vram-budget 8G]
  *       [--threads N] [--server-key COORD.pub] [--client-key NAME] [--heartbeat SEC] [--name NAME]
- *       [--max-tasks N] [--log-level L]
- *       TEST MODES: [--test-no-render] [--test-stall-step K]
+ *       [--max-tasks N] [--shared-dir DIR] [--log-level L]
+ *       TEST MODES: [--test-no-render] [--test-stall-step K] [--test-shared-fault corrupt|missing]
  *   framefarm keygen NAME          writes NAME.pub and NAME.key (CURVE, Z85)
  *
  * Both daemons run until SIGINT/SIGTERM and log to stderr. Without
@@ -53,7 +54,9 @@ int ff_cmd_coordinator(int argc, char **argv) {
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             printf("usage: framefarm coordinator [--bind tcp://*:5555] --state DIR [--curve-secret NAME.key] [--insecure]\n"
-                   "       [--max-message BYTES] [--worker-timeout SEC] [--keep-chunks] [--log-level L]\n");
+                   "       [--max-message BYTES] [--worker-timeout SEC] [--keep-chunks] [--shared-dir DIR]\n"
+                   "       [--log-level L]\n"
+                   "  --shared-dir DIR: take results workers wrote to DIR (their --shared-dir)\n");
             return FF_EXIT_OK;
         }
         if (!strcmp(a, "--insecure")) {
@@ -72,6 +75,7 @@ int ff_cmd_coordinator(int argc, char **argv) {
         if (!strcmp(a, "--bind")) o.bind = val;
         else if (!strcmp(a, "--state")) o.state_dir = val;
         else if (!strcmp(a, "--curve-secret")) o.curve_secret = val;
+        else if (!strcmp(a, "--shared-dir")) o.shared_dir = val;
         else if (!strcmp(a, "--max-message")) {
             int64_t b;
             if (parse_bytes(val, &b) || b < 1024) {
@@ -121,10 +125,12 @@ int ff_cmd_worker(int argc, char **argv) {
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             printf("usage: framefarm worker --connect tcp://HOST:5555 [--device N | --backend cpu|cuda[:N]]\n"
                    "       [--vram-budget 8G] [--threads N] [--server-key COORD.pub] [--client-key NAME]\n"
-                   "       [--heartbeat SEC] [--name NAME] [--max-tasks N] [--log-level L]\n"
+                   "       [--heartbeat SEC] [--name NAME] [--max-tasks N] [--shared-dir DIR] [--log-level L]\n"
+                   "  --shared-dir DIR: write results to DIR (mounted by the coordinator as its --shared-dir)\n"
                    "  test modes (never reachable from a job file):\n"
                    "       --test-no-render     return synthetic frames without loading a model (benchmarks)\n"
-                   "       --test-stall-step K  stop the first task after denoising step K until killed\n");
+                   "       --test-stall-step K  stop the first task after denoising step K until killed\n"
+                   "       --test-shared-fault corrupt|missing  damage the first task's shared file\n");
             return FF_EXIT_OK;
         }
         if (!strcmp(a, "--test-no-render")) {
@@ -159,6 +165,15 @@ int ff_cmd_worker(int argc, char **argv) {
         else if (!strcmp(a, "--name")) o.name = val;
         else if (!strcmp(a, "--max-tasks")) o.max_tasks = atoi(val);
         else if (!strcmp(a, "--test-stall-step")) o.test_stall_step = atoi(val);
+        else if (!strcmp(a, "--shared-dir")) o.shared_dir = val;
+        else if (!strcmp(a, "--test-shared-fault")) {
+            if (!strcmp(val, "corrupt")) o.test_shared_fault = 1;
+            else if (!strcmp(val, "missing")) o.test_shared_fault = 2;
+            else {
+                fprintf(stderr, "framefarm worker: bad --test-shared-fault '%s' (corrupt or missing)\n", val);
+                return FF_EXIT_USAGE;
+            }
+        }
         else if (!strcmp(a, "--log-level")) {
             if (parse_level("worker", val, &lvl)) return FF_EXIT_USAGE;
         } else {

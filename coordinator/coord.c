@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "coordinator/assemble.h"
 #include "coordinator/chunking.h"
@@ -804,16 +805,98 @@ static ff_status on_frames(ff_coord *c, worker *w, const Ff__ResultFrames *f, do
     return FF_OK;
 }
 
+/* A result written to the shared folder: copied into the chunk's part file
+ * (size and crc32 taken on the way), checked against d, and read back
+ * record by record as exactly `expect` frames at the job's size. On success
+ * ch->part holds the frames and frames_recv = expect; otherwise why says
+ * what was wrong (the caller fails the attempt). FF_ERR_* only for the
+ * coordinator's own failures. */
+static ff_status take_shared(ff_coord *c, job *j, chunk *ch, const Ff__TaskDone *d, int expect, char *why, size_t why_n,
+                             ff_err *err) {
+    char src[4400];
+    if (ch->part || ch->frames_recv) {
+        snprintf(why, why_n, "reported a shared file after sending %d frames inline", ch->frames_recv);
+        return FF_OK;
+    }
+    if (snprintf(src, sizeof src, "%s/%s", c->o.shared_dir, d->shared_path) >= (int)sizeof src) {
+        snprintf(why, why_n, "reported a shared file whose path is too long");
+        return FF_OK;
+    }
+    FILE *in = fopen(src, "rb");
+    if (!in) {
+        snprintf(why, why_n, "reported its frames in the shared file %.300s, which cannot be read: %s", src, strerror(errno));
+        return FF_OK;
+    }
+    char p[4200], suf[40];
+    snprintf(suf, sizeof suf, ".part-%llx", (unsigned long long)ch->task_id);
+    ff_status st = ff_store_chunk_path(c->store, j->id, ch->idx, suf, p, sizeof p, err);
+    if (!st && (!(ch->part_path = strdup(p)) || !(ch->part = fopen(p, "wb"))))
+        st = ff_err_set(err, FF_ERR_IO, "chunk frames %s: %s", p, strerror(errno));
+    uLong crc = crc32(0L, Z_NULL, 0);
+    uint64_t size = 0;
+    unsigned char buf[65536];
+    size_t got;
+    while (!st && (got = fread(buf, 1, sizeof buf, in)) > 0) {
+        crc = crc32(crc, buf, (uInt)got);
+        size += got;
+        if (fwrite(buf, 1, got, ch->part) != got) st = ff_err_set(err, FF_ERR_IO, "chunk frames %s: %s", p, strerror(errno));
+    }
+    int rerr = ferror(in);
+    fclose(in);
+    if (!st && fflush(ch->part)) st = ff_err_set(err, FF_ERR_IO, "chunk frames %s: %s", p, strerror(errno));
+    if (st) return st;
+    if (rerr) {
+        snprintf(why, why_n, "shared file %.300s: read error", src);
+        return FF_OK;
+    }
+    if (size != d->shared_size || (uint32_t)crc != d->shared_crc32) {
+        snprintf(why, why_n, "shared file %.300s: %llu bytes, crc32 %08x; the worker reported %llu bytes, crc32 %08x", src,
+                 (unsigned long long)size, (unsigned)crc, (unsigned long long)d->shared_size, (unsigned)d->shared_crc32);
+        return FF_OK;
+    }
+    ff_cfile_reader r;
+    ff_err e2 = {0};
+    int n = 0;
+    ff_status rs = ff_cfile_open(ch->part_path, j->spec->width, j->spec->height, &r, &e2);
+    if (!rs) {
+        const uint8_t *frame;
+        while (n <= expect && !(rs = ff_cfile_next(&r, &frame, &e2))) n++;
+        ff_cfile_close(&r);
+        if (rs == FF_ERR_NOT_FOUND) rs = FF_OK;
+    }
+    if (rs || n != expect) {
+        snprintf(why, why_n, "shared file %.300s: %d frames of %d read%s%.500s", src, n, expect, rs ? ": " : "",
+                 rs ? e2.msg : "");
+        return FF_OK;
+    }
+    ch->frames_recv = expect;
+    unlink(src); /* taken: the store holds it now */
+    return FF_OK;
+}
+
 static ff_status on_done(ff_coord *c, worker *w, const Ff__TaskDone *d, double now, ff_err *err) {
     if (w && w->draining == d->task_id) w->draining = 0;
     chunk *ch = task_chunk(c, w, d->task_id, "done");
     if (!ch) return FF_OK;
     job *j = w->j;
     int expect = ff_chunk_frames(ch->lat_count);
-    if (d->shared_path || d->frames != expect || ch->frames_recv != expect || !ch->part) {
-        char why[256];
-        snprintf(why, sizeof why, "reported %d frames done%s, %d expected, %d received", d->frames,
-                 d->shared_path ? " in a shared folder (not configured here)" : "", expect, ch->frames_recv);
+    char why[FF_ERR_MSG_MAX + 1024] = "";
+    if (d->shared_path && !c->o.shared_dir)
+        snprintf(why, sizeof why, "reported %d frames done in a shared folder (not configured here: coordinator --shared-dir)",
+                 d->frames);
+    else if (d->frames != expect)
+        snprintf(why, sizeof why, "reported %d frames done, %d expected", d->frames, expect);
+    else if (d->shared_path) {
+        ff_status st = take_shared(c, j, ch, d, expect, why, sizeof why, err);
+        if (st) return st;
+    }
+    if (!why[0] && (ch->frames_recv != expect || !ch->part))
+        snprintf(why, sizeof why, "reported %d frames done, %d expected, %d received", d->frames, expect, ch->frames_recv);
+    if (why[0]) {
+        if (d->shared_path && c->o.shared_dir) { /* a refused file is not left behind */
+            char src[4400];
+            if (snprintf(src, sizeof src, "%s/%s", c->o.shared_dir, d->shared_path) < (int)sizeof src) unlink(src);
+        }
         c->st.refused++;
         chunk_attempt_failed(c, j, ch, now, why);
         return FF_OK;

@@ -22,8 +22,16 @@
  * Results: frames are accepted only from the worker currently holding the
  * task, in order, at the job's size; they are checked (inflated) on
  * arrival and appended to the chunk's part file; "done" with the right
- * frame count makes the chunk done (store.h). When every chunk of a job is
- * done the job's videos are assembled (assemble.h) and the job is done.
+ * frame count makes the chunk done (store.h). With shared_dir, a worker may
+ * instead write the chunk's frames file into that folder and send its name,
+ * size and crc32 in "done": the file is copied into the chunk's part file
+ * while its size and checksum are taken, both must match, and every record
+ * must read back as exactly the chunk's frames at the job's size; then it is
+ * used exactly like streamed frames (and removed from shared_dir). A missing,
+ * short or corrupted file is a failed attempt: the chunk is queued again.
+ * Without shared_dir such a "done" is refused the same way. When every
+ * chunk of a job is done the job's videos are assembled (assemble.h) and
+ * the job is done.
  *
  * Refused input (a message a coordinator never takes, a job spec that does
  * not validate, a result for someone else's task) is answered with an
@@ -45,6 +53,7 @@ typedef struct {
     const char *state_dir;
     double worker_timeout_s;  /* no heartbeat for this long: dead (default 10) */
     int keep_chunks;          /* keep chunk frames files after assembly */
+    const char *shared_dir;   /* results in files there are taken (see Results); NULL: refused */
     const ff_log *log;        /* may be NULL */
     ff_coord_send_fn send;
     void *user;

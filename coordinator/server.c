@@ -162,6 +162,7 @@ ff_status ff_cserver_run(const ff_cserver_opts *o, ff_err *err) {
     co.state_dir = o->state_dir;
     co.worker_timeout_s = o->worker_timeout_s;
     co.keep_chunks = o->keep_chunks;
+    co.shared_dir = o->shared_dir;
     co.log = o->log;
     co.send = do_send;
     co.user = &sc;

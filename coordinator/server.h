@@ -31,6 +31,7 @@ typedef struct {
     const char *bind;            /* default tcp://127.0.0.1:5555 */
     const char *state_dir;
     const char *curve_secret;    /* path of the coordinator's .key; NULL: no CURVE */
+    const char *shared_dir;      /* results written there by workers are taken (coord.h); NULL: refused */
     int allow_insecure_remote;   /* bind beyond loopback without CURVE */
     size_t max_message;          /* bytes; 0: FF_WIRE_MAX_DEFAULT */
     double worker_timeout_s;     /* default 10 */

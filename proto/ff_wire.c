@@ -133,6 +133,9 @@ ff_status ff_wire_validate(const Ff__Envelope *env, ff_err *err) {
                 strstr(d->shared_path, ".."))
                 return BAD("done for task %llu: shared_path must be a relative path without '..'",
                            (unsigned long long)d->task_id);
+            if (!d->has_shared_size || !d->has_shared_crc32)
+                return BAD("done for task %llu: shared_path needs shared_size and shared_crc32",
+                           (unsigned long long)d->task_id);
         }
         return FF_OK;
     }

@@ -8,10 +8,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 #include <zmq.h>
 
+#include "coordinator/assemble.h"
 #include "proto/ff_frames.h"
 #include "proto/ff_net.h"
 #include "proto/ff_wire.h"
@@ -41,6 +44,8 @@ typedef struct {
     uint64_t task;
     int frames_sent;
     int first_task;
+    FILE *sf;             /* shared_dir: the task's frames file, under its temporary name */
+    char sf_tmp[4200];
 } rctx;
 
 /* Packs env and passes it to the network thread, tagged 'M' (forward) or
@@ -98,6 +103,19 @@ static ff_status r_frames(void *user, int t0, int count, int width, int height, 
     size_t zn = 0;
     ff_status st = ff_frames_deflate(rgb, (size_t)count * width * height * 3, 1, &z, &zn, err);
     if (st) return st;
+    if (rc->sh->o->shared_dir) { /* into the shared file, nothing on the wire */
+        if (!rc->sf) {
+            if (snprintf(rc->sf_tmp, sizeof rc->sf_tmp, "%s/.ff-task-%llx.tmp", rc->sh->o->shared_dir,
+                         (unsigned long long)rc->task) >= (int)sizeof rc->sf_tmp)
+                st = ff_err_set(err, FF_ERR_ARG, "shared directory path too long");
+            else if (!(rc->sf = fopen(rc->sf_tmp, "wb")))
+                st = ff_err_set(err, FF_ERR_IO, "shared frames file %s: %s", rc->sf_tmp, strerror(errno));
+        }
+        if (!st) st = ff_cfile_append(rc->sf, t0, count, width, height, z, zn, err);
+        free(z);
+        if (!st) rc->frames_sent = t0 + count;
+        return st;
+    }
     Ff__ResultFrames f = FF__RESULT_FRAMES__INIT;
     f.has_task_id = f.has_t0 = f.has_count = f.has_width = f.has_height = f.has_rgb_zlib = 1;
     f.task_id = rc->task;
@@ -114,6 +132,48 @@ static ff_status r_frames(void *user, int t0, int count, int width, int height, 
     free(z);
     if (!st) rc->frames_sent = t0 + count;
     return st;
+}
+
+/* The shared file done: synced, measured, renamed to its final name (into
+ * name, relative to shared_dir). */
+static ff_status shared_finish(rctx *rc, const Ff__ChunkTask *t, char *name, size_t name_n, uint64_t *size,
+                               uint32_t *crc, ff_err *err) {
+    const char *dir = rc->sh->o->shared_dir;
+    int bad = fflush(rc->sf) || fsync(fileno(rc->sf));
+    if (fclose(rc->sf)) bad = 1;
+    rc->sf = NULL;
+    if (bad) return ff_err_set(err, FF_ERR_IO, "shared frames file %s: %s", rc->sf_tmp, strerror(errno));
+    FILE *f = fopen(rc->sf_tmp, "rb");
+    if (!f) return ff_err_set(err, FF_ERR_IO, "shared frames file %s: %s", rc->sf_tmp, strerror(errno));
+    uLong c = crc32(0L, Z_NULL, 0);
+    uint64_t n = 0;
+    unsigned char buf[65536];
+    size_t got;
+    while ((got = fread(buf, 1, sizeof buf, f)) > 0) {
+        c = crc32(c, buf, (uInt)got);
+        n += got;
+    }
+    bad = ferror(f);
+    fclose(f);
+    if (bad) return ff_err_set(err, FF_ERR_IO, "reading back %s: %s", rc->sf_tmp, strerror(errno));
+    char final[4400];
+    snprintf(name, name_n, "j%llu-c%u-%llx.frames", (unsigned long long)t->job_id, t->chunk,
+             (unsigned long long)t->task_id);
+    if (snprintf(final, sizeof final, "%s/%s", dir, name) >= (int)sizeof final)
+        return ff_err_set(err, FF_ERR_ARG, "shared directory path too long");
+    if (rename(rc->sf_tmp, final)) return ff_err_set(err, FF_ERR_IO, "rename %s: %s", rc->sf_tmp, strerror(errno));
+    rc->sf_tmp[0] = 0;
+    *size = n;
+    *crc = (uint32_t)c;
+    /* TEST MODE: damage the first task's file after its checksum was taken */
+    if (rc->first_task && rc->sh->o->test_shared_fault == 2) unlink(final);
+    if (rc->first_task && rc->sh->o->test_shared_fault == 1 && n > 0) {
+        FILE *w = fopen(final, "r+b");
+        int ch = w ? fgetc(w) : EOF;
+        if (w && ch != EOF && !fseek(w, 0, SEEK_SET)) fputc(ch ^ 0x5a, w);
+        if (w) fclose(w);
+    }
+    return FF_OK;
 }
 
 static void *render_main(void *arg) {
@@ -137,7 +197,7 @@ static void *render_main(void *arg) {
         memcpy(&env, (char *)zmq_msg_data(&m) + 1, sizeof env);
         zmq_msg_close(&m);
         const Ff__ChunkTask *t = env->task;
-        rctx rc = {sh, pair, t->task_id, 0, first};
+        rctx rc = {sh, pair, t->task_id, 0, first, NULL, ""};
         first = 0;
         ff_wrender_cb cb = {r_progress, r_frames, &rc};
         ff_err err = {0};
@@ -146,6 +206,12 @@ static void *render_main(void *arg) {
         int expect = 1 + 4 * (t->lat_count - 1);
         if (!st && rc.frames_sent != expect)
             st = ff_err_set(&err, FF_ERR_INTERNAL, "rendered %d frames, the window has %d", rc.frames_sent, expect);
+        char shared_name[128] = "";
+        uint64_t shared_size = 0;
+        uint32_t shared_crc = 0;
+        if (!st && rc.sf) st = shared_finish(&rc, t, shared_name, sizeof shared_name, &shared_size, &shared_crc, &err);
+        if (rc.sf) fclose(rc.sf);
+        if (rc.sf_tmp[0]) unlink(rc.sf_tmp); /* a failed task leaves no file */
         ff_err ferr;
         const char *model = ff_wrender_loaded_model(sh->r);
         size_t ml = model ? strlen(model) : 0;
@@ -162,12 +228,19 @@ static void *render_main(void *arg) {
             d.task_id = t->task_id;
             d.frames = rc.frames_sent;
             d.render_s = now_s() - t_start;
+            if (shared_name[0]) {
+                d.shared_path = shared_name;
+                d.has_shared_size = d.has_shared_crc32 = 1;
+                d.shared_size = shared_size;
+                d.shared_crc32 = shared_crc;
+            }
             Ff__Envelope out = FF__ENVELOPE__INIT;
             out.body_case = FF__ENVELOPE__BODY_DONE;
             out.done = &d;
             forward_tag(pair, &out, 'F', &ferr);
-            FF_INFO(sh->o->log, "task %llx (job %llu chunk %u) done in %.2f s", (unsigned long long)t->task_id,
-                    (unsigned long long)t->job_id, t->chunk, d.render_s);
+            FF_INFO(sh->o->log, "task %llx (job %llu chunk %u) done in %.2f s%s%s", (unsigned long long)t->task_id,
+                    (unsigned long long)t->job_id, t->chunk, d.render_s, shared_name[0] ? ", frames in shared file " : "",
+                    shared_name);
         } else {
             char logline[512];
             snprintf(logline, sizeof logline, "worker %s, backend %s, model %s", sh->o->name ? sh->o->name : "?",
@@ -240,6 +313,9 @@ ff_status ff_worker_run(const ff_worker_opts *o, ff_err *err) {
     memset(&n, 0, sizeof n);
     n.o = o;
     random_id(n.id, sizeof n.id);
+    struct stat sd;
+    if (o->shared_dir && (stat(o->shared_dir, &sd) || !S_ISDIR(sd.st_mode)))
+        return ff_err_set(err, FF_ERR_ARG, "--shared-dir %s is not a directory", o->shared_dir);
     ff_wrender_opts ro = {o->backend, o->threads, o->vram_budget, o->test_no_render};
     ff_status st = ff_wrender_create(&ro, o->log, &sh.r, err);
     if (st) return st;

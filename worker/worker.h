@@ -10,11 +10,22 @@
  * restarted coordinator recognises the worker when it reconnects (ZeroMQ
  * reconnects by itself).
  *
+ * Shared output directory (shared_dir): instead of streaming compressed
+ * frames in ResultFrames, the worker writes each task's frames as a chunk
+ * frames file (coordinator/assemble.h format) under a temporary name in
+ * shared_dir, syncs it, renames it to "j<job>-c<chunk>-<task>.frames" and
+ * sends only that name with the file's size and zlib crc32 in TaskDone; the
+ * coordinator (started with the same directory as its --shared-dir) checks
+ * and takes it. A task that fails leaves no file behind.
+ *
  * TEST MODES (command line only, never from a job): test_no_render renders
  * nothing (see worker_render.h); test_stall_step > 0 makes the first task
  * stop after that denoising step and wait, heartbeating, until it is
  * cancelled or the process is killed — so tests can kill a worker
- * mid-chunk without depending on timing. */
+ * mid-chunk without depending on timing. test_shared_fault damages the
+ * first task's shared file after its checksum is taken (1: one byte
+ * flipped, 2: the file removed), so tests can check that the coordinator
+ * refuses it. */
 #ifndef FF_WORKER_H
 #define FF_WORKER_H
 
@@ -35,6 +46,8 @@ typedef struct {
     const char *name;         /* default host:pid/backend */
     int test_no_render;       /* TEST MODE */
     int test_stall_step;      /* TEST MODE */
+    int test_shared_fault;    /* TEST MODE: 1 corrupt, 2 remove the first shared file */
+    const char *shared_dir;   /* write results there (see above); NULL: inline frames */
     int max_tasks;            /* exit after this many tasks (0: never) */
     const ff_log *log;
     const volatile sig_atomic_t *stop; /* set by a signal handler in main */

@@ -14,6 +14,9 @@
  *  - malformed, oversized, wrong-version, wrongly framed and forged
  *    messages are refused with an Error and logged; the coordinator keeps
  *    serving;
+ *  - results through a shared directory (worker and coordinator --shared-dir)
+ *    give the same bytes as inline frames; a corrupted or missing shared file
+ *    fails the attempt and the chunk is re-run;
  *  - CURVE: a client without (or with the wrong) server key is refused;
  *    without keys a wildcard bind stays on loopback. */
 #include <sqlite3.h>
@@ -237,6 +240,96 @@ static void test_batch_same_bytes(void) {
     char *wargs[] = {"workers", "--json", "--connect", f.ep, NULL};
     FF_CHECK(fp_run(wargs, wout, sizeof wout, NULL) == 0);
     FF_CHECK(strstr(wout, "\"tasks_done\": 1") != NULL);
+    fp_kill_all(&f.ps);
+}
+
+/* ---- results through a shared directory ------------------------------------------------ */
+
+static unsigned long long run_job(farm *f, const char *name, const char *out) {
+    char job[900], text[2048];
+    snprintf(job, sizeof job, "%s/%s.json", f->dir, name);
+    snprintf(text, sizeof text,
+             "{\"model\": \"%s\", \"prompts\": [\"a cat\", \"sunset\"], \"seeds\": [7, 9], \"width\": 64, "
+             "\"height\": 64, \"frames\": 9, \"steps\": 2, \"max_attempts\": 3, \"output\": \"%s\"}",
+             g_model, out);
+    write_text(job, text);
+    unsigned long long id = submit(f, job, NULL);
+    if (!id || wait_job_state(f, id, "done")) return 0;
+    return id;
+}
+
+static int dir_entries(const char *dir) {
+    char cmd[1000], out[64] = "";
+    snprintf(cmd, sizeof cmd, "ls -A '%s' | wc -l", dir);
+    FILE *p = popen(cmd, "r");
+    if (!p) return -1;
+    if (!fgets(out, sizeof out, p)) out[0] = 0;
+    pclose(p);
+    return atoi(out);
+}
+
+static void test_shared_dir(void) {
+    farm f;
+    farm_init(&f, "shared");
+    char sdir[900];
+    snprintf(sdir, sizeof sdir, "%s/shared", f.dir);
+    mkdir(sdir, 0755);
+    const char *cx[] = {"--shared-dir", sdir, NULL};
+    FF_REQUIRE(farm_start_coord(&f, "tcp://127.0.0.1:*", cx) == 0);
+    /* inline first: the reference */
+    pid_t w = farm_start_worker(&f, "inline", NULL);
+    char ref[900], out[900];
+    snprintf(ref, sizeof ref, "%s/inline.y4m", f.dir);
+    FF_REQUIRE(run_job(&f, "inline", ref) == 1);
+    fp_kill(&f.ps, w);
+    /* two workers writing to the shared directory */
+    const char *sx[] = {"--shared-dir", sdir, NULL};
+    pid_t a = farm_start_worker(&f, "s1", sx), b = farm_start_worker(&f, "s2", sx);
+    snprintf(out, sizeof out, "%s/shared.y4m", f.dir);
+    FF_REQUIRE(run_job(&f, "shared", out) == 2);
+    for (int i = 0; i < 2; i++) {
+        char o[920], r[920];
+        snprintf(o, sizeof o, "%s/shared_%04d.y4m", f.dir, i);
+        snprintf(r, sizeof r, "%s/inline_%04d.y4m", f.dir, i);
+        FF_CHECK_MSG(fp_same_file(o, r), "item %d: shared-dir %s differs from inline %s", i, o, r);
+    }
+    char l1[900], l2[900];
+    snprintf(l1, sizeof l1, "%s/s1.log", f.dir);
+    snprintf(l2, sizeof l2, "%s/s2.log", f.dir);
+    FF_CHECK(count_in_file(l1, "frames in shared file") + count_in_file(l2, "frames in shared file") == 2);
+    FF_CHECK_MSG(dir_entries(sdir) == 0, "%d files left in %s", dir_entries(sdir), sdir);
+    fp_kill(&f.ps, a);
+    fp_kill(&f.ps, b);
+    /* a corrupted, then a missing file: the attempt fails, the chunk is re-run, the bytes are the same */
+    const char *faults[] = {"corrupt", "missing"}, *logged[] = {"crc32", "cannot be read"};
+    for (int k = 0; k < 2; k++) {
+        const char *fx[] = {"--shared-dir", sdir, "--test-shared-fault", faults[k], NULL};
+        pid_t v = farm_start_worker(&f, faults[k], fx);
+        snprintf(out, sizeof out, "%s/%s.y4m", f.dir, faults[k]);
+        unsigned long long id = run_job(&f, faults[k], out);
+        FF_REQUIRE(id == 3u + (unsigned)k);
+        ff_json_doc *d = job_status(&f, id, NULL);
+        FF_REQUIRE(d);
+        const ff_json *chunks = ff_json_get(ff_json_root(d), "chunks");
+        int attempts = 0, dispatches = 0, completions = 0;
+        for (size_t i = 0; i < ff_json_count(chunks); i++) {
+            attempts += (int)jint(ff_json_at(chunks, i), "attempts");
+            dispatches += (int)jint(ff_json_at(chunks, i), "dispatches");
+            completions += (int)jint(ff_json_at(chunks, i), "completions");
+        }
+        ff_json_free(d);
+        FF_CHECK_MSG(attempts == 1 && dispatches == 3 && completions == 2, "%s: attempts %d dispatches %d completions %d",
+                     faults[k], attempts, dispatches, completions);
+        FF_CHECK_MSG(count_in_file(f.log, logged[k]) >= 1, "%s: no '%s' in %s", faults[k], logged[k], f.log);
+        for (int i = 0; i < 2; i++) {
+            char o[920], r[920];
+            snprintf(o, sizeof o, "%s/%s_%04d.y4m", f.dir, faults[k], i);
+            snprintf(r, sizeof r, "%s/inline_%04d.y4m", f.dir, i);
+            FF_CHECK_MSG(fp_same_file(o, r), "%s, item %d: %s differs from inline %s", faults[k], i, o, r);
+        }
+        FF_CHECK_MSG(dir_entries(sdir) == 0, "%s: %d files left in %s", faults[k], dir_entries(sdir), sdir);
+        fp_kill(&f.ps, v);
+    }
     fp_kill_all(&f.ps);
 }
 
@@ -555,6 +648,7 @@ int main(void) {
     FF_RUN(test_bad_messages);
     FF_RUN(test_curve);
     FF_RUN(test_batch_same_bytes);
+    FF_RUN(test_shared_dir);
     FF_RUN(test_worker_killed);
     FF_RUN(test_coordinator_killed);
     return ff_test_summary();

@@ -3,7 +3,7 @@
  *
  *   framefarm coordinator [--bind tcp://HOST:5555] --state DIR [--curve-secret NAME.key] [--insecure]
  *       [--max-message BYTES] [--worker-timeout SEC] [--keep-chunks] [--shared-dir DIR]
- *       [--log-level L]
+ *       [--curve-allow DIR] [--log-level L]
  *   framefarm worker --connect tcp://HOST:5555 [--device N | --backend cpu|cuda[:N]] [--vram-budget 8G]
  *       [--threads N] [--server-key COORD.pub] [--client-key NAME] [--heartbeat SEC] [--name NAME]
  *       [--max-tasks N] [--shared-dir DIR] [--log-level L]
@@ -55,8 +55,9 @@ int ff_cmd_coordinator(int argc, char **argv) {
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             printf("usage: framefarm coordinator [--bind tcp://*:5555] --state DIR [--curve-secret NAME.key] [--insecure]\n"
                    "       [--max-message BYTES] [--worker-timeout SEC] [--keep-chunks] [--shared-dir DIR]\n"
-                   "       [--log-level L]\n"
-                   "  --shared-dir DIR: take results workers wrote to DIR (their --shared-dir)\n");
+                   "       [--curve-allow DIR] [--log-level L]\n"
+                   "  --shared-dir DIR: take results workers wrote to DIR (their --shared-dir)\n"
+                   "  --curve-allow DIR: only clients and workers whose public key (*.pub) is in DIR (needs --curve-secret)\n");
             return FF_EXIT_OK;
         }
         if (!strcmp(a, "--insecure")) {
@@ -75,6 +76,7 @@ int ff_cmd_coordinator(int argc, char **argv) {
         if (!strcmp(a, "--bind")) o.bind = val;
         else if (!strcmp(a, "--state")) o.state_dir = val;
         else if (!strcmp(a, "--curve-secret")) o.curve_secret = val;
+        else if (!strcmp(a, "--curve-allow")) o.curve_allow = val;
         else if (!strcmp(a, "--shared-dir")) o.shared_dir = val;
         else if (!strcmp(a, "--max-message")) {
             int64_t b;
@@ -98,6 +100,10 @@ int ff_cmd_coordinator(int argc, char **argv) {
     }
     if (!o.state_dir) {
         fprintf(stderr, "framefarm coordinator: --state DIR is required (jobs and chunks persist there)\n");
+        return FF_EXIT_USAGE;
+    }
+    if (o.curve_allow && !o.curve_secret) {
+        fprintf(stderr, "framefarm coordinator: --curve-allow needs --curve-secret (the allow-list checks CURVE keys)\n");
         return FF_EXIT_USAGE;
     }
     ff_log log;

@@ -9,6 +9,7 @@
 #include <zmq.h>
 
 #include "coordinator/coord.h"
+#include "coordinator/zap.h"
 #include "proto/ff_net.h"
 #include "proto/ff_wire.h"
 
@@ -122,7 +123,19 @@ ff_status ff_cserver_run(const ff_cserver_opts *o, ff_err *err) {
     if (o->curve_secret && (st = ff_net_key_load(o->curve_secret, secret, err))) return st;
 
     void *ctx = zmq_ctx_new(), *sock = NULL, *mon = NULL;
+    ff_zap *zap = NULL;
     if (!ctx) return ff_err_set(err, FF_ERR_IO, "zmq_ctx_new: %s", zmq_strerror(errno));
+    if (o->curve_allow) { /* before the socket: without a handler libzmq lets every key in */
+        if (!o->curve_secret) {
+            zmq_ctx_term(ctx);
+            return ff_err_set(err, FF_ERR_ARG, "--curve-allow needs --curve-secret (it checks CURVE keys)");
+        }
+        if ((st = ff_zap_start(ctx, o->curve_allow, o->log, &zap, err))) {
+            zmq_ctx_term(ctx);
+            return st;
+        }
+        FF_INFO(o->log, "CURVE allow-list: %zu keys from %s", ff_zap_key_count(zap), o->curve_allow);
+    }
     sock = zmq_socket(ctx, ZMQ_ROUTER);
     int one = 1, zero = 0;
     int64_t guard = (int64_t)max_msg * 4 + 65536;
@@ -137,6 +150,10 @@ ff_status ff_cserver_run(const ff_cserver_opts *o, ff_err *err) {
         st = ff_net_curve_server(sock, secret, err);
         memset(secret, 0, sizeof secret);
         if (st) goto done;
+        if (zap && zmq_setsockopt(sock, ZMQ_ZAP_DOMAIN, "framefarm", 9)) {
+            st = ff_err_set(err, FF_ERR_IO, "coordinator socket: ZAP domain: %s", zmq_strerror(errno));
+            goto done;
+        }
     }
     char mon_ep[64];
     snprintf(mon_ep, sizeof mon_ep, "inproc://ff-coord-mon-%p", sock);
@@ -236,6 +253,7 @@ done:
         zmq_close(mon);
     }
     if (sock) zmq_close(sock);
+    ff_zap_stop(zap);
     zmq_ctx_term(ctx);
     return st;
 }

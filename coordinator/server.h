@@ -11,7 +11,8 @@
  *
  * Security: with a CURVE secret key the socket is a CURVE server (clients
  * and workers need the coordinator's public key; handshake failures are
- * logged from the socket monitor). Without keys, a wildcard bind
+ * logged from the socket monitor). With curve_allow as well, only peers
+ * whose public key is in that folder get in (coordinator/zap.h). Without keys, a wildcard bind
  * (tcp://\*:P, tcp://0.0.0.0:P) is narrowed to 127.0.0.1 unless
  * allow_insecure_remote is set, and any other non-loopback address is
  * refused.
@@ -31,6 +32,7 @@ typedef struct {
     const char *bind;            /* default tcp://127.0.0.1:5555 */
     const char *state_dir;
     const char *curve_secret;    /* path of the coordinator's .key; NULL: no CURVE */
+    const char *curve_allow;     /* folder of allowed peers' public keys (*.pub); NULL: any key */
     const char *shared_dir;      /* results written there by workers are taken (coord.h); NULL: refused */
     int allow_insecure_remote;   /* bind beyond loopback without CURVE */
     size_t max_message;          /* bytes; 0: FF_WIRE_MAX_DEFAULT */

@@ -18,6 +18,8 @@
  *    give the same bytes as inline frames; a corrupted or missing shared file
  *    fails the attempt and the chunk is re-run;
  *  - CURVE: a client without (or with the wrong) server key is refused;
+ *    with --curve-allow, an unlisted client or worker key is refused and a
+ *    listed one accepted;
  *    without keys a wildcard bind stays on loopback. */
 #include <sqlite3.h>
 #include <stdio.h>
@@ -625,6 +627,52 @@ static void test_curve(void) {
     const char *sk[] = {"--server-key", pub, "--wait", "--wait-timeout", "120", NULL};
     FF_CHECK(submit(&f, job, sk) == 1);
     fp_kill_all(&f.ps);
+    /* the allow-list: the server key alone is not enough, the peer's own key must be listed */
+    farm h;
+    farm_init(&h, "curve-allow");
+    char allow[900], good[900], bad[900], goodpub[920], gooddst[920], text2[256];
+    snprintf(allow, sizeof allow, "%s/allow", h.dir);
+    snprintf(good, sizeof good, "%s/good", h.dir);
+    snprintf(bad, sizeof bad, "%s/bad", h.dir);
+    mkdir(allow, 0755);
+    char *kg3[] = {"keygen", good, NULL}, *kg4[] = {"keygen", bad, NULL};
+    FF_REQUIRE(fp_run(kg3, NULL, 0, NULL) == 0 && fp_run(kg4, NULL, 0, NULL) == 0);
+    snprintf(goodpub, sizeof goodpub, "%s.pub", good);
+    snprintf(gooddst, sizeof gooddst, "%s/good.pub", allow);
+    FF_REQUIRE(!fp_read(goodpub, text2, sizeof text2));
+    write_text(gooddst, text2);
+    const char *ax[] = {"--curve-secret", sec, "--curve-allow", allow, NULL};
+    FF_REQUIRE(farm_start_coord(&h, "tcp://127.0.0.1:*", ax) == 0);
+    FF_CHECK(count_in_file(h.log, "allow-list: 1 keys") == 1);
+    char *listed[] = {"status", "--connect", h.ep, "--server-key", pub, "--client-key", good, "--timeout", "10", NULL};
+    FF_CHECK(fp_run(listed, NULL, 0, errlog) == 0);
+    char *unlisted[] = {"status", "--connect", h.ep, "--server-key", pub, "--client-key", bad, "--timeout", "3", NULL};
+    FF_CHECK(fp_run(unlisted, NULL, 0, errlog) == 3);
+    char *ephemeral[] = {"status", "--connect", h.ep, "--server-key", pub, "--timeout", "3", NULL};
+    FF_CHECK(fp_run(ephemeral, NULL, 0, errlog) == 3);
+    FF_CHECK(count_in_file(h.log, "is not in --curve-allow") >= 2);
+    /* workers: the unlisted one is refused (logged), the listed one registers and renders */
+    int refused_before = count_in_file(h.log, "is not in --curve-allow");
+    const char *wbad[] = {"--server-key", pub, "--client-key", bad, "--test-no-render", NULL};
+    const char *wgood[] = {"--server-key", pub, "--client-key", good, "--test-no-render", NULL};
+    farm_start_worker(&h, "unlisted-worker", wbad);
+    double t0 = fp_now();
+    while (count_in_file(h.log, "is not in --curve-allow") <= refused_before && fp_now() - t0 < WAIT_S) fp_sleep_ms(50);
+    FF_CHECK(count_in_file(h.log, "is not in --curve-allow") > refused_before);
+    farm_start_worker(&h, "listed-worker", wgood);
+    snprintf(job, sizeof job, "%s/job.json", h.dir);
+    snprintf(text, sizeof text,
+             "{\"model\": \"/unused\", \"prompt\": \"x\", \"seed\": 1, \"width\": 16, \"height\": 16, \"frames\": 5, "
+             "\"output\": \"%s/o.y4m\"}",
+             h.dir);
+    write_text(job, text);
+    const char *gk[] = {"--server-key", pub, "--client-key", good, "--wait", "--wait-timeout", "120", NULL};
+    FF_CHECK(submit(&h, job, gk) == 1);
+    char wout[8192];
+    char *wargs[] = {"workers", "--json", "--connect", h.ep, "--server-key", pub, "--client-key", good, NULL};
+    FF_CHECK(fp_run(wargs, wout, sizeof wout, NULL) == 0);
+    FF_CHECK_MSG(strstr(wout, "listed-worker") && !strstr(wout, "unlisted-worker"), "%s", wout);
+    fp_kill_all(&h.ps);
     /* no keys: a wildcard bind is narrowed to loopback */
     farm g;
     farm_init(&g, "loopback");

@@ -275,3 +275,27 @@ void ff_pool_host_free(ff_pool *p, void *ptr) {
     release(p, ptr);
     free(ptr);
 }
+
+ff_status ff_pool_host_alloc_pinned(ff_pool *p, ff_backend *be, ff_tensor *t, ff_dtype dt, int ndim,
+                                    const int64_t *shape, ff_err *err) {
+    memset(t, 0, sizeof *t);
+    if (ndim < 0 || ndim > FF_MAX_DIMS || (ndim && !shape) || (int)dt < 0 || dt >= FF_DTYPE_COUNT)
+        return ff_err_set(err, FF_ERR_ARG, "ff_pool_host_alloc_pinned: bad shape or dtype");
+    size_t nbytes = ff_dtype_size(dt);
+    for (int i = 0; i < ndim; i++) {
+        if (shape[i] < 0 || (shape[i] && nbytes > SIZE_MAX / (size_t)shape[i]))
+            return ff_err_set(err, FF_ERR_ARG, "ff_pool_host_alloc_pinned: bad shape");
+        nbytes *= (size_t)shape[i];
+    }
+    ff_status st = reserve(p, nbytes, err);
+    if (st) return st;
+    st = ff_be_host_alloc(be, t, dt, ndim, shape, err);
+    commit(p, st ? NULL : t->data, nbytes);
+    return st;
+}
+
+void ff_pool_host_free_pinned(ff_pool *p, ff_backend *be, ff_tensor *t) {
+    if (!t->data) return;
+    release(p, t->data);
+    ff_be_host_free(be, t);
+}

@@ -11,8 +11,9 @@
  * did not allocate, and a free returns it to the backend at once.
  *
  * A host pool (ff_pool_host_alloc/free) is the same accounting over host
- * memory, for the staging buffers of block streaming (pinned memory when a
- * backend offers it: not yet, plain malloc today).
+ * memory, for the staging buffers of block streaming; ff_pool_host_alloc_pinned
+ * counts a backend's page-locked host memory (ff_be_host_alloc: cudaHostAlloc
+ * on CUDA, calloc on CPU) the same way.
  *
  * The label names what is running ("transformer/blocks.3"); callers set it
  * per stage and block so that a budget error says where it happened. Peaks
@@ -30,6 +31,7 @@
 #define FF_POOL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/ff_err.h"
 #include "kernels/ops.h"
@@ -72,6 +74,12 @@ void ff_pool_reset_peak(ff_pool *p);
 /* Host pool: nbytes of zeroed host memory counted against the budget. */
 ff_status ff_pool_host_alloc(ff_pool *p, size_t nbytes, void **ptr, ff_err *err);
 void ff_pool_host_free(ff_pool *p, void *ptr); /* NULL is a no-op */
+/* Host pool over pinned memory: t from ff_be_host_alloc(be, ...), its bytes
+ * counted against the budget (FF_ERR_BUDGET before the backend is called).
+ * Freed with ff_pool_host_free_pinned (same pool and backend). */
+ff_status ff_pool_host_alloc_pinned(ff_pool *p, ff_backend *be, ff_tensor *t, ff_dtype dt, int ndim,
+                                    const int64_t *shape, ff_err *err);
+void ff_pool_host_free_pinned(ff_pool *p, ff_backend *be, ff_tensor *t); /* t->data NULL is a no-op */
 
 /* "1.50 GiB" / "12.0 MiB" / "512 B" into buf; returns buf. */
 const char *ff_pool_fmt_bytes(size_t bytes, char *buf, size_t n);

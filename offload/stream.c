@@ -1,17 +1,39 @@
 /* stream: resident and block-streamed weights (see stream.h).
  *
- * The ring protocol (STREAM), one mutex + one condition variable:
+ * The ring protocol (STREAM). The host side, one mutex + one condition
+ * variable:
  *   slot_busy[r]   1 from the moment the copy thread claims buffer r until
  *                  the compute thread has left the last block of the group
  *                  in it;
- *   slot_group[r]  the group whose upload into r is complete, else -1.
- * Copy thread, for g = 0 .. G-1: wait until !slot_busy[g % R], claim it,
- * upload group g (outside the lock), publish slot_group = g.
- * Compute thread, entering the first block of group g: wait until
- * slot_group[g % R] == g; leaving the last block of group g: slot_busy = 0,
- * slot_group = -1, wake the copier. So a buffer is never rewritten while a
- * block that reads it may still run (on CUDA: before the reading kernels
- * are queued on the same stream). */
+ *   slot_group[r]  the group whose upload into r is queued (and `filled[r]`
+ *                  recorded after it), else -1.
+ * The device side, events (kernels/ops.h "async uploads"):
+ *   filled[r]      recorded on the copy stream after the uploads of a group
+ *                  into r; the compute stream waits for it;
+ *   consumed[r]    recorded on the compute stream after the kernels of the
+ *                  last block that read r were queued; the copy thread
+ *                  host-waits for it before rewriting r;
+ *   staged[q]      recorded on the copy stream after an upload out of pinned
+ *                  staging buffer q; the copy thread host-waits for it
+ *                  before refilling q.
+ * Copy thread, for g = 0 .. G-1: wait until !slot_busy[g % R], claim it;
+ * then, outside the lock, ff_be_event_sync(consumed[r]) (when recorded),
+ * fill staging buffers from the host tensors or the file and queue
+ * ff_be_upload_async of each into r, record filled[r]; publish slot_group
+ * = g. Compute thread, entering the first block of group g: wait until
+ * slot_group[g % R] == g, then ff_be_wait_event_compute(filled[r]) (no host
+ * wait for the copy); leaving the last block of group g: record
+ * consumed[r], then slot_busy = 0, slot_group = -1, wake the copier.
+ * Every record happens before the mutex hand-over that lets the other
+ * thread wait on it (an event never recorded would not be waited for), and
+ * an event is never recorded while the other thread may wait on it. So the
+ * upload of group g+1 runs on the copy stream while group g computes, a
+ * buffer is rewritten only after the kernels reading it have run, and a
+ * staging buffer only after its copy is done; the only host waits are the
+ * copy thread's. end() records every consumed[r] (a failed run may leave a
+ * group entered and never left), so the next run's copier waits for it.
+ * On the CPU backend the uploads are memcpys and the events no-ops: the
+ * mutex protocol alone orders the threads. */
 #include "offload/stream.h"
 
 #include <pthread.h>
@@ -23,6 +45,8 @@
 #include <unistd.h>
 
 #define ALIGN 256
+#define NSTAGE 2                /* pinned staging buffers: one filled while the other uploads */
+#define STAGE_CHUNK (16u << 20) /* small tensors are batched into uploads of up to this many bytes */
 
 struct ff_offload_stream {
     ff_backend *be;
@@ -35,6 +59,7 @@ struct ff_offload_stream {
     ff_tensor *host;     /* n: the host tensors found at create */
     ff_tensor *dev;      /* n: backend copies made at create */
     size_t *boff;        /* pb: offset of each block tensor inside one block's span */
+    size_t *bsz;         /* pb: its bytes on the backend (unpadded) */
     ff_dtype *bdt;       /* pb: its backend dtype */
     size_t block_bytes;
     int L, k, R, G, stream;
@@ -47,6 +72,13 @@ struct ff_offload_stream {
     size_t *src_n;
     void *fbuf[3];       /* unaligned raw copy, conversion buffers X and Y */
     size_t fbuf_n[3];
+    /* STREAM, the copy stream (see the protocol above) */
+    ff_be_event **filled, **consumed; /* R each */
+    int *consumed_rec;                /* R: consumed[r] recorded at least once (guarded by mu) */
+    ff_tensor stage[NSTAGE];          /* pinned (ff_be_host_alloc) staging of stage_bytes each */
+    ff_be_event *staged[NSTAGE];
+    int staged_rec[NSTAGE], next_stage; /* the copy thread's (one run at a time) */
+    size_t stage_bytes;
 
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -145,6 +177,44 @@ static ff_status upload_slot(ff_offload_stream *s, size_t i, ff_tensor *dst, ff_
     return s->src && s->src[i] ? upload_file(s, i, dst, err) : upload_one(s, dst, &s->host[i], err);
 }
 
+/* Slot i (block tensor j) in its backend dtype, written to host memory dst
+ * (a pinned staging buffer): copied or converted from the host tensor, or
+ * read from the file's mapping through the conversion chain, the last step
+ * writing into dst. The same bits as upload_slot would upload. */
+static ff_status stage_slot(ff_offload_stream *s, size_t i, size_t j, void *dst, ff_err *err) {
+    const ff_tensor *h = &s->host[i];
+    ff_tensor out;
+    ff_tensor_view(&out, s->bdt[j], h->ndim, h->shape, dst, FF_LOC_HOST);
+    if (!(s->src && s->src[i])) {
+        if (h->dtype != out.dtype) return ff_tensor_convert(&out, h, err);
+        if (s->bsz[j]) memcpy(dst, h->data, s->bsz[j]);
+        return FF_OK;
+    }
+    const void *raw = s->src[i];
+    ff_dtype chain[3];
+    const int n = file_chain(s->src_dt[i], h->dtype, out.dtype, chain);
+    ff_status st = FF_OK;
+    if (!n) {
+        if (s->src_n[i]) memcpy(dst, raw, s->src_n[i]);
+    } else {
+        const void *data = raw;
+        if ((uintptr_t)raw % ff_dtype_size(s->src_dt[i])) {
+            memcpy(s->fbuf[0], raw, s->src_n[i]);
+            data = s->fbuf[0];
+        }
+        ff_tensor cur;
+        ff_tensor_view(&cur, s->src_dt[i], h->ndim, h->shape, (void *)data, FF_LOC_HOST);
+        for (int c = 0; c < n && !st; c++) {
+            ff_tensor next = out;
+            if (c < n - 1) ff_tensor_view(&next, chain[c], h->ndim, h->shape, s->fbuf[1 + (c & 1)], FF_LOC_HOST);
+            st = ff_tensor_convert(&next, &cur, err);
+            cur = next;
+        }
+    }
+    drop_pages(raw, s->src_n[i]);
+    return st;
+}
+
 /* Block b's tensor j inside ring buffer r. */
 static ff_tensor ring_view(const ff_offload_stream *s, int r, int b, size_t j) {
     const ff_tensor *h = &s->host[s->nr + (size_t)b * s->pb + j];
@@ -159,17 +229,78 @@ static int group_size(const ff_offload_stream *s, int g) {
     return b0 + s->k <= s->L ? s->k : s->L - b0;
 }
 
+/* The u-th tensor of a group (block u / pb, tensor u % pb): its offset in a
+ * ring buffer and its padded size there (the group's tensors are contiguous). */
+static size_t group_off(const ff_offload_stream *s, size_t u) {
+    return u / s->pb * s->block_bytes + s->boff[u % s->pb];
+}
+
+static size_t group_end(const ff_offload_stream *s, size_t u) { return group_off(s, u) + align_up(s->bsz[u % s->pb]); }
+
+/* A F32 view of bytes [off, off + n) of base (n a multiple of 4). */
+static ff_tensor byte_view(void *base, size_t off, size_t n, ff_loc loc) {
+    ff_tensor v;
+    int64_t shape[1] = {(int64_t)(n / 4)};
+    ff_tensor_view(&v, FF_F32, 1, shape, (char *)base + off, loc);
+    return v;
+}
+
+/* Queues group g's upload into ring buffer r on the copy stream: the group's
+ * tensors in runs that fit a staging buffer (one large tensor, or many
+ * small ones), each run staged into the next pinned buffer (after its
+ * previous upload is done) and uploaded with one ff_be_upload_async. */
 static ff_status upload_group(ff_offload_stream *s, int g, int r, int64_t *bytes, ff_err *err) {
-    const int b0 = g * s->k, nb = group_size(s, g);
-    for (int b = b0; b < b0 + nb; b++)
-        for (size_t j = 0; j < s->pb; j++) {
-            size_t i = s->nr + (size_t)b * s->pb + j;
-            ff_tensor v = ring_view(s, r, b, j);
-            ff_status st = upload_slot(s, i, &v, err);
-            if (st) return ff_err_wrap(err, "%s: uploading %s", s->name, slot_name(s, i));
-            *bytes += (int64_t)ff_tensor_nbytes(&v);
+    const int b0 = g * s->k;
+    const size_t n = (size_t)group_size(s, g) * s->pb;
+    ff_status st;
+    for (size_t t = 0, e; t < n; t = e) {
+        const size_t off0 = group_off(s, t);
+        for (e = t + 1; e < n && group_end(s, e) - off0 <= s->stage_bytes;) e++;
+        const size_t span = group_end(s, e - 1) - off0;
+        const int q = s->next_stage;
+        s->next_stage = (q + 1) % NSTAGE;
+        if (s->staged_rec[q] && (st = ff_be_event_sync(s->be, s->staged[q], err)))
+            return ff_err_wrap(err, "%s: waiting for a staging upload", s->name);
+        for (size_t u = t; u < e; u++) {
+            const size_t i = s->nr + ((size_t)b0 + u / s->pb) * s->pb + u % s->pb;
+            if ((st = stage_slot(s, i, u % s->pb, (char *)s->stage[q].data + (group_off(s, u) - off0), err)))
+                return ff_err_wrap(err, "%s: uploading %s", s->name, slot_name(s, i));
+            *bytes += (int64_t)s->bsz[u % s->pb];
         }
-    return FF_OK;
+        ff_tensor dst = byte_view(s->ring[r].data, off0, span, s->ring[r].loc);
+        ff_tensor src = byte_view(s->stage[q].data, 0, span, FF_LOC_HOST);
+        if ((st = ff_be_upload_async(s->be, &dst, &src, err)) ||
+            (st = ff_be_event_record_copy(s->be, s->staged[q], err)))
+            return ff_err_wrap(err, "%s: uploading blocks.%d", s->name, b0 + (int)(t / s->pb));
+        s->staged_rec[q] = 1;
+    }
+    return ff_be_event_record_copy(s->be, s->filled[r], err);
+}
+
+/* STREAM: the pinned staging buffers and the events; the ring's zero-fills
+ * (queued on the compute stream) done before the first async upload. */
+static ff_status stream_setup(ff_offload_stream *s, ff_err *err) {
+    size_t big = 0;
+    for (size_t j = 0; j < s->pb; j++)
+        if (align_up(s->bsz[j]) > big) big = align_up(s->bsz[j]);
+    const size_t group = (size_t)s->k * s->block_bytes;
+    s->stage_bytes = group < STAGE_CHUNK ? group : STAGE_CHUNK;
+    if (s->stage_bytes < big) s->stage_bytes = big;
+    const int64_t shape[1] = {(int64_t)(s->stage_bytes / 4)};
+    ff_status st;
+    if (s->o.host_pool) ff_pool_set_label(s->o.host_pool, "%s/pinned staging", s->name);
+    for (int q = 0; q < NSTAGE; q++) {
+        st = s->o.host_pool ? ff_pool_host_alloc_pinned(s->o.host_pool, s->be, &s->stage[q], FF_F32, 1, shape, err)
+                            : ff_be_host_alloc(s->be, &s->stage[q], FF_F32, 1, shape, err);
+        if (st) return ff_err_wrap(err, "%s: pinned staging", s->name);
+        s->staging_bytes += s->stage_bytes;
+        if ((st = ff_be_event_create(s->be, &s->staged[q], err))) return st;
+    }
+    for (int r = 0; r < s->R; r++)
+        if ((st = ff_be_event_create(s->be, &s->filled[r], err)) ||
+            (st = ff_be_event_create(s->be, &s->consumed[r], err)))
+            return st;
+    return ff_be_sync(s->be, err);
 }
 
 static void *copy_thread(void *arg) {
@@ -184,11 +315,14 @@ static void *copy_thread(void *arg) {
         }
         s->slot_busy[r] = 1;
         s->slot_group[r] = -1;
+        const int consumed = s->consumed_rec[r];
         pthread_mutex_unlock(&s->mu);
 
         ff_err e = {0};
         int64_t bytes = 0;
-        ff_status st = upload_group(s, g, r, &bytes, &e);
+        /* the kernels that read r last have run (host wait, this thread only) */
+        ff_status st = consumed ? ff_be_event_sync(s->be, s->consumed[r], &e) : FF_OK;
+        if (!st) st = upload_group(s, g, r, &bytes, &e);
 
         pthread_mutex_lock(&s->mu);
         s->st.bytes_uploaded += bytes;
@@ -241,9 +375,22 @@ ff_status ff_offload_stream_enter(ff_offload_stream *s, int i, ff_err *err) {
         if (st && err) *err = s->th_err;
         pthread_mutex_unlock(&s->mu);
         if (st) return st;
+        /* the compute stream waits for the group's copy; the host does not */
+        if ((st = ff_be_wait_event_compute(s->be, s->filled[r], err)))
+            return ff_err_wrap(err, "%s: waiting for blocks.%d", s->name, i);
     }
     for (size_t j = 0; j < s->pb; j++) *s->slot[s->nr + (size_t)i * s->pb + j] = ring_view(s, r, i, j);
     return FF_OK;
+}
+
+/* Records consumed[r] after the compute work queued so far (the kernels
+ * reading ring buffer r); 1 when recorded. Should the record fail, the
+ * compute thread waits for that work itself (then there is nothing left to
+ * wait for; an error path only) and 0 is returned. */
+static int mark_consumed(ff_offload_stream *s, int r) {
+    if (!ff_be_event_record_compute(s->be, s->consumed[r], NULL)) return 1;
+    (void)ff_be_sync(s->be, NULL);
+    return 0;
 }
 
 void ff_offload_stream_leave(ff_offload_stream *s, int i) {
@@ -254,7 +401,9 @@ void ff_offload_stream_leave(ff_offload_stream *s, int i) {
     }
     if (i % s->k == s->k - 1 || i == s->L - 1) {
         const int r = (i / s->k) % s->R;
+        const int rec = mark_consumed(s, r);
         pthread_mutex_lock(&s->mu);
+        s->consumed_rec[r] |= rec;
         s->slot_busy[r] = 0;
         s->slot_group[r] = -1;
         pthread_cond_broadcast(&s->cv);
@@ -271,6 +420,9 @@ void ff_offload_stream_end(ff_offload_stream *s) {
     pthread_mutex_unlock(&s->mu);
     pthread_join(s->th, NULL);
     s->running = 0;
+    /* a failed run may have left a group entered but not left: the next
+     * run's copier must wait for everything queued so far */
+    for (int r = 0; r < s->R; r++) s->consumed_rec[r] |= mark_consumed(s, r);
     for (size_t k = s->nr; k < s->n; k++) *s->slot[k] = s->host[k];
 }
 
@@ -283,6 +435,8 @@ void ff_offload_stream_stats(const ff_offload_stream *s, ff_offload_stats *st) {
 void ff_offload_stream_free(ff_offload_stream *s) {
     if (!s) return;
     if (s->running) ff_offload_stream_end(s);
+    /* queued copies out of staging / kernels reading the ring end before they are freed */
+    if (s->stream && s->ring) (void)ff_be_sync(s->be, NULL);
     if (s->slot && s->host)
         for (size_t i = 0; i < s->n; i++) {
             if (s->host[i].data || s->dev[i].data) *s->slot[i] = s->host[i];
@@ -295,6 +449,16 @@ void ff_offload_stream_free(ff_offload_stream *s) {
         if (s->o.host_pool) ff_pool_host_free(s->o.host_pool, s->staging);
         else free(s->staging);
     }
+    for (int q = 0; q < NSTAGE; q++) {
+        if (s->o.host_pool) ff_pool_host_free_pinned(s->o.host_pool, s->be, &s->stage[q]);
+        else ff_be_host_free(s->be, &s->stage[q]);
+        ff_be_event_free(s->be, s->staged[q]);
+    }
+    for (int r = 0; s->filled && r < s->R; r++) ff_be_event_free(s->be, s->filled[r]);
+    for (int r = 0; s->consumed && r < s->R; r++) ff_be_event_free(s->be, s->consumed[r]);
+    free(s->filled);
+    free(s->consumed);
+    free(s->consumed_rec);
     for (int b = 0; b < 3; b++) {
         if (s->fbuf[b] && s->o.host_pool) ff_pool_host_free(s->o.host_pool, s->fbuf[b]);
         else free(s->fbuf[b]);
@@ -311,6 +475,7 @@ void ff_offload_stream_free(ff_offload_stream *s) {
     free(s->host);
     free(s->dev);
     free(s->boff);
+    free(s->bsz);
     free(s->bdt);
     free(s->ring);
     free(s->slot_busy);
@@ -359,12 +524,16 @@ ff_status ff_offload_stream_create(ff_backend *be, const ff_offload_opts *oi, ff
     s->host = calloc(n1, sizeof *s->host);
     s->dev = calloc(n1, sizeof *s->dev);
     s->boff = calloc(p1, sizeof *s->boff);
+    s->bsz = calloc(p1, sizeof *s->bsz);
     s->bdt = calloc(p1, sizeof *s->bdt);
     s->ring = calloc((size_t)s->R, sizeof *s->ring);
     s->slot_busy = calloc((size_t)s->R, sizeof *s->slot_busy);
     s->slot_group = calloc((size_t)s->R, sizeof *s->slot_group);
-    if (!s->slot || !s->names || !s->host || !s->dev || !s->boff || !s->bdt || !s->ring || !s->slot_busy ||
-        !s->slot_group) {
+    s->filled = calloc((size_t)s->R, sizeof *s->filled);
+    s->consumed = calloc((size_t)s->R, sizeof *s->consumed);
+    s->consumed_rec = calloc((size_t)s->R, sizeof *s->consumed_rec);
+    if (!s->slot || !s->names || !s->host || !s->dev || !s->boff || !s->bsz || !s->bdt || !s->ring ||
+        !s->slot_busy || !s->slot_group || !s->filled || !s->consumed || !s->consumed_rec) {
         st = ff_err_set(err, FF_ERR_NOMEM, "cannot allocate the offload tables of %s", s->name);
         goto fail;
     }
@@ -412,8 +581,13 @@ ff_status ff_offload_stream_create(ff_backend *be, const ff_offload_opts *oi, ff
             ff_dtype chain[3];
             const size_t numel = (size_t)ff_tensor_numel(t);
             int nc = file_chain(e->dtype, t->dtype, dev_dtype(t->dtype, s->o.upload_dtype), chain);
-            if ((uintptr_t)s->src[i] % ff_dtype_size(e->dtype) && s->src_n[i] > s->fbuf_n[0]) s->fbuf_n[0] = s->src_n[i];
-            for (int c = 0; c < nc; c++)
+            /* streamed: the last step writes into pinned staging (stage_slot); an
+             * unaligned tensor needs an aligned copy only when converted */
+            const int last = s->stream ? nc - 1 : nc;
+            if ((uintptr_t)s->src[i] % ff_dtype_size(e->dtype) && s->src_n[i] > s->fbuf_n[0] &&
+                (!s->stream || nc > 0))
+                s->fbuf_n[0] = s->src_n[i];
+            for (int c = 0; c < last; c++)
                 if (numel * ff_dtype_size(chain[c]) > s->fbuf_n[1 + (c & 1)])
                     s->fbuf_n[1 + (c & 1)] = numel * ff_dtype_size(chain[c]);
         }
@@ -446,14 +620,16 @@ ff_status ff_offload_stream_create(ff_backend *be, const ff_offload_opts *oi, ff
         s->host[i] = *t;
         ff_dtype dd = dev_dtype(t->dtype, s->o.upload_dtype);
         size_t nb = (size_t)ff_tensor_numel(t) * ff_dtype_size(dd);
-        if (dd != t->dtype && nb > widen && !(s->src && s->src[i])) widen = nb;
+        /* streamed blocks are widened into pinned staging instead */
+        if (dd != t->dtype && nb > widen && !(s->src && s->src[i]) && !(s->stream && i >= n_resident)) widen = nb;
     }
     /* one block's layout; every block must store its tensors like block 0 */
     for (size_t j = 0; j < per_block && L > 0; j++) {
         const ff_tensor *h0 = &s->host[n_resident + j];
         s->bdt[j] = dev_dtype(h0->dtype, s->o.upload_dtype);
         s->boff[j] = s->block_bytes;
-        s->block_bytes += align_up((size_t)ff_tensor_numel(h0) * ff_dtype_size(s->bdt[j]));
+        s->bsz[j] = (size_t)ff_tensor_numel(h0) * ff_dtype_size(s->bdt[j]);
+        s->block_bytes += align_up(s->bsz[j]);
         for (int b = 1; b < L; b++) {
             size_t i = n_resident + (size_t)b * per_block + j;
             if (s->host[i].dtype != h0->dtype || !ff_tensor_same_shape(&s->host[i], h0)) {
@@ -502,6 +678,7 @@ ff_status ff_offload_stream_create(ff_backend *be, const ff_offload_opts *oi, ff
             }
         }
         s->st.ring_bytes = (size_t)s->R * (size_t)s->k * s->block_bytes;
+        if ((st = stream_setup(s, err))) goto fail;
     }
     s->st.block_bytes = s->block_bytes;
     s->st.staging_bytes = s->staging_bytes;

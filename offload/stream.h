@@ -13,30 +13,40 @@
  *                       stay on the host and are uploaded in groups of k
  *                       blocks into a ring of `ring` device buffers (each k
  *                       blocks wide). A copy thread (pthread + condition
- *                       variables) uploads the next groups while the compute
- *                       thread runs the current one. enter(i) waits until
- *                       block i's group is in the ring and points block i's
- *                       slots at it; leave(i) points them back at the host
- *                       tensors and, after the last block of a group, hands
- *                       the buffer back to the copy thread.
- * On CUDA both threads queue on the backend's compute stream, so a buffer is
- * rewritten only after the kernels that read it were queued (correct; the
- * overlap there is the host side's: staging and conversion; a copy stream +
- * events would be the next step). On the CPU backend the same code and thread
- * run with memcpy uploads, so ordering bugs show in CI.
+ *                       variables) stages the next groups into pinned host
+ *                       buffers (ff_be_host_alloc) and queues their uploads
+ *                       on the backend's copy stream (ff_be_upload_async)
+ *                       while the compute thread runs the current one.
+ *                       enter(i) waits until block i's group is queued,
+ *                       makes the compute stream wait for its copy (an
+ *                       event, no host sync) and points block i's slots at
+ *                       it; leave(i) points them back at the host tensors
+ *                       and, after the last block of a group, marks the
+ *                       compute work that reads the buffer (an event) and
+ *                       hands the buffer back to the copy thread, which
+ *                       waits for that event before rewriting it.
+ * On CUDA the upload of group i+1 overlaps the compute of group i (copy and
+ * compute streams ordered by events; the only host waits are the copy
+ * thread's). On the CPU backend the same code and thread run with memcpy
+ * uploads and no-op events, so ordering bugs show in CI.
  *
  * Weights stored on the host in BF16 may be widened to F32 on upload
  * (upload_dtype = FF_F32): exact, twice the device bytes of those tensors,
  * through a host staging buffer (counted in host_pool when given).
  *
+ * Host staging (STREAM): two pinned buffers, each the larger of the biggest
+ * block tensor and min(k blocks, 16 MiB); small tensors are batched into
+ * one upload. Counted in host_pool (ff_pool_host_alloc_pinned) when given,
+ * and in ff_offload_stats.staging_bytes.
+ *
  * Blocks straight from the file (block_weights, with block_names): no host
  * copy of the blocks is kept; each upload takes the tensor's bytes from the
  * mapping (the page cache is the host copy), converts them when the stored
  * dtype differs (stored -> host dtype as ff_st_load / ff_tensor_convert
- * would -> upload dtype, through at most two staging buffers of the largest
- * block tensor; none when no conversion is needed and the bytes are
- * aligned) and then drops the mapping's pages (madvise MADV_DONTNEED), so
- * the process's resident set holds one tensor of the file at a time. The
+ * would -> upload dtype, the last step into the pinned staging, earlier
+ * steps through at most two buffers of the largest block tensor) and drops
+ * the mapping's pages (madvise MADV_DONTNEED), so the process's resident
+ * set holds one tensor of the file at a time. The
  * same bits as uploading host tensors loaded with ff_dit_load_as.
  *
  * Device bytes: RESIDENT all tensors; STREAM resident tensors + ring * k *
@@ -83,7 +93,7 @@ typedef struct {
     size_t resident_bytes;  /* backend copies made at create */
     size_t ring_bytes;      /* STREAM: ring * k * block_bytes */
     size_t block_bytes;     /* one block on the device (padded) */
-    size_t staging_bytes;   /* host staging for widening */
+    size_t staging_bytes;   /* host staging: widening, file conversion, pinned upload buffers */
     int64_t block_uploads;  /* blocks uploaded by the copy thread since create */
     int64_t bytes_uploaded; /* host -> device bytes since create (resident copies included) */
     int64_t waits;          /* times enter() had to wait for an upload (timing-dependent) */

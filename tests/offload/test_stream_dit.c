@@ -6,7 +6,17 @@
  * a budget set below the all-resident need (and the resident run fails
  * there with an over-budget error naming the tensor), the predicted weight
  * bytes equal the ones placed, the model gets its host tensors back, and a
- * failed forward leaves the copy thread joined and the next run working. */
+ * failed forward leaves the copy thread joined and the next run working.
+ *
+ * On cuda:0, where there is one (a note is printed otherwise), the same
+ * mode checks run on the real copy stream (uploads ordered with compute by
+ * events only), and a stress run: an 8-layer model with blocks large
+ * enough (17 MB) that copies and kernels take comparable time, 20 forwards
+ * queued back to back per mode (k 1 ring 2, k 2 ring 3; no host sync in
+ * between), every output bit-identical to the resident one: a missing
+ * event wait (compute reading a buffer before its copy, or a copy
+ * overwriting a buffer still being read) shows as a differing output. The
+ * stress run also runs on the CPU backend with the small model. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +29,19 @@
 #include "offload/pool.h"
 #include "pipeline/offload_dit.h"
 
+/* Model width and input size of a fixture. */
+typedef struct {
+    int layers, heads, head_dim, ffn;
+    int64_t x[5]; /* (B, C 4, F, H, W) */
+} fixture_size;
+
+/* The small model of the CPU checks: (B 2, C 4, F 3, H 4, W 6) -> 3 x 2 x 3
+ * = 18 tokens; dim 24 */
+static fixture_size small_size(int layers) {
+    fixture_size z = {layers, 3, 8, 40, {2, 4, 3, 4, 6}};
+    return z;
+}
+
 typedef struct {
     ff_backend *be;
     ff_pool *pool;
@@ -27,13 +50,13 @@ typedef struct {
     size_t base; /* pool bytes of the inputs and output */
 } fixture;
 
-static ff_status make_model(int layers, ff_dit_model **m, ff_err *err) {
+static ff_status make_model(const fixture_size *z, ff_dit_model **m, ff_err *err) {
     char json[512];
     snprintf(json, sizeof json,
-             "{\"attention_head_dim\": 8, \"num_attention_heads\": 3, \"in_channels\": 4, \"out_channels\": 4,"
-             " \"text_dim\": 10, \"freq_dim\": 16, \"ffn_dim\": 40, \"num_layers\": %d, \"patch_size\": [1, 2, 2],"
+             "{\"attention_head_dim\": %d, \"num_attention_heads\": %d, \"in_channels\": 4, \"out_channels\": 4,"
+             " \"text_dim\": 10, \"freq_dim\": 16, \"ffn_dim\": %d, \"num_layers\": %d, \"patch_size\": [1, 2, 2],"
              " \"cross_attn_norm\": true}",
-             layers);
+             z->head_dim, z->heads, z->ffn, z->layers);
     ff_json_doc *doc;
     ff_dit_config cfg;
     ff_status st = ff_json_parse(json, strlen(json), "test config", &doc, err);
@@ -61,21 +84,23 @@ static void fixture_free(fixture *f) {
     memset(f, 0, sizeof *f);
 }
 
-static ff_status fixture_init(fixture *f, int layers, ff_err *err) {
+/* be: a backend the fixture takes over (freed with it, also on failure). */
+static ff_status fixture_init_on(fixture *f, ff_backend *be, const fixture_size *z, ff_err *err) {
     memset(f, 0, sizeof *f);
+    f->be = be;
     ff_status st;
-    if ((st = ff_backend_cpu_create(1, &f->be, err)) || (st = ff_pool_create("device", 0, &f->pool, err)) ||
-        (st = ff_pool_attach(f->pool, f->be, err)) || (st = make_model(layers, &f->m, err)))
+    if ((st = ff_pool_create("device", 0, &f->pool, err)) || (st = ff_pool_attach(f->pool, f->be, err)) ||
+        (st = make_model(z, &f->m, err)))
         return st;
-    /* (B 2, C 4, F 3, H 4, W 6) -> 3 x 2 x 3 = 18 tokens; text (2, 5, 10) */
-    if ((st = ff_tensor_allocv(&f->x, FF_F32, err, 5, 2LL, 4LL, 3LL, 4LL, 6LL)) ||
-        (st = ff_tensor_allocv(&f->text, FF_F32, err, 3, 2LL, 5LL, 10LL)) ||
-        (st = ff_tensor_allocv(&f->t, FF_I64, err, 1, 2LL)))
+    const int64_t B = z->x[0];
+    /* text (B, 5, 10) */
+    if ((st = ff_tensor_alloc(&f->x, FF_F32, 5, z->x, err)) ||
+        (st = ff_tensor_allocv(&f->text, FF_F32, err, 3, (long long)B, 5LL, 10LL)) ||
+        (st = ff_tensor_allocv(&f->t, FF_I64, err, 1, (long long)B)))
         return st;
     ff_test_fill_uniform(&f->x, 3, -1, 1);
     ff_test_fill_uniform(&f->text, 4, -1, 1);
-    ((int64_t *)f->t.data)[0] = 900;
-    ((int64_t *)f->t.data)[1] = 120;
+    for (int64_t b = 0; b < B; b++) ((int64_t *)f->t.data)[b] = b % 2 ? 120 : 900;
     if ((st = ff_be_alloc(f->be, &f->dx, FF_F32, 5, f->x.shape, err)) ||
         (st = ff_be_alloc(f->be, &f->dtext, FF_F32, 3, f->text.shape, err)) ||
         (st = ff_be_alloc(f->be, &f->dout, FF_F32, 5, f->x.shape, err)) ||
@@ -85,6 +110,25 @@ static ff_status fixture_init(fixture *f, int layers, ff_err *err) {
     ff_pool_stats_get(f->pool, &s);
     f->base = s.cur;
     return FF_OK;
+}
+
+static ff_status fixture_init(fixture *f, int layers, ff_err *err) {
+    ff_backend *be = NULL;
+    const fixture_size z = small_size(layers);
+    memset(f, 0, sizeof *f);
+    ff_status st = ff_backend_cpu_create(1, &be, err);
+    return st ? st : fixture_init_on(f, be, &z, err);
+}
+
+/* cuda:0, or NULL with a printed note (no device, or a build without CUDA). */
+static ff_backend *cuda_or_note(const char *what) {
+    ff_backend *be = NULL;
+    ff_err e = {0};
+    if (ff_backend_cuda_create(0, &be, &e)) {
+        fprintf(stderr, "-- %s on cuda:0: skipped (%s)\n", what, e.msg);
+        return NULL;
+    }
+    return be;
 }
 
 /* One offloaded run: create, forward twice (the ring is reused), download
@@ -123,14 +167,18 @@ static int same_ptrs(ff_dit_model *m, void **want, size_t n) {
     return ok;
 }
 
-static void test_modes_bit_identical(void) {
+/* be: taken over (NULL: skipped). */
+static void modes_bit_identical(ff_backend *be) {
     ff_err err = {0};
     fixture f;
-    if (fixture_init(&f, 8, &err)) {
+    if (!be) return;
+    const fixture_size z = small_size(8);
+    if (fixture_init_on(&f, be, &z, &err)) {
         FF_CHECK_OK(err.code, &err);
         fixture_free(&f);
         return;
     }
+    fprintf(stderr, "-- modes on %s\n", ff_backend_name(f.be));
     size_t np;
     void **orig = host_ptrs(f.m, &np);
     FF_REQUIRE(orig);
@@ -175,7 +223,8 @@ static void test_modes_bit_identical(void) {
         ff_tensor y = {0};
         size_t pk = 0;
         FF_CHECK_OK(run_mode(&f, &o, &y, &pk, &st, &err), &err);
-        FF_CHECK_MSG(ff_tensor_equal(&y, &ref), "k %d ring %d: rel l2 %g", ks[c], rings[c], ff_rel_l2(&y, &ref));
+        FF_CHECK_MSG(ff_tensor_equal(&y, &ref), "%s k %d ring %d: rel l2 %g", ff_backend_name(f.be), ks[c], rings[c],
+                     ff_rel_l2(&y, &ref));
         FF_CHECK_MSG(pk <= budget && pk < peak_res, "k %d ring %d: peak %zu, budget %zu", ks[c], rings[c], pk, budget);
         {
             FF_CHECK_OK(ff_offload_dit_device_bytes(&f.m->cfg, FF_F32, &o, &res_b, &ring_b, &blk_b, &err), &err);
@@ -274,8 +323,90 @@ static void test_failed_forward(void) {
     fixture_free(&f);
 }
 
+static void test_modes_bit_identical(void) {
+    ff_backend *be = NULL;
+    ff_err err = {0};
+    FF_REQUIRE_OK(ff_backend_cpu_create(1, &be, &err), &err);
+    modes_bit_identical(be);
+}
+
+static void test_modes_bit_identical_cuda(void) { modes_bit_identical(cuda_or_note("mode checks")); }
+
+/* N forwards queued back to back on one offload state (no download in
+ * between: every forward writes its own output), then every output
+ * compared with the resident run's. be: taken over (NULL: skipped). */
+#define STRESS_RUNS 20
+static void stress(ff_backend *be, const fixture_size *z) {
+    ff_err err = {0};
+    fixture f;
+    if (!be) return;
+    if (fixture_init_on(&f, be, z, &err)) {
+        FF_CHECK_OK(err.code, &err);
+        fixture_free(&f);
+        return;
+    }
+    ff_tensor outs[STRESS_RUNS] = {{0}}, ref = {0}, y = {0};
+    ff_offload_opts o;
+    ff_offload_opts_default(&o);
+    ff_offload_dit *d = NULL;
+    size_t pk;
+    FF_REQUIRE_OK(run_mode(&f, &o, &ref, &pk, NULL, &err), &err); /* resident */
+    FF_REQUIRE_OK(ff_tensor_alloc(&y, FF_F32, 5, f.dout.shape, &err), &err);
+    for (int c = 0; c < STRESS_RUNS; c++)
+        FF_REQUIRE_OK(ff_be_alloc(f.be, &outs[c], FF_F32, 5, f.dout.shape, &err), &err);
+    const int ks[] = {1, 2}, rings[] = {2, 3};
+    for (int c = 0; c < 2; c++) {
+        o.mode = FF_OFFLOAD_STREAM;
+        o.group = ks[c];
+        o.ring = rings[c];
+        FF_REQUIRE_OK(ff_offload_dit_create(f.m, f.be, &o, &d, &err), &err);
+        for (int r = 0; r < STRESS_RUNS; r++)
+            FF_CHECK_OK(ff_offload_dit_forward(d, &f.dx, &f.t, &f.dtext, &outs[r], &err), &err);
+        int bad = 0;
+        for (int r = 0; r < STRESS_RUNS; r++) {
+            FF_CHECK_OK(ff_be_download(f.be, &y, &outs[r], &err), &err);
+            if (!ff_tensor_equal(&y, &ref)) {
+                bad++;
+                fprintf(stderr, "%s k %d ring %d: forward %d of %d differs from resident: rel l2 %g\n",
+                        ff_backend_name(f.be), ks[c], rings[c], r, STRESS_RUNS, ff_rel_l2(&y, &ref));
+            }
+        }
+        FF_CHECK_MSG(bad == 0, "%s k %d ring %d: %d of %d streamed forwards differ", ff_backend_name(f.be), ks[c],
+                     rings[c], bad, STRESS_RUNS);
+        ff_offload_stats st;
+        ff_offload_dit_stats(d, &st);
+        FF_CHECK(st.runs == STRESS_RUNS && st.block_uploads == (int64_t)STRESS_RUNS * z->layers);
+        fprintf(stderr, "-- stress %s k %d ring %d: %d forwards, %lld waits for uploads\n", ff_backend_name(f.be),
+                ks[c], rings[c], STRESS_RUNS, (long long)st.waits);
+        ff_offload_dit_free(d);
+        d = NULL;
+    }
+    for (int c = 0; c < STRESS_RUNS; c++) ff_be_free(f.be, &outs[c]);
+    ff_tensor_free(&ref);
+    ff_tensor_free(&y);
+    fixture_free(&f);
+}
+
+static void test_stress_cpu(void) {
+    ff_backend *be = NULL;
+    ff_err err = {0};
+    FF_REQUIRE_OK(ff_backend_cpu_create(1, &be, &err), &err);
+    const fixture_size z = small_size(8);
+    stress(be, &z);
+}
+
+/* dim 512 (8 heads x 64), ffn 2048: 17 MB of F32 weights a block; (1, 4, 8,
+ * 32, 32) -> 8 x 16 x 16 = 2048 tokens */
+static void test_stress_cuda(void) {
+    const fixture_size z = {8, 8, 64, 2048, {1, 4, 8, 32, 32}};
+    stress(cuda_or_note("stress run"), &z);
+}
+
 int main(void) {
     FF_RUN(test_modes_bit_identical);
+    FF_RUN(test_modes_bit_identical_cuda);
+    FF_RUN(test_stress_cpu);
+    FF_RUN(test_stress_cuda);
     FF_RUN(test_bf16_weights);
     FF_RUN(test_failed_forward);
     return ff_test_summary();

@@ -136,4 +136,26 @@ ff_status vae_unpatchify(ff_vae *v, const ff_tensor *x, int p, ff_tensor *out, f
 ff_status vae_host_crop(const ff_tensor *x, int64_t b0, int64_t nb, int64_t t0, int64_t nt, int64_t h0, int64_t nh,
                         int64_t w0, int64_t nw, ff_tensor *out, ff_err *err);
 
+
+/* Shared by the tiled decode (wan_vae_tiling.c) and the distributed one
+ * (wan_vae_dist.c), so both blend exactly alike. Device tensors of v's
+ * backend; outputs allocated with vae_alloc. */
+/* out = x[..., start : start + len, ...] along axis. */
+ff_status vae_dev_slice(ff_vae *v, const ff_tensor *x, int axis, int64_t start, int64_t len, ff_tensor *out,
+                        ff_err *err);
+/* Concatenation of n tensors (consumed when n == 1: taken over). */
+ff_status vae_dev_concat(ff_vae *v, ff_tensor *xs, int n, int axis, ff_tensor *out, ff_err *err);
+/* Keeps x[..., :len] along axis (replaces *x). */
+ff_status vae_dev_crop(ff_vae *v, ff_tensor *x, int axis, int64_t len, ff_err *err);
+/* diffusers blend_v (axis 3) / blend_h (axis 4) of a into the start of b. */
+ff_status vae_blend(ff_vae *v, const ff_tensor *a, ff_tensor *b, int axis, int64_t extent, ff_err *err);
+/* Blends an ni x nj grid of tiles (raster order, consumed), crops each to
+ * (sh, sw), concatenates and crops to (full_h, full_w). */
+ff_status vae_blend_grid(ff_vae *v, ff_tensor *tiles, int ni, int nj, int64_t blend_h, int64_t blend_w, int64_t sh,
+                         int64_t sw, int64_t full_h, int64_t full_w, ff_tensor *out, ff_err *err);
+/* Latent frame k of tile (h0, nh, w0, nw) of z (host) through post_quant_conv
+ * and one decoder chunk pass on the cache set slots. */
+ff_status vae_decode_frame(ff_vae *v, const ff_tensor *z, int64_t k, int64_t h0, int64_t nh, int64_t w0, int64_t nw,
+                           vae_cache *slots, ff_tensor *out, ff_err *err);
+
 #endif

@@ -60,7 +60,7 @@ static ff_status host_paste(ff_tensor *dst, const ff_tensor *src, int64_t b0, in
 
 /* ---- backend helpers --------------------------------------------------- */
 
-static ff_status dev_slice(ff_vae *v, const ff_tensor *x, int axis, int64_t start, int64_t len, ff_tensor *out,
+ff_status vae_dev_slice(ff_vae *v, const ff_tensor *x, int axis, int64_t start, int64_t len, ff_tensor *out,
                            ff_err *err) {
     int64_t s[FF_MAX_DIMS];
     memcpy(s, x->shape, sizeof s);
@@ -70,7 +70,7 @@ static ff_status dev_slice(ff_vae *v, const ff_tensor *x, int axis, int64_t star
     return st;
 }
 
-static ff_status dev_concat(ff_vae *v, ff_tensor *xs, int n, int axis, ff_tensor *out, ff_err *err) {
+ff_status vae_dev_concat(ff_vae *v, ff_tensor *xs, int n, int axis, ff_tensor *out, ff_err *err) {
     const ff_tensor *ptr[64];
     int64_t s[FF_MAX_DIMS];
     if (n > 64) return ff_err_set(err, FF_ERR_UNSUPPORTED, "vae tiling: more than 64 tiles in a row or column");
@@ -91,10 +91,10 @@ static ff_status dev_concat(ff_vae *v, ff_tensor *xs, int n, int axis, ff_tensor
 }
 
 /* Keeps x[..., :len] along axis (in place: replaces *x). */
-static ff_status dev_crop(ff_vae *v, ff_tensor *x, int axis, int64_t len, ff_err *err) {
+ff_status vae_dev_crop(ff_vae *v, ff_tensor *x, int axis, int64_t len, ff_err *err) {
     if (x->shape[axis] <= len) return FF_OK;
     ff_tensor y = {0};
-    ff_status st = dev_slice(v, x, axis, 0, len, &y, err);
+    ff_status st = vae_dev_slice(v, x, axis, 0, len, &y, err);
     if (st) return st;
     vae_free(v, x);
     *x = y;
@@ -103,7 +103,7 @@ static ff_status dev_crop(ff_vae *v, ff_tensor *x, int axis, int64_t len, ff_err
 
 /* diffusers blend_v (axis 3) / blend_h (axis 4): the first e rows/columns
  * of b become a[-e + y] * (1 - y/e) + b[y] * (y/e), e = min(a, b, extent). */
-static ff_status blend(ff_vae *v, const ff_tensor *a, ff_tensor *b, int axis, int64_t extent, ff_err *err) {
+ff_status vae_blend(ff_vae *v, const ff_tensor *a, ff_tensor *b, int axis, int64_t extent, ff_err *err) {
     int64_t e = extent;
     if (a->shape[axis] < e) e = a->shape[axis];
     if (b->shape[axis] < e) e = b->shape[axis];
@@ -111,8 +111,8 @@ static ff_status blend(ff_vae *v, const ff_tensor *a, ff_tensor *b, int axis, in
     ff_tensor at = {0}, bt = {0}, rest = {0}, hw = {0}, wa = {0}, wb = {0}, nb = {0};
     int64_t ws[5] = {1, 1, 1, 1, 1};
     ws[axis] = e;
-    ff_status st = dev_slice(v, a, axis, a->shape[axis] - e, e, &at, err);
-    if (!st) st = dev_slice(v, b, axis, 0, e, &bt, err);
+    ff_status st = vae_dev_slice(v, a, axis, a->shape[axis] - e, e, &at, err);
+    if (!st) st = vae_dev_slice(v, b, axis, 0, e, &bt, err);
     if (!st) st = ff_tensor_alloc(&hw, FF_F32, 5, ws, err);
     if (st) goto done;
     for (int64_t y = 0; y < e; y++) ((float *)hw.data)[y] = (float)(1.0 - (double)y / (double)e);
@@ -129,11 +129,11 @@ static ff_status blend(ff_vae *v, const ff_tensor *a, ff_tensor *b, int axis, in
         memset(&at, 0, sizeof at);
         goto done;
     }
-    if ((st = dev_slice(v, b, axis, e, b->shape[axis] - e, &rest, err))) goto done;
+    if ((st = vae_dev_slice(v, b, axis, e, b->shape[axis] - e, &rest, err))) goto done;
     vae_free(v, &bt);
     {
         ff_tensor parts[2] = {at, rest};
-        if ((st = dev_concat(v, parts, 2, axis, &nb, err))) goto done;
+        if ((st = vae_dev_concat(v, parts, 2, axis, &nb, err))) goto done;
     }
     vae_free(v, b);
     *b = nb;
@@ -149,7 +149,7 @@ done:
 
 /* Blends the grid (ni x nj, raster order, in place), crops every tile to
  * (sh, sw), concatenates and crops to (full_h, full_w). Tiles are consumed. */
-static ff_status blend_grid(ff_vae *v, ff_tensor *tiles, int ni, int nj, int64_t blend_h, int64_t blend_w, int64_t sh,
+ff_status vae_blend_grid(ff_vae *v, ff_tensor *tiles, int ni, int nj, int64_t blend_h, int64_t blend_w, int64_t sh,
                             int64_t sw, int64_t full_h, int64_t full_w, ff_tensor *out, ff_err *err) {
     ff_status st = FF_OK;
     ff_tensor *rows = calloc((size_t)ni, sizeof *rows);
@@ -157,18 +157,18 @@ static ff_status blend_grid(ff_vae *v, ff_tensor *tiles, int ni, int nj, int64_t
     for (int i = 0; i < ni && !st; i++)
         for (int j = 0; j < nj && !st; j++) {
             ff_tensor *t = &tiles[i * nj + j];
-            if (i > 0) st = blend(v, &tiles[(i - 1) * nj + j], t, 3, blend_h, err);
-            if (!st && j > 0) st = blend(v, &tiles[i * nj + j - 1], t, 4, blend_w, err);
+            if (i > 0) st = vae_blend(v, &tiles[(i - 1) * nj + j], t, 3, blend_h, err);
+            if (!st && j > 0) st = vae_blend(v, &tiles[i * nj + j - 1], t, 4, blend_w, err);
         }
     /* crop to the stride (after all blends: a tile's tail feeds its neighbours) */
     for (int k = 0; k < ni * nj && !st; k++) {
-        st = dev_crop(v, &tiles[k], 3, sh, err);
-        if (!st) st = dev_crop(v, &tiles[k], 4, sw, err);
+        st = vae_dev_crop(v, &tiles[k], 3, sh, err);
+        if (!st) st = vae_dev_crop(v, &tiles[k], 4, sw, err);
     }
-    for (int i = 0; i < ni && !st; i++) st = dev_concat(v, &tiles[i * nj], nj, 4, &rows[i], err);
-    if (!st) st = dev_concat(v, rows, ni, 3, out, err);
-    if (!st) st = dev_crop(v, out, 3, full_h, err);
-    if (!st) st = dev_crop(v, out, 4, full_w, err);
+    for (int i = 0; i < ni && !st; i++) st = vae_dev_concat(v, &tiles[i * nj], nj, 4, &rows[i], err);
+    if (!st) st = vae_dev_concat(v, rows, ni, 3, out, err);
+    if (!st) st = vae_dev_crop(v, out, 3, full_h, err);
+    if (!st) st = vae_dev_crop(v, out, 4, full_w, err);
     for (int i = 0; i < ni; i++) vae_free(v, &rows[i]);
     for (int k = 0; k < ni * nj; k++) vae_free(v, &tiles[k]);
     free(rows);
@@ -198,7 +198,7 @@ static ff_status emit(ff_vae *v, ff_tensor *y, int64_t b0, int64_t t0, ff_vae_fr
 
 /* Latent frame k of tile (h0, nh, w0, nw) through post_quant_conv and one
  * decoder chunk pass on the given cache set. */
-static ff_status decode_frame(ff_vae *v, const ff_tensor *z, int64_t k, int64_t h0, int64_t nh, int64_t w0,
+ff_status vae_decode_frame(ff_vae *v, const ff_tensor *z, int64_t k, int64_t h0, int64_t nh, int64_t w0,
                               int64_t nw, vae_cache *slots, ff_tensor *out, ff_err *err) {
     ff_tensor hz = {0}, dz = {0}, x = {0};
     ff_status st = vae_host_crop(z, 0, z->shape[0], k, 1, h0, nh, w0, nw, &hz, err);
@@ -218,7 +218,7 @@ static ff_status decode_plain(ff_vae *v, const ff_tensor *z, int64_t b0, ff_vae_
     int64_t t0 = 0;
     for (int64_t k = 0; k < z->shape[2] && !st; k++) {
         ff_tensor y = {0};
-        st = decode_frame(v, z, k, 0, z->shape[3], 0, z->shape[4], slots, &y, err);
+        st = vae_decode_frame(v, z, k, 0, z->shape[3], 0, z->shape[4], slots, &y, err);
         if (st) break;
         int64_t nt = y.shape[2];
         st = emit(v, &y, b0, t0, fn, user, err);
@@ -270,11 +270,11 @@ static ff_status decode_tiled(ff_vae *v, const ff_tensor *z, int64_t b0, const f
             for (int j = 0; j < nj && !st; j++) {
                 int64_t h0 = i * lstr_h, w0 = j * lstr_w;
                 int64_t nh = h - h0 < lmin_h ? h - h0 : lmin_h, nw = w - w0 < lmin_w ? w - w0 : lmin_w;
-                st = decode_frame(v, z, k, h0, nh, w0, nw, &slots[(size_t)(i * nj + j) * (size_t)ns],
+                st = vae_decode_frame(v, z, k, h0, nh, w0, nw, &slots[(size_t)(i * nj + j) * (size_t)ns],
                                   &tiles[i * nj + j], err);
             }
         ff_tensor y = {0};
-        if (!st) st = blend_grid(v, tiles, ni, nj, blend_h, blend_w, sstr_h, sstr_w, sample_h, sample_w, &y, err);
+        if (!st) st = vae_blend_grid(v, tiles, ni, nj, blend_h, blend_w, sstr_h, sstr_w, sample_h, sample_w, &y, err);
         if (st) break;
         int64_t nt = y.shape[2];
         st = emit(v, &y, b0, t0, fn, user, err);
@@ -293,7 +293,7 @@ static ff_status decode_tiled(ff_vae *v, const ff_tensor *z, int64_t b0, const f
  * decoded over all latent frames with a fresh cache (one cache set and one
  * tile's activations on the device at a time), its output chunks downloaded
  * to the host; then, chunk by chunk, the tiles are uploaded again and
- * blended by the same blend_grid: the same bits as decode_tiled. */
+ * blended by the same vae_blend_grid: the same bits as decode_tiled. */
 static ff_status decode_tiled_low_memory(ff_vae *v, const ff_tensor *z, int64_t b0, const ff_vae_opts *o,
                                          ff_vae_frames_fn fn, void *user, ff_err *err) {
     const ff_vae_config *c = &v->cfg;
@@ -321,7 +321,7 @@ static ff_status decode_tiled_low_memory(ff_vae *v, const ff_tensor *z, int64_t 
             int64_t nh = h - h0 < lmin_h ? h - h0 : lmin_h, nw = w - w0 < lmin_w ? w - w0 : lmin_w;
             for (int64_t k = 0; k < F && !st; k++) {
                 ff_tensor y = {0}, *hy = &host[(size_t)(i * nj + j) * (size_t)F + (size_t)k];
-                st = decode_frame(v, z, k, h0, nh, w0, nw, slots, &y, err);
+                st = vae_decode_frame(v, z, k, h0, nh, w0, nw, slots, &y, err);
                 if (!st && !(st = ff_tensor_alloc(hy, FF_F32, 5, y.shape, err))) st = ff_be_download(v->be, hy, &y, err);
                 vae_free(v, &y);
             }
@@ -335,7 +335,7 @@ static ff_status decode_tiled_low_memory(ff_vae *v, const ff_tensor *z, int64_t 
             ff_tensor_free(hy);
         }
         ff_tensor y = {0};
-        if (!st) st = blend_grid(v, tiles, ni, nj, blend_h, blend_w, sstr_h, sstr_w, sample_h, sample_w, &y, err);
+        if (!st) st = vae_blend_grid(v, tiles, ni, nj, blend_h, blend_w, sstr_h, sstr_w, sample_h, sample_w, &y, err);
         if (st) break;
         int64_t nt = y.shape[2];
         st = emit(v, &y, b0, t0, fn, user, err);
@@ -471,8 +471,8 @@ static ff_status store_moments(ff_vae *v, ff_tensor *m, int64_t b0, int64_t t0, 
                                ff_err *err) {
     int64_t z = v->cfg.z_dim;
     ff_tensor dm = {0}, dl = {0}, hm = {0}, hl = {0};
-    ff_status st = dev_slice(v, m, 1, 0, z, &dm, err);
-    if (!st && logvar) st = dev_slice(v, m, 1, z, z, &dl, err);
+    ff_status st = vae_dev_slice(v, m, 1, 0, z, &dm, err);
+    if (!st && logvar) st = vae_dev_slice(v, m, 1, z, z, &dl, err);
     vae_free(v, m);
     if (!st && logvar) st = ff_op_clamp(v->be, &dl, -30.0f, 20.0f, &dl, err);
     if (!st) st = ff_tensor_alloc(&hm, FF_F32, 5, dm.shape, err);
@@ -532,14 +532,14 @@ static ff_status encode_samples(ff_vae *v, const ff_tensor *x, int64_t b0, const
                     int64_t h0 = i * sstr_h, w0 = j * sstr_w;
                     int64_t nh = Hp - h0 < smin_h ? Hp - h0 : smin_h, nw = Wp - w0 < smin_w ? Wp - w0 : smin_w;
                     ff_tensor a = {0}, b = {0};
-                    st = dev_slice(v, &xc, 3, h0, nh, &a, err);
-                    if (!st) st = dev_slice(v, &a, 4, w0, nw, &b, err);
+                    st = vae_dev_slice(v, &xc, 3, h0, nh, &a, err);
+                    if (!st) st = vae_dev_slice(v, &a, 4, w0, nw, &b, err);
                     vae_free(v, &a);
                     if (!st) st = encode_piece(v, &b, &slots[(size_t)(i * nj + j) * (size_t)ns], &tiles[i * nj + j], err);
                 }
             vae_free(v, &xc);
             if (!st)
-                st = blend_grid(v, tiles, ni, nj, lmin_h - lstr_h, lmin_w - lstr_w, lstr_h, lstr_w, Hp / r_enc,
+                st = vae_blend_grid(v, tiles, ni, nj, lmin_h - lstr_h, lmin_w - lstr_w, lstr_h, lstr_w, Hp / r_enc,
                                 Wp / r_enc, &m, err);
         }
         if (st) break;

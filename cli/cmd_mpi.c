@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/model_defaults.h"
 #include "cluster/mpi_job.h"
 #include "cluster/mpi_nccl.h"
 #include "cluster/mpi_render.h"
@@ -182,42 +183,6 @@ static ff_status on_latents(void *user, const ff_tensor *latents, ff_err *err) {
     if (!u->save_latents) return FF_OK;
     ff_st_item items[1] = {{"latents", latents}};
     return ff_st_write(u->save_latents, items, 1, NULL, 0, err);
-}
-
-/* ---- the model's "_framefarm_defaults", read as `framefarm render` reads them ---- */
-
-typedef struct {
-    int height, width, frames, steps, fps, tile_min_h, tile_min_w, tile_stride_h, tile_stride_w, has_tile;
-    double guidance;
-} model_defaults;
-
-static void read_defaults(const char *model, model_defaults *d) {
-    *d = (model_defaults){480, 832, 81, 50, 16, 256, 256, 192, 192, 0, 5.0};
-    char path[4200];
-    if (snprintf(path, sizeof path, "%s/model_index.json", model) >= (int)sizeof path) return;
-    ff_json_doc *doc = NULL;
-    if (ff_json_parse_file(path, &doc, NULL)) return; /* the pipeline reports the error */
-    const ff_json *o = ff_json_get(ff_json_root(doc), "_framefarm_defaults");
-    struct {
-        const char *key;
-        int *dst;
-    } ints[] = {{"height", &d->height},
-                {"width", &d->width},
-                {"num_frames", &d->frames},
-                {"num_inference_steps", &d->steps},
-                {"fps", &d->fps},
-                {"tile_sample_min_height", &d->tile_min_h},
-                {"tile_sample_min_width", &d->tile_min_w},
-                {"tile_sample_stride_height", &d->tile_stride_h},
-                {"tile_sample_stride_width", &d->tile_stride_w}};
-    for (size_t i = 0; o && i < sizeof ints / sizeof ints[0]; i++) {
-        int64_t v;
-        if (!ff_json_get_int64(o, ints[i].key, *ints[i].dst, &v) && v >= 1 && v <= (1 << 20)) *ints[i].dst = (int)v;
-    }
-    d->has_tile = o && ff_json_get(o, "tile_sample_min_height") != NULL;
-    double g;
-    if (o && !ff_json_get_double(o, "guidance_scale", d->guidance, &g) && isfinite(g)) d->guidance = g;
-    ff_json_free(doc);
 }
 
 static int parse_long(const char *s, long lo, long hi, long *out) {
@@ -375,8 +340,8 @@ int ff_cmd_mpi(int argc, char **argv) {
         MPI_Barrier(MPI_COMM_WORLD);
         model = default_dir;
     }
-    model_defaults md;
-    read_defaults(model, &md);
+    ff_model_defaults md;
+    ff_model_defaults_read(model, &md);
     if ((st = pick_backend(job.backend, MPI_COMM_WORLD, be_name, sizeof be_name, &device, &err))) goto done;
     if ((st = ff_backend_create_by_name(be_name, job.threads, &be, &err))) goto done;
     if ((st = ff_wan_pipeline_open(be, model, NULL, &log, &p, &err))) goto done;

@@ -37,6 +37,7 @@
 
 #include "cli/backend_opts.h"
 #include "cli/cli.h"
+#include "cli/model_defaults.h"
 #include "core/ff_json.h"
 #include "core/ff_log.h"
 #include "offload/pool.h"
@@ -139,44 +140,6 @@ static int parse_double(const char *s, double *out) {
     if (!*s || *end || errno || !isfinite(v)) return -1;
     *out = v;
     return 0;
-}
-
-/* The model's "_framefarm_defaults" (render defaults a model folder may carry). */
-typedef struct {
-    int height, width, frames, steps, fps, tile_min_h, tile_min_w, tile_stride_h, tile_stride_w, has_tile;
-    double guidance;
-    char label[256];
-} model_defaults;
-
-static void read_defaults(const char *model, model_defaults *d) {
-    *d = (model_defaults){480, 832, 81, 50, 16, 256, 256, 192, 192, 0, 5.0, ""};
-    char path[4200];
-    if (snprintf(path, sizeof path, "%s/model_index.json", model) >= (int)sizeof path) return;
-    ff_json_doc *doc = NULL;
-    if (ff_json_parse_file(path, &doc, NULL)) return; /* the pipeline reports the error */
-    const ff_json *root = ff_json_root(doc), *o = ff_json_get(root, "_framefarm_defaults");
-    const char *label = ff_json_get_string(root, "_framefarm_model");
-    if (label) snprintf(d->label, sizeof d->label, "%s", label);
-    struct {
-        const char *key;
-        int *dst;
-    } ints[] = {{"height", &d->height},
-                {"width", &d->width},
-                {"num_frames", &d->frames},
-                {"num_inference_steps", &d->steps},
-                {"fps", &d->fps},
-                {"tile_sample_min_height", &d->tile_min_h},
-                {"tile_sample_min_width", &d->tile_min_w},
-                {"tile_sample_stride_height", &d->tile_stride_h},
-                {"tile_sample_stride_width", &d->tile_stride_w}};
-    for (size_t i = 0; o && i < sizeof ints / sizeof ints[0]; i++) {
-        int64_t v;
-        if (!ff_json_get_int64(o, ints[i].key, *ints[i].dst, &v) && v >= 1 && v <= (1 << 20)) *ints[i].dst = (int)v;
-    }
-    d->has_tile = o && ff_json_get(o, "tile_sample_min_height") != NULL;
-    double g;
-    if (o && !ff_json_get_double(o, "guidance_scale", d->guidance, &g) && isfinite(g)) d->guidance = g;
-    ff_json_free(doc);
 }
 
 static void print_stats(const ff_wan_stats *s) {
@@ -325,8 +288,8 @@ int ff_cmd_render(int argc, char **argv) {
         printf("model: the embedded tiny SMOKE-TEST model (random weights: the video will be noise-like), %s %s\n",
                created ? "created in" : "from", model);
     }
-    model_defaults md;
-    read_defaults(model, &md);
+    ff_model_defaults md;
+    ff_model_defaults_read(model, &md);
     if (md.label[0] && strcmp(model, default_dir) != 0) printf("model: %s (%s)\n", model, md.label);
 
     ff_log log;

@@ -1,5 +1,5 @@
 /* framefarm golden [--backend cpu|cuda[:N]] [--device N] [--precision f32|bf16|bf16-all]
- *                  [--threads N] [--filter S] [--skip-if-missing] PATH...
+ *                  [--threads N] [--filter S|^PREFIX] [--skip-if-missing] PATH...
  * Runs golden cases (a case folder, or a root holding cases/ and pipelines/)
  * and prints one line per case and a summary; exit 1 on any FAIL.
  * Tolerance: each case's rel_l2 (the golden README) on the F32 path; with
@@ -90,7 +90,7 @@ static int compare_outputs(const golden_case *c, const golden_outputs *outs, con
             (void)fmt(why, why_n, "%s shape %s, expected %s", o->name, ff_tensor_describe(&o->t, a, sizeof a),
                      ff_tensor_describe(&ref, b, sizeof b));
             ok = 0;
-        } else if (ref.dtype == FF_I32 || ref.dtype == FF_I64) {
+        } else if (ref.dtype == FF_I32 || ref.dtype == FF_I64 || ref.dtype == FF_U8) {
             ok = ff_tensor_equal(&o->t, &ref);
             if (!ok) (void)fmt(why, why_n, "%s integers differ (exact match required)", o->name);
         } else {
@@ -192,6 +192,13 @@ done:
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
+/* --filter: a substring of the case name, or with a leading '^' its prefix
+ * (so "^rng_" keeps the Wan RNG cases and not hunyuan_rng_*). */
+static int name_matches(const char *name, const char *filter) {
+    if (filter[0] == '^') return strncmp(name, filter + 1, strlen(filter + 1)) == 0;
+    return strstr(name, filter) != NULL;
+}
+
 /* Runs every case under root/cases in name order. */
 static int run_root(const char *root, const char *filter, ff_backend *be, tally *t) {
     char cases[PATH_MAX];
@@ -206,7 +213,7 @@ static int run_root(const char *root, const char *filter, ff_backend *be, tally 
     struct dirent *de;
     while ((de = readdir(d))) {
         if (de->d_name[0] == '.') continue;
-        if (filter && !strstr(de->d_name, filter)) continue;
+        if (filter && !name_matches(de->d_name, filter)) continue;
         if (n == cap) {
             cap = cap ? cap * 2 : 128;
             char **nn = realloc(names, cap * sizeof *nn);
@@ -229,7 +236,7 @@ static int run_root(const char *root, const char *filter, ff_backend *be, tally 
 
 static void golden_usage(void) {
     fprintf(stderr, "usage: framefarm golden [--backend cpu|cuda[:N]] [--device N] [--precision f32|bf16|bf16-all] "
-                    "[--threads N] [--filter SUBSTR] [--skip-if-missing] PATH...\n"
+                    "[--threads N] [--filter SUBSTR|^PREFIX] [--skip-if-missing] PATH...\n"
                     "  PATH: a case folder (with case.json) or a root holding cases/ and pipelines/\n"
                     "  --device N: cuda:N; --precision bf16: BF16 linear/matmul GEMMs (bf16-all: convs too),\n"
                     "  float outputs within max(case tolerance, 1e-2)\n");

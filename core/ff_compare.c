@@ -10,6 +10,7 @@ static double elem(const ff_tensor *t, int64_t i) {
     case FF_BF16: return ff_bf16_to_f32(((const uint16_t *)t->data)[i]);
     case FF_I32: return ((const int32_t *)t->data)[i];
     case FF_I64: return (double)((const int64_t *)t->data)[i];
+    case FF_U8: return ((const uint8_t *)t->data)[i];
     default: return NAN;
     }
 }

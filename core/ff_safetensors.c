@@ -31,7 +31,7 @@ struct ff_st_file {
 };
 
 /* Known safetensors dtypes that framefarm does not read. */
-static const char *const unsupported_dtypes[] = {"F64", "I8",     "U8",     "I16",    "U16",      "U32",
+static const char *const unsupported_dtypes[] = {"F64", "I8",     "I16",    "U16",      "U32",
                                                  "U64", "BOOL",   "F8_E4M3", "F8_E5M2", "F8_E8M0", "F4",
                                                  "F6_E2M3", "F6_E3M2", "C64", "C128"};
 
@@ -77,7 +77,7 @@ static ff_status parse_dtype(const char *path, const char *name, const ff_json *
     for (size_t i = 0; i < sizeof unsupported_dtypes / sizeof *unsupported_dtypes; i++)
         if (strcmp(v->str, unsupported_dtypes[i]) == 0)
             return fmt_err(err, FF_ERR_UNSUPPORTED, path, name,
-                           "unsupported dtype %s (framefarm reads F32, F16, BF16, I32, I64)", v->str);
+                           "unsupported dtype %s (framefarm reads F32, F16, BF16, I32, I64, U8)", v->str);
     return fmt_err(err, FF_ERR_FORMAT, path, name, "unknown dtype \"%.40s\"", v->str);
 }
 

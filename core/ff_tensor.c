@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const dtype_names[FF_DTYPE_COUNT] = {"F32", "F16", "BF16", "I32", "I64"};
-static const size_t dtype_sizes[FF_DTYPE_COUNT] = {4, 2, 2, 4, 8};
+static const char *const dtype_names[FF_DTYPE_COUNT] = {"F32", "F16", "BF16", "I32", "I64", "U8"};
+static const size_t dtype_sizes[FF_DTYPE_COUNT] = {4, 2, 2, 4, 8, 1};
 
 size_t ff_dtype_size(ff_dtype dt) { return (unsigned)dt < FF_DTYPE_COUNT ? dtype_sizes[dt] : 0; }
 
@@ -211,6 +211,7 @@ static double load_elem(const void *p, ff_dtype dt, size_t i) {
     case FF_BF16: return ff_bf16_to_f32(((const uint16_t *)p)[i]);
     case FF_I32: return ((const int32_t *)p)[i];
     case FF_I64: return (double)((const int64_t *)p)[i];
+    case FF_U8: return ((const uint8_t *)p)[i];
     default: return 0;
     }
 }
@@ -253,6 +254,7 @@ ff_status ff_tensor_convert(ff_tensor *dst, const ff_tensor *src, ff_err *err) {
         case FF_BF16: ((uint16_t *)dst->data)[i] = ff_f32_to_bf16((float)v); break;
         case FF_I32: ((int32_t *)dst->data)[i] = (int32_t)to_int(v, -2147483648.0, 2147483647.0); break;
         case FF_I64: ((int64_t *)dst->data)[i] = to_int(v, -9223372036854775808.0, 9223372036854775807.0); break;
+        case FF_U8: ((uint8_t *)dst->data)[i] = (uint8_t)to_int(v, 0.0, 255.0); break;
         default: return ff_err_set(err, FF_ERR_ARG, "unknown dtype");
         }
     }

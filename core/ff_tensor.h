@@ -15,7 +15,8 @@
 
 #define FF_MAX_DIMS 6
 
-typedef enum { FF_F32 = 0, FF_F16, FF_BF16, FF_I32, FF_I64, FF_DTYPE_COUNT } ff_dtype;
+/* U8: images (8-bit pixels) in golden cases and conditioning inputs; no op takes it. */
+typedef enum { FF_F32 = 0, FF_F16, FF_BF16, FF_I32, FF_I64, FF_U8, FF_DTYPE_COUNT } ff_dtype;
 
 typedef enum { FF_LOC_HOST = 0, FF_LOC_DEVICE = 1 } ff_loc;
 

@@ -19,7 +19,7 @@ cmp -s "$tmp/f32.y4m" "$tmp/bf16.y4m" && { echo "render --precision bf16 gave th
 [ "$rc" -eq 2 ] || { echo "render --precision fp8 exited $rc, want 2"; exit 1; }
 
 [ -d "$golden/cases" ] || { echo "SKIP: $golden absent"; exit 77; }
-out=$("$ff" golden --precision bf16 --filter transformer_ "$golden"); rc=$?
+out=$("$ff" golden --precision bf16 --filter ^transformer_ "$golden"); rc=$?
 echo "$out"
 [ "$rc" -eq 0 ] || { echo "golden --precision bf16 exited $rc"; exit 1; }
 echo "$out" | grep -q "^FAIL" && { echo "FAIL lines"; exit 1; }
@@ -29,6 +29,6 @@ echo "$out" | tail -n 1 | grep -qE "^[1-9][0-9]* passed, 0 failed, 0 skipped \(b
 worst=$(echo "$out" | sed -n 's/^PASS .* rel_l2=\([0-9.e+-]*\)$/\1/p' | sort -g | tail -n 1)
 awk -v w="$worst" 'BEGIN { exit !(w > 1e-4) }' || { echo "worst rel_l2 $worst: the bf16 path did not round"; exit 1; }
 # the F32 path is unchanged: same cases, no suffix, F32 tolerances
-out=$("$ff" golden --filter transformer_ "$golden") || { echo "f32 golden failed"; exit 1; }
+out=$("$ff" golden --filter ^transformer_ "$golden") || { echo "f32 golden failed"; exit 1; }
 echo "$out" | tail -n 1 | grep -qE "skipped \(backend cpu\)$" || { echo "f32 summary changed"; exit 1; }
 echo "ok"

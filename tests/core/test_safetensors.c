@@ -68,12 +68,13 @@ static void raw_case_(int line, const char *header, size_t dlen, ff_status code,
 
 static void test_roundtrip_all_dtypes(void) {
     ff_err err = {0};
-    ff_tensor f32, f16, bf16, i32, i64, empty, empty_huge, six;
+    ff_tensor f32, f16, bf16, i32, i64, u8, empty, empty_huge, six;
     FF_REQUIRE_OK(ff_tensor_allocv(&f32, FF_F32, &err, 2, (int64_t)2, (int64_t)3), &err);
     FF_REQUIRE_OK(ff_tensor_allocv(&f16, FF_F16, &err, 1, (int64_t)5), &err);
     FF_REQUIRE_OK(ff_tensor_allocv(&bf16, FF_BF16, &err, 1, (int64_t)7), &err);
     FF_REQUIRE_OK(ff_tensor_alloc(&i32, FF_I32, 0, NULL, &err), &err); /* scalar */
     FF_REQUIRE_OK(ff_tensor_allocv(&i64, FF_I64, &err, 2, (int64_t)3, (int64_t)2), &err);
+    FF_REQUIRE_OK(ff_tensor_allocv(&u8, FF_U8, &err, 3, (int64_t)2, (int64_t)3, (int64_t)3), &err); /* an image */
     FF_REQUIRE_OK(ff_tensor_allocv(&empty, FF_F32, &err, 2, (int64_t)0, (int64_t)4), &err);
     FF_REQUIRE_OK(ff_tensor_allocv(&empty_huge, FF_I64, &err, 3, (int64_t)1 << 40, (int64_t)1 << 40, (int64_t)0), &err);
     FF_REQUIRE_OK(ff_tensor_allocv(&six, FF_F32, &err, 6, (int64_t)1, (int64_t)2, (int64_t)1, (int64_t)3,
@@ -85,10 +86,11 @@ static void test_roundtrip_all_dtypes(void) {
     for (int i = 0; i < 7; i++) ((uint16_t *)bf16.data)[i] = ff_f32_to_bf16((float)i * 3.5f - 1.0f);
     ((int32_t *)i32.data)[0] = -123456;
     for (int i = 0; i < 6; i++) ((int64_t *)i64.data)[i] = (int64_t)9223372036854775000LL + i;
+    for (int i = 0; i < 18; i++) ((uint8_t *)u8.data)[i] = (uint8_t)(i * 15);
 
     /* deliberately unsorted */
     ff_st_item items[] = {{"z.six", &six},  {"b.f16", &f16},   {"a.f32", &f32}, {"c.bf16", &bf16},
-                          {"e.i64", &i64},  {"d.i32", &i32},   {"empty", &empty}, {"empty_huge", &empty_huge}};
+                          {"e.i64", &i64},  {"d.i32", &i32},   {"f.u8", &u8}, {"empty", &empty}, {"empty_huge", &empty_huge}};
     const size_t n = sizeof items / sizeof *items;
     const char *meta[] = {"format", "pt", "quote\"and\\slash", "line\nbreak \xc3\xa9 \t"};
     char path[512];
@@ -155,7 +157,7 @@ static void test_roundtrip_all_dtypes(void) {
             FF_CHECK(st == FF_ERR_FORMAT);
     }
     ff_st_close(f);
-    ff_tensor *all[] = {&f32, &f16, &bf16, &i32, &i64, &empty, &empty_huge, &six};
+    ff_tensor *all[] = {&f32, &f16, &bf16, &i32, &i64, &u8, &empty, &empty_huge, &six};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) ff_tensor_free(all[i]);
 }
 
@@ -342,7 +344,7 @@ static void test_header_errors(void) {
     RAW_FAIL("{\"t\":" T("\"F33\"", "[1]", "[0,4]") "}", 4, FF_ERR_FORMAT, "'t'", "unknown dtype");
     RAW_FAIL("{\"t\":" T("\"f32\"", "[1]", "[0,4]") "}", 4, FF_ERR_FORMAT, "'t'", "unknown dtype");
     RAW_FAIL("{\"t\":" T("32", "[1]", "[0,4]") "}", 4, FF_ERR_FORMAT, "'t'", "dtype");
-    const char *unsupported[] = {"F64", "I8", "BOOL", "U8", "I16", "U16", "U32", "U64", "F8_E4M3", "F8_E5M2"};
+    const char *unsupported[] = {"F64", "I8", "BOOL", "I16", "U16", "U32", "U64", "F8_E4M3", "F8_E5M2"};
     for (size_t i = 0; i < sizeof unsupported / sizeof *unsupported; i++) {
         char h[256];
         snprintf(h, sizeof h, "{\"w\":{\"dtype\":\"%s\",\"shape\":[1],\"data_offsets\":[0,1]}}", unsupported[i]);

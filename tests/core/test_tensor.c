@@ -251,6 +251,20 @@ static void test_convert(void) {
     FF_CHECK(ff_tensor_convert(&small, &f, &err) == FF_ERR_SHAPE);
     FF_CHECK(strstr(err.msg, "F32[8]") && strstr(err.msg, "F32[3]"));
     ff_tensor_free(&small);
+    /* U8 (images): saturating, truncating like the integer types; back to F32 exactly */
+    ff_tensor u8, back;
+    FF_REQUIRE_OK(ff_tensor_allocv(&u8, FF_U8, &err, 1, (int64_t)8), &err);
+    FF_REQUIRE_OK(ff_tensor_allocv(&back, FF_F32, &err, 1, (int64_t)8), &err);
+    const float pix[8] = {0.f, 255.f, 300.f, -4.f, 127.9f, NAN, 1.f, 254.5f};
+    memcpy(f.data, pix, sizeof pix);
+    FF_CHECK_OK(ff_tensor_convert(&u8, &f, &err), &err);
+    const uint8_t want8[8] = {0, 255, 255, 0, 127, 0, 1, 254};
+    FF_CHECK(memcmp(u8.data, want8, sizeof want8) == 0);
+    FF_CHECK_OK(ff_tensor_convert(&back, &u8, &err), &err);
+    FF_CHECK(((float *)back.data)[1] == 255.f && ((float *)back.data)[4] == 127.f);
+    FF_CHECK(ff_dtype_size(FF_U8) == 1 && strcmp(ff_dtype_name(FF_U8), "U8") == 0);
+    ff_tensor_free(&u8);
+    ff_tensor_free(&back);
     ff_tensor_free(&f);
     ff_tensor_free(&i32);
     ff_tensor_free(&i64);

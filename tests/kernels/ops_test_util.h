@@ -53,6 +53,7 @@ static inline double tt_at(const ff_tensor *t, int64_t i) {
     case FF_F16: return ff_f16_to_f32(((const uint16_t *)t->data)[i]);
     case FF_I32: return ((const int32_t *)t->data)[i];
     case FF_I64: return (double)((const int64_t *)t->data)[i];
+    case FF_U8: return ((const uint8_t *)t->data)[i];
     default: abort();
     }
 }

@@ -19,7 +19,7 @@
  * Timing: cudaEvent-free and portable, ff_be_sync + CLOCK_MONOTONIC: one
  * warm-up call, one timed call to size the run, then N back-to-back calls
  * (N so that they take >= --min-ms, default 50 ms) and one sync; the figure is
- * the mean. The transformer block is timed through ff_dit_forward's
+ * the mean. The transformer block is timed through ff_wandit_forward's
  * before/after-block hooks with a sync in each (best of --block-reps).
  *
  * usage: bench_gpu_ops [--backend cuda|cuda:N|cpu] [--min-ms MS] [--block-reps N] [--small] [--no-block]
@@ -354,14 +354,14 @@ typedef struct {
     double t0, total;
 } block_timer;
 
-static ff_status timer_before(void *user, int index, ff_dit_block *blk, ff_dit_param *ps, size_t n, ff_err *err) {
+static ff_status timer_before(void *user, int index, ff_wandit_block *blk, ff_wandit_param *ps, size_t n, ff_err *err) {
     block_timer *bt = user;
     ff_status st = ff_be_sync(bt->be, err);
     bt->t0 = now();
     return st;
 }
 
-static ff_status timer_after(void *user, int index, ff_dit_block *blk, ff_dit_param *ps, size_t n, ff_err *err) {
+static ff_status timer_after(void *user, int index, ff_wandit_block *blk, ff_wandit_param *ps, size_t n, ff_err *err) {
     block_timer *bt = user;
     ff_status st = ff_be_sync(bt->be, err);
     bt->total += now() - bt->t0;
@@ -379,17 +379,17 @@ static void bench_block(bench *b, int64_t f, int64_t h, int64_t w, int reps) {
     snprintf(fshape, sizeof fshape, "1x16x%lldx%lldx%lld", (long long)f, (long long)h, (long long)w);
     ff_err err = {0};
     ff_json_doc *doc = NULL;
-    ff_dit_config cfg;
-    ff_dit_model *m = NULL;
+    ff_wandit_config cfg;
+    ff_wandit_model *m = NULL;
     ff_tensor x = {0}, text = {0}, out = {0}, t = {0};
     ff_tensor *all[] = {&x, &text, &out};
     int64_t os[5];
     if (ff_json_parse(json, strlen(json), "bench config", &doc, &err) ||
-        ff_dit_config_parse(ff_json_root(doc), "bench config", &cfg, &err) || ff_dit_create(&cfg, &m, &err) ||
-        ff_dit_init_random(m, 1, &err) || ff_dit_place(m, b->be, 1, &err) ||
+        ff_wandit_config_parse(ff_json_root(doc), "bench config", &cfg, &err) || ff_wandit_create(&cfg, &m, &err) ||
+        ff_wandit_init_random(m, 1, &err) || ff_wandit_place(m, b->be, 1, &err) ||
         dev_tensor(b, &x, FF_F32, 5, (const int64_t[]){1, 16, f, h, w}, 22, 1.0f, &err) ||
         dev_tensor(b, &text, FF_F32, 3, (const int64_t[]){1, Lt, cfg.text_dim}, 23, 1.0f, &err) ||
-        ff_dit_out_shape(&cfg, &x, os, &err) || ff_be_alloc(b->be, &out, FF_F32, 5, os, &err) ||
+        ff_wandit_out_shape(&cfg, &x, os, &err) || ff_be_alloc(b->be, &out, FF_F32, 5, os, &err) ||
         ff_tensor_allocv(&t, FF_F32, &err, 1, 1LL)) {
         fail_line(b, "dit_block", shape, &err);
     } else {
@@ -401,17 +401,17 @@ static void bench_block(bench *b, int64_t f, int64_t h, int64_t w, int reps) {
                              + 2.0 * Tn * D * Fd * 2   /* ffn */
                              + 4.0 * cfg.heads * Tn * Tn * hd /* self-attention */
                              + 4.0 * cfg.heads * Tn * L * hd; /* cross-attention */
-        ff_dit_counts c;
-        ff_dit_count_params(&cfg, &c, &err);
+        ff_wandit_counts c;
+        ff_wandit_count_params(&cfg, &c, &err);
         const double wbytes = 4.0 * (double)c.per_block; /* weights only: the block is compute-bound */
         block_timer bt = {b->be, 0, 0};
-        ff_dit_hooks hooks = {timer_before, timer_after, &bt};
+        ff_wandit_hooks hooks = {timer_before, timer_after, &bt};
         double best_blk = INFINITY, best_fwd = INFINITY;
         int ok = 1;
         for (int r = 0; r < reps + 1 && ok; r++) { /* r == 0: warm-up */
             bt.total = 0;
             double t0 = now();
-            if (ff_dit_forward(m, b->be, &x, &t, &text, &hooks, &out, &err) || ff_be_sync(b->be, &err)) ok = 0;
+            if (ff_wandit_forward(m, b->be, &x, &t, &text, &hooks, &out, &err) || ff_be_sync(b->be, &err)) ok = 0;
             const double dt = now() - t0;
             if (r > 0 && bt.total < best_blk) best_blk = bt.total;
             if (r > 0 && dt < best_fwd) best_fwd = dt;
@@ -427,7 +427,7 @@ static void bench_block(bench *b, int64_t f, int64_t h, int64_t w, int reps) {
     }
     dev_free(b, all, 3);
     ff_tensor_free(&t);
-    ff_dit_free(m); /* frees the placed weights on the backend too */
+    ff_wandit_free(m); /* frees the placed weights on the backend too */
     ff_json_free(doc);
 }
 

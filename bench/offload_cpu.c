@@ -35,12 +35,12 @@ static int make(const char *dir) {
     snprintf(path, sizeof path, "%s/transformer/config.json", dir);
     FILE *f = fopen(path, "w");
     if (!f || fputs(dit_json, f) < 0 || fclose(f)) return fprintf(stderr, "cannot write %s\n", path), 1;
-    ff_dit_config cfg;
-    ff_dit_model *m = NULL;
-    ff_dit_param *ps = NULL;
+    ff_wandit_config cfg;
+    ff_wandit_model *m = NULL;
+    ff_wandit_param *ps = NULL;
     size_t np = 0;
-    if (ff_dit_config_load(path, &cfg, &err) || ff_dit_create(&cfg, &m, &err) || ff_dit_init_random(m, 1, &err) ||
-        ff_dit_params(&cfg, m, &ps, &np, &err))
+    if (ff_wandit_config_load(path, &cfg, &err) || ff_wandit_create(&cfg, &m, &err) || ff_wandit_init_random(m, 1, &err) ||
+        ff_wandit_params(&cfg, m, &ps, &np, &err))
         return fprintf(stderr, "%s\n", err.msg), 1;
     ff_st_item *items = calloc(np, sizeof *items);
     for (size_t i = 0; i < np; i++) items[i].name = ps[i].name, items[i].tensor = ps[i].slot;
@@ -48,7 +48,7 @@ static int make(const char *dir) {
     ff_status st = ff_st_write(path, items, np, NULL, 0, &err);
     free(items);
     free(ps);
-    ff_dit_free(m);
+    ff_wandit_free(m);
     if (st) return fprintf(stderr, "%s\n", err.msg), 1;
     printf("wrote %s (dim %d, %d blocks)\n", dir, cfg.dim, cfg.num_layers);
     return 0;

@@ -57,7 +57,7 @@ static int usage(const char *argv0) {
     return 2;
 }
 
-static ff_status make_model(const bench_args *a, ff_dit_model **m, ff_err *err) {
+static ff_status make_model(const bench_args *a, ff_wandit_model **m, ff_err *err) {
     char json[640];
     snprintf(json, sizeof json,
              "{\"_class_name\": \"WanTransformer3DModel\", \"attention_head_dim\": %d, \"cross_attn_norm\": true,"
@@ -66,18 +66,18 @@ static ff_status make_model(const bench_args *a, ff_dit_model **m, ff_err *err) 
              " \"rope_max_seq_len\": 1024, \"text_dim\": %d}",
              a->head_dim, a->ffn, a->heads, a->layers, a->text_dim);
     ff_json_doc *doc;
-    ff_dit_config cfg;
+    ff_wandit_config cfg;
     ff_status st = ff_json_parse(json, strlen(json), "bench config", &doc, err);
     if (st) return st;
-    st = ff_dit_config_parse(ff_json_root(doc), "bench config", &cfg, err);
+    st = ff_wandit_config_parse(ff_json_root(doc), "bench config", &cfg, err);
     ff_json_free(doc);
-    if (!st) st = ff_dit_create(&cfg, m, err);
-    if (!st) st = ff_dit_init_random(*m, 7, err);
+    if (!st) st = ff_wandit_create(&cfg, m, err);
+    if (!st) st = ff_wandit_init_random(*m, 7, err);
     if (st || !a->bf16) return st;
     /* BF16 matrices, as the Wan checkpoints store them (F32 norms, biases, time embedder) */
-    ff_dit_param *ps;
+    ff_wandit_param *ps;
     size_t np;
-    if ((st = ff_dit_params(&(*m)->cfg, *m, &ps, &np, err))) return st;
+    if ((st = ff_wandit_params(&(*m)->cfg, *m, &ps, &np, err))) return st;
     for (size_t i = 0; i < np && !st; i++) {
         if (ff_offload_dit_stored_dtype(&ps[i], FF_BF16) != FF_BF16) continue;
         ff_tensor b = {0};
@@ -103,7 +103,7 @@ typedef struct {
     int same;
 } mode_row;
 
-static ff_status run_mode(ff_backend *be, ff_pool *pool, ff_dit_model *m, const ff_tensor *dx, const ff_tensor *dt,
+static ff_status run_mode(ff_backend *be, ff_pool *pool, ff_wandit_model *m, const ff_tensor *dx, const ff_tensor *dt,
                           const ff_tensor *dtext, ff_tensor *dout, ff_tensor *y, int reps, mode_row *row,
                           ff_err *err) {
     ff_offload_opts o;
@@ -165,7 +165,7 @@ int main(int argc, char **argv) {
     ff_err err = {0};
     ff_backend *be = NULL;
     ff_pool *pool = NULL;
-    ff_dit_model *m = NULL;
+    ff_wandit_model *m = NULL;
     ff_tensor x = {0}, text = {0}, t = {0}, y = {0}, ref = {0}, dx = {0}, dtext = {0}, dout = {0};
     const double tc = now();
     ff_status st = ff_backend_create_by_name(a.backend, a.threads, &be, &err);
@@ -177,7 +177,7 @@ int main(int argc, char **argv) {
     if (!st) st = ff_tensor_allocv(&text, FF_F32, &err, 3, 1LL, (long long)a.text_len, (long long)a.text_dim);
     if (!st) st = ff_tensor_allocv(&t, FF_I64, &err, 1, 1LL);
     int64_t os[5];
-    if (!st) st = ff_dit_out_shape(&m->cfg, &x, os, &err);
+    if (!st) st = ff_wandit_out_shape(&m->cfg, &x, os, &err);
     if (!st) st = ff_tensor_alloc(&y, FF_F32, 5, os, &err);
     if (!st) st = ff_tensor_alloc(&ref, FF_F32, 5, os, &err);
     if (!st) {
@@ -233,7 +233,7 @@ int main(int argc, char **argv) {
     ff_tensor_free(&t);
     ff_tensor_free(&y);
     ff_tensor_free(&ref);
-    ff_dit_free(m);
+    ff_wandit_free(m);
     ff_pool_detach(pool);
     ff_pool_free(pool);
     ff_backend_free(be);

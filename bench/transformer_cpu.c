@@ -34,12 +34,12 @@ typedef struct {
     double t0, blocks;
 } block_timer;
 
-static ff_status timer_before(void *user, int index, ff_dit_block *blk, ff_dit_param *ps, size_t n, ff_err *err) {
+static ff_status timer_before(void *user, int index, ff_wandit_block *blk, ff_wandit_param *ps, size_t n, ff_err *err) {
     ((block_timer *)user)->t0 = now();
     return FF_OK;
 }
 
-static ff_status timer_after(void *user, int index, ff_dit_block *blk, ff_dit_param *ps, size_t n, ff_err *err) {
+static ff_status timer_after(void *user, int index, ff_wandit_block *blk, ff_wandit_param *ps, size_t n, ff_err *err) {
     block_timer *bt = user;
     bt->blocks += now() - bt->t0;
     return FF_OK;
@@ -87,19 +87,19 @@ int main(int argc, char **argv) {
              layers);
     ff_err err = {0};
     ff_json_doc *doc = NULL;
-    ff_dit_config cfg;
-    ff_dit_model *m = NULL;
+    ff_wandit_config cfg;
+    ff_wandit_model *m = NULL;
     ff_backend *be = NULL;
     if (ff_json_parse(json, strlen(json), "bench config", &doc, &err) ||
-        ff_dit_config_parse(ff_json_root(doc), "bench config", &cfg, &err) || ff_dit_create(&cfg, &m, &err) ||
-        ff_dit_init_random(m, 1, &err) || ff_backend_create_by_name(backend, threads, &be, &err) ||
-        ff_dit_place(m, be, 1, &err)) {
+        ff_wandit_config_parse(ff_json_root(doc), "bench config", &cfg, &err) || ff_wandit_create(&cfg, &m, &err) ||
+        ff_wandit_init_random(m, 1, &err) || ff_backend_create_by_name(backend, threads, &be, &err) ||
+        ff_wandit_place(m, be, 1, &err)) {
         fprintf(stderr, "bench_transformer_cpu: %s\n", err.msg);
         return 1;
     }
     ff_json_free(doc);
-    ff_dit_counts c;
-    ff_dit_count_params(&cfg, &c, &err);
+    ff_wandit_counts c;
+    ff_wandit_count_params(&cfg, &c, &err);
     printf("Wan transformer forward, backend %s, 1.3B width: D=%d (%d x %d), ffn %d, text 512 x %d, %d layer(s),"
            " %lld parameters (%.1f MiB F32), random weights\n",
            ff_backend_name(be), cfg.dim, cfg.heads, cfg.head_dim, cfg.ffn_dim, cfg.text_dim, layers,
@@ -122,9 +122,9 @@ int main(int argc, char **argv) {
             double best = 1e30, best_blk = 0;
             for (int r = 0; r < reps && !rc; r++) {
                 block_timer bt = {0};
-                ff_dit_hooks hooks = {timer_before, timer_after, &bt};
+                ff_wandit_hooks hooks = {timer_before, timer_after, &bt};
                 double t0 = now();
-                if (ff_dit_forward_host(m, be, &x, &t, &text, &hooks, &y, &err)) rc = 1;
+                if (ff_wandit_forward_host(m, be, &x, &t, &text, &hooks, &y, &err)) rc = 1;
                 double dt = now() - t0;
                 if (dt < best) best = dt, best_blk = bt.blocks / layers;
                 ff_tensor_free(&y);
@@ -140,7 +140,7 @@ int main(int argc, char **argv) {
         ff_tensor_free(&text);
     }
     if (rc) fprintf(stderr, "bench_transformer_cpu: %s\n", err.msg);
-    ff_dit_free(m);
+    ff_wandit_free(m);
     ff_backend_free(be);
     return rc;
 }

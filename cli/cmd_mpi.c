@@ -367,7 +367,7 @@ int ff_cmd_mpi(int argc, char **argv) {
     o.guidance = job.has_guidance ? job.guidance : md.guidance;
     o.has_guidance_2 = job.has_guidance_2;
     o.guidance_2 = job.guidance_2;
-    ff_vae_opts_default(&o.vae);
+    ff_wanvae_opts_default(&o.vae);
     if (job.tile == 1 || (job.tile == -1 && md.has_tile) || job.vae_split == FF_MPI_SPLIT_SPACE) {
         o.vae.tiling = 1;
         if (md.has_tile) {

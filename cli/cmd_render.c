@@ -20,7 +20,7 @@
  * resident; model: one at a time; sequential: transformer blocks streamed
  * from the file in groups of k; text encoder on the host; VAE slicing; VAE
  * tiling, low-memory order, largest tile that fits) through
- * ff_wan_open_opts and ff_vae_opts, printing one line per stage; a device
+ * ff_wan_open_opts and ff_wanvae_opts, printing one line per stage; a device
  * pool with the budget is attached to the backend, so the budget is
  * enforced and --stats shows the measured peak against it. --offload,
  * --group, --vae-tiling, --vae-slicing force those choices (with or

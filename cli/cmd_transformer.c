@@ -5,7 +5,7 @@
  * F32, timestep (B,) or per token (B, N) (F32, I64 or I32) and
  * encoder_hidden_states (B, L, text_dim) F32, named as in the golden inputs;
  * Y receives noise_pred (B, C_out, F, H, W) F32. --weights bf16 keeps the
- * big matrices in BF16 (ff_dit_load_as). */
+ * big matrices in BF16 (ff_wandit_load_as). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,11 +53,11 @@ int ff_cmd_transformer(int argc, char **argv) {
         return FF_EXIT_USAGE;
     }
     int rc = FF_EXIT_FAIL;
-    ff_dit_model *m = NULL;
+    ff_wandit_model *m = NULL;
     ff_st_file *f = NULL;
     ff_tensor x = {0}, t = {0}, text = {0}, y = {0};
     const ff_st_entry *te;
-    if (ff_dit_load_as(model, wdt, &m, &err) || ff_st_open(in, &f, &err)) goto done;
+    if (ff_wandit_load_as(model, wdt, &m, &err) || ff_st_open(in, &f, &err)) goto done;
     if (!(te = ff_st_find(f, "timestep"))) {
         ff_err_set(&err, FF_ERR_NOT_FOUND, "%s: no tensor named timestep", in);
         goto done;
@@ -65,10 +65,10 @@ int ff_cmd_transformer(int argc, char **argv) {
     if (ff_st_load(f, "hidden_states", FF_F32, &x, &err) || ff_st_load(f, "timestep", te->dtype, &t, &err) ||
         ff_st_load(f, "encoder_hidden_states", FF_F32, &text, &err))
         goto done;
-    if (ff_dit_place(m, be, 1, &err)) goto done;
+    if (ff_wandit_place(m, be, 1, &err)) goto done;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    if (ff_dit_forward_host(m, be, &x, &t, &text, NULL, &y, &err)) goto done;
+    if (ff_wandit_forward_host(m, be, &x, &t, &text, NULL, &y, &err)) goto done;
     clock_gettime(CLOCK_MONOTONIC, &t1);
     ff_st_item item = {"noise_pred", &y};
     if (ff_st_write(outp, &item, 1, NULL, 0, &err)) goto done;
@@ -83,7 +83,7 @@ done:
     ff_tensor_free(&text);
     ff_tensor_free(&y);
     ff_st_close(f);
-    ff_dit_free(m);
+    ff_wandit_free(m);
     ff_backend_free(be);
     return rc;
 }

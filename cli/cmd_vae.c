@@ -55,8 +55,8 @@ static ff_status load_named(const char *path, const char *name, ff_tensor *t, ff
 int ff_cmd_vae(int argc, char **argv) {
     const char *mode = argc > 1 ? argv[1] : NULL, *model = NULL, *in = NULL, *out = NULL, *backend = "cpu";
     int threads = 0, stats = 0, denorm = 1, size = 0, stride = 0;
-    ff_vae_opts o;
-    ff_vae_opts_default(&o);
+    ff_wanvae_opts o;
+    ff_wanvae_opts_default(&o);
     if (!mode || (strcmp(mode, "decode") && strcmp(mode, "encode"))) {
         usage(stderr);
         return FF_EXIT_USAGE;
@@ -124,29 +124,29 @@ int ff_cmd_vae(int argc, char **argv) {
         ff_cli_report("vae", &err);
         return FF_EXIT_USAGE;
     }
-    if ((st = ff_vae_load(be, model, &vae, &err))) goto done;
+    if ((st = ff_wanvae_load(be, model, &vae, &err))) goto done;
     if (!strcmp(mode, "decode")) {
         if ((st = load_named(in, "latents", &x, &err))) goto done;
         if (denorm) {
-            if ((st = ff_vae_denormalize(vae, &x, &z, &err))) goto done;
+            if ((st = ff_wanvae_denormalize(vae, &x, &z, &err))) goto done;
         } else if ((st = ff_tensor_clone(&z, &x, &err))) {
             goto done;
         }
-        if ((st = ff_vae_decode(vae, &z, &o, &y, &err))) goto done;
+        if ((st = ff_wanvae_decode(vae, &z, &o, &y, &err))) goto done;
         ff_st_item items[1] = {{"video", &y}};
         st = ff_st_write(out, items, 1, NULL, 0, &err);
     } else {
         if ((st = load_named(in, "video", &x, &err))) goto done;
-        if ((st = ff_vae_encode(vae, &x, &o, &y, &logvar, &err))) goto done;
-        if ((st = ff_vae_normalize(vae, &y, &lat, &err))) goto done;
+        if ((st = ff_wanvae_encode(vae, &x, &o, &y, &logvar, &err))) goto done;
+        if ((st = ff_wanvae_normalize(vae, &y, &lat, &err))) goto done;
         ff_st_item items[3] = {{"mean", &y}, {"logvar", &logvar}, {"latents", &lat}};
         st = ff_st_write(out, items, 3, NULL, 0, &err);
     }
     if (st) goto done;
     if (stats) {
         struct rusage ru;
-        ff_vae_mem m;
-        ff_vae_mem_stats(vae, &m);
+        ff_wanvae_mem m;
+        ff_wanvae_mem_stats(vae, &m);
         getrusage(RUSAGE_SELF, &ru);
         printf("peak_rss_bytes %lld\n", (long long)ru.ru_maxrss * 1024);
         printf("backend_weight_bytes %zu\n", m.weight_bytes);
@@ -164,7 +164,7 @@ done:
     ff_tensor_free(&y);
     ff_tensor_free(&logvar);
     ff_tensor_free(&lat);
-    ff_vae_free(vae);
+    ff_wanvae_free(vae);
     ff_backend_free(be);
     return rc;
 }

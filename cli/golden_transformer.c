@@ -20,9 +20,9 @@ ff_status golden_transformer(const golden_case *c, golden_outputs *outs, ff_err 
 
     char dir[4200];
     snprintf(dir, sizeof dir, "%s/%s", c->pipeline, c->component);
-    ff_dit_model *m = NULL;
+    ff_wandit_model *m = NULL;
     ff_tensor x = {0}, t = {0}, text = {0}, y = {0};
-    ff_status st = ff_dit_load(dir, &m, err);
+    ff_status st = ff_wandit_load(dir, &m, err);
     if (st) return st;
     const ff_st_entry *te = ff_st_find(c->inputs, "timestep");
     if (!te) {
@@ -33,14 +33,14 @@ ff_status golden_transformer(const golden_case *c, golden_outputs *outs, ff_err 
         (st = ff_st_load(c->inputs, "timestep", te->dtype, &t, err)) ||
         (st = ff_st_load(c->inputs, "encoder_hidden_states", FF_F32, &text, err)))
         goto done;
-    if ((st = ff_dit_place(m, c->be, 1, err))) goto done;
-    if ((st = ff_dit_forward_host(m, c->be, &x, &t, &text, NULL, &y, err))) goto done;
+    if ((st = ff_wandit_place(m, c->be, 1, err))) goto done;
+    if ((st = ff_wandit_forward_host(m, c->be, &x, &t, &text, NULL, &y, err))) goto done;
     st = golden_out_add(outs, "noise_pred", &y, err);
 done:
     ff_tensor_free(&x);
     ff_tensor_free(&t);
     ff_tensor_free(&text);
     ff_tensor_free(&y);
-    ff_dit_free(m);
+    ff_wandit_free(m);
     return st;
 }

@@ -14,8 +14,8 @@
 
 /* options.tiling: false, or {tile_sample_min_height, ...} as enable_tiling
  * (a missing or 0 value keeps the default, as `x or self.x`). */
-static ff_status read_opts(const golden_case *c, ff_vae_opts *o, ff_err *err) {
-    ff_vae_opts_default(o);
+static ff_status read_opts(const golden_case *c, ff_wanvae_opts *o, ff_err *err) {
+    ff_wanvae_opts_default(o);
     const ff_json *t = ff_json_get(c->options, "tiling");
     if (t && t->type == FF_JSON_OBJECT) {
         const char *keys[4] = {"tile_sample_min_height", "tile_sample_min_width", "tile_sample_stride_height",
@@ -46,22 +46,22 @@ static ff_status load_input(const golden_case *c, const char *name, ff_tensor *t
     return ff_st_load(c->inputs, name, FF_F32, t, err);
 }
 
-static ff_status run_decode(const golden_case *c, ff_vae *vae, const ff_vae_opts *o, golden_outputs *outs,
+static ff_status run_decode(const golden_case *c, ff_vae *vae, const ff_wanvae_opts *o, golden_outputs *outs,
                             ff_err *err) {
     ff_tensor lat = {0}, z = {0}, video = {0}, frames = {0}, extra = {0};
     ff_status st = load_input(c, "latents", &lat, err);
-    if (!st) st = ff_vae_denormalize(vae, &lat, &z, err);
-    if (!st) st = ff_vae_decode(vae, &z, o, &video, err);
-    if (!st) st = ff_vae_postprocess_frames(vae, &video, &frames, err);
+    if (!st) st = ff_wanvae_denormalize(vae, &lat, &z, err);
+    if (!st) st = ff_wanvae_decode(vae, &z, o, &video, err);
+    if (!st) st = ff_wanvae_postprocess_frames(vae, &video, &frames, err);
     if (!st && o->tiling) { /* the plain decode of the same latents */
-        ff_vae_opts plain = *o;
+        ff_wanvae_opts plain = *o;
         plain.tiling = 0;
-        if (!(st = ff_vae_decode(vae, &z, &plain, &extra, err))) st = golden_out_add(outs, "video_untiled", &extra, err);
+        if (!(st = ff_wanvae_decode(vae, &z, &plain, &extra, err))) st = golden_out_add(outs, "video_untiled", &extra, err);
     }
     if (!st && o->slicing) { /* the whole batch in one pass */
-        ff_vae_opts batched = *o;
+        ff_wanvae_opts batched = *o;
         batched.slicing = 0;
-        if (!(st = ff_vae_decode(vae, &z, &batched, &extra, err))) st = golden_out_add(outs, "video_batched", &extra, err);
+        if (!(st = ff_wanvae_decode(vae, &z, &batched, &extra, err))) st = golden_out_add(outs, "video_batched", &extra, err);
     }
     if (!st) st = golden_out_add(outs, "latents_denormalized", &z, err);
     if (!st) st = golden_out_add(outs, "video", &video, err);
@@ -74,17 +74,17 @@ static ff_status run_decode(const golden_case *c, ff_vae *vae, const ff_vae_opts
     return st;
 }
 
-static ff_status run_encode(const golden_case *c, ff_vae *vae, const ff_vae_opts *o, golden_outputs *outs,
+static ff_status run_encode(const golden_case *c, ff_vae *vae, const ff_wanvae_opts *o, golden_outputs *outs,
                             ff_err *err) {
     ff_tensor x = {0}, mean = {0}, logvar = {0}, mode = {0}, norm = {0}, extra = {0};
     ff_status st = load_input(c, "video", &x, err);
-    if (!st) st = ff_vae_encode(vae, &x, o, &mean, &logvar, err);
+    if (!st) st = ff_wanvae_encode(vae, &x, o, &mean, &logvar, err);
     if (!st) st = ff_tensor_clone(&mode, &mean, err); /* DiagonalGaussianDistribution.mode() */
-    if (!st) st = ff_vae_normalize(vae, &mode, &norm, err);
+    if (!st) st = ff_wanvae_normalize(vae, &mode, &norm, err);
     if (!st && o->tiling) {
-        ff_vae_opts plain = *o;
+        ff_wanvae_opts plain = *o;
         plain.tiling = 0;
-        if (!(st = ff_vae_encode(vae, &x, &plain, &extra, NULL, err))) st = golden_out_add(outs, "mean_untiled", &extra, err);
+        if (!(st = ff_wanvae_encode(vae, &x, &plain, &extra, NULL, err))) st = golden_out_add(outs, "mean_untiled", &extra, err);
     }
     if (!st) st = golden_out_add(outs, "mean", &mean, err);
     if (!st) st = golden_out_add(outs, "logvar", &logvar, err);
@@ -104,12 +104,12 @@ ff_status golden_vae(const golden_case *c, golden_outputs *outs, ff_err *err) {
     int encode = strstr(c->op, ".encode") != NULL;
     int decode = strstr(c->op, ".decode") != NULL;
     if (!encode && !decode) return ff_err_set(err, FF_ERR_UNSUPPORTED, "%s: unknown vae op '%s'", c->name, c->op);
-    ff_vae_opts o;
+    ff_wanvae_opts o;
     ff_status st = read_opts(c, &o, err);
     if (st) return st;
     ff_vae *vae = NULL;
-    if ((st = ff_vae_load(c->be, c->pipeline, &vae, err))) return st;
+    if ((st = ff_wanvae_load(c->be, c->pipeline, &vae, err))) return st;
     st = encode ? run_encode(c, vae, &o, outs, err) : run_decode(c, vae, &o, outs, err);
-    ff_vae_free(vae);
+    ff_wanvae_free(vae);
     return st;
 }

@@ -216,7 +216,7 @@ static ff_status emit_chunk(dec_ctx *d, int64_t t0, const ff_tensor *video, ff_e
     ff_status st = FF_OK;
     int64_t total = ff_mpi_plan_pixel_frames(&r->plan);
     if (r->o->on_frames) {
-        if ((st = ff_vae_postprocess_frames(d->vae, video, &np, err))) return st;
+        if ((st = ff_wanvae_postprocess_frames(d->vae, video, &np, err))) return st;
         ff_wan_chunk ch = {0, t0, 1, total, video, &np};
         st = r->o->on_frames(r->o->user, &ch, err);
         ff_tensor_free(&np);
@@ -359,8 +359,8 @@ static ff_status decode_time(mrun *r, ff_vae *vae, const ff_tensor *full, ff_err
         int64_t d0 = r->k > 0 ? r->s - r->o->vae_warmup : 0;
         if (d0 < 0) d0 = 0;
         d.first = d0;
-        if (!(st = crop_frames(full, d0, r->e - d0, &part, err)) && !(st = ff_vae_denormalize(vae, &part, &z, err)))
-            st = ff_vae_decode_stream(vae, &z, &r->o->vae, on_window_chunk, &d, err);
+        if (!(st = crop_frames(full, d0, r->e - d0, &part, err)) && !(st = ff_wanvae_denormalize(vae, &part, &z, err)))
+            st = ff_wanvae_decode_stream(vae, &z, &r->o->vae, on_window_chunk, &d, err);
     }
     ff_tensor_free(&part);
     if (!st && r->rank == 0) /* the rest of the video, from the other windows, in order */
@@ -375,11 +375,11 @@ static ff_status decode_time(mrun *r, ff_vae *vae, const ff_tensor *full, ff_err
 
 /* ---- 5c. space split: tiles decoded everywhere, blended on rank 0 ---- */
 
-static ff_status decode_space(mrun *r, ff_vae *vae, const ff_tensor *full, const ff_vae_tile_grid *grid, int t0, int nt,
+static ff_status decode_space(mrun *r, ff_vae *vae, const ff_tensor *full, const ff_wanvae_tile_grid *grid, int t0, int nt,
                               ff_err *err) {
     const int N = r->size;
     dec_ctx d = {r, vae, 0, 0, 0, 0, 0, 0, NULL, NULL, 0, 0};
-    ff_vae_tiles *ts = NULL;
+    ff_wanvae_tiles *ts = NULL;
     ff_tensor z = {0};
     ff_tensor *raw = calloc((size_t)grid->n, sizeof *raw);
     int64_t *hdr = calloc((size_t)grid->n * 5 + 1, sizeof *hdr);
@@ -393,11 +393,11 @@ static ff_status decode_space(mrun *r, ff_vae *vae, const ff_tensor *full, const
         ff_mpi_plan_tiles(grid->n, N, q, &a, &n);
         hcounts[q] = 5 * n, hdispls[q] = 5 * a;
     }
-    if (!st) st = ff_vae_denormalize(vae, full, &z, err);
-    if (!st) st = ff_vae_tiles_create(vae, grid, t0, nt, &ts, err);
+    if (!st) st = ff_wanvae_denormalize(vae, full, &z, err);
+    if (!st) st = ff_wanvae_tiles_create(vae, grid, t0, nt, &ts, err);
     for (int64_t f = 0; f < r->plan.frames && !st; f++) {
         /* my tiles of latent frame f, packed */
-        if ((st = ff_vae_tiles_decode_frame(ts, &z, f, &raw[t0], err))) break;
+        if ((st = ff_wanvae_tiles_decode_frame(ts, &z, f, &raw[t0], err))) break;
         int64_t mine = 0;
         for (int i = 0; i < nt; i++) {
             memcpy(&hdr[5 * (t0 + i)], raw[t0 + i].shape, 5 * sizeof(int64_t));
@@ -449,13 +449,13 @@ static ff_status decode_space(mrun *r, ff_vae *vae, const ff_tensor *full, const
             }
         }
         ff_tensor video = {0};
-        if (!st) st = ff_vae_tiles_blend(vae, grid, raw, &video, err);
+        if (!st) st = ff_wanvae_tiles_blend(vae, grid, raw, &video, err);
         for (int t = 0; t < grid->n; t++) ff_tensor_free(&raw[t]);
         if (!st) st = emit_chunk(&d, ff_mpi_plan_pixel_first(&r->plan, f), &video, err);
         ff_tensor_free(&video);
     }
     for (int t = 0; raw && t < grid->n; t++) ff_tensor_free(&raw[t]);
-    ff_vae_tiles_free(ts);
+    ff_wanvae_tiles_free(ts);
     ff_tensor_free(&z);
     free(raw);
     free(hdr);
@@ -516,17 +516,17 @@ ff_status ff_mpi_render(const ff_mpi_render_opts *o, ff_err *err) {
             goto done;
         }
     }
-    ff_vae_tile_grid grid;
+    ff_wanvae_tile_grid grid;
     memset(&grid, 0, sizeof grid);
     int tile_t0 = 0, tile_n = 0;
     if (o->split == FF_MPI_SPLIT_SPACE) { /* the tile grid, from the VAE's config (weights come at the decode) */
         char path[4200];
-        ff_vae_config vc;
+        ff_wanvae_config vc;
         if ((size_t)snprintf(path, sizeof path, "%s/vae/config.json", pi.dir) >= sizeof path) {
             st = ff_err_set(err, FF_ERR_ARG, "mpi: model path too long: %s", pi.dir);
             goto done;
         }
-        if ((st = ff_vae_config_load(path, &vc, err)) || (st = ff_vae_tile_grid_make(&vc, r.h, r.w, &o->vae, &grid, err)))
+        if ((st = ff_wanvae_config_load(path, &vc, err)) || (st = ff_wanvae_tile_grid_make(&vc, r.h, r.w, &o->vae, &grid, err)))
             goto done;
         ff_mpi_plan_tiles(grid.n, r.size, r.rank, &tile_t0, &tile_n);
     }
@@ -596,7 +596,7 @@ ff_status ff_mpi_render(const ff_mpi_render_opts *o, ff_err *err) {
     if ((st = wait_all(&r, o->steps, err))) goto done;
 
     /* 5. decode */
-    if ((st = ff_vae_load(o->be, pi.dir, &vae, err))) goto done;
+    if ((st = ff_wanvae_load(o->be, pi.dir, &vae, err))) goto done;
     r.t_decode0 = now_s();
     if ((st = allgather_latents(&r, &final, &full, err))) goto done; /* both splits: warm-up or tiles */
     ff_tensor_free(&final);
@@ -605,7 +605,7 @@ ff_status ff_mpi_render(const ff_mpi_render_opts *o, ff_err *err) {
     if (o->split == FF_MPI_SPLIT_SPACE) st = decode_space(&r, vae, &full, &grid, tile_t0, tile_n, err);
     else st = decode_time(&r, vae, &full, err);
 done:
-    ff_vae_free(vae);
+    ff_wanvae_free(vae);
     ff_nccl_free(r.nccl);
     ff_tensor_free(&noise);
     ff_tensor_free(&win);

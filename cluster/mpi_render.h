@@ -74,7 +74,7 @@ typedef struct {
     double guidance;
     int has_guidance_2;
     double guidance_2;
-    ff_vae_opts vae;              /* time: the decode's tiling (as render); space: the tile grid */
+    ff_wanvae_opts vae;              /* time: the decode's tiling (as render); space: the tile grid */
     ff_mpi_split split;
     int overlap;                  /* latent frames, >= 1 */
     int vae_warmup;               /* time split: latent frames decoded before a window, >= 0 */

@@ -49,13 +49,13 @@ static ff_tensor view4(const ff_tensor *b, int64_t off, int64_t d0, int64_t d1, 
     return view(b, off, 4, s);
 }
 
-static ff_status linear(ff_backend *be, const ff_tensor *x, const ff_dit_linear *l, ff_tensor *out, ff_err *err) {
+static ff_status linear(ff_backend *be, const ff_tensor *x, const ff_wandit_linear *l, ff_tensor *out, ff_err *err) {
     return ff_op_linear(be, x, &l->weight, &l->bias, out, err);
 }
 
 typedef struct {
     ff_backend *be;
-    const ff_dit_config *cfg;
+    const ff_wandit_config *cfg;
     int64_t B, N, L, M, D, H, hd;
     int64_t Bt, Nt;      /* modulation batch and token extents (1 when broadcast) */
     int64_t U;           /* distinct timestep values */
@@ -66,7 +66,7 @@ typedef struct {
  * (B, Lk, D); RMSNorm over the full inner dim before the head split; RoPE on
  * q and k for self-attention; result (B, Nq, D) in s->tmp. Clobbers s->nrm
  * (which may be xq). */
-static ff_status attention(fwd_state *s, const ff_dit_attn *a, const ff_tensor *xq, int64_t Nq, const ff_tensor *xkv,
+static ff_status attention(fwd_state *s, const ff_wandit_attn *a, const ff_tensor *xq, int64_t Nq, const ff_tensor *xkv,
                            int64_t Lk, int rope, ff_err *err) {
     ff_backend *be = s->be;
     const int64_t B = s->B, D = s->D, H = s->H, hd = s->hd, M = s->M;
@@ -77,7 +77,7 @@ static ff_status attention(fwd_state *s, const ff_dit_attn *a, const ff_tensor *
     ff_tensor vp = view4(&s->arena, 2 * B * M * D, B, H, Lk, hd);
     ff_status st = FF_OK;
     struct {
-        const ff_dit_linear *proj;
+        const ff_wandit_linear *proj;
         const ff_tensor *norm; /* norm_q / norm_k; NULL for v */
         const ff_tensor *x;
         int64_t len;
@@ -119,7 +119,7 @@ static ff_status modulation(fwd_state *s, const ff_tensor *table, int k, ff_tens
 }
 
 /* WanTransformerBlock.forward. */
-static ff_status block_forward(fwd_state *s, const ff_dit_block *blk, ff_err *err) {
+static ff_status block_forward(fwd_state *s, const ff_wandit_block *blk, ff_err *err) {
     ff_backend *be = s->be;
     const float eps = s->cfg->eps;
     const int64_t B = s->B, N = s->N, D = s->D;
@@ -160,7 +160,7 @@ done:
     return st;
 }
 
-ff_status ff_dit_out_shape(const ff_dit_config *cfg, const ff_tensor *x, int64_t out_shape[5], ff_err *err) {
+ff_status ff_wandit_out_shape(const ff_wandit_config *cfg, const ff_tensor *x, int64_t out_shape[5], ff_err *err) {
     char buf[96];
     if (x->ndim != 5 || x->shape[1] != cfg->in_channels)
         return ff_err_set(err, FF_ERR_SHAPE, "transformer: hidden_states %s, expected (B, %d, F, H, W)",
@@ -234,7 +234,7 @@ typedef struct {
     const char *what;
 } act_spec;
 
-static int act_specs(const ff_dit_config *cfg, int64_t B, int64_t N, int64_t L, int64_t Bt, int64_t Nt, int64_t U,
+static int act_specs(const ff_wandit_config *cfg, int64_t B, int64_t N, int64_t L, int64_t Bt, int64_t Nt, int64_t U,
                      fwd_state *s, act_spec *o) {
     const int64_t D = cfg->dim, M = N > L ? N : L;
     const int64_t pc = (int64_t)cfg->patch[0] * cfg->patch[1] * cfg->patch[2] * cfg->out_channels;
@@ -263,7 +263,7 @@ static int act_specs(const ff_dit_config *cfg, int64_t B, int64_t N, int64_t L, 
     return n;
 }
 
-ff_status ff_dit_activation_bytes(const ff_dit_config *cfg, const int64_t x_shape[5], int64_t text_len,
+ff_status ff_wandit_activation_bytes(const ff_wandit_config *cfg, const int64_t x_shape[5], int64_t text_len,
                                   int per_token, int64_t n_distinct, size_t *bytes, ff_err *err) {
     const int64_t B = x_shape[0];
     int64_t N = 1;
@@ -285,9 +285,9 @@ ff_status ff_dit_activation_bytes(const ff_dit_config *cfg, const int64_t x_shap
     return FF_OK;
 }
 
-ff_status ff_dit_forward(ff_dit_model *m, ff_backend *be, const ff_tensor *x, const ff_tensor *timestep,
-                         const ff_tensor *text, const ff_dit_hooks *hooks, ff_tensor *out, ff_err *err) {
-    const ff_dit_config *cfg = &m->cfg;
+ff_status ff_wandit_forward(ff_wandit_model *m, ff_backend *be, const ff_tensor *x, const ff_tensor *timestep,
+                         const ff_tensor *text, const ff_wandit_hooks *hooks, ff_tensor *out, ff_err *err) {
+    const ff_wandit_config *cfg = &m->cfg;
     fwd_state s;
     memset(&s, 0, sizeof s);
     s.be = be;
@@ -300,7 +300,7 @@ ff_status ff_dit_forward(ff_dit_model *m, ff_backend *be, const ff_tensor *x, co
 
     /* ---- shapes */
     int64_t oshape[5];
-    if ((st = ff_dit_out_shape(cfg, x, oshape, err))) return st;
+    if ((st = ff_wandit_out_shape(cfg, x, oshape, err))) return st;
     const int64_t B = x->shape[0], D = cfg->dim;
     const int64_t pf = x->shape[2] / cfg->patch[0], ph = x->shape[3] / cfg->patch[1], pw = x->shape[4] / cfg->patch[2];
     const int64_t N = pf * ph * pw;
@@ -373,7 +373,7 @@ ff_status ff_dit_forward(ff_dit_model *m, ff_backend *be, const ff_tensor *x, co
             st = ff_err_set(err, FF_ERR_NOMEM, "transformer: cannot allocate %zu floats of host tables", need);
             goto done;
         }
-        TRY(ff_dit_rope_tables(cfg, pf, ph, pw, host, host + tab, err));
+        TRY(ff_wandit_rope_tables(cfg, pf, ph, pw, host, host + tab, err));
         ff_tensor hc, hs;
         int64_t sh[2] = {N, s.hd};
         ff_tensor_view(&hc, FF_F32, 2, sh, host, FF_LOC_HOST);
@@ -383,7 +383,7 @@ ff_status ff_dit_forward(ff_dit_model *m, ff_backend *be, const ff_tensor *x, co
 
         /* ---- condition_embedder: timesteps_proj -> time_embedder -> time_proj,
          * once per distinct timestep value */
-        ff_dit_timestep_embedding(uniq, U, cfg->freq_dim, host);
+        ff_wandit_timestep_embedding(uniq, U, cfg->freq_dim, host);
         int64_t sh_ts[2] = {U, cfg->freq_dim}, sh_ids[2] = {Bt, Nt};
         ff_tensor he, hi;
         ff_tensor_view(&he, FF_F32, 2, sh_ts, host, FF_LOC_HOST);
@@ -421,10 +421,10 @@ ff_status ff_dit_forward(ff_dit_model *m, ff_backend *be, const ff_tensor *x, co
 
     /* ---- blocks */
     for (int i = 0; i < cfg->num_layers; i++) {
-        ff_dit_block *blk = &m->blocks[i];
-        ff_dit_param params[FF_DIT_BLOCK_PARAMS_MAX];
+        ff_wandit_block *blk = &m->blocks[i];
+        ff_wandit_param params[FF_WANDIT_BLOCK_PARAMS_MAX];
         size_t np = 0;
-        if (hooks) np = ff_dit_block_params(cfg, i, blk, params);
+        if (hooks) np = ff_wandit_block_params(cfg, i, blk, params);
         if (hooks && hooks->before_block && (st = hooks->before_block(hooks->user, i, blk, params, np, err))) {
             ff_err_wrap(err, "transformer: before blocks.%d: ", i);
             goto done;
@@ -486,11 +486,11 @@ done:
     return st;
 }
 
-ff_status ff_dit_forward_host(ff_dit_model *m, ff_backend *be, const ff_tensor *x, const ff_tensor *timestep,
-                              const ff_tensor *text, const ff_dit_hooks *hooks, ff_tensor *out, ff_err *err) {
+ff_status ff_wandit_forward_host(ff_wandit_model *m, ff_backend *be, const ff_tensor *x, const ff_tensor *timestep,
+                              const ff_tensor *text, const ff_wandit_hooks *hooks, ff_tensor *out, ff_err *err) {
     memset(out, 0, sizeof *out);
     int64_t oshape[5];
-    ff_status st = ff_dit_out_shape(&m->cfg, x, oshape, err);
+    ff_status st = ff_wandit_out_shape(&m->cfg, x, oshape, err);
     if (st) return st;
     ff_tensor dx = {0}, dtext = {0}, dout = {0};
     if ((st = ff_be_alloc(be, &dx, FF_F32, x->ndim, x->shape, err)) ||
@@ -498,7 +498,7 @@ ff_status ff_dit_forward_host(ff_dit_model *m, ff_backend *be, const ff_tensor *
         (st = ff_be_alloc(be, &dout, FF_F32, 5, oshape, err)))
         goto done;
     if ((st = ff_be_upload(be, &dx, x, err)) || (st = ff_be_upload(be, &dtext, text, err))) goto done;
-    if ((st = ff_dit_forward(m, be, &dx, timestep, &dtext, hooks, &dout, err))) goto done;
+    if ((st = ff_wandit_forward(m, be, &dx, timestep, &dtext, hooks, &dout, err))) goto done;
     if ((st = ff_tensor_alloc(out, FF_F32, 5, oshape, err))) goto done;
     if ((st = ff_be_download(be, out, &dout, err))) ff_tensor_free(out);
 done:

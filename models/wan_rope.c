@@ -12,7 +12,7 @@
  * downscale_freq_shift=0, scale=1, max_period=10000), all in float32 as
  * torch computes it: exponent = float(-ln(10000)) * i / half; f = exp(exponent);
  * arg = float(t) * f; emb = [cos(arg) | sin(arg)] (flipped), zero pad if odd. */
-void ff_dit_timestep_embedding(const float *t, int64_t n, int freq_dim, float *out) {
+void ff_wandit_timestep_embedding(const float *t, int64_t n, int freq_dim, float *out) {
     int half = freq_dim / 2;
     const float neg_log_max = (float)-log(10000.0);
     for (int64_t r = 0; r < n; r++) {
@@ -41,7 +41,7 @@ void ff_dit_timestep_embedding(const float *t, int64_t n, int freq_dim, float *o
  * the other.) apply_rotary_emb takes the cosine of pair i from channel 2i
  * and the sine from channel 2i+1; both are the same angle here, and both
  * channels of a pair get it so that ff_op_rope may read either. */
-ff_status ff_dit_rope_tables(const ff_dit_config *cfg, int64_t pf, int64_t ph, int64_t pw, float *cos_out,
+ff_status ff_wandit_rope_tables(const ff_wandit_config *cfg, int64_t pf, int64_t ph, int64_t pw, float *cos_out,
                              float *sin_out, ff_err *err) {
     const int hd = cfg->head_dim;
     const int64_t grid[3] = {pf, ph, pw};

@@ -28,7 +28,7 @@ static ff_status get_int(const ff_json *root, const char *what, const char *key,
     return FF_OK;
 }
 
-ff_status ff_dit_config_parse(const ff_json *root, const char *what, ff_dit_config *cfg, ff_err *err) {
+ff_status ff_wandit_config_parse(const ff_json *root, const char *what, ff_wandit_config *cfg, ff_err *err) {
     memset(cfg, 0, sizeof *cfg);
     if (!root || root->type != FF_JSON_OBJECT) return ff_err_set(err, FF_ERR_FORMAT, "%s: not a JSON object", what);
     const char *cls = ff_json_get_string(root, "_class_name");
@@ -95,23 +95,23 @@ ff_status ff_dit_config_parse(const ff_json *root, const char *what, ff_dit_conf
     return FF_OK;
 }
 
-ff_status ff_dit_config_load(const char *path, ff_dit_config *cfg, ff_err *err) {
+ff_status ff_wandit_config_load(const char *path, ff_wandit_config *cfg, ff_err *err) {
     ff_json_doc *doc = NULL;
     ff_status st = ff_json_parse_file(path, &doc, err);
     if (st) return st;
-    st = ff_dit_config_parse(ff_json_root(doc), path, cfg, err);
+    st = ff_wandit_config_parse(ff_json_root(doc), path, cfg, err);
     ff_json_free(doc);
     return st;
 }
 
 /* ---- parameter list ---------------------------------------------------- */
 
-static void add_param(ff_dit_param *out, size_t *n, int block, ff_tensor *slot, int ndim, const int64_t *shape,
+static void add_param(ff_wandit_param *out, size_t *n, int block, ff_tensor *slot, int ndim, const int64_t *shape,
                       const char *fmt, ...) __attribute__((format(printf, 7, 8)));
-static void add_param(ff_dit_param *out, size_t *n, int block, ff_tensor *slot, int ndim, const int64_t *shape,
+static void add_param(ff_wandit_param *out, size_t *n, int block, ff_tensor *slot, int ndim, const int64_t *shape,
                       const char *fmt, ...) {
     if (out) {
-        ff_dit_param *p = &out[*n];
+        ff_wandit_param *p = &out[*n];
         memset(p, 0, sizeof *p);
         va_list ap;
         va_start(ap, fmt);
@@ -127,15 +127,15 @@ static void add_param(ff_dit_param *out, size_t *n, int block, ff_tensor *slot, 
 
 #define SLOT(ptr, field) ((ptr) ? &(ptr)->field : NULL)
 
-static void add_linear(ff_dit_param *out, size_t *n, int block, ff_dit_linear *l, int64_t nout, int64_t nin,
+static void add_linear(ff_wandit_param *out, size_t *n, int block, ff_wandit_linear *l, int64_t nout, int64_t nin,
                        const char *prefix) {
     int64_t ws[2] = {nout, nin}, bs[1] = {nout};
     add_param(out, n, block, SLOT(l, weight), 2, ws, "%s.weight", prefix);
     add_param(out, n, block, SLOT(l, bias), 1, bs, "%s.bias", prefix);
 }
 
-static void add_attn(ff_dit_param *out, size_t *n, int block, ff_dit_attn *a, int64_t d, const char *prefix) {
-    char p[FF_DIT_NAME_MAX];
+static void add_attn(ff_wandit_param *out, size_t *n, int block, ff_wandit_attn *a, int64_t d, const char *prefix) {
+    char p[FF_WANDIT_NAME_MAX];
     int64_t ds[1] = {d};
     snprintf(p, sizeof p, "%s.to_q", prefix);
     add_linear(out, n, block, SLOT(a, to_q), d, d, p);
@@ -149,11 +149,11 @@ static void add_attn(ff_dit_param *out, size_t *n, int block, ff_dit_attn *a, in
     add_param(out, n, block, SLOT(a, norm_k), 1, ds, "%s.norm_k.weight", prefix);
 }
 
-size_t ff_dit_block_params(const ff_dit_config *cfg, int index, ff_dit_block *blk, ff_dit_param *out) {
+size_t ff_wandit_block_params(const ff_wandit_config *cfg, int index, ff_wandit_block *blk, ff_wandit_param *out) {
     size_t n = 0;
     int64_t d = cfg->dim, f = cfg->ffn_dim;
     int64_t sst[3] = {1, 6, d}, ds[1] = {d};
-    char p[FF_DIT_NAME_MAX];
+    char p[FF_WANDIT_NAME_MAX];
     add_param(out, &n, index, SLOT(blk, scale_shift_table), 3, sst, "blocks.%d.scale_shift_table", index);
     snprintf(p, sizeof p, "blocks.%d.attn1", index);
     add_attn(out, &n, index, SLOT(blk, attn1), d, p);
@@ -170,7 +170,7 @@ size_t ff_dit_block_params(const ff_dit_config *cfg, int index, ff_dit_block *bl
     return n;
 }
 
-static size_t nonblock_params(const ff_dit_config *cfg, ff_dit_model *m, ff_dit_param *out) {
+static size_t nonblock_params(const ff_wandit_config *cfg, ff_wandit_model *m, ff_wandit_param *out) {
     size_t n = 0;
     int64_t d = cfg->dim;
     int64_t pw[5] = {d, cfg->in_channels, cfg->patch[0], cfg->patch[1], cfg->patch[2]}, ds[1] = {d};
@@ -188,31 +188,31 @@ static size_t nonblock_params(const ff_dit_config *cfg, ff_dit_model *m, ff_dit_
     return n;
 }
 
-ff_status ff_dit_params(const ff_dit_config *cfg, ff_dit_model *m, ff_dit_param **out, size_t *n, ff_err *err) {
+ff_status ff_wandit_params(const ff_wandit_config *cfg, ff_wandit_model *m, ff_wandit_param **out, size_t *n, ff_err *err) {
     *out = NULL;
     *n = 0;
     if (m && cfg->num_layers > 0 && !m->blocks)
-        return ff_err_set(err, FF_ERR_ARG, "ff_dit_params: model has no block table");
-    size_t total = nonblock_params(cfg, NULL, NULL) + (size_t)cfg->num_layers * ff_dit_block_params(cfg, 0, NULL, NULL);
-    ff_dit_param *p = calloc(total ? total : 1, sizeof *p);
+        return ff_err_set(err, FF_ERR_ARG, "ff_wandit_params: model has no block table");
+    size_t total = nonblock_params(cfg, NULL, NULL) + (size_t)cfg->num_layers * ff_wandit_block_params(cfg, 0, NULL, NULL);
+    ff_wandit_param *p = calloc(total ? total : 1, sizeof *p);
     if (!p) return ff_err_set(err, FF_ERR_NOMEM, "cannot allocate the list of %zu transformer parameters", total);
     size_t k = nonblock_params(cfg, m, p);
-    for (int i = 0; i < cfg->num_layers; i++) k += ff_dit_block_params(cfg, i, m ? &m->blocks[i] : NULL, p + k);
+    for (int i = 0; i < cfg->num_layers; i++) k += ff_wandit_block_params(cfg, i, m ? &m->blocks[i] : NULL, p + k);
     *out = p;
     *n = k;
     return FF_OK;
 }
 
-static int64_t param_numel(const ff_dit_param *p) {
+static int64_t param_numel(const ff_wandit_param *p) {
     int64_t e = 1;
     for (int i = 0; i < p->ndim; i++) e *= p->shape[i];
     return e;
 }
 
-ff_status ff_dit_count_params(const ff_dit_config *cfg, ff_dit_counts *out, ff_err *err) {
-    ff_dit_param blk[FF_DIT_BLOCK_PARAMS_MAX], nb[32];
+ff_status ff_wandit_count_params(const ff_wandit_config *cfg, ff_wandit_counts *out, ff_err *err) {
+    ff_wandit_param blk[FF_WANDIT_BLOCK_PARAMS_MAX], nb[32];
     memset(out, 0, sizeof *out);
-    size_t n = ff_dit_block_params(cfg, 0, NULL, blk);
+    size_t n = ff_wandit_block_params(cfg, 0, NULL, blk);
     for (size_t i = 0; i < n; i++) out->per_block += param_numel(&blk[i]);
     n = nonblock_params(cfg, NULL, nb);
     for (size_t i = 0; i < n; i++) out->non_block += param_numel(&nb[i]);
@@ -223,8 +223,8 @@ ff_status ff_dit_count_params(const ff_dit_config *cfg, ff_dit_counts *out, ff_e
 
 /* ---- loading, random init, placement, free ----------------------------- */
 
-ff_status ff_dit_create(const ff_dit_config *cfg, ff_dit_model **out, ff_err *err) {
-    ff_dit_model *m = calloc(1, sizeof *m);
+ff_status ff_wandit_create(const ff_wandit_config *cfg, ff_wandit_model **out, ff_err *err) {
+    ff_wandit_model *m = calloc(1, sizeof *m);
     if (!m) return ff_err_set(err, FF_ERR_NOMEM, "cannot allocate the transformer model");
     m->cfg = *cfg;
     if (cfg->num_layers > 0) {
@@ -243,15 +243,15 @@ ff_status ff_dit_create(const ff_dit_config *cfg, ff_dit_model **out, ff_err *er
 static int ignored_key(const char *name) { return strstr(name, "norm_added_q") != NULL; }
 
 static int cmp_param_name(const void *a, const void *b) {
-    return strcmp(((const ff_dit_param *)a)->name, ((const ff_dit_param *)b)->name);
+    return strcmp(((const ff_wandit_param *)a)->name, ((const ff_wandit_param *)b)->name);
 }
 
-/* Parameters that ff_dit_load_as may narrow: matrices outside the fp32 modules. */
-static int narrowable(const ff_dit_param *p) {
+/* Parameters that ff_wandit_load_as may narrow: matrices outside the fp32 modules. */
+static int narrowable(const ff_wandit_param *p) {
     return (p->ndim == 2 || p->ndim == 5) && !strstr(p->name, "time_embedder");
 }
 
-static ff_status load_param(ff_weights *w, const ff_st_entry *e, const ff_dit_param *p, ff_dtype dt, ff_err *err) {
+static ff_status load_param(ff_weights *w, const ff_st_entry *e, const ff_wandit_param *p, ff_dtype dt, ff_err *err) {
     if (dt == FF_F32 || !narrowable(p)) return ff_weights_load(w, p->name, FF_F32, p->slot, err);
     if (e->dtype == dt) return ff_weights_load(w, p->name, dt, p->slot, err);
     ff_tensor f;
@@ -263,30 +263,30 @@ static ff_status load_param(ff_weights *w, const ff_st_entry *e, const ff_dit_pa
     return st;
 }
 
-ff_status ff_dit_load(const char *component_dir, ff_dit_model **out, ff_err *err) {
-    return ff_dit_load_as(component_dir, FF_F32, out, err);
+ff_status ff_wandit_load(const char *component_dir, ff_wandit_model **out, ff_err *err) {
+    return ff_wandit_load_as(component_dir, FF_F32, out, err);
 }
 
-/* ff_dit_load_as, or (weights_out != NULL) ff_dit_load_lazy: block parameters
+/* ff_wandit_load_as, or (weights_out != NULL) ff_wandit_load_lazy: block parameters
  * left as shape-only descriptions and the open weights handed to the caller. */
-static ff_status load_impl(const char *component_dir, ff_dtype weight_dtype, ff_dit_model **out,
+static ff_status load_impl(const char *component_dir, ff_dtype weight_dtype, ff_wandit_model **out,
                            ff_weights **weights_out, ff_err *err) {
     *out = NULL;
     if (weights_out) *weights_out = NULL;
     ff_json_doc *doc = NULL;
     ff_weights *w = NULL;
-    ff_dit_model *m = NULL;
-    ff_dit_param *ps = NULL;
+    ff_wandit_model *m = NULL;
+    ff_wandit_param *ps = NULL;
     size_t np = 0;
-    ff_dit_config cfg;
+    ff_wandit_config cfg;
     char what[4200];
     snprintf(what, sizeof what, "%s/config.json", component_dir);
     ff_status st = ff_component_config_dir(component_dir, &doc, err);
     if (st) goto done;
-    if ((st = ff_dit_config_parse(ff_json_root(doc), what, &cfg, err))) goto done;
+    if ((st = ff_wandit_config_parse(ff_json_root(doc), what, &cfg, err))) goto done;
     if ((st = ff_weights_open(component_dir, &w, err))) goto done;
-    if ((st = ff_dit_create(&cfg, &m, err))) goto done;
-    if ((st = ff_dit_params(&cfg, m, &ps, &np, err))) goto done;
+    if ((st = ff_wandit_create(&cfg, &m, err))) goto done;
+    if ((st = ff_wandit_params(&cfg, m, &ps, &np, err))) goto done;
     for (size_t i = 0; i < np; i++) {
         const ff_st_entry *e;
         if ((st = ff_weights_find(w, ps[i].name, NULL, &e, err))) {
@@ -315,7 +315,7 @@ static ff_status load_impl(const char *component_dir, ff_dtype weight_dtype, ff_
     qsort(ps, np, sizeof *ps, cmp_param_name);
     for (size_t i = 0; i < ff_weights_count(w); i++) {
         const ff_st_entry *e = ff_weights_at(w, i, NULL);
-        ff_dit_param key;
+        ff_wandit_param key;
         snprintf(key.name, sizeof key.name, "%s", e->name);
         if (ignored_key(e->name) || bsearch(&key, ps, np, sizeof *ps, cmp_param_name)) continue;
         st = ff_err_set(err, FF_ERR_FORMAT,
@@ -328,7 +328,7 @@ done:
     ff_json_free(doc);
     if (st) {
         ff_weights_free(w);
-        ff_dit_free(m);
+        ff_wandit_free(m);
         return st;
     }
     if (weights_out) *weights_out = w;
@@ -337,7 +337,7 @@ done:
     return FF_OK;
 }
 
-ff_status ff_dit_load_as(const char *component_dir, ff_dtype weight_dtype, ff_dit_model **out, ff_err *err) {
+ff_status ff_wandit_load_as(const char *component_dir, ff_dtype weight_dtype, ff_wandit_model **out, ff_err *err) {
     if (weight_dtype != FF_F32 && weight_dtype != FF_BF16) {
         *out = NULL;
         return ff_err_set(err, FF_ERR_ARG, "%s: transformer weights as %s (F32 or BF16 only)", component_dir,
@@ -346,7 +346,7 @@ ff_status ff_dit_load_as(const char *component_dir, ff_dtype weight_dtype, ff_di
     return load_impl(component_dir, weight_dtype, out, NULL, err);
 }
 
-ff_status ff_dit_load_lazy(const char *component_dir, ff_dtype weight_dtype, ff_dit_model **out, ff_weights **weights,
+ff_status ff_wandit_load_lazy(const char *component_dir, ff_dtype weight_dtype, ff_wandit_model **out, ff_weights **weights,
                            ff_err *err) {
     if (weight_dtype != FF_F32 && weight_dtype != FF_BF16) {
         *out = NULL, *weights = NULL;
@@ -364,10 +364,10 @@ static uint64_t xorshift64(uint64_t *s) {
     return *s = x;
 }
 
-ff_status ff_dit_init_random(ff_dit_model *m, uint64_t seed, ff_err *err) {
-    ff_dit_param *ps;
+ff_status ff_wandit_init_random(ff_wandit_model *m, uint64_t seed, ff_err *err) {
+    ff_wandit_param *ps;
     size_t np;
-    ff_status st = ff_dit_params(&m->cfg, m, &ps, &np, err);
+    ff_status st = ff_wandit_params(&m->cfg, m, &ps, &np, err);
     if (st) return st;
     uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
     for (size_t i = 0; i < np && !st; i++) {
@@ -388,21 +388,21 @@ ff_status ff_dit_init_random(ff_dit_model *m, uint64_t seed, ff_err *err) {
     return st;
 }
 
-static void free_tensor(ff_dit_model *m, ff_tensor *t) {
+static void free_tensor(ff_wandit_model *m, ff_tensor *t) {
     if (!t->data) return;
     if (t->loc != FF_LOC_HOST) {
-        if (m->be) ff_be_free(m->be, t); /* placed by ff_dit_place */
+        if (m->be) ff_be_free(m->be, t); /* placed by ff_wandit_place */
     } else {
         ff_tensor_free(t);
     }
     memset(t, 0, sizeof *t);
 }
 
-void ff_dit_free(ff_dit_model *m) {
+void ff_wandit_free(ff_wandit_model *m) {
     if (!m) return;
-    ff_dit_param *ps;
+    ff_wandit_param *ps;
     size_t np;
-    if (ff_dit_params(&m->cfg, m, &ps, &np, NULL) == FF_OK) {
+    if (ff_wandit_params(&m->cfg, m, &ps, &np, NULL) == FF_OK) {
         for (size_t i = 0; i < np; i++) free_tensor(m, ps[i].slot);
         free(ps);
     }
@@ -410,7 +410,7 @@ void ff_dit_free(ff_dit_model *m) {
     free(m);
 }
 
-static ff_status place_one(ff_dit_model *m, ff_backend *be, ff_tensor *t, const char *name, ff_err *err) {
+static ff_status place_one(ff_wandit_model *m, ff_backend *be, ff_tensor *t, const char *name, ff_err *err) {
     if (!t->data || t->loc != FF_LOC_HOST || ff_backend_kind_of(be) == FF_BACKEND_CPU) return FF_OK;
     ff_tensor d;
     ff_status st = ff_be_alloc(be, &d, t->dtype, t->ndim, t->shape, err);
@@ -425,10 +425,10 @@ static ff_status place_one(ff_dit_model *m, ff_backend *be, ff_tensor *t, const 
     return FF_OK;
 }
 
-ff_status ff_dit_place(ff_dit_model *m, ff_backend *be, int with_blocks, ff_err *err) {
-    ff_dit_param *ps;
+ff_status ff_wandit_place(ff_wandit_model *m, ff_backend *be, int with_blocks, ff_err *err) {
+    ff_wandit_param *ps;
     size_t np;
-    ff_status st = ff_dit_params(&m->cfg, m, &ps, &np, err);
+    ff_status st = ff_wandit_params(&m->cfg, m, &ps, &np, err);
     if (st) return st;
     for (size_t i = 0; i < np && !st; i++)
         if (with_blocks || ps[i].block < 0) st = place_one(m, be, ps[i].slot, ps[i].name, err);

@@ -1,10 +1,10 @@
-/* wan_transformer (ff_dit_*): the Wan 2.1 / 2.2 diffusion transformer,
+/* wan_transformer (ff_wandit_*): the Wan 2.1 / 2.2 diffusion transformer,
  * diffusers' WanTransformer3DModel (transformer_wan.py), written against
  * kernels/ops.h.
  *
  * What it is: the config (read from a diffusers transformer/config.json),
  * the weights under diffusers' names (one struct per module, one
- * ff_dit_block per entry of `blocks`), a parameter list computed from the
+ * ff_wandit_block per entry of `blocks`), a parameter list computed from the
  * config alone (names and shapes, for the memory planner and parameter
  * counts), and a forward pass that runs block by block with before/after
  * hooks so that offload/ can stream each block's weights to the device just
@@ -14,9 +14,9 @@
  * memory budgets or weight placement policy (offload/). Image conditioning
  * (image_dim / added_kv_proj_dim, Wan I2V) is rejected with a clear error.
  *
- * Ownership: ff_dit_model owns its weight tensors. A weight tensor lives
+ * Ownership: ff_wandit_model owns its weight tensors. A weight tensor lives
  * either on the host (FF_LOC_HOST, owned, as loaded) or on the backend
- * (allocated with ff_be_alloc by ff_dit_place or by a hook). The forward pass
+ * (allocated with ff_be_alloc by ff_wandit_place or by a hook). The forward pass
  * uses each tensor where it is; a before-block hook may replace a block's
  * tensors with backend copies and the matching after-block hook puts the host
  * ones back. */
@@ -44,117 +44,117 @@ typedef struct {
     int cross_attn_norm;   /* norm2 with weight + bias (else identity) */
     float eps;             /* every LayerNorm / RMSNorm */
     int rope_max_seq_len;  /* positions per axis must stay below it */
-} ff_dit_config;
+} ff_wandit_config;
 
 /* Reads a WanTransformer3DModel config object; `what` names it in errors.
  * Values diffusers would accept but we do not implement (image_dim,
  * added_kv_proj_dim, pos_embed_seq_len) are FF_ERR_UNSUPPORTED "image
  * conditioning not supported yet"; impossible values are FF_ERR_FORMAT. */
-ff_status ff_dit_config_parse(const ff_json *root, const char *what, ff_dit_config *cfg, ff_err *err);
+ff_status ff_wandit_config_parse(const ff_json *root, const char *what, ff_wandit_config *cfg, ff_err *err);
 /* Same, from a config.json path. */
-ff_status ff_dit_config_load(const char *path, ff_dit_config *cfg, ff_err *err);
+ff_status ff_wandit_config_load(const char *path, ff_wandit_config *cfg, ff_err *err);
 
 /* ---- weights ---------------------------------------------------------- */
 
 typedef struct {
     ff_tensor weight; /* (N, K) */
     ff_tensor bias;   /* (N) */
-} ff_dit_linear;
+} ff_wandit_linear;
 
 /* WanAttention (attn1: self, attn2: cross); norm_q / norm_k are RMSNorm
  * over the full inner dim (across heads). */
 typedef struct {
-    ff_dit_linear to_q, to_k, to_v; /* (D, D) */
-    ff_dit_linear to_out;           /* to_out.0 (D, D) */
+    ff_wandit_linear to_q, to_k, to_v; /* (D, D) */
+    ff_wandit_linear to_out;           /* to_out.0 (D, D) */
     ff_tensor norm_q, norm_k;       /* (D) */
-} ff_dit_attn;
+} ff_wandit_attn;
 
 /* WanTransformerBlock: weights of blocks.<index>.* */
 typedef struct {
     int index;
     ff_tensor scale_shift_table;    /* (1, 6, D) */
-    ff_dit_attn attn1, attn2;
+    ff_wandit_attn attn1, attn2;
     ff_tensor norm2_weight, norm2_bias; /* (D); empty when cross_attn_norm is false */
-    ff_dit_linear ffn_in;           /* ffn.net.0.proj (ffn_dim, D) */
-    ff_dit_linear ffn_out;          /* ffn.net.2 (D, ffn_dim) */
-} ff_dit_block;
+    ff_wandit_linear ffn_in;           /* ffn.net.0.proj (ffn_dim, D) */
+    ff_wandit_linear ffn_out;          /* ffn.net.2 (D, ffn_dim) */
+} ff_wandit_block;
 
 typedef struct {
-    ff_dit_config cfg;
+    ff_wandit_config cfg;
     ff_tensor patch_embedding_weight; /* (D, C_in, pt, ph, pw) */
     ff_tensor patch_embedding_bias;   /* (D) */
-    ff_dit_linear time_linear_1;      /* condition_embedder.time_embedder.linear_1 (D, freq_dim) */
-    ff_dit_linear time_linear_2;      /* condition_embedder.time_embedder.linear_2 (D, D) */
-    ff_dit_linear time_proj;          /* condition_embedder.time_proj (6D, D) */
-    ff_dit_linear text_linear_1;      /* condition_embedder.text_embedder.linear_1 (D, text_dim) */
-    ff_dit_linear text_linear_2;      /* condition_embedder.text_embedder.linear_2 (D, D) */
+    ff_wandit_linear time_linear_1;      /* condition_embedder.time_embedder.linear_1 (D, freq_dim) */
+    ff_wandit_linear time_linear_2;      /* condition_embedder.time_embedder.linear_2 (D, D) */
+    ff_wandit_linear time_proj;          /* condition_embedder.time_proj (6D, D) */
+    ff_wandit_linear text_linear_1;      /* condition_embedder.text_embedder.linear_1 (D, text_dim) */
+    ff_wandit_linear text_linear_2;      /* condition_embedder.text_embedder.linear_2 (D, D) */
     ff_tensor scale_shift_table;      /* (1, 2, D) output modulation */
-    ff_dit_linear proj_out;           /* (pt*ph*pw*C_out, D) */
-    ff_dit_block *blocks;             /* num_layers */
-    ff_backend *be;                   /* set by ff_dit_place: owner of the tensors it moved */
-} ff_dit_model;
+    ff_wandit_linear proj_out;           /* (pt*ph*pw*C_out, D) */
+    ff_wandit_block *blocks;             /* num_layers */
+    ff_backend *be;                   /* set by ff_wandit_place: owner of the tensors it moved */
+} ff_wandit_model;
 
 /* One parameter: its diffusers name, shape, and (when listing a loaded
  * model) the tensor that holds it. */
-#define FF_DIT_NAME_MAX 96
+#define FF_WANDIT_NAME_MAX 96
 typedef struct {
-    char name[FF_DIT_NAME_MAX];
+    char name[FF_WANDIT_NAME_MAX];
     int ndim;
     int64_t shape[FF_MAX_DIMS];
     int block;        /* block index, -1 outside the blocks */
     ff_tensor *slot;  /* NULL in a shape-only list */
-} ff_dit_param;
+} ff_wandit_param;
 
 /* Parameters of block `index` (25, or 27 with cross_attn_norm). out may be NULL to count;
  * blk may be NULL for a shape-only list. Returns the count. */
-#define FF_DIT_BLOCK_PARAMS_MAX 32
-size_t ff_dit_block_params(const ff_dit_config *cfg, int index, ff_dit_block *blk, ff_dit_param *out);
+#define FF_WANDIT_BLOCK_PARAMS_MAX 32
+size_t ff_wandit_block_params(const ff_wandit_config *cfg, int index, ff_wandit_block *blk, ff_wandit_param *out);
 
 /* Every parameter of the model (non-block ones first, then blocks in order),
  * computed from the config alone when m is NULL. *out is malloc'd (caller
  * frees), *n its length. */
-ff_status ff_dit_params(const ff_dit_config *cfg, ff_dit_model *m, ff_dit_param **out, size_t *n, ff_err *err);
+ff_status ff_wandit_params(const ff_wandit_config *cfg, ff_wandit_model *m, ff_wandit_param **out, size_t *n, ff_err *err);
 
 /* Parameter totals from the config alone: all parameters, those of one block,
  * and those outside the blocks (elements, not bytes). */
 typedef struct {
     int64_t total, per_block, non_block;
-} ff_dit_counts;
-ff_status ff_dit_count_params(const ff_dit_config *cfg, ff_dit_counts *out, ff_err *err);
+} ff_wandit_counts;
+ff_status ff_wandit_count_params(const ff_wandit_config *cfg, ff_wandit_counts *out, ff_err *err);
 
 /* Loads a transformer component folder (config.json + single or sharded
  * safetensors) into host F32 tensors. Every parameter must be present with
  * its exact shape; tensors in the file that the model does not use are an
  * error too (as diffusers' strict load). */
-ff_status ff_dit_load(const char *component_dir, ff_dit_model **out, ff_err *err);
+ff_status ff_wandit_load(const char *component_dir, ff_wandit_model **out, ff_err *err);
 /* Same, keeping the big matrices (every 2-D linear weight except the
  * time_embedder's, and patch_embedding) in weight_dtype: FF_F32, or FF_BF16
  * (copied as stored when the file is BF16, else rounded to nearest even as
  * torch's .to(bfloat16)). Biases, norms, scale_shift_tables and the
  * time_embedder stay F32, as diffusers' _keep_in_fp32_modules. */
-ff_status ff_dit_load_as(const char *component_dir, ff_dtype weight_dtype, ff_dit_model **out, ff_err *err);
-/* ff_dit_load_as for block streaming straight from the file: the non-block
- * parameters are loaded as ff_dit_load_as keeps them, every block parameter
- * is left as a shape-only tensor (data NULL, the dtype ff_dit_load_as would
+ff_status ff_wandit_load_as(const char *component_dir, ff_dtype weight_dtype, ff_wandit_model **out, ff_err *err);
+/* ff_wandit_load_as for block streaming straight from the file: the non-block
+ * parameters are loaded as ff_wandit_load_as keeps them, every block parameter
+ * is left as a shape-only tensor (data NULL, the dtype ff_wandit_load_as would
  * store it in) and *weights is the open, mmap'd weights set they are to be
  * read from (offload/stream.h block_weights). The caller owns *weights and
  * frees it (ff_weights_free) after the model stops using it; the page cache
- * is then the only host copy of the blocks. Same checks as ff_dit_load_as. */
-ff_status ff_dit_load_lazy(const char *component_dir, ff_dtype weight_dtype, ff_dit_model **out, ff_weights **weights,
+ * is then the only host copy of the blocks. Same checks as ff_wandit_load_as. */
+ff_status ff_wandit_load_lazy(const char *component_dir, ff_dtype weight_dtype, ff_wandit_model **out, ff_weights **weights,
                            ff_err *err);
 /* An empty model for cfg (no tensors yet; blocks table allocated). */
-ff_status ff_dit_create(const ff_dit_config *cfg, ff_dit_model **out, ff_err *err);
+ff_status ff_wandit_create(const ff_wandit_config *cfg, ff_wandit_model **out, ff_err *err);
 /* Fills every parameter of an empty model with uniform random values in
  * [-a, a] (a = 1/sqrt(fan_in) for linear and conv weights, 0.02 for tables,
  * norm gains 1 +- 0.1) from a fixed xorshift seed: benches and tests at real
  * widths without weights. */
-ff_status ff_dit_init_random(ff_dit_model *m, uint64_t seed, ff_err *err);
-void ff_dit_free(ff_dit_model *m);
+ff_status ff_wandit_init_random(ff_wandit_model *m, uint64_t seed, ff_err *err);
+void ff_wandit_free(ff_wandit_model *m);
 
 /* Moves the non-block weights (and all blocks when with_blocks) to the
  * backend; a no-op for tensors already there and for a backend whose tensors
  * live on the host. */
-ff_status ff_dit_place(ff_dit_model *m, ff_backend *be, int with_blocks, ff_err *err);
+ff_status ff_wandit_place(ff_wandit_model *m, ff_backend *be, int with_blocks, ff_err *err);
 
 /* ---- forward ---------------------------------------------------------- */
 
@@ -162,16 +162,16 @@ ff_status ff_dit_place(ff_dit_model *m, ff_backend *be, int with_blocks, ff_err 
  * each param's *slot with a backend tensor) and after_block may release
  * them. params lists the block's weights under their diffusers names. */
 typedef struct {
-    ff_status (*before_block)(void *user, int index, ff_dit_block *blk, ff_dit_param *params, size_t n_params,
+    ff_status (*before_block)(void *user, int index, ff_wandit_block *blk, ff_wandit_param *params, size_t n_params,
                               ff_err *err);
-    ff_status (*after_block)(void *user, int index, ff_dit_block *blk, ff_dit_param *params, size_t n_params,
+    ff_status (*after_block)(void *user, int index, ff_wandit_block *blk, ff_wandit_param *params, size_t n_params,
                              ff_err *err);
     void *user;
-} ff_dit_hooks;
+} ff_wandit_hooks;
 
 /* Output shape (B, C_out, (F/pt)*pt, (H/ph)*ph, (W/pw)*pw) for an input
  * hidden_states shape (B, C_in, F, H, W). */
-ff_status ff_dit_out_shape(const ff_dit_config *cfg, const ff_tensor *hidden_states, int64_t out_shape[5],
+ff_status ff_wandit_out_shape(const ff_wandit_config *cfg, const ff_tensor *hidden_states, int64_t out_shape[5],
                            ff_err *err);
 
 /* WanTransformer3DModel.forward(hidden_states, timestep,
@@ -182,39 +182,39 @@ ff_status ff_dit_out_shape(const ff_dit_config *cfg, const ff_tensor *hidden_sta
  *                          N = post-patch token count, f-h-w order)
  *   encoder_hidden_states  (B, L, text_dim) F32 on the backend
  *   out                    (B, C_out, F', H', W') F32 on the backend, see
- *                          ff_dit_out_shape
+ *                          ff_wandit_out_shape
  * hooks may be NULL (then every block's weights must already be usable by
  * the backend). */
-ff_status ff_dit_forward(ff_dit_model *m, ff_backend *be, const ff_tensor *hidden_states, const ff_tensor *timestep,
-                         const ff_tensor *encoder_hidden_states, const ff_dit_hooks *hooks, ff_tensor *out,
+ff_status ff_wandit_forward(ff_wandit_model *m, ff_backend *be, const ff_tensor *hidden_states, const ff_tensor *timestep,
+                         const ff_tensor *encoder_hidden_states, const ff_wandit_hooks *hooks, ff_tensor *out,
                          ff_err *err);
 
-/* Backend bytes ff_dit_forward allocates for its activations (weights not
+/* Backend bytes ff_wandit_forward allocates for its activations (weights not
  * included) for hidden_states of shape x_shape, text_len text rows, one
  * timestep per sample or (per_token) per token, and n_distinct distinct
  * timestep values (0: assume all differ). For the memory planner. */
-ff_status ff_dit_activation_bytes(const ff_dit_config *cfg, const int64_t x_shape[5], int64_t text_len,
+ff_status ff_wandit_activation_bytes(const ff_wandit_config *cfg, const int64_t x_shape[5], int64_t text_len,
                                   int per_token, int64_t n_distinct, size_t *bytes, ff_err *err);
 
 /* Same with host tensors: uploads hidden_states (F32) and
  * encoder_hidden_states (F32), runs, and returns an owned host tensor in
- * *out. The model's non-block weights must be usable by be (ff_dit_place). */
-ff_status ff_dit_forward_host(ff_dit_model *m, ff_backend *be, const ff_tensor *hidden_states,
+ * *out. The model's non-block weights must be usable by be (ff_wandit_place). */
+ff_status ff_wandit_forward_host(ff_wandit_model *m, ff_backend *be, const ff_tensor *hidden_states,
                               const ff_tensor *timestep, const ff_tensor *encoder_hidden_states,
-                              const ff_dit_hooks *hooks, ff_tensor *out, ff_err *err);
+                              const ff_wandit_hooks *hooks, ff_tensor *out, ff_err *err);
 
 /* ---- pieces, exposed for tests ---------------------------------------- */
 
 /* Sinusoidal timestep embedding (diffusers get_timestep_embedding with
  * flip_sin_to_cos=True, downscale_freq_shift=0) in float32: out (n, freq_dim)
  * host buffer, [cos | sin] (+ a zero column when freq_dim is odd). */
-void ff_dit_timestep_embedding(const float *t, int64_t n, int freq_dim, float *out);
+void ff_wandit_timestep_embedding(const float *t, int64_t n, int freq_dim, float *out);
 
 /* WanRotaryPosEmbed tables for a post-patch grid (pf, ph, pw): cos and sin
  * (pf*ph*pw, head_dim) host buffers, laid out for ff_op_rope (both channels
  * of a pair hold the angle that pair uses). FF_ERR_ARG when an axis exceeds
  * rope_max_seq_len. */
-ff_status ff_dit_rope_tables(const ff_dit_config *cfg, int64_t pf, int64_t ph, int64_t pw, float *cos_out,
+ff_status ff_wandit_rope_tables(const ff_wandit_config *cfg, int64_t pf, int64_t ph, int64_t pw, float *cos_out,
                              float *sin_out, ff_err *err);
 
 #endif

@@ -37,8 +37,8 @@ static ff_status get_floats(const ff_json *o, const char *key, const float *dflt
         *n = n_dflt;
         return FF_OK;
     }
-    if (a->type != FF_JSON_ARRAY || ff_json_count(a) > FF_VAE_MAX_Z)
-        return ff_err_set(err, FF_ERR_FORMAT, "%s: %s must be an array of at most %d numbers", path, key, FF_VAE_MAX_Z);
+    if (a->type != FF_JSON_ARRAY || ff_json_count(a) > FF_WANVAE_MAX_Z)
+        return ff_err_set(err, FF_ERR_FORMAT, "%s: %s must be an array of at most %d numbers", path, key, FF_WANVAE_MAX_Z);
     *n = (int)ff_json_count(a);
     for (int i = 0; i < *n; i++) {
         double d;
@@ -49,7 +49,7 @@ static ff_status get_floats(const ff_json *o, const char *key, const float *dflt
     return FF_OK;
 }
 
-ff_status ff_vae_config_load(const char *path, ff_vae_config *c, ff_err *err) {
+ff_status ff_wanvae_config_load(const char *path, ff_wanvae_config *c, ff_err *err) {
     ff_json_doc *doc = NULL;
     ff_status st = ff_json_parse_file(path, &doc, err);
     if (st) return st;
@@ -83,9 +83,9 @@ ff_status ff_vae_config_load(const char *path, ff_vae_config *c, ff_err *err) {
             c->n_levels = 4;
             c->dim_mult[0] = 1, c->dim_mult[1] = 2, c->dim_mult[2] = 4, c->dim_mult[3] = 4;
         } else {
-            if (a->type != FF_JSON_ARRAY || ff_json_count(a) < 1 || ff_json_count(a) > FF_VAE_MAX_LEVELS) {
+            if (a->type != FF_JSON_ARRAY || ff_json_count(a) < 1 || ff_json_count(a) > FF_WANVAE_MAX_LEVELS) {
                 st = ff_err_set(err, FF_ERR_FORMAT, "%s: dim_mult must be an array of 1..%d integers", path,
-                                FF_VAE_MAX_LEVELS);
+                                FF_WANVAE_MAX_LEVELS);
                 goto done;
             }
             c->n_levels = (int)ff_json_count(a);
@@ -105,7 +105,7 @@ ff_status ff_vae_config_load(const char *path, ff_vae_config *c, ff_err *err) {
             c->n_temperal = 3;
             c->temperal_downsample[0] = 0, c->temperal_downsample[1] = 1, c->temperal_downsample[2] = 1;
         } else {
-            if (a->type != FF_JSON_ARRAY || ff_json_count(a) > FF_VAE_MAX_LEVELS) {
+            if (a->type != FF_JSON_ARRAY || ff_json_count(a) > FF_WANVAE_MAX_LEVELS) {
                 st = ff_err_set(err, FF_ERR_FORMAT, "%s: temperal_downsample must be an array of booleans", path);
                 goto done;
             }
@@ -129,7 +129,7 @@ ff_status ff_vae_config_load(const char *path, ff_vae_config *c, ff_err *err) {
     {
         const ff_json *a = ff_json_get(o, "attn_scales");
         if (!ff_json_is_null(a)) {
-            if (a->type != FF_JSON_ARRAY || ff_json_count(a) > FF_VAE_MAX_LEVELS * 2) {
+            if (a->type != FF_JSON_ARRAY || ff_json_count(a) > FF_WANVAE_MAX_LEVELS * 2) {
                 st = ff_err_set(err, FF_ERR_FORMAT, "%s: attn_scales must be an array of numbers", path);
                 goto done;
             }
@@ -307,9 +307,9 @@ static ff_status load_mid(loader *L, const char *prefix, int dim, vae_mid *m, in
  * commit of the reference data in_channels / out_channels are the encoder
  * input / decoder output channels AFTER patchify (Wan 2.2: 12 = 3 * 2 * 2). */
 static ff_status load_encoder(loader *L, ff_err *err) {
-    const ff_vae_config *c = &L->v->cfg;
+    const ff_wanvae_config *c = &L->v->cfg;
     vae_coder *e = &L->v->enc;
-    int n = c->n_levels, dims[FF_VAE_MAX_LEVELS + 1];
+    int n = c->n_levels, dims[FF_WANVAE_MAX_LEVELS + 1];
     char p[256];
     ff_status st;
     dims[0] = c->base_dim;
@@ -375,9 +375,9 @@ static ff_status load_encoder(loader *L, ff_err *err) {
 /* WanDecoder3d(decoder_base_dim, z_dim, ..., temperal_upsample =
  * temperal_downsample[::-1], out_channels). */
 static ff_status load_decoder(loader *L, ff_err *err) {
-    const ff_vae_config *c = &L->v->cfg;
+    const ff_wanvae_config *c = &L->v->cfg;
     vae_coder *d = &L->v->dec;
-    int n = c->n_levels, dims[FF_VAE_MAX_LEVELS + 1];
+    int n = c->n_levels, dims[FF_WANVAE_MAX_LEVELS + 1];
     char p[256];
     ff_status st;
     dims[0] = c->decoder_base_dim * c->dim_mult[n - 1];
@@ -424,7 +424,7 @@ static int is_file(const char *p) {
     return stat(p, &sb) == 0 && S_ISREG(sb.st_mode);
 }
 
-ff_status ff_vae_load(ff_backend *be, const char *dir, ff_vae **out, ff_err *err) {
+ff_status ff_wanvae_load(ff_backend *be, const char *dir, ff_vae **out, ff_err *err) {
     *out = NULL;
     ff_vae *v = calloc(1, sizeof *v);
     if (!v) return ff_err_set(err, FF_ERR_NOMEM, "vae: out of memory");
@@ -437,12 +437,12 @@ ff_status ff_vae_load(ff_backend *be, const char *dir, ff_vae **out, ff_err *err
         snprintf(cfg_path, sizeof cfg_path, "%s/config.json", v->dir);
     }
     ff_weights *w = NULL;
-    ff_status st = ff_vae_config_load(cfg_path, &v->cfg, err);
+    ff_status st = ff_wanvae_config_load(cfg_path, &v->cfg, err);
     if (!st) st = ff_weights_open(v->dir, &w, err);
     if (st) goto fail;
     loader L = {v, w, {0}};
     if ((st = load_encoder(&L, err)) || (st = load_decoder(&L, err))) goto fail;
-    const ff_vae_config *c = &v->cfg;
+    const ff_wanvae_config *c = &v->cfg;
     if ((st = load_conv(&L, "quant_conv", 2 * c->z_dim, 2 * c->z_dim, 1, 1, 1, 0, &v->quant_conv, err)) ||
         (st = load_conv(&L, "post_quant_conv", c->z_dim, c->z_dim, 1, 1, 1, 0, &v->post_quant_conv, err)))
         goto fail;
@@ -451,7 +451,7 @@ ff_status ff_vae_load(ff_backend *be, const char *dir, ff_vae **out, ff_err *err
     return FF_OK;
 fail:
     ff_weights_free(w);
-    ff_vae_free(v);
+    ff_wanvae_free(v);
     return st;
 }
 
@@ -507,7 +507,7 @@ static void free_coder(ff_backend *be, vae_coder *c) {
     free(c->levels);
 }
 
-void ff_vae_free(ff_vae *v) {
+void ff_wanvae_free(ff_vae *v) {
     if (!v) return;
     free_coder(v->be, &v->enc);
     free_coder(v->be, &v->dec);
@@ -516,21 +516,21 @@ void ff_vae_free(ff_vae *v) {
     free(v);
 }
 
-const ff_vae_config *ff_vae_config_of(const ff_vae *v) { return &v->cfg; }
+const ff_wanvae_config *ff_wanvae_config_of(const ff_vae *v) { return &v->cfg; }
 
-void ff_vae_opts_default(ff_vae_opts *o) {
+void ff_wanvae_opts_default(ff_wanvae_opts *o) {
     memset(o, 0, sizeof *o);
     o->tile_sample_min_height = o->tile_sample_min_width = 256;
     o->tile_sample_stride_height = o->tile_sample_stride_width = 192;
 }
 
-void ff_vae_mem_stats(const ff_vae *v, ff_vae_mem *m) {
+void ff_wanvae_mem_stats(const ff_vae *v, ff_wanvae_mem *m) {
     m->weight_bytes = v->weight_bytes;
     m->run_cur_bytes = v->run_cur;
     m->run_peak_bytes = v->run_peak;
 }
 
-void ff_vae_mem_reset_peak(ff_vae *v) { v->run_peak = v->run_cur; }
+void ff_wanvae_mem_reset_peak(ff_vae *v) { v->run_peak = v->run_cur; }
 
 /* ---- latent normalisation, postprocessing ------------------------------ */
 
@@ -554,8 +554,8 @@ static ff_status per_channel(ff_vae *v, const ff_tensor *x, ff_binary_kind op1, 
     if (st) goto done;
     memcpy(ha.data, a, sizeof(float) * (size_t)C);
     memcpy(hb.data, b, sizeof(float) * (size_t)C);
-    if ((st = vae_upload_new(v, &ha, &da, err)) || (st = vae_upload_new(v, &hb, &db, err)) ||
-        (st = vae_upload_new(v, x, &dx, err)))
+    if ((st = wanvae_upload_new(v, &ha, &da, err)) || (st = wanvae_upload_new(v, &hb, &db, err)) ||
+        (st = wanvae_upload_new(v, x, &dx, err)))
         goto done;
     if ((st = ff_op_binary(v->be, op1, &dx, &da, &dx, err)) || (st = ff_op_binary(v->be, op2, &dx, &db, &dx, err)))
         goto done;
@@ -564,25 +564,25 @@ static ff_status per_channel(ff_vae *v, const ff_tensor *x, ff_binary_kind op1, 
 done:
     ff_tensor_free(&ha);
     ff_tensor_free(&hb);
-    vae_free(v, &da);
-    vae_free(v, &db);
-    vae_free(v, &dx);
+    wanvae_free(v, &da);
+    wanvae_free(v, &db);
+    wanvae_free(v, &dx);
     return st;
 }
 
-ff_status ff_vae_denormalize(ff_vae *v, const ff_tensor *x, ff_tensor *out, ff_err *err) {
-    float inv[FF_VAE_MAX_Z];
+ff_status ff_wanvae_denormalize(ff_vae *v, const ff_tensor *x, ff_tensor *out, ff_err *err) {
+    float inv[FF_WANVAE_MAX_Z];
     for (int i = 0; i < v->cfg.n_latents_std; i++) inv[i] = 1.0f / v->cfg.latents_std[i];
     return per_channel(v, x, FF_BIN_DIV, inv, FF_BIN_ADD, v->cfg.latents_mean, out, "denormalize", err);
 }
 
-ff_status ff_vae_normalize(ff_vae *v, const ff_tensor *x, ff_tensor *out, ff_err *err) {
-    float inv[FF_VAE_MAX_Z];
+ff_status ff_wanvae_normalize(ff_vae *v, const ff_tensor *x, ff_tensor *out, ff_err *err) {
+    float inv[FF_WANVAE_MAX_Z];
     for (int i = 0; i < v->cfg.n_latents_std; i++) inv[i] = 1.0f / v->cfg.latents_std[i];
     return per_channel(v, x, FF_BIN_SUB, v->cfg.latents_mean, FF_BIN_MUL, inv, out, "normalize", err);
 }
 
-ff_status ff_vae_postprocess_frames(ff_vae *v, const ff_tensor *video, ff_tensor *frames, ff_err *err) {
+ff_status ff_wanvae_postprocess_frames(ff_vae *v, const ff_tensor *video, ff_tensor *frames, ff_err *err) {
     memset(frames, 0, sizeof *frames);
     if (video->dtype != FF_F32 || video->ndim != 5) {
         char buf[96];
@@ -593,14 +593,14 @@ ff_status ff_vae_postprocess_frames(ff_vae *v, const ff_tensor *video, ff_tensor
     const int64_t fs[5] = {s[0], s[2], s[3], s[4], s[1]};
     const int perm[5] = {0, 2, 3, 4, 1};
     ff_tensor dv = {0}, df = {0};
-    ff_status st = vae_upload_new(v, video, &dv, err);
+    ff_status st = wanvae_upload_new(v, video, &dv, err);
     if (!st) st = ff_op_scale(v->be, &dv, 0.5f, 0.5f, &dv, err);
     if (!st) st = ff_op_clamp(v->be, &dv, 0.0f, 1.0f, &dv, err);
-    if (!st) st = vae_alloc(v, &df, 5, fs, err);
+    if (!st) st = wanvae_alloc(v, &df, 5, fs, err);
     if (!st) st = ff_op_permute(v->be, &dv, perm, &df, err);
     if (!st) st = ff_tensor_alloc(frames, FF_F32, 5, fs, err);
     if (!st && (st = ff_be_download(v->be, frames, &df, err))) ff_tensor_free(frames);
-    vae_free(v, &dv);
-    vae_free(v, &df);
+    wanvae_free(v, &dv);
+    wanvae_free(v, &df);
     return st;
 }

@@ -3,7 +3,7 @@
  * feature cache), written against kernels/ops.h only.
  *
  * Conventions: activations are F32 (B, C, T, H, W) tensors on the backend,
- * allocated through vae_alloc (which counts the VAE's bytes). Block functions
+ * allocated through wanvae_alloc (which counts the VAE's bytes). Block functions
  * take a const input and return a new output; chunk passes consume theirs.
  * Cache slots are taken in call order (diffusers' feat_idx), so the slot of a
  * conv is the same in every chunk. Not here: chunk loops, tiling and slicing
@@ -15,7 +15,7 @@
 
 /* ---- memory ------------------------------------------------------------ */
 
-ff_status vae_alloc(ff_vae *v, ff_tensor *t, int ndim, const int64_t *shape, ff_err *err) {
+ff_status wanvae_alloc(ff_vae *v, ff_tensor *t, int ndim, const int64_t *shape, ff_err *err) {
     ff_status st = ff_be_alloc(v->be, t, FF_F32, ndim, shape, err);
     if (st) {
         memset(t, 0, sizeof *t);
@@ -26,7 +26,7 @@ ff_status vae_alloc(ff_vae *v, ff_tensor *t, int ndim, const int64_t *shape, ff_
     return FF_OK;
 }
 
-void vae_free(ff_vae *v, ff_tensor *t) {
+void wanvae_free(ff_vae *v, ff_tensor *t) {
     if (t->data) {
         size_t n = ff_tensor_nbytes(t);
         v->run_cur = v->run_cur >= n ? v->run_cur - n : 0;
@@ -37,20 +37,20 @@ void vae_free(ff_vae *v, ff_tensor *t) {
 
 static ff_status alloc5(ff_vae *v, ff_tensor *t, int64_t b, int64_t c, int64_t f, int64_t h, int64_t w, ff_err *err) {
     const int64_t shape[5] = {b, c, f, h, w};
-    return vae_alloc(v, t, 5, shape, err);
+    return wanvae_alloc(v, t, 5, shape, err);
 }
 
-ff_status vae_upload_new(ff_vae *v, const ff_tensor *host, ff_tensor *dev, ff_err *err) {
-    ff_status st = vae_alloc(v, dev, host->ndim, host->shape, err);
+ff_status wanvae_upload_new(ff_vae *v, const ff_tensor *host, ff_tensor *dev, ff_err *err) {
+    ff_status st = wanvae_alloc(v, dev, host->ndim, host->shape, err);
     if (st) return st;
-    if ((st = ff_be_upload(v->be, dev, host, err))) vae_free(v, dev);
+    if ((st = ff_be_upload(v->be, dev, host, err))) wanvae_free(v, dev);
     return st;
 }
 
-void vae_cache_set_free(ff_vae *v, vae_cache *slots, int n) {
+void wanvae_cache_set_free(ff_vae *v, vae_cache *slots, int n) {
     if (!slots) return;
     for (int i = 0; i < n; i++) {
-        vae_free(v, &slots[i].t);
+        wanvae_free(v, &slots[i].t);
         slots[i].state = CACHE_NONE;
     }
 }
@@ -68,7 +68,7 @@ static ff_tensor alias(const ff_tensor *t, int ndim, const int64_t *shape) {
 static ff_status slice_frames(ff_vae *v, const ff_tensor *x, int64_t t0, int64_t n, ff_tensor *out, ff_err *err) {
     ff_status st = alloc5(v, out, x->shape[0], x->shape[1], n, x->shape[3], x->shape[4], err);
     if (st) return st;
-    if ((st = ff_op_slice(v->be, x, 2, t0, out, err))) vae_free(v, out);
+    if ((st = ff_op_slice(v->be, x, 2, t0, out, err))) wanvae_free(v, out);
     return st;
 }
 
@@ -77,7 +77,7 @@ static ff_status cat_frames(ff_vae *v, const ff_tensor *a, const ff_tensor *b, f
     ff_status st = alloc5(v, out, b->shape[0], b->shape[1], a->shape[2] + b->shape[2], b->shape[3], b->shape[4], err);
     if (st) return st;
     const ff_tensor *xs[2] = {a, b};
-    if ((st = ff_op_concat(v->be, xs, 2, 2, out, err))) vae_free(v, out);
+    if ((st = ff_op_concat(v->be, xs, 2, 2, out, err))) wanvae_free(v, out);
     return st;
 }
 
@@ -96,11 +96,11 @@ static ff_status conv_run(ff_vae *v, const vae_conv *c, const ff_tensor *x, int 
     }
     ff_status st = alloc5(v, out, x->shape[0], c->cout, t, h, w, err);
     if (st) return st;
-    if ((st = ff_op_conv3d(v->be, x, &c->w, &c->b, c->stride, pad, out, err))) vae_free(v, out);
+    if ((st = ff_op_conv3d(v->be, x, &c->w, &c->b, c->stride, pad, out, err))) wanvae_free(v, out);
     return st;
 }
 
-ff_status vae_conv_plain(ff_vae *v, const vae_conv *c, const ff_tensor *x, ff_tensor *out, ff_err *err) {
+ff_status wanvae_conv_plain(ff_vae *v, const vae_conv *c, const ff_tensor *x, ff_tensor *out, ff_err *err) {
     return conv_run(v, c, x, c->pad_t, out, err);
 }
 
@@ -122,8 +122,8 @@ static ff_status next_cache(ff_vae *v, const ff_tensor *x, const vae_cache *old,
     else /* "Rep": torch.zeros_like(cache_x) */
         st = alloc5(v, &front, x->shape[0], x->shape[1], 1, x->shape[3], x->shape[4], err);
     if (!st) st = cat_frames(v, &front, &last, out, err);
-    vae_free(v, &front);
-    vae_free(v, &last);
+    wanvae_free(v, &front);
+    wanvae_free(v, &last);
     return st;
 }
 
@@ -152,13 +152,13 @@ static ff_status cconv(vae_run *r, const vae_conv *c, const ff_tensor *x, ff_ten
         t_front -= (int)slot->t.shape[2];
     }
     if ((st = conv_run(v, c, xin, t_front, out, err))) goto done;
-    vae_free(v, &slot->t);
+    wanvae_free(v, &slot->t);
     slot->t = newc;
     slot->state = CACHE_TENSOR;
     memset(&newc, 0, sizeof newc);
 done:
-    vae_free(v, &cat);
-    vae_free(v, &newc);
+    wanvae_free(v, &cat);
+    wanvae_free(v, &newc);
     return st;
 }
 
@@ -166,11 +166,11 @@ done:
 
 /* silu(WanRMS_norm(x)): F.normalize over channels * sqrt(C) * gamma. */
 static ff_status norm_silu(ff_vae *v, const vae_norm *n, const ff_tensor *x, int silu, ff_tensor *out, ff_err *err) {
-    ff_status st = vae_alloc(v, out, x->ndim, x->shape, err);
+    ff_status st = wanvae_alloc(v, out, x->ndim, x->shape, err);
     if (st) return st;
     st = ff_op_l2norm_channels(v->be, x, &n->gamma, NULL, (float)sqrt((double)n->dim), 1e-12f, out, err);
     if (!st && silu) st = ff_op_unary(v->be, FF_UNARY_SILU, out, out, err);
-    if (st) vae_free(v, out);
+    if (st) wanvae_free(v, out);
     return st;
 }
 
@@ -180,19 +180,19 @@ static ff_status res_fwd(vae_run *r, const vae_res *m, const ff_tensor *x, ff_te
     ff_tensor h = {0}, a = {0}, b = {0};
     ff_status st = FF_OK;
     memset(out, 0, sizeof *out);
-    if (m->has_shortcut && (st = vae_conv_plain(v, &m->conv_shortcut, x, &h, err))) goto done;
+    if (m->has_shortcut && (st = wanvae_conv_plain(v, &m->conv_shortcut, x, &h, err))) goto done;
     if ((st = norm_silu(v, &m->norm1, x, 1, &a, err))) goto done;
     if ((st = cconv(r, &m->conv1, &a, &b, err))) goto done;
-    vae_free(v, &a);
+    wanvae_free(v, &a);
     if ((st = norm_silu(v, &m->norm2, &b, 1, &a, err))) goto done;
-    vae_free(v, &b);
+    wanvae_free(v, &b);
     if ((st = cconv(r, &m->conv2, &a, out, err))) goto done;
     st = ff_op_binary(v->be, FF_BIN_ADD, out, m->has_shortcut ? &h : x, out, err);
 done:
-    vae_free(v, &h);
-    vae_free(v, &a);
-    vae_free(v, &b);
-    if (st) vae_free(v, out);
+    wanvae_free(v, &h);
+    wanvae_free(v, &a);
+    wanvae_free(v, &b);
+    if (st) wanvae_free(v, out);
     return st;
 }
 
@@ -208,39 +208,39 @@ static ff_status attn_fwd(ff_vae *v, const vae_attn *m, const ff_tensor *x, ff_t
     {   /* (B, C, T, H, W) -> (B, T, H, W, C) = (N, L, C) tokens */
         const int perm[5] = {0, 2, 3, 4, 1};
         const int64_t ps[5] = {B, T, H, W, C};
-        if ((st = vae_alloc(v, &p, 5, ps, err))) goto done;
+        if ((st = wanvae_alloc(v, &p, 5, ps, err))) goto done;
         if ((st = ff_op_permute(v->be, &n, perm, &p, err))) goto done;
-        vae_free(v, &n);
+        wanvae_free(v, &n);
     }
     {
         const int64_t tok[3] = {N, L, C}, qs[3] = {N, L, 3 * C};
         ff_tensor pt = alias(&p, 3, tok);
-        if ((st = vae_alloc(v, &qkv, 3, qs, err))) goto done;
+        if ((st = wanvae_alloc(v, &qkv, 3, qs, err))) goto done;
         if ((st = ff_op_linear(v->be, &pt, &m->qkv_w, &m->qkv_b, &qkv, err))) goto done;
-        vae_free(v, &p);
+        wanvae_free(v, &p);
     }
     {   /* q, k, v = qkv.chunk(3, dim=-1), each (N, 1, L, C) */
         const int64_t hs[3] = {N, L, C};
         ff_tensor *parts[3] = {&q, &k, &vv};
         for (int i = 0; i < 3; i++) {
-            if ((st = vae_alloc(v, parts[i], 3, hs, err))) goto done;
+            if ((st = wanvae_alloc(v, parts[i], 3, hs, err))) goto done;
             if ((st = ff_op_slice(v->be, &qkv, 2, i * C, parts[i], err))) goto done;
         }
-        vae_free(v, &qkv);
+        wanvae_free(v, &qkv);
         const int64_t s4[4] = {N, 1, L, C};
         ff_tensor q4 = alias(&q, 4, s4), k4 = alias(&k, 4, s4), v4 = alias(&vv, 4, s4);
-        if ((st = vae_alloc(v, &o, 4, s4, err))) goto done;
+        if ((st = wanvae_alloc(v, &o, 4, s4, err))) goto done;
         if ((st = ff_op_sdpa(v->be, &q4, &k4, &v4, NULL, (float)(1.0 / sqrt((double)C)), &o, err))) goto done;
-        vae_free(v, &q);
-        vae_free(v, &k);
-        vae_free(v, &vv);
+        wanvae_free(v, &q);
+        wanvae_free(v, &k);
+        wanvae_free(v, &vv);
     }
     {
         const int64_t tok[3] = {N, L, C};
         ff_tensor ot = alias(&o, 3, tok);
-        if ((st = vae_alloc(v, &pr, 3, tok, err))) goto done;
+        if ((st = wanvae_alloc(v, &pr, 3, tok, err))) goto done;
         if ((st = ff_op_linear(v->be, &ot, &m->proj_w, &m->proj_b, &pr, err))) goto done;
-        vae_free(v, &o);
+        wanvae_free(v, &o);
     }
     {   /* (B, T, H, W, C) -> (B, C, T, H, W), + identity */
         const int perm[5] = {0, 4, 1, 2, 3};
@@ -251,15 +251,15 @@ static ff_status attn_fwd(ff_vae *v, const vae_attn *m, const ff_tensor *x, ff_t
         st = ff_op_binary(v->be, FF_BIN_ADD, out, x, out, err);
     }
 done:
-    vae_free(v, &n);
-    vae_free(v, &p);
-    vae_free(v, &qkv);
-    vae_free(v, &q);
-    vae_free(v, &k);
-    vae_free(v, &vv);
-    vae_free(v, &o);
-    vae_free(v, &pr);
-    if (st) vae_free(v, out);
+    wanvae_free(v, &n);
+    wanvae_free(v, &p);
+    wanvae_free(v, &qkv);
+    wanvae_free(v, &q);
+    wanvae_free(v, &k);
+    wanvae_free(v, &vv);
+    wanvae_free(v, &o);
+    wanvae_free(v, &pr);
+    if (st) wanvae_free(v, out);
     return st;
 }
 
@@ -295,8 +295,8 @@ static ff_status resample_fwd(vae_run *r, const vae_resample *m, const ff_tensor
                 t_front -= (int)slot->t.shape[2];
             }
             if ((st = conv_run(v, &m->time_conv, xin, t_front, &tc, err))) goto done;
-            vae_free(v, &cat);
-            vae_free(v, &slot->t);
+            wanvae_free(v, &cat);
+            wanvae_free(v, &slot->t);
             slot->t = newc;
             slot->state = CACHE_TENSOR;
             memset(&newc, 0, sizeof newc);
@@ -308,7 +308,7 @@ static ff_status resample_fwd(vae_run *r, const vae_resample *m, const ff_tensor
             const int64_t o5[5] = {B, C, T, 2, H * W};
             ff_tensor i5 = alias(&inter, 5, o5);
             if ((st = ff_op_permute(v->be, &t5, perm, &i5, err))) goto done;
-            vae_free(v, &tc);
+            wanvae_free(v, &tc);
             cur = &inter;
             T *= 2;
         }
@@ -319,13 +319,13 @@ static ff_status resample_fwd(vae_run *r, const vae_resample *m, const ff_tensor
         const int64_t s4[4] = {B, C * T, H, W};
         const int64_t u4[4] = {B, C * T, 2 * H, 2 * W};
         ff_tensor c4 = alias(cur, 4, s4);
-        if ((st = vae_alloc(v, &up, 4, u4, err))) goto done;
+        if ((st = wanvae_alloc(v, &up, 4, u4, err))) goto done;
         if ((st = ff_op_upsample_nearest2d(v->be, &c4, 2, 2, &up, err))) goto done;
-        vae_free(v, &inter);
+        wanvae_free(v, &inter);
         const int64_t u5[5] = {B, C, T, 2 * H, 2 * W};
         ff_tensor up5 = alias(&up, 5, u5);
         if ((st = conv_run(v, &m->resample, &up5, 0, &sp, err))) goto done;
-        vae_free(v, &up);
+        wanvae_free(v, &up);
         *out = sp;
         memset(&sp, 0, sizeof sp);
         goto done;
@@ -358,7 +358,7 @@ static ff_status resample_fwd(vae_run *r, const vae_resample *m, const ff_tensor
         if ((st = slice_frames(v, &sp, sp.shape[2] - 1, 1, &last, err))) goto done;
         if (slot->state != CACHE_TENSOR) {
             /* first chunk: feat_cache[idx] = x (only its last frame is read later) */
-            vae_free(v, &slot->t);
+            wanvae_free(v, &slot->t);
             slot->t = last;
             slot->state = CACHE_TENSOR;
             *out = sp;
@@ -366,24 +366,24 @@ static ff_status resample_fwd(vae_run *r, const vae_resample *m, const ff_tensor
             goto done;
         }
         if ((st = cat_frames(v, &slot->t, &sp, &cat, err))) {
-            vae_free(v, &last);
+            wanvae_free(v, &last);
             goto done;
         }
         if ((st = conv_run(v, &m->time_conv, &cat, 0, out, err))) {
-            vae_free(v, &last);
+            wanvae_free(v, &last);
             goto done;
         }
-        vae_free(v, &slot->t);
+        wanvae_free(v, &slot->t);
         slot->t = last;
     }
 done:
-    vae_free(v, &tc);
-    vae_free(v, &cat);
-    vae_free(v, &newc);
-    vae_free(v, &inter);
-    vae_free(v, &up);
-    vae_free(v, &sp);
-    if (st) vae_free(v, out);
+    wanvae_free(v, &tc);
+    wanvae_free(v, &cat);
+    wanvae_free(v, &newc);
+    wanvae_free(v, &inter);
+    wanvae_free(v, &up);
+    wanvae_free(v, &sp);
+    if (st) wanvae_free(v, out);
     return st;
 }
 
@@ -404,7 +404,7 @@ static ff_status avgdown_fwd(ff_vae *v, const vae_shortcut *s, const ff_tensor *
     if (pad_t) {
         if ((st = alloc5(v, &zp, B, C, pad_t, H, W, err))) goto done;
         if ((st = cat_frames(v, &zp, x, &xp, err))) goto done;
-        vae_free(v, &zp);
+        wanvae_free(v, &zp);
         cur = &xp;
         T += pad_t;
     }
@@ -414,16 +414,16 @@ static ff_status avgdown_fwd(ff_vae *v, const vae_shortcut *s, const ff_tensor *
         const int64_t sa[3] = {B * C * T2 * ft * H2 * fs, W2, fs}, da[3] = {B * C * T2 * ft * H2 * fs, fs, W2};
         const int pa[3] = {0, 2, 1};
         ff_tensor ca = alias(cur, 3, sa);
-        if ((st = vae_alloc(v, &a, 3, da, err))) goto done;
+        if ((st = wanvae_alloc(v, &a, 3, da, err))) goto done;
         if ((st = ff_op_permute(v->be, &ca, pa, &a, err))) goto done;
-        vae_free(v, &xp);
+        wanvae_free(v, &xp);
         /* (BC, T2, ft, H2, fs*fs, W2) -> (BC, ft, fs*fs, T2, H2, W2) */
         const int64_t sb[6] = {B * C, T2, ft, H2, fs * fs, W2}, db[6] = {B * C, ft, fs * fs, T2, H2, W2};
         const int pb[6] = {0, 2, 4, 1, 3, 5};
         ff_tensor ab = alias(&a, 6, sb);
-        if ((st = vae_alloc(v, &d, 6, db, err))) goto done;
+        if ((st = wanvae_alloc(v, &d, 6, db, err))) goto done;
         if ((st = ff_op_permute(v->be, &ab, pb, &d, err))) goto done;
-        vae_free(v, &a);
+        wanvae_free(v, &a);
         cur = &d;
     }
     if (group == 1) {
@@ -443,21 +443,21 @@ static ff_status avgdown_fwd(ff_vae *v, const vae_shortcut *s, const ff_tensor *
         const int64_t os[2] = {group, 1};
         if ((st = ff_tensor_alloc(&hones, FF_F32, 2, os, err))) goto done;
         for (int64_t i = 0; i < group; i++) ((float *)hones.data)[i] = 1.0f;
-        if ((st = vae_upload_new(v, &hones, &ones, err))) goto done;
+        if ((st = wanvae_upload_new(v, &hones, &ones, err))) goto done;
         const int64_t sg[3] = {B * s->cout, group, N}, so[3] = {B * s->cout, N, 1};
         ff_tensor g3 = alias(cur, 3, sg);
-        if ((st = vae_alloc(v, out, 3, so, err))) goto done;
+        if ((st = wanvae_alloc(v, out, 3, so, err))) goto done;
         if ((st = ff_op_matmul(v->be, &g3, &ones, 1, 0, 1.0f / (float)group, out, err))) goto done;
         st = ff_tensor_reshape(out, 5, (const int64_t[5]){B, s->cout, T2, H2, W2}, err);
     }
 done:
     ff_tensor_free(&hones);
-    vae_free(v, &ones);
-    vae_free(v, &zp);
-    vae_free(v, &xp);
-    vae_free(v, &a);
-    vae_free(v, &d);
-    if (st) vae_free(v, out);
+    wanvae_free(v, &ones);
+    wanvae_free(v, &zp);
+    wanvae_free(v, &xp);
+    wanvae_free(v, &a);
+    wanvae_free(v, &d);
+    if (st) wanvae_free(v, out);
     return st;
 }
 
@@ -473,25 +473,25 @@ static ff_status dupup_fwd(ff_vae *v, const vae_shortcut *s, const ff_tensor *x,
     {   /* (B*Ci, 1, THW) + zeros(1, R, 1) -> (B*Ci, R, THW) */
         const int64_t zs[3] = {1, R, 1}, xs[3] = {B * Ci, 1, T * H * W}, rs[3] = {B * Ci, R, T * H * W};
         ff_tensor x3 = alias(x, 3, xs);
-        if ((st = vae_alloc(v, &zr, 3, zs, err))) goto done;
-        if ((st = vae_alloc(v, &rep, 3, rs, err))) goto done;
+        if ((st = wanvae_alloc(v, &zr, 3, zs, err))) goto done;
+        if ((st = wanvae_alloc(v, &rep, 3, rs, err))) goto done;
         if ((st = ff_op_binary(v->be, FF_BIN_ADD, &x3, &zr, &rep, err))) goto done;
-        vae_free(v, &zr);
+        wanvae_free(v, &zr);
     }
     {   /* (B,Co,ft,fs,fs,T,H,W) -> (B,Co,ft,fs,T,H,W,fs) */
         const int64_t sa[3] = {B * Co * ft * fs, fs, T * H * W}, da[3] = {B * Co * ft * fs, T * H * W, fs};
         const int pa[3] = {0, 2, 1};
         ff_tensor ra = alias(&rep, 3, sa);
-        if ((st = vae_alloc(v, &a, 3, da, err))) goto done;
+        if ((st = wanvae_alloc(v, &a, 3, da, err))) goto done;
         if ((st = ff_op_permute(v->be, &ra, pa, &a, err))) goto done;
-        vae_free(v, &rep);
+        wanvae_free(v, &rep);
         /* (BCo, ft, fs, T, H, W*fs) -> (BCo, T, ft, H, fs, W*fs) */
         const int64_t sb[6] = {B * Co, ft, fs, T, H, W * fs}, db[6] = {B * Co, T, ft, H, fs, W * fs};
         const int pb[6] = {0, 3, 1, 4, 2, 5};
         ff_tensor ab = alias(&a, 6, sb);
-        if ((st = vae_alloc(v, &d, 6, db, err))) goto done;
+        if ((st = wanvae_alloc(v, &d, 6, db, err))) goto done;
         if ((st = ff_op_permute(v->be, &ab, pb, &d, err))) goto done;
-        vae_free(v, &a);
+        wanvae_free(v, &a);
         if ((st = ff_tensor_reshape(&d, 5, (const int64_t[5]){B, Co, T * ft, H * fs, W * fs}, err))) goto done;
     }
     if (first_chunk && ft > 1) {
@@ -501,17 +501,17 @@ static ff_status dupup_fwd(ff_vae *v, const vae_shortcut *s, const ff_tensor *x,
         memset(&d, 0, sizeof d);
     }
 done:
-    vae_free(v, &zr);
-    vae_free(v, &rep);
-    vae_free(v, &a);
-    vae_free(v, &d);
-    if (st) vae_free(v, out);
+    wanvae_free(v, &zr);
+    wanvae_free(v, &rep);
+    wanvae_free(v, &a);
+    wanvae_free(v, &d);
+    if (st) wanvae_free(v, out);
     return st;
 }
 
 /* ---- patchify ---------------------------------------------------------- */
 
-ff_status vae_patchify(ff_vae *v, const ff_tensor *x, int p, ff_tensor *out, ff_err *err) {
+ff_status wanvae_patchify(ff_vae *v, const ff_tensor *x, int p, ff_tensor *out, ff_err *err) {
     int64_t B = x->shape[0], C = x->shape[1], F = x->shape[2], H = x->shape[3], W = x->shape[4];
     if (H % p || W % p)
         return ff_err_set(err, FF_ERR_SHAPE, "vae patchify: height %lld and width %lld must be divisible by %d",
@@ -524,11 +524,11 @@ ff_status vae_patchify(ff_vae *v, const ff_tensor *x, int p, ff_tensor *out, ff_
     if (st) return st;
     const int64_t d6[6] = {B * C, p, p, F, H / p, W / p};
     ff_tensor o6 = alias(out, 6, d6);
-    if ((st = ff_op_permute(v->be, &x6, perm, &o6, err))) vae_free(v, out);
+    if ((st = ff_op_permute(v->be, &x6, perm, &o6, err))) wanvae_free(v, out);
     return st;
 }
 
-ff_status vae_unpatchify(ff_vae *v, const ff_tensor *x, int p, ff_tensor *out, ff_err *err) {
+ff_status wanvae_unpatchify(ff_vae *v, const ff_tensor *x, int p, ff_tensor *out, ff_err *err) {
     int64_t B = x->shape[0], Cp = x->shape[1], F = x->shape[2], H = x->shape[3], W = x->shape[4];
     int64_t C = Cp / (p * p);
     /* (BC, pw, ph, F, H, W) -> (BC, F, H, ph, W, pw) */
@@ -539,7 +539,7 @@ ff_status vae_unpatchify(ff_vae *v, const ff_tensor *x, int p, ff_tensor *out, f
     if (st) return st;
     const int64_t d6[6] = {B * C, F, H, p, W, p};
     ff_tensor o6 = alias(out, 6, d6);
-    if ((st = ff_op_permute(v->be, &x6, perm, &o6, err))) vae_free(v, out);
+    if ((st = ff_op_permute(v->be, &x6, perm, &o6, err))) wanvae_free(v, out);
     return st;
 }
 
@@ -548,7 +548,7 @@ ff_status vae_unpatchify(ff_vae *v, const ff_tensor *x, int p, ff_tensor *out, f
 /* Replaces *cur by *y; the old *cur is freed unless it is the kept shortcut
  * input *keep. */
 static void advance(ff_vae *v, ff_tensor *cur, ff_tensor *y, const ff_tensor *keep) {
-    if (!keep || cur->data != keep->data) vae_free(v, cur);
+    if (!keep || cur->data != keep->data) wanvae_free(v, cur);
     *cur = *y;
     memset(y, 0, sizeof *y);
 }
@@ -600,14 +600,14 @@ static ff_status level_fwd(vae_run *r, const vae_level *lv, int decoder, int fir
             goto fail;
         }
         if ((st = ff_op_binary(v->be, FF_BIN_ADD, cur, &s, cur, err))) goto fail;
-        vae_free(v, &s);
-        if (cur->data != keep.data) vae_free(v, &keep);
+        wanvae_free(v, &s);
+        if (cur->data != keep.data) wanvae_free(v, &keep);
     }
     return FF_OK;
 fail:
-    vae_free(v, &s);
-    if (kp && cur->data != keep.data) vae_free(v, &keep);
-    vae_free(v, cur);
+    wanvae_free(v, &s);
+    if (kp && cur->data != keep.data) wanvae_free(v, &keep);
+    wanvae_free(v, cur);
     return st;
 }
 
@@ -615,16 +615,16 @@ fail:
 static ff_status head_fwd(vae_run *r, const vae_coder *c, ff_tensor *cur, ff_tensor *out, ff_err *err) {
     ff_tensor a = {0};
     ff_status st = norm_silu(r->vae, &c->norm_out, cur, 1, &a, err);
-    vae_free(r->vae, cur);
+    wanvae_free(r->vae, cur);
     if (st) return st;
     st = cconv(r, &c->conv_out, &a, out, err);
-    vae_free(r->vae, &a);
+    wanvae_free(r->vae, &a);
     return st;
 }
 
 /* WanDecoder3d.forward on one chunk x (B, z_dim, 1, h, w) after
  * post_quant_conv. */
-ff_status vae_decoder_chunk(vae_run *r, ff_tensor *x, int first_chunk, ff_tensor *out, ff_err *err) {
+ff_status wanvae_decoder_chunk(vae_run *r, ff_tensor *x, int first_chunk, ff_tensor *out, ff_err *err) {
     ff_vae *v = r->vae;
     const vae_coder *d = &v->dec;
     ff_tensor cur = {0};
@@ -632,19 +632,19 @@ ff_status vae_decoder_chunk(vae_run *r, ff_tensor *x, int first_chunk, ff_tensor
     memset(out, 0, sizeof *out);
     r->idx = 0;
     st = cconv(r, &d->conv_in, x, &cur, err);
-    vae_free(v, x);
+    wanvae_free(v, x);
     if (st) return st;
     if ((st = mid_fwd(r, &d->mid, &cur, err))) goto fail;
     for (int i = 0; i < d->n_levels; i++)
         if ((st = level_fwd(r, &d->levels[i], 1, first_chunk, &cur, err))) return ff_err_wrap(err, "decoder.up_blocks.%d", i);
     return head_fwd(r, d, &cur, out, err);
 fail:
-    vae_free(v, &cur);
+    wanvae_free(v, &cur);
     return st;
 }
 
 /* WanEncoder3d.forward on one chunk x (B, C_in*p*p, 1 or 4, H, W). */
-ff_status vae_encoder_chunk(vae_run *r, ff_tensor *x, ff_tensor *out, ff_err *err) {
+ff_status wanvae_encoder_chunk(vae_run *r, ff_tensor *x, ff_tensor *out, ff_err *err) {
     ff_vae *v = r->vae;
     const vae_coder *e = &v->enc;
     ff_tensor cur = {0};
@@ -652,12 +652,12 @@ ff_status vae_encoder_chunk(vae_run *r, ff_tensor *x, ff_tensor *out, ff_err *er
     memset(out, 0, sizeof *out);
     r->idx = 0;
     st = cconv(r, &e->conv_in, x, &cur, err);
-    vae_free(v, x);
+    wanvae_free(v, x);
     if (st) return st;
     for (int i = 0; i < e->n_levels; i++)
         if ((st = level_fwd(r, &e->levels[i], 0, 0, &cur, err))) return ff_err_wrap(err, "encoder level %d", i);
     if ((st = mid_fwd(r, &e->mid, &cur, err))) {
-        vae_free(v, &cur);
+        wanvae_free(v, &cur);
         return st;
     }
     return head_fwd(r, e, &cur, out, err);

@@ -91,7 +91,7 @@ typedef struct {
 
 struct ff_vae {
     ff_backend *be;
-    ff_vae_config cfg;
+    ff_wanvae_config cfg;
     char dir[4096];
     vae_coder enc, dec;
     vae_conv quant_conv, post_quant_conv; /* 1x1x1 */
@@ -115,47 +115,47 @@ typedef struct {
 } vae_run;
 
 /* ---- memory (wan_vae_blocks.c): every activation goes through these ---- */
-ff_status vae_alloc(ff_vae *v, ff_tensor *t, int ndim, const int64_t *shape, ff_err *err);
-void vae_free(ff_vae *v, ff_tensor *t);
-ff_status vae_upload_new(ff_vae *v, const ff_tensor *host, ff_tensor *dev, ff_err *err);
-void vae_cache_set_free(ff_vae *v, vae_cache *slots, int n);
+ff_status wanvae_alloc(ff_vae *v, ff_tensor *t, int ndim, const int64_t *shape, ff_err *err);
+void wanvae_free(ff_vae *v, ff_tensor *t);
+ff_status wanvae_upload_new(ff_vae *v, const ff_tensor *host, ff_tensor *dev, ff_err *err);
+void wanvae_cache_set_free(ff_vae *v, vae_cache *slots, int n);
 
 /* ---- chunk passes (wan_vae_blocks.c) ----
  * x is consumed (freed) on every return; on success *out is a new tensor. */
-ff_status vae_decoder_chunk(vae_run *r, ff_tensor *x, int first_chunk, ff_tensor *out, ff_err *err);
-ff_status vae_encoder_chunk(vae_run *r, ff_tensor *x, ff_tensor *out, ff_err *err);
+ff_status wanvae_decoder_chunk(vae_run *r, ff_tensor *x, int first_chunk, ff_tensor *out, ff_err *err);
+ff_status wanvae_encoder_chunk(vae_run *r, ff_tensor *x, ff_tensor *out, ff_err *err);
 /* 1x1x1 conv without cache (quant_conv / post_quant_conv). */
-ff_status vae_conv_plain(ff_vae *v, const vae_conv *c, const ff_tensor *x, ff_tensor *out, ff_err *err);
+ff_status wanvae_conv_plain(ff_vae *v, const vae_conv *c, const ff_tensor *x, ff_tensor *out, ff_err *err);
 /* (B, C, F, H, W) -> (B, C*p*p, F, H/p, W/p), channel c*p*p + pw*p + ph; and back. */
-ff_status vae_patchify(ff_vae *v, const ff_tensor *x, int p, ff_tensor *out, ff_err *err);
-ff_status vae_unpatchify(ff_vae *v, const ff_tensor *x, int p, ff_tensor *out, ff_err *err);
+ff_status wanvae_patchify(ff_vae *v, const ff_tensor *x, int p, ff_tensor *out, ff_err *err);
+ff_status wanvae_unpatchify(ff_vae *v, const ff_tensor *x, int p, ff_tensor *out, ff_err *err);
 
 /* ---- host helpers (wan_vae_tiling.c) ---- */
 /* Copies x[:, :, t0:t0+nt, h0:h0+nh, w0:w0+nw] of a host 5-D tensor into a
  * new owned host tensor (a copy, no math). */
-ff_status vae_host_crop(const ff_tensor *x, int64_t b0, int64_t nb, int64_t t0, int64_t nt, int64_t h0, int64_t nh,
+ff_status wanvae_host_crop(const ff_tensor *x, int64_t b0, int64_t nb, int64_t t0, int64_t nt, int64_t h0, int64_t nh,
                         int64_t w0, int64_t nw, ff_tensor *out, ff_err *err);
 
 
 /* Shared by the tiled decode (wan_vae_tiling.c) and the distributed one
  * (wan_vae_dist.c), so both blend exactly alike. Device tensors of v's
- * backend; outputs allocated with vae_alloc. */
+ * backend; outputs allocated with wanvae_alloc. */
 /* out = x[..., start : start + len, ...] along axis. */
-ff_status vae_dev_slice(ff_vae *v, const ff_tensor *x, int axis, int64_t start, int64_t len, ff_tensor *out,
+ff_status wanvae_dev_slice(ff_vae *v, const ff_tensor *x, int axis, int64_t start, int64_t len, ff_tensor *out,
                         ff_err *err);
 /* Concatenation of n tensors (consumed when n == 1: taken over). */
-ff_status vae_dev_concat(ff_vae *v, ff_tensor *xs, int n, int axis, ff_tensor *out, ff_err *err);
+ff_status wanvae_dev_concat(ff_vae *v, ff_tensor *xs, int n, int axis, ff_tensor *out, ff_err *err);
 /* Keeps x[..., :len] along axis (replaces *x). */
-ff_status vae_dev_crop(ff_vae *v, ff_tensor *x, int axis, int64_t len, ff_err *err);
+ff_status wanvae_dev_crop(ff_vae *v, ff_tensor *x, int axis, int64_t len, ff_err *err);
 /* diffusers blend_v (axis 3) / blend_h (axis 4) of a into the start of b. */
-ff_status vae_blend(ff_vae *v, const ff_tensor *a, ff_tensor *b, int axis, int64_t extent, ff_err *err);
+ff_status wanvae_blend(ff_vae *v, const ff_tensor *a, ff_tensor *b, int axis, int64_t extent, ff_err *err);
 /* Blends an ni x nj grid of tiles (raster order, consumed), crops each to
  * (sh, sw), concatenates and crops to (full_h, full_w). */
-ff_status vae_blend_grid(ff_vae *v, ff_tensor *tiles, int ni, int nj, int64_t blend_h, int64_t blend_w, int64_t sh,
+ff_status wanvae_blend_grid(ff_vae *v, ff_tensor *tiles, int ni, int nj, int64_t blend_h, int64_t blend_w, int64_t sh,
                          int64_t sw, int64_t full_h, int64_t full_w, ff_tensor *out, ff_err *err);
 /* Latent frame k of tile (h0, nh, w0, nw) of z (host) through post_quant_conv
  * and one decoder chunk pass on the cache set slots. */
-ff_status vae_decode_frame(ff_vae *v, const ff_tensor *z, int64_t k, int64_t h0, int64_t nh, int64_t w0, int64_t nw,
+ff_status wanvae_decode_frame(ff_vae *v, const ff_tensor *z, int64_t k, int64_t h0, int64_t nh, int64_t w0, int64_t nw,
                            vae_cache *slots, ff_tensor *out, ff_err *err);
 
 #endif

@@ -1,5 +1,5 @@
 /* wan_vae_params: AutoencoderKLWan's weight names and shapes from its config.
- * Mirrors the module tree ff_vae_load walks (wan_vae.c load_encoder /
+ * Mirrors the module tree ff_wanvae_load walks (wan_vae.c load_encoder /
  * load_decoder): WanEncoder3d (2.1: one flat down_blocks list of resnets,
  * attentions and resamples; 2.2 residual: down_blocks.i.resnets.k and
  * down_blocks.i.downsampler), the mid block, WanDecoder3d (up_blocks.i.resnets.k
@@ -12,7 +12,7 @@
 #include "models/wan_vae_params.h"
 
 typedef struct {
-    ff_vae_param *v;
+    ff_wanvae_param *v;
     size_t n, cap;
     ff_status st;
     ff_err *err;
@@ -22,7 +22,7 @@ static void add(plist *L, const char *prefix, const char *suffix, int ndim, ...)
     if (L->st) return;
     if (L->n == L->cap) {
         size_t nc = L->cap ? 2 * L->cap : 256;
-        ff_vae_param *nv = realloc(L->v, nc * sizeof *nv);
+        ff_wanvae_param *nv = realloc(L->v, nc * sizeof *nv);
         if (!nv) {
             L->st = ff_err_set(L->err, FF_ERR_NOMEM, "vae params: no memory for %zu entries", nc);
             return;
@@ -30,7 +30,7 @@ static void add(plist *L, const char *prefix, const char *suffix, int ndim, ...)
         L->v = nv;
         L->cap = nc;
     }
-    ff_vae_param *p = &L->v[L->n];
+    ff_wanvae_param *p = &L->v[L->n];
     int k = snprintf(p->name, sizeof p->name, "%s.%s", prefix, suffix);
     if (k < 0 || (size_t)k >= sizeof p->name) {
         L->st = ff_err_set(L->err, FF_ERR_INTERNAL, "vae params: name %s.%s too long", prefix, suffix);
@@ -74,7 +74,7 @@ static void sub(char *buf, size_t n, const char *prefix, const char *fmt, ...) {
 
 /* WanResidualBlock */
 static void res(plist *L, const char *prefix, int in, int out) {
-    char p[FF_VAE_PARAM_NAME_MAX];
+    char p[FF_WANVAE_PARAM_NAME_MAX];
     sub(p, sizeof p, prefix, "norm1");
     norm(L, p, in, 0);
     sub(p, sizeof p, prefix, "conv1");
@@ -91,7 +91,7 @@ static void res(plist *L, const char *prefix, int in, int out) {
 
 /* WanAttentionBlock */
 static void attn(plist *L, const char *prefix, int dim) {
-    char p[FF_VAE_PARAM_NAME_MAX];
+    char p[FF_WANVAE_PARAM_NAME_MAX];
     sub(p, sizeof p, prefix, "norm");
     norm(L, p, dim, 1);
     sub(p, sizeof p, prefix, "to_qkv");
@@ -102,7 +102,7 @@ static void attn(plist *L, const char *prefix, int dim) {
 
 /* WanResample: resample.1 (conv2d 3x3) and, for the 3-D modes, time_conv. */
 static void resample(plist *L, const char *prefix, int dim, int up, int temporal, int up_out) {
-    char p[FF_VAE_PARAM_NAME_MAX];
+    char p[FF_WANVAE_PARAM_NAME_MAX];
     sub(p, sizeof p, prefix, "resample.1");
     conv2d(L, p, dim, up ? up_out : dim, 3);
     if (!temporal) return;
@@ -111,7 +111,7 @@ static void resample(plist *L, const char *prefix, int dim, int up, int temporal
 }
 
 static void mid(plist *L, const char *prefix, int dim) {
-    char p[FF_VAE_PARAM_NAME_MAX];
+    char p[FF_WANVAE_PARAM_NAME_MAX];
     sub(p, sizeof p, prefix, "resnets.0");
     res(L, p, dim, dim);
     sub(p, sizeof p, prefix, "attentions.0");
@@ -120,9 +120,9 @@ static void mid(plist *L, const char *prefix, int dim) {
     res(L, p, dim, dim);
 }
 
-static void encoder(plist *L, const ff_vae_config *c) {
-    int n = c->n_levels, dims[FF_VAE_MAX_LEVELS + 1];
-    char p[FF_VAE_PARAM_NAME_MAX];
+static void encoder(plist *L, const ff_wanvae_config *c) {
+    int n = c->n_levels, dims[FF_WANVAE_MAX_LEVELS + 1];
+    char p[FF_WANVAE_PARAM_NAME_MAX];
     dims[0] = c->base_dim;
     for (int i = 0; i < n; i++) dims[i + 1] = c->base_dim * c->dim_mult[i];
     conv3d(L, "encoder.conv_in", c->in_channels, dims[0], 3, 3, 3);
@@ -167,9 +167,9 @@ static void encoder(plist *L, const ff_vae_config *c) {
     conv3d(L, "encoder.conv_out", dims[n], 2 * c->z_dim, 3, 3, 3);
 }
 
-static void decoder(plist *L, const ff_vae_config *c) {
-    int n = c->n_levels, dims[FF_VAE_MAX_LEVELS + 1];
-    char p[FF_VAE_PARAM_NAME_MAX];
+static void decoder(plist *L, const ff_wanvae_config *c) {
+    int n = c->n_levels, dims[FF_WANVAE_MAX_LEVELS + 1];
+    char p[FF_WANVAE_PARAM_NAME_MAX];
     dims[0] = c->decoder_base_dim * c->dim_mult[n - 1];
     for (int i = 0; i < n; i++) dims[i + 1] = c->decoder_base_dim * c->dim_mult[n - 1 - i];
     conv3d(L, "decoder.conv_in", c->z_dim, dims[0], 3, 3, 3);
@@ -194,10 +194,10 @@ static void decoder(plist *L, const ff_vae_config *c) {
     conv3d(L, "decoder.conv_out", dims[n], c->out_channels, 3, 3, 3);
 }
 
-ff_status ff_vae_params(const ff_vae_config *cfg, ff_vae_param **out, size_t *n, ff_err *err) {
+ff_status ff_wanvae_params(const ff_wanvae_config *cfg, ff_wanvae_param **out, size_t *n, ff_err *err) {
     *out = NULL;
     *n = 0;
-    if (cfg->n_levels < 1 || cfg->n_levels > FF_VAE_MAX_LEVELS || cfg->n_temperal < cfg->n_levels - 1)
+    if (cfg->n_levels < 1 || cfg->n_levels > FF_WANVAE_MAX_LEVELS || cfg->n_temperal < cfg->n_levels - 1)
         return ff_err_set(err, FF_ERR_FORMAT, "vae params: %d levels with %d temperal_downsample entries", cfg->n_levels,
                           cfg->n_temperal);
     plist L = {NULL, 0, 0, FF_OK, err};

@@ -1,6 +1,6 @@
-/* wan_vae_params (ff_vae_params): the parameter list of an AutoencoderKLWan
+/* wan_vae_params (ff_wanvae_params): the parameter list of an AutoencoderKLWan
  * computed from its config alone — every diffusers weight name with its
- * stored shape, exactly the tensors ff_vae_load reads (and nothing else), in
+ * stored shape, exactly the tensors ff_wanvae_load reads (and nothing else), in
  * module order: encoder, decoder, quant_conv, post_quant_conv.
  *
  * For writers of VAE checkpoints (the embedded smoke-test model), the
@@ -15,17 +15,17 @@
 #include "core/ff_tensor.h"
 #include "models/wan_vae.h"
 
-#define FF_VAE_PARAM_NAME_MAX 96
+#define FF_WANVAE_PARAM_NAME_MAX 96
 
 typedef struct {
-    char name[FF_VAE_PARAM_NAME_MAX]; /* "decoder.up_blocks.0.resnets.1.conv2.weight" */
+    char name[FF_WANVAE_PARAM_NAME_MAX]; /* "decoder.up_blocks.0.resnets.1.conv2.weight" */
     int ndim;
     int64_t shape[FF_MAX_DIMS];       /* as stored: conv3d (O, C, kt, kh, kw), conv2d (O, C, kh, kw),
                                          norm gamma (C, 1, 1, 1) or (C, 1, 1) for 2-D norms */
-} ff_vae_param;
+} ff_wanvae_param;
 
 /* *out is malloc'd (caller frees), *n its length. FF_ERR_UNSUPPORTED for
- * configs ff_vae_load rejects (the same residual channel constraints). */
-ff_status ff_vae_params(const ff_vae_config *cfg, ff_vae_param **out, size_t *n, ff_err *err);
+ * configs ff_wanvae_load rejects (the same residual channel constraints). */
+ff_status ff_wanvae_params(const ff_wanvae_config *cfg, ff_wanvae_param **out, size_t *n, ff_err *err);
 
 #endif

@@ -19,7 +19,7 @@
 
 /* ---- host copies ------------------------------------------------------- */
 
-ff_status vae_host_crop(const ff_tensor *x, int64_t b0, int64_t nb, int64_t t0, int64_t nt, int64_t h0, int64_t nh,
+ff_status wanvae_host_crop(const ff_tensor *x, int64_t b0, int64_t nb, int64_t t0, int64_t nt, int64_t h0, int64_t nh,
                         int64_t w0, int64_t nw, ff_tensor *out, ff_err *err) {
     const int64_t *s = x->shape;
     if (x->ndim != 5 || x->dtype != FF_F32 || b0 < 0 || t0 < 0 || h0 < 0 || w0 < 0 || b0 + nb > s[0] ||
@@ -60,17 +60,17 @@ static ff_status host_paste(ff_tensor *dst, const ff_tensor *src, int64_t b0, in
 
 /* ---- backend helpers --------------------------------------------------- */
 
-ff_status vae_dev_slice(ff_vae *v, const ff_tensor *x, int axis, int64_t start, int64_t len, ff_tensor *out,
+ff_status wanvae_dev_slice(ff_vae *v, const ff_tensor *x, int axis, int64_t start, int64_t len, ff_tensor *out,
                            ff_err *err) {
     int64_t s[FF_MAX_DIMS];
     memcpy(s, x->shape, sizeof s);
     s[axis] = len;
-    ff_status st = vae_alloc(v, out, x->ndim, s, err);
-    if (!st && (st = ff_op_slice(v->be, x, axis, start, out, err))) vae_free(v, out);
+    ff_status st = wanvae_alloc(v, out, x->ndim, s, err);
+    if (!st && (st = ff_op_slice(v->be, x, axis, start, out, err))) wanvae_free(v, out);
     return st;
 }
 
-ff_status vae_dev_concat(ff_vae *v, ff_tensor *xs, int n, int axis, ff_tensor *out, ff_err *err) {
+ff_status wanvae_dev_concat(ff_vae *v, ff_tensor *xs, int n, int axis, ff_tensor *out, ff_err *err) {
     const ff_tensor *ptr[64];
     int64_t s[FF_MAX_DIMS];
     if (n > 64) return ff_err_set(err, FF_ERR_UNSUPPORTED, "vae tiling: more than 64 tiles in a row or column");
@@ -85,25 +85,25 @@ ff_status vae_dev_concat(ff_vae *v, ff_tensor *xs, int n, int axis, ff_tensor *o
         memset(&xs[0], 0, sizeof xs[0]);
         return FF_OK;
     }
-    ff_status st = vae_alloc(v, out, xs[0].ndim, s, err);
-    if (!st && (st = ff_op_concat(v->be, ptr, n, axis, out, err))) vae_free(v, out);
+    ff_status st = wanvae_alloc(v, out, xs[0].ndim, s, err);
+    if (!st && (st = ff_op_concat(v->be, ptr, n, axis, out, err))) wanvae_free(v, out);
     return st;
 }
 
 /* Keeps x[..., :len] along axis (in place: replaces *x). */
-ff_status vae_dev_crop(ff_vae *v, ff_tensor *x, int axis, int64_t len, ff_err *err) {
+ff_status wanvae_dev_crop(ff_vae *v, ff_tensor *x, int axis, int64_t len, ff_err *err) {
     if (x->shape[axis] <= len) return FF_OK;
     ff_tensor y = {0};
-    ff_status st = vae_dev_slice(v, x, axis, 0, len, &y, err);
+    ff_status st = wanvae_dev_slice(v, x, axis, 0, len, &y, err);
     if (st) return st;
-    vae_free(v, x);
+    wanvae_free(v, x);
     *x = y;
     return FF_OK;
 }
 
 /* diffusers blend_v (axis 3) / blend_h (axis 4): the first e rows/columns
  * of b become a[-e + y] * (1 - y/e) + b[y] * (y/e), e = min(a, b, extent). */
-ff_status vae_blend(ff_vae *v, const ff_tensor *a, ff_tensor *b, int axis, int64_t extent, ff_err *err) {
+ff_status wanvae_blend(ff_vae *v, const ff_tensor *a, ff_tensor *b, int axis, int64_t extent, ff_err *err) {
     int64_t e = extent;
     if (a->shape[axis] < e) e = a->shape[axis];
     if (b->shape[axis] < e) e = b->shape[axis];
@@ -111,45 +111,45 @@ ff_status vae_blend(ff_vae *v, const ff_tensor *a, ff_tensor *b, int axis, int64
     ff_tensor at = {0}, bt = {0}, rest = {0}, hw = {0}, wa = {0}, wb = {0}, nb = {0};
     int64_t ws[5] = {1, 1, 1, 1, 1};
     ws[axis] = e;
-    ff_status st = vae_dev_slice(v, a, axis, a->shape[axis] - e, e, &at, err);
-    if (!st) st = vae_dev_slice(v, b, axis, 0, e, &bt, err);
+    ff_status st = wanvae_dev_slice(v, a, axis, a->shape[axis] - e, e, &at, err);
+    if (!st) st = wanvae_dev_slice(v, b, axis, 0, e, &bt, err);
     if (!st) st = ff_tensor_alloc(&hw, FF_F32, 5, ws, err);
     if (st) goto done;
     for (int64_t y = 0; y < e; y++) ((float *)hw.data)[y] = (float)(1.0 - (double)y / (double)e);
-    if ((st = vae_upload_new(v, &hw, &wa, err))) goto done;
+    if ((st = wanvae_upload_new(v, &hw, &wa, err))) goto done;
     for (int64_t y = 0; y < e; y++) ((float *)hw.data)[y] = (float)((double)y / (double)e);
-    if ((st = vae_upload_new(v, &hw, &wb, err))) goto done;
+    if ((st = wanvae_upload_new(v, &hw, &wb, err))) goto done;
     if ((st = ff_op_binary(v->be, FF_BIN_MUL, &at, &wa, &at, err)) ||
         (st = ff_op_binary(v->be, FF_BIN_MUL, &bt, &wb, &bt, err)) ||
         (st = ff_op_binary(v->be, FF_BIN_ADD, &at, &bt, &at, err)))
         goto done;
     if (e == b->shape[axis]) {
-        vae_free(v, b);
+        wanvae_free(v, b);
         *b = at;
         memset(&at, 0, sizeof at);
         goto done;
     }
-    if ((st = vae_dev_slice(v, b, axis, e, b->shape[axis] - e, &rest, err))) goto done;
-    vae_free(v, &bt);
+    if ((st = wanvae_dev_slice(v, b, axis, e, b->shape[axis] - e, &rest, err))) goto done;
+    wanvae_free(v, &bt);
     {
         ff_tensor parts[2] = {at, rest};
-        if ((st = vae_dev_concat(v, parts, 2, axis, &nb, err))) goto done;
+        if ((st = wanvae_dev_concat(v, parts, 2, axis, &nb, err))) goto done;
     }
-    vae_free(v, b);
+    wanvae_free(v, b);
     *b = nb;
 done:
     ff_tensor_free(&hw);
-    vae_free(v, &wa);
-    vae_free(v, &wb);
-    vae_free(v, &at);
-    vae_free(v, &bt);
-    vae_free(v, &rest);
+    wanvae_free(v, &wa);
+    wanvae_free(v, &wb);
+    wanvae_free(v, &at);
+    wanvae_free(v, &bt);
+    wanvae_free(v, &rest);
     return st;
 }
 
 /* Blends the grid (ni x nj, raster order, in place), crops every tile to
  * (sh, sw), concatenates and crops to (full_h, full_w). Tiles are consumed. */
-ff_status vae_blend_grid(ff_vae *v, ff_tensor *tiles, int ni, int nj, int64_t blend_h, int64_t blend_w, int64_t sh,
+ff_status wanvae_blend_grid(ff_vae *v, ff_tensor *tiles, int ni, int nj, int64_t blend_h, int64_t blend_w, int64_t sh,
                             int64_t sw, int64_t full_h, int64_t full_w, ff_tensor *out, ff_err *err) {
     ff_status st = FF_OK;
     ff_tensor *rows = calloc((size_t)ni, sizeof *rows);
@@ -157,20 +157,20 @@ ff_status vae_blend_grid(ff_vae *v, ff_tensor *tiles, int ni, int nj, int64_t bl
     for (int i = 0; i < ni && !st; i++)
         for (int j = 0; j < nj && !st; j++) {
             ff_tensor *t = &tiles[i * nj + j];
-            if (i > 0) st = vae_blend(v, &tiles[(i - 1) * nj + j], t, 3, blend_h, err);
-            if (!st && j > 0) st = vae_blend(v, &tiles[i * nj + j - 1], t, 4, blend_w, err);
+            if (i > 0) st = wanvae_blend(v, &tiles[(i - 1) * nj + j], t, 3, blend_h, err);
+            if (!st && j > 0) st = wanvae_blend(v, &tiles[i * nj + j - 1], t, 4, blend_w, err);
         }
     /* crop to the stride (after all blends: a tile's tail feeds its neighbours) */
     for (int k = 0; k < ni * nj && !st; k++) {
-        st = vae_dev_crop(v, &tiles[k], 3, sh, err);
-        if (!st) st = vae_dev_crop(v, &tiles[k], 4, sw, err);
+        st = wanvae_dev_crop(v, &tiles[k], 3, sh, err);
+        if (!st) st = wanvae_dev_crop(v, &tiles[k], 4, sw, err);
     }
-    for (int i = 0; i < ni && !st; i++) st = vae_dev_concat(v, &tiles[i * nj], nj, 4, &rows[i], err);
-    if (!st) st = vae_dev_concat(v, rows, ni, 3, out, err);
-    if (!st) st = vae_dev_crop(v, out, 3, full_h, err);
-    if (!st) st = vae_dev_crop(v, out, 4, full_w, err);
-    for (int i = 0; i < ni; i++) vae_free(v, &rows[i]);
-    for (int k = 0; k < ni * nj; k++) vae_free(v, &tiles[k]);
+    for (int i = 0; i < ni && !st; i++) st = wanvae_dev_concat(v, &tiles[i * nj], nj, 4, &rows[i], err);
+    if (!st) st = wanvae_dev_concat(v, rows, ni, 3, out, err);
+    if (!st) st = wanvae_dev_crop(v, out, 3, full_h, err);
+    if (!st) st = wanvae_dev_crop(v, out, 4, full_w, err);
+    for (int i = 0; i < ni; i++) wanvae_free(v, &rows[i]);
+    for (int k = 0; k < ni * nj; k++) wanvae_free(v, &tiles[k]);
     free(rows);
     return st;
 }
@@ -178,19 +178,19 @@ ff_status vae_blend_grid(ff_vae *v, ff_tensor *tiles, int ni, int nj, int64_t bl
 /* ---- decode ------------------------------------------------------------ */
 
 /* Unpatchify + clamp a decoded chunk (consumed), download it, call fn. */
-static ff_status emit(ff_vae *v, ff_tensor *y, int64_t b0, int64_t t0, ff_vae_frames_fn fn, void *user, ff_err *err) {
+static ff_status emit(ff_vae *v, ff_tensor *y, int64_t b0, int64_t t0, ff_wanvae_frames_fn fn, void *user, ff_err *err) {
     ff_status st = FF_OK;
     ff_tensor u = {0}, h = {0};
     int p = v->cfg.patch_size;
     if (p > 1) {
-        st = vae_unpatchify(v, y, p, &u, err);
-        vae_free(v, y);
+        st = wanvae_unpatchify(v, y, p, &u, err);
+        wanvae_free(v, y);
         if (st) return st;
         *y = u;
     }
     if (!(st = ff_op_clamp(v->be, y, -1.0f, 1.0f, y, err)) && !(st = ff_tensor_alloc(&h, FF_F32, 5, y->shape, err)))
         st = ff_be_download(v->be, &h, y, err);
-    vae_free(v, y);
+    wanvae_free(v, y);
     if (!st) st = fn(user, b0, t0, &h, err);
     ff_tensor_free(&h);
     return st;
@@ -198,38 +198,38 @@ static ff_status emit(ff_vae *v, ff_tensor *y, int64_t b0, int64_t t0, ff_vae_fr
 
 /* Latent frame k of tile (h0, nh, w0, nw) through post_quant_conv and one
  * decoder chunk pass on the given cache set. */
-ff_status vae_decode_frame(ff_vae *v, const ff_tensor *z, int64_t k, int64_t h0, int64_t nh, int64_t w0,
+ff_status wanvae_decode_frame(ff_vae *v, const ff_tensor *z, int64_t k, int64_t h0, int64_t nh, int64_t w0,
                               int64_t nw, vae_cache *slots, ff_tensor *out, ff_err *err) {
     ff_tensor hz = {0}, dz = {0}, x = {0};
-    ff_status st = vae_host_crop(z, 0, z->shape[0], k, 1, h0, nh, w0, nw, &hz, err);
-    if (!st) st = vae_upload_new(v, &hz, &dz, err);
+    ff_status st = wanvae_host_crop(z, 0, z->shape[0], k, 1, h0, nh, w0, nw, &hz, err);
+    if (!st) st = wanvae_upload_new(v, &hz, &dz, err);
     ff_tensor_free(&hz);
-    if (!st) st = vae_conv_plain(v, &v->post_quant_conv, &dz, &x, err);
-    vae_free(v, &dz);
+    if (!st) st = wanvae_conv_plain(v, &v->post_quant_conv, &dz, &x, err);
+    wanvae_free(v, &dz);
     if (st) return st;
     vae_run r = {v, slots, v->dec.n_slots, 0};
-    return vae_decoder_chunk(&r, &x, k == 0, out, err);
+    return wanvae_decoder_chunk(&r, &x, k == 0, out, err);
 }
 
-static ff_status decode_plain(ff_vae *v, const ff_tensor *z, int64_t b0, ff_vae_frames_fn fn, void *user, ff_err *err) {
+static ff_status decode_plain(ff_vae *v, const ff_tensor *z, int64_t b0, ff_wanvae_frames_fn fn, void *user, ff_err *err) {
     vae_cache *slots = calloc((size_t)v->dec.n_slots, sizeof *slots);
     if (!slots) return ff_err_set(err, FF_ERR_NOMEM, "vae: out of memory for the feature cache");
     ff_status st = FF_OK;
     int64_t t0 = 0;
     for (int64_t k = 0; k < z->shape[2] && !st; k++) {
         ff_tensor y = {0};
-        st = vae_decode_frame(v, z, k, 0, z->shape[3], 0, z->shape[4], slots, &y, err);
+        st = wanvae_decode_frame(v, z, k, 0, z->shape[3], 0, z->shape[4], slots, &y, err);
         if (st) break;
         int64_t nt = y.shape[2];
         st = emit(v, &y, b0, t0, fn, user, err);
         t0 += nt;
     }
-    vae_cache_set_free(v, slots, v->dec.n_slots);
+    wanvae_cache_set_free(v, slots, v->dec.n_slots);
     free(slots);
     return st;
 }
 
-static ff_status tile_params(const ff_vae_opts *o, int ratio, int64_t *lmin_h, int64_t *lmin_w, int64_t *lstr_h,
+static ff_status tile_params(const ff_wanvae_opts *o, int ratio, int64_t *lmin_h, int64_t *lmin_w, int64_t *lstr_h,
                              int64_t *lstr_w, ff_err *err) {
     *lmin_h = o->tile_sample_min_height / ratio;
     *lmin_w = o->tile_sample_min_width / ratio;
@@ -244,9 +244,9 @@ static ff_status tile_params(const ff_vae_opts *o, int ratio, int64_t *lmin_h, i
 }
 
 /* AutoencoderKLWan.tiled_decode, one latent frame at a time. */
-static ff_status decode_tiled(ff_vae *v, const ff_tensor *z, int64_t b0, const ff_vae_opts *o, ff_vae_frames_fn fn,
+static ff_status decode_tiled(ff_vae *v, const ff_tensor *z, int64_t b0, const ff_wanvae_opts *o, ff_wanvae_frames_fn fn,
                               void *user, ff_err *err) {
-    const ff_vae_config *c = &v->cfg;
+    const ff_wanvae_config *c = &v->cfg;
     int64_t h = z->shape[3], w = z->shape[4], lmin_h, lmin_w, lstr_h, lstr_w;
     ff_status st = tile_params(o, c->scale_factor_spatial, &lmin_h, &lmin_w, &lstr_h, &lstr_w, err);
     if (st) return st;
@@ -270,33 +270,33 @@ static ff_status decode_tiled(ff_vae *v, const ff_tensor *z, int64_t b0, const f
             for (int j = 0; j < nj && !st; j++) {
                 int64_t h0 = i * lstr_h, w0 = j * lstr_w;
                 int64_t nh = h - h0 < lmin_h ? h - h0 : lmin_h, nw = w - w0 < lmin_w ? w - w0 : lmin_w;
-                st = vae_decode_frame(v, z, k, h0, nh, w0, nw, &slots[(size_t)(i * nj + j) * (size_t)ns],
+                st = wanvae_decode_frame(v, z, k, h0, nh, w0, nw, &slots[(size_t)(i * nj + j) * (size_t)ns],
                                   &tiles[i * nj + j], err);
             }
         ff_tensor y = {0};
-        if (!st) st = vae_blend_grid(v, tiles, ni, nj, blend_h, blend_w, sstr_h, sstr_w, sample_h, sample_w, &y, err);
+        if (!st) st = wanvae_blend_grid(v, tiles, ni, nj, blend_h, blend_w, sstr_h, sstr_w, sample_h, sample_w, &y, err);
         if (st) break;
         int64_t nt = y.shape[2];
         st = emit(v, &y, b0, t0, fn, user, err);
         t0 += nt;
     }
     for (int k = 0; k < n; k++) {
-        vae_free(v, &tiles[k]);
-        vae_cache_set_free(v, &slots[(size_t)k * (size_t)ns], ns);
+        wanvae_free(v, &tiles[k]);
+        wanvae_cache_set_free(v, &slots[(size_t)k * (size_t)ns], ns);
     }
     free(tiles);
     free(slots);
     return st;
 }
 
-/* tiled_decode in diffusers' order (ff_vae_opts.tile_low_memory): each tile
+/* tiled_decode in diffusers' order (ff_wanvae_opts.tile_low_memory): each tile
  * decoded over all latent frames with a fresh cache (one cache set and one
  * tile's activations on the device at a time), its output chunks downloaded
  * to the host; then, chunk by chunk, the tiles are uploaded again and
- * blended by the same vae_blend_grid: the same bits as decode_tiled. */
-static ff_status decode_tiled_low_memory(ff_vae *v, const ff_tensor *z, int64_t b0, const ff_vae_opts *o,
-                                         ff_vae_frames_fn fn, void *user, ff_err *err) {
-    const ff_vae_config *c = &v->cfg;
+ * blended by the same wanvae_blend_grid: the same bits as decode_tiled. */
+static ff_status decode_tiled_low_memory(ff_vae *v, const ff_tensor *z, int64_t b0, const ff_wanvae_opts *o,
+                                         ff_wanvae_frames_fn fn, void *user, ff_err *err) {
+    const ff_wanvae_config *c = &v->cfg;
     int64_t h = z->shape[3], w = z->shape[4], F = z->shape[2], lmin_h, lmin_w, lstr_h, lstr_w;
     ff_status st = tile_params(o, c->scale_factor_spatial, &lmin_h, &lmin_w, &lstr_h, &lstr_w, err);
     if (st) return st;
@@ -321,29 +321,29 @@ static ff_status decode_tiled_low_memory(ff_vae *v, const ff_tensor *z, int64_t 
             int64_t nh = h - h0 < lmin_h ? h - h0 : lmin_h, nw = w - w0 < lmin_w ? w - w0 : lmin_w;
             for (int64_t k = 0; k < F && !st; k++) {
                 ff_tensor y = {0}, *hy = &host[(size_t)(i * nj + j) * (size_t)F + (size_t)k];
-                st = vae_decode_frame(v, z, k, h0, nh, w0, nw, slots, &y, err);
+                st = wanvae_decode_frame(v, z, k, h0, nh, w0, nw, slots, &y, err);
                 if (!st && !(st = ff_tensor_alloc(hy, FF_F32, 5, y.shape, err))) st = ff_be_download(v->be, hy, &y, err);
-                vae_free(v, &y);
+                wanvae_free(v, &y);
             }
-            vae_cache_set_free(v, slots, ns);
+            wanvae_cache_set_free(v, slots, ns);
         }
     int64_t t0 = 0;
     for (int64_t k = 0; k < F && !st; k++) {
         for (int t = 0; t < n && !st; t++) {
             ff_tensor *hy = &host[(size_t)t * (size_t)F + (size_t)k];
-            st = vae_upload_new(v, hy, &tiles[t], err);
+            st = wanvae_upload_new(v, hy, &tiles[t], err);
             ff_tensor_free(hy);
         }
         ff_tensor y = {0};
-        if (!st) st = vae_blend_grid(v, tiles, ni, nj, blend_h, blend_w, sstr_h, sstr_w, sample_h, sample_w, &y, err);
+        if (!st) st = wanvae_blend_grid(v, tiles, ni, nj, blend_h, blend_w, sstr_h, sstr_w, sample_h, sample_w, &y, err);
         if (st) break;
         int64_t nt = y.shape[2];
         st = emit(v, &y, b0, t0, fn, user, err);
         t0 += nt;
     }
-    for (int t = 0; t < n; t++) vae_free(v, &tiles[t]);
+    for (int t = 0; t < n; t++) wanvae_free(v, &tiles[t]);
     for (size_t q = 0; q < (size_t)n * (size_t)F; q++) ff_tensor_free(&host[q]);
-    vae_cache_set_free(v, slots, ns);
+    wanvae_cache_set_free(v, slots, ns);
     free(tiles);
     free(host);
     free(slots);
@@ -360,11 +360,11 @@ static ff_status check_input(const ff_tensor *x, int channels, const char *what,
     return FF_OK;
 }
 
-ff_status ff_vae_decode_stream(ff_vae *v, const ff_tensor *z, const ff_vae_opts *o, ff_vae_frames_fn fn, void *user,
+ff_status ff_wanvae_decode_stream(ff_vae *v, const ff_tensor *z, const ff_wanvae_opts *o, ff_wanvae_frames_fn fn, void *user,
                                ff_err *err) {
-    ff_vae_opts dflt;
+    ff_wanvae_opts dflt;
     if (!o) {
-        ff_vae_opts_default(&dflt);
+        ff_wanvae_opts_default(&dflt);
         o = &dflt;
     }
     ff_status st = check_input(z, v->cfg.z_dim, "decode", err);
@@ -377,7 +377,7 @@ ff_status ff_vae_decode_stream(ff_vae *v, const ff_tensor *z, const ff_vae_opts 
         ff_tensor zs = {0};
         const ff_tensor *zb = z;
         if (step != B) {
-            if ((st = vae_host_crop(z, b0, step, 0, z->shape[2], 0, h, 0, w, &zs, err))) break;
+            if ((st = wanvae_host_crop(z, b0, step, 0, z->shape[2], 0, h, 0, w, &zs, err))) break;
             zb = &zs;
         }
         if (!tiled) st = decode_plain(v, zb, b0, fn, user, err);
@@ -388,7 +388,7 @@ ff_status ff_vae_decode_stream(ff_vae *v, const ff_tensor *z, const ff_vae_opts 
     return st;
 }
 
-ff_status ff_vae_decode_shape(const ff_vae *v, const ff_tensor *z, int64_t shape[5], ff_err *err) {
+ff_status ff_wanvae_decode_shape(const ff_vae *v, const ff_tensor *z, int64_t shape[5], ff_err *err) {
     ff_status st = check_input(z, v->cfg.z_dim, "decode", err);
     if (st) return st;
     int64_t up_t = 1, up_s = 1;
@@ -415,10 +415,10 @@ static ff_status collect(void *user, int64_t b0, int64_t t0, const ff_tensor *fr
     return host_paste(c->video, frames, b0, t0, err);
 }
 
-ff_status ff_vae_decode(ff_vae *v, const ff_tensor *z, const ff_vae_opts *o, ff_tensor *video, ff_err *err) {
+ff_status ff_wanvae_decode(ff_vae *v, const ff_tensor *z, const ff_wanvae_opts *o, ff_tensor *video, ff_err *err) {
     int64_t shape[5];
     memset(video, 0, sizeof *video);
-    ff_status st = ff_vae_decode_shape(v, z, shape, err);
+    ff_status st = ff_wanvae_decode_shape(v, z, shape, err);
     if (st) return st;
     if (o && o->tiling) { /* tiling crops to h*r, w*r (r = scale_factor_spatial) */
         int r = v->cfg.scale_factor_spatial;
@@ -432,7 +432,7 @@ ff_status ff_vae_decode(ff_vae *v, const ff_tensor *z, const ff_vae_opts *o, ff_
     }
     if ((st = ff_tensor_alloc(video, FF_F32, 5, shape, err))) return st;
     collect_ctx c = {video};
-    if ((st = ff_vae_decode_stream(v, z, o, collect, &c, err))) ff_tensor_free(video);
+    if ((st = ff_wanvae_decode_stream(v, z, o, collect, &c, err))) ff_tensor_free(video);
     return st;
 }
 
@@ -441,16 +441,16 @@ ff_status ff_vae_decode(ff_vae *v, const ff_tensor *z, const ff_vae_opts *o, ff_
 /* Input frames [t0, t0 + nt) of samples as a patchified backend tensor. */
 static ff_status upload_chunk(ff_vae *v, const ff_tensor *x, int64_t t0, int64_t nt, ff_tensor *out, ff_err *err) {
     ff_tensor hx = {0}, dx = {0};
-    ff_status st = vae_host_crop(x, 0, x->shape[0], t0, nt, 0, x->shape[3], 0, x->shape[4], &hx, err);
-    if (!st) st = vae_upload_new(v, &hx, &dx, err);
+    ff_status st = wanvae_host_crop(x, 0, x->shape[0], t0, nt, 0, x->shape[3], 0, x->shape[4], &hx, err);
+    if (!st) st = wanvae_upload_new(v, &hx, &dx, err);
     ff_tensor_free(&hx);
     if (st) return st;
     if (v->cfg.patch_size <= 1) {
         *out = dx;
         return FF_OK;
     }
-    st = vae_patchify(v, &dx, v->cfg.patch_size, out, err);
-    vae_free(v, &dx);
+    st = wanvae_patchify(v, &dx, v->cfg.patch_size, out, err);
+    wanvae_free(v, &dx);
     return st;
 }
 
@@ -458,10 +458,10 @@ static ff_status upload_chunk(ff_vae *v, const ff_tensor *x, int64_t t0, int64_t
 static ff_status encode_piece(ff_vae *v, ff_tensor *x, vae_cache *slots, ff_tensor *out, ff_err *err) {
     ff_tensor e = {0};
     vae_run r = {v, slots, v->enc.n_slots, 0};
-    ff_status st = vae_encoder_chunk(&r, x, &e, err);
+    ff_status st = wanvae_encoder_chunk(&r, x, &e, err);
     if (st) return st;
-    st = vae_conv_plain(v, &v->quant_conv, &e, out, err);
-    vae_free(v, &e);
+    st = wanvae_conv_plain(v, &v->quant_conv, &e, out, err);
+    wanvae_free(v, &e);
     return st;
 }
 
@@ -471,9 +471,9 @@ static ff_status store_moments(ff_vae *v, ff_tensor *m, int64_t b0, int64_t t0, 
                                ff_err *err) {
     int64_t z = v->cfg.z_dim;
     ff_tensor dm = {0}, dl = {0}, hm = {0}, hl = {0};
-    ff_status st = vae_dev_slice(v, m, 1, 0, z, &dm, err);
-    if (!st && logvar) st = vae_dev_slice(v, m, 1, z, z, &dl, err);
-    vae_free(v, m);
+    ff_status st = wanvae_dev_slice(v, m, 1, 0, z, &dm, err);
+    if (!st && logvar) st = wanvae_dev_slice(v, m, 1, z, z, &dl, err);
+    wanvae_free(v, m);
     if (!st && logvar) st = ff_op_clamp(v->be, &dl, -30.0f, 20.0f, &dl, err);
     if (!st) st = ff_tensor_alloc(&hm, FF_F32, 5, dm.shape, err);
     if (!st) st = ff_be_download(v->be, &hm, &dm, err);
@@ -482,17 +482,17 @@ static ff_status store_moments(ff_vae *v, ff_tensor *m, int64_t b0, int64_t t0, 
         if (!(st = ff_tensor_alloc(&hl, FF_F32, 5, dl.shape, err)) && !(st = ff_be_download(v->be, &hl, &dl, err)))
             st = host_paste(logvar, &hl, b0, t0, err);
     }
-    vae_free(v, &dm);
-    vae_free(v, &dl);
+    wanvae_free(v, &dm);
+    wanvae_free(v, &dl);
     ff_tensor_free(&hm);
     ff_tensor_free(&hl);
     return st;
 }
 
 /* _encode / tiled_encode of samples [b0, b0 + B) of x. */
-static ff_status encode_samples(ff_vae *v, const ff_tensor *x, int64_t b0, const ff_vae_opts *o, int tiled,
+static ff_status encode_samples(ff_vae *v, const ff_tensor *x, int64_t b0, const ff_wanvae_opts *o, int tiled,
                                 ff_tensor *mean, ff_tensor *logvar, ff_err *err) {
-    const ff_vae_config *c = &v->cfg;
+    const ff_wanvae_config *c = &v->cfg;
     int p = c->patch_size;
     int64_t T = x->shape[2], Hp = x->shape[3] / p, Wp = x->shape[4] / p;
     int64_t n_chunks = 1 + (T - 1) / 4; /* diffusers: frame 0, then chunks of 4 */
@@ -532,14 +532,14 @@ static ff_status encode_samples(ff_vae *v, const ff_tensor *x, int64_t b0, const
                     int64_t h0 = i * sstr_h, w0 = j * sstr_w;
                     int64_t nh = Hp - h0 < smin_h ? Hp - h0 : smin_h, nw = Wp - w0 < smin_w ? Wp - w0 : smin_w;
                     ff_tensor a = {0}, b = {0};
-                    st = vae_dev_slice(v, &xc, 3, h0, nh, &a, err);
-                    if (!st) st = vae_dev_slice(v, &a, 4, w0, nw, &b, err);
-                    vae_free(v, &a);
+                    st = wanvae_dev_slice(v, &xc, 3, h0, nh, &a, err);
+                    if (!st) st = wanvae_dev_slice(v, &a, 4, w0, nw, &b, err);
+                    wanvae_free(v, &a);
                     if (!st) st = encode_piece(v, &b, &slots[(size_t)(i * nj + j) * (size_t)ns], &tiles[i * nj + j], err);
                 }
-            vae_free(v, &xc);
+            wanvae_free(v, &xc);
             if (!st)
-                st = vae_blend_grid(v, tiles, ni, nj, lmin_h - lstr_h, lmin_w - lstr_w, lstr_h, lstr_w, Hp / r_enc,
+                st = wanvae_blend_grid(v, tiles, ni, nj, lmin_h - lstr_h, lmin_w - lstr_w, lstr_h, lstr_w, Hp / r_enc,
                                 Wp / r_enc, &m, err);
         }
         if (st) break;
@@ -548,8 +548,8 @@ static ff_status encode_samples(ff_vae *v, const ff_tensor *x, int64_t b0, const
         t_out += nt_out;
     }
     for (int k = 0; k < n; k++) {
-        vae_free(v, &tiles[k]);
-        vae_cache_set_free(v, &slots[(size_t)k * (size_t)ns], ns);
+        wanvae_free(v, &tiles[k]);
+        wanvae_cache_set_free(v, &slots[(size_t)k * (size_t)ns], ns);
     }
     free(tiles);
     free(slots);
@@ -559,16 +559,16 @@ static ff_status encode_samples(ff_vae *v, const ff_tensor *x, int64_t b0, const
     return st;
 }
 
-ff_status ff_vae_encode(ff_vae *v, const ff_tensor *x, const ff_vae_opts *o, ff_tensor *mean, ff_tensor *logvar,
+ff_status ff_wanvae_encode(ff_vae *v, const ff_tensor *x, const ff_wanvae_opts *o, ff_tensor *mean, ff_tensor *logvar,
                         ff_err *err) {
-    ff_vae_opts dflt;
+    ff_wanvae_opts dflt;
     if (!o) {
-        ff_vae_opts_default(&dflt);
+        ff_wanvae_opts_default(&dflt);
         o = &dflt;
     }
     memset(mean, 0, sizeof *mean);
     if (logvar) memset(logvar, 0, sizeof *logvar);
-    const ff_vae_config *c = &v->cfg;
+    const ff_wanvae_config *c = &v->cfg;
     ff_status st = check_input(x, c->in_channels / (c->patch_size * c->patch_size), "encode", err);
     if (st) return st;
     int64_t B = x->shape[0], H = x->shape[3], W = x->shape[4];
@@ -604,7 +604,7 @@ ff_status ff_vae_encode(ff_vae *v, const ff_tensor *x, const ff_vae_opts *o, ff_
         ff_tensor xs = {0};
         const ff_tensor *xb = x;
         if (step != B) {
-            if ((st = vae_host_crop(x, b0, step, 0, x->shape[2], 0, H, 0, W, &xs, err))) break;
+            if ((st = wanvae_host_crop(x, b0, step, 0, x->shape[2], 0, H, 0, W, &xs, err))) break;
             xb = &xs;
         }
         st = encode_samples(v, xb, b0, o, tiled, mean, logvar, err);

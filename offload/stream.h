@@ -47,7 +47,7 @@
  * steps through at most two buffers of the largest block tensor) and drops
  * the mapping's pages (madvise MADV_DONTNEED), so the process's resident
  * set holds one tensor of the file at a time. The
- * same bits as uploading host tensors loaded with ff_dit_load_as.
+ * same bits as uploading host tensors loaded with ff_wandit_load_as.
  *
  * Device bytes: RESIDENT all tensors; STREAM resident tensors + ring * k *
  * block_bytes, block_bytes = one block's tensors each padded to 256 bytes

@@ -1,4 +1,4 @@
-/* offload_dit: ff_dit_* parameter slots and hooks wired to ff_offload_stream
+/* offload_dit: ff_wandit_* parameter slots and hooks wired to ff_offload_stream
  * (see offload_dit.h). */
 #include "pipeline/offload_dit.h"
 
@@ -6,19 +6,19 @@
 #include <string.h>
 
 struct ff_offload_dit {
-    ff_dit_model *m;
+    ff_wandit_model *m;
     ff_backend *be;
     ff_offload_stream *s;
-    ff_dit_param *ps; /* the names the stream's messages point into */
+    ff_wandit_param *ps; /* the names the stream's messages point into */
 };
 
-static size_t numel_of(const ff_dit_param *p) {
+static size_t numel_of(const ff_wandit_param *p) {
     size_t e = 1;
     for (int i = 0; i < p->ndim; i++) e *= (size_t)p->shape[i];
     return e;
 }
 
-ff_dtype ff_offload_dit_stored_dtype(const ff_dit_param *p, ff_dtype weight_dtype) {
+ff_dtype ff_offload_dit_stored_dtype(const ff_wandit_param *p, ff_dtype weight_dtype) {
     if (weight_dtype == FF_F32) return FF_F32;
     size_t n = strlen(p->name);
     if (n < 7 || strcmp(p->name + n - 7, ".weight") != 0) return FF_F32;
@@ -27,21 +27,21 @@ ff_dtype ff_offload_dit_stored_dtype(const ff_dit_param *p, ff_dtype weight_dtyp
     return FF_F32;
 }
 
-ff_status ff_offload_dit_device_bytes(const ff_dit_config *cfg, ff_dtype weight_dtype, const ff_offload_opts *o,
+ff_status ff_offload_dit_device_bytes(const ff_wandit_config *cfg, ff_dtype weight_dtype, const ff_offload_opts *o,
                                       size_t *resident, size_t *ring, size_t *block, ff_err *err) {
-    ff_dit_param *ps;
+    ff_wandit_param *ps;
     size_t np;
-    ff_status st = ff_dit_params(cfg, NULL, &ps, &np, err);
+    ff_status st = ff_wandit_params(cfg, NULL, &ps, &np, err);
     if (st) return st;
     size_t nonblock = 0, all = 0;
-    size_t bt[FF_DIT_BLOCK_PARAMS_MAX], nbt = 0;
+    size_t bt[FF_WANDIT_BLOCK_PARAMS_MAX], nbt = 0;
     for (size_t i = 0; i < np; i++) {
         ff_dtype dt = ff_offload_dit_stored_dtype(&ps[i], weight_dtype);
         if (o->upload_dtype == FF_F32 && dt == FF_BF16) dt = FF_F32;
         size_t b = numel_of(&ps[i]) * ff_dtype_size(dt);
         all += b;
         if (ps[i].block < 0) nonblock += b;
-        else if (ps[i].block == 0 && nbt < FF_DIT_BLOCK_PARAMS_MAX) bt[nbt++] = b;
+        else if (ps[i].block == 0 && nbt < FF_WANDIT_BLOCK_PARAMS_MAX) bt[nbt++] = b;
     }
     free(ps);
     int k = o->group < 1 ? 1 : o->group, r = o->ring < 2 ? 2 : o->ring;
@@ -57,25 +57,25 @@ ff_status ff_offload_dit_device_bytes(const ff_dit_config *cfg, ff_dtype weight_
     return FF_OK;
 }
 
-static ff_status before_block(void *user, int i, ff_dit_block *blk, ff_dit_param *params, size_t n, ff_err *err) {
+static ff_status before_block(void *user, int i, ff_wandit_block *blk, ff_wandit_param *params, size_t n, ff_err *err) {
     ff_offload_dit *d = user;
     (void)blk, (void)params, (void)n;
     return ff_offload_stream_enter(d->s, i, err);
 }
 
-static ff_status after_block(void *user, int i, ff_dit_block *blk, ff_dit_param *params, size_t n, ff_err *err) {
+static ff_status after_block(void *user, int i, ff_wandit_block *blk, ff_wandit_param *params, size_t n, ff_err *err) {
     ff_offload_dit *d = user;
     (void)blk, (void)params, (void)n, (void)err;
     ff_offload_stream_leave(d->s, i);
     return FF_OK;
 }
 
-ff_status ff_offload_dit_create(ff_dit_model *m, ff_backend *be, const ff_offload_opts *oi, ff_offload_dit **out,
+ff_status ff_offload_dit_create(ff_wandit_model *m, ff_backend *be, const ff_offload_opts *oi, ff_offload_dit **out,
                                 ff_err *err) {
     *out = NULL;
     if (!m || !be || !oi) return ff_err_set(err, FF_ERR_ARG, "ff_offload_dit_create: NULL argument");
     ff_offload_dit *d = calloc(1, sizeof *d);
-    ff_dit_param *ps = NULL;
+    ff_wandit_param *ps = NULL;
     ff_tensor **slots = NULL;
     const char **names = NULL;
     size_t np = 0;
@@ -83,7 +83,7 @@ ff_status ff_offload_dit_create(ff_dit_model *m, ff_backend *be, const ff_offloa
     if (!d) return ff_err_set(err, FF_ERR_NOMEM, "cannot allocate the transformer offload state");
     d->m = m;
     d->be = be;
-    if ((st = ff_dit_params(&m->cfg, m, &ps, &np, err))) goto done;
+    if ((st = ff_wandit_params(&m->cfg, m, &ps, &np, err))) goto done;
     slots = calloc(np ? np : 1, sizeof *slots);
     names = calloc(np ? np : 1, sizeof *names);
     if (!slots || !names) {
@@ -96,7 +96,7 @@ ff_status ff_offload_dit_create(ff_dit_model *m, ff_backend *be, const ff_offloa
         names[i] = ps[i].name;
         if (ps[i].block < 0) nr = i + 1;
     }
-    const size_t pb = ff_dit_block_params(&m->cfg, 0, NULL, NULL);
+    const size_t pb = ff_wandit_block_params(&m->cfg, 0, NULL, NULL);
     if (nr + (size_t)m->cfg.num_layers * pb != np) {
         st = ff_err_set(err, FF_ERR_INTERNAL, "transformer parameter list is not non-block first, then blocks");
         goto done;
@@ -119,10 +119,10 @@ done:
 
 ff_status ff_offload_dit_forward(ff_offload_dit *d, const ff_tensor *x, const ff_tensor *timestep,
                                  const ff_tensor *text, ff_tensor *out, ff_err *err) {
-    ff_dit_hooks hooks = {before_block, after_block, d};
+    ff_wandit_hooks hooks = {before_block, after_block, d};
     ff_status st = ff_offload_stream_begin(d->s, err);
     if (st) return st;
-    st = ff_dit_forward(d->m, d->be, x, timestep, text, &hooks, out, err);
+    st = ff_wandit_forward(d->m, d->be, x, timestep, text, &hooks, out, err);
     ff_offload_stream_end(d->s);
     return st;
 }

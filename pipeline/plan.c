@@ -54,8 +54,8 @@ int ff_plan_offload_parse(const char *s, int *out) {
 typedef struct {
     int has_te, has_t2;
     ff_umt5_config te;
-    ff_dit_config dit[2];
-    ff_vae_config vae;
+    ff_wandit_config dit[2];
+    ff_wanvae_config vae;
 } plan_cfgs;
 
 static ff_status read_cfgs(const char *dir, plan_cfgs *c, ff_err *err) {
@@ -75,8 +75,8 @@ static ff_status read_cfgs(const char *dir, plan_cfgs *c, ff_err *err) {
             break;
         }
         if (i == 0) st = ff_umt5_config_read(path, &c->te, err);
-        else if (i == 3) st = ff_vae_config_load(path, &c->vae, err);
-        else st = ff_dit_config_load(path, &c->dit[i == 2], err);
+        else if (i == 3) st = ff_wanvae_config_load(path, &c->vae, err);
+        else st = ff_wandit_config_load(path, &c->dit[i == 2], err);
     }
     ff_model_dir_close(md);
     return st;
@@ -114,10 +114,10 @@ static size_t te_act_bytes(const ff_umt5_config *c, int64_t B, int64_t L) {
     return (size_t)b;
 }
 
-static ff_status vae_weight_bytes(const ff_vae_config *c, size_t *out, ff_err *err) {
-    ff_vae_param *ps;
+static ff_status vae_weight_bytes(const ff_wanvae_config *c, size_t *out, ff_err *err) {
+    ff_wanvae_param *ps;
     size_t n;
-    ff_status st = ff_vae_params(c, &ps, &n, err);
+    ff_status st = ff_wanvae_params(c, &ps, &n, err);
     if (st) return st;
     size_t total = 0;
     for (size_t i = 0; i < n; i++) {
@@ -140,7 +140,7 @@ static ff_status predict(const plan_cfgs *c, const ff_plan_request *rq, ff_plan 
     p->tiling = rq->tiling > 0;
     p->slicing = rq->slicing > 0;
     ff_status st;
-    const ff_dit_config *d0 = &c->dit[0];
+    const ff_wandit_config *d0 = &c->dit[0];
     const int64_t B = rq->batch > 0 ? rq->batch : 1, L = rq->text_len > 0 ? rq->text_len : 512;
     const int ss = c->vae.scale_factor_spatial > 0 ? c->vae.scale_factor_spatial : 8;
     const int stt = c->vae.scale_factor_temporal > 0 ? c->vae.scale_factor_temporal : 4;
@@ -192,12 +192,12 @@ static ff_status predict(const plan_cfgs *c, const ff_plan_request *rq, ff_plan 
     /* transformer(s): weights + forward activations + latents, prediction and text buffers */
     for (int e = 0; e < n_dit; e++) {
         s = &p->st[FF_PLAN_DIT1 + e];
-        const ff_dit_config *dc = &c->dit[e];
+        const ff_wandit_config *dc = &c->dit[e];
         s->present = 1;
         snprintf(s->name, sizeof s->name, e ? "transformer_2" : "transformer");
         s->host_weights = host_dit[e];
         size_t act = 0;
-        if ((st = ff_dit_activation_bytes(dc, lat, L, 0, 1, &act, err))) return st;
+        if ((st = ff_wandit_activation_bytes(dc, lat, L, 0, 1, &act, err))) return st;
         s->activations = act + 2 * lat_bytes + (size_t)(1 + !!rq->cfg) * (size_t)(B * L * dc->text_dim) * 4;
         const size_t calls = rq->cfg ? 2 : 1;
         if (p->offload == FF_PLAN_SEQUENTIAL) {
@@ -237,12 +237,12 @@ static ff_status predict(const plan_cfgs *c, const ff_plan_request *rq, ff_plan 
         if (p->tiling && (lmin < 1 || lstr < 1 || p->tile_stride > p->tile))
             return ff_err_set(err, FF_ERR_ARG, "plan: VAE tile %d / stride %d px (need stride <= tile, both >= %d)",
                               p->tile, p->tile_stride, ss);
-        /* as ff_vae_decode_stream: tiled only when the frame is larger than a tile */
+        /* as ff_wanvae_decode_stream: tiled only when the frame is larger than a tile */
         if (p->tiling && !(lat[4] > lmin || lat[3] > lmin)) p->tiling = 0;
         if (!p->tiling) {
             s->activations = per_px * (size_t)(lat[3] * lat[4]);
         } else {
-            /* low-memory tiled decode (ff_vae_opts.tile_low_memory): one tile decoded over all frames at a
+            /* low-memory tiled decode (ff_wanvae_opts.tile_low_memory): one tile decoded over all frames at a
              * time, so the decode phase costs one tile's pixels; then each chunk's tiles are uploaded again
              * and blended (tiles, blend temporaries, rows and the full chunk: FF_PLAN_VAE_BLEND_* below) */
             const int64_t th = lmin < lat[3] ? lmin : lat[3], tw = lmin < lat[4] ? lmin : lat[4];

@@ -10,20 +10,20 @@
  * and, for stages that still do not fit: the text encoder on the host CPU
  * backend (its output is uploaded), VAE slicing (batch > 1), then VAE tiling
  * with the largest tile that fits (the low-memory tiled decode,
- * ff_vae_opts.tile_low_memory: tiles outer, frames inner as diffusers, so
+ * ff_wanvae_opts.tile_low_memory: tiles outer, frames inner as diffusers, so
  * the device holds one tile's decode at a time; the decoded tiles wait on
  * the host). Tiling changes the output (blended tiles); --vae-tiling forces
  * it.
  *
  * Where the numbers come from:
- *  - transformer weights: ff_dit_params + the host storage dtype of
- *    ff_dit_load_as (BF16 matrices, F32 rest), padded per block as the ring
- *    is (pipeline/offload_dit.h); activations: ff_dit_activation_bytes plus
+ *  - transformer weights: ff_wandit_params + the host storage dtype of
+ *    ff_wandit_load_as (BF16 matrices, F32 rest), padded per block as the ring
+ *    is (pipeline/offload_dit.h); activations: ff_wandit_activation_bytes plus
  *    the pipeline's latents/prediction/text buffers. Exact on the CPU backend.
  *  - text encoder: ff_umt5_params (matrices BF16 when dtype is BF16, the
  *    embedding and norms F32, as ff_umt5_load keeps them) + the buffers
  *    ff_umt5_forward allocates (exact).
- *  - VAE: ff_vae_params (F32) + decode activations from a per-pixel constant:
+ *  - VAE: ff_wanvae_params (F32) + decode activations from a per-pixel constant:
  *    FF_PLAN_VAE_BYTES_PER_PX_CH bytes per latent pixel per decoder base
  *    channel (measured on the tiny Wan 2.1 VAE, base 8, whose streamed decode
  *    peak is flat in frames and linear in pixels; every decoder width scales
@@ -93,7 +93,7 @@ typedef struct {
     int group;
     int text_on_host, tiling, slicing;
     int tile, tile_stride;  /* when tiling: the VAE tile and stride in pixels (low-memory tiled decode,
-                               ff_vae_opts.tile_low_memory) */
+                               ff_wanvae_opts.tile_low_memory) */
     ff_plan_stage st[FF_PLAN_STAGES];
     size_t peak;            /* max over stages */
     int fits;               /* peak <= budget (or no budget) */

@@ -21,6 +21,6 @@
 /* Sets oo's keep, dit_offload, dit_group, dit_from_file and text_on_host
  * (other fields untouched), and vae's tiling (tile, stride, low-memory
  * order) and slicing. */
-void ff_plan_apply(const ff_plan *plan, ff_wan_open_opts *oo, ff_vae_opts *vae);
+void ff_plan_apply(const ff_plan *plan, ff_wan_open_opts *oo, ff_wanvae_opts *vae);
 
 #endif

@@ -430,14 +430,14 @@ static ff_status text_encoder_weights(const char *dir, ff_err *err) {
 
 static ff_status transformer_weights(const char *dir, ff_err *err) {
     char cfg_path[TINY_PATH], path[TINY_PATH];
-    ff_dit_config cfg;
-    ff_dit_param *ps = NULL;
+    ff_wandit_config cfg;
+    ff_wandit_param *ps = NULL;
     wspec *sp = NULL;
     size_t n = 0;
     ff_status st;
     if ((st = path_join(cfg_path, sizeof cfg_path, dir, "transformer/config.json", err)) ||
         (st = path_join(path, sizeof path, dir, "transformer/diffusion_pytorch_model.safetensors", err)) ||
-        (st = ff_dit_config_load(cfg_path, &cfg, err)) || (st = ff_dit_params(&cfg, NULL, &ps, &n, err)))
+        (st = ff_wandit_config_load(cfg_path, &cfg, err)) || (st = ff_wandit_params(&cfg, NULL, &ps, &n, err)))
         return st;
     if (!(sp = calloc(n, sizeof *sp))) {
         free(ps);
@@ -457,14 +457,14 @@ static ff_status transformer_weights(const char *dir, ff_err *err) {
 
 static ff_status vae_weights(const char *dir, ff_err *err) {
     char cfg_path[TINY_PATH], path[TINY_PATH];
-    ff_vae_config cfg;
-    ff_vae_param *ps = NULL;
+    ff_wanvae_config cfg;
+    ff_wanvae_param *ps = NULL;
     wspec *sp = NULL;
     size_t n = 0;
     ff_status st;
     if ((st = path_join(cfg_path, sizeof cfg_path, dir, "vae/config.json", err)) ||
         (st = path_join(path, sizeof path, dir, "vae/diffusion_pytorch_model.safetensors", err)) ||
-        (st = ff_vae_config_load(cfg_path, &cfg, err)) || (st = ff_vae_params(&cfg, &ps, &n, err)))
+        (st = ff_wanvae_config_load(cfg_path, &cfg, err)) || (st = ff_wanvae_params(&cfg, &ps, &n, err)))
         return st;
     if (!(sp = calloc(n, sizeof *sp))) {
         free(ps);

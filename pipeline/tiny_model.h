@@ -11,7 +11,7 @@
  * vae/ (config.json + diffusion_pytorch_model.safetensors). Weights are
  * seeded random values (torch-compatible randn, fixed seed) under the real
  * diffusers names and shapes, derived from each config by ff_umt5_params,
- * ff_dit_params and ff_vae_params, so the strict loaders accept them. The
+ * ff_wandit_params and ff_wanvae_params, so the strict loaders accept them. The
  * same version always writes the same bytes.
  *
  * Its videos are noise-like: it exists so that `framefarm render` works out

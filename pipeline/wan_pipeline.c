@@ -30,8 +30,8 @@ struct ff_wan_pipeline {
     ff_wan_open_opts opts;
     char dir_tok[PATH_BUF], dir_te[PATH_BUF], dir_dit[2][PATH_BUF], dir_vae[PATH_BUF];
     ff_umt5_config te_cfg;
-    ff_dit_config dit_cfg[2];
-    ff_vae_config vae_cfg;
+    ff_wandit_config dit_cfg[2];
+    ff_wanvae_config vae_cfg;
     ff_sched_config sched_cfg;
     int has_t2;
     int has_boundary;
@@ -41,7 +41,7 @@ struct ff_wan_pipeline {
     ff_tok *tok;
     ff_umt5 *te;
     ff_backend *te_be;         /* text_on_host: the text encoder's CPU backend */
-    ff_dit_model *dit[2];
+    ff_wandit_model *dit[2];
     ff_offload_dit *dit_off[2];
     ff_weights *dit_w[2];      /* dit_from_file: the mapping the blocks stream from */
     ff_vae *vae;
@@ -63,7 +63,7 @@ void ff_wan_params_default(ff_wan_params *p) {
     p->guidance_scale = 5.0;
     p->max_sequence_length = 512;
     p->num_videos_per_prompt = 1;
-    ff_vae_opts_default(&p->vae);
+    ff_wanvae_opts_default(&p->vae);
     p->vae.tiling = 0;
     p->vae.slicing = 0;
 }
@@ -131,12 +131,12 @@ ff_status ff_wan_pipeline_open(ff_backend *be, const char *dir, const ff_wan_ope
     if ((st = ff_sched_config_load(sched_dir, &p->sched_cfg, err))) goto fail;
     if ((st = config_path(p->dir_te, path, sizeof path, err)) || (st = ff_umt5_config_read(path, &p->te_cfg, err))) goto fail;
     for (int e = 0; e < 1 + p->has_t2; e++)
-        if ((st = config_path(p->dir_dit[e], path, sizeof path, err)) || (st = ff_dit_config_load(path, &p->dit_cfg[e], err)))
+        if ((st = config_path(p->dir_dit[e], path, sizeof path, err)) || (st = ff_wandit_config_load(path, &p->dit_cfg[e], err)))
             goto fail;
-    if ((st = config_path(p->dir_vae, path, sizeof path, err)) || (st = ff_vae_config_load(path, &p->vae_cfg, err))) goto fail;
+    if ((st = config_path(p->dir_vae, path, sizeof path, err)) || (st = ff_wanvae_config_load(path, &p->vae_cfg, err))) goto fail;
     /* the components must fit together */
     for (int e = 0; e < 1 + p->has_t2; e++) {
-        const ff_dit_config *d = &p->dit_cfg[e];
+        const ff_wandit_config *d = &p->dit_cfg[e];
         if (d->text_dim != p->te_cfg.d_model) {
             st = ff_err_set(err, FF_ERR_SHAPE, "%s: text_dim %d, but the text encoder's d_model is %lld", p->dir_dit[e],
                             d->text_dim, (long long)p->te_cfg.d_model);
@@ -161,10 +161,10 @@ fail:
 
 void ff_wan_pipeline_close(ff_wan_pipeline *p) {
     if (!p) return;
-    ff_vae_free(p->vae);
+    ff_wanvae_free(p->vae);
     for (int e = 0; e < 2; e++) {
         ff_offload_dit_free(p->dit_off[e]); /* host tensors back before the model goes */
-        ff_dit_free(p->dit[e]);
+        ff_wandit_free(p->dit[e]);
         ff_weights_free(p->dit_w[e]);
     }
     ff_umt5_free(p->te);
@@ -363,8 +363,8 @@ done:
 
 /* The denoising loop's device state: the expert in use and its buffers. */
 typedef struct {
-    ff_dit_model *model;
-    ff_offload_dit *off;   /* offload state of model, or NULL (ff_dit_place) */
+    ff_wandit_model *model;
+    ff_offload_dit *off;   /* offload state of model, or NULL (ff_wandit_place) */
     ff_weights *w;         /* dit_from_file: the mapping its blocks stream from */
     int expert;            /* 1 or 2; 0 = none loaded */
     ff_tensor dx, dcond, duncond, dout; /* backend: latents, text (cond/uncond), prediction */
@@ -377,7 +377,7 @@ static void dit_unload(run_ctx *r, dit_state *d) {
         ff_wan_component c = d->expert == 1 ? FF_WAN_C_TRANSFORMER : FF_WAN_C_TRANSFORMER_2;
         if (d->model != r->p->dit[d->expert - 1]) { /* not kept */
             ff_offload_dit_free(d->off); /* host tensors back before the model goes */
-            ff_dit_free(d->model);
+            ff_wandit_free(d->model);
             ff_weights_free(d->w);
         }
         d->off = NULL;
@@ -414,8 +414,8 @@ static ff_status dit_switch(run_ctx *r, dit_state *d, int expert, const ff_promp
         d->model = p->dit[expert - 1], d->off = p->dit_off[expert - 1], d->w = p->dit_w[expert - 1];
         d->expert = expert;
     } else {
-        if (stream && p->opts.dit_from_file) st = ff_dit_load_lazy(dir, p->opts.dit_weight_dtype, &d->model, &d->w, err);
-        else st = ff_dit_load_as(dir, p->opts.dit_weight_dtype, &d->model, err);
+        if (stream && p->opts.dit_from_file) st = ff_wandit_load_lazy(dir, p->opts.dit_weight_dtype, &d->model, &d->w, err);
+        else st = ff_wandit_load_as(dir, p->opts.dit_weight_dtype, &d->model, err);
         if (st) {
             meter_end(&r->m, c);
             return st;
@@ -435,24 +435,24 @@ static ff_status dit_switch(run_ctx *r, dit_state *d, int expert, const ff_promp
         oo.name = expert == 1 ? "transformer" : "transformer_2";
         oo.block_weights = stream ? d->w : NULL;
         if ((st = ff_offload_dit_create(d->model, be, &oo, &d->off, err))) return st;
-    } else if ((st = ff_dit_place(d->model, be, 1, err)))
+    } else if ((st = ff_wandit_place(d->model, be, 1, err)))
         return ff_err_wrap(err, "placing %s on %s: ", dir, ff_backend_name(be));
     if (keeps(p, c) && !p->dit[expert - 1])
         p->dit[expert - 1] = d->model, p->dit_off[expert - 1] = d->off, p->dit_w[expert - 1] = d->w;
-    ff_dit_param *ps;
+    ff_wandit_param *ps;
     size_t np;
     d->weight_bytes = 0;
-    if (!ff_dit_params(&d->model->cfg, d->model, &ps, &np, NULL)) {
+    if (!ff_wandit_params(&d->model->cfg, d->model, &ps, &np, NULL)) {
         for (size_t i = 0; i < np; i++) d->weight_bytes += (int64_t)ff_tensor_nbytes(ps[i].slot);
         free(ps);
     }
     size_t act = 0;
-    if (!ff_dit_activation_bytes(&d->model->cfg, r->latents.shape, pe->prompt_embeds.shape[1], per_token, 1, &act, NULL))
+    if (!ff_wandit_activation_bytes(&d->model->cfg, r->latents.shape, pe->prompt_embeds.shape[1], per_token, 1, &act, NULL))
         d->act_bytes = (int64_t)act;
     int64_t oshape[5];
     const ff_tensor *text[2] = {&pe->prompt_embeds, &pe->negative_prompt_embeds};
     ff_tensor *dtext[2] = {&d->dcond, &d->duncond};
-    if ((st = ff_dit_out_shape(&d->model->cfg, &r->latents, oshape, err))) return st;
+    if ((st = ff_wandit_out_shape(&d->model->cfg, &r->latents, oshape, err))) return st;
     if ((st = ff_be_alloc(be, &d->dx, FF_F32, 5, r->latents.shape, err)) || (st = ff_be_alloc(be, &d->dout, FF_F32, 5, oshape, err)))
         return st;
     for (int i = 0; i < 1 + r->do_cfg; i++)
@@ -468,7 +468,7 @@ static ff_status dit_call(run_ctx *r, dit_state *d, const ff_tensor *tstep, ff_t
     ff_backend *be = r->p->be;
     ff_status st = ff_be_upload(be, &d->dx, &r->latents, err);
     if (!st && d->off) st = ff_offload_dit_forward(d->off, &d->dx, tstep, dtext, &d->dout, err);
-    else if (!st) st = ff_dit_forward(d->model, be, &d->dx, tstep, dtext, NULL, &d->dout, err);
+    else if (!st) st = ff_wandit_forward(d->model, be, &d->dx, tstep, dtext, NULL, &d->dout, err);
     if (!st) st = ff_be_download(be, out, &d->dout, err);
     return st;
 }
@@ -552,7 +552,7 @@ static ff_status on_chunk(void *user, int64_t b0, int64_t t0, const ff_tensor *v
     ff_status st = FF_OK;
     if (r->prm->on_frames) {
         ff_tensor np = {0};
-        if ((st = ff_vae_postprocess_frames(dc->vae, video, &np, err))) return st;
+        if ((st = ff_wanvae_postprocess_frames(dc->vae, video, &np, err))) return st;
         ff_wan_chunk ch = {b0, t0, dc->batch, dc->frames, video, &np};
         st = r->prm->on_frames(r->prm->user, &ch, err);
         ff_tensor_free(&np);
@@ -574,29 +574,29 @@ static ff_status stage_decode(run_ctx *r, ff_err *err) {
     if (p->vae) {
         vae = p->vae; /* kept loaded by an earlier run */
     } else {
-        if ((st = ff_vae_load(p->be, p->dir_vae, &vae, err))) goto done;
+        if ((st = ff_wanvae_load(p->be, p->dir_vae, &vae, err))) goto done;
         r->m.s->c[FF_WAN_C_VAE].loaded = 1;
         if (keeps(p, FF_WAN_C_VAE)) p->vae = vae;
     }
     meter_loaded(&r->m, FF_WAN_C_VAE);
     dc.vae = vae;
-    if ((st = ff_vae_denormalize(vae, &r->latents, &z, err))) goto done;
+    if ((st = ff_wanvae_denormalize(vae, &r->latents, &z, err))) goto done;
     if ((st = emit(r, "vae_decode_input", -1, &z, err))) goto done;
     int64_t vshape[5];
-    if ((st = ff_vae_decode_shape(vae, &z, vshape, err))) goto done;
+    if ((st = ff_wanvae_decode_shape(vae, &z, vshape, err))) goto done;
     dc.batch = vshape[0];
     dc.frames = vshape[2];
     if ((st = progress(r, FF_WAN_STAGE_DECODE, 0, dc.frames, 0, 0, dc.t0, err))) goto done;
-    ff_vae_mem_reset_peak(vae);
-    st = ff_vae_decode_stream(vae, &z, &r->prm->vae, on_chunk, &dc, err);
+    ff_wanvae_mem_reset_peak(vae);
+    st = ff_wanvae_decode_stream(vae, &z, &r->prm->vae, on_chunk, &dc, err);
 done:
     if (vae) {
-        ff_vae_mem m;
-        ff_vae_mem_stats(vae, &m);
+        ff_wanvae_mem m;
+        ff_wanvae_mem_stats(vae, &m);
         r->m.s->c[FF_WAN_C_VAE].backend_weight_bytes = (int64_t)m.weight_bytes;
         r->m.s->c[FF_WAN_C_VAE].backend_peak_bytes = (int64_t)(m.weight_bytes + m.run_peak_bytes);
     }
-    if (vae != p->vae) ff_vae_free(vae);
+    if (vae != p->vae) ff_wanvae_free(vae);
     meter_end(&r->m, FF_WAN_C_VAE);
     ff_tensor_free(&z);
     return st;

@@ -50,7 +50,7 @@ typedef struct ff_wan_pipeline ff_wan_pipeline;
  * dit_offload selects how the transformer's weights live while it runs
  * (FF_OFFLOAD_RESIDENT copies, or FF_OFFLOAD_STREAM: blocks streamed in
  * groups of dit_group through a ring of 2), used when dit_offload is STREAM
- * or device_pool is set (else ff_dit_place as before). device_pool, when
+ * or device_pool is set (else ff_wandit_place as before). device_pool, when
  * attached to the backend, gets its label set per stage and block.
  * text_on_host runs the text encoder on a CPU backend of its own (also when
  * the pipeline's backend is the CPU, so that its device pool does not count
@@ -61,7 +61,7 @@ typedef struct ff_wan_pipeline ff_wan_pipeline;
  * object, until ff_wan_pipeline_close (offload "none" is FF_WAN_KEEP_ALL;
  * a farm worker reusing the pipeline loads nothing twice). dit_from_file,
  * when streaming, reads the transformer's blocks from the mmap'd
- * safetensors at each upload (ff_dit_load_lazy + offload/stream.h
+ * safetensors at each upload (ff_wandit_load_lazy + offload/stream.h
  * block_weights) instead of holding them as host tensors. Every choice
  * gives the same bits. */
 typedef struct {
@@ -185,7 +185,7 @@ typedef struct {
     double guidance_scale_2;
     int max_sequence_length;
     int num_videos_per_prompt;
-    ff_vae_opts vae;              /* tiling / slicing of the decode */
+    ff_wanvae_opts vae;              /* tiling / slicing of the decode */
     int reset_peak_rss;           /* measure peak RSS per component (resets the process's
                                      peak mark through /proc/self/clear_refs) */
     ff_wan_frames_fn on_frames;   /* may be NULL */

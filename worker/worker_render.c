@@ -157,7 +157,7 @@ static ff_status ensure_pipeline(ff_wrender *r, const Ff__JobSpec *s, const ff_w
 /* Open options (and VAE options of prm) for a window of `frames` frames of
  * s: without a budget every component stays loaded; with one, the
  * planner's choice for this size, enforced by the pool. */
-static ff_status choose_options(ff_wrender *r, const Ff__JobSpec *s, int frames, ff_wan_open_opts *oo, ff_vae_opts *vae,
+static ff_status choose_options(ff_wrender *r, const Ff__JobSpec *s, int frames, ff_wan_open_opts *oo, ff_wanvae_opts *vae,
                                 ff_err *err) {
     memset(oo, 0, sizeof *oo);
     oo->dit_weight_dtype = !strcmp(s->dit_weights, "bf16") ? FF_BF16 : FF_F32;

@@ -1,4 +1,4 @@
-/* Parameter lists from configs (ff_vae_params, ff_umt5_params) against the
+/* Parameter lists from configs (ff_wanvae_params, ff_umt5_params) against the
  * golden pipelines' real diffusers/transformers checkpoints: the same names
  * with the same shapes, nothing missing and nothing extra (Wan 2.1 VAE, Wan
  * 2.2 residual patch-2 VAE, UMT5). Skips without the golden data. */
@@ -37,10 +37,10 @@ static void check_against(const char *dir, size_t n, const char *(*name_at)(cons
     ff_weights_free(w);
 }
 
-static const char *vae_name(const void *l, size_t i) { return ((const ff_vae_param *)l)[i].name; }
+static const char *vae_name(const void *l, size_t i) { return ((const ff_wanvae_param *)l)[i].name; }
 static const int64_t *vae_shape(const void *l, size_t i, int *nd) {
-    *nd = ((const ff_vae_param *)l)[i].ndim;
-    return ((const ff_vae_param *)l)[i].shape;
+    *nd = ((const ff_wanvae_param *)l)[i].ndim;
+    return ((const ff_wanvae_param *)l)[i].shape;
 }
 static const char *te_name(const void *l, size_t i) { return ((const ff_umt5_param *)l)[i].name; }
 static const int64_t *te_shape(const void *l, size_t i, int *nd) {
@@ -53,11 +53,11 @@ static void vae_case(const char *pipeline) {
     snprintf(dir, sizeof dir, "%s/pipelines/%s/vae", g_root, pipeline);
     snprintf(cfg_path, sizeof cfg_path, "%s/config.json", dir);
     ff_err err = {0};
-    ff_vae_config cfg;
-    ff_vae_param *ps = NULL;
+    ff_wanvae_config cfg;
+    ff_wanvae_param *ps = NULL;
     size_t n = 0;
-    FF_REQUIRE_OK(ff_vae_config_load(cfg_path, &cfg, &err), &err);
-    FF_REQUIRE_OK(ff_vae_params(&cfg, &ps, &n, &err), &err);
+    FF_REQUIRE_OK(ff_wanvae_config_load(cfg_path, &cfg, &err), &err);
+    FF_REQUIRE_OK(ff_wanvae_params(&cfg, &ps, &n, &err), &err);
     check_against(dir, n, vae_name, vae_shape, ps);
     free(ps);
 }
@@ -94,13 +94,13 @@ static void test_vae_attn_scales(void) {
     char cfg_path[4300];
     snprintf(cfg_path, sizeof cfg_path, "%s/pipelines/tiny-wan21/vae/config.json", g_root);
     ff_err err = {0};
-    ff_vae_config cfg;
-    FF_REQUIRE_OK(ff_vae_config_load(cfg_path, &cfg, &err), &err);
+    ff_wanvae_config cfg;
+    FF_REQUIRE_OK(ff_wanvae_config_load(cfg_path, &cfg, &err), &err);
     cfg.n_attn_scales = 1;
     cfg.attn_scales[0] = 1.0;
-    ff_vae_param *ps = NULL;
+    ff_wanvae_param *ps = NULL;
     size_t n = 0;
-    FF_REQUIRE_OK(ff_vae_params(&cfg, &ps, &n, &err), &err);
+    FF_REQUIRE_OK(ff_wanvae_params(&cfg, &ps, &n, &err), &err);
     int found = 0;
     for (size_t i = 0; i < n; i++) found |= !strcmp(ps[i].name, "encoder.down_blocks.1.to_qkv.weight");
     FF_CHECK(found);

@@ -25,11 +25,11 @@ static int configs_dir(char *buf, size_t n) {
     return 0;
 }
 
-static ff_status parse_str(const char *json, ff_dit_config *cfg, ff_err *err) {
+static ff_status parse_str(const char *json, ff_wandit_config *cfg, ff_err *err) {
     ff_json_doc *doc;
     ff_status st = ff_json_parse(json, strlen(json), "test config", &doc, err);
     if (st) return st;
-    st = ff_dit_config_parse(ff_json_root(doc), "test config", cfg, err);
+    st = ff_wandit_config_parse(ff_json_root(doc), "test config", cfg, err);
     ff_json_free(doc);
     return st;
 }
@@ -49,15 +49,15 @@ static void check_real(const char *dir, const char *name, const char *comp, int6
                        int64_t non_block, int layers) {
     char path[4400];
     snprintf(path, sizeof path, "%s/%s/%s/config.json", dir, name, comp);
-    ff_dit_config cfg;
+    ff_wandit_config cfg;
     ff_err err = {0};
-    FF_REQUIRE_OK(ff_dit_config_load(path, &cfg, &err), &err);
+    FF_REQUIRE_OK(ff_wandit_config_load(path, &cfg, &err), &err);
     FF_CHECK(cfg.num_layers == layers);
-    ff_dit_counts c;
-    FF_REQUIRE_OK(ff_dit_count_params(&cfg, &c, &err), &err);
-    ff_dit_param *ps;
+    ff_wandit_counts c;
+    FF_REQUIRE_OK(ff_wandit_count_params(&cfg, &c, &err), &err);
+    ff_wandit_param *ps;
     size_t n;
-    FF_REQUIRE_OK(ff_dit_params(&cfg, NULL, &ps, &n, &err), &err);
+    FF_REQUIRE_OK(ff_wandit_params(&cfg, NULL, &ps, &n, &err), &err);
     int64_t sum = 0;
     for (size_t i = 0; i < n; i++) {
         int64_t e = 1;
@@ -93,13 +93,13 @@ static void test_real_configs(void) {
 /* Activation bytes of one forward, for the planner: 1.3B at 480p, 81 frames
  * (latent 21 x 60 x 104 -> 32760 tokens), 512 text rows, one timestep. */
 static void test_activation_bytes(void) {
-    ff_dit_config cfg;
+    ff_wandit_config cfg;
     ff_err err = {0};
     FF_REQUIRE_OK(parse_str("{\"num_attention_heads\": 12, \"ffn_dim\": 8960, \"num_layers\": 30}", &cfg, &err),
                   &err);
     const int64_t x[5] = {1, 16, 21, 60, 104}, N = 32760, D = 1536, L = 512;
     size_t bytes = 0, tok = 0;
-    FF_REQUIRE_OK(ff_dit_activation_bytes(&cfg, x, L, 0, 1, &bytes, &err), &err);
+    FF_REQUIRE_OK(ff_wandit_activation_bytes(&cfg, x, L, 0, 1, &bytes, &err), &err);
     /* h, norm, projections (B*max(N,L)*D), arena = max(3 N D, N ffn) = N ffn, text,
      * rope cos/sin, then one timestep row: temb, 6 tproj, modU, id, modA/modB, freq, 6D */
     int64_t f = 3 * N * D + N * 8960 + L * D + 2 * N * 128 + D + 6 * D + D + 2 * D + 256 + 6 * D;
@@ -107,12 +107,12 @@ static void test_activation_bytes(void) {
     printf("1.3B forward activations at 32760 tokens: %.2f GiB (weights: 5.29 GiB F32)\n",
            (double)bytes / 1073741824.0);
     /* per-token timesteps with 2 distinct values (TI2V) add per-token modulation only */
-    FF_REQUIRE_OK(ff_dit_activation_bytes(&cfg, x, L, 1, 2, &tok, &err), &err);
+    FF_REQUIRE_OK(ff_wandit_activation_bytes(&cfg, x, L, 1, 2, &tok, &err), &err);
     FF_CHECK(tok == bytes + (size_t)(2 * (N - 1) * D * 4 + (N - 1) * 4 + (D + 6 * D + D + 256 + 6 * D) * 4));
 }
 
 static void test_config_errors(void) {
-    ff_dit_config cfg;
+    ff_wandit_config cfg;
     ff_err err = {0};
     FF_CHECK(parse_str("{\"image_dim\": 1280}", &cfg, &err) == FF_ERR_UNSUPPORTED);
     FF_CHECK(strstr(err.msg, "image conditioning not supported yet") != NULL);
@@ -129,12 +129,12 @@ static void test_config_errors(void) {
     FF_CHECK(cfg.in_channels == 36 && cfg.out_channels == 36 && !cfg.cross_attn_norm);
     FF_CHECK(cfg.patch[0] == 1 && cfg.patch[1] == 2 && cfg.patch[2] == 2 && cfg.freq_dim == 256);
     FF_CHECK(fabsf(cfg.eps - 1e-6f) < 1e-12f && cfg.rope_max_seq_len == 1024);
-    FF_CHECK(ff_dit_block_params(&cfg, 0, NULL, NULL) == 25); /* no norm2 */
+    FF_CHECK(ff_wandit_block_params(&cfg, 0, NULL, NULL) == 25); /* no norm2 */
 }
 
 static void test_timestep_embedding(void) {
     float t[3] = {0.0f, 999.0f, 37.5f}, e[3 * 9];
-    ff_dit_timestep_embedding(t, 3, 9, e); /* odd freq_dim: half 4, zero pad */
+    ff_wandit_timestep_embedding(t, 3, 9, e); /* odd freq_dim: half 4, zero pad */
     for (int i = 0; i < 4; i++) {
         FF_CHECK(e[i] == 1.0f && e[4 + i] == 0.0f); /* t = 0: [cos | sin] = [1 | 0] */
     }
@@ -146,10 +146,10 @@ static void test_timestep_embedding(void) {
 }
 
 static void test_rope_tables(void) {
-    ff_dit_config cfg = {.head_dim = 12, .rope_max_seq_len = 8};
+    ff_wandit_config cfg = {.head_dim = 12, .rope_max_seq_len = 8};
     ff_err err = {0};
     float c[2 * 3 * 4 * 12], s[2 * 3 * 4 * 12];
-    FF_REQUIRE_OK(ff_dit_rope_tables(&cfg, 2, 3, 4, c, s, &err), &err);
+    FF_REQUIRE_OK(ff_wandit_rope_tables(&cfg, 2, 3, 4, c, s, &err), &err);
     /* head_dim 12: t 4 channels (2 pairs), h 4, w 4; freqs per axis 1, 1/100 */
     int64_t tok = (1 * 3 + 2) * 4 + 3; /* f = 1, y = 2, x = 3 */
     const float *co = c + tok * 12, *so = s + tok * 12;
@@ -162,14 +162,14 @@ static void test_rope_tables(void) {
         }
     /* token 0 is the identity rotation */
     for (int i = 0; i < 12; i++) FF_CHECK(c[i] == 1.0f && s[i] == 0.0f);
-    FF_CHECK(ff_dit_rope_tables(&cfg, 9, 1, 1, c, s, &err) == FF_ERR_ARG);
+    FF_CHECK(ff_wandit_rope_tables(&cfg, 9, 1, 1, c, s, &err) == FF_ERR_ARG);
 
     /* head_dim 16 (the tiny golden models, 16 % 6 != 0): channels split
      * [t 8 | h 4 | w 4] (not [6 | 5 | 5]); pair 5 (channels 10, 11) is the
      * second h pair: row index, frequency 1/100. */
-    ff_dit_config c16 = {.head_dim = 16, .rope_max_seq_len = 8};
+    ff_wandit_config c16 = {.head_dim = 16, .rope_max_seq_len = 8};
     float cc[4 * 16], ss[4 * 16];
-    FF_REQUIRE_OK(ff_dit_rope_tables(&c16, 1, 2, 2, cc, ss, &err), &err);
+    FF_REQUIRE_OK(ff_wandit_rope_tables(&c16, 1, 2, 2, cc, ss, &err), &err);
     const float *c2 = cc + 2 * 16, *s2 = ss + 2 * 16; /* y = 1, x = 0 */
     FF_CHECK(c2[10] == (float)cos(1 * 0.01) && s2[11] == (float)sin(1 * 0.01));
     FF_CHECK(c2[6] == 1.0f && s2[6] == 0.0f);        /* t pair 3: frame 0 */
@@ -179,8 +179,8 @@ static void test_rope_tables(void) {
 
 /* ---- forward on random weights ---------------------------------------- */
 
-static ff_status tiny_model(int with_norm2, ff_dit_model **m, ff_err *err) {
-    ff_dit_config cfg;
+static ff_status tiny_model(int with_norm2, ff_wandit_model **m, ff_err *err) {
+    ff_wandit_config cfg;
     char json[512];
     snprintf(json, sizeof json,
              "{\"attention_head_dim\": 12, \"num_attention_heads\": 2, \"in_channels\": 3, \"out_channels\": 5,"
@@ -189,9 +189,9 @@ static ff_status tiny_model(int with_norm2, ff_dit_model **m, ff_err *err) {
              with_norm2 ? "true" : "false");
     ff_status st = parse_str(json, &cfg, err);
     if (st) return st;
-    if ((st = ff_dit_create(&cfg, m, err))) return st;
-    if ((st = ff_dit_init_random(*m, 7, err))) {
-        ff_dit_free(*m);
+    if ((st = ff_wandit_create(&cfg, m, err))) return st;
+    if ((st = ff_wandit_init_random(*m, 7, err))) {
+        ff_wandit_free(*m);
         *m = NULL;
     }
     return st;
@@ -201,12 +201,12 @@ typedef struct {
     int before, after, last_index;
     size_t n_params;
     int names_ok;
-    ff_tensor saved[FF_DIT_BLOCK_PARAMS_MAX];
+    ff_tensor saved[FF_WANDIT_BLOCK_PARAMS_MAX];
 } hook_state;
 
 /* A streaming stand-in: before a block, swap each weight for a fresh copy
  * (as an upload would); after it, free the copy and restore the original. */
-static ff_status hook_before(void *user, int index, ff_dit_block *blk, ff_dit_param *ps, size_t n, ff_err *err) {
+static ff_status hook_before(void *user, int index, ff_wandit_block *blk, ff_wandit_param *ps, size_t n, ff_err *err) {
     hook_state *h = user;
     h->before++;
     h->last_index = index;
@@ -222,7 +222,7 @@ static ff_status hook_before(void *user, int index, ff_dit_block *blk, ff_dit_pa
     return FF_OK;
 }
 
-static ff_status hook_after(void *user, int index, ff_dit_block *blk, ff_dit_param *ps, size_t n, ff_err *err) {
+static ff_status hook_after(void *user, int index, ff_wandit_block *blk, ff_wandit_param *ps, size_t n, ff_err *err) {
     hook_state *h = user;
     h->after++;
     for (size_t i = 0; i < n; i++) {
@@ -236,7 +236,7 @@ static void test_forward_random(void) {
     ff_err err = {0};
     ff_backend *be = NULL;
     FF_REQUIRE_OK(ff_backend_cpu_create(1, &be, &err), &err);
-    ff_dit_model *m = NULL;
+    ff_wandit_model *m = NULL;
     ff_tensor x = {0}, x1 = {0}, text = {0}, text1 = {0}, t = {0}, t1 = {0}, tt = {0};
     ff_tensor y = {0}, y1 = {0}, yh = {0}, yt = {0};
     if (tiny_model(1, &m, &err)) {
@@ -251,7 +251,7 @@ static void test_forward_random(void) {
     ff_test_fill_uniform(&text, 2, -1, 1);
     ((int64_t *)t.data)[0] = 999;
     ((int64_t *)t.data)[1] = 250;
-    FF_REQUIRE_OK(ff_dit_forward_host(m, be, &x, &t, &text, NULL, &y, &err), &err);
+    FF_REQUIRE_OK(ff_wandit_forward_host(m, be, &x, &t, &text, NULL, &y, &err), &err);
     FF_CHECK(y.shape[0] == 2 && y.shape[1] == 5 && y.shape[2] == 4 && y.shape[3] == 3 && y.shape[4] == 4);
     double norm = 0;
     for (int64_t i = 0; i < ff_tensor_numel(&y); i++) norm += (double)((float *)y.data)[i] * ((float *)y.data)[i];
@@ -265,7 +265,7 @@ static void test_forward_random(void) {
     memcpy(x1.data, (float *)x.data + per_x, (size_t)per_x * 4);
     memcpy(text1.data, (float *)text.data + 9 * 7, 9 * 7 * 4);
     ((float *)t1.data)[0] = 250.0f;
-    FF_REQUIRE_OK(ff_dit_forward_host(m, be, &x1, &t1, &text1, NULL, &y1, &err), &err);
+    FF_REQUIRE_OK(ff_wandit_forward_host(m, be, &x1, &t1, &text1, NULL, &y1, &err), &err);
     ff_tensor ys;
     ff_tensor_view(&ys, FF_F32, 5, y1.shape, (float *)y.data + per_y, FF_LOC_HOST);
     double r = ff_rel_l2(&y1, &ys);
@@ -274,20 +274,20 @@ static void test_forward_random(void) {
     /* per-token timesteps all equal to the sample's value: same result */
     FF_REQUIRE_OK(ff_tensor_allocv(&tt, FF_F32, &err, 2, 2LL, 12LL), &err);
     for (int i = 0; i < 24; i++) ((float *)tt.data)[i] = i < 12 ? 999.0f : 250.0f;
-    FF_REQUIRE_OK(ff_dit_forward_host(m, be, &x, &tt, &text, NULL, &yt, &err), &err);
+    FF_REQUIRE_OK(ff_wandit_forward_host(m, be, &x, &tt, &text, NULL, &yt, &err), &err);
     r = ff_rel_l2(&yt, &y);
     FF_CHECK_MSG(r < 1e-6, "per-token vs per-sample rel_l2 %.3e", r);
     /* ... and a different value on one token changes the output */
     ((float *)tt.data)[3] = 0.0f;
     ff_tensor_free(&yt);
-    FF_REQUIRE_OK(ff_dit_forward_host(m, be, &x, &tt, &text, NULL, &yt, &err), &err);
+    FF_REQUIRE_OK(ff_wandit_forward_host(m, be, &x, &tt, &text, NULL, &yt, &err), &err);
     FF_CHECK(ff_rel_l2(&yt, &y) > 1e-4);
 
     /* hooks: called around every block with its 27 named weights; swapping
      * the weights for copies changes nothing, bit for bit */
     hook_state hs = {.names_ok = 1, .last_index = -1};
-    ff_dit_hooks hooks = {hook_before, hook_after, &hs};
-    FF_REQUIRE_OK(ff_dit_forward_host(m, be, &x, &t, &text, &hooks, &yh, &err), &err);
+    ff_wandit_hooks hooks = {hook_before, hook_after, &hs};
+    FF_REQUIRE_OK(ff_wandit_forward_host(m, be, &x, &t, &text, &hooks, &yh, &err), &err);
     FF_CHECK(hs.before == 2 && hs.after == 2 && hs.last_index == 1 && hs.n_params == 27 && hs.names_ok);
     FF_CHECK(ff_tensor_equal(&yh, &y));
 
@@ -297,14 +297,14 @@ static void test_forward_random(void) {
     float bd[3] = {0};
     ff_tensor_view(&bad, FF_F32, 1, bs, bd, FF_LOC_HOST);
     ff_tensor yb = {0};
-    FF_CHECK(ff_dit_forward_host(m, be, &x, &bad, &text, NULL, &yb, &err) == FF_ERR_SHAPE);
+    FF_CHECK(ff_wandit_forward_host(m, be, &x, &bad, &text, NULL, &yb, &err) == FF_ERR_SHAPE);
     FF_CHECK(strstr(err.msg, "timestep") != NULL);
-    FF_CHECK(ff_dit_forward_host(m, be, &x, &t, &text1, NULL, &yb, &err) == FF_ERR_SHAPE);
+    FF_CHECK(ff_wandit_forward_host(m, be, &x, &t, &text1, NULL, &yb, &err) == FF_ERR_SHAPE);
     FF_CHECK(strstr(err.msg, "encoder_hidden_states") != NULL);
 done:
     ff_tensor *all[] = {&x, &x1, &text, &text1, &t, &t1, &tt, &y, &y1, &yh, &yt};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) ff_tensor_free(all[i]);
-    ff_dit_free(m);
+    ff_wandit_free(m);
     ff_backend_free(be);
 }
 
@@ -312,14 +312,14 @@ static void test_forward_no_norm2(void) {
     ff_err err = {0};
     ff_backend *be = NULL;
     FF_REQUIRE_OK(ff_backend_cpu_create(1, &be, &err), &err);
-    ff_dit_model *m = NULL;
+    ff_wandit_model *m = NULL;
     ff_tensor x = {0}, text = {0}, t = {0}, y = {0};
     if (!tiny_model(0, &m, &err) && !ff_tensor_allocv(&x, FF_F32, &err, 5, 1LL, 3LL, 2LL, 2LL, 2LL) &&
         !ff_tensor_allocv(&text, FF_F32, &err, 3, 1LL, 4LL, 7LL) && !ff_tensor_allocv(&t, FF_F32, &err, 0)) {
         ff_test_fill_uniform(&x, 3, -1, 1);
         ff_test_fill_uniform(&text, 4, -1, 1);
         ((float *)t.data)[0] = 500.0f;
-        FF_CHECK_OK(ff_dit_forward_host(m, be, &x, &t, &text, NULL, &y, &err), &err);
+        FF_CHECK_OK(ff_wandit_forward_host(m, be, &x, &t, &text, NULL, &y, &err), &err);
         FF_CHECK(y.ndim == 5 && y.shape[2] == 2 && y.shape[3] == 2 && y.shape[4] == 2);
     } else {
         FF_CHECK_OK(err.code, &err);
@@ -328,7 +328,7 @@ static void test_forward_no_norm2(void) {
     ff_tensor_free(&text);
     ff_tensor_free(&t);
     ff_tensor_free(&y);
-    ff_dit_free(m);
+    ff_wandit_free(m);
     ff_backend_free(be);
 }
 

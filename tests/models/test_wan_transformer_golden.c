@@ -1,6 +1,6 @@
 /* Wan transformer against diffusers: every cases/transformer* golden case
  * (Wan 2.1, Wan 2.2 A14B transformer_2, Wan 2.2 TI2V per-token timesteps)
- * through ff_dit_load + ff_dit_forward_host on the CPU backend, compared by
+ * through ff_wandit_load + ff_wandit_forward_host on the CPU backend, compared by
  * rel_l2 with the case's own tolerance. Also runs one case block-streamed
  * through the hooks and asserts a bit-identical result. Skips (77) when
  * $FF_GOLDEN is absent. */
@@ -21,12 +21,12 @@ static const char *golden;
 typedef struct {
     ff_backend *be;
     int n;
-    ff_tensor saved[FF_DIT_BLOCK_PARAMS_MAX];
+    ff_tensor saved[FF_WANDIT_BLOCK_PARAMS_MAX];
 } stream_state;
 
 /* Block streaming on the CPU backend: each block's weights are copied into
  * backend buffers just before it runs and released after it. */
-static ff_status stream_before(void *user, int index, ff_dit_block *blk, ff_dit_param *ps, size_t n, ff_err *err) {
+static ff_status stream_before(void *user, int index, ff_wandit_block *blk, ff_wandit_param *ps, size_t n, ff_err *err) {
     stream_state *s = user;
     s->n++;
     ff_status st = FF_OK;
@@ -40,7 +40,7 @@ static ff_status stream_before(void *user, int index, ff_dit_block *blk, ff_dit_
     return st;
 }
 
-static ff_status stream_after(void *user, int index, ff_dit_block *blk, ff_dit_param *ps, size_t n, ff_err *err) {
+static ff_status stream_after(void *user, int index, ff_wandit_block *blk, ff_wandit_param *ps, size_t n, ff_err *err) {
     stream_state *s = user;
     for (size_t i = 0; i < n; i++) {
         ff_be_free(s->be, ps[i].slot);
@@ -56,7 +56,7 @@ static void run_case(const char *name) {
     ff_err err = {0};
     ff_json_doc *doc = NULL;
     ff_st_file *in = NULL, *ex = NULL;
-    ff_dit_model *m = NULL;
+    ff_wandit_model *m = NULL;
     ff_backend *be = NULL;
     ff_tensor x = {0}, t = {0}, text = {0}, ref = {0}, y = {0}, ys = {0};
     snprintf(path, sizeof path, "%s/cases/%s/case.json", golden, name);
@@ -68,7 +68,7 @@ static void run_case(const char *name) {
     FF_CHECK(pipe && comp && tol > 0);
     if (!pipe || !comp || tol <= 0) goto done;
     snprintf(dir, sizeof dir, "%s/%s/%s", golden, pipe, comp);
-    FF_CHECK_OK(ff_dit_load(dir, &m, &err), &err);
+    FF_CHECK_OK(ff_wandit_load(dir, &m, &err), &err);
     if (!m) goto done;
     snprintf(path, sizeof path, "%s/cases/%s/inputs.safetensors", golden, name);
     FF_CHECK_OK(ff_st_open(path, &in, &err), &err);
@@ -84,7 +84,7 @@ static void run_case(const char *name) {
     FF_CHECK_OK(ff_st_load(ex, "noise_pred", FF_F32, &ref, &err), &err);
     FF_CHECK_OK(ff_backend_cpu_create(0, &be, &err), &err);
     if (!x.data || !t.data || !text.data || !ref.data || !be) goto done;
-    FF_CHECK_OK(ff_dit_forward_host(m, be, &x, &t, &text, NULL, &y, &err), &err);
+    FF_CHECK_OK(ff_wandit_forward_host(m, be, &x, &t, &text, NULL, &y, &err), &err);
     if (!y.data) goto done;
     FF_CHECK(ff_tensor_same_shape(&y, &ref));
     double r = ff_rel_l2(&y, &ref);
@@ -94,25 +94,25 @@ static void run_case(const char *name) {
 
     if (!strcmp(name, "transformer_b2_cfg_t999")) { /* block streaming through the hooks: identical bits */
         stream_state ss = {.be = be};
-        ff_dit_hooks hooks = {stream_before, stream_after, &ss};
-        FF_CHECK_OK(ff_dit_forward_host(m, be, &x, &t, &text, &hooks, &ys, &err), &err);
+        ff_wandit_hooks hooks = {stream_before, stream_after, &ss};
+        FF_CHECK_OK(ff_wandit_forward_host(m, be, &x, &t, &text, &hooks, &ys, &err), &err);
         FF_CHECK(ss.n == m->cfg.num_layers);
         FF_CHECK(ys.data && ff_tensor_equal(&ys, &y));
     }
     if (!strcmp(name, "transformer_f3_t37p5_odd")) { /* BF16 matrices: close, not exact */
-        ff_dit_model *mb = NULL;
+        ff_wandit_model *mb = NULL;
         ff_tensor yb = {0};
-        FF_CHECK_OK(ff_dit_load_as(dir, FF_BF16, &mb, &err), &err);
+        FF_CHECK_OK(ff_wandit_load_as(dir, FF_BF16, &mb, &err), &err);
         if (mb) {
             FF_CHECK(mb->blocks[0].attn1.to_q.weight.dtype == FF_BF16 && mb->blocks[0].attn1.to_q.bias.dtype == FF_F32);
             FF_CHECK(mb->time_linear_1.weight.dtype == FF_F32 && mb->patch_embedding_weight.dtype == FF_BF16);
-            FF_CHECK_OK(ff_dit_forward_host(mb, be, &x, &t, &text, NULL, &yb, &err), &err);
+            FF_CHECK_OK(ff_wandit_forward_host(mb, be, &x, &t, &text, NULL, &yb, &err), &err);
             double rb = yb.data ? ff_rel_l2(&yb, &ref) : -1;
             printf("%-44s rel_l2 %.3e with BF16 weights\n", name, rb);
             FF_CHECK_MSG(rb > 0 && rb < 2e-2, "BF16 weights rel_l2 %.3e", rb);
         }
         ff_tensor_free(&yb);
-        ff_dit_free(mb);
+        ff_wandit_free(mb);
     }
 done:
     ff_tensor_free(&x);
@@ -123,7 +123,7 @@ done:
     ff_tensor_free(&ys);
     ff_st_close(in);
     ff_st_close(ex);
-    ff_dit_free(m);
+    ff_wandit_free(m);
     ff_backend_free(be);
     ff_json_free(doc);
 }
@@ -178,25 +178,25 @@ static ff_status write_variant(const char *dir, const char *drop, const char *re
 static void test_load_errors(void) {
     char dir[4096];
     ff_err err = {0};
-    ff_dit_model *m = NULL;
+    ff_wandit_model *m = NULL;
     ff_test_tmp_path("dit_variant", dir, sizeof dir);
     FF_REQUIRE_OK(write_variant(dir, NULL, NULL, NULL, &err), &err);
-    FF_CHECK_OK(ff_dit_load(dir, &m, &err), &err);
-    ff_dit_free(m);
+    FF_CHECK_OK(ff_wandit_load(dir, &m, &err), &err);
+    ff_wandit_free(m);
     m = NULL;
     FF_REQUIRE_OK(write_variant(dir, "blocks.1.attn2.norm_k.weight", NULL, NULL, &err), &err);
-    FF_CHECK(ff_dit_load(dir, &m, &err) == FF_ERR_NOT_FOUND && !m);
+    FF_CHECK(ff_wandit_load(dir, &m, &err) == FF_ERR_NOT_FOUND && !m);
     FF_CHECK_MSG(strstr(err.msg, "blocks.1.attn2.norm_k.weight") != NULL, "%s", err.msg);
     FF_REQUIRE_OK(write_variant(dir, NULL, "proj_out.bias", NULL, &err), &err);
-    FF_CHECK(ff_dit_load(dir, &m, &err) == FF_ERR_SHAPE && !m);
+    FF_CHECK(ff_wandit_load(dir, &m, &err) == FF_ERR_SHAPE && !m);
     FF_CHECK_MSG(strstr(err.msg, "proj_out.bias") != NULL && strstr(err.msg, "[16]") != NULL, "%s", err.msg);
     FF_REQUIRE_OK(write_variant(dir, NULL, NULL, "blocks.2.norm2.weight", &err), &err);
-    FF_CHECK(ff_dit_load(dir, &m, &err) == FF_ERR_FORMAT && !m);
+    FF_CHECK(ff_wandit_load(dir, &m, &err) == FF_ERR_FORMAT && !m);
     FF_CHECK_MSG(strstr(err.msg, "unexpected weight blocks.2.norm2.weight") != NULL, "%s", err.msg);
     /* ignored on load, as diffusers' _keys_to_ignore_on_load_unexpected */
     FF_REQUIRE_OK(write_variant(dir, NULL, NULL, "blocks.0.attn2.norm_added_q.weight", &err), &err);
-    FF_CHECK_OK(ff_dit_load(dir, &m, &err), &err);
-    ff_dit_free(m);
+    FF_CHECK_OK(ff_wandit_load(dir, &m, &err), &err);
+    ff_wandit_free(m);
 }
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }

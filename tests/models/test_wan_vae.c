@@ -49,7 +49,7 @@ static ff_vae *load_pipe(const char *pipe) {
     ff_err err = {0};
     ff_vae *v = NULL;
     snprintf(p, sizeof p, "%s/pipelines/%s", golden, pipe);
-    if (ff_vae_load(be, p, &v, &err)) fprintf(stderr, "ff_vae_load: %s\n", err.msg);
+    if (ff_wanvae_load(be, p, &v, &err)) fprintf(stderr, "ff_wanvae_load: %s\n", err.msg);
     return v;
 }
 
@@ -98,27 +98,27 @@ static void test_stream_decode_matches_golden(void) {
     FF_REQUIRE(v);
     ff_tensor lat = {0}, z = {0};
     FF_REQUIRE_OK(ff_st_load(c.in, "latents", FF_F32, &lat, &err), &err);
-    FF_REQUIRE_OK(ff_vae_denormalize(v, &lat, &z, &err), &err);
+    FF_REQUIRE_OK(ff_wanvae_denormalize(v, &lat, &z, &err), &err);
     FF_CHECK(rel_to(c.exp, "latents_denormalized", &z) <= c.tol);
     int64_t shape[5];
-    FF_REQUIRE_OK(ff_vae_decode_shape(v, &z, shape, &err), &err);
+    FF_REQUIRE_OK(ff_wanvae_decode_shape(v, &z, shape, &err), &err);
     FF_CHECK(shape[2] == 17 && shape[3] == 32 && shape[4] == 48 && shape[1] == 3);
     stream_ctx s = {0};
     s.order_ok = 1;
     FF_REQUIRE_OK(ff_tensor_alloc(&s.video, FF_F32, 5, shape, &err), &err);
-    FF_CHECK_OK(ff_vae_decode_stream(v, &z, NULL, on_chunk, &s, &err), &err);
+    FF_CHECK_OK(ff_wanvae_decode_stream(v, &z, NULL, on_chunk, &s, &err), &err);
     /* latent frame 0 -> 1 frame, every later one -> 4 frames, in order */
     FF_CHECK(s.calls == 5 && s.order_ok && s.next_t == 17);
     FF_CHECK(s.sizes[0] == 1 && s.sizes[1] == 4 && s.sizes[4] == 4);
     double r = rel_to(c.exp, "video", &s.video);
     FF_CHECK_MSG(r <= c.tol, "rel_l2 %.3e > %.1e", r, c.tol);
-    ff_vae_mem m;
-    ff_vae_mem_stats(v, &m);
+    ff_wanvae_mem m;
+    ff_wanvae_mem_stats(v, &m);
     FF_CHECK_MSG(m.run_cur_bytes == 0, "%zu activation bytes still allocated after decode", m.run_cur_bytes);
     ff_tensor_free(&s.video);
     ff_tensor_free(&lat);
     ff_tensor_free(&z);
-    ff_vae_free(v);
+    ff_wanvae_free(v);
     close_case(&c);
 }
 
@@ -133,23 +133,23 @@ static size_t decode_peak(ff_vae *v, int64_t F, int tiled, int64_t *frames_out) 
     ff_tensor z = {0};
     if (ff_tensor_allocv(&z, FF_F32, &err, 5, (int64_t)1, (int64_t)4, F, (int64_t)8, (int64_t)12)) return 0;
     ff_test_fill_uniform(&z, 7, -2.0f, 2.0f);
-    ff_vae_opts o;
-    ff_vae_opts_default(&o);
+    ff_wanvae_opts o;
+    ff_wanvae_opts_default(&o);
     if (tiled) {
         o.tiling = 1;
         o.tile_sample_min_height = o.tile_sample_min_width = 32;
         o.tile_sample_stride_height = o.tile_sample_stride_width = 24;
     }
-    ff_vae_mem_reset_peak(v);
+    ff_wanvae_mem_reset_peak(v);
     *frames_out = 0;
-    ff_status st = ff_vae_decode_stream(v, &z, &o, count_only, frames_out, &err);
+    ff_status st = ff_wanvae_decode_stream(v, &z, &o, count_only, frames_out, &err);
     ff_tensor_free(&z);
     if (st) {
         fprintf(stderr, "decode: %s\n", err.msg);
         return 0;
     }
-    ff_vae_mem m;
-    ff_vae_mem_stats(v, &m);
+    ff_wanvae_mem m;
+    ff_wanvae_mem_stats(v, &m);
     return m.run_peak_bytes;
 }
 
@@ -169,7 +169,7 @@ static void test_decode_memory_flat_in_frames(void) {
         FF_CHECK_MSG(p6 == p3, "tiled=%d: peak %zu bytes for 6 latent frames, %zu for 3", tiled, p6, p3);
         FF_CHECK_MSG(p9 == p3, "tiled=%d: peak %zu bytes for 9 latent frames, %zu for 3", tiled, p9, p3);
     }
-    ff_vae_free(v);
+    ff_wanvae_free(v);
 }
 
 /* ---- tiling / slicing against the golden -------------------------------- */
@@ -181,8 +181,8 @@ static void decode_case(const char *name, const char *pipe, int tile_h, int tile
     ff_vae *v = load_pipe(pipe);
     FF_REQUIRE(v);
     ff_tensor lat = {0}, z = {0}, video = {0};
-    ff_vae_opts o;
-    ff_vae_opts_default(&o);
+    ff_wanvae_opts o;
+    ff_wanvae_opts_default(&o);
     o.tiling = tile_h > 0;
     if (o.tiling) {
         o.tile_sample_min_height = tile_h, o.tile_sample_min_width = tile_w;
@@ -190,14 +190,14 @@ static void decode_case(const char *name, const char *pipe, int tile_h, int tile
     }
     o.slicing = slice;
     FF_REQUIRE_OK(ff_st_load(c.in, "latents", FF_F32, &lat, &err), &err);
-    FF_REQUIRE_OK(ff_vae_denormalize(v, &lat, &z, &err), &err);
-    FF_CHECK_OK(ff_vae_decode(v, &z, &o, &video, &err), &err);
+    FF_REQUIRE_OK(ff_wanvae_denormalize(v, &lat, &z, &err), &err);
+    FF_CHECK_OK(ff_wanvae_decode(v, &z, &o, &video, &err), &err);
     double r = rel_to(c.exp, "video", &video);
     FF_CHECK_MSG(r <= c.tol, "%s: rel_l2 %.3e > %.1e", name, r, c.tol);
     if (o.tiling) { /* and untiled is what diffusers' plain decode gives */
         ff_tensor plain = {0};
         o.tiling = 0;
-        FF_CHECK_OK(ff_vae_decode(v, &z, &o, &plain, &err), &err);
+        FF_CHECK_OK(ff_wanvae_decode(v, &z, &o, &plain, &err), &err);
         r = rel_to(c.exp, "video_untiled", &plain);
         FF_CHECK_MSG(r <= c.tol, "%s untiled: rel_l2 %.3e", name, r);
         ff_tensor_free(&plain);
@@ -205,7 +205,7 @@ static void decode_case(const char *name, const char *pipe, int tile_h, int tile
     ff_tensor_free(&lat);
     ff_tensor_free(&z);
     ff_tensor_free(&video);
-    ff_vae_free(v);
+    ff_wanvae_free(v);
     close_case(&c);
 }
 
@@ -223,19 +223,19 @@ static void test_tiled_encode_matches_golden(void) {
     ff_vae *v = load_pipe("tiny-wan21");
     FF_REQUIRE(v);
     ff_tensor x = {0}, mean = {0}, logvar = {0};
-    ff_vae_opts o;
-    ff_vae_opts_default(&o);
+    ff_wanvae_opts o;
+    ff_wanvae_opts_default(&o);
     o.tiling = 1;
     o.tile_sample_min_height = o.tile_sample_min_width = 32;
     o.tile_sample_stride_height = o.tile_sample_stride_width = 16;
     FF_REQUIRE_OK(ff_st_load(c.in, "video", FF_F32, &x, &err), &err);
-    FF_CHECK_OK(ff_vae_encode(v, &x, &o, &mean, &logvar, &err), &err);
+    FF_CHECK_OK(ff_wanvae_encode(v, &x, &o, &mean, &logvar, &err), &err);
     FF_CHECK(rel_to(c.exp, "mean", &mean) <= c.tol);
     FF_CHECK(rel_to(c.exp, "logvar", &logvar) <= c.tol);
     ff_tensor_free(&x);
     ff_tensor_free(&mean);
     ff_tensor_free(&logvar);
-    ff_vae_free(v);
+    ff_wanvae_free(v);
     close_case(&c);
 }
 
@@ -251,21 +251,21 @@ static int write_file(const char *path, const char *text) {
 static void test_config_defaults_and_errors(void) {
     char dir[512], path[600];
     ff_err err = {0};
-    ff_vae_config c;
+    ff_wanvae_config c;
     ff_test_tmp_path("vae_cfg", dir, sizeof dir);
     mkdir(dir, 0755);
     snprintf(path, sizeof path, "%s/config.json", dir);
     FF_REQUIRE(write_file(path, "{\"_class_name\": \"AutoencoderKLWan\"}") == 0);
-    FF_REQUIRE_OK(ff_vae_config_load(path, &c, &err), &err);
+    FF_REQUIRE_OK(ff_wanvae_config_load(path, &c, &err), &err);
     FF_CHECK(c.base_dim == 96 && c.decoder_base_dim == 96 && c.z_dim == 16 && c.n_levels == 4 && c.num_res_blocks == 2);
     FF_CHECK(c.n_temperal == 3 && !c.temperal_downsample[0] && c.temperal_downsample[2]);
     FF_CHECK(c.patch_size == 1 && c.scale_factor_spatial == 8 && c.n_latents_std == 16);
     FF_REQUIRE(write_file(path, "{\"dim_mult\": [1, 2, 4, 4], \"temperal_downsample\": [true]}") == 0);
-    FF_CHECK(ff_vae_config_load(path, &c, &err) == FF_ERR_FORMAT && strstr(err.msg, "temperal_downsample"));
+    FF_CHECK(ff_wanvae_config_load(path, &c, &err) == FF_ERR_FORMAT && strstr(err.msg, "temperal_downsample"));
     FF_REQUIRE(write_file(path, "{\"base_dim\": 0}") == 0);
-    FF_CHECK(ff_vae_config_load(path, &c, &err) == FF_ERR_FORMAT && strstr(err.msg, "base_dim"));
+    FF_CHECK(ff_wanvae_config_load(path, &c, &err) == FF_ERR_FORMAT && strstr(err.msg, "base_dim"));
     FF_REQUIRE(write_file(path, "{\"patch_size\": 2, \"in_channels\": 3}") == 0);
-    FF_CHECK(ff_vae_config_load(path, &c, &err) == FF_ERR_FORMAT && strstr(err.msg, "patch_size"));
+    FF_CHECK(ff_wanvae_config_load(path, &c, &err) == FF_ERR_FORMAT && strstr(err.msg, "patch_size"));
 }
 
 /* A config that does not fit the weights names the first tensor that differs. */
@@ -281,7 +281,7 @@ static void test_weight_shape_mismatch_is_named(void) {
     snprintf(src, sizeof src, "%s/pipelines/tiny-wan21/vae/diffusion_pytorch_model.safetensors", golden);
     unlink(path);
     FF_REQUIRE(symlink(src, path) == 0);
-    FF_CHECK(ff_vae_load(be, dir, &v, &err) == FF_ERR_SHAPE && strstr(err.msg, "encoder.conv_in.weight"));
+    FF_CHECK(ff_wanvae_load(be, dir, &v, &err) == FF_ERR_SHAPE && strstr(err.msg, "encoder.conv_in.weight"));
     FF_CHECK(v == NULL);
 }
 
@@ -420,26 +420,26 @@ static void test_other_config_residual_patch2(void) {
     for (int i = 0; i < w.n; i++) ff_tensor_free(&w.ts[i]);
 
     ff_vae *v = NULL;
-    FF_REQUIRE_OK(ff_vae_load(be, dir, &v, &err), &err);
+    FF_REQUIRE_OK(ff_wanvae_load(be, dir, &v, &err), &err);
     /* encode (1, 3, 5, 16, 24): patch 2 -> 8x12, two 2x downsamples -> 2x3;
      * temporal: one 3d downsample -> chunks of 4 give 2 frames */
     ff_tensor x = {0}, mean = {0}, logvar = {0}, video = {0}, sliced = {0}, z2 = {0};
     FF_REQUIRE_OK(ff_tensor_allocv(&x, FF_F32, &err, 5, (int64_t)1, (int64_t)3, (int64_t)5, (int64_t)16, (int64_t)24),
                   &err);
     ff_test_fill_uniform(&x, 3, -1.0f, 1.0f);
-    FF_CHECK_OK(ff_vae_encode(v, &x, NULL, &mean, &logvar, &err), &err);
+    FF_CHECK_OK(ff_wanvae_encode(v, &x, NULL, &mean, &logvar, &err), &err);
     FF_CHECK(mean.shape[1] == 3 && mean.shape[2] == 3 && mean.shape[3] == 2 && mean.shape[4] == 3);
     /* decode a batch of 2: the time upsample doubles, the space upsamples x4, patch x2 */
     FF_REQUIRE_OK(ff_tensor_allocv(&z2, FF_F32, &err, 5, (int64_t)2, (int64_t)3, (int64_t)3, (int64_t)2, (int64_t)3),
                   &err);
     ff_test_fill_uniform(&z2, 5, -1.5f, 1.5f);
-    ff_vae_opts o;
-    ff_vae_opts_default(&o);
-    FF_CHECK_OK(ff_vae_decode(v, &z2, &o, &video, &err), &err);
+    ff_wanvae_opts o;
+    ff_wanvae_opts_default(&o);
+    FF_CHECK_OK(ff_wanvae_decode(v, &z2, &o, &video, &err), &err);
     FF_CHECK(video.shape[0] == 2 && video.shape[1] == 3 && video.shape[2] == 5 && video.shape[3] == 16 &&
              video.shape[4] == 24);
     o.slicing = 1;
-    FF_CHECK_OK(ff_vae_decode(v, &z2, &o, &sliced, &err), &err);
+    FF_CHECK_OK(ff_wanvae_decode(v, &z2, &o, &sliced, &err), &err);
     FF_CHECK_MSG(ff_rel_l2(&sliced, &video) < 1e-5, "sliced vs batched %.3e", ff_rel_l2(&sliced, &video));
     float lo = 0, hi = 0;
     for (int64_t i = 0; i < ff_tensor_numel(&video); i++) {
@@ -453,7 +453,7 @@ static void test_other_config_residual_patch2(void) {
     ff_tensor_free(&video);
     ff_tensor_free(&sliced);
     ff_tensor_free(&z2);
-    ff_vae_free(v);
+    ff_wanvae_free(v);
 }
 
 int main(void) {

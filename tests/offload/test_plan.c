@@ -92,8 +92,8 @@ static void measure_pipeline(const char *name) {
         const int idx = FF_PLAN_DIT1 + e;
         if (!pm.st[idx].present) continue;
         snprintf(sub, sizeof sub, "%s/%s", dir, e ? "transformer_2" : "transformer");
-        ff_dit_model *m = NULL;
-        FF_REQUIRE_OK(ff_dit_load_as(sub, FF_F32, &m, &err), &err);
+        ff_wandit_model *m = NULL;
+        FF_REQUIRE_OK(ff_wandit_load_as(sub, FF_F32, &m, &err), &err);
         int64_t lat[5];
         for (int i = 0; i < 5; i++) lat[i] = pm.latent[i];
         for (int mode = 0; mode < 2; mode++) {
@@ -125,7 +125,7 @@ static void measure_pipeline(const char *name) {
             fprintf(stderr, "%s %s (%s): predicted %zu, measured %zu\n", name, p->st[idx].name,
                     mode ? "sequential k=1" : "model", p->st[idx].peak, s.peak);
         }
-        ff_dit_free(m);
+        ff_wandit_free(m);
     }
 
     /* VAE: load + streamed decode of the latents */
@@ -134,16 +134,16 @@ static void measure_pipeline(const char *name) {
         ff_vae *v = NULL;
         ff_tensor z = {0}, vid = {0};
         ff_pool_reset_peak(pool);
-        FF_REQUIRE_OK(ff_vae_load(be, sub, &v, &err), &err);
-        int64_t zs[5] = {1, ff_vae_config_of(v)->z_dim, pm.latent[2], pm.latent[3], pm.latent[4]};
+        FF_REQUIRE_OK(ff_wanvae_load(be, sub, &v, &err), &err);
+        int64_t zs[5] = {1, ff_wanvae_config_of(v)->z_dim, pm.latent[2], pm.latent[3], pm.latent[4]};
         FF_REQUIRE_OK(ff_tensor_alloc(&z, FF_F32, 5, zs, &err), &err);
         ff_test_fill_uniform(&z, 5, -1, 1);
-        ff_vae_opts vo;
-        ff_vae_opts_default(&vo);
+        ff_wanvae_opts vo;
+        ff_wanvae_opts_default(&vo);
         vo.tiling = 0;
-        FF_CHECK_OK(ff_vae_decode(v, &z, &vo, &vid, &err), &err);
+        FF_CHECK_OK(ff_wanvae_decode(v, &z, &vo, &vid, &err), &err);
         ff_pool_stats_get(pool, &s);
-        ff_vae_free(v);
+        ff_wanvae_free(v);
         ff_tensor_free(&z);
         ff_tensor_free(&vid);
         FF_CHECK_MSG(within(pm.st[FF_PLAN_VAE].peak, s.peak, 0.10), "%s vae: predicted %zu, measured %zu", name,

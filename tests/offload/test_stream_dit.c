@@ -45,12 +45,12 @@ static fixture_size small_size(int layers) {
 typedef struct {
     ff_backend *be;
     ff_pool *pool;
-    ff_dit_model *m;
+    ff_wandit_model *m;
     ff_tensor x, text, t, dx, dtext, dout;
     size_t base; /* pool bytes of the inputs and output */
 } fixture;
 
-static ff_status make_model(const fixture_size *z, ff_dit_model **m, ff_err *err) {
+static ff_status make_model(const fixture_size *z, ff_wandit_model **m, ff_err *err) {
     char json[512];
     snprintf(json, sizeof json,
              "{\"attention_head_dim\": %d, \"num_attention_heads\": %d, \"in_channels\": 4, \"out_channels\": 4,"
@@ -58,14 +58,14 @@ static ff_status make_model(const fixture_size *z, ff_dit_model **m, ff_err *err
              " \"cross_attn_norm\": true}",
              z->head_dim, z->heads, z->ffn, z->layers);
     ff_json_doc *doc;
-    ff_dit_config cfg;
+    ff_wandit_config cfg;
     ff_status st = ff_json_parse(json, strlen(json), "test config", &doc, err);
     if (st) return st;
-    st = ff_dit_config_parse(ff_json_root(doc), "test config", &cfg, err);
+    st = ff_wandit_config_parse(ff_json_root(doc), "test config", &cfg, err);
     ff_json_free(doc);
-    if (!st) st = ff_dit_create(&cfg, m, err);
-    if (!st && (st = ff_dit_init_random(*m, 11, err))) {
-        ff_dit_free(*m);
+    if (!st) st = ff_wandit_create(&cfg, m, err);
+    if (!st && (st = ff_wandit_init_random(*m, 11, err))) {
+        ff_wandit_free(*m);
         *m = NULL;
     }
     return st;
@@ -78,7 +78,7 @@ static void fixture_free(fixture *f) {
     ff_tensor_free(&f->x);
     ff_tensor_free(&f->text);
     ff_tensor_free(&f->t);
-    ff_dit_free(f->m);
+    ff_wandit_free(f->m);
     if (f->pool) ff_pool_free(f->pool);
     ff_backend_free(f->be);
     memset(f, 0, sizeof *f);
@@ -150,16 +150,16 @@ static ff_status run_mode(fixture *f, const ff_offload_opts *o, ff_tensor *y, si
 }
 
 /* Host data pointers of every parameter, to check they come back. */
-static void **host_ptrs(ff_dit_model *m, size_t *n) {
-    ff_dit_param *ps;
-    if (ff_dit_params(&m->cfg, m, &ps, n, NULL)) return NULL;
+static void **host_ptrs(ff_wandit_model *m, size_t *n) {
+    ff_wandit_param *ps;
+    if (ff_wandit_params(&m->cfg, m, &ps, n, NULL)) return NULL;
     void **p = malloc(*n * sizeof *p);
     for (size_t i = 0; p && i < *n; i++) p[i] = ps[i].slot->data;
     free(ps);
     return p;
 }
 
-static int same_ptrs(ff_dit_model *m, void **want, size_t n) {
+static int same_ptrs(ff_wandit_model *m, void **want, size_t n) {
     size_t n2;
     void **now = host_ptrs(m, &n2);
     int ok = now && n2 == n && !memcmp(now, want, n * sizeof *now);
@@ -195,7 +195,7 @@ static void modes_bit_identical(ff_backend *be) {
     FF_CHECK_OK(ff_offload_dit_device_bytes(&f.m->cfg, FF_F32, &o, &res_b, &ring_b, &blk_b, &err), &err);
     FF_CHECK(st.resident_bytes == res_b && ring_b == 0);
     size_t act = 0;
-    FF_CHECK_OK(ff_dit_activation_bytes(&f.m->cfg, f.x.shape, f.text.shape[1], 0, 0, &act, &err), &err);
+    FF_CHECK_OK(ff_wandit_activation_bytes(&f.m->cfg, f.x.shape, f.text.shape[1], 0, 0, &act, &err), &err);
     /* the pool saw exactly: inputs/output + weights + activations */
     FF_CHECK_MSG(peak_res == f.base + res_b + act, "peak %zu, base %zu + weights %zu + activations %zu", peak_res,
                  f.base, res_b, act);
@@ -255,9 +255,9 @@ static void test_bf16_weights(void) {
         fixture_free(&f);
         return;
     }
-    ff_dit_param *ps;
+    ff_wandit_param *ps;
     size_t np;
-    FF_REQUIRE_OK(ff_dit_params(&f.m->cfg, f.m, &ps, &np, &err), &err);
+    FF_REQUIRE_OK(ff_wandit_params(&f.m->cfg, f.m, &ps, &np, &err), &err);
     for (size_t i = 0; i < np; i++) {
         if (ff_offload_dit_stored_dtype(&ps[i], FF_BF16) != FF_BF16) continue;
         ff_tensor b = {0};

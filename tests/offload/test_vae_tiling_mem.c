@@ -1,4 +1,4 @@
-/* VAE tiling that lowers the device peak (ff_vae_opts.tile_low_memory, tiles
+/* VAE tiling that lowers the device peak (ff_wanvae_opts.tile_low_memory, tiles
  * outer and frames inner as diffusers' tiled_decode) on the embedded tiny
  * model's VAE (CPU backend, device pool attached): the decoded video is
  * bit-identical to the streaming tiled decode (frames outer) at the same
@@ -26,18 +26,18 @@ static int within(size_t pred, size_t meas, double tol) {
 }
 
 /* Decodes z with o, returns the video and the pool peak (weights included). */
-static ff_status decode(ff_backend *be, ff_pool *pool, const ff_tensor *z, const ff_vae_opts *o, ff_tensor *vid,
+static ff_status decode(ff_backend *be, ff_pool *pool, const ff_tensor *z, const ff_wanvae_opts *o, ff_tensor *vid,
                         size_t *peak, ff_err *err) {
     char sub[4300];
     snprintf(sub, sizeof sub, "%s/vae", g_dir);
     ff_vae *v = NULL;
     ff_pool_reset_peak(pool);
-    ff_status st = ff_vae_load(be, sub, &v, err);
-    if (!st) st = ff_vae_decode(v, z, o, vid, err);
+    ff_status st = ff_wanvae_load(be, sub, &v, err);
+    if (!st) st = ff_wanvae_decode(v, z, o, vid, err);
     ff_pool_stats s;
     ff_pool_stats_get(pool, &s);
     *peak = s.peak;
-    ff_vae_free(v);
+    ff_wanvae_free(v);
     return st;
 }
 
@@ -58,8 +58,8 @@ static void test_low_memory_tiling(void) {
         FF_REQUIRE_OK(ff_tensor_alloc(&z, FF_F32, 5, zs, &err), &err);
         ff_test_fill_uniform(&z, 11 + (unsigned)c, -1, 1);
         for (int sl = 0; sl < (B > 1 ? 2 : 1); sl++) {
-            ff_vae_opts o;
-            ff_vae_opts_default(&o);
+            ff_wanvae_opts o;
+            ff_wanvae_opts_default(&o);
             o.slicing = sl;
             o.tiling = 0;
             ff_tensor plain = {0}, stream = {0}, low = {0};

@@ -46,16 +46,16 @@ static void test_create_and_load(void) {
     snprintf(p, sizeof p, "%s/text_encoder", g_dir);
     FF_CHECK_OK(ff_umt5_load(be, p, &te, &err), &err);
     if (tok && te) FF_CHECK(ff_tok_len(tok) <= ff_umt5_get_config(te)->vocab_size);
-    ff_dit_model *dit = NULL;
+    ff_wandit_model *dit = NULL;
     snprintf(p, sizeof p, "%s/transformer", g_dir);
-    FF_CHECK_OK(ff_dit_load(p, &dit, &err), &err); /* strict: no missing or unexpected tensor */
+    FF_CHECK_OK(ff_wandit_load(p, &dit, &err), &err); /* strict: no missing or unexpected tensor */
     ff_vae *vae = NULL;
-    FF_CHECK_OK(ff_vae_load(be, g_dir, &vae, &err), &err);
+    FF_CHECK_OK(ff_wanvae_load(be, g_dir, &vae, &err), &err);
     ff_wan_pipeline *pl = NULL;
     FF_CHECK_OK(ff_wan_pipeline_open(be, g_dir, NULL, NULL, &pl, &err), &err);
     ff_wan_pipeline_close(pl);
-    ff_vae_free(vae);
-    ff_dit_free(dit);
+    ff_wanvae_free(vae);
+    ff_wandit_free(dit);
     ff_umt5_free(te);
     ff_tok_free(tok);
     ff_backend_free(be);

@@ -23,6 +23,8 @@ static const handler_row rows[] = {
     {"vae", "", golden_vae, NULL},
     {"vae22", "", golden_vae, NULL},
     {"pipeline", "", golden_pipeline, NULL},
+    {"scheduler_cogvideox_ddim", "", golden_cogvideox_scheduler, NULL},
+    {"scheduler_cogvideox_dpm", "", golden_cogvideox_scheduler, NULL},
 };
 
 golden_handler golden_find_handler(const golden_case *c, const char **why) {

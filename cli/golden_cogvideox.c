@@ -14,6 +14,8 @@
 
 #include "cli/golden.h"
 #include "core/ff_rng.h"
+#include "models/cogvideox_transformer.h"
+#include "pipeline/cogvideox_latents.h"
 #include "pipeline/scheduler_cogvideox.h"
 
 /* ---- helpers ------------------------------------------------------------- */
@@ -159,5 +161,178 @@ ff_status golden_cogvideox_scheduler(const golden_case *c, golden_outputs *outs,
         st = ff_err_set(err, FF_ERR_UNSUPPORTED, "%s: op \"%s\" has no handler", c->name, c->op);
     }
     ff_cogsched_free(s);
+    return st;
+}
+
+/* ---- prepare_latents ------------------------------------------------------------ */
+
+ff_status golden_cogvideox_latents(const golden_case *c, golden_outputs *outs, ff_err *err) {
+    int64_t b, ch, h, w, f, st_t, st_s;
+    ff_status st;
+    if ((st = opt_int(c, "batch_size", -1, &b, err)) || (st = opt_int(c, "num_channels_latents", -1, &ch, err)) ||
+        (st = opt_int(c, "height", -1, &h, err)) || (st = opt_int(c, "width", -1, &w, err)) ||
+        (st = opt_int(c, "num_frames", -1, &f, err)) || (st = opt_int(c, "vae_scale_factor_temporal", 4, &st_t, err)) ||
+        (st = opt_int(c, "vae_scale_factor_spatial", 8, &st_s, err)))
+        return st;
+    double sigma = 1.0;
+    if (ff_json_get_double(c->options, "init_noise_sigma", 1.0, &sigma))
+        return ff_err_set(err, FF_ERR_FORMAT, "%s: options.init_noise_sigma is not a number", c->name);
+    const ff_json *sj = ff_json_get(c->options, "seeds");
+    size_t n_seeds = ff_json_count(sj);
+    if (!sj || sj->type != FF_JSON_ARRAY || n_seeds < 1 || n_seeds > 64)
+        return ff_err_set(err, FF_ERR_FORMAT, "%s: options.seeds must list 1..64 seeds", c->name);
+    ff_rng gens[64];
+    for (size_t i = 0; i < n_seeds; i++) {
+        uint64_t seed;
+        if (ff_json_uint64(ff_json_at(sj, i), &seed))
+            return ff_err_set(err, FF_ERR_FORMAT, "%s: options.seeds[%zu] is not a seed", c->name, i);
+        ff_rng_seed(&gens[i], seed);
+    }
+    ff_coglat_geometry g;
+    ff_tensor lat;
+    /* prepare_latents itself: the 1.5 padding is __call__'s, before it */
+    if ((st = ff_coglat_geometry_of(f, h, w, 0, (int)st_t, (int)st_s, &g, err))) return st;
+    if ((st = ff_coglat_prepare(gens, n_seeds, b, ch, &g, sigma, &lat, err))) return st;
+    return golden_out_add(outs, "latents", &lat, err);
+}
+
+/* ---- positional embeddings ----------------------------------------------------------- */
+
+/* The case's transformer config: the pipeline's transformer/config.json, or
+ * the class defaults; then the options the generator passed. */
+static ff_status case_dit_config(const golden_case *c, ff_cogdit_config *cfg, ff_err *err) {
+    char path[PATH_MAX];
+    ff_status st;
+    if (c->pipeline[0]) {
+        if ((st = component_dir(c, "transformer/config.json", path, sizeof path, err))) return st;
+        if ((st = ff_cogdit_config_load(path, cfg, err))) return st;
+    } else {
+        ff_json_doc *doc = NULL;
+        if ((st = ff_json_parse("{}", 2, "defaults", &doc, err))) return st;
+        st = ff_cogdit_config_parse(ff_json_root(doc), "CogVideoXTransformer3DModel defaults", cfg, err);
+        ff_json_free(doc);
+        if (st) return st;
+    }
+    struct {
+        const char *key;
+        int *field;
+    } ints[] = {{"attention_head_dim", &cfg->head_dim}, {"sample_height", &cfg->sample_height},
+                {"sample_width", &cfg->sample_width},    {"patch_size", &cfg->patch_size}};
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
+        int64_t v;
+        if ((st = opt_int(c, ints[i].key, *ints[i].field, &v, err))) return st;
+        *ints[i].field = (int)v;
+    }
+    const ff_json *pt = ff_json_get(c->options, "patch_size_t");
+    if (pt) {
+        int64_t v = 0;
+        if (!ff_json_is_null(pt) && ff_json_int64(pt, &v))
+            return ff_err_set(err, FF_ERR_FORMAT, "%s: options.patch_size_t", c->name);
+        cfg->patch_size_t = (int)v;
+    }
+    cfg->dim = cfg->heads * cfg->head_dim;
+    return FF_OK;
+}
+
+ff_status golden_cogvideox_embeddings(const golden_case *c, golden_outputs *outs, ff_err *err) {
+    ff_cogdit_config cfg;
+    ff_status st = case_dit_config(c, &cfg, err);
+    if (st) return st;
+    if (strstr(c->op, "_get_positional_embeddings")) {
+        int64_t f, h, w;
+        if ((st = opt_int(c, "latent_frames", -1, &f, err)) || (st = opt_int(c, "latent_height", -1, &h, err)) ||
+            (st = opt_int(c, "latent_width", -1, &w, err)))
+            return st;
+        const int64_t n = f * (h / cfg.patch_size) * (w / cfg.patch_size), L = cfg.max_text_seq_length;
+        ff_tensor t;
+        if ((st = ff_tensor_allocv(&t, FF_F32, err, 3, (int64_t)1, L + n, (int64_t)cfg.dim))) return st;
+        /* text rows stay zero */
+        if ((st = ff_cogdit_sincos_table(&cfg, f, h, w, (float *)t.data + L * cfg.dim, err))) {
+            ff_tensor_free(&t);
+            return st;
+        }
+        return golden_out_add(outs, "pos_embedding", &t, err);
+    }
+    if (strstr(c->op, "_prepare_rotary_positional_embeddings")) {
+        int64_t f, h, w;
+        if ((st = opt_int(c, "num_latent_frames", -1, &f, err)) || (st = opt_int(c, "height", -1, &h, err)) ||
+            (st = opt_int(c, "width", -1, &w, err)))
+            return st;
+        int64_t grid[3];
+        const int64_t lh = h / 8, lw = w / 8; /* vae_scale_factor_spatial */
+        const int pt = cfg.patch_size_t;
+        grid[0] = pt ? (f + pt - 1) / pt : f, grid[1] = lh / cfg.patch_size, grid[2] = lw / cfg.patch_size;
+        const int64_t n = grid[0] * grid[1] * grid[2];
+        ff_tensor tc, ts;
+        if ((st = ff_tensor_allocv(&tc, FF_F32, err, 2, n, (int64_t)cfg.head_dim))) return st;
+        if ((st = ff_tensor_allocv(&ts, FF_F32, err, 2, n, (int64_t)cfg.head_dim))) {
+            ff_tensor_free(&tc);
+            return st;
+        }
+        if ((st = ff_cogdit_rope_tables(&cfg, f, lh, lw, tc.data, ts.data, err)) ||
+            (st = golden_out_add(outs, "freqs_cos", &tc, err)) || (st = golden_out_add(outs, "freqs_sin", &ts, err))) {
+            ff_tensor_free(&tc);
+            ff_tensor_free(&ts);
+        }
+        return st;
+    }
+    return ff_err_set(err, FF_ERR_UNSUPPORTED, "%s: op \"%s\" has no handler", c->name, c->op);
+}
+
+/* ---- transformer -------------------------------------------------------------------- */
+
+ff_status golden_cogvideox_transformer(const golden_case *c, golden_outputs *outs, ff_err *err) {
+    char dir[PATH_MAX];
+    ff_cogdit_model *m = NULL;
+    ff_tensor x = {0}, t = {0}, text = {0}, rc = {0}, rs = {0}, out = {0}, temb = {0}, emb = {0};
+    ff_tensor dx = {0}, dtext = {0}, dout = {0}, dtemb = {0}, demb = {0};
+    ff_backend *be = c->be;
+    ff_status st;
+    if ((st = component_dir(c, "transformer", dir, sizeof dir, err))) return st;
+    if ((st = ff_cogdit_load(dir, &m, err))) return st;
+    if ((st = ff_cogdit_place(m, be, 1, err))) goto done;
+    if ((st = load_input(c, "hidden_states", FF_F32, &x, err)) || (st = load_input(c, "timestep", FF_I64, &t, err)) ||
+        (st = load_input(c, "encoder_hidden_states", FF_F32, &text, err)))
+        goto done;
+    ff_cogdit_extras ex = {0};
+    if (c->inputs && ff_st_find(c->inputs, "rotary_cos")) {
+        if ((st = load_input(c, "rotary_cos", FF_F32, &rc, err)) || (st = load_input(c, "rotary_sin", FF_F32, &rs, err)))
+            goto done;
+        ex.rope_cos = &rc, ex.rope_sin = &rs;
+    }
+    if (x.ndim != 5) {
+        st = ff_err_set(err, FF_ERR_SHAPE, "%s: hidden_states must be 5-D", c->name);
+        goto done;
+    }
+    int64_t oshape[5], grid[3];
+    if ((st = ff_cogdit_out_shape(&m->cfg, x.shape, oshape, err)) ||
+        (st = ff_cogdit_grid(&m->cfg, x.shape[1], x.shape[3], x.shape[4], grid, err)))
+        goto done;
+    const int64_t B = x.shape[0], S = text.shape[1] + grid[0] * grid[1] * grid[2];
+    int64_t ts[2] = {B, m->cfg.time_embed_dim}, es[3] = {B, S, m->cfg.dim};
+    if ((st = ff_be_alloc(be, &dx, FF_F32, 5, x.shape, err)) ||
+        (st = ff_be_alloc(be, &dtext, FF_F32, 3, text.shape, err)) ||
+        (st = ff_be_alloc(be, &dout, FF_F32, 5, oshape, err)) || (st = ff_be_alloc(be, &dtemb, FF_F32, 2, ts, err)) ||
+        (st = ff_be_alloc(be, &demb, FF_F32, 3, es, err)))
+        goto done;
+    if ((st = ff_be_upload(be, &dx, &x, err)) || (st = ff_be_upload(be, &dtext, &text, err))) goto done;
+    ex.temb = &dtemb, ex.embeds = &demb;
+    if ((st = ff_cogdit_forward(m, be, &dx, &t, &dtext, &ex, NULL, &dout, err))) goto done;
+    if ((st = ff_tensor_alloc(&out, FF_F32, 5, oshape, err)) || (st = ff_be_download(be, &out, &dout, err)) ||
+        (st = golden_out_add(outs, "noise_pred", &out, err)))
+        goto done;
+    if ((st = ff_tensor_alloc(&temb, FF_F32, 2, ts, err)) || (st = ff_be_download(be, &temb, &dtemb, err)) ||
+        (st = golden_out_add(outs, "temb", &temb, err)))
+        goto done;
+    if ((st = ff_tensor_alloc(&emb, FF_F32, 3, es, err)) || (st = ff_be_download(be, &emb, &demb, err)) ||
+        (st = golden_out_add(outs, "patch_embed_out", &emb, err)))
+        goto done;
+done:
+    ff_tensor *host[] = {&x, &t, &text, &rc, &rs, &out, &temb, &emb};
+    for (size_t i = 0; i < sizeof host / sizeof host[0]; i++) ff_tensor_free(host[i]);
+    ff_tensor *dev[] = {&dx, &dtext, &dout, &dtemb, &demb};
+    for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
+        if (dev[i]->data) ff_be_free(be, dev[i]);
+    ff_cogdit_free(m);
     return st;
 }

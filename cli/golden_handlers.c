@@ -23,6 +23,9 @@ static const handler_row rows[] = {
     {"vae", "", golden_vae, NULL},
     {"vae22", "", golden_vae, NULL},
     {"pipeline", "", golden_pipeline, NULL},
+    {"cogvideox_latents", "", golden_cogvideox_latents, NULL},
+    {"cogvideox_embeddings", "", golden_cogvideox_embeddings, NULL},
+    {"cogvideox_transformer", "", golden_cogvideox_transformer, NULL},
     {"scheduler_cogvideox_ddim", "", golden_cogvideox_scheduler, NULL},
     {"scheduler_cogvideox_dpm", "", golden_cogvideox_scheduler, NULL},
 };

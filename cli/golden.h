@@ -67,6 +67,7 @@ ff_status golden_cogvideox_scheduler(const golden_case *c, golden_outputs *outs,
 ff_status golden_cogvideox_latents(const golden_case *c, golden_outputs *outs, ff_err *err);
 ff_status golden_cogvideox_embeddings(const golden_case *c, golden_outputs *outs, ff_err *err);
 ff_status golden_cogvideox_transformer(const golden_case *c, golden_outputs *outs, ff_err *err);
+ff_status golden_cogvideox_vae(const golden_case *c, golden_outputs *outs, ff_err *err);
 
 /* Reads options[key] as an int64 shape array (at most FF_MAX_DIMS). */
 ff_status golden_opt_shape(const ff_json *arr, int *ndim, int64_t *shape, ff_err *err);

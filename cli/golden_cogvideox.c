@@ -15,6 +15,7 @@
 #include "cli/golden.h"
 #include "core/ff_rng.h"
 #include "models/cogvideox_transformer.h"
+#include "models/cogvideox_vae.h"
 #include "pipeline/cogvideox_latents.h"
 #include "pipeline/scheduler_cogvideox.h"
 
@@ -334,5 +335,145 @@ done:
     for (size_t i = 0; i < sizeof dev / sizeof dev[0]; i++)
         if (dev[i]->data) ff_be_free(be, dev[i]);
     ff_cogdit_free(m);
+    return st;
+}
+
+/* ---- VAE ------------------------------------------------------------------------------ */
+
+/* options.tiling: false or enable_tiling's keyword arguments ("x or
+ * self.x": a missing or 0 value keeps the default). */
+static ff_status vae_opts(const golden_case *c, const ff_cogvae_config *cfg, ff_cogvae_opts *o, ff_err *err) {
+    ff_cogvae_opts_default(cfg, o);
+    const ff_json *t = ff_json_get(c->options, "tiling");
+    if (t && t->type == FF_JSON_OBJECT) {
+        o->tiling = 1;
+        int64_t v;
+        if (ff_json_get_int64(t, "tile_sample_min_height", 0, &v) || v < 0 || v > (1 << 20))
+            return ff_err_set(err, FF_ERR_FORMAT, "%s: options.tiling.tile_sample_min_height", c->name);
+        if (v) o->tile_sample_min_height = (int)v;
+        if (ff_json_get_int64(t, "tile_sample_min_width", 0, &v) || v < 0 || v > (1 << 20))
+            return ff_err_set(err, FF_ERR_FORMAT, "%s: options.tiling.tile_sample_min_width", c->name);
+        if (v) o->tile_sample_min_width = (int)v;
+        double f;
+        if (ff_json_get_double(t, "tile_overlap_factor_height", 0, &f))
+            return ff_err_set(err, FF_ERR_FORMAT, "%s: options.tiling.tile_overlap_factor_height", c->name);
+        if (f) o->tile_overlap_factor_height = f;
+        if (ff_json_get_double(t, "tile_overlap_factor_width", 0, &f))
+            return ff_err_set(err, FF_ERR_FORMAT, "%s: options.tiling.tile_overlap_factor_width", c->name);
+        if (f) o->tile_overlap_factor_width = f;
+    } else if (t && t->type == FF_JSON_BOOL && t->boolean) {
+        o->tiling = 1;
+    }
+    int slicing = 0;
+    if (ff_json_get_bool(c->options, "slicing", 0, &slicing))
+        return ff_err_set(err, FF_ERR_FORMAT, "%s: options.slicing is not a boolean", c->name);
+    o->slicing = slicing || strstr(c->op, "enable_slicing") != NULL;
+    return FF_OK;
+}
+
+static ff_status vae_decode_case(const golden_case *c, ff_cogvae *vae, const ff_cogvae_opts *o, golden_outputs *outs,
+                                 ff_err *err) {
+    ff_tensor in = {0}, z = {0}, video = {0}, frames = {0}, extra = {0};
+    ff_status st;
+    const int from_latents = strncmp(c->op, "CogVideoXPipeline.decode_latents", 32) == 0;
+    if (from_latents) { /* pipeline latents (B, F, C, h, w): decode_latents */
+        if ((st = load_input(c, "latents", FF_F32, &in, err)) ||
+            (st = ff_cogvae_decode_latents(vae, &in, o, &video, &z, err)) ||
+            (st = golden_out_add(outs, "vae_decode_input", &z, err)))
+            goto done;
+    } else { /* vae.decode(z) */
+        if ((st = load_input(c, "z", FF_F32, &z, err)) || (st = ff_cogvae_decode(vae, &z, o, &video, err))) goto done;
+    }
+    if ((st = ff_cogvae_postprocess_frames(&video, &frames, err))) goto done;
+    if (o->tiling) { /* the plain decode of the same z */
+        ff_cogvae_opts plain = *o;
+        plain.tiling = 0;
+        if ((st = ff_cogvae_decode(vae, &z, &plain, &extra, err)) ||
+            (st = golden_out_add(outs, "video_untiled", &extra, err)))
+            goto done;
+    }
+    if (o->slicing) { /* each sample alone, and the whole batch at once */
+        ff_cogvae_opts batched = *o;
+        batched.slicing = 0;
+        const int64_t B = z.shape[0], per = ff_tensor_numel(&z) / B;
+        ff_tensor all, one;
+        if ((st = ff_tensor_alloc(&all, FF_F32, 5, video.shape, err))) goto done;
+        for (int64_t b = 0; b < B && !st; b++) {
+            ff_tensor zb;
+            int64_t s[5] = {1, z.shape[1], z.shape[2], z.shape[3], z.shape[4]};
+            ff_tensor_view(&zb, FF_F32, 5, s, (float *)z.data + b * per, FF_LOC_HOST);
+            if (!(st = ff_cogvae_decode(vae, &zb, &batched, &one, err))) {
+                memcpy((float *)all.data + b * ff_tensor_numel(&one), one.data, ff_tensor_nbytes(&one));
+                ff_tensor_free(&one);
+            }
+        }
+        if (st || (st = golden_out_add(outs, "video_per_sample", &all, err))) {
+            ff_tensor_free(&all);
+            goto done;
+        }
+        if ((st = ff_cogvae_decode(vae, &z, &batched, &extra, err)) ||
+            (st = golden_out_add(outs, "video_batched", &extra, err)))
+            goto done;
+    }
+    if ((st = golden_out_add(outs, "video", &video, err)) || (st = golden_out_add(outs, "frames", &frames, err)))
+        goto done;
+done:
+    ff_tensor_free(&in);
+    ff_tensor_free(&z);
+    ff_tensor_free(&video);
+    ff_tensor_free(&frames);
+    ff_tensor_free(&extra);
+    return st;
+}
+
+static ff_status vae_encode_case(const golden_case *c, ff_cogvae *vae, const ff_cogvae_opts *o, golden_outputs *outs,
+                                 ff_err *err) {
+    ff_tensor x = {0}, mean = {0}, logvar = {0}, mode = {0}, scaled = {0}, sample = {0}, extra = {0};
+    ff_status st;
+    if ((st = load_input(c, "video", FF_F32, &x, err)) || (st = ff_cogvae_encode(vae, &x, o, &mean, &logvar, err)))
+        goto done;
+    if ((st = ff_tensor_clone(&mode, &mean, err)) || (st = ff_tensor_clone(&scaled, &mean, err))) goto done;
+    { /* latents_scaled = scaling_factor * mode (the case's convention, whatever invert_scale_latents says) */
+        const float sf = (float)ff_cogvae_config_of(vae)->scaling_factor;
+        float *d = scaled.data;
+        for (int64_t i = 0, n = ff_tensor_numel(&scaled); i < n; i++) d[i] = sf * d[i];
+    }
+    int64_t seed = -1;
+    if ((st = opt_int(c, "posterior_sample_seed", -1, &seed, err))) goto done;
+    if (seed >= 0) {
+        ff_rng g;
+        ff_rng_seed(&g, (uint64_t)seed);
+        if ((st = ff_cogvae_posterior_sample(&mean, &logvar, &g, 1, &sample, err)) ||
+            (st = golden_out_add(outs, "posterior_sample", &sample, err)))
+            goto done;
+    }
+    if (o->tiling) {
+        ff_cogvae_opts plain = *o;
+        plain.tiling = 0;
+        if ((st = ff_cogvae_encode(vae, &x, &plain, &extra, NULL, err)) ||
+            (st = golden_out_add(outs, "mean_untiled", &extra, err)))
+            goto done;
+    }
+    if ((st = golden_out_add(outs, "mean", &mean, err)) || (st = golden_out_add(outs, "logvar", &logvar, err)) ||
+        (st = golden_out_add(outs, "mode", &mode, err)) || (st = golden_out_add(outs, "latents_scaled", &scaled, err)))
+        goto done;
+done:
+    ff_tensor *ts[] = {&x, &mean, &logvar, &mode, &scaled, &sample, &extra};
+    for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) ff_tensor_free(ts[i]);
+    return st;
+}
+
+ff_status golden_cogvideox_vae(const golden_case *c, golden_outputs *outs, ff_err *err) {
+    ff_cogvae *vae = NULL;
+    ff_cogvae_opts o;
+    ff_status st = c->pipeline[0] ? ff_cogvae_load(c->be, c->pipeline, &vae, err)
+                                  : ff_err_set(err, FF_ERR_FORMAT, "%s: the case names no pipeline", c->name);
+    if (!st) st = vae_opts(c, ff_cogvae_config_of(vae), &o, err);
+    if (!st) {
+        if (strstr(c->op, ".encode")) st = vae_encode_case(c, vae, &o, outs, err);
+        else if (strstr(c->op, "decode")) st = vae_decode_case(c, vae, &o, outs, err);
+        else st = ff_err_set(err, FF_ERR_UNSUPPORTED, "%s: op \"%s\" has no handler", c->name, c->op);
+    }
+    ff_cogvae_free(vae);
     return st;
 }

@@ -26,6 +26,7 @@ static const handler_row rows[] = {
     {"cogvideox_latents", "", golden_cogvideox_latents, NULL},
     {"cogvideox_embeddings", "", golden_cogvideox_embeddings, NULL},
     {"cogvideox_transformer", "", golden_cogvideox_transformer, NULL},
+    {"cogvideox_vae", "", golden_cogvideox_vae, NULL},
     {"scheduler_cogvideox_ddim", "", golden_cogvideox_scheduler, NULL},
     {"scheduler_cogvideox_dpm", "", golden_cogvideox_scheduler, NULL},
 };

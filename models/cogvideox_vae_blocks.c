@@ -465,6 +465,9 @@ int64_t cogvae_encoded_frames(const ff_cogvae_config *cfg, int64_t T) {
 }
 
 int64_t cogvae_encoded_size(const ff_cogvae_config *cfg, int64_t n) {
-    for (int i = 0; i < cfg->n_blocks - 1; i++) n = (n + 1 - 3) / 2 + 1; /* ZeroPad (0, 1) + 3x3 stride 2 */
+    for (int i = 0; i < cfg->n_blocks - 1; i++) { /* ZeroPad (0, 1) + 3x3 stride 2 */
+        if (n + 1 < 3) return 0;                 /* smaller than the kernel: torch fails */
+        n = (n + 1 - 3) / 2 + 1;
+    }
     return n;
 }

@@ -100,6 +100,7 @@ static int64_t tiled_extent(int64_t in, int64_t tile_in, int64_t stride, int64_t
     for (int64_t i = 0; i < in; i += stride) {
         int64_t n = in - i < tile_in ? in - i : tile_in;
         int64_t o = out_of(cfg, n);
+        if (o < 1) return 0; /* a tile the coder cannot take */
         total += o < limit ? o : limit;
     }
     return total;
@@ -151,8 +152,9 @@ ff_status ff_cogvae_encode_shape(const ff_cogvae_config *cfg, const int64_t x[5]
         out[3] = cogvae_encoded_size(cfg, x[3]), out[4] = cogvae_encoded_size(cfg, x[4]);
     }
     if (out[3] < 1 || out[4] < 1)
-        return ff_err_set(err, FF_ERR_SHAPE, "VAE: a %lldx%lld video is too small to encode", (long long)x[4],
-                          (long long)x[3]);
+        return ff_err_set(err, FF_ERR_SHAPE,
+                          "VAE: a %lldx%lld video (or one of its tiles) is too small to encode (%d downsamplers)",
+                          (long long)x[4], (long long)x[3], cfg->n_blocks - 1);
     return FF_OK;
 }
 

@@ -248,6 +248,22 @@ static void check_pipeline(const char *golden, const char *name, int64_t F, int6
     FF_CHECK(lazy->blocks[0].to_q.weight.data == NULL); /* put back */
     ff_tensor_free(&o);
 
+    /* BF16 matrices (ff_cogdit_load_as): within BF16 rounding of the F32 run */
+    {
+        ff_cogdit_model *mb = NULL;
+        FF_REQUIRE_OK(ff_cogdit_load_as(dir, FF_BF16, &mb, &err), &err);
+        FF_CHECK(mb->blocks[0].to_q.weight.dtype == FF_BF16 && mb->time_linear_1.weight.dtype == FF_F32 &&
+                 mb->patch_weight.dtype == FF_F32);
+        if (ff_cogdit_forward_host(mb, be, &x, &t, &text, NULL, NULL, &o, &err) == FF_OK) {
+            double r = ff_rel_l2(&o, &ref);
+            FF_CHECK_MSG(r > 0 && r < 1e-2, "%s: BF16 weights rel_l2 %.3e", name, r);
+        } else {
+            FF_CHECK_MSG(0, "%s", err.msg);
+        }
+        ff_tensor_free(&o);
+        ff_cogdit_free(mb);
+    }
+
     /* RoPE: the pipeline's tables passed in = computed inside */
     if (cfg->use_rotary_positional_embeddings) {
         int64_t grid[3];

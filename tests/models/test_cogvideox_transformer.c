@@ -129,6 +129,51 @@ static void test_crop_region(void) {
     FF_CHECK(c[0] == 0 && c[1] == 0 && c[2] == 30 && c[3] == 45);
 }
 
+/* ofs_embed_dim (the 1.5 image-to-video transformer): the ofs embedding is
+ * required and added to temb; random weights, CogVideoX 1.0 layout with
+ * norm_elementwise_affine false and patch_bias false. */
+static void test_ofs_random(void) {
+    ff_cogdit_config cfg;
+    ff_err err = {0};
+    FF_REQUIRE_OK(parse_str("{\"num_attention_heads\": 2, \"attention_head_dim\": 16, \"in_channels\": 4, "
+                            "\"out_channels\": 6, \"time_embed_dim\": 24, \"ofs_embed_dim\": 24, \"text_embed_dim\": "
+                            "8, \"num_layers\": 2, \"max_text_seq_length\": 5, \"norm_elementwise_affine\": false, "
+                            "\"patch_bias\": false}",
+                            &cfg, &err),
+                  &err);
+    ff_cogdit_model *m;
+    FF_REQUIRE_OK(ff_cogdit_create(&cfg, &m, &err), &err);
+    FF_REQUIRE_OK(ff_cogdit_init_random(m, 3, &err), &err);
+    FF_CHECK(m->norm_final.weight.data == NULL && m->patch_bias.data == NULL && m->ofs_linear_1.weight.data != NULL);
+    ff_backend *be;
+    FF_REQUIRE_OK(ff_backend_cpu_create(1, &be, &err), &err);
+    ff_tensor x, t, text, ofs, a = {0}, b = {0};
+    FF_REQUIRE_OK(ff_tensor_allocv(&x, FF_F32, &err, 5, (int64_t)1, (int64_t)2, (int64_t)4, (int64_t)4, (int64_t)2),
+                  &err);
+    FF_REQUIRE_OK(ff_tensor_allocv(&text, FF_F32, &err, 3, (int64_t)1, (int64_t)5, (int64_t)8), &err);
+    FF_REQUIRE_OK(ff_tensor_allocv(&t, FF_F32, &err, 1, (int64_t)1), &err);
+    FF_REQUIRE_OK(ff_tensor_allocv(&ofs, FF_F32, &err, 1, (int64_t)1), &err);
+    ff_test_fill_uniform(&x, 1, -1, 1);
+    ff_test_fill_uniform(&text, 2, -1, 1);
+    ((float *)t.data)[0] = 700.5f;
+    FF_CHECK(ff_cogdit_forward_host(m, be, &x, &t, &text, NULL, NULL, &a, &err) == FF_ERR_ARG); /* ofs missing */
+    ff_cogdit_extras ex = {0};
+    ex.ofs = &ofs;
+    ((float *)ofs.data)[0] = 2.0f;
+    FF_CHECK_OK(ff_cogdit_forward_host(m, be, &x, &t, &text, &ex, NULL, &a, &err), &err);
+    ((float *)ofs.data)[0] = 0.0f;
+    FF_CHECK_OK(ff_cogdit_forward_host(m, be, &x, &t, &text, &ex, NULL, &b, &err), &err);
+    FF_CHECK(a.data && b.data && a.shape[2] == 6 && ff_rel_l2(&a, &b) > 1e-4); /* ofs reaches the output */
+    ff_tensor_free(&a);
+    ff_tensor_free(&b);
+    ff_tensor_free(&x);
+    ff_tensor_free(&t);
+    ff_tensor_free(&text);
+    ff_tensor_free(&ofs);
+    ff_cogdit_free(m);
+    ff_backend_free(be);
+}
+
 /* ---- forward checks on the tiny pipelines ---------------------------------------- */
 
 typedef struct {
@@ -368,6 +413,7 @@ int main(void) {
     FF_RUN(test_param_counts);
     FF_RUN(test_config_errors);
     FF_RUN(test_crop_region);
+    FF_RUN(test_ofs_random);
     if (!golden_root()) {
         if (ff_test_g.failures) return ff_test_summary();
         ff_test_skip("../shared/golden/pipelines/tiny-cogvideox absent: forward checks not run");

@@ -23,6 +23,7 @@ static const handler_row rows[] = {
     {"vae", "", golden_vae, NULL},
     {"vae22", "", golden_vae, NULL},
     {"pipeline", "", golden_pipeline, NULL},
+    {"i2v_preprocess", "", golden_i2v_preprocess, NULL},
 };
 
 golden_handler golden_find_handler(const golden_case *c, const char **why) {

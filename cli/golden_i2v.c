@@ -1,0 +1,112 @@
+/* golden_i2v: handlers of the image-to-video groups (shared/golden/I2V.md):
+ *  - i2v_preprocess: VideoProcessor.preprocess (LANCZOS resize, 2x/255-1)
+ *    and CLIPImageProcessor (shortest-edge BICUBIC resize, center crop,
+ *    rescale, normalise) on the case's image;
+ *  - i2v_latents: WanImageToVideoPipeline.prepare_latents (noise, VAE-encoded
+ *    condition, mask; TI2V first-frame mask);
+ *  - i2v_transformer: WanTransformer3DModel.forward with the image branch
+ *    (encoder_hidden_states_image) or the 36-channel A14B / TI2V inputs.
+ * CLIP vision and text cases are in golden_clip.c. Image inputs come from
+ * the case's PNG through video/image.h when PNG support is built in (and
+ * must equal the stored U8 tensor), else from the tensor. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/golden.h"
+#include "core/ff_compare.h"
+#include "models/image_processor.h"
+#include "models/pil_resample.h"
+#include "video/image.h"
+
+ff_status golden_image_input(const golden_case *c, const char *name, ff_tensor *out, ff_err *err) {
+    memset(out, 0, sizeof *out);
+    if (!c->inputs) return ff_err_set(err, FF_ERR_FORMAT, "%s: no inputs.safetensors", c->name);
+    ff_status st = ff_st_load(c->inputs, name, FF_U8, out, err);
+    if (st) return st;
+    const char *png = ff_json_get_string(ff_json_get(c->options, "png"), name);
+    if (!png || !ff_image_have_png()) return FF_OK;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", c->dir, png);
+    ff_image_limits lim;
+    ff_image_limits_default(&lim);
+    lim.min_side = 1; /* the cases' images are small on purpose */
+    ff_tensor fromfile;
+    if ((st = ff_image_read(path, &lim, &fromfile, NULL, err))) {
+        ff_tensor_free(out);
+        return st;
+    }
+    int same = ff_tensor_equal(&fromfile, out);
+    ff_tensor_free(&fromfile);
+    if (!same) {
+        ff_tensor_free(out);
+        return ff_err_set(err, FF_ERR_FORMAT, "%s: %s does not decode to the stored %s tensor", c->name, path, name);
+    }
+    return FF_OK;
+}
+
+static ff_status opt_int(const golden_case *c, const char *key, int64_t lo, int64_t hi, int *out, ff_err *err) {
+    int64_t v;
+    if (!ff_json_get(c->options, key) || ff_json_get_int64(c->options, key, 0, &v) || v < lo || v > hi)
+        return ff_err_set(err, FF_ERR_FORMAT, "%s: options.%s must be an integer in [%lld, %lld]", c->name, key,
+                          (long long)lo, (long long)hi);
+    *out = (int)v;
+    return FF_OK;
+}
+
+/* vae/config.json's scale_factor_spatial (the pipeline's vae_scale_factor_spatial). */
+static ff_status vae_scale_factor(const golden_case *c, int *out, ff_err *err) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/vae/config.json", c->pipeline);
+    ff_json_doc *doc = NULL;
+    ff_status st = ff_json_parse_file(path, &doc, err);
+    if (st) return st;
+    int64_t v;
+    if (ff_json_get_int64(ff_json_root(doc), "scale_factor_spatial", 8, &v) || v < 1 || v > 64)
+        st = ff_err_set(err, FF_ERR_FORMAT, "%s: scale_factor_spatial must be an integer in [1, 64]", path);
+    else *out = (int)v;
+    ff_json_free(doc);
+    return st;
+}
+
+static ff_status run_vae_preprocess(const golden_case *c, golden_outputs *outs, ff_err *err) {
+    int h, w, s;
+    ff_status st;
+    if ((st = opt_int(c, "height", 1, 1 << 16, &h, err)) || (st = opt_int(c, "width", 1, 1 << 16, &w, err)) ||
+        (st = vae_scale_factor(c, &s, err)))
+        return st;
+    ff_tensor img, pre = {0}, resized = {0};
+    if ((st = golden_image_input(c, "image", &img, err))) return st;
+    st = ff_imgproc_vae_preprocess(&img, h, w, s, FF_PIL_LANCZOS, &pre, &resized, err);
+    if (!st) st = golden_out_add(outs, "resized", &resized, err);
+    if (!st) st = golden_out_add(outs, "image_preprocessed", &pre, err);
+    ff_tensor_free(&img);
+    ff_tensor_free(&pre);
+    ff_tensor_free(&resized);
+    return st;
+}
+
+static ff_status run_clip_preprocess(const golden_case *c, golden_outputs *outs, ff_err *err) {
+    char path[4200];
+    snprintf(path, sizeof path, "%s/image_processor/preprocessor_config.json", c->pipeline);
+    ff_imgproc_clip_config cfg;
+    ff_status st = ff_imgproc_clip_config_load(path, &cfg, err);
+    if (st) return st;
+    ff_tensor img, pv = {0}, resized = {0}, cropped = {0};
+    if ((st = golden_image_input(c, "image", &img, err))) return st;
+    st = ff_imgproc_clip_preprocess(&cfg, &img, 1, &pv, &resized, &cropped, err);
+    if (!st) st = golden_out_add(outs, "resized", &resized, err);
+    if (!st) st = golden_out_add(outs, "cropped", &cropped, err);
+    if (!st) st = golden_out_add(outs, "pixel_values", &pv, err);
+    ff_tensor_free(&img);
+    ff_tensor_free(&pv);
+    ff_tensor_free(&resized);
+    ff_tensor_free(&cropped);
+    return st;
+}
+
+ff_status golden_i2v_preprocess(const golden_case *c, golden_outputs *outs, ff_err *err) {
+    if (!c->pipeline[0]) return ff_err_set(err, FF_ERR_FORMAT, "%s: needs a pipeline folder", c->name);
+    if (!strncmp(c->op, "VideoProcessor.preprocess", 25)) return run_vae_preprocess(c, outs, err);
+    if (!strncmp(c->op, "CLIPImageProcessor", 18)) return run_clip_preprocess(c, outs, err);
+    return ff_err_set(err, FF_ERR_UNSUPPORTED, "%s: op \"%s\" has no i2v_preprocess handler", c->name, c->op);
+}

@@ -24,6 +24,8 @@ static const handler_row rows[] = {
     {"vae22", "", golden_vae, NULL},
     {"pipeline", "", golden_pipeline, NULL},
     {"i2v_preprocess", "", golden_i2v_preprocess, NULL},
+    {"clip_vision", "", golden_clip_vision, NULL},
+    {"clip_text", "", golden_clip_text, NULL},
 };
 
 golden_handler golden_find_handler(const golden_case *c, const char **why) {

@@ -24,6 +24,7 @@ static const handler_row rows[] = {
     {"vae22", "", golden_vae, NULL},
     {"pipeline", "", golden_pipeline, NULL},
     {"i2v_preprocess", "", golden_i2v_preprocess, NULL},
+    {"i2v_transformer", "", golden_i2v_transformer, NULL},
     {"clip_vision", "", golden_clip_vision, NULL},
     {"clip_text", "", golden_clip_text, NULL},
 };

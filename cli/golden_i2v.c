@@ -16,6 +16,7 @@
 #include "core/ff_compare.h"
 #include "models/image_processor.h"
 #include "models/pil_resample.h"
+#include "models/wan_transformer.h"
 #include "video/image.h"
 
 ff_status golden_image_input(const golden_case *c, const char *name, ff_tensor *out, ff_err *err) {
@@ -109,4 +110,56 @@ ff_status golden_i2v_preprocess(const golden_case *c, golden_outputs *outs, ff_e
     if (!strncmp(c->op, "VideoProcessor.preprocess", 25)) return run_vae_preprocess(c, outs, err);
     if (!strncmp(c->op, "CLIPImageProcessor", 18)) return run_clip_preprocess(c, outs, err);
     return ff_err_set(err, FF_ERR_UNSUPPORTED, "%s: op \"%s\" has no i2v_preprocess handler", c->name, c->op);
+}
+
+/* ---- i2v_transformer ------------------------------------------------------ */
+
+ff_status golden_i2v_transformer(const golden_case *c, golden_outputs *outs, ff_err *err) {
+    if (strncmp(c->op, "WanTransformer3DModel.forward", 29) != 0)
+        return ff_err_set(err, FF_ERR_UNSUPPORTED, "%s: op \"%s\" has no i2v_transformer handler", c->name, c->op);
+    if (!c->pipeline[0] || !c->component ||
+        (strcmp(c->component, "transformer") != 0 && strcmp(c->component, "transformer_2") != 0))
+        return ff_err_set(err, FF_ERR_FORMAT, "%s: needs a pipeline and a transformer / transformer_2 component",
+                          c->name);
+    if (!c->inputs) return ff_err_set(err, FF_ERR_FORMAT, "%s: no inputs.safetensors", c->name);
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s/%s", c->pipeline, c->component);
+    ff_wandit_model *m = NULL;
+    ff_tensor x = {0}, t = {0}, text = {0}, img = {0}, y = {0}, ctx = {0}, dimg = {0}, dctx = {0};
+    ff_status st = ff_wandit_load(dir, &m, err);
+    if (st) return st;
+    const ff_st_entry *te = ff_st_find(c->inputs, "timestep");
+    const int has_img = ff_st_find(c->inputs, "encoder_hidden_states_image") != NULL;
+    if (!te) {
+        st = ff_err_set(err, FF_ERR_NOT_FOUND, "%s: inputs.safetensors has no timestep", c->name);
+        goto done;
+    }
+    if ((st = ff_st_load(c->inputs, "hidden_states", FF_F32, &x, err)) ||
+        (st = ff_st_load(c->inputs, "timestep", te->dtype, &t, err)) ||
+        (st = ff_st_load(c->inputs, "encoder_hidden_states", FF_F32, &text, err)) ||
+        (has_img && (st = ff_st_load(c->inputs, "encoder_hidden_states_image", FF_F32, &img, err))))
+        goto done;
+    if ((st = ff_wandit_place(m, c->be, 1, err))) goto done;
+    if ((st = ff_wandit_forward_host_image(m, c->be, &x, &t, &text, has_img ? &img : NULL, NULL, &y, err))) goto done;
+    if ((st = golden_out_add(outs, "noise_pred", &y, err))) goto done;
+    if (has_img) { /* condition_embedder.image_embedder on its own */
+        int64_t rows;
+        if ((st = ff_wandit_image_rows(&m->cfg, &img, m->cfg.pos_embed_seq_len ? img.shape[0] / 2 : img.shape[0],
+                                       &rows, err)))
+            goto done;
+        const int64_t cs[3] = {m->cfg.pos_embed_seq_len ? img.shape[0] / 2 : img.shape[0], rows, m->cfg.dim};
+        if ((st = ff_be_alloc(c->be, &dimg, FF_F32, 3, img.shape, err)) || (st = ff_be_upload(c->be, &dimg, &img, err)) ||
+            (st = ff_be_alloc(c->be, &dctx, FF_F32, 3, cs, err)) ||
+            (st = ff_wandit_image_embed(m, c->be, &dimg, &dctx, err)) ||
+            (st = ff_tensor_alloc(&ctx, FF_F32, 3, cs, err)) || (st = ff_be_download(c->be, &ctx, &dctx, err)))
+            goto done;
+        st = golden_out_add(outs, "image_context", &ctx, err);
+    }
+done:
+    if (dimg.data) ff_be_free(c->be, &dimg);
+    if (dctx.data) ff_be_free(c->be, &dctx);
+    ff_tensor_free(&x), ff_tensor_free(&t), ff_tensor_free(&text), ff_tensor_free(&img);
+    ff_tensor_free(&y), ff_tensor_free(&ctx);
+    ff_wandit_free(m);
+    return st;
 }

@@ -65,6 +65,7 @@ ff_status golden_pipeline(const golden_case *c, golden_outputs *outs, ff_err *er
 /* Image-to-video and CLIP (golden_i2v.c, golden_clip.c). */
 ff_status golden_i2v_preprocess(const golden_case *c, golden_outputs *outs, ff_err *err);
 ff_status golden_i2v_transformer(const golden_case *c, golden_outputs *outs, ff_err *err);
+ff_status golden_i2v_latents(const golden_case *c, golden_outputs *outs, ff_err *err);
 ff_status golden_clip_vision(const golden_case *c, golden_outputs *outs, ff_err *err);
 ff_status golden_clip_text(const golden_case *c, golden_outputs *outs, ff_err *err);
 /* The case's U8 input image `name`; when options.png names a file for it and

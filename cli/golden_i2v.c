@@ -14,9 +14,11 @@
 
 #include "cli/golden.h"
 #include "core/ff_compare.h"
+#include "core/ff_model_dir.h"
 #include "models/image_processor.h"
 #include "models/pil_resample.h"
 #include "models/wan_transformer.h"
+#include "pipeline/wan_i2v_latents.h"
 #include "video/image.h"
 
 ff_status golden_image_input(const golden_case *c, const char *name, ff_tensor *out, ff_err *err) {
@@ -161,5 +163,59 @@ done:
     ff_tensor_free(&x), ff_tensor_free(&t), ff_tensor_free(&text), ff_tensor_free(&img);
     ff_tensor_free(&y), ff_tensor_free(&ctx);
     ff_wandit_free(m);
+    return st;
+}
+
+/* ---- i2v_latents ---------------------------------------------------------- */
+
+ff_status golden_i2v_latents(const golden_case *c, golden_outputs *outs, ff_err *err) {
+    if (strncmp(c->op, "WanImageToVideoPipeline.prepare_latents", 39) != 0)
+        return ff_err_set(err, FF_ERR_UNSUPPORTED, "%s: op \"%s\" has no i2v_latents handler", c->name, c->op);
+    if (!c->pipeline[0] || !c->inputs) return ff_err_set(err, FF_ERR_FORMAT, "%s: needs a pipeline and inputs", c->name);
+    ff_wani2v_params p;
+    memset(&p, 0, sizeof p);
+    int batch, zc;
+    int64_t seed;
+    ff_status st;
+    if ((st = opt_int(c, "batch_size", 1, 4096, &batch, err)) || (st = opt_int(c, "height", 1, 1 << 16, &p.height, err)) ||
+        (st = opt_int(c, "width", 1, 1 << 16, &p.width, err)) ||
+        (st = opt_int(c, "num_frames", 1, 1 << 16, &p.num_frames, err)) ||
+        (st = opt_int(c, "num_channels_latents", 1, 4096, &zc, err)))
+        return st;
+    if (ff_json_get_int64(c->options, "seed", 0, &seed))
+        return ff_err_set(err, FF_ERR_FORMAT, "%s: options.seed is not an integer", c->name);
+    /* expand_timesteps as the pipeline reads it: model_index.json */
+    ff_model_dir *md = NULL;
+    if ((st = ff_model_dir_open(c->pipeline, &md, err))) return st;
+    int expand = 0;
+    if (ff_json_get_bool(ff_model_dir_index(md), "expand_timesteps", 0, &expand))
+        st = ff_err_set(err, FF_ERR_FORMAT, "%s/model_index.json: expand_timesteps is not a boolean", c->pipeline);
+    ff_model_dir_close(md);
+    if (st) return st;
+    uint64_t s = (uint64_t)seed;
+    p.batch = batch, p.expand_timesteps = expand, p.seeds = &s, p.n_seeds = 1;
+
+    ff_vae *vae = NULL;
+    ff_tensor image = {0};
+    ff_wani2v_latents l;
+    memset(&l, 0, sizeof l);
+    if ((st = ff_wanvae_load(c->be, c->pipeline, &vae, err))) return st;
+    if (ff_wanvae_config_of(vae)->z_dim != zc) {
+        st = ff_err_set(err, FF_ERR_FORMAT, "%s: num_channels_latents %d, the VAE's z_dim is %d", c->name, zc,
+                        ff_wanvae_config_of(vae)->z_dim);
+        goto done;
+    }
+    if ((st = ff_st_load(c->inputs, "image", FF_F32, &image, err))) goto done;
+    if ((st = ff_wani2v_prepare_latents(vae, &image, &p, NULL, &l, err))) goto done;
+    if ((st = golden_out_add(outs, "latents", &l.latents, err)) ||
+        (st = golden_out_add(outs, "latent_condition", &l.latent_condition, err)) ||
+        (st = golden_out_add(outs, "latent_condition_raw", &l.latent_condition_raw, err)))
+        goto done;
+    if (expand) st = golden_out_add(outs, "first_frame_mask", &l.mask, err);
+    else if (!(st = golden_out_add(outs, "mask", &l.mask, err))) st = golden_out_add(outs, "condition", &l.condition, err);
+done:
+    ff_wani2v_latents_free(&l);
+    ff_tensor_free(&image);
+    ff_wanvae_free(vae);
     return st;
 }

@@ -26,7 +26,7 @@ typedef struct {
     size_t n, cap;
 } buf;
 
-static void buf_put(buf *b, const void *p, size_t n) {
+__attribute__((unused)) static void buf_put(buf *b, const void *p, size_t n) {
     if (b->n + n > b->cap) {
         b->cap = (b->n + n) * 2 + 64;
         b->d = realloc(b->d, b->cap);
@@ -35,7 +35,7 @@ static void buf_put(buf *b, const void *p, size_t n) {
     b->n += n;
 }
 
-static unsigned lcg(unsigned *s) { return (*s = *s * 1103515245u + 12345u) >> 8; }
+__attribute__((unused)) static unsigned lcg(unsigned *s) { return (*s = *s * 1103515245u + 12345u) >> 8; }
 
 static ff_image_limits any_size(void) {
     ff_image_limits l;

@@ -175,15 +175,20 @@ ff_status golden_i2v_latents(const golden_case *c, golden_outputs *outs, ff_err 
     ff_wani2v_params p;
     memset(&p, 0, sizeof p);
     int batch, zc;
-    int64_t seed;
     ff_status st;
     if ((st = opt_int(c, "batch_size", 1, 4096, &batch, err)) || (st = opt_int(c, "height", 1, 1 << 16, &p.height, err)) ||
         (st = opt_int(c, "width", 1, 1 << 16, &p.width, err)) ||
         (st = opt_int(c, "num_frames", 1, 1 << 16, &p.num_frames, err)) ||
         (st = opt_int(c, "num_channels_latents", 1, 4096, &zc, err)))
         return st;
-    if (ff_json_get_int64(c->options, "seed", 0, &seed))
-        return ff_err_set(err, FF_ERR_FORMAT, "%s: options.seed is not an integer", c->name);
+    /* options.seed (one generator) or options.seeds (one per sample), as the rng cases */
+    uint64_t seeds[64];
+    const ff_json *sj = ff_json_get(c->options, "seeds");
+    size_t n_seeds = sj ? ff_json_count(sj) : 1;
+    if (n_seeds < 1 || n_seeds > 64) return ff_err_set(err, FF_ERR_FORMAT, "%s: options.seeds", c->name);
+    for (size_t i = 0; i < n_seeds; i++)
+        if (ff_json_uint64(sj ? ff_json_at(sj, i) : ff_json_get(c->options, "seed"), &seeds[i]))
+            return ff_err_set(err, FF_ERR_FORMAT, "%s: options.seed%s is not an unsigned integer", c->name, sj ? "s" : "");
     /* expand_timesteps as the pipeline reads it: model_index.json */
     ff_model_dir *md = NULL;
     if ((st = ff_model_dir_open(c->pipeline, &md, err))) return st;
@@ -192,11 +197,10 @@ ff_status golden_i2v_latents(const golden_case *c, golden_outputs *outs, ff_err 
         st = ff_err_set(err, FF_ERR_FORMAT, "%s/model_index.json: expand_timesteps is not a boolean", c->pipeline);
     ff_model_dir_close(md);
     if (st) return st;
-    uint64_t s = (uint64_t)seed;
-    p.batch = batch, p.expand_timesteps = expand, p.seeds = &s, p.n_seeds = 1;
+    p.batch = batch, p.expand_timesteps = expand, p.seeds = seeds, p.n_seeds = (int)n_seeds;
 
     ff_vae *vae = NULL;
-    ff_tensor image = {0};
+    ff_tensor image = {0}, last = {0};
     ff_wani2v_latents l;
     memset(&l, 0, sizeof l);
     if ((st = ff_wanvae_load(c->be, c->pipeline, &vae, err))) return st;
@@ -206,6 +210,10 @@ ff_status golden_i2v_latents(const golden_case *c, golden_outputs *outs, ff_err 
         goto done;
     }
     if ((st = ff_st_load(c->inputs, "image", FF_F32, &image, err))) goto done;
+    if (ff_st_find(c->inputs, "last_image")) { /* first-last-frame models */
+        if ((st = ff_st_load(c->inputs, "last_image", FF_F32, &last, err))) goto done;
+        p.last_image = &last;
+    }
     if ((st = ff_wani2v_prepare_latents(vae, &image, &p, NULL, &l, err))) goto done;
     if ((st = golden_out_add(outs, "latents", &l.latents, err)) ||
         (st = golden_out_add(outs, "latent_condition", &l.latent_condition, err)) ||
@@ -216,6 +224,7 @@ ff_status golden_i2v_latents(const golden_case *c, golden_outputs *outs, ff_err 
 done:
     ff_wani2v_latents_free(&l);
     ff_tensor_free(&image);
+    ff_tensor_free(&last);
     ff_wanvae_free(vae);
     return st;
 }

@@ -13,6 +13,7 @@
 #include "cli/golden.h"
 #include "models/clip.h"
 #include "models/image_processor.h"
+#include "pipeline/wan_i2v_latents.h"
 
 static ff_status load_clip(const golden_case *c, const char *component, int kind, ff_clip_model **m, ff_err *err) {
     if (!c->pipeline[0]) return ff_err_set(err, FF_ERR_FORMAT, "%s: needs a pipeline folder", c->name);
@@ -83,9 +84,8 @@ static ff_status run_encode_image(const golden_case *c, golden_outputs *outs, ff
     snprintf(path, sizeof path, "%s/image_processor/preprocessor_config.json", c->pipeline);
     if (!st && !n) st = ff_err_set(err, FF_ERR_FORMAT, "%s: no image / image0.. inputs", c->name);
     if (!st) st = ff_imgproc_clip_config_load(path, &pc, err);
-    if (!st) st = ff_imgproc_clip_preprocess(&pc, imgs, n, &pv, NULL, NULL, err);
     if (!st) st = load_clip(c, "image_encoder", FF_CLIP_VISION, &m, err);
-    if (!st) st = ff_clip_vision_forward_host(m, c->be, &pv, m->cfg.layers - 1, NULL, &emb, err);
+    if (!st) st = ff_wani2v_encode_image(m, c->be, &pc, imgs, n, NULL, &emb, &pv, err);
     if (!st) st = golden_out_add(outs, "image_embeds", &emb, err);
     if (!st) st = golden_out_add(outs, "pixel_values", &pv, err);
     for (int i = 0; i < n; i++) ff_tensor_free(&imgs[i]);

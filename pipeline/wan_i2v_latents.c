@@ -7,6 +7,23 @@
 
 #include "core/ff_rng.h"
 
+ff_status ff_wani2v_encode_image(ff_clip_model *enc, ff_backend *be, const ff_imgproc_clip_config *proc,
+                                 const ff_tensor *images, int n, const ff_clip_hooks *hooks, ff_tensor *image_embeds,
+                                 ff_tensor *pixel_values, ff_err *err) {
+    memset(image_embeds, 0, sizeof *image_embeds);
+    if (pixel_values) memset(pixel_values, 0, sizeof *pixel_values);
+    if (enc->cfg.kind != FF_CLIP_VISION || enc->cfg.layers < 1)
+        return ff_err_set(err, FF_ERR_ARG, "encode_image: image_encoder is not a CLIP vision model with layers");
+    ff_tensor pv;
+    ff_status st = ff_imgproc_clip_preprocess(proc, images, n, &pv, NULL, NULL, err);
+    if (st) return ff_err_wrap(err, "encode_image: ");
+    if ((st = ff_clip_vision_forward_host(enc, be, &pv, enc->cfg.layers - 1, hooks, image_embeds, err)))
+        ff_err_wrap(err, "encode_image: ");
+    if (!st && pixel_values) *pixel_values = pv;
+    else ff_tensor_free(&pv);
+    return st;
+}
+
 void ff_wani2v_latents_free(ff_wani2v_latents *l) {
     if (!l) return;
     ff_tensor_free(&l->latents);

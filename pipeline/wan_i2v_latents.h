@@ -1,8 +1,9 @@
 /* wan_i2v_latents (ff_wani2v_*): the image-conditioning tensors of diffusers'
- * WanImageToVideoPipeline, for the I2V family table to call:
- * prepare_latents (noise, VAE-encoded condition, mask) and the per-step
- * transformer inputs built from them. See shared/golden/I2V.md "Condition
- * latents" and "Pipeline".
+ * WanImageToVideoPipeline, for the I2V family table to call: encode_image
+ * (Wan 2.1 I2V's CLIP embeddings), prepare_latents (noise, VAE-encoded
+ * condition, mask) and the per-step transformer inputs built from them. See
+ * shared/golden/I2V.md "CLIP preprocessing", "Condition latents" and
+ * "Pipeline".
  *
  *  Wan 2.1 I2V / Wan 2.2 I2V-A14B (expand_timesteps false):
  *    latents  = randn_tensor((B, z, F, h, w), generator) — drawn BEFORE the
@@ -28,8 +29,8 @@
  *    loop the same blend gives the latents to decode.
  *
  * All tensors here are host F32 (the VAE encode runs on the VAE's backend).
- * Not here: image preprocessing (models/image_processor.h), the CLIP image
- * embeddings, the loop, CFG, expert choice (the family table). */
+ * Not here: the VAE-path image preprocessing (models/image_processor.h),
+ * the loop, CFG, expert choice (the family table). */
 #ifndef FF_WAN_I2V_LATENTS_H
 #define FF_WAN_I2V_LATENTS_H
 
@@ -37,7 +38,21 @@
 
 #include "core/ff_err.h"
 #include "core/ff_tensor.h"
+#include "models/clip.h"
+#include "models/image_processor.h"
 #include "models/wan_vae.h"
+
+/* WanImageToVideoPipeline.encode_image: CLIPImageProcessor (proc) on each
+ * of n host U8 (H, W, 3) images, stacked, then
+ * image_encoder(pixel_values, output_hidden_states=True).hidden_states[-2]
+ * (the last layer is not run) -> *image_embeds owned host F32 (n, T, D).
+ * The pipeline passes image_embeds.repeat(B, 1, 1) to the transformer
+ * (first-last-frame: n = 2, the transformer pairs them). pixel_values (may
+ * be NULL): the owned (n, 3, S, S) processor output. hooks as
+ * ff_clip_vision_forward. */
+ff_status ff_wani2v_encode_image(ff_clip_model *image_encoder, ff_backend *be, const ff_imgproc_clip_config *proc,
+                                 const ff_tensor *images, int n, const ff_clip_hooks *hooks, ff_tensor *image_embeds,
+                                 ff_tensor *pixel_values, ff_err *err);
 
 typedef struct {
     int64_t batch;              /* B (prompts x videos per prompt) */

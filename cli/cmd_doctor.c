@@ -7,6 +7,7 @@
 #include "cli/cli.h"
 #include "kernels/kernels_info.h"
 #include "kernels/ops.h"
+#include "video/image.h"
 
 #if FF_BUILD_FARM
 #include <libavcodec/avcodec.h>
@@ -61,5 +62,7 @@ int ff_cmd_doctor(int argc, char **argv) {
     printf("memory: %.1f GiB total, %.1f GiB free\n", mem_gib, avail_gib);
     printf("libraries:\n");
     print_farm_libs();
+    printf("  image input  PNG %s, JPEG %s\n", ff_image_have_png() ? "yes (libpng)" : "no (built without PNG support)",
+           ff_image_have_jpeg() ? "yes (libjpeg)" : "no (built without JPEG support)");
     return FF_EXIT_OK;
 }

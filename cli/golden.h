@@ -68,6 +68,16 @@ ff_status golden_cogvideox_latents(const golden_case *c, golden_outputs *outs, f
 ff_status golden_cogvideox_embeddings(const golden_case *c, golden_outputs *outs, ff_err *err);
 ff_status golden_cogvideox_transformer(const golden_case *c, golden_outputs *outs, ff_err *err);
 ff_status golden_cogvideox_vae(const golden_case *c, golden_outputs *outs, ff_err *err);
+/* Image-to-video and CLIP (golden_i2v.c, golden_clip.c). */
+ff_status golden_i2v_preprocess(const golden_case *c, golden_outputs *outs, ff_err *err);
+ff_status golden_i2v_transformer(const golden_case *c, golden_outputs *outs, ff_err *err);
+ff_status golden_i2v_latents(const golden_case *c, golden_outputs *outs, ff_err *err);
+ff_status golden_clip_vision(const golden_case *c, golden_outputs *outs, ff_err *err);
+ff_status golden_clip_text(const golden_case *c, golden_outputs *outs, ff_err *err);
+/* The case's U8 input image `name`; when options.png names a file for it and
+ * PNG reading is built in, that file is read too and must decode to the
+ * same pixels. */
+ff_status golden_image_input(const golden_case *c, const char *name, ff_tensor *out, ff_err *err);
 
 /* Reads options[key] as an int64 shape array (at most FF_MAX_DIMS). */
 ff_status golden_opt_shape(const ff_json *arr, int *ndim, int64_t *shape, ff_err *err);

@@ -29,6 +29,12 @@ static const handler_row rows[] = {
     {"cogvideox_vae", "", golden_cogvideox_vae, NULL},
     {"scheduler_cogvideox_ddim", "", golden_cogvideox_scheduler, NULL},
     {"scheduler_cogvideox_dpm", "", golden_cogvideox_scheduler, NULL},
+    {"i2v_preprocess", "", golden_i2v_preprocess, NULL},
+    {"i2v_transformer", "", golden_i2v_transformer, NULL},
+    {"i2v_latents", "", golden_i2v_latents, NULL},
+    {"clip_vision", "", golden_clip_vision, NULL},
+    {"i2v_pipeline", "", NULL, "WanImageToVideoPipeline.__call__ waits for the generic component chain (issues 15, 23)"},
+    {"clip_text", "", golden_clip_text, NULL},
 };
 
 golden_handler golden_find_handler(const golden_case *c, const char **why) {

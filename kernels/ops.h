@@ -223,6 +223,7 @@ typedef enum {
     FF_UNARY_GELU_ERF,   /* 0.5 x (1 + erf(x / sqrt(2))) */
     FF_UNARY_RELU,
     FF_UNARY_EXP,
+    FF_UNARY_QUICK_GELU, /* x * sigmoid(1.702 x) (transformers' quick_gelu, CLIP) */
     FF_UNARY_COUNT
 } ff_unary_kind;
 ff_status ff_op_unary(ff_backend *be, ff_unary_kind kind, const ff_tensor *x, ff_tensor *out, ff_err *err);

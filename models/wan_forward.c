@@ -11,6 +11,8 @@
  *          M, head_dim), or the FFN hidden (B, N, ffn), or (first and last)
  *          the patch_embedding output and proj_out + unpatchify — one at a time
  *   ctx    (B, L, D)  projected text               rope cos/sin (N, head_dim)
+ *   I2V only (Li image rows): ctx_img (B, Li, D) embedded image, img_a /
+ *          img_b (B, Li, image_dim) image_embedder scratch; M counts Li too
  *   temb (U, D), tproj (6, U, D), modU (U, D): one row per DISTINCT timestep
  *          value (U is 1 or 2 for a TI2V step, not N); ids (Bt, Nt) I32 maps
  *          each sample / token to its row, and ff_op_embedding gathers the
@@ -57,17 +59,45 @@ typedef struct {
     ff_backend *be;
     const ff_wandit_config *cfg;
     int64_t B, N, L, M, D, H, hd;
+    int64_t Li;          /* image context rows (I2V), 0 without */
     int64_t Bt, Nt;      /* modulation batch and token extents (1 when broadcast) */
     int64_t U;           /* distinct timestep values */
     ff_tensor h, nrm, tmp, arena, ctx, rope_cos, rope_sin, temb, tproj, ids, modU, modA, modB, tstep, t1;
+    ff_tensor ctx_img, img_a, img_b;
 } fwd_state;
+
+/* WanAttnProcessor's I2V branch: o (B, Nq, D) += merged heads of
+ * SDPA(q, norm_added_k(add_k_proj(img)), add_v_proj(img)), q = qp (B, H, Nq,
+ * hd) in the arena. Reuses the k/v arena slots and s->tmp. */
+static ff_status image_attention(fwd_state *s, const ff_wandit_attn *a, const ff_tensor *qp, int64_t Nq,
+                                 const ff_tensor *img, ff_tensor *o, ff_err *err) {
+    ff_backend *be = s->be;
+    const int64_t B = s->B, D = s->D, H = s->H, hd = s->hd, M = s->M, Li = s->Li;
+    static const int to_heads[4] = {0, 2, 1, 3};
+    ff_tensor kp = view4(&s->arena, B * M * D, B, H, Li, hd), vp = view4(&s->arena, 2 * B * M * D, B, H, Li, hd);
+    ff_tensor p = view3(&s->tmp, 0, B, Li, D), p4 = view4(&s->tmp, 0, B, Li, H, hd);
+    ff_status st;
+    TRY(linear(be, img, &a->add_k_proj, &p, err));
+    TRY(ff_op_rms_norm(be, &p, &a->norm_added_k, s->cfg->eps, &p, err)); /* across heads */
+    TRY(ff_op_permute(be, &p4, to_heads, &kp, err));
+    TRY(linear(be, img, &a->add_v_proj, &p, err));
+    TRY(ff_op_permute(be, &p4, to_heads, &vp, err));
+    ff_tensor oi = view4(&s->tmp, 0, B, H, Nq, hd), oi2 = view4(&s->arena, B * M * D, B, Nq, H, hd);
+    TRY(ff_op_sdpa(be, qp, &kp, &vp, NULL, (float)(1.0 / sqrt((double)hd)), &oi, err));
+    TRY(ff_op_permute(be, &oi, to_heads, &oi2, err)); /* flatten(2, 3) */
+    ff_tensor oi3 = view3(&s->arena, B * M * D, B, Nq, D);
+    TRY(ff_op_binary(be, FF_BIN_ADD, o, &oi3, o, err)); /* hidden_states + hidden_states_img */
+done:
+    return st;
+}
 
 /* WanAttention + WanAttnProcessor: q from xq (B, Nq, D), k/v from xkv
  * (B, Lk, D); RMSNorm over the full inner dim before the head split; RoPE on
- * q and k for self-attention; result (B, Nq, D) in s->tmp. Clobbers s->nrm
- * (which may be xq). */
+ * q and k for self-attention; with img (B, Li, D) the image branch is added
+ * before to_out (attn2 of Wan I2V); result (B, Nq, D) in s->tmp. Clobbers
+ * s->nrm (which may be xq). */
 static ff_status attention(fwd_state *s, const ff_wandit_attn *a, const ff_tensor *xq, int64_t Nq, const ff_tensor *xkv,
-                           int64_t Lk, int rope, ff_err *err) {
+                           int64_t Lk, int rope, const ff_tensor *img, ff_err *err) {
     ff_backend *be = s->be;
     const int64_t B = s->B, D = s->D, H = s->H, hd = s->hd, M = s->M;
     const float eps = s->cfg->eps;
@@ -97,6 +127,7 @@ static ff_status attention(fwd_state *s, const ff_wandit_attn *a, const ff_tenso
     ff_tensor o2 = view4(&s->nrm, 0, B, Nq, H, hd);
     TRY(ff_op_permute(be, &o, to_heads, &o2, err)); /* flatten(2, 3) */
     ff_tensor o3 = view3(&s->nrm, 0, B, Nq, D), out = view3(&s->tmp, 0, B, Nq, D);
+    if (img) TRY(image_attention(s, a, &qp, Nq, img, &o3, err));
     TRY(linear(be, &o3, &a->to_out, &out, err));
 done:
     return st;
@@ -131,7 +162,7 @@ static ff_status block_forward(fwd_state *s, const ff_wandit_block *blk, ff_err 
     TRY(modulation(s, &blk->scale_shift_table, 0, &s->modA, err));
     TRY(modulation(s, &blk->scale_shift_table, 1, &s->modB, err));
     TRY(ff_op_modulate(be, &s->nrm, &s->modA, &s->modB, &s->nrm, err));
-    TRY(attention(s, &blk->attn1, &s->nrm, N, &s->nrm, N, 1, err));
+    TRY(attention(s, &blk->attn1, &s->nrm, N, &s->nrm, N, 1, NULL, err));
     TRY(modulation(s, &blk->scale_shift_table, 2, &s->modA, err));
     TRY(ff_op_binary(be, FF_BIN_MUL, &out, &s->modA, &out, err));
     TRY(ff_op_binary(be, FF_BIN_ADD, &s->h, &out, &s->h, err));
@@ -141,7 +172,7 @@ static ff_status block_forward(fwd_state *s, const ff_wandit_block *blk, ff_err 
         TRY(ff_op_layer_norm(be, &s->h, &blk->norm2_weight, &blk->norm2_bias, eps, &s->nrm, err));
     else
         TRY(ff_op_scale(be, &s->h, 1.0f, 0.0f, &s->nrm, err)); /* norm2 = Identity */
-    TRY(attention(s, &blk->attn2, &s->nrm, N, &s->ctx, s->L, 0, err));
+    TRY(attention(s, &blk->attn2, &s->nrm, N, &s->ctx, s->L, 0, s->Li ? &s->ctx_img : NULL, err));
     TRY(ff_op_binary(be, FF_BIN_ADD, &s->h, &out, &s->h, err));
 
     /* 3. feed-forward: norm3(h) * (1 + c_scale) + c_shift; h += ffn(.) * c_gate */
@@ -225,7 +256,7 @@ static ff_status distinct_values(const float *v, int64_t n, float *uniq, int32_t
 }
 
 /* Every backend buffer a forward allocates (see the top of this file). */
-#define ACT_MAX 16
+#define ACT_MAX 20
 typedef struct {
     ff_tensor *t;
     ff_dtype dt;
@@ -234,9 +265,9 @@ typedef struct {
     const char *what;
 } act_spec;
 
-static int act_specs(const ff_wandit_config *cfg, int64_t B, int64_t N, int64_t L, int64_t Bt, int64_t Nt, int64_t U,
-                     fwd_state *s, act_spec *o) {
-    const int64_t D = cfg->dim, M = N > L ? N : L;
+static int act_specs(const ff_wandit_config *cfg, int64_t B, int64_t N, int64_t L, int64_t Li, int64_t Bt, int64_t Nt,
+                     int64_t U, fwd_state *s, act_spec *o) {
+    const int64_t D = cfg->dim, M = N > L ? (N > Li ? N : Li) : (L > Li ? L : Li);
     const int64_t pc = (int64_t)cfg->patch[0] * cfg->patch[1] * cfg->patch[2] * cfg->out_channels;
     int64_t arena = 3 * B * M * D;                          /* q, k, v in (B, heads, M, head_dim) */
     if (B * N * cfg->ffn_dim > arena) arena = B * N * cfg->ffn_dim; /* FFN hidden */
@@ -258,23 +289,34 @@ static int act_specs(const ff_wandit_config *cfg, int64_t B, int64_t N, int64_t 
         {&s->tstep, FF_F32, 2, {U, cfg->freq_dim}, "timestep embedding"},
         {&s->t1, FF_F32, 2, {U, 6 * D}, "time_proj"},
     };
-    const int n = (int)(sizeof specs / sizeof specs[0]);
+    int n = (int)(sizeof specs / sizeof specs[0]);
     for (int i = 0; i < n; i++) o[i] = specs[i];
+    if (Li > 0) { /* I2V: the embedded image context and the image_embedder's scratch */
+        o[n++] = (act_spec){&s->ctx_img, FF_F32, 3, {B, Li, D}, "image context"};
+        o[n++] = (act_spec){&s->img_a, FF_F32, 1, {B * Li * cfg->image_dim}, "image_embedder"};
+        o[n++] = (act_spec){&s->img_b, FF_F32, 1, {B * Li * cfg->image_dim}, "image_embedder"};
+    }
     return n;
 }
 
 ff_status ff_wandit_activation_bytes(const ff_wandit_config *cfg, const int64_t x_shape[5], int64_t text_len,
                                   int per_token, int64_t n_distinct, size_t *bytes, ff_err *err) {
+    return ff_wandit_activation_bytes_image(cfg, x_shape, text_len, 0, per_token, n_distinct, bytes, err);
+}
+
+ff_status ff_wandit_activation_bytes_image(const ff_wandit_config *cfg, const int64_t x_shape[5], int64_t text_len,
+                                           int64_t image_len, int per_token, int64_t n_distinct, size_t *bytes,
+                                           ff_err *err) {
     const int64_t B = x_shape[0];
     int64_t N = 1;
     for (int a = 0; a < 3; a++) N *= x_shape[2 + a] / cfg->patch[a];
-    if (B < 1 || N < 1 || text_len < 1)
-        return ff_err_set(err, FF_ERR_ARG, "transformer activation size: B %lld, %lld tokens, %lld text rows",
-                          (long long)B, (long long)N, (long long)text_len);
+    if (B < 1 || N < 1 || text_len < 1 || image_len < 0 || (image_len > 0 && !cfg->image_dim))
+        return ff_err_set(err, FF_ERR_ARG, "transformer activation size: B %lld, %lld tokens, %lld text rows, %lld image rows",
+                          (long long)B, (long long)N, (long long)text_len, (long long)image_len);
     const int64_t Nt = per_token ? N : 1, U = n_distinct > 0 && n_distinct < B * Nt ? n_distinct : B * Nt;
     fwd_state s;
     act_spec specs[ACT_MAX];
-    int n = act_specs(cfg, B, N, text_len, B, Nt, U, &s, specs);
+    int n = act_specs(cfg, B, N, text_len, image_len, B, Nt, U, &s, specs);
     size_t total = 0;
     for (int i = 0; i < n; i++) {
         int64_t e = 1;
@@ -285,8 +327,85 @@ ff_status ff_wandit_activation_bytes(const ff_wandit_config *cfg, const int64_t 
     return FF_OK;
 }
 
+ff_status ff_wandit_image_rows(const ff_wandit_config *cfg, const ff_tensor *image, int64_t B, int64_t *rows,
+                               ff_err *err) {
+    char b1[96];
+    *rows = 0;
+    if (!cfg->image_dim)
+        return ff_err_set(err, FF_ERR_ARG, "transformer: encoder_hidden_states_image given to a model without an "
+                                           "image branch (image_dim is null)");
+    if (image->dtype != FF_F32 || image->ndim != 3 || image->shape[2] != cfg->image_dim || image->shape[1] < 1)
+        return ff_err_set(err, FF_ERR_SHAPE, "transformer: encoder_hidden_states_image %s, expected (B, T, %d) F32",
+                          ff_tensor_describe(image, b1, sizeof b1), cfg->image_dim);
+    if (cfg->pos_embed_seq_len) { /* WanImageEmbedding: view(-1, 2 * seq_len, embed_dim) + pos_embed */
+        if (image->shape[0] != 2 * B || 2 * image->shape[1] != cfg->pos_embed_seq_len)
+            return ff_err_set(err, FF_ERR_SHAPE,
+                              "transformer: encoder_hidden_states_image %s, expected (%lld, %d, %d): two images per "
+                              "sample (pos_embed_seq_len %d)",
+                              ff_tensor_describe(image, b1, sizeof b1), (long long)(2 * B), cfg->pos_embed_seq_len / 2,
+                              cfg->image_dim, cfg->pos_embed_seq_len);
+        *rows = 2 * image->shape[1];
+    } else {
+        if (image->shape[0] != B)
+            return ff_err_set(err, FF_ERR_SHAPE, "transformer: encoder_hidden_states_image %s, expected batch %lld",
+                              ff_tensor_describe(image, b1, sizeof b1), (long long)B);
+        *rows = image->shape[1];
+    }
+    return FF_OK;
+}
+
+/* WanImageEmbedding.forward into out (B, Li, D): [+ pos_embed], norm1, ff
+ * (Linear, exact GELU, Linear), norm2; a and b hold B * Li * image_dim. */
+static ff_status image_embed(ff_wandit_model *m, ff_backend *be, const ff_tensor *image, int64_t B, int64_t Li,
+                             ff_tensor *a, ff_tensor *b, ff_tensor *out, ff_err *err) {
+    const int64_t id = m->cfg.image_dim;
+    const float eps = 1e-5f; /* FP32LayerNorm(features): nn.LayerNorm's default */
+    ff_tensor x = view3(image, 0, B, Li, id), ta = view3(a, 0, B, Li, id), tb = view3(b, 0, B, Li, id);
+    ff_status st;
+    if (m->cfg.pos_embed_seq_len) {
+        TRY(ff_op_binary(be, FF_BIN_ADD, &x, &m->img_pos_embed, &tb, err));
+        TRY(ff_op_layer_norm(be, &tb, &m->img_norm1_weight, &m->img_norm1_bias, eps, &ta, err));
+    } else {
+        TRY(ff_op_layer_norm(be, &x, &m->img_norm1_weight, &m->img_norm1_bias, eps, &ta, err));
+    }
+    TRY(linear(be, &ta, &m->img_ff_in, &tb, err));
+    TRY(ff_op_unary(be, FF_UNARY_GELU_ERF, &tb, &tb, err));
+    TRY(linear(be, &tb, &m->img_ff_out, out, err));
+    TRY(ff_op_layer_norm(be, out, &m->img_norm2_weight, &m->img_norm2_bias, eps, out, err));
+done:
+    return st;
+}
+
+ff_status ff_wandit_image_embed(ff_wandit_model *m, ff_backend *be, const ff_tensor *image, ff_tensor *out,
+                                ff_err *err) {
+    char b1[96];
+    if (!m->cfg.image_dim || image->ndim != 3)
+        return ff_err_set(err, FF_ERR_ARG, "transformer: image_embedder of a model with%s image branch on %s",
+                          m->cfg.image_dim ? "" : "out an", ff_tensor_describe(image, b1, sizeof b1));
+    const int64_t B = m->cfg.pos_embed_seq_len ? image->shape[0] / 2 : image->shape[0];
+    int64_t Li;
+    ff_status st = ff_wandit_image_rows(&m->cfg, image, B, &Li, err);
+    if (st) return st;
+    if (out->ndim != 3 || out->shape[0] != B || out->shape[1] != Li || out->shape[2] != m->cfg.dim)
+        return ff_err_set(err, FF_ERR_SHAPE, "transformer: image context %s, expected (%lld, %lld, %d)",
+                          ff_tensor_describe(out, b1, sizeof b1), (long long)B, (long long)Li, m->cfg.dim);
+    ff_tensor a = {0}, b = {0};
+    const int64_t n[1] = {B * Li * m->cfg.image_dim};
+    if (!(st = ff_be_alloc(be, &a, FF_F32, 1, n, err)) && !(st = ff_be_alloc(be, &b, FF_F32, 1, n, err)))
+        st = image_embed(m, be, image, B, Li, &a, &b, out, err);
+    if (a.data) ff_be_free(be, &a);
+    if (b.data) ff_be_free(be, &b);
+    return st;
+}
+
 ff_status ff_wandit_forward(ff_wandit_model *m, ff_backend *be, const ff_tensor *x, const ff_tensor *timestep,
                          const ff_tensor *text, const ff_wandit_hooks *hooks, ff_tensor *out, ff_err *err) {
+    return ff_wandit_forward_image(m, be, x, timestep, text, NULL, hooks, out, err);
+}
+
+ff_status ff_wandit_forward_image(ff_wandit_model *m, ff_backend *be, const ff_tensor *x, const ff_tensor *timestep,
+                                  const ff_tensor *text, const ff_tensor *image, const ff_wandit_hooks *hooks,
+                                  ff_tensor *out, ff_err *err) {
     const ff_wandit_config *cfg = &m->cfg;
     fwd_state s;
     memset(&s, 0, sizeof s);
@@ -326,8 +445,15 @@ ff_status ff_wandit_forward(ff_wandit_model *m, ff_backend *be, const ff_tensor 
                           "transformer: timestep %s, expected (%lld,) or per token (%lld, %lld) for hidden_states %s",
                           ff_tensor_describe(timestep, b1, sizeof b1), (long long)B, (long long)B, (long long)N,
                           ff_tensor_describe(x, b2, sizeof b2));
+    if (cfg->image_dim && !image)
+        return ff_err_set(err, FF_ERR_ARG,
+                          "transformer: this model has an image branch (image_dim %d): it needs "
+                          "encoder_hidden_states_image (CLIP hidden_states[-2])",
+                          cfg->image_dim);
+    if (image && (st = ff_wandit_image_rows(cfg, image, B, &s.Li, err))) return st;
     s.B = B, s.N = N, s.L = text->shape[1], s.D = D, s.H = cfg->heads, s.hd = cfg->head_dim;
     s.M = s.N > s.L ? s.N : s.L;
+    if (s.Li > s.M) s.M = s.Li;
     s.Bt = Bt, s.Nt = Nt;
     const int64_t T = Bt * Nt;
     {
@@ -346,7 +472,7 @@ ff_status ff_wandit_forward(ff_wandit_model *m, ff_backend *be, const ff_tensor 
     /* ---- buffers */
     {
         act_spec specs[ACT_MAX];
-        int n = act_specs(cfg, B, N, s.L, Bt, Nt, U, &s, specs);
+        int n = act_specs(cfg, B, N, s.L, s.Li, Bt, Nt, U, &s, specs);
         for (int i = 0; i < n; i++)
             if ((st = ff_be_alloc(be, specs[i].t, specs[i].dt, specs[i].ndim, specs[i].shape, err))) {
                 ff_err_wrap(err, "transformer activations (%s): ", specs[i].what);
@@ -409,6 +535,8 @@ ff_status ff_wandit_forward(ff_wandit_model *m, ff_backend *be, const ff_tensor 
         TRY(ff_op_unary(be, FF_UNARY_GELU_TANH, &t, &t, err));
         TRY(linear(be, &t, &m->text_linear_2, &s.ctx, err));
     }
+    /* image_embedder (I2V): encoder_hidden_states_image -> image context rows */
+    if (image) TRY(image_embed(m, be, image, B, s.Li, &s.img_a, &s.img_b, &s.ctx_img, err));
 
     /* ---- patch_embedding: Conv3d(kernel = stride = patch) -> flatten(2).transpose(1, 2) */
     {
@@ -480,7 +608,8 @@ done:
     free(uniq);
     free(ids_host);
     ff_tensor *acts[] = {&s.h,    &s.nrm, &s.tmp,  &s.arena, &s.ctx,  &s.rope_cos, &s.rope_sin, &s.temb,
-                         &s.tproj, &s.ids, &s.modU, &s.modA, &s.modB, &s.tstep,    &s.t1};
+                         &s.tproj, &s.ids, &s.modU, &s.modA, &s.modB, &s.tstep,    &s.t1, &s.ctx_img,
+                         &s.img_a, &s.img_b};
     for (size_t i = 0; i < sizeof acts / sizeof acts[0]; i++)
         if (acts[i]->data) ff_be_free(be, acts[i]);
     return st;
@@ -488,22 +617,32 @@ done:
 
 ff_status ff_wandit_forward_host(ff_wandit_model *m, ff_backend *be, const ff_tensor *x, const ff_tensor *timestep,
                               const ff_tensor *text, const ff_wandit_hooks *hooks, ff_tensor *out, ff_err *err) {
+    return ff_wandit_forward_host_image(m, be, x, timestep, text, NULL, hooks, out, err);
+}
+
+ff_status ff_wandit_forward_host_image(ff_wandit_model *m, ff_backend *be, const ff_tensor *x,
+                                       const ff_tensor *timestep, const ff_tensor *text, const ff_tensor *image,
+                                       const ff_wandit_hooks *hooks, ff_tensor *out, ff_err *err) {
     memset(out, 0, sizeof *out);
     int64_t oshape[5];
     ff_status st = ff_wandit_out_shape(&m->cfg, x, oshape, err);
     if (st) return st;
-    ff_tensor dx = {0}, dtext = {0}, dout = {0};
+    ff_tensor dx = {0}, dtext = {0}, dout = {0}, dimg = {0};
     if ((st = ff_be_alloc(be, &dx, FF_F32, x->ndim, x->shape, err)) ||
         (st = ff_be_alloc(be, &dtext, FF_F32, text->ndim, text->shape, err)) ||
-        (st = ff_be_alloc(be, &dout, FF_F32, 5, oshape, err)))
+        (st = ff_be_alloc(be, &dout, FF_F32, 5, oshape, err)) ||
+        (image && (st = ff_be_alloc(be, &dimg, FF_F32, image->ndim, image->shape, err))))
         goto done;
-    if ((st = ff_be_upload(be, &dx, x, err)) || (st = ff_be_upload(be, &dtext, text, err))) goto done;
-    if ((st = ff_wandit_forward(m, be, &dx, timestep, &dtext, hooks, &dout, err))) goto done;
+    if ((st = ff_be_upload(be, &dx, x, err)) || (st = ff_be_upload(be, &dtext, text, err)) ||
+        (image && (st = ff_be_upload(be, &dimg, image, err))))
+        goto done;
+    if ((st = ff_wandit_forward_image(m, be, &dx, timestep, &dtext, image ? &dimg : NULL, hooks, &dout, err))) goto done;
     if ((st = ff_tensor_alloc(out, FF_F32, 5, oshape, err))) goto done;
     if ((st = ff_be_download(be, out, &dout, err))) ff_tensor_free(out);
 done:
     if (dx.data) ff_be_free(be, &dx);
     if (dtext.data) ff_be_free(be, &dtext);
     if (dout.data) ff_be_free(be, &dout);
+    if (dimg.data) ff_be_free(be, &dimg);
     return st;
 }

@@ -35,14 +35,6 @@ ff_status ff_wandit_config_parse(const ff_json *root, const char *what, ff_wandi
     if (cls && strcmp(cls, "WanTransformer3DModel") != 0)
         return ff_err_set(err, FF_ERR_UNSUPPORTED, "%s: _class_name \"%s\" is not WanTransformer3DModel", what, cls);
 
-    /* Image conditioning (Wan I2V / FLF2V): image_embedder and the added
-     * k/v projections of attn2. */
-    const char *img_keys[] = {"image_dim", "added_kv_proj_dim"};
-    for (size_t i = 0; i < 2; i++)
-        if (!ff_json_is_null(ff_json_get(root, img_keys[i])))
-            return ff_err_set(err, FF_ERR_UNSUPPORTED,
-                              "%s: \"%s\" is set: image conditioning not supported yet (Wan I2V)", what, img_keys[i]);
-
     const ff_json *ps = ff_json_get(root, "patch_size");
     if (ff_json_is_null(ps)) {
         cfg->patch[0] = 1, cfg->patch[1] = 2, cfg->patch[2] = 2;
@@ -69,12 +61,29 @@ ff_status ff_wandit_config_parse(const ff_json *root, const char *what, ff_wandi
         (st = get_int(root, what, "rope_max_seq_len", 1024, 1, big, &cfg->rope_max_seq_len, err)))
         return st;
     if (cfg->out_channels == 0) cfg->out_channels = cfg->in_channels; /* out_channels or in_channels */
+    /* Image conditioning (Wan 2.1 I2V / FLF2V): image_embedder and the added
+     * k/v projections of attn2; null (absent) is 0. */
+    if ((st = get_int(root, what, "image_dim", 0, 0, big, &cfg->image_dim, err)) ||
+        (st = get_int(root, what, "added_kv_proj_dim", 0, 0, big, &cfg->added_kv_proj_dim, err)) ||
+        (st = get_int(root, what, "pos_embed_seq_len", 0, 0, big, &cfg->pos_embed_seq_len, err)))
+        return st;
+    if (!cfg->image_dim != !cfg->added_kv_proj_dim)
+        return ff_err_set(err, FF_ERR_UNSUPPORTED,
+                          "%s: \"%s\" is set without \"%s\" (image tokens joined to the text context): not supported, "
+                          "Wan I2V sets both",
+                          what, cfg->image_dim ? "image_dim" : "added_kv_proj_dim",
+                          cfg->image_dim ? "added_kv_proj_dim" : "image_dim");
+    if (!cfg->image_dim) cfg->pos_embed_seq_len = 0; /* no image_embedder, no pos_embed */
     if (cfg->head_dim % 2)
         return ff_err_set(err, FF_ERR_FORMAT, "%s: attention_head_dim %d must be even (rotary pairs)", what,
                           cfg->head_dim);
     if ((int64_t)cfg->heads * cfg->head_dim > big)
         return ff_err_set(err, FF_ERR_FORMAT, "%s: inner dim %d x %d too large", what, cfg->heads, cfg->head_dim);
     cfg->dim = cfg->heads * cfg->head_dim;
+    if (cfg->added_kv_proj_dim && cfg->added_kv_proj_dim != cfg->dim)
+        return ff_err_set(err, FF_ERR_FORMAT,
+                          "%s: added_kv_proj_dim %d must equal the inner dim %d (add_k_proj reads the embedded image)",
+                          what, cfg->added_kv_proj_dim, cfg->dim);
     if (ff_json_get_bool(root, "cross_attn_norm", 1, &cfg->cross_attn_norm))
         return ff_err_set(err, FF_ERR_FORMAT, "%s: \"cross_attn_norm\" is not a boolean", what);
     double eps;
@@ -159,6 +168,14 @@ size_t ff_wandit_block_params(const ff_wandit_config *cfg, int index, ff_wandit_
     add_attn(out, &n, index, SLOT(blk, attn1), d, p);
     snprintf(p, sizeof p, "blocks.%d.attn2", index);
     add_attn(out, &n, index, SLOT(blk, attn2), d, p);
+    if (cfg->added_kv_proj_dim) { /* I2V: attn2's image branch */
+        snprintf(p, sizeof p, "blocks.%d.attn2.add_k_proj", index);
+        add_linear(out, &n, index, blk ? &blk->attn2.add_k_proj : NULL, d, cfg->added_kv_proj_dim, p);
+        snprintf(p, sizeof p, "blocks.%d.attn2.add_v_proj", index);
+        add_linear(out, &n, index, blk ? &blk->attn2.add_v_proj : NULL, d, cfg->added_kv_proj_dim, p);
+        add_param(out, &n, index, blk ? &blk->attn2.norm_added_k : NULL, 1, ds, "blocks.%d.attn2.norm_added_k.weight",
+                  index);
+    }
     if (cfg->cross_attn_norm) {
         add_param(out, &n, index, SLOT(blk, norm2_weight), 1, ds, "blocks.%d.norm2.weight", index);
         add_param(out, &n, index, SLOT(blk, norm2_bias), 1, ds, "blocks.%d.norm2.bias", index);
@@ -183,6 +200,17 @@ static size_t nonblock_params(const ff_wandit_config *cfg, ff_wandit_model *m, f
     add_linear(out, &n, -1, SLOT(m, time_proj), 6 * d, d, "condition_embedder.time_proj");
     add_linear(out, &n, -1, SLOT(m, text_linear_1), d, cfg->text_dim, "condition_embedder.text_embedder.linear_1");
     add_linear(out, &n, -1, SLOT(m, text_linear_2), d, d, "condition_embedder.text_embedder.linear_2");
+    if (cfg->image_dim) { /* WanImageEmbedding */
+        const int64_t id = cfg->image_dim, is[1] = {id}, pe[3] = {1, cfg->pos_embed_seq_len, id};
+        if (cfg->pos_embed_seq_len)
+            add_param(out, &n, -1, SLOT(m, img_pos_embed), 3, pe, "condition_embedder.image_embedder.pos_embed");
+        add_param(out, &n, -1, SLOT(m, img_norm1_weight), 1, is, "condition_embedder.image_embedder.norm1.weight");
+        add_param(out, &n, -1, SLOT(m, img_norm1_bias), 1, is, "condition_embedder.image_embedder.norm1.bias");
+        add_linear(out, &n, -1, SLOT(m, img_ff_in), id, id, "condition_embedder.image_embedder.ff.net.0.proj");
+        add_linear(out, &n, -1, SLOT(m, img_ff_out), d, id, "condition_embedder.image_embedder.ff.net.2");
+        add_param(out, &n, -1, SLOT(m, img_norm2_weight), 1, ds, "condition_embedder.image_embedder.norm2.weight");
+        add_param(out, &n, -1, SLOT(m, img_norm2_bias), 1, ds, "condition_embedder.image_embedder.norm2.bias");
+    }
     add_param(out, &n, -1, SLOT(m, scale_shift_table), 3, sst, "scale_shift_table");
     add_linear(out, &n, -1, SLOT(m, proj_out), pc, d, "proj_out");
     return n;

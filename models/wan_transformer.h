@@ -10,9 +10,20 @@
  * hooks so that offload/ can stream each block's weights to the device just
  * before it runs.
  *
+ * Image conditioning (Wan 2.1 I2V, image_dim + added_kv_proj_dim set):
+ * condition_embedder.image_embedder (WanImageEmbedding: FP32LayerNorm ->
+ * Linear -> exact GELU -> Linear -> FP32LayerNorm, eps 1e-5; with
+ * pos_embed_seq_len (FLF2V) the (2B, T, image_dim) input is first viewed as
+ * (B, 2T, image_dim) and pos_embed added) turns encoder_hidden_states_image
+ * (CLIP hidden_states[-2]) into image context rows; every attn2 adds
+ * SDPA(q, norm_added_k(add_k_proj(img)), add_v_proj(img)) to its text
+ * attention before to_out. The image and text contexts are kept apart, so
+ * the text length is free (diffusers concatenates them and splits at a
+ * hard-coded 512 text rows: with 512 rows both agree). Wan 2.2 I2V-A14B and
+ * TI2V have no image branch (in_channels 36 / 48 are plain config values).
+ *
  * What it is not: the denoising loop, CFG or expert switching (pipeline/),
- * memory budgets or weight placement policy (offload/). Image conditioning
- * (image_dim / added_kv_proj_dim, Wan I2V) is rejected with a clear error.
+ * memory budgets or weight placement policy (offload/).
  *
  * Ownership: ff_wandit_model owns its weight tensors. A weight tensor lives
  * either on the host (FF_LOC_HOST, owned, as loaded) or on the backend
@@ -44,12 +55,17 @@ typedef struct {
     int cross_attn_norm;   /* norm2 with weight + bias (else identity) */
     float eps;             /* every LayerNorm / RMSNorm */
     int rope_max_seq_len;  /* positions per axis must stay below it */
+    int image_dim;         /* image_dim: encoder_hidden_states_image width (Wan 2.1 I2V: CLIP 1280); 0 = none */
+    int added_kv_proj_dim; /* attn2.add_k_proj / add_v_proj input (= dim: they read the embedded image); 0 = none */
+    int pos_embed_seq_len; /* image_embedder.pos_embed rows (FLF2V: 2 x 257); 0 = none */
 } ff_wandit_config;
 
 /* Reads a WanTransformer3DModel config object; `what` names it in errors.
- * Values diffusers would accept but we do not implement (image_dim,
- * added_kv_proj_dim, pos_embed_seq_len) are FF_ERR_UNSUPPORTED "image
- * conditioning not supported yet"; impossible values are FF_ERR_FORMAT. */
+ * image_dim and added_kv_proj_dim come together (one without the other, a
+ * layout no published model has, is FF_ERR_UNSUPPORTED); added_kv_proj_dim
+ * must equal the inner dim (add_k_proj reads the embedded image);
+ * pos_embed_seq_len only matters with image_dim. Impossible values are
+ * FF_ERR_FORMAT. */
 ff_status ff_wandit_config_parse(const ff_json *root, const char *what, ff_wandit_config *cfg, ff_err *err);
 /* Same, from a config.json path. */
 ff_status ff_wandit_config_load(const char *path, ff_wandit_config *cfg, ff_err *err);
@@ -67,6 +83,9 @@ typedef struct {
     ff_wandit_linear to_q, to_k, to_v; /* (D, D) */
     ff_wandit_linear to_out;           /* to_out.0 (D, D) */
     ff_tensor norm_q, norm_k;       /* (D) */
+    /* attn2 of an image-conditioned model only (else empty): */
+    ff_wandit_linear add_k_proj, add_v_proj; /* (D, added_kv_proj_dim) */
+    ff_tensor norm_added_k;                  /* (D) RMSNorm over the full inner dim */
 } ff_wandit_attn;
 
 /* WanTransformerBlock: weights of blocks.<index>.* */
@@ -88,6 +107,12 @@ typedef struct {
     ff_wandit_linear time_proj;          /* condition_embedder.time_proj (6D, D) */
     ff_wandit_linear text_linear_1;      /* condition_embedder.text_embedder.linear_1 (D, text_dim) */
     ff_wandit_linear text_linear_2;      /* condition_embedder.text_embedder.linear_2 (D, D) */
+    /* condition_embedder.image_embedder (image_dim set, else empty) */
+    ff_tensor img_norm1_weight, img_norm1_bias; /* norm1 (image_dim) */
+    ff_wandit_linear img_ff_in;                 /* ff.net.0.proj (image_dim, image_dim) */
+    ff_wandit_linear img_ff_out;                /* ff.net.2 (D, image_dim) */
+    ff_tensor img_norm2_weight, img_norm2_bias; /* norm2 (D) */
+    ff_tensor img_pos_embed;                    /* pos_embed (1, pos_embed_seq_len, image_dim), FLF2V only */
     ff_tensor scale_shift_table;      /* (1, 2, D) output modulation */
     ff_wandit_linear proj_out;           /* (pt*ph*pw*C_out, D) */
     ff_wandit_block *blocks;             /* num_layers */
@@ -105,7 +130,8 @@ typedef struct {
     ff_tensor *slot;  /* NULL in a shape-only list */
 } ff_wandit_param;
 
-/* Parameters of block `index` (25, or 27 with cross_attn_norm). out may be NULL to count;
+/* Parameters of block `index` (25, or 27 with cross_attn_norm, + 5 with
+ * added_kv_proj_dim). out may be NULL to count;
  * blk may be NULL for a shape-only list. Returns the count. */
 #define FF_WANDIT_BLOCK_PARAMS_MAX 32
 size_t ff_wandit_block_params(const ff_wandit_config *cfg, int index, ff_wandit_block *blk, ff_wandit_param *out);
@@ -184,7 +210,8 @@ ff_status ff_wandit_out_shape(const ff_wandit_config *cfg, const ff_tensor *hidd
  *   out                    (B, C_out, F', H', W') F32 on the backend, see
  *                          ff_wandit_out_shape
  * hooks may be NULL (then every block's weights must already be usable by
- * the backend). */
+ * the backend). A model with an image branch needs ff_wandit_forward_image
+ * (FF_ERR_ARG here). */
 ff_status ff_wandit_forward(ff_wandit_model *m, ff_backend *be, const ff_tensor *hidden_states, const ff_tensor *timestep,
                          const ff_tensor *encoder_hidden_states, const ff_wandit_hooks *hooks, ff_tensor *out,
                          ff_err *err);
@@ -195,6 +222,38 @@ ff_status ff_wandit_forward(ff_wandit_model *m, ff_backend *be, const ff_tensor 
  * timestep values (0: assume all differ). For the memory planner. */
 ff_status ff_wandit_activation_bytes(const ff_wandit_config *cfg, const int64_t x_shape[5], int64_t text_len,
                                   int per_token, int64_t n_distinct, size_t *bytes, ff_err *err);
+/* Same for ff_wandit_forward_image with image_len image context rows per
+ * sample (ff_wandit_image_rows; 0 = ff_wandit_activation_bytes). */
+ff_status ff_wandit_activation_bytes_image(const ff_wandit_config *cfg, const int64_t x_shape[5], int64_t text_len,
+                                           int64_t image_len, int per_token, int64_t n_distinct, size_t *bytes,
+                                           ff_err *err);
+
+/* ---- image conditioning (Wan 2.1 I2V) ---------------------------------- */
+
+/* Image context rows per sample for encoder_hidden_states_image of shape
+ * (Bi, T, image_dim) and B video samples: T (Bi must be B), or 2T with
+ * pos_embed (Bi must be 2B, 2T = pos_embed_seq_len). FF_ERR_SHAPE naming
+ * the shapes otherwise; FF_ERR_ARG for a model without image branch. */
+ff_status ff_wandit_image_rows(const ff_wandit_config *cfg, const ff_tensor *image, int64_t B, int64_t *rows,
+                               ff_err *err);
+/* condition_embedder.image_embedder(encoder_hidden_states_image): image
+ * (Bi, T, image_dim) F32 on the backend -> out (B, rows, D) on the backend
+ * (B = Bi, or Bi / 2 with pos_embed). */
+ff_status ff_wandit_image_embed(ff_wandit_model *m, ff_backend *be, const ff_tensor *image, ff_tensor *out,
+                                ff_err *err);
+/* WanTransformer3DModel.forward(hidden_states, timestep,
+ * encoder_hidden_states, encoder_hidden_states_image) (see
+ * ff_wandit_forward). image: (Bi, T, image_dim) F32 on the backend, required
+ * when the model has an image branch and refused otherwise (NULL then). */
+ff_status ff_wandit_forward_image(ff_wandit_model *m, ff_backend *be, const ff_tensor *hidden_states,
+                                  const ff_tensor *timestep, const ff_tensor *encoder_hidden_states,
+                                  const ff_tensor *encoder_hidden_states_image, const ff_wandit_hooks *hooks,
+                                  ff_tensor *out, ff_err *err);
+/* ff_wandit_forward_host with a host encoder_hidden_states_image (or NULL). */
+ff_status ff_wandit_forward_host_image(ff_wandit_model *m, ff_backend *be, const ff_tensor *hidden_states,
+                                       const ff_tensor *timestep, const ff_tensor *encoder_hidden_states,
+                                       const ff_tensor *encoder_hidden_states_image, const ff_wandit_hooks *hooks,
+                                       ff_tensor *out, ff_err *err);
 
 /* Same with host tensors: uploads hidden_states (F32) and
  * encoder_hidden_states (F32), runs, and returns an owned host tensor in

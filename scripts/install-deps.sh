@@ -12,6 +12,7 @@ libzmq3-dev libprotobuf-c-dev protobuf-c-compiler
 libopenmpi-dev openmpi-bin
 libsqlite3-dev sqlite3
 libavcodec-dev libavformat-dev libavutil-dev libswscale-dev ffmpeg
+libpng-dev libjpeg62-turbo-dev
 libcmocka-dev
 sentencepiece
 slurm-wlm munge

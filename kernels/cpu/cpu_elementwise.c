@@ -37,6 +37,9 @@ static void unary_span(ff_unary_kind kind, const float *x, float *o, int64_t n) 
     case FF_UNARY_EXP:
         for (int64_t i = 0; i < n; i++) o[i] = expf(x[i]);
         break;
+    case FF_UNARY_QUICK_GELU: /* input * torch.sigmoid(1.702 * input) */
+        for (int64_t i = 0; i < n; i++) o[i] = x[i] * (1.0f / (1.0f + expf(-(1.702f * x[i]))));
+        break;
     default: break;
     }
 }

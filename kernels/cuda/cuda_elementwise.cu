@@ -33,6 +33,7 @@ static __device__ __forceinline__ float ew_apply(const ew_params p, float x) {
     case FF_UNARY_GELU_ERF: return 0.5f * x * (1.0f + erff(x * 0.7071067811865476f));
     case FF_UNARY_RELU: return x > 0.0f ? x : (x == x ? 0.0f : x); /* NaN stays NaN */
     case FF_UNARY_EXP: return expf(x);
+    case FF_UNARY_QUICK_GELU: return x * (1.0f / (1.0f + expf(-(1.702f * x))));
     default: return x;
     }
 }

@@ -376,6 +376,7 @@ static double unary_ref(ff_unary_kind kind, double x) {
     case FF_UNARY_GELU_ERF: return 0.5 * x * (1.0 + erf(x / sqrt(2.0)));
     case FF_UNARY_RELU: return x > 0 ? x : 0;
     case FF_UNARY_EXP: return exp(x);
+    case FF_UNARY_QUICK_GELU: return x / (1.0 + exp(-1.702 * x));
     default: return NAN;
     }
 }

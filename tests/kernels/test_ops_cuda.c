@@ -259,7 +259,7 @@ static void test_unary_scale_clamp(void) {
     pair x, o;
     FF_REQUIRE_OK(input(&x, FF_F32, 2, xs, 40, -6.0f, 6.0f), &err);
     FF_REQUIRE_OK(output(&o, FF_F32, 2, xs), &err);
-    static const char *names[FF_UNARY_COUNT] = {"silu", "gelu_tanh", "gelu_erf", "relu", "exp"};
+    static const char *names[FF_UNARY_COUNT] = {"silu", "gelu_tanh", "gelu_erf", "relu", "exp", "quick_gelu"};
     for (int k = 0; k < FF_UNARY_COUNT; k++) {
         BOTH(ff_op_unary(be_, (ff_unary_kind)k, T(x), T(o), &err));
         expect_close(names[k], &o, TOL);

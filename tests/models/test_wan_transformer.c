@@ -64,7 +64,8 @@ static void check_real(const char *dir, const char *name, const char *comp, int6
         for (int k = 0; k < ps[i].ndim; k++) e *= ps[i].shape[k];
         sum += e;
     }
-    FF_CHECK(n == 15 + (size_t)layers * 27); /* 15 tensors outside the blocks, 27 per block */
+    /* 15 tensors outside the blocks (+ 8 of the image_embedder), 27 per block (+ 5 of attn2's image branch) */
+    FF_CHECK(n == 15 + (cfg.image_dim ? 8u : 0u) + (size_t)layers * (27 + (cfg.added_kv_proj_dim ? 5u : 0u)));
     FF_CHECK(!strcmp(ps[0].name, "patch_embedding.weight"));
     FF_CHECK(!strcmp(ps[n - 1].name, layers == 30 ? "blocks.29.ffn.net.2.bias" : "blocks.39.ffn.net.2.bias"));
     free(ps);
@@ -88,6 +89,17 @@ static void test_real_configs(void) {
     check_real(dir, "wan2.1-t2v-14b", "transformer", 14288491584LL, 351394304LL, 232719424LL, 40);
     check_real(dir, "wan2.2-t2v-a14b", "transformer", 14288491584LL, 351394304LL, 232719424LL, 40);
     check_real(dir, "wan2.2-t2v-a14b", "transformer_2", 14288491584LL, 351394304LL, 232719424LL, 40);
+    /* Image-to-video (shared/configs/README.md): Wan 2.1 I2V 14B adds per block
+     * attn2.add_k_proj / add_v_proj (D^2 + D each) + norm_added_k (D) =
+     * 52,444,160, the image_embedder (LayerNorm 1280, Linear 1280->1280, Linear
+     * 1280->5120, LayerNorm 5120) = 8,211,200 and 20 more patch_embedding input
+     * channels (36 - 16) x 4 x 5120 = 409,600. Wan 2.2 I2V-A14B only the
+     * wider patch_embedding; TI2V-5B: D = 3072, ffn 14336, 30 layers, 48 channels. */
+    check_real(dir, "wan2.1-i2v-14b-480p", "transformer", 16394878784LL, 403838464LL, 241340224LL, 40);
+    check_real(dir, "wan2.1-i2v-14b-720p", "transformer", 16394878784LL, 403838464LL, 241340224LL, 40);
+    check_real(dir, "wan2.2-i2v-a14b", "transformer", 14288901184LL, 351394304LL, 233129024LL, 40);
+    check_real(dir, "wan2.2-i2v-a14b", "transformer_2", 14288901184LL, 351394304LL, 233129024LL, 40);
+    check_real(dir, "wan2.2-ti2v-5b", "transformer", 4999787712LL, 163656704LL, 90086592LL, 30);
 }
 
 /* Activation bytes of one forward, for the planner: 1.3B at 480p, 81 frames
@@ -114,10 +126,18 @@ static void test_activation_bytes(void) {
 static void test_config_errors(void) {
     ff_wandit_config cfg;
     ff_err err = {0};
+    /* image_dim and added_kv_proj_dim come together; add_k_proj reads the embedded image (inner dim) */
     FF_CHECK(parse_str("{\"image_dim\": 1280}", &cfg, &err) == FF_ERR_UNSUPPORTED);
-    FF_CHECK(strstr(err.msg, "image conditioning not supported yet") != NULL);
+    FF_CHECK(strstr(err.msg, "\"image_dim\" is set without \"added_kv_proj_dim\"") != NULL);
     FF_CHECK(parse_str("{\"added_kv_proj_dim\": 5120}", &cfg, &err) == FF_ERR_UNSUPPORTED);
-    FF_CHECK(strstr(err.msg, "image conditioning not supported yet") != NULL);
+    FF_CHECK(parse_str("{\"image_dim\": 1280, \"added_kv_proj_dim\": 4096}", &cfg, &err) == FF_ERR_FORMAT);
+    FF_CHECK(strstr(err.msg, "added_kv_proj_dim 4096 must equal the inner dim 5120") != NULL);
+    FF_REQUIRE_OK(parse_str("{\"image_dim\": 1280, \"added_kv_proj_dim\": 5120, \"in_channels\": 36, "
+                            "\"pos_embed_seq_len\": null}", &cfg, &err), &err);
+    FF_CHECK(cfg.image_dim == 1280 && cfg.added_kv_proj_dim == 5120 && cfg.pos_embed_seq_len == 0);
+    FF_CHECK(ff_wandit_block_params(&cfg, 0, NULL, NULL) == 32);
+    FF_REQUIRE_OK(parse_str("{\"pos_embed_seq_len\": 514}", &cfg, &err), &err); /* ignored without image_dim */
+    FF_CHECK(cfg.pos_embed_seq_len == 0);
     FF_CHECK(parse_str("{\"patch_size\": [1, 2]}", &cfg, &err) == FF_ERR_FORMAT);
     FF_CHECK(parse_str("{\"attention_head_dim\": 15}", &cfg, &err) == FF_ERR_FORMAT);
     FF_CHECK(parse_str("{\"num_attention_heads\": 0}", &cfg, &err) == FF_ERR_FORMAT);
@@ -332,6 +352,226 @@ static void test_forward_no_norm2(void) {
     ff_backend_free(be);
 }
 
+
+/* ---- image conditioning (Wan 2.1 I2V / FLF2V) on random weights --------- */
+
+static ff_status tiny_i2v(int pos_rows, ff_wandit_model **m, ff_err *err) {
+    ff_wandit_config cfg;
+    char json[512];
+    snprintf(json, sizeof json,
+             "{\"attention_head_dim\": 12, \"num_attention_heads\": 2, \"in_channels\": 3, \"out_channels\": 2,"
+             " \"text_dim\": 7, \"freq_dim\": 16, \"ffn_dim\": 20, \"num_layers\": 2, \"image_dim\": 10,"
+             " \"added_kv_proj_dim\": 24, \"pos_embed_seq_len\": %d}",
+             pos_rows);
+    ff_status st = parse_str(json, &cfg, err);
+    if (st) return st;
+    if ((st = ff_wandit_create(&cfg, m, err))) return st;
+    if ((st = ff_wandit_init_random(*m, 11, err))) {
+        ff_wandit_free(*m);
+        *m = NULL;
+    }
+    return st;
+}
+
+/* WanImageEmbedding in double: [+ pos], LayerNorm(eps 1e-5, affine), Linear,
+ * exact GELU, Linear, LayerNorm. x (rows, id) -> out (rows, D). */
+static void ref_image_embed(const ff_wandit_model *m, const float *x, int64_t rows, double *out) {
+    const int64_t id = m->cfg.image_dim, D = m->cfg.dim;
+    double *a = malloc(sizeof *a * (size_t)(id + id + D));
+    double *b = a + id, *c = b + id;
+    for (int64_t r = 0; r < rows; r++) {
+        for (int64_t i = 0; i < id; i++) {
+            a[i] = x[r * id + i];
+            if (m->cfg.pos_embed_seq_len) a[i] += ((float *)m->img_pos_embed.data)[(r % m->cfg.pos_embed_seq_len) * id + i];
+        }
+        const float *w1 = m->img_norm1_weight.data, *b1 = m->img_norm1_bias.data;
+        double mu = 0, var = 0;
+        for (int64_t i = 0; i < id; i++) mu += a[i] / id;
+        for (int64_t i = 0; i < id; i++) var += (a[i] - mu) * (a[i] - mu) / id;
+        for (int64_t i = 0; i < id; i++) a[i] = (a[i] - mu) / sqrt(var + 1e-5) * w1[i] + b1[i];
+        for (int64_t o = 0; o < id; o++) {
+            double v = ((float *)m->img_ff_in.bias.data)[o];
+            for (int64_t i = 0; i < id; i++) v += ((float *)m->img_ff_in.weight.data)[o * id + i] * a[i];
+            b[o] = 0.5 * v * (1 + erf(v / sqrt(2.0)));
+        }
+        for (int64_t o = 0; o < D; o++) {
+            double v = ((float *)m->img_ff_out.bias.data)[o];
+            for (int64_t i = 0; i < id; i++) v += ((float *)m->img_ff_out.weight.data)[o * id + i] * b[i];
+            c[o] = v;
+        }
+        const float *w2 = m->img_norm2_weight.data, *b2 = m->img_norm2_bias.data;
+        mu = var = 0;
+        for (int64_t i = 0; i < D; i++) mu += c[i] / D;
+        for (int64_t i = 0; i < D; i++) var += (c[i] - mu) * (c[i] - mu) / D;
+        for (int64_t i = 0; i < D; i++) out[r * D + i] = (c[i] - mu) / sqrt(var + 1e-5) * w2[i] + b2[i];
+    }
+    free(a);
+}
+
+static double rel_to_ref(const ff_tensor *t, const double *ref) {
+    double num = 0, den = 0;
+    for (int64_t i = 0; i < ff_tensor_numel(t); i++) {
+        double d = ((float *)t->data)[i] - ref[i];
+        num += d * d, den += ref[i] * ref[i];
+    }
+    return sqrt(num / den);
+}
+
+static ff_status embed_host(ff_wandit_model *m, ff_backend *be, const ff_tensor *img, int64_t B, int64_t rows,
+                            ff_tensor *out, ff_err *err) {
+    ff_tensor d = {0}, o = {0};
+    const int64_t os[3] = {B, rows, m->cfg.dim};
+    ff_status st;
+    if (!(st = ff_be_alloc(be, &d, FF_F32, 3, img->shape, err)) && !(st = ff_be_upload(be, &d, img, err)) &&
+        !(st = ff_be_alloc(be, &o, FF_F32, 3, os, err)) && !(st = ff_wandit_image_embed(m, be, &d, &o, err)) &&
+        !(st = ff_tensor_alloc(out, FF_F32, 3, os, err)))
+        st = ff_be_download(be, out, &o, err);
+    if (d.data) ff_be_free(be, &d);
+    if (o.data) ff_be_free(be, &o);
+    return st;
+}
+
+static void test_forward_image(void) {
+    ff_err err = {0};
+    ff_backend *be = NULL;
+    FF_REQUIRE_OK(ff_backend_cpu_create(1, &be, &err), &err);
+    ff_wandit_model *m = NULL, *t2v = NULL;
+    ff_tensor x = {0}, text = {0}, t = {0}, img = {0}, img2 = {0}, ctx = {0}, y = {0}, y2 = {0}, yh = {0}, yb = {0};
+    ff_tensor x1 = {0}, text1 = {0}, img1 = {0}, y1 = {0};
+    double *ref = NULL;
+    if (tiny_i2v(0, &m, &err) || tiny_model(1, &t2v, &err)) {
+        FF_CHECK_OK(err.code, &err);
+        goto done;
+    }
+    /* B = 2, grid (3, 2, 2) with patch (1, 2, 2): 12 tokens; 5 text rows; 4 image rows */
+    FF_REQUIRE_OK(ff_tensor_allocv(&x, FF_F32, &err, 5, 2LL, 3LL, 3LL, 4LL, 4LL), &err);
+    FF_REQUIRE_OK(ff_tensor_allocv(&text, FF_F32, &err, 3, 2LL, 5LL, 7LL), &err);
+    FF_REQUIRE_OK(ff_tensor_allocv(&img, FF_F32, &err, 3, 2LL, 4LL, 10LL), &err);
+    FF_REQUIRE_OK(ff_tensor_allocv(&t, FF_I64, &err, 1, 2LL), &err);
+    ff_test_fill_uniform(&x, 21, -1, 1);
+    ff_test_fill_uniform(&text, 22, -1, 1);
+    ff_test_fill_uniform(&img, 23, -2, 2);
+    ((int64_t *)t.data)[0] = 999, ((int64_t *)t.data)[1] = 433;
+
+    /* image_embedder against the double reference */
+    FF_REQUIRE_OK(embed_host(m, be, &img, 2, 4, &ctx, &err), &err);
+    ref = malloc(sizeof *ref * 8 * 24);
+    ref_image_embed(m, img.data, 8, ref);
+    FF_CHECK_MSG(rel_to_ref(&ctx, ref) < 1e-5, "image_embedder rel %.3e", rel_to_ref(&ctx, ref));
+
+    FF_REQUIRE_OK(ff_wandit_forward_host_image(m, be, &x, &t, &text, &img, NULL, &y, &err), &err);
+    FF_CHECK(y.shape[0] == 2 && y.shape[1] == 2 && y.shape[2] == 3 && y.shape[3] == 4 && y.shape[4] == 4);
+    /* the image matters */
+    FF_REQUIRE_OK(ff_tensor_clone(&img2, &img, &err), &err);
+    ff_test_fill_uniform(&img2, 24, -2, 2);
+    FF_REQUIRE_OK(ff_wandit_forward_host_image(m, be, &x, &t, &text, &img2, NULL, &y2, &err), &err);
+    FF_CHECK_MSG(ff_rel_l2(&y2, &y) > 1e-3, "another image: rel %.3e", ff_rel_l2(&y2, &y));
+    /* sample 1 alone = sample 1 of the batch */
+    FF_REQUIRE_OK(ff_tensor_allocv(&x1, FF_F32, &err, 5, 1LL, 3LL, 3LL, 4LL, 4LL), &err);
+    FF_REQUIRE_OK(ff_tensor_allocv(&text1, FF_F32, &err, 3, 1LL, 5LL, 7LL), &err);
+    FF_REQUIRE_OK(ff_tensor_allocv(&img1, FF_F32, &err, 3, 1LL, 4LL, 10LL), &err);
+    memcpy(x1.data, (float *)x.data + 3 * 3 * 16, 3 * 3 * 16 * 4);
+    memcpy(text1.data, (float *)text.data + 35, 35 * 4);
+    memcpy(img1.data, (float *)img.data + 40, 40 * 4);
+    int64_t t1v = 433;
+    ff_tensor t1;
+    int64_t t1s[1] = {1};
+    ff_tensor_view(&t1, FF_I64, 1, t1s, &t1v, FF_LOC_HOST);
+    FF_REQUIRE_OK(ff_wandit_forward_host_image(m, be, &x1, &t1, &text1, &img1, NULL, &y1, &err), &err);
+    ff_tensor ys;
+    ff_tensor_view(&ys, FF_F32, 5, y1.shape, (float *)y.data + ff_tensor_numel(&y1), FF_LOC_HOST);
+    FF_CHECK_MSG(ff_rel_l2(&y1, &ys) < 1e-6, "batch vs single %.3e", ff_rel_l2(&y1, &ys));
+
+    /* hooks see 32 weights per block, attn2's image branch among them; copies change nothing */
+    hook_state hs = {.names_ok = 1, .last_index = -1};
+    ff_wandit_hooks hooks = {hook_before, hook_after, &hs};
+    FF_REQUIRE_OK(ff_wandit_forward_host_image(m, be, &x, &t, &text, &img, &hooks, &yh, &err), &err);
+    FF_CHECK(hs.before == 2 && hs.after == 2 && hs.n_params == 32 && hs.names_ok);
+    FF_CHECK(ff_tensor_equal(&yh, &y));
+    ff_wandit_param bp[FF_WANDIT_BLOCK_PARAMS_MAX];
+    size_t nb = ff_wandit_block_params(&m->cfg, 1, &m->blocks[1], bp);
+    int found = 0;
+    for (size_t i = 0; i < nb; i++)
+        found += !strcmp(bp[i].name, "blocks.1.attn2.norm_added_k.weight") && bp[i].slot == &m->blocks[1].attn2.norm_added_k &&
+                 bp[i].block == 1;
+    FF_CHECK(nb == 32 && found == 1);
+
+    /* errors: no image for an I2V model, an image for a T2V one, a wrong batch */
+    FF_CHECK(ff_wandit_forward_host(m, be, &x, &t, &text, NULL, &yb, &err) == FF_ERR_ARG);
+    FF_CHECK(strstr(err.msg, "encoder_hidden_states_image") != NULL);
+    FF_CHECK(ff_wandit_forward_host_image(m, be, &x, &t, &text, &img1, NULL, &yb, &err) == FF_ERR_SHAPE);
+    {
+        ff_tensor xt = {0}, tt = {0}, it = {0};
+        FF_REQUIRE_OK(ff_tensor_allocv(&xt, FF_F32, &err, 5, 1LL, 3LL, 2LL, 2LL, 2LL), &err);
+        FF_REQUIRE_OK(ff_tensor_allocv(&tt, FF_F32, &err, 3, 1LL, 4LL, 7LL), &err);
+        FF_REQUIRE_OK(ff_tensor_allocv(&it, FF_F32, &err, 3, 1LL, 4LL, 10LL), &err);
+        FF_CHECK(ff_wandit_forward_host_image(t2v, be, &xt, &t1, &tt, &it, NULL, &yb, &err) == FF_ERR_ARG);
+        FF_CHECK(strstr(err.msg, "without an image branch") != NULL);
+        ff_tensor_free(&xt), ff_tensor_free(&tt), ff_tensor_free(&it);
+    }
+
+    /* activation bytes: the image context and the embedder's two scratch buffers */
+    {
+        const int64_t xs[5] = {2, 3, 3, 4, 4};
+        size_t b0, b4;
+        FF_REQUIRE_OK(ff_wandit_activation_bytes(&m->cfg, xs, 5, 0, 0, &b0, &err), &err);
+        FF_REQUIRE_OK(ff_wandit_activation_bytes_image(&m->cfg, xs, 5, 4, 0, 0, &b4, &err), &err);
+        FF_CHECK(b4 == b0 + (size_t)(2 * 4 * 24 + 2 * (2 * 4 * 10)) * 4);
+        FF_CHECK(ff_wandit_activation_bytes_image(&t2v->cfg, xs, 5, 4, 0, 0, &b4, &err) == FF_ERR_ARG);
+    }
+done:
+    free(ref);
+    ff_tensor *all[] = {&x, &text, &t, &img, &img2, &ctx, &y, &y2, &yh, &yb, &x1, &text1, &img1, &y1};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) ff_tensor_free(all[i]);
+    ff_wandit_free(m);
+    ff_wandit_free(t2v);
+    ff_backend_free(be);
+}
+
+/* FLF2V: pos_embed_seq_len = 2T, two images per sample viewed as one
+ * (B, 2T, image_dim) sequence plus pos_embed. */
+static void test_image_pos_embed(void) {
+    ff_err err = {0};
+    ff_backend *be = NULL;
+    FF_REQUIRE_OK(ff_backend_cpu_create(1, &be, &err), &err);
+    ff_wandit_model *m = NULL;
+    ff_tensor img = {0}, ctx = {0}, x = {0}, text = {0}, y = {0}, yb = {0};
+    double *ref = NULL;
+    if (tiny_i2v(6, &m, &err)) {
+        FF_CHECK_OK(err.code, &err);
+        goto done;
+    }
+    FF_CHECK(m->img_pos_embed.ndim == 3 && m->img_pos_embed.shape[1] == 6 && m->img_pos_embed.shape[2] == 10);
+    FF_REQUIRE_OK(ff_tensor_allocv(&img, FF_F32, &err, 3, 4LL, 3LL, 10LL), &err); /* 2 samples x 2 images x 3 rows */
+    ff_test_fill_uniform(&img, 31, -1, 1);
+    int64_t rows;
+    FF_REQUIRE_OK(ff_wandit_image_rows(&m->cfg, &img, 2, &rows, &err), &err);
+    FF_CHECK(rows == 6);
+    FF_REQUIRE_OK(embed_host(m, be, &img, 2, 6, &ctx, &err), &err);
+    ref = malloc(sizeof *ref * 12 * 24);
+    ref_image_embed(m, img.data, 12, ref);
+    FF_CHECK_MSG(rel_to_ref(&ctx, ref) < 1e-5, "pos_embed image_embedder rel %.3e", rel_to_ref(&ctx, ref));
+    FF_REQUIRE_OK(ff_tensor_allocv(&x, FF_F32, &err, 5, 2LL, 3LL, 1LL, 2LL, 2LL), &err);
+    FF_REQUIRE_OK(ff_tensor_allocv(&text, FF_F32, &err, 3, 2LL, 3LL, 7LL), &err);
+    int64_t tv = 500;
+    ff_tensor t;
+    int64_t ts[1] = {1};
+    ff_tensor_view(&t, FF_I64, 1, ts, &tv, FF_LOC_HOST);
+    FF_CHECK_OK(ff_wandit_forward_host_image(m, be, &x, &t, &text, &img, NULL, &y, &err), &err);
+    /* one image per sample does not fit pos_embed_seq_len */
+    ff_tensor half;
+    int64_t hs[3] = {2, 3, 10};
+    ff_tensor_view(&half, FF_F32, 3, hs, img.data, FF_LOC_HOST);
+    FF_CHECK(ff_wandit_forward_host_image(m, be, &x, &t, &text, &half, NULL, &yb, &err) == FF_ERR_SHAPE);
+    FF_CHECK(strstr(err.msg, "two images per sample") != NULL);
+done:
+    free(ref);
+    ff_tensor_free(&img), ff_tensor_free(&ctx), ff_tensor_free(&x), ff_tensor_free(&text), ff_tensor_free(&y);
+    ff_tensor_free(&yb);
+    ff_wandit_free(m);
+    ff_backend_free(be);
+}
+
 int main(void) {
     FF_RUN(test_config_errors);
     FF_RUN(test_real_configs);
@@ -340,5 +580,7 @@ int main(void) {
     FF_RUN(test_rope_tables);
     FF_RUN(test_forward_random);
     FF_RUN(test_forward_no_norm2);
+    FF_RUN(test_forward_image);
+    FF_RUN(test_image_pos_embed);
     return ff_test_summary();
 }

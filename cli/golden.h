@@ -61,6 +61,8 @@ ff_status golden_transformer(const golden_case *c, golden_outputs *outs, ff_err 
 ff_status golden_vae(const golden_case *c, golden_outputs *outs, ff_err *err);
 ff_status golden_scheduler(const golden_case *c, golden_outputs *outs, ff_err *err);
 ff_status golden_pipeline(const golden_case *c, golden_outputs *outs, ff_err *err);
+/* HunyuanVideo model level: hunyuan_rng, hunyuan_transformer, hunyuan_scheduler, hunyuan_vae. */
+ff_status golden_hunyuan(const golden_case *c, golden_outputs *outs, ff_err *err);
 
 /* CogVideoX model-level cases (golden_cogvideox.c). */
 ff_status golden_cogvideox_scheduler(const golden_case *c, golden_outputs *outs, ff_err *err);

@@ -35,6 +35,9 @@ static const handler_row rows[] = {
     {"clip_vision", "", golden_clip_vision, NULL},
     {"i2v_pipeline", "", NULL, "WanImageToVideoPipeline.__call__ waits for the generic component chain (issues 15, 23)"},
     {"clip_text", "", golden_clip_text, NULL},
+    {"hunyuan_rng", "", golden_hunyuan, NULL},
+    {"hunyuan_transformer", "", golden_hunyuan, NULL},
+    {"hunyuan_scheduler", "", golden_hunyuan, NULL},
 };
 
 golden_handler golden_find_handler(const golden_case *c, const char **why) {

@@ -66,6 +66,7 @@ typedef struct ff_backend_vtable {
     ff_status (*rope)(ff_backend *be, const ff_tensor *x, const ff_tensor *cos, const ff_tensor *sin, ff_tensor *out,
                       ff_err *err);
     ff_status (*upsample_nearest2d)(ff_backend *be, const ff_tensor *x, int fh, int fw, ff_tensor *out, ff_err *err);
+    ff_status (*pad_replicate3d)(ff_backend *be, const ff_tensor *x, const int pad[6], ff_tensor *out, ff_err *err);
     ff_status (*concat)(ff_backend *be, const ff_tensor *const *xs, int n, int axis, ff_tensor *out, ff_err *err);
     ff_status (*slice)(ff_backend *be, const ff_tensor *x, int axis, int64_t start, ff_tensor *out, ff_err *err);
     ff_status (*permute)(ff_backend *be, const ff_tensor *x, const int *perm, ff_tensor *out, ff_err *err);

@@ -805,6 +805,27 @@ ff_status ff_op_upsample_nearest2d(ff_backend *be, const ff_tensor *x, int fh, i
     return be->vt->upsample_nearest2d(be, x, fh, fw, out, err);
 }
 
+ff_status ff_op_pad_replicate3d(ff_backend *be, const ff_tensor *x, const int pad[6], ff_tensor *out, ff_err *err) {
+    opctx c = {"op pad_replicate3d", be, err};
+    TRY(check_be(&c));
+    TRY(check(&c, "x", x, M_F32));
+    TRY(need_ndim(&c, "x", x, 5, 5));
+    TRY(check(&c, "out", out, M_F32));
+    if (!pad) return fail(&c, FF_ERR_ARG, "pad is NULL");
+    for (int i = 0; i < 6; i++)
+        if (pad[i] < 0 || pad[i] > (1 << 20))
+            return fail(&c, FF_ERR_ARG, "pad[%d] = %d (must be in [0, 2^20])", i, pad[i]);
+    if (ff_tensor_numel(x) == 0 && ff_tensor_numel(out) != 0)
+        return fail(&c, FF_ERR_SHAPE, "cannot replicate-pad an empty tensor");
+    const int64_t shape[5] = {x->shape[0], x->shape[1], x->shape[2] + pad[0] + pad[1], x->shape[3] + pad[2] + pad[3],
+                              x->shape[4] + pad[4] + pad[5]};
+    TRY(need_result(&c, out, 5, shape));
+    TRY(check_alias(&c, out, 0, "x", x, NULL));
+    TRY(need_impl(&c, be->vt->pad_replicate3d != NULL));
+    if (empty(out)) return FF_OK;
+    return be->vt->pad_replicate3d(be, x, pad, out, err);
+}
+
 ff_status ff_op_concat(ff_backend *be, const ff_tensor *const *xs, int n, int axis, ff_tensor *out, ff_err *err) {
     opctx c = {"op concat", be, err};
     TRY(check_be(&c));

@@ -268,6 +268,13 @@ ff_status ff_op_rope(ff_backend *be, const ff_tensor *x, const ff_tensor *cos, c
 ff_status ff_op_upsample_nearest2d(ff_backend *be, const ff_tensor *x, int fh, int fw, ff_tensor *out,
                                    ff_err *err);
 
+/* Replicate ("edge") padding of the last three dims: x (N, C, F, H, W) ->
+ * out (N, C, F + t_front + t_back, H + h_top + h_bottom, W + w_left +
+ * w_right), pad {t_front, t_back, h_top, h_bottom, w_left, w_right} >= 0;
+ * every out position copies the nearest x position (torch F.pad(...,
+ * mode="replicate"), as HunyuanVideo's causal convs pad before Conv3d). */
+ff_status ff_op_pad_replicate3d(ff_backend *be, const ff_tensor *x, const int pad[6], ff_tensor *out, ff_err *err);
+
 /* Concatenation of n tensors along axis (all other dims equal). */
 ff_status ff_op_concat(ff_backend *be, const ff_tensor *const *xs, int n, int axis, ff_tensor *out, ff_err *err);
 

@@ -100,6 +100,16 @@ const ff_sched_config *ff_sched_get_config(const ff_sched *s);
 /* diffusers set_timesteps(n): builds n timesteps and n+1 sigmas, resets the
  * history and sets the begin index to 0 (WanPipeline's set_begin_index(0)). */
 ff_status ff_sched_set_timesteps(ff_sched *s, int64_t n, ff_err *err);
+/* FlowMatchEulerDiscreteScheduler.set_timesteps(sigmas=...) (custom sigmas,
+ * as HunyuanVideoPipeline passes np.linspace(1, 0, N+1)[:-1]): the n values
+ * are cast to float32 (np.array(sigmas).astype(np.float32)), shifted IN
+ * FLOAT32 (shift*s / (1 + (shift-1)*s)), stretched to shift_terminal when
+ * set, inverted when invert_sigmas; timesteps = sigmas * num_train_timesteps
+ * (float32); the terminal sigma (0, or 1 inverted) is appended. Resets the
+ * history and the begin index as ff_sched_set_timesteps. FF_ERR_UNSUPPORTED
+ * for UniPC (diffusers' UniPC has no custom sigmas), FF_ERR_ARG for n < 1 or
+ * a non-finite value. */
+ff_status ff_sched_set_sigmas(ff_sched *s, const double *sigmas, int64_t n, ff_err *err);
 /* First step index (img2img-style partial schedules); clears the history. */
 ff_status ff_sched_set_begin_index(ff_sched *s, int64_t begin, ff_err *err);
 /* Forgets the multistep history and restarts at the begin index; keeps the

@@ -63,6 +63,7 @@ static const ff_backend_vtable cpu_vtable = {
     .sdpa = cpu_sdpa,
     .rope = cpu_rope,
     .upsample_nearest2d = cpu_upsample_nearest2d,
+    .pad_replicate3d = cpu_pad_replicate3d,
     .concat = cpu_concat,
     .slice = cpu_slice,
     .permute = cpu_permute,

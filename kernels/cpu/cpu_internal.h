@@ -3,9 +3,10 @@
  * The CPU backend is a set of small files, one job each: cpu_backend.c (the
  * vtable and memory), cpu_gemm.c (the GEMM engine behind linear, matmul and
  * conv), cpu_matmul.c, cpu_conv.c, cpu_norm.c, cpu_elementwise.c,
- * cpu_attention.c, cpu_layout.c and cpu_precision.c (the BF16 mode's
- * rounding of GEMM inputs). Every op here trusts kernels/ops.c to
- * have validated dtypes, shapes and aliasing; it only reports allocation
+ * cpu_attention.c, cpu_layout.c, cpu_pad.c (replicate padding) and
+ * cpu_precision.c (the BF16 mode's rounding of GEMM inputs). Every op here
+ * trusts kernels/ops.c to have validated dtypes, shapes and aliasing; it
+ * only reports allocation
  * failures and data-dependent errors (an embedding id out of range).
  *
  * Not here: argument validation (ops.c), anything CUDA. */
@@ -109,6 +110,7 @@ ff_status cpu_rope(ff_backend *be, const ff_tensor *x, const ff_tensor *cos, con
                    ff_err *err);
 ff_status cpu_sdpa(ff_backend *be, const ff_tensor *q, const ff_tensor *k, const ff_tensor *v, const ff_tensor *bias,
                    const int64_t *bias_shape, float scale, ff_tensor *out, ff_err *err);
+ff_status cpu_pad_replicate3d(ff_backend *be, const ff_tensor *x, const int pad[6], ff_tensor *out, ff_err *err);
 ff_status cpu_upsample_nearest2d(ff_backend *be, const ff_tensor *x, int fh, int fw, ff_tensor *out, ff_err *err);
 ff_status cpu_concat(ff_backend *be, const ff_tensor *const *xs, int n, int axis, ff_tensor *out, ff_err *err);
 ff_status cpu_slice(ff_backend *be, const ff_tensor *x, int axis, int64_t start, ff_tensor *out, ff_err *err);

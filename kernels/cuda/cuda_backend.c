@@ -249,6 +249,7 @@ static const ff_backend_vtable cuda_vtable = {
     .sdpa = cuda_sdpa,
     .rope = cuda_rope,
     .upsample_nearest2d = cuda_upsample_nearest2d,
+    .pad_replicate3d = cuda_pad_replicate3d,
     .concat = cuda_concat,
     .slice = cuda_slice,
     .permute = cuda_permute,

@@ -8,6 +8,7 @@
  *   cuda_norm.cu        softmax, rms_norm, layer_norm, group_norm, l2norm_channels
  *   cuda_attention.cu   flash-style sdpa (online softmax over key blocks)
  *   cuda_layout.cu      copy/convert, slice, concat, permute, upsample, embedding
+ *   cuda_pad.cu         replicate padding (pad_replicate3d)
  * Every op trusts kernels/ops.c to have validated dtypes, shapes and
  * aliasing; it reports CUDA/cuBLAS failures (FF_ERR_DEVICE, naming the call,
  * file:line and CUDA's own message) and data-dependent errors (embedding ids).
@@ -131,6 +132,7 @@ ff_status cuda_rope(ff_backend *be, const ff_tensor *x, const ff_tensor *cos, co
                     ff_err *err);
 ff_status cuda_sdpa(ff_backend *be, const ff_tensor *q, const ff_tensor *k, const ff_tensor *v, const ff_tensor *bias,
                     const int64_t *bias_shape, float scale, ff_tensor *out, ff_err *err);
+ff_status cuda_pad_replicate3d(ff_backend *be, const ff_tensor *x, const int pad[6], ff_tensor *out, ff_err *err);
 ff_status cuda_upsample_nearest2d(ff_backend *be, const ff_tensor *x, int fh, int fw, ff_tensor *out, ff_err *err);
 ff_status cuda_concat(ff_backend *be, const ff_tensor *const *xs, int n, int axis, ff_tensor *out, ff_err *err);
 ff_status cuda_slice(ff_backend *be, const ff_tensor *x, int axis, int64_t start, ff_tensor *out, ff_err *err);

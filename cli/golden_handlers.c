@@ -38,6 +38,7 @@ static const handler_row rows[] = {
     {"hunyuan_rng", "", golden_hunyuan, NULL},
     {"hunyuan_transformer", "", golden_hunyuan, NULL},
     {"hunyuan_scheduler", "", golden_hunyuan, NULL},
+    {"hunyuan_vae", "", golden_hunyuan, NULL},
 };
 
 golden_handler golden_find_handler(const golden_case *c, const char **why) {

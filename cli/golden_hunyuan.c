@@ -11,6 +11,7 @@
 
 #include "cli/golden.h"
 #include "models/hunyuan_transformer.h"
+#include "models/hunyuan_vae.h"
 #include "pipeline/hunyuan_latents.h"
 #include "pipeline/scheduler.h"
 
@@ -250,12 +251,137 @@ static ff_status run_transformer(const golden_case *c, golden_outputs *outs, ff_
     return st;
 }
 
+/* ---- hunyuan_vae ------------------------------------------------------------------ */
+
+/* options.tiling: false, or enable_tiling's keyword arguments (a missing or 0
+ * value keeps the current one, as `x or self.x`); options.slicing or an op
+ * naming enable_slicing; options.use_framewise_decoding (default true). */
+static ff_status vae_opts(const golden_case *c, ff_hyvae_opts *o, ff_err *err) {
+    ff_hyvae_opts_default(o);
+    const ff_json *t = ff_json_get(c->options, "tiling");
+    if (t && t->type == FF_JSON_OBJECT) {
+        static const char *keys[6] = {"tile_sample_min_height",    "tile_sample_min_width",
+                                      "tile_sample_min_num_frames", "tile_sample_stride_height",
+                                      "tile_sample_stride_width",  "tile_sample_stride_num_frames"};
+        int *dst[6] = {&o->tile_sample_min_height,    &o->tile_sample_min_width,   &o->tile_sample_min_num_frames,
+                       &o->tile_sample_stride_height, &o->tile_sample_stride_width, &o->tile_sample_stride_num_frames};
+        o->tiling = 1;
+        for (int i = 0; i < 6; i++) {
+            int64_t v;
+            if (ff_json_get_int64(t, keys[i], 0, &v) || v < 0 || v > (1 << 20))
+                return ff_err_set(err, FF_ERR_FORMAT, "%s: options.tiling.%s is not a size", c->name, keys[i]);
+            if (v) *dst[i] = (int)v;
+        }
+    } else if (t && t->type == FF_JSON_BOOL) {
+        o->tiling = t->boolean;
+    } else if (t && t->type != FF_JSON_NULL) {
+        return ff_err_set(err, FF_ERR_FORMAT, "%s: options.tiling must be a boolean or an object", c->name);
+    }
+    int slicing = 0, framewise = 1;
+    if (ff_json_get_bool(c->options, "slicing", 0, &slicing) ||
+        ff_json_get_bool(c->options, "use_framewise_decoding", 1, &framewise))
+        return ff_err_set(err, FF_ERR_FORMAT, "%s: options.slicing / use_framewise_decoding must be booleans",
+                          c->name);
+    o->slicing = slicing || strstr(c->op, "enable_slicing") != NULL;
+    o->framewise = framewise;
+    return FF_OK;
+}
+
+static ff_status vae_decode_case(const golden_case *c, ff_hyvae *v, const ff_hyvae_opts *o, golden_outputs *outs,
+                                 ff_err *err) {
+    const ff_hyvae_config *cfg = ff_hyvae_config_of(v);
+    ff_tensor lat = {0}, z = {0}, video = {0}, frames = {0}, extra = {0}, zt = {0};
+    ff_status st;
+    if ((st = input(c, "latents", FF_F32, &lat, err)) || (st = ff_hyvae_unscale(cfg, &lat, &z, err)) ||
+        (st = ff_hyvae_decode(v, &z, o, &video, err)) || (st = ff_hyvae_postprocess_frames(&video, &frames, err)))
+        goto done;
+    const int64_t F = z.shape[2], tc = cfg->temporal_compression_ratio;
+    const int temporal = o->framewise && F > o->tile_sample_min_num_frames / tc;
+    if (temporal || o->tiling) { /* the single pass over all frames, for comparison */
+        ff_hyvae_opts plain = *o;
+        plain.framewise = 0, plain.tiling = 0;
+        if ((st = ff_hyvae_decode(v, &z, &plain, &extra, err)) ||
+            (st = golden_out_add(outs, "video_single_pass", &extra, err)))
+            goto done;
+    }
+    /* The first temporal tile's decoder output. Only tile 0: the generator recorded each tile's output
+     * tensor, and diffusers' _temporal_tiled_decode blends the view decoded[:, :, 1:] of every later tile
+     * in place (blend_t), so the stored temporal_tile{k>0}_decoded hold frames 1..blend already blended
+     * with the previous tile: not the decoder output the notes describe (the final video checks that). */
+    if (temporal && !o->tiling) {
+        const int64_t n = o->tile_sample_min_num_frames / tc + 1, nt = F < n ? F : n;
+        if ((st = ff_tensor_allocv(&zt, FF_F32, err, 5, z.shape[0], z.shape[1], nt, z.shape[3], z.shape[4])))
+            goto done;
+        const int64_t plane = z.shape[3] * z.shape[4];
+        for (int64_t bc = 0; bc < z.shape[0] * z.shape[1]; bc++)
+            memcpy((float *)zt.data + bc * nt * plane, (const float *)z.data + bc * F * plane,
+                   (size_t)(nt * plane) * sizeof(float));
+        if ((st = ff_hyvae_decode_tile(v, &zt, &extra, err)) ||
+            (st = golden_out_add(outs, "temporal_tile0_decoded", &extra, err)))
+            goto done;
+    }
+    if (o->slicing) { /* each sample decoded alone = the batch sliced by hand */
+        ff_hyvae_opts batched = *o;
+        batched.slicing = 0;
+        if ((st = ff_hyvae_decode(v, &z, &batched, &extra, err)) ||
+            (st = golden_out_add(outs, "video_per_sample", &extra, err)))
+            goto done;
+    }
+    if ((st = golden_out_add(outs, "latents_scaled", &z, err)) || (st = golden_out_add(outs, "video", &video, err)) ||
+        (st = golden_out_add(outs, "frames", &frames, err)))
+        goto done;
+done:
+    ff_tensor *all[] = {&lat, &z, &video, &frames, &extra, &zt};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) ff_tensor_free(all[i]);
+    return st;
+}
+
+static ff_status vae_encode_case(const golden_case *c, ff_hyvae *v, const ff_hyvae_opts *o, golden_outputs *outs,
+                                 ff_err *err) {
+    const ff_hyvae_config *cfg = ff_hyvae_config_of(v);
+    ff_tensor x = {0}, mean = {0}, logvar = {0}, extra = {0};
+    ff_status st;
+    if ((st = input(c, "video", FF_F32, &x, err)) || (st = ff_hyvae_encode(v, &x, o, &mean, &logvar, err))) goto done;
+    const int temporal = o->framewise && x.shape[2] > o->tile_sample_min_num_frames;
+    const int spatial = o->tiling && (x.shape[3] > o->tile_sample_min_height || x.shape[4] > o->tile_sample_min_width);
+    (void)cfg;
+    if (temporal || spatial) {
+        ff_hyvae_opts plain = *o;
+        plain.framewise = 0, plain.tiling = 0;
+        if ((st = ff_hyvae_encode(v, &x, &plain, &extra, NULL, err)) ||
+            (st = golden_out_add(outs, "mean_single_pass", &extra, err)))
+            goto done;
+    }
+    if ((st = golden_out_add(outs, "mean", &mean, err)) || (st = golden_out_add(outs, "logvar", &logvar, err))) goto done;
+done:
+    ff_tensor_free(&x);
+    ff_tensor_free(&mean);
+    ff_tensor_free(&logvar);
+    ff_tensor_free(&extra);
+    return st;
+}
+
+static ff_status run_vae(const golden_case *c, golden_outputs *outs, ff_err *err) {
+    if (!c->pipeline[0]) return ff_err_set(err, FF_ERR_FORMAT, "%s: vae case without a pipeline", c->name);
+    const int encode = strstr(c->op, ".encode") != NULL, decode = strstr(c->op, ".decode") != NULL;
+    if (!encode && !decode) return ff_err_set(err, FF_ERR_UNSUPPORTED, "%s: unknown vae op '%s'", c->name, c->op);
+    ff_hyvae_opts o;
+    ff_status st = vae_opts(c, &o, err);
+    if (st) return st;
+    ff_hyvae *v = NULL;
+    if ((st = ff_hyvae_load(c->be, c->pipeline, &v, err))) return st;
+    st = encode ? vae_encode_case(c, v, &o, outs, err) : vae_decode_case(c, v, &o, outs, err);
+    ff_hyvae_free(v);
+    return st;
+}
+
 /* ---- entry ---------------------------------------------------------------------- */
 
 ff_status golden_hunyuan(const golden_case *c, golden_outputs *outs, ff_err *err) {
     if (strcmp(c->group, "hunyuan_rng") == 0) return run_rng(c, outs, err);
     if (strcmp(c->group, "hunyuan_scheduler") == 0) return run_scheduler(c, outs, err);
     if (strcmp(c->group, "hunyuan_transformer") == 0) return run_transformer(c, outs, err);
+    if (strcmp(c->group, "hunyuan_vae") == 0) return run_vae(c, outs, err);
     return ff_err_set(err, FF_ERR_UNSUPPORTED, "%s: group %s is not a HunyuanVideo model-level group", c->name,
                       c->group);
 }

@@ -7,7 +7,8 @@
  *
  * Activations (F32 on the backend, allocated once per call; S = N + L joint
  * tokens, video first, per batch sample):
- *   stream (B, S, D)  the residual streams. Dual phase: video hv (B, N, D)
+ *   stream (B, S, D)  the residual streams (sized as out, which it swaps with
+ *                     when the single phase starts). Dual phase: video hv (B, N, D)
  *                     then text ht (B, L, D), one after the other; single
  *                     phase: the joint x (B, S, D) ([video; text] per sample)
  *   nrm    (B, S, D)  normed + modulated inputs (dual: nv then nt)
@@ -109,7 +110,7 @@ static int act_specs(const ff_hydit_config *c, run_mode mode, int64_t B, int64_t
     const int64_t R = rows < rows_cap ? rows : rows_cap;
     const int64_t joint = text ? B * S * D : 0, wide = full ? max64(joint, B * N * pc) : joint;
     const act_spec specs[] = {
-        {&s->stream, joint, "residual streams"},
+        {&s->stream, wide, "residual streams"}, /* as out: the two swap before the single blocks */
         {&s->nrm, joint, "normed inputs"},
         {&s->tmp, wide, "projections"},
         {&s->out, wide, "block outputs"},

@@ -143,7 +143,7 @@ typedef struct {
     ff_backend *be;                      /* set by ff_hydit_place: owner of the tensors it moved */
 } ff_hydit_model;
 
-/* Most parameters one block has (a dual block: 38). */
+/* Most parameters one block has (a dual block has 32, a single one 14). */
 #define FF_HYDIT_BLOCK_PARAMS_MAX 40
 
 /* Parameters of block `index` (global index: dual blocks first, then single

@@ -93,7 +93,8 @@ static ff_status run_scheduler(const golden_case *c, golden_outputs *outs, ff_er
     if ((st = ff_sched_sigmas_tensor(s, &t, err)) || (st = golden_out_add(outs, "sigmas", &t, err))) goto done;
     if (!strstr(c->op, ".step")) goto done;
     /* the pipeline's loop: x = step(model_outputs[i], t_i, x); the first step index is 0 */
-    if ((st = input(c, "sample", FF_F32, &sample, err)) || (st = input(c, "model_outputs", FF_F32, &mo, err))) goto done;
+    if ((st = input(c, "sample", FF_F32, &sample, err)) || (st = input(c, "model_outputs", FF_F32, &mo, err)))
+        goto done;
     const int64_t numel = ff_tensor_numel(&sample);
     if (sample.ndim >= FF_MAX_DIMS || mo.shape[0] < n || ff_tensor_numel(&mo) != mo.shape[0] * numel) {
         st = ff_err_set(err, FF_ERR_SHAPE, "%s: model_outputs do not hold %lld steps of the sample", c->name,
@@ -352,7 +353,8 @@ static ff_status vae_encode_case(const golden_case *c, ff_hyvae *v, const ff_hyv
             (st = golden_out_add(outs, "mean_single_pass", &extra, err)))
             goto done;
     }
-    if ((st = golden_out_add(outs, "mean", &mean, err)) || (st = golden_out_add(outs, "logvar", &logvar, err))) goto done;
+    if ((st = golden_out_add(outs, "mean", &mean, err)) || (st = golden_out_add(outs, "logvar", &logvar, err)))
+        goto done;
 done:
     ff_tensor_free(&x);
     ff_tensor_free(&mean);

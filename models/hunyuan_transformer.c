@@ -410,9 +410,10 @@ static ff_status load_impl(const char *component_dir, ff_dtype wdt, ff_hydit_mod
         ff_param key;
         snprintf(key.name, sizeof key.name, "%s", e->name);
         if (bsearch(&key, ps, np, sizeof *ps, cmp_param_name)) continue;
-        st = ff_err_set(err, FF_ERR_FORMAT,
-                        "%s: unexpected weight %s (not a HunyuanVideoTransformer3DModel parameter for this config.json)",
-                        component_dir, e->name);
+        st =
+            ff_err_set(err, FF_ERR_FORMAT,
+                       "%s: unexpected weight %s (not a HunyuanVideoTransformer3DModel parameter for this config.json)",
+                       component_dir, e->name);
         goto done;
     }
 done:
@@ -493,7 +494,8 @@ void ff_hydit_free(ff_hydit_model *m) {
     ff_param *ps;
     size_t np;
     if ((m->refiner || m->cfg.num_refiner_layers == 0) && (m->dual || m->cfg.num_layers == 0) &&
-        (m->single || m->cfg.num_single_layers == 0) && ff_hydit_params(&m->cfg, m, m->weight_dtype, &ps, &np, NULL) == FF_OK) {
+        (m->single || m->cfg.num_single_layers == 0) &&
+        ff_hydit_params(&m->cfg, m, m->weight_dtype, &ps, &np, NULL) == FF_OK) {
         for (size_t i = 0; i < np; i++) free_tensor(m, ps[i].slot);
         free(ps);
     }

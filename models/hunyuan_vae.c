@@ -97,8 +97,9 @@ ff_status ff_hyvae_config_parse(const ff_json *o, const char *what, ff_hyvae_con
         return ff_err_set(err, FF_ERR_FORMAT, "%s: \"mid_block_add_attention\" is not a boolean", what);
     for (int i = 0; i < c->n_blocks; i++)
         if (c->block_out_channels[i] % c->norm_num_groups)
-            return ff_err_set(err, FF_ERR_FORMAT, "%s: block_out_channels[%d] = %d is not a multiple of norm_num_groups %d",
-                              what, i, c->block_out_channels[i], c->norm_num_groups);
+            return ff_err_set(err, FF_ERR_FORMAT,
+                              "%s: block_out_channels[%d] = %d is not a multiple of norm_num_groups %d", what, i,
+                              c->block_out_channels[i], c->norm_num_groups);
     if (c->temporal_compression_ratio != 4)
         return ff_err_set(err, FF_ERR_UNSUPPORTED,
                           "%s: temporal_compression_ratio %d (HunyuanVideoDecoder3D supports 4 only)", what,

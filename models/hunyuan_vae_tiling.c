@@ -47,9 +47,9 @@ ff_status ff_hyvae_opts_check(const ff_hyvae_config *cfg, const ff_hyvae_opts *o
 
 ff_status ff_hyvae_decode_shape(const ff_hyvae_config *cfg, const int64_t z[5], int64_t out[5], ff_err *err) {
     if (z[0] < 1 || z[1] != cfg->latent_channels || z[2] < 1 || z[3] < 1 || z[4] < 1)
-        return ff_err_set(err, FF_ERR_SHAPE, "vae decode: latents (%lld, %lld, %lld, %lld, %lld), expected (B, %d, F, h, w)",
-                          (long long)z[0], (long long)z[1], (long long)z[2], (long long)z[3], (long long)z[4],
-                          cfg->latent_channels);
+        return ff_err_set(
+            err, FF_ERR_SHAPE, "vae decode: latents (%lld, %lld, %lld, %lld, %lld), expected (B, %d, F, h, w)",
+            (long long)z[0], (long long)z[1], (long long)z[2], (long long)z[3], (long long)z[4], cfg->latent_channels);
     out[0] = z[0];
     out[1] = cfg->out_channels;
     out[2] = (z[2] - 1) * cfg->temporal_compression_ratio + 1;
@@ -61,9 +61,9 @@ ff_status ff_hyvae_decode_shape(const ff_hyvae_config *cfg, const int64_t z[5], 
 ff_status ff_hyvae_encode_shape(const ff_hyvae_config *cfg, const int64_t x[5], int64_t out[5], ff_err *err) {
     const int ss = cfg->spatial_compression_ratio;
     if (x[0] < 1 || x[1] != cfg->in_channels || x[2] < 1 || x[3] < 1 || x[4] < 1)
-        return ff_err_set(err, FF_ERR_SHAPE, "vae encode: video (%lld, %lld, %lld, %lld, %lld), expected (B, %d, T, H, W)",
-                          (long long)x[0], (long long)x[1], (long long)x[2], (long long)x[3], (long long)x[4],
-                          cfg->in_channels);
+        return ff_err_set(
+            err, FF_ERR_SHAPE, "vae encode: video (%lld, %lld, %lld, %lld, %lld), expected (B, %d, T, H, W)",
+            (long long)x[0], (long long)x[1], (long long)x[2], (long long)x[3], (long long)x[4], cfg->in_channels);
     /* the untiled pass: every stride-2 causal conv maps n to (n - 1) / 2 + 1, i.e. ceil(n / 2) */
     out[0] = x[0];
     out[1] = cfg->latent_channels;
@@ -449,7 +449,8 @@ static ff_status predict(const ff_hyvae_config *cfg, const ff_hyvae_opts *o, int
     ff_status st = ff_hyvae_opts_check(cfg, o, err);
     if (st) return st;
     int64_t dummy[5];
-    if ((st = decode ? ff_hyvae_decode_shape(cfg, x_shape, dummy, err) : ff_hyvae_encode_shape(cfg, x_shape, dummy, err)))
+    if ((st = decode ? ff_hyvae_decode_shape(cfg, x_shape, dummy, err)
+                     : ff_hyvae_encode_shape(cfg, x_shape, dummy, err)))
         return st;
     hyv_coder enc, dec;
     hyv_conv q, pq;

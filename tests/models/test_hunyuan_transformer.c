@@ -419,7 +419,8 @@ static void test_batch_equals_samples(void) {
     ff_tensor y1 = {0}, y2 = {0};
     FF_CHECK_OK(forward(m, &s, NULL, &y1, &err), &err);
     for (int64_t l = 3; l < 8; l++)
-        for (int64_t k = 0; k < m->cfg.text_embed_dim; k++) ((float *)s.text.data)[l * m->cfg.text_embed_dim + k] = 7.0f;
+        for (int64_t k = 0; k < m->cfg.text_embed_dim; k++)
+            ((float *)s.text.data)[l * m->cfg.text_embed_dim + k] = 7.0f;
     FF_CHECK_OK(forward(m, &s, NULL, &y2, &err), &err);
     FF_CHECK_MSG(y1.data && y2.data && ff_rel_l2(&y1, &y2) <= 1e-6, "padded text rows leak into the output");
     ff_tensor_free(&y1);

@@ -198,7 +198,8 @@ static void check_peak(const char *what, int decode, const ff_tensor *x, const f
 
 static void test_peaks(void) {
     ff_hyvae_opts o;
-    ff_tensor z6 = rand_tensor(1, 4, 6, 3, 5, 2), z2 = rand_tensor(2, 4, 2, 4, 3, 3), x = rand_tensor(1, 3, 21, 24, 16, 4);
+    ff_tensor z6 = rand_tensor(1, 4, 6, 3, 5, 2), z2 = rand_tensor(2, 4, 2, 4, 3, 3),
+              x = rand_tensor(1, 3, 21, 24, 16, 4);
     ff_hyvae_opts_default(&o);
     check_peak("decode framewise", 1, &z6, &o);
     check_peak("encode framewise", 0, &x, &o);
@@ -258,7 +259,8 @@ static void test_temporal_decode(void) {
                 }
                 bad_plain += got != want;
             }
-    FF_CHECK_MSG(bad_plain == 0, "%lld unblended frame values differ from the tiles' own decodes", (long long)bad_plain);
+    FF_CHECK_MSG(bad_plain == 0, "%lld unblended frame values differ from the tiles' own decodes",
+                 (long long)bad_plain);
     FF_CHECK_MSG(bad_blend == 0, "%lld blended values differ from blend_t", (long long)bad_blend);
     /* a tile as long as the clip: one pass, the untiled result */
     ff_tensor a = {0}, b = {0};
@@ -294,7 +296,8 @@ static void test_temporal_encode(void) {
         for (int64_t f = 0; f < 6; f++)
             for (int64_t k = 0; k < P; k++) {
                 const float got = ((float *)mean.data)[(c * 6 + f) * P + k];
-                const float want = f < 5 ? ((float *)h0.data)[(c * 5 + f) * P + k] : ((float *)h1.data)[(c * 3 + 2) * P + k];
+                const float want =
+                    f < 5 ? ((float *)h0.data)[(c * 5 + f) * P + k] : ((float *)h1.data)[(c * 3 + 2) * P + k];
                 bad += got != want;
             }
     FF_CHECK_MSG(bad == 0, "%lld encoded values differ from the tiles' own encodes", (long long)bad);

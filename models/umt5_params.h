@@ -1,8 +1,9 @@
-/* umt5_params (ff_umt5_params): the parameter list of a UMT5EncoderModel
- * computed from its config alone — the checkpoint names ff_umt5_load reads
- * (shared.weight, encoder.block.N.layer.*, encoder.final_layer_norm.weight)
- * with their shapes. For writers of text-encoder checkpoints (the embedded
- * smoke-test model) and parameter counts. Not here: loading (umt5.h). */
+/* umt5_params (ff_umt5_params): the older, 2-D-only form of the T5-family
+ * encoder's parameter list (ff_t5_params in models/t5.h, which also gives
+ * dtype, block index and slot), kept for pipeline/ and the tiny-model
+ * writer: the checkpoint names ff_umt5_load reads (shared.weight,
+ * encoder.block.N.layer.*, encoder.final_layer_norm.weight) with their
+ * shapes, in load order. Not here: loading (t5.h). */
 #ifndef FF_UMT5_PARAMS_H
 #define FF_UMT5_PARAMS_H
 
@@ -12,7 +13,7 @@
 #include "core/ff_err.h"
 #include "models/umt5.h"
 
-#define FF_UMT5_PARAM_NAME_MAX 96
+#define FF_UMT5_PARAM_NAME_MAX FF_PARAM_NAME_MAX
 
 typedef struct {
     char name[FF_UMT5_PARAM_NAME_MAX];

@@ -86,7 +86,11 @@ static void test_config_and_shape_errors(void) {
     make_variant("umt5_dff", "\"d_ff\": 64", "\"d_ff\": 65", dir, sizeof dir);
     FF_CHECK(ff_umt5_load(be, dir, &m, &err) == FF_ERR_SHAPE);
     FF_CHECK_MSG(strstr(err.msg, "wi_0.weight") != NULL, "%s", err.msg);
+    /* T5 keeps one bias table (block 0): UMT5's per-block tables are unexpected weights */
     make_variant("umt5_t5", "\"model_type\": \"umt5\"", "\"model_type\": \"t5\"", dir, sizeof dir);
+    FF_CHECK(ff_umt5_load(be, dir, &m, &err) == FF_ERR_FORMAT);
+    FF_CHECK(strstr(err.msg, "relative_attention_bias") != NULL);
+    make_variant("umt5_bert", "\"model_type\": \"umt5\"", "\"model_type\": \"bert\"", dir, sizeof dir);
     FF_CHECK(ff_umt5_load(be, dir, &m, &err) == FF_ERR_UNSUPPORTED);
     make_variant("umt5_act", "\"gated-gelu\"", "\"gated-tanh\"", dir, sizeof dir);
     FF_CHECK(ff_umt5_load(be, dir, &m, &err) == FF_ERR_UNSUPPORTED);

@@ -63,6 +63,9 @@ ff_status golden_scheduler(const golden_case *c, golden_outputs *outs, ff_err *e
 ff_status golden_pipeline(const golden_case *c, golden_outputs *outs, ff_err *err);
 /* HunyuanVideo model level: hunyuan_rng, hunyuan_transformer, hunyuan_scheduler, hunyuan_vae. */
 ff_status golden_hunyuan(const golden_case *c, golden_outputs *outs, ff_err *err);
+/* T5 family of CogVideoX (golden_t5.c). */
+ff_status golden_t5_tokenizer(const golden_case *c, golden_outputs *outs, ff_err *err);
+ff_status golden_t5_encoder(const golden_case *c, golden_outputs *outs, ff_err *err);
 
 /* CogVideoX model-level cases (golden_cogvideox.c). */
 ff_status golden_cogvideox_scheduler(const golden_case *c, golden_outputs *outs, ff_err *err);

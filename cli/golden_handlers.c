@@ -39,6 +39,8 @@ static const handler_row rows[] = {
     {"hunyuan_transformer", "", golden_hunyuan, NULL},
     {"hunyuan_scheduler", "", golden_hunyuan, NULL},
     {"hunyuan_vae", "", golden_hunyuan, NULL},
+    {"t5_tokenizer", "", golden_t5_tokenizer, NULL},
+    {"t5_encoder", "", golden_t5_encoder, NULL},
 };
 
 golden_handler golden_find_handler(const golden_case *c, const char **why) {

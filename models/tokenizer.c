@@ -1,7 +1,9 @@
-/* tokenizer: Hugging Face T5Tokenizer (slow, legacy=True) over a diffusers
- * tokenizer/ folder; see tokenizer.h. Mirrors transformers 4.57
- * tokenization_t5.py (T5Tokenizer.__init__, tokenize, _tokenize,
- * _convert_token_to_id, _add_eos_if_not_present) and tokenization_utils.py
+/* tokenizer: Hugging Face T5Tokenizer and LlamaTokenizer (slow,
+ * legacy=True) over a diffusers tokenizer/ folder; see tokenizer.h. Mirrors
+ * transformers 4.57 tokenization_t5.py (T5Tokenizer.__init__, tokenize,
+ * _tokenize, _convert_token_to_id, _add_eos_if_not_present),
+ * tokenization_llama.py (add_bos_token / add_eos_token,
+ * build_inputs_with_special_tokens) and tokenization_utils.py
  * (PreTrainedTokenizer.tokenize: added-token split and strip flags;
  * prepare_for_model: truncation, special tokens, padding). */
 #include "models/tokenizer.h"
@@ -22,10 +24,13 @@ typedef struct {
 } added_tok;
 
 struct ff_tok {
+    ff_tok_kind kind;
+    char model_path[4096]; /* spiece.model / tokenizer.model */
     ff_spm *spm;
     added_tok *added; /* _added_tokens_decoder, in insertion order */
     int n_added, cap_added;
-    int64_t pad_id, eos_id, unk_id;
+    int64_t pad_id, eos_id, unk_id, bos_id; /* -1 when the tokenizer has none */
+    int add_bos, add_eos;                   /* Llama: add_bos_token, add_eos_token */
 };
 
 /* ---- UTF-8 and Python whitespace ------------------------------------------ */
@@ -186,38 +191,38 @@ static const ff_json *special_entry(const ff_json *cfg, const ff_json *map, cons
     return v && v->type != FF_JSON_NULL ? v : NULL;
 }
 
-ff_status ff_tok_load(const char *dir, ff_tok **out, ff_err *err) {
-    *out = NULL;
-    ff_tok *t = calloc(1, sizeof *t);
-    if (!t) return ff_err_set(err, FF_ERR_NOMEM, "tokenizer: no memory");
-    ff_json_doc *cfg_doc = NULL, *map_doc = NULL, *added_doc = NULL;
-    char path[4096];
-    snprintf(path, sizeof path, "%s/spiece.model", dir);
-    ff_status st = ff_spm_load(path, &t->spm, err);
-    if (st) goto fail;
-    if ((st = parse_optional(dir, "tokenizer_config.json", &cfg_doc, err)) ||
-        (st = parse_optional(dir, "special_tokens_map.json", &map_doc, err)) ||
-        (st = parse_optional(dir, "added_tokens.json", &added_doc, err)))
-        goto fail;
-    const ff_json *cfg = ff_json_root(cfg_doc), *map = ff_json_root(map_doc);
+static int file_exists(const char *dir, const char *name) {
+    char path[4200];
+    struct stat sb;
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode);
+}
 
+/* The class from tokenizer_config.json (or the model file present):
+ * T5Tokenizer reads spiece.model, LlamaTokenizer tokenizer.model. */
+static ff_status pick_kind(const char *dir, const ff_json *cfg, ff_tok *t, ff_err *err) {
     const char *cls = ff_json_get_string(cfg, "tokenizer_class");
-    if (cls && strcmp(cls, "T5Tokenizer") && strcmp(cls, "T5TokenizerFast")) {
-        st = ff_err_set(err, FF_ERR_UNSUPPORTED, "%s/tokenizer_config.json: tokenizer_class %s is not supported (T5Tokenizer only)", dir, cls);
-        goto fail;
+    if (cls && (!strcmp(cls, "T5Tokenizer") || !strcmp(cls, "T5TokenizerFast"))) {
+        t->kind = FF_TOK_T5;
+    } else if (cls && (!strcmp(cls, "LlamaTokenizer") || !strcmp(cls, "LlamaTokenizerFast"))) {
+        t->kind = FF_TOK_LLAMA;
+    } else if (cls) {
+        return ff_err_set(err, FF_ERR_UNSUPPORTED,
+                          "%s/tokenizer_config.json: tokenizer_class %s is not supported here (T5Tokenizer, LlamaTokenizer; "
+                          "byte-level BPE tokenizers: models/bpe.h)",
+                          dir, cls);
+    } else {
+        t->kind = file_exists(dir, "spiece.model") || !file_exists(dir, "tokenizer.model") ? FF_TOK_T5 : FF_TOK_LLAMA;
     }
-    int legacy = 1;
-    if (ff_json_get_bool(cfg, "legacy", 1, &legacy)) legacy = 1;
-    if (!legacy) {
-        st = ff_err_set(err, FF_ERR_UNSUPPORTED, "%s/tokenizer_config.json: legacy=false T5 tokenization is not supported", dir);
-        goto fail;
-    }
+    snprintf(t->model_path, sizeof t->model_path, "%s/%s", dir, t->kind == FF_TOK_T5 ? "spiece.model" : "tokenizer.model");
+    return FF_OK;
+}
+
+/* T5Tokenizer.__init__: the <extra_id_N> sentinels, ids len(sp) + extra_ids - 1 - N. */
+static ff_status t5_extra_ids(const char *dir, const ff_json *cfg, const ff_json *map, ff_tok *t, ff_err *err) {
     int64_t extra_ids = 100;
-    if (ff_json_get_int64(cfg, "extra_ids", 100, &extra_ids) || extra_ids < 0 || extra_ids > 100000) {
-        st = ff_err_set(err, FF_ERR_FORMAT, "%s/tokenizer_config.json: bad extra_ids", dir);
-        goto fail;
-    }
-    /* T5Tokenizer.__init__: the <extra_id_N> sentinels */
+    if (ff_json_get_int64(cfg, "extra_ids", 100, &extra_ids) || extra_ids < 0 || extra_ids > 100000)
+        return ff_err_set(err, FF_ERR_FORMAT, "%s/tokenizer_config.json: bad extra_ids", dir);
     const ff_json *extra_list = special_entry(cfg, map, "additional_special_tokens");
     int64_t n_extra = extra_ids;
     if (extra_list && extra_list->type == FF_JSON_ARRAY) {
@@ -228,11 +233,9 @@ ff_status ff_tok_load(const char *dir, ff_tok **out, ff_err *err) {
             if (c && strstr(c, "<extra_id_")) found++;
         }
         if (found >= 1) {
-            if (extra_ids > 0 && extra_ids != found) {
-                st = ff_err_set(err, FF_ERR_FORMAT, "%s: %lld extra_ids but %lld <extra_id_N> in additional_special_tokens",
-                                dir, (long long)extra_ids, (long long)found);
-                goto fail;
-            }
+            if (extra_ids > 0 && extra_ids != found)
+                return ff_err_set(err, FF_ERR_FORMAT, "%s: %lld extra_ids but %lld <extra_id_N> in additional_special_tokens", dir,
+                                  (long long)extra_ids, (long long)found);
             n_extra = found;
         }
     }
@@ -240,7 +243,38 @@ ff_status ff_tok_load(const char *dir, ff_tok **out, ff_err *err) {
     for (int64_t i = 0; i < n_extra; i++) {
         char name[48];
         int k = snprintf(name, sizeof name, "<extra_id_%lld>", (long long)i);
-        if ((st = set_added(t, name, (size_t)k, sp_n - 1 + extra_ids - i, 1, 1, 0, err))) goto fail;
+        ff_status st = set_added(t, name, (size_t)k, sp_n - 1 + extra_ids - i, 1, 1, 0, err);
+        if (st) return st;
+    }
+    return FF_OK;
+}
+
+ff_status ff_tok_load(const char *dir, ff_tok **out, ff_err *err) {
+    *out = NULL;
+    ff_tok *t = calloc(1, sizeof *t);
+    if (!t) return ff_err_set(err, FF_ERR_NOMEM, "tokenizer: no memory");
+    t->pad_id = t->eos_id = t->unk_id = t->bos_id = -1;
+    ff_json_doc *cfg_doc = NULL, *map_doc = NULL, *added_doc = NULL;
+    ff_status st;
+    if ((st = parse_optional(dir, "tokenizer_config.json", &cfg_doc, err)) ||
+        (st = parse_optional(dir, "special_tokens_map.json", &map_doc, err)) ||
+        (st = parse_optional(dir, "added_tokens.json", &added_doc, err)))
+        goto fail;
+    const ff_json *cfg = ff_json_root(cfg_doc), *map = ff_json_root(map_doc);
+    if ((st = pick_kind(dir, cfg, t, err)) || (st = ff_spm_load(t->model_path, &t->spm, err))) goto fail;
+    int legacy = 1;
+    if (ff_json_get_bool(cfg, "legacy", 1, &legacy)) legacy = 1;
+    if (!legacy) {
+        st = ff_err_set(err, FF_ERR_UNSUPPORTED, "%s/tokenizer_config.json: legacy=false tokenization is not supported", dir);
+        goto fail;
+    }
+    if (t->kind == FF_TOK_LLAMA) {
+        if (ff_json_get_bool(cfg, "add_bos_token", 1, &t->add_bos) || ff_json_get_bool(cfg, "add_eos_token", 0, &t->add_eos)) {
+            st = ff_err_set(err, FF_ERR_FORMAT, "%s/tokenizer_config.json: add_bos_token / add_eos_token must be booleans", dir);
+            goto fail;
+        }
+    } else if ((st = t5_extra_ids(dir, cfg, map, t, err))) {
+        goto fail;
     }
     /* added_tokens_decoder from the config, or the legacy added_tokens.json */
     const ff_json *dec = ff_json_get(cfg, "added_tokens_decoder");
@@ -267,17 +301,21 @@ ff_status ff_tok_load(const char *dir, ff_tok **out, ff_err *err) {
             if ((st = set_added(t, e->key, strlen(e->key), id, 0, 0, 0, err))) goto fail;
         }
     }
-    /* special tokens (T5 defaults: </s>, <unk>, <pad>) and the other additional ones */
-    static const char *const keys[] = {"eos_token", "unk_token", "pad_token"};
-    static const char *const dflt[] = {"</s>", "<unk>", "<pad>"};
-    int64_t *ids[] = {&t->eos_id, &t->unk_id, &t->pad_id};
-    for (int i = 0; i < 3; i++) {
+    /* special tokens (the class defaults when absent: T5 </s> <unk> <pad>;
+     * Llama <s> </s> <unk>, no pad) and the other additional ones */
+    static const char *const keys[] = {"eos_token", "unk_token", "pad_token", "bos_token"};
+    static const char *const t5_dflt[] = {"</s>", "<unk>", "<pad>", NULL};
+    static const char *const llama_dflt[] = {"</s>", "<unk>", NULL, "<s>"};
+    int64_t *ids[] = {&t->eos_id, &t->unk_id, &t->pad_id, &t->bos_id};
+    for (int i = 0; i < 4; i++) {
         const ff_json *v = special_entry(cfg, map, keys[i]);
+        const char *dflt = t->kind == FF_TOK_T5 ? t5_dflt[i] : llama_dflt[i];
         ff_json fallback = {0};
+        if (!v && !dflt) continue;
         if (!v) {
             fallback.type = FF_JSON_STRING;
-            fallback.str = dflt[i];
-            fallback.len = strlen(dflt[i]);
+            fallback.str = dflt;
+            fallback.len = strlen(dflt);
             v = &fallback;
         }
         if ((st = add_special(t, v, err))) goto fail;
@@ -290,6 +328,11 @@ ff_status ff_tok_load(const char *dir, ff_tok **out, ff_err *err) {
         }
         *ids[i] = a->id;
     }
+    if (t->kind == FF_TOK_LLAMA && t->add_bos && t->bos_id < 0) {
+        st = ff_err_set(err, FF_ERR_FORMAT, "%s: add_bos_token is set but there is no bos_token", dir);
+        goto fail;
+    }
+    const ff_json *extra_list = special_entry(cfg, map, "additional_special_tokens");
     if (extra_list && extra_list->type == FF_JSON_ARRAY)
         for (const ff_json *e = extra_list->child; e; e = e->next)
             if ((st = add_special(t, e, err))) goto fail;
@@ -318,6 +361,9 @@ const ff_spm *ff_tok_spm(const ff_tok *t) { return t->spm; }
 int64_t ff_tok_pad_id(const ff_tok *t) { return t->pad_id; }
 int64_t ff_tok_eos_id(const ff_tok *t) { return t->eos_id; }
 int64_t ff_tok_unk_id(const ff_tok *t) { return t->unk_id; }
+int64_t ff_tok_bos_id(const ff_tok *t) { return t->bos_id; }
+ff_tok_kind ff_tok_get_kind(const ff_tok *t) { return t->kind; }
+const char *ff_tok_model_path(const ff_tok *t) { return t->model_path; }
 
 int64_t ff_tok_added_id(const ff_tok *t, const char *content, size_t n) {
     const added_tok *a = find_added_content(t, content, n);
@@ -495,12 +541,54 @@ fail:
     return st;
 }
 
+/* num_special_tokens_to_add(pair=False) */
+static size_t n_special(const ff_tok *t) { return t->kind == FF_TOK_T5 ? 1 : (size_t)(t->add_bos + t->add_eos); }
+
+/* build_inputs_with_special_tokens of ids[0..len) into row (room for
+ * len + n_special(t)); returns the new length. */
+static size_t with_special(const ff_tok *t, const int64_t *ids, size_t len, int64_t *row) {
+    size_t k = 0;
+    if (t->kind == FF_TOK_LLAMA && t->add_bos) row[k++] = t->bos_id;
+    if (len) memmove(row + k, ids, len * sizeof *ids);
+    k += len;
+    if (t->kind == FF_TOK_T5) {
+        if (len == 0 || ids[len - 1] != t->eos_id) row[k++] = t->eos_id; /* _add_eos_if_not_present */
+    } else if (t->add_eos) {
+        row[k++] = t->eos_id;
+    }
+    return k;
+}
+
+ff_status ff_tok_encode_special(const ff_tok *t, const char *text, int64_t **ids, size_t *n, ff_err *err) {
+    int64_t *v;
+    size_t len;
+    ff_status st = ff_tok_encode(t, text, &v, &len, err);
+    if (st) return st;
+    int64_t *row = malloc((len + n_special(t) + 1) * sizeof *row);
+    if (!row) {
+        free(v);
+        *ids = NULL;
+        *n = 0;
+        return ff_err_set(err, FF_ERR_NOMEM, "tokenizer: no memory");
+    }
+    *n = with_special(t, v, len, row);
+    free(v);
+    *ids = row;
+    return FF_OK;
+}
+
 ff_status ff_tok_batch(const ff_tok *t, const char *const *texts, int n, int max_length, ff_tensor *ids, ff_tensor *mask,
                        ff_err *err) {
     memset(ids, 0, sizeof *ids);
     memset(mask, 0, sizeof *mask);
     if (n < 1 || max_length < 1)
         return ff_err_set(err, FF_ERR_ARG, "tokenizer: need at least one text and max_length >= 1 (got %d, %d)", n, max_length);
+    const size_t ns = n_special(t);
+    if ((size_t)max_length < ns)
+        return ff_err_set(err, FF_ERR_ARG, "tokenizer: max_length %d leaves no room for the %zu special tokens", max_length, ns);
+    if (t->pad_id < 0)
+        return ff_err_set(err, FF_ERR_ARG, "tokenizer %s: padding to max_length needs a pad_token, and this tokenizer has none",
+                          t->model_path);
     ff_status st;
     if ((st = ff_tensor_allocv(ids, FF_I64, err, 2, (int64_t)n, (int64_t)max_length)) ||
         (st = ff_tensor_allocv(mask, FF_I64, err, 2, (int64_t)n, (int64_t)max_length))) {
@@ -517,15 +605,15 @@ ff_status ff_tok_batch(const ff_tok *t, const char *const *texts, int n, int max
             ff_tensor_free(mask);
             return st;
         }
-        /* truncation (one slot kept for </s>), then _add_eos_if_not_present */
-        if (len + 1 > (size_t)max_length) len = (size_t)max_length - 1;
+        /* truncation (room kept for the special tokens), then build_inputs_with_special_tokens */
+        if (len + ns > (size_t)max_length) len = (size_t)max_length - ns;
         int64_t *row = pi + (size_t)b * (size_t)max_length, *mrow = pm + (size_t)b * (size_t)max_length;
-        if (len) memcpy(row, v, len * sizeof *v);
-        if (len == 0 || v[len - 1] != t->eos_id) row[len++] = t->eos_id;
+        size_t k = with_special(t, v, len, row); /* <= max_length */
         free(v);
+        /* right padding with <pad> */
         for (size_t j = 0; j < (size_t)max_length; j++) {
-            if (j >= len) row[j] = t->pad_id;
-            mrow[j] = j < len;
+            if (j >= k) row[j] = t->pad_id;
+            mrow[j] = j < k;
         }
     }
     return FF_OK;

@@ -66,6 +66,10 @@ ff_status golden_hunyuan(const golden_case *c, golden_outputs *outs, ff_err *err
 /* T5 family of CogVideoX (golden_t5.c). */
 ff_status golden_t5_tokenizer(const golden_case *c, golden_outputs *outs, ff_err *err);
 ff_status golden_t5_encoder(const golden_case *c, golden_outputs *outs, ff_err *err);
+/* Llama and CLIP text side of HunyuanVideo (golden_llama.c, golden_clip_tok.c). */
+ff_status golden_llama_tokenizer(const golden_case *c, golden_outputs *outs, ff_err *err);
+ff_status golden_llama_encoder(const golden_case *c, golden_outputs *outs, ff_err *err);
+ff_status golden_clip_tokenizer(const golden_case *c, golden_outputs *outs, ff_err *err);
 
 /* CogVideoX model-level cases (golden_cogvideox.c). */
 ff_status golden_cogvideox_scheduler(const golden_case *c, golden_outputs *outs, ff_err *err);

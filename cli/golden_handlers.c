@@ -41,6 +41,9 @@ static const handler_row rows[] = {
     {"hunyuan_vae", "", golden_hunyuan, NULL},
     {"t5_tokenizer", "", golden_t5_tokenizer, NULL},
     {"t5_encoder", "", golden_t5_encoder, NULL},
+    {"llama_tokenizer", "", golden_llama_tokenizer, NULL},
+    {"llama_encoder", "", golden_llama_encoder, NULL},
+    {"clip_tokenizer", "", golden_clip_tokenizer, NULL},
 };
 
 golden_handler golden_find_handler(const golden_case *c, const char **why) {

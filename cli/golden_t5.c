@@ -121,8 +121,8 @@ done:
 }
 
 ff_status golden_tokenizer(const golden_case *c, golden_outputs *outs, ff_err *err) {
-    if (!strncmp(c->op, "sentencepiece model contents", 28)) return gt_spm_contents(c, outs, err);
-    if (!strncmp(c->op, "tokenizer", 9)) return tokenizer_call(c, outs, err);
+    if (GT_OP_IS(c, "sentencepiece model contents")) return gt_spm_contents(c, outs, err);
+    if (GT_OP_IS(c, "tokenizer")) return tokenizer_call(c, outs, err);
     return ff_err_set(err, FF_ERR_UNSUPPORTED, "%s: tokenizer op '%s' has no handler", c->name, c->op);
 }
 
@@ -196,8 +196,8 @@ done:
 }
 
 ff_status golden_text_encoder(const golden_case *c, golden_outputs *outs, ff_err *err) {
-    if (!strncmp(c->op, "UMT5EncoderModel.forward", 24)) return encoder_forward(c, outs, err);
-    if (!strncmp(c->op, "WanPipeline.encode_prompt", 25)) return encode_prompt_case(c, outs, err);
+    if (GT_OP_IS(c, "UMT5EncoderModel.forward")) return encoder_forward(c, outs, err);
+    if (GT_OP_IS(c, "WanPipeline.encode_prompt")) return encode_prompt_case(c, outs, err);
     return ff_err_set(err, FF_ERR_UNSUPPORTED, "%s: text_encoder op '%s' has no handler", c->name, c->op);
 }
 
@@ -255,8 +255,8 @@ done:
 }
 
 ff_status golden_t5_tokenizer(const golden_case *c, golden_outputs *outs, ff_err *err) {
-    if (!strncmp(c->op, "sentencepiece model contents", 28)) return gt_spm_contents(c, outs, err);
-    if (!strncmp(c->op, "T5Tokenizer", 11)) return cog_tokenizer_call(c, outs, err);
+    if (GT_OP_IS(c, "sentencepiece model contents")) return gt_spm_contents(c, outs, err);
+    if (GT_OP_IS(c, "T5Tokenizer")) return cog_tokenizer_call(c, outs, err);
     return ff_err_set(err, FF_ERR_UNSUPPORTED, "%s: t5_tokenizer op '%s' has no handler", c->name, c->op);
 }
 
@@ -309,7 +309,7 @@ done:
 }
 
 ff_status golden_t5_encoder(const golden_case *c, golden_outputs *outs, ff_err *err) {
-    if (!strncmp(c->op, "T5EncoderModel.forward", 22)) return encoder_forward(c, outs, err);
-    if (!strncmp(c->op, "CogVideoXPipeline.encode_prompt", 31)) return cog_encode_prompt(c, outs, err);
+    if (GT_OP_IS(c, "T5EncoderModel.forward")) return encoder_forward(c, outs, err);
+    if (GT_OP_IS(c, "CogVideoXPipeline.encode_prompt")) return cog_encode_prompt(c, outs, err);
     return ff_err_set(err, FF_ERR_UNSUPPORTED, "%s: t5_encoder op '%s' has no handler", c->name, c->op);
 }

@@ -8,10 +8,14 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "cli/golden.h"
 #include "core/ff_json.h"
 #include "models/tokenizer.h"
+
+/* The case's op starts with the string literal lit. */
+#define GT_OP_IS(c, lit) (strncmp((c)->op, (lit), sizeof(lit) - 1) == 0)
 
 /* "<pipeline>/<component>" (component from the case when name is NULL). */
 ff_status gt_component_dir(const golden_case *c, const char *name, char *buf, size_t n, ff_err *err);

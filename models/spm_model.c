@@ -1,7 +1,7 @@
-/* spm_model: sentencepiece ModelProto reader, normalizer and unigram encoder
+/* spm_model: sentencepiece ModelProto reader, normalizer, unigram and BPE encoders
  * (see spm_model.h). Mirrors sentencepiece 0.1.97: model_interface.cc
  * (InitializePieces), normalizer.cc (Normalize, NormalizePrefix,
- * DecodePrecompiledCharsMap), unigram_model.cc (EncodeOptimized) and
+ * DecodePrecompiledCharsMap), unigram_model.cc (EncodeOptimized), bpe_model.cc (SampleEncode) and
  * sentencepiece_processor.cc (PopulateSentencePieceText). Every read of the
  * file, the charsmap trie and its strings is bounds-checked: a corrupted
  * model is an FF_ERR_FORMAT, never a crash. */
@@ -673,16 +673,210 @@ static ff_status viterbi(const ff_spm *m, const char *s, size_t size, ff_spm_tok
     return FF_OK;
 }
 
+/* ---- BPE encoder -------------------------------------------------------------- */
+
+/* bpe Model::SampleEncode without sampling (bpe_model.cc): split the
+ * normalised text into characters (a user-defined symbol is one frozen
+ * symbol), then repeatedly merge the adjacent pair whose concatenation is a
+ * piece with the highest score (ties: the leftmost pair), until no pair is
+ * a piece; an UNUSED piece is split back into the two symbols it was made
+ * of. Symbols that are not pieces come out as unk (byte fallback later). */
+typedef struct {
+    size_t off, len;
+    int prev, next; /* -1 at the ends */
+    int freeze;
+} bpe_sym;
+
+typedef struct {
+    float score;
+    int left, right;
+    size_t size; /* byte length of the merged piece when queued */
+} bpe_pair;
+
+typedef struct {
+    bpe_pair *v;
+    size_t n, cap;
+} bpe_heap;
+
+/* a comes out before b */
+static int pair_before(const bpe_pair *a, const bpe_pair *b) {
+    return a->score > b->score || (a->score == b->score && a->left < b->left);
+}
+
+static int heap_push(bpe_heap *h, bpe_pair p) {
+    if (h->n == h->cap) {
+        size_t nc = h->cap ? 2 * h->cap : 64;
+        bpe_pair *nv = realloc(h->v, nc * sizeof *nv);
+        if (!nv) return -1;
+        h->v = nv;
+        h->cap = nc;
+    }
+    size_t i = h->n++;
+    h->v[i] = p;
+    while (i > 0 && pair_before(&h->v[i], &h->v[(i - 1) / 2])) {
+        bpe_pair t = h->v[i];
+        h->v[i] = h->v[(i - 1) / 2];
+        h->v[(i - 1) / 2] = t;
+        i = (i - 1) / 2;
+    }
+    return 0;
+}
+
+static bpe_pair heap_pop(bpe_heap *h) {
+    bpe_pair top = h->v[0];
+    h->v[0] = h->v[--h->n];
+    size_t i = 0;
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, best = i;
+        if (l < h->n && pair_before(&h->v[l], &h->v[best])) best = l;
+        if (r < h->n && pair_before(&h->v[r], &h->v[best])) best = r;
+        if (best == i) break;
+        bpe_pair t = h->v[i];
+        h->v[i] = h->v[best];
+        h->v[best] = t;
+        i = best;
+    }
+    return top;
+}
+
+/* rev_merge: an UNUSED piece -> the two strings it was last queued from */
+typedef struct {
+    size_t off, len, left_len;
+} bpe_rev;
+
+typedef struct {
+    const ff_spm *m;
+    const char *s;
+    bpe_sym *sym;
+    bpe_heap heap;
+    bpe_rev *rev;
+    size_t n_rev, cap_rev;
+} bpe_state;
+
+static int maybe_add_pair(bpe_state *b, int left, int right) {
+    if (left < 0 || right < 0 || b->sym[left].freeze || b->sym[right].freeze) return 0;
+    const size_t off = b->sym[left].off, len = b->sym[left].len + b->sym[right].len;
+    int id = map_find(b->m, &b->m->normal_map, b->s + off, len);
+    if (id < 0) return 0;
+    const ff_spm_piece *p = &b->m->pieces[id];
+    if (heap_push(&b->heap, (bpe_pair){p->score, left, right, len})) return -1;
+    if (p->type == FF_SPM_UNUSED) {
+        size_t i = 0;
+        for (; i < b->n_rev; i++)
+            if (b->rev[i].len == len && !memcmp(b->s + b->rev[i].off, b->s + off, len)) break;
+        if (i == b->n_rev) {
+            if (b->n_rev == b->cap_rev) {
+                size_t nc = b->cap_rev ? 2 * b->cap_rev : 16;
+                bpe_rev *nv = realloc(b->rev, nc * sizeof *nv);
+                if (!nv) return -1;
+                b->rev = nv;
+                b->cap_rev = nc;
+            }
+            b->n_rev++;
+        }
+        b->rev[i] = (bpe_rev){off, len, b->sym[left].len};
+    }
+    return 0;
+}
+
+typedef struct {
+    ff_spm_token *v;
+    size_t n, cap;
+} tokvec;
+
+static int tok_push(tokvec *t, ff_spm_token x) {
+    if (t->n == t->cap) {
+        size_t nc = t->cap ? 2 * t->cap : 64;
+        ff_spm_token *nv = realloc(t->v, nc * sizeof *nv);
+        if (!nv) return -1;
+        t->v = nv;
+        t->cap = nc;
+    }
+    t->v[t->n++] = x;
+    return 0;
+}
+
+/* resegment: an UNUSED piece is emitted as the pieces it was merged from. */
+static int resegment(const bpe_state *b, size_t off, size_t len, tokvec *out, int depth) {
+    int id = ff_spm_piece_to_id(b->m, b->s + off, len);
+    const ff_spm_piece *p = ff_spm_piece_at(b->m, id);
+    int unused = p && p->type == FF_SPM_UNUSED && p->len == len && !memcmp(p->piece, b->s + off, len);
+    if (unused && depth < 64) {
+        for (size_t i = 0; i < b->n_rev; i++) {
+            const bpe_rev *r = &b->rev[i];
+            if (r->len == len && !memcmp(b->s + r->off, b->s + off, len))
+                return resegment(b, off, r->left_len, out, depth + 1) ||
+                       resegment(b, off + r->left_len, len - r->left_len, out, depth + 1);
+        }
+    }
+    return tok_push(out, (ff_spm_token){id, -1, off, len});
+}
+
+static ff_status bpe_encode(const ff_spm *m, const char *s, size_t size, ff_spm_token **toks, size_t *nt, ff_err *err) {
+    *toks = NULL;
+    *nt = 0;
+    if (!size) return FF_OK;
+    bpe_state b = {m, s, NULL, {0}, NULL, 0, 0};
+    tokvec out = {0};
+    b.sym = malloc(size * sizeof *b.sym);
+    if (!b.sym) goto nomem;
+    /* characters (PrefixMatcher: user-defined symbols whole and frozen) */
+    int n = 0;
+    for (size_t pos = 0; pos < size; n++) {
+        size_t len = one_char_len((uint8_t)s[pos]), max = m->max_user_len < size - pos ? m->max_user_len : size - pos;
+        int freeze = 0;
+        for (size_t l = max; m->n_user && l > 0; l--) {
+            int id = map_find(m, &m->normal_map, s + pos, l);
+            if (id >= 0 && m->pieces[id].type == FF_SPM_USER_DEFINED) {
+                len = l;
+                freeze = 1;
+                break;
+            }
+        }
+        if (len > size - pos) len = size - pos;
+        b.sym[n] = (bpe_sym){pos, len, n - 1, pos + len < size ? n + 1 : -1, freeze};
+        pos += len;
+    }
+    for (int i = 1; i < n; i++)
+        if (maybe_add_pair(&b, i - 1, i)) goto nomem;
+    while (b.heap.n) {
+        bpe_pair top = heap_pop(&b.heap);
+        bpe_sym *l = &b.sym[top.left], *r = &b.sym[top.right];
+        if (!l->len || !r->len || l->len + r->len != top.size) continue; /* stale */
+        l->len += r->len;
+        l->next = r->next;
+        if (r->next >= 0) b.sym[r->next].prev = top.left;
+        r->len = 0;
+        if (maybe_add_pair(&b, l->prev, top.left) || maybe_add_pair(&b, top.left, l->next)) goto nomem;
+    }
+    for (int i = 0; i != -1; i = b.sym[i].next)
+        if (resegment(&b, b.sym[i].off, b.sym[i].len, &out, 0)) goto nomem;
+    free(b.sym);
+    free(b.heap.v);
+    free(b.rev);
+    *toks = out.v;
+    *nt = out.n;
+    return FF_OK;
+nomem:
+    free(b.sym);
+    free(b.heap.v);
+    free(b.rev);
+    free(out.v);
+    return ff_err_set(err, FF_ERR_NOMEM, "sentencepiece: no memory to encode %zu bytes", size);
+}
+
 ff_status ff_spm_encode(const ff_spm *m, const char *text, size_t n, ff_spm_encoding *out, ff_err *err) {
     memset(out, 0, sizeof *out);
-    if (m->info.model_type != FF_SPM_MODEL_UNIGRAM)
-        return ff_err_set(err, FF_ERR_UNSUPPORTED, "sentencepiece: model_type %d is not supported (only UNIGRAM = 1)",
+    if (m->info.model_type != FF_SPM_MODEL_UNIGRAM && m->info.model_type != FF_SPM_MODEL_BPE)
+        return ff_err_set(err, FF_ERR_UNSUPPORTED, "sentencepiece: model_type %d is not supported (UNIGRAM = 1, BPE = 2)",
                           m->info.model_type);
     ff_status st = ff_spm_normalize(m, text, n, &out->normalized, &out->normalized_len, err);
     if (st) return st;
     ff_spm_token *raw;
     size_t nraw;
-    if ((st = viterbi(m, out->normalized, out->normalized_len, &raw, &nraw, err))) {
+    st = m->info.model_type == FF_SPM_MODEL_BPE ? bpe_encode(m, out->normalized, out->normalized_len, &raw, &nraw, err)
+                                                 : viterbi(m, out->normalized, out->normalized_len, &raw, &nraw, err);
+    if (st) {
         ff_spm_encoding_free(out);
         return st;
     }

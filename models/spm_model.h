@@ -1,4 +1,4 @@
-/* spm_model: a sentencepiece model (spiece.model) and its unigram encoder,
+/* spm_model: a sentencepiece model (spiece.model, tokenizer.model) and its encoders,
  * reproducing sentencepiece 0.1.97's SentencePieceProcessor::Encode.
  *
  * ff_spm_parse reads the ModelProto (protobuf wire format) with a small,
@@ -9,10 +9,12 @@
  * escape_whitespaces). Encoding is normalisation (user-defined symbols, the
  * precompiled charsmap: a darts-clone double-array trie + NUL-terminated
  * replacement strings; whitespace handling) followed by the unigram Viterbi
- * over piece scores, unknown-run merging or byte fallback.
+ * over piece scores (UNIGRAM models) or the merges of bpe_model.cc (BPE
+ * models, e.g. Llama-2 style tokenizer.model: the highest-scoring adjacent
+ * pair first), then unknown-run merging or byte fallback.
  *
  * Not here: the Hugging Face wrapper (added tokens, </s>, padding: see
- * tokenizer.h); BPE/WORD/CHAR models and sampling (rejected as unsupported);
+ * tokenizer.h); WORD/CHAR models and sampling (rejected as unsupported);
  * training; decoding. */
 #ifndef FF_SPM_MODEL_H
 #define FF_SPM_MODEL_H

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/ff_json.h"
+#include "models/param_load.h"
 #include "models/t5_internal.h"
 
 /* ---- config ------------------------------------------------------------------ */
@@ -109,73 +110,25 @@ int64_t ff_t5_bucket(const ff_t5_config *cfg, int64_t rel) {
 
 /* ---- weights ------------------------------------------------------------------ */
 
-static void free_weight(ff_backend *be, ff_tensor *t) {
-    if (!t->data) {
-        memset(t, 0, sizeof *t);
-        return;
-    }
-    if (t->owns) ff_tensor_free(t);
-    else ff_be_free(be, t);
-}
-
 void ff_t5_free(ff_t5 *m) {
     if (!m) return;
     ff_param *ps;
     size_t n;
     if (m->blocks && ff_t5_params(&m->cfg, m->matrix_dtype, m, &ps, &n, NULL) == FF_OK) {
-        for (size_t i = 0; i < n; i++) free_weight(m->be, ps[i].slot);
+        ff_param_load_release(m->be, ps, n);
         free(ps);
-    } else {
-        free_weight(m->be, &m->shared);
-        free_weight(m->be, &m->final_ln);
     }
     free(m->blocks);
     free(m);
 }
 
+/* Matrices: q/k/v/o and the FFN weights (ff_t5_params gives them matrix_dtype). */
 static int is_matrix_name(const char *name) {
-    return strstr(name, ".SelfAttention.") && !strstr(name, "relative_attention_bias") ? 1
-           : strstr(name, ".DenseReluDense.") != NULL;
+    return (strstr(name, ".SelfAttention.") && !strstr(name, "relative_attention_bias")) || strstr(name, ".DenseReluDense.");
 }
 
-/* Loads p's tensor into its slot on the host: matrices as matrix_dtype
- * (FF_T5_AS_STORED: BF16 files stay BF16, else F32), the rest F32. */
-static ff_status load_param(const ff_weights *w, const ff_st_entry *e, const char *name, ff_dtype matrix_dtype,
-                            ff_tensor *slot, ff_err *err) {
-    ff_dtype as = FF_F32;
-    if (is_matrix_name(name)) {
-        if (matrix_dtype == FF_BF16) as = FF_BF16;
-        else if (matrix_dtype == FF_T5_AS_STORED && e->dtype == FF_BF16) as = FF_BF16;
-    }
-    if (as == FF_F32 || e->dtype == as) return ff_weights_load(w, name, as, slot, err);
-    ff_tensor f;
-    ff_status st = ff_weights_load(w, name, FF_F32, &f, err);
-    if (st) return st;
-    if (!(st = ff_tensor_alloc(slot, as, f.ndim, f.shape, err)) && (st = ff_tensor_convert(slot, &f, err))) ff_tensor_free(slot);
-    ff_tensor_free(&f);
-    return st;
-}
-
-/* The dtype load_param would give (for lazy, shape-only slots). */
-static ff_dtype host_dtype(const ff_st_entry *e, const char *name, ff_dtype matrix_dtype) {
-    if (!is_matrix_name(name)) return FF_F32;
-    if (matrix_dtype == FF_BF16 || (matrix_dtype == FF_T5_AS_STORED && e->dtype == FF_BF16)) return FF_BF16;
-    return FF_F32;
-}
-
-/* Moves a host tensor to be (no-op on the CPU backend, whose tensors live on the host). */
-static ff_status place(ff_backend *be, ff_tensor *t, const char *name, ff_err *err) {
-    if (!t->data || t->loc != FF_LOC_HOST || ff_backend_kind_of(be) == FF_BACKEND_CPU) return FF_OK;
-    ff_tensor d;
-    ff_status st = ff_be_alloc(be, &d, t->dtype, t->ndim, t->shape, err);
-    if (!st && (st = ff_be_upload(be, &d, t, err))) ff_be_free(be, &d);
-    if (st) return ff_err_wrap(err, "uploading %s: ", name);
-    ff_tensor_free(t);
-    *t = d;
-    return FF_OK;
-}
-
-static int cmp_name(const void *a, const void *b) { return strcmp(((const ff_param *)a)->name, ((const ff_param *)b)->name); }
+/* transformers saves the tied encoder.embed_tokens.weight beside shared.weight in some exports */
+static int ignore_tied(const char *name) { return !strcmp(name, "encoder.embed_tokens.weight"); }
 
 static ff_status load_impl(ff_backend *be, const char *dir, ff_dtype matrix_dtype, ff_t5 **out, ff_weights **weights_out,
                            ff_err *err) {
@@ -183,7 +136,7 @@ static ff_status load_impl(ff_backend *be, const char *dir, ff_dtype matrix_dtyp
     if (weights_out) *weights_out = NULL;
     if (matrix_dtype != FF_F32 && matrix_dtype != FF_BF16 && matrix_dtype != FF_T5_AS_STORED)
         return ff_err_set(err, FF_ERR_ARG, "t5 %s: matrices as %s (F32, BF16 or as stored only)", dir,
-                          ff_dtype_name(matrix_dtype));
+                          matrix_dtype == FF_T5_AS_STORED ? "?" : ff_dtype_name(matrix_dtype));
     char path[4096];
     snprintf(path, sizeof path, "%s/config.json", dir);
     ff_t5 *m = calloc(1, sizeof *m);
@@ -201,42 +154,23 @@ static ff_status load_impl(ff_backend *be, const char *dir, ff_dtype matrix_dtyp
         goto fail;
     }
     if ((st = ff_weights_open(dir, &w, err)) || (st = ff_t5_params(&m->cfg, matrix_dtype, m, &ps, &np, err))) goto fail;
-    for (size_t i = 0; i < np; i++) {
-        const ff_param *p = &ps[i];
-        const char *name = p->name;
-        /* embed_tokens is tied to shared; some exports only carry the former */
-        if (i == 0 && !ff_weights_has(w, name) && ff_weights_has(w, "encoder.embed_tokens.weight")) name = "encoder.embed_tokens.weight";
-        const ff_st_entry *e;
-        if ((st = ff_weights_find(w, name, NULL, &e, err))) goto fail;
-        int ok = e->ndim == p->ndim;
-        for (int d = 0; ok && d < p->ndim; d++) ok = e->shape[d] == p->shape[d];
-        if (!ok) {
-            char got[96], want[96];
-            ff_tensor a, b;
-            ff_tensor_view(&a, e->dtype, e->ndim, e->shape, NULL, FF_LOC_HOST);
-            ff_tensor_view(&b, FF_F32, p->ndim, p->shape, NULL, FF_LOC_HOST);
-            st = ff_err_set(err, FF_ERR_SHAPE, "%s: %s is %s, config says %s", ff_weights_path(w), name,
-                            ff_tensor_describe(&a, got, sizeof got), ff_tensor_describe(&b, want, sizeof want));
-            goto fail;
+    /* some exports carry only the tied alias of shared */
+    if (!ff_weights_has(w, ps[0].name) && ff_weights_has(w, "encoder.embed_tokens.weight"))
+        snprintf(ps[0].name, sizeof ps[0].name, "encoder.embed_tokens.weight");
+    /* as stored: BF16 matrices stay BF16, everything else F32 */
+    if (matrix_dtype == FF_T5_AS_STORED)
+        for (size_t i = 0; i < np; i++) {
+            const ff_st_entry *e;
+            if (is_matrix_name(ps[i].name) && ff_weights_find(w, ps[i].name, NULL, &e, NULL) == FF_OK && e->dtype == FF_BF16)
+                ps[i].dtype = FF_BF16;
         }
-        if (weights_out && p->block >= 0) { /* lazy: shape and host dtype only */
-            ff_tensor_view(p->slot, host_dtype(e, name, matrix_dtype), p->ndim, p->shape, NULL, FF_LOC_HOST);
-            continue;
-        }
-        if ((st = load_param(w, e, name, matrix_dtype, p->slot, err)) || (st = place(be, p->slot, name, err))) goto fail;
-    }
-    /* strict: every tensor of the file is a parameter (embed_tokens: the tied alias) */
-    qsort(ps, np, sizeof *ps, cmp_name);
-    for (size_t i = 0; i < ff_weights_count(w); i++) {
-        const ff_st_entry *e = ff_weights_at(w, i, NULL);
-        ff_param key;
-        snprintf(key.name, sizeof key.name, "%s", e->name);
-        if (!strcmp(e->name, "encoder.embed_tokens.weight") || bsearch(&key, ps, np, sizeof *ps, cmp_name)) continue;
-        st = ff_err_set(err, FF_ERR_FORMAT, "%s: unexpected weight %s (not a parameter of this %s encoder: %s)", ff_weights_path(w),
-                        e->name, m->cfg.bias_per_layer ? "UMT5" : "T5",
-                        m->cfg.bias_per_layer ? "model_type umt5" : "model_type t5/mt5 has one position bias table, in block 0");
+    ff_param_load_opts o = {weights_out != NULL, ignore_tied, m->cfg.bias_per_layer ? "UMT5EncoderModel" : "T5EncoderModel"};
+    if ((st = ff_param_load_weights(w, ps, np, &o, err))) {
+        if (st == FF_ERR_FORMAT && !m->cfg.bias_per_layer && strstr(err ? err->msg : "", "relative_attention_bias"))
+            ff_err_wrap(err, "model_type t5/mt5 keeps one position bias table (block 0): ");
         goto fail;
     }
+    if ((st = ff_param_load_place(be, ps, np, 1, err))) goto fail;
     free(ps);
     if (weights_out) *weights_out = w;
     else ff_weights_free(w);

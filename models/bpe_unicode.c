@@ -10,7 +10,7 @@
 
 #include "models/bpe_unicode_tables.inc"
 
-enum { CAT_LU = 1, CAT_LL, CAT_LT, CAT_LM, CAT_LO, CAT_MN, CAT_MC, CAT_ME, CAT_ND, CAT_NL, CAT_NO, CAT_SK = 21, CAT_CF = 27 };
+enum { CAT_LU = 1, CAT_LL, CAT_LT, CAT_LM, CAT_LO, CAT_MN, CAT_MC, CAT_ME, CAT_ND, CAT_NL, CAT_NO };
 
 static int cat_of(uint32_t cp) {
     if (cp >= 0x110000) return 0;
@@ -115,23 +115,20 @@ static const struct uni_lower *lower_entry(uint32_t cp) {
     return lo < sizeof uni_lower_map / sizeof uni_lower_map[0] && uni_lower_map[lo].cp == cp ? &uni_lower_map[lo] : NULL;
 }
 
-/* Cased / Case_Ignorable (DerivedCoreProperties), from the general category
- * and the Word_Break MidLetter / MidNumLet / Single_Quote characters. */
-static int is_cased(uint32_t cp) {
-    int c = cat_of(cp);
-    return c == CAT_LU || c == CAT_LL || c == CAT_LT;
+static int in_ranges(const struct uni_range *r, size_t n, uint32_t cp) {
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (r[mid].hi < cp) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < n && r[lo].lo <= cp && cp <= r[lo].hi;
 }
 
+/* Cased / Case_Ignorable as CPython's lower() sees them (generated tables). */
+static int is_cased(uint32_t cp) { return in_ranges(uni_cased, sizeof uni_cased / sizeof uni_cased[0], cp); }
 static int is_case_ignorable(uint32_t cp) {
-    int c = cat_of(cp);
-    if (c == CAT_MN || c == CAT_ME || c == CAT_CF || c == CAT_LM || c == CAT_SK) return 1;
-    switch (cp) {
-    case 0x27: case 0x2e: case 0x3a: case 0xb7: case 0x387: case 0x5f4: case 0x2018: case 0x2019: case 0x2024:
-    case 0x2027: case 0xfe13: case 0xfe52: case 0xfe55: case 0xff07: case 0xff0e: case 0xff1a:
-        return 1;
-    default:
-        return 0;
-    }
+    return in_ranges(uni_case_ignorable, sizeof uni_case_ignorable / sizeof uni_case_ignorable[0], cp);
 }
 
 /* \p{cased}\p{case-ignorable}* U+03A3 !(\p{case-ignorable}* \p{cased}) */

@@ -229,7 +229,8 @@ static ff_status load_impl(ff_backend *be, const char *dir, ff_dtype matrix_dtyp
     if (!ff_weights_has(w, "embed_tokens.weight") && ff_weights_has(w, "model.embed_tokens.weight")) strcpy(m->prefix, "model.");
     if ((st = ff_llama_params(&m->cfg, matrix_dtype, m, &ps, &np, err))) goto fail;
     ff_param_load_opts o = {weights_out != NULL, ignore_extra, "LlamaModel"};
-    if ((st = ff_param_load_weights(w, ps, np, &o, err)) || (st = ff_param_load_place(be, ps, np, 1, err))) goto fail;
+    if ((st = ff_param_load_weights(w, ps, np, &o, err)) || (!weights_out && (st = ff_param_load_place(be, ps, np, 1, err))))
+        goto fail;
     free(ps);
     if (weights_out) *weights_out = w;
     else ff_weights_free(w);
@@ -249,6 +250,16 @@ ff_status ff_llama_load(ff_backend *be, const char *dir, ff_dtype matrix_dtype, 
 ff_status ff_llama_load_lazy(ff_backend *be, const char *dir, ff_dtype matrix_dtype, ff_llama **out, ff_weights **weights,
                              ff_err *err) {
     return load_impl(be, dir, matrix_dtype, out, weights, err);
+}
+
+ff_status ff_llama_place(ff_llama *m, int with_blocks, ff_err *err) {
+    ff_param *ps;
+    size_t n;
+    ff_status st = ff_llama_params(&m->cfg, m->matrix_dtype, m, &ps, &n, err);
+    if (st) return st;
+    st = ff_param_load_place(m->be, ps, n, with_blocks, err);
+    free(ps);
+    return st;
 }
 
 const ff_llama_config *ff_llama_get_config(const ff_llama *m) { return &m->cfg; }

@@ -17,7 +17,8 @@
  * as HunyuanVideoPipeline uses it) and runs only the layers it needs.
  *
  * Weights: loaded on the host (the big matrices as `matrix_dtype`,
- * embeddings, norms and biases F32) and placed on the model's backend. The
+ * embeddings, norms and biases F32) and placed on the model's backend by
+ * ff_llama_load. The
  * parameter list (ff_llama_params) gives every tensor with its block index
  * (= layer), so offload/stream.h can stream the layers through the
  * forward's before/after-block hooks; ff_llama_load_lazy leaves the layers
@@ -101,12 +102,17 @@ ff_status ff_llama_params(const ff_llama_config *cfg, ff_dtype matrix_dtype, ff_
  * shape, no unknown tensor (lm_head.weight and rotary inv_freq buffers
  * excepted). All weights end up usable by be. */
 ff_status ff_llama_load(ff_backend *be, const char *dir, ff_dtype matrix_dtype, ff_llama **out, ff_err *err);
-/* Same checks; non-layer weights loaded and placed on be, every layer
- * parameter a shape-only tensor (data NULL, the dtype ff_llama_load would
- * keep it in) and *weights (caller frees after the model) the open weights
- * set the layers are read from. */
+/* Same checks; the non-layer weights are loaded on the host (hand them to
+ * offload/stream.h, which makes the backend copies, or ff_llama_place
+ * them), every layer parameter is a shape-only tensor (data NULL, the dtype
+ * ff_llama_load would keep it in) and *weights (caller frees after the
+ * model) is the open weights set the layers are read from
+ * (offload/stream.h block_weights). */
 ff_status ff_llama_load_lazy(ff_backend *be, const char *dir, ff_dtype matrix_dtype, ff_llama **out, ff_weights **weights,
                              ff_err *err);
+/* Moves the host weights (the layers' too when with_blocks) to the model's
+ * backend; a no-op on the CPU backend and for tensors already there. */
+ff_status ff_llama_place(ff_llama *m, int with_blocks, ff_err *err);
 void ff_llama_free(ff_llama *m);
 const ff_llama_config *ff_llama_get_config(const ff_llama *m);
 ff_backend *ff_llama_backend(const ff_llama *m);

@@ -170,7 +170,7 @@ static ff_status load_impl(ff_backend *be, const char *dir, ff_dtype matrix_dtyp
             ff_err_wrap(err, "model_type t5/mt5 keeps one position bias table (block 0): ");
         goto fail;
     }
-    if ((st = ff_param_load_place(be, ps, np, 1, err))) goto fail;
+    if (!weights_out && (st = ff_param_load_place(be, ps, np, 1, err))) goto fail;
     free(ps);
     if (weights_out) *weights_out = w;
     else ff_weights_free(w);
@@ -190,6 +190,16 @@ ff_status ff_t5_load(ff_backend *be, const char *dir, ff_dtype matrix_dtype, ff_
 ff_status ff_t5_load_lazy(ff_backend *be, const char *dir, ff_dtype matrix_dtype, ff_t5 **out, ff_weights **weights,
                           ff_err *err) {
     return load_impl(be, dir, matrix_dtype, out, weights, err);
+}
+
+ff_status ff_t5_place(ff_t5 *m, int with_blocks, ff_err *err) {
+    ff_param *ps;
+    size_t n;
+    ff_status st = ff_t5_params(&m->cfg, m->matrix_dtype, m, &ps, &n, err);
+    if (st) return st;
+    st = ff_param_load_place(m->be, ps, n, with_blocks, err);
+    free(ps);
+    return st;
 }
 
 const ff_t5_config *ff_t5_get_config(const ff_t5 *m) { return &m->cfg; }

@@ -16,8 +16,8 @@
  * .SelfAttention.q.weight, ...; embed_tokens is tied to shared).
  *
  * Weights: loaded on the host (big matrices as `matrix_dtype`, everything
- * else F32) and placed on the model's backend (non-CPU backends get device
- * copies). The parameter list (ff_t5_params) gives every tensor with its
+ * else F32) and placed on the model's backend by ff_t5_load (non-CPU
+ * backends get device copies). The parameter list (ff_t5_params) gives every tensor with its
  * block index (= layer; the shared T5 bias table is outside the blocks, so
  * every block has the same tensors), so offload/stream.h can stream the
  * layers through the forward's before/after-block hooks; ff_t5_load_lazy
@@ -90,12 +90,17 @@ ff_status ff_t5_params(const ff_t5_config *cfg, ff_dtype matrix_dtype, ff_t5 *m,
  * model does not use are FF_ERR_FORMAT (strict, both directions). All
  * weights end up usable by be. */
 ff_status ff_t5_load(ff_backend *be, const char *dir, ff_dtype matrix_dtype, ff_t5 **out, ff_err *err);
-/* Same checks; the non-block weights are loaded and placed on be, every
- * block parameter is a shape-only tensor (data NULL, the dtype ff_t5_load
- * would keep it in) and *weights (caller frees with ff_weights_free after
- * the model) is the open weights set the blocks are read from. */
+/* Same checks; the non-block weights are loaded on the host (hand them to
+ * offload/stream.h, which makes the backend copies, or ff_t5_place them),
+ * every block parameter is a shape-only tensor (data NULL, the dtype
+ * ff_t5_load would keep it in) and *weights (caller frees with
+ * ff_weights_free after the model) is the open weights set the blocks are
+ * read from (offload/stream.h block_weights). */
 ff_status ff_t5_load_lazy(ff_backend *be, const char *dir, ff_dtype matrix_dtype, ff_t5 **out, ff_weights **weights,
                           ff_err *err);
+/* Moves the host weights (the blocks' too when with_blocks) to the model's
+ * backend; a no-op on the CPU backend and for tensors already there. */
+ff_status ff_t5_place(ff_t5 *m, int with_blocks, ff_err *err);
 void ff_t5_free(ff_t5 *m);
 const ff_t5_config *ff_t5_get_config(const ff_t5 *m);
 ff_backend *ff_t5_backend(const ff_t5 *m);

@@ -4,7 +4,10 @@ needs, from Python's unicodedata (the Unicode version of the Python the golden
 data was made with: 3.11, Unicode 14.0).
 
   - general categories as runs (start code point, category index);
-  - str.lower() of every code point whose lower case differs;
+  - str.lower() of every code point whose lower case differs, and the
+    Cased / Case_Ignorable sets of its Final_Sigma rule (probed through
+    str.lower(): c + "Σ" ends in "ς" iff c is cased and not ignorable;
+    "A" + c + "Σ" does iff c is ignorable or cased);
   - NFC: canonical full decompositions, canonical combining classes and the
     primary composites (pairs that NFC recomposes).
 
@@ -49,6 +52,27 @@ def main():
     for i in range(0, len(low), 4):
         out.write("    " + " ".join("{0x%X, 0x%X, 0x%X}," % x for x in low[i:i + 4]) + "\n")
     out.write("};\n")
+    # Final_Sigma: Cased and Case_Ignorable as str.lower() sees them
+    def ranges(pred):
+        r = []
+        for cp in range(MAX):
+            if 0xD800 <= cp < 0xE000 or not pred(chr(cp)):
+                continue
+            if r and r[-1][1] == cp - 1:
+                r[-1][1] = cp
+            else:
+                r.append([cp, cp])
+        return r
+    # (the probe cannot ask about U+03A3 itself: a capital letter, cased, not ignorable)
+    cased = ranges(lambda c: c == "\u03a3" or (c + "\u03a3").lower()[-1] == "\u03c2")
+    ignorable = ranges(lambda c: c != "\u03a3" and ("A" + c + "\u03a3").lower()[-1] == "\u03c2" and
+                       (c + "\u03a3").lower()[-1] != "\u03c2")
+    for name, r in (("uni_cased", cased), ("uni_case_ignorable", ignorable)):
+        out.write("static const struct uni_range { uint32_t lo, hi; } %s[%d] = {\n" % (name, len(r)) if name == "uni_cased"
+                  else "static const struct uni_range %s[%d] = {\n" % (name, len(r)))
+        for i in range(0, len(r), 6):
+            out.write("    " + " ".join("{0x%X, 0x%X}," % tuple(x) for x in r[i:i + 6]) + "\n")
+        out.write("};\n")
     # canonical combining classes
     ccc = [(cp, unicodedata.combining(chr(cp))) for cp in range(MAX) if unicodedata.combining(chr(cp))]
     out.write("static const struct uni_ccc { uint32_t cp; uint8_t ccc; } uni_ccc_map[%d] = {\n" % len(ccc))

@@ -1,7 +1,8 @@
 /* framefarm golden [--backend cpu|cuda[:N]] [--device N] [--precision f32|bf16|bf16-all]
  *                  [--threads N] [--filter S|^PREFIX] [--skip-if-missing] PATH...
  * Runs golden cases (a case folder, or a root holding cases/ and pipelines/)
- * and prints one line per case and a summary; exit 1 on any FAIL.
+ * and prints one line per case and a summary; exit 1 on any FAIL. --filter
+ * keeps the cases whose name or group contains S (starts with PREFIX).
  * Tolerance: each case's rel_l2 (the golden README) on the F32 path; with
  * --precision bf16 (BF16 GEMMs, kernels/ops.h) max(case, 1e-2) for float
  * outputs, integers still exact (bf16-all: the same; its BF16 convs put VAE
@@ -199,6 +200,19 @@ static int name_matches(const char *name, const char *filter) {
     return strstr(name, filter) != NULL;
 }
 
+/* The filter matches the case's name or its group ("^t5_" selects the
+ * t5_tokenizer and t5_encoder groups, whose cases are named cogvideox_*). */
+static int case_matches(const char *cases, const char *name, const char *filter) {
+    if (name_matches(name, filter)) return 1;
+    char path[PATH_MAX];
+    ff_json_doc *doc;
+    if (fmt(path, sizeof path, "%s/%s/case.json", cases, name) || ff_json_parse_file(path, &doc, NULL)) return 0;
+    const char *group = ff_json_get_string(ff_json_root(doc), "group");
+    int m = group && name_matches(group, filter);
+    ff_json_free(doc);
+    return m;
+}
+
 /* Runs every case under root/cases in name order. */
 static int run_root(const char *root, const char *filter, ff_backend *be, tally *t) {
     char cases[PATH_MAX];
@@ -213,7 +227,7 @@ static int run_root(const char *root, const char *filter, ff_backend *be, tally 
     struct dirent *de;
     while ((de = readdir(d))) {
         if (de->d_name[0] == '.') continue;
-        if (filter && !name_matches(de->d_name, filter)) continue;
+        if (filter && !case_matches(cases, de->d_name, filter)) continue;
         if (n == cap) {
             cap = cap ? cap * 2 : 128;
             char **nn = realloc(names, cap * sizeof *nn);
@@ -238,6 +252,7 @@ static void golden_usage(void) {
     fprintf(stderr, "usage: framefarm golden [--backend cpu|cuda[:N]] [--device N] [--precision f32|bf16|bf16-all] "
                     "[--threads N] [--filter SUBSTR|^PREFIX] [--skip-if-missing] PATH...\n"
                     "  PATH: a case folder (with case.json) or a root holding cases/ and pipelines/\n"
+                    "  --filter: cases whose name or group contains SUBSTR (starts with PREFIX)\n"
                     "  --device N: cuda:N; --precision bf16: BF16 linear/matmul GEMMs (bf16-all: convs too),\n"
                     "  float outputs within max(case tolerance, 1e-2)\n");
 }

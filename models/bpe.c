@@ -180,9 +180,82 @@ static int emit(const ff_bpe *t, const char *s, size_t n, idvec *out) {
     return push(out, id);
 }
 
+/* Candidate merges, ordered by (rank, left symbol index). */
+typedef struct {
+    int64_t rank;
+    size_t left, right, size; /* symbol indices; byte size of the pair when queued */
+} bpe_cand;
+
+typedef struct {
+    bpe_cand *v;
+    size_t n, cap;
+} cand_heap;
+
+static int cand_before(const bpe_cand *a, const bpe_cand *b) { return a->rank < b->rank || (a->rank == b->rank && a->left < b->left); }
+
+static int cand_push(cand_heap *h, bpe_cand c) {
+    if (h->n == h->cap) {
+        size_t nc = h->cap ? 2 * h->cap : 64;
+        bpe_cand *a = realloc(h->v, nc * sizeof *a);
+        if (!a) return -1;
+        h->v = a;
+        h->cap = nc;
+    }
+    size_t i = h->n++;
+    h->v[i] = c;
+    while (i && cand_before(&h->v[i], &h->v[(i - 1) / 2])) {
+        bpe_cand t = h->v[i];
+        h->v[i] = h->v[(i - 1) / 2];
+        h->v[(i - 1) / 2] = t;
+        i = (i - 1) / 2;
+    }
+    return 0;
+}
+
+static bpe_cand cand_pop(cand_heap *h) {
+    bpe_cand top = h->v[0];
+    h->v[0] = h->v[--h->n];
+    for (size_t i = 0;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < h->n && cand_before(&h->v[l], &h->v[m])) m = l;
+        if (r < h->n && cand_before(&h->v[r], &h->v[m])) m = r;
+        if (m == i) break;
+        bpe_cand t = h->v[i];
+        h->v[i] = h->v[m];
+        h->v[m] = t;
+        i = m;
+    }
+    return top;
+}
+
+typedef struct {
+    const ff_bpe *t;
+    const char *w;
+    size_t *off, *len;  /* symbol spans (len 0: merged away) */
+    long *prev, *next;  /* neighbours, -1 at the ends */
+    char *key;
+    cand_heap heap;
+} bpe_work;
+
+/* Queues the pair (l, r) when merges.txt has it. */
+static int queue_pair(bpe_work *k, long l, long r) {
+    if (l < 0 || r < 0) return 0;
+    const size_t ll = k->len[l], rl = k->len[r];
+    memcpy(k->key, k->w + k->off[l], ll);
+    k->key[ll] = ' ';
+    memcpy(k->key + ll + 1, k->w + k->off[r], rl);
+    int64_t rank = bpe_map_get(&k->t->merges, k->key, ll + 1 + rl);
+    return rank < 0 ? 0 : cand_push(&k->heap, (bpe_cand){rank, (size_t)l, (size_t)r, ll + rl});
+}
+
 /* CLIPTokenizer.bpe: symbols are spans of w (the word + end_of_word_suffix,
- * the suffix belonging to the last character); repeatedly merge every
- * occurrence of the lowest-ranked adjacent pair, left to right. */
+ * the suffix belonging to the last character); repeatedly every occurrence
+ * of the lowest-ranked adjacent pair is merged, left to right. Done with a
+ * heap of candidate pairs by (rank, position): all queued occurrences of the
+ * lowest rank are taken together, left to right (an occurrence overlapping
+ * one just merged is stale and skipped), and only then are the pairs the
+ * merges created considered — exactly the rounds of the Python loop, in
+ * O(n log n) instead of O(n^2) per word. */
 static ff_status bpe_word(const ff_bpe *t, const char *word, idvec *out, ff_err *err) {
     const size_t wl = strlen(word), el = strlen(t->eow);
     if (!wl) return FF_OK;
@@ -190,52 +263,57 @@ static ff_status bpe_word(const ff_bpe *t, const char *word, idvec *out, ff_err 
         return emit(t, word, wl, out) ? ff_err_set(err, FF_ERR_NOMEM, "tokenizer: no memory") : FF_OK;
     if (t->ignore_merges && bpe_map_get(&t->vocab, word, wl) >= 0)
         return push(out, bpe_map_get(&t->vocab, word, wl)) ? ff_err_set(err, FF_ERR_NOMEM, "tokenizer: no memory") : FF_OK;
-    char *w = malloc(wl + el + 1), *key = malloc(2 * (wl + el) + 2);
-    size_t *off = malloc((wl + 1) * sizeof *off), *len = malloc((wl + 1) * sizeof *len);
-    if (!w || !key || !off || !len) {
-        free(w), free(key), free(off), free(len);
-        return ff_err_set(err, FF_ERR_NOMEM, "tokenizer: no memory for a %zu-byte word", wl);
-    }
+    bpe_work k = {t, NULL, NULL, NULL, NULL, NULL, NULL, {0}};
+    char *w = malloc(wl + el + 1);
+    bpe_cand *round = NULL;
+    k.w = w;
+    k.off = malloc((wl + 1) * sizeof *k.off), k.len = malloc((wl + 1) * sizeof *k.len);
+    k.prev = malloc((wl + 1) * sizeof *k.prev), k.next = malloc((wl + 1) * sizeof *k.next);
+    k.key = malloc(2 * (wl + el) + 2);
+    ff_status st = FF_OK;
+    if (!w || !k.off || !k.len || !k.prev || !k.next || !k.key) goto nomem;
     memcpy(w, word, wl);
     memcpy(w + wl, t->eow, el + 1);
     size_t ns = 0;
     for (size_t i = 0; i < wl;) {
         size_t cl = utf8_len((uint8_t)w[i]);
         if (cl > wl - i) cl = wl - i;
-        off[ns] = i, len[ns++] = cl;
+        k.off[ns] = i, k.len[ns] = cl, k.prev[ns] = (long)ns - 1, k.next[ns] = (long)ns + 1;
+        ns++;
         i += cl;
     }
-    len[ns - 1] += el;
-    while (ns > 1) {
-        int64_t best = -1;
-        size_t bi = 0;
-        for (size_t i = 0; i + 1 < ns; i++) {
-            memcpy(key, w + off[i], len[i]);
-            key[len[i]] = ' ';
-            memcpy(key + len[i] + 1, w + off[i + 1], len[i + 1]);
-            int64_t r = bpe_map_get(&t->merges, key, len[i] + 1 + len[i + 1]);
-            if (r >= 0 && (best < 0 || r < best)) best = r, bi = i;
+    k.len[ns - 1] += el;
+    k.next[ns - 1] = -1;
+    for (size_t i = 0; i + 1 < ns; i++)
+        if (queue_pair(&k, (long)i, (long)i + 1)) goto nomem;
+    if (!(round = malloc(ns * sizeof *round))) goto nomem;
+    while (k.heap.n) {
+        /* one round: every queued occurrence of the lowest rank, left to right */
+        size_t nr = 0;
+        const int64_t rank = k.heap.v[0].rank;
+        while (k.heap.n && k.heap.v[0].rank == rank) round[nr++] = cand_pop(&k.heap);
+        for (size_t i = 0; i < nr; i++) {
+            const bpe_cand c = round[i];
+            if (!k.len[c.left] || !k.len[c.right] || k.next[c.left] != (long)c.right || k.len[c.left] + k.len[c.right] != c.size)
+                continue; /* stale: a neighbour merged first */
+            k.len[c.left] += k.len[c.right];
+            k.len[c.right] = 0;
+            k.next[c.left] = k.next[c.right];
+            if (k.next[c.right] >= 0) k.prev[k.next[c.right]] = (long)c.left;
         }
-        if (best < 0) break;
-        /* the pair's strings, then merge each occurrence left to right */
-        const char *fa = w + off[bi], *fb = w + off[bi + 1];
-        const size_t la = len[bi], lb = len[bi + 1];
-        size_t k = 0;
-        for (size_t i = 0; i < ns;) {
-            if (i + 1 < ns && len[i] == la && len[i + 1] == lb && !memcmp(w + off[i], fa, la) && !memcmp(w + off[i + 1], fb, lb)) {
-                off[k] = off[i], len[k++] = la + lb;
-                i += 2;
-            } else {
-                off[k] = off[i], len[k++] = len[i];
-                i++;
-            }
+        for (size_t i = 0; i < nr; i++) { /* the pairs the merges made, for the next rounds */
+            const bpe_cand c = round[i];
+            if (!k.len[c.left] || k.len[c.right]) continue; /* not merged in this round */
+            if (queue_pair(&k, k.prev[c.left], (long)c.left) || queue_pair(&k, (long)c.left, k.next[c.left])) goto nomem;
         }
-        ns = k;
     }
-    ff_status st = FF_OK;
-    for (size_t i = 0; i < ns && !st; i++)
-        if (emit(t, w + off[i], len[i], out)) st = ff_err_set(err, FF_ERR_NOMEM, "tokenizer: no memory");
-    free(w), free(key), free(off), free(len);
+    for (long i = 0; i >= 0 && !st; i = k.next[i])
+        if (emit(t, w + k.off[i], k.len[i], out)) goto nomem;
+    goto done;
+nomem:
+    st = ff_err_set(err, FF_ERR_NOMEM, "tokenizer: no memory for a %zu-byte word", wl);
+done:
+    free(w), free(k.off), free(k.len), free(k.prev), free(k.next), free(k.key), free(k.heap.v), free(round);
     return st;
 }
 

@@ -164,9 +164,11 @@ static ff_status prompt_embeds_case(const golden_case *c, golden_outputs *outs, 
     if ((st = gt_component_dir(c, "tokenizer", tdir, sizeof tdir, err)) || (st = gt_component_dir(c, "text_encoder", edir, sizeof edir, err)) ||
         (st = gt_opt_int(c, "max_sequence_length", FF_LLAMA_PROMPT_DEFAULT_MAX_LEN, 1, 1 << 20, &msl, err)) ||
         (st = gt_opt_int(c, "num_videos_per_prompt", 1, 1, 1 << 16, &nv, err)) ||
-        (st = gt_opt_int(c, "num_hidden_layers_to_skip", FF_LLAMA_PROMPT_DEFAULT_SKIP, 0, 4096, &skip, err)) ||
-        (ff_json_get(c->options, "crop_start") && (st = gt_opt_int(c, "crop_start", 0, 0, 1 << 20, &crop, err))))
+        (st = gt_opt_int(c, "num_hidden_layers_to_skip", FF_LLAMA_PROMPT_DEFAULT_SKIP, 0, 4096, &skip, err)))
         return st;
+    /* the options carry the call's prompt_template: "template" when not the default, "crop_start" when given */
+    const char *tmpl;
+    if ((st = ff_llama_prompt_template_parse(c->options, &tmpl, &crop, err))) return st;
     if ((st = gt_string_list(c, "prompts", &prompts, &n, err))) goto done;
     if (!n && (st = gt_string_list(c, "prompt", &prompts, &n, err))) goto done;
     if (n < 1) {
@@ -174,7 +176,7 @@ static ff_status prompt_embeds_case(const golden_case *c, golden_outputs *outs, 
         goto done;
     }
     if ((st = ff_llama_tok_load(tdir, &tok, err)) || (st = ff_llama_load(c->be, edir, FF_F32, &m, err))) goto done;
-    ff_llama_prompt_request req = {prompts, n, case_template(c), crop, nv, msl, skip, NULL};
+    ff_llama_prompt_request req = {prompts, n, tmpl, crop, nv, msl, skip, NULL};
     if ((st = ff_llama_prompt_embeds(tok, m, &req, &r, err))) goto done;
     int64_t want;
     if (!ff_json_get_int64(c->options, "crop_start_computed", r.crop_start, &want) && want != r.crop_start) {

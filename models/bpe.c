@@ -441,12 +441,12 @@ ff_status ff_bpe_batch(const ff_bpe *t, const char *const *texts, int n, int max
 }
 
 ff_status ff_bpe_pretokenize(const ff_bpe *t, const char *text, char ***words, size_t *n, ff_err *err) {
-    /* the chunks between added tokens, their words concatenated */
+    /* the words of every chunk between added tokens, in one block */
+    *words = NULL;
+    *n = 0;
     const size_t len = strlen(text);
-    char **all = NULL;
-    size_t na = 0, bytes = 0, start = 0, i = 0;
-    char **parts[64];
-    size_t np[64], nparts = 0;
+    char *buf = NULL, **all = NULL;
+    size_t bytes = 0, na = 0, start = 0, i = 0;
     ff_status st = FF_OK;
     while (i <= len && !st) {
         const bpe_added *best = NULL;
@@ -458,34 +458,38 @@ ff_status ff_bpe_pretokenize(const ff_bpe *t, const char *text, char ***words, s
             i++;
             continue;
         }
-        if (i > start) {
-            if (nparts == 64) {
-                st = ff_err_set(err, FF_ERR_UNSUPPORTED, "%s: more than 64 added tokens in one text", t->what);
-                break;
+        if (i > start) { /* append this chunk's words to buf as NUL-terminated strings */
+            char **w;
+            size_t nw;
+            if ((st = bpe_words(t, text + start, i - start, &w, &nw, err))) break;
+            for (size_t k = 0; k < nw && !st; k++) {
+                const size_t l = strlen(w[k]) + 1;
+                char *nb = realloc(buf, bytes + l);
+                if (!nb) st = ff_err_set(err, FF_ERR_NOMEM, "tokenizer: no memory");
+                else {
+                    memcpy(nb + bytes, w[k], l);
+                    buf = nb;
+                    bytes += l;
+                    na++;
+                }
             }
-            if ((st = bpe_words(t, text + start, i - start, &parts[nparts], &np[nparts], err))) break;
-            nparts++;
+            free(w);
         }
         if (!best) break;
         i += best->len;
         start = i;
     }
-    for (size_t p = 0; !st && p < nparts; p++)
-        for (size_t k = 0; k < np[p]; k++) bytes += strlen(parts[p][k]) + 1, na++;
     if (!st && !(all = malloc(na * sizeof *all + bytes + 1))) st = ff_err_set(err, FF_ERR_NOMEM, "tokenizer: no memory");
     if (!st) {
         char *q = (char *)(all + na);
-        size_t w = 0;
-        for (size_t p = 0; p < nparts; p++)
-            for (size_t k = 0; k < np[p]; k++) {
-                size_t l = strlen(parts[p][k]) + 1;
-                memcpy(q, parts[p][k], l);
-                all[w++] = q;
-                q += l;
-            }
+        if (bytes) memcpy(q, buf, bytes);
+        for (size_t k = 0; k < na; k++) {
+            all[k] = q;
+            q += strlen(q) + 1;
+        }
         *words = all;
         *n = na;
     }
-    for (size_t p = 0; p < nparts; p++) free(parts[p]);
+    free(buf);
     return st;
 }

@@ -17,6 +17,25 @@ const char ff_llama_prompt_default_template[] =
     "5. camera angles, movements, and transitions used in the video:<|eot_id|>"
     "<|start_header_id|>user<|end_header_id|>\n\n{}<|eot_id|>";
 
+ff_status ff_llama_prompt_template_parse(const ff_json *v, const char **tmpl, int *crop_start, ff_err *err) {
+    *tmpl = ff_llama_prompt_default_template;
+    *crop_start = FF_LLAMA_PROMPT_DEFAULT_CROP_START;
+    if (ff_json_is_null(v)) return FF_OK;
+    if (v->type != FF_JSON_OBJECT)
+        return ff_err_set(err, FF_ERR_FORMAT, "prompt_template must be an object {\"template\": ..., \"crop_start\": ...}");
+    const ff_json *t = ff_json_get(v, "template"), *c = ff_json_get(v, "crop_start");
+    if (!ff_json_is_null(t)) {
+        if (t->type != FF_JSON_STRING || strlen(t->str) != t->len)
+            return ff_err_set(err, FF_ERR_FORMAT, "prompt_template.template must be a string");
+        *tmpl = t->str;
+    }
+    int64_t cs = -1;
+    if (!ff_json_is_null(c) && (ff_json_int64(c, &cs) || cs < 0 || cs > (1 << 20)))
+        return ff_err_set(err, FF_ERR_FORMAT, "prompt_template.crop_start must be null or an integer in [0, 2^20]");
+    *crop_start = (int)cs;
+    return FF_OK;
+}
+
 ff_status ff_llama_prompt_format(const char *tmpl, const char *prompt, char **out, ff_err *err) {
     *out = NULL;
     const size_t tl = strlen(tmpl), pl = strlen(prompt);

@@ -27,6 +27,7 @@
 #define FF_LLAMA_PROMPT_H
 
 #include "core/ff_err.h"
+#include "core/ff_json.h"
 #include "core/ff_tensor.h"
 #include "models/llama.h"
 #include "models/llama_tokenizer.h"
@@ -39,6 +40,15 @@ extern const char ff_llama_prompt_default_template[];
 /* _get_llama_prompt_embeds' defaults. */
 #define FF_LLAMA_PROMPT_DEFAULT_MAX_LEN 256
 #define FF_LLAMA_PROMPT_DEFAULT_SKIP 2
+
+/* A prompt_template as HunyuanVideoPipeline.__call__ takes it, from JSON
+ * (job options, a model's defaults): NULL or null -> diffusers'
+ * DEFAULT_PROMPT_TEMPLATE (the default template, crop_start 95, as diffusers
+ * runs it); an object {"template": str, "crop_start": int | null} -> its
+ * template (the default when absent) and crop_start (-1 when absent or null:
+ * computed from the tokenizer, as diffusers does). *tmpl points into v or
+ * at ff_llama_prompt_default_template. FF_ERR_FORMAT for anything else. */
+ff_status ff_llama_prompt_template_parse(const ff_json *v, const char **tmpl, int *crop_start, ff_err *err);
 
 /* Python's template.format(prompt) for a template with one "{}" (or "{0}")
  * and "{{" / "}}" escapes; anything else is FF_ERR_ARG. *out malloc'd. */

@@ -197,6 +197,21 @@ static void test_format(void) {
     FF_REQUIRE_OK(ff_llama_prompt_format("no field", "x", &s, &err), &err);
     FF_CHECK(!strcmp(s, "no field"));
     free(s);
+    /* prompt_template from JSON: diffusers' default (crop 95), or the given template / crop_start */
+    const char *tmpl;
+    int crop;
+    FF_CHECK_OK(ff_llama_prompt_template_parse(NULL, &tmpl, &crop, &err), &err);
+    FF_CHECK(tmpl == ff_llama_prompt_default_template && crop == 95);
+    const char *js[] = {"{\"crop_start\": 101}", "{\"template\": \"<{}>\", \"crop_start\": null}", "{\"crop_start\": -2}", "[1]"};
+    for (int i = 0; i < 4; i++) {
+        ff_json_doc *d;
+        FF_REQUIRE_OK(ff_json_parse(js[i], strlen(js[i]), "t", &d, &err), &err);
+        ff_status st = ff_llama_prompt_template_parse(ff_json_root(d), &tmpl, &crop, &err);
+        if (i == 0) FF_CHECK(!st && tmpl == ff_llama_prompt_default_template && crop == 101);
+        if (i == 1) FF_CHECK(!st && !strcmp(tmpl, "<{}>") && crop == -1);
+        if (i >= 2) FF_CHECK(st == FF_ERR_FORMAT);
+        ff_json_free(d);
+    }
 }
 
 static void test_prompt_embeds_crop(void) {

@@ -28,7 +28,7 @@ typedef struct {
 /* Normalisers (steps applied in order). */
 typedef enum { BPE_NORM_NFC = 1, BPE_NORM_NFD, BPE_NORM_LOWER, BPE_NORM_SPACES /* Replace(\s+ -> ' ') */ } bpe_norm;
 /* Pre-tokeniser regexes we know. */
-typedef enum { BPE_RE_NONE = 0, BPE_RE_CLIP, BPE_RE_GPT2, BPE_RE_LLAMA3 } bpe_regex;
+typedef enum { BPE_RE_NONE = 0, BPE_RE_CLIP, BPE_RE_CLIP_FAST, BPE_RE_GPT2, BPE_RE_LLAMA3 } bpe_regex;
 
 #define BPE_MAX_NORM 8
 #define BPE_MAX_SPECIAL 4

@@ -7,6 +7,7 @@
  * each matched by hand with the regex engines' semantics (ordered
  * alternation, greedy quantifiers with backtracking, leftmost match):
  *   CLIP   <\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+  (IGNORECASE)
+ *          (CLIPTokenizerFast's Split: the same without the two literals, case-sensitive)
  *   GPT-2  's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
  *   Llama-3 (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+ */
 #include <stdlib.h>
@@ -17,12 +18,15 @@
 #include "models/tokenizer.h"
 
 static const char RE_CLIP[] = "<\\|startoftext\\|>|<\\|endoftext\\|>|'s|'t|'re|'ve|'m|'ll|'d|[\\p{L}]+|[\\p{N}]|[^\\s\\p{L}\\p{N}]+";
+/* CLIPTokenizerFast's Split (convert_slow_tokenizer.py CLIPConverter): the same without the special-token literals */
+static const char RE_CLIP_FAST[] = "'s|'t|'re|'ve|'m|'ll|'d|[\\p{L}]+|[\\p{N}]|[^\\s\\p{L}\\p{N}]+";
 static const char RE_GPT2[] = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+";
 static const char RE_LLAMA3[] =
     "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+";
 
 bpe_regex bpe_regex_of(const char *p) {
     if (!strcmp(p, RE_CLIP)) return BPE_RE_CLIP;
+    if (!strcmp(p, RE_CLIP_FAST)) return BPE_RE_CLIP_FAST;
     if (!strcmp(p, RE_GPT2)) return BPE_RE_GPT2;
     if (!strcmp(p, RE_LLAMA3)) return BPE_RE_LLAMA3;
     return BPE_RE_NONE;
@@ -125,10 +129,9 @@ static size_t literal_ci(const uint32_t *s, size_t n, size_t i, const char *lit)
     return k;
 }
 
-static size_t match_clip(const uint32_t *s, size_t n, size_t i) {
+static size_t clip_common(const uint32_t *s, size_t n, size_t i, int ci) {
     size_t k, j;
-    if ((k = literal_ci(s, n, i, "<|startoftext|>")) || (k = literal_ci(s, n, i, "<|endoftext|>"))) return k;
-    if ((k = contraction(s, n, i, 1))) return k;
+    if ((k = contraction(s, n, i, ci))) return k;
     if (is_l(s[i])) {
         for (j = i; j < n && is_l(s[j]); j++) {}
         return j - i;
@@ -140,6 +143,14 @@ static size_t match_clip(const uint32_t *s, size_t n, size_t i) {
     }
     return 0;
 }
+
+static size_t match_clip(const uint32_t *s, size_t n, size_t i) {
+    size_t k;
+    if ((k = literal_ci(s, n, i, "<|startoftext|>")) || (k = literal_ci(s, n, i, "<|endoftext|>"))) return k;
+    return clip_common(s, n, i, 1);
+}
+
+static size_t match_clip_fast(const uint32_t *s, size_t n, size_t i) { return clip_common(s, n, i, 0); }
 
 /* ---- normalisation ------------------------------------------------------------ */
 
@@ -273,7 +284,11 @@ ff_status bpe_words(const ff_bpe *t, const char *text, size_t n, char ***words, 
     }
     /* split */
     size_t (*match)(const uint32_t *, size_t, size_t) =
-        t->regex == BPE_RE_CLIP ? match_clip : t->regex == BPE_RE_GPT2 ? match_gpt2 : t->regex == BPE_RE_LLAMA3 ? match_llama3 : NULL;
+        t->regex == BPE_RE_CLIP        ? match_clip
+        : t->regex == BPE_RE_CLIP_FAST ? match_clip_fast
+        : t->regex == BPE_RE_GPT2      ? match_gpt2
+        : t->regex == BPE_RE_LLAMA3    ? match_llama3
+                                       : NULL;
     if (!match) {
         if (ncp && span_push(&sp, 0, ncp)) goto nomem;
     } else {

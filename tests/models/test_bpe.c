@@ -249,6 +249,60 @@ static void test_clip_slow(void) {
     FF_REQUIRE_OK(ff_bpe_pretokenize(t, "\xe6\x9d\xb1\xe4\xba\xac!?", &w, &nw, &err), &err);
     FF_CHECK(nw == 3 && !strcmp(w[2], "!?")); /* CJK characters apart, punctuation runs together */
     free(w);
+    /* the same files as a CLIPTokenizerFast tokenizer.json (NFC, \s+ -> ' ', lower case; CLIP's Split
+     * without the literals; </w>; RobertaProcessing) give the same ids on these prompts */
+    char fdir[4096], path[4200];
+    ff_test_tmp_path("bpe_clip_fast", fdir, sizeof fdir);
+    mkdir(fdir, 0755);
+    snprintf(path, sizeof path, "%s/tokenizer.json", fdir);
+    FILE *f = fopen(path, "wb"), *vf, *mf;
+    FF_REQUIRE(f != NULL);
+    fputs("{\"added_tokens\": [{\"id\": 832, \"content\": \"<|startoftext|>\", \"special\": true}, {\"id\": 833, \"content\": "
+          "\"<|endoftext|>\", \"special\": true}], \"normalizer\": {\"type\": \"Sequence\", \"normalizers\": [{\"type\": \"NFC\"}, "
+          "{\"type\": \"Replace\", \"pattern\": {\"Regex\": \"\\\\s+\"}, \"content\": \" \"}, {\"type\": \"Lowercase\"}]}, "
+          "\"pre_tokenizer\": {\"type\": \"Sequence\", \"pretokenizers\": [{\"type\": \"Split\", \"pattern\": {\"Regex\": "
+          "\"'s|'t|'re|'ve|'m|'ll|'d|[\\\\p{L}]+|[\\\\p{N}]|[^\\\\s\\\\p{L}\\\\p{N}]+\"}, \"behavior\": \"Removed\", \"invert\": true}, "
+          "{\"type\": \"ByteLevel\", \"add_prefix_space\": false, \"use_regex\": false}]}, \"post_processor\": {\"type\": "
+          "\"RobertaProcessing\", \"sep\": [\"<|endoftext|>\", 833], \"cls\": [\"<|startoftext|>\", 832]}, \"model\": {\"type\": "
+          "\"BPE\", \"unk_token\": \"<|endoftext|>\", \"continuing_subword_prefix\": \"\", \"end_of_word_suffix\": \"</w>\", "
+          "\"vocab\": ",
+          f);
+    snprintf(path, sizeof path, "%s/vocab.json", dir);
+    FF_REQUIRE((vf = fopen(path, "rb")) != NULL);
+    int ch;
+    while ((ch = fgetc(vf)) != EOF) fputc(ch, f);
+    fclose(vf);
+    fputs(", \"merges\": [", f);
+    snprintf(path, sizeof path, "%s/merges.txt", dir);
+    FF_REQUIRE((mf = fopen(path, "rb")) != NULL);
+    char line[512];
+    int first = 1, lineno = 0;
+    while (fgets(line, sizeof line, mf)) {
+        size_t l = strlen(line);
+        while (l && (line[l - 1] == '\n' || line[l - 1] == '\r')) line[--l] = 0;
+        if (lineno++ == 0 || !l) continue; /* #version */
+        fputs(first ? "" : ", ", f);
+        json_str(f, line);
+        first = 0;
+    }
+    fclose(mf);
+    fputs("]}}", f);
+    fclose(f);
+    snprintf(path, sizeof path, "%s/tokenizer_config.json", fdir);
+    f = fopen(path, "wb");
+    FF_REQUIRE(f != NULL);
+    fputs("{\"pad_token\": \"<|endoftext|>\"}", f);
+    fclose(f);
+    ff_bpe *fast;
+    FF_REQUIRE_OK(ff_bpe_load_json(fdir, &fast, &err), &err);
+    const char *ascii[] = {"A cat walks on the grass, realistic.", "Hello, world! (test) -- 3.14; 'quotes' and \"double\"? #tag",
+                           "  Tom &amp; Jerry\n\n  run   fast\t ", "", "Shot number 123, take 4."};
+    ff_tensor a1, m1, a2, m2;
+    FF_REQUIRE_OK(ff_bpe_batch(t, ascii, 5, 77, &a1, &m1, &err), &err);
+    FF_REQUIRE_OK(ff_bpe_batch(fast, ascii, 5, 77, &a2, &m2, &err), &err);
+    FF_CHECK(!memcmp(a1.data, a2.data, ff_tensor_nbytes(&a1)));
+    ff_tensor_free(&a1), ff_tensor_free(&m1), ff_tensor_free(&a2), ff_tensor_free(&m2);
+    ff_bpe_free(fast);
     ff_bpe_free(t);
 }
 

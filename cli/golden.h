@@ -70,6 +70,7 @@ ff_status golden_t5_encoder(const golden_case *c, golden_outputs *outs, ff_err *
 ff_status golden_llama_tokenizer(const golden_case *c, golden_outputs *outs, ff_err *err);
 ff_status golden_llama_encoder(const golden_case *c, golden_outputs *outs, ff_err *err);
 ff_status golden_clip_tokenizer(const golden_case *c, golden_outputs *outs, ff_err *err);
+ff_status golden_hunyuan_text(const golden_case *c, golden_outputs *outs, ff_err *err);
 
 /* CogVideoX model-level cases (golden_cogvideox.c). */
 ff_status golden_cogvideox_scheduler(const golden_case *c, golden_outputs *outs, ff_err *err);

@@ -44,6 +44,7 @@ static const handler_row rows[] = {
     {"llama_tokenizer", "", golden_llama_tokenizer, NULL},
     {"llama_encoder", "", golden_llama_encoder, NULL},
     {"clip_tokenizer", "", golden_clip_tokenizer, NULL},
+    {"hunyuan_text", "", golden_hunyuan_text, NULL},
 };
 
 golden_handler golden_find_handler(const golden_case *c, const char **why) {

@@ -9,6 +9,8 @@
  * hidden state, stacked) and HunyuanVideoPipeline._get_llama_prompt_embeds
  * (prompt_embeds, prompt_attention_mask, and input_ids when recorded; the
  * crop_start computed when the case passes none).
+ * hunyuan_text: HunyuanVideoPipeline.encode_prompt (Llama + CLIP:
+ * prompt_embeds, pooled_prompt_embeds, prompt_attention_mask).
  * The template is options.template when the case records it, else
  * diffusers' DEFAULT_PROMPT_TEMPLATE["template"] (what the calls use). */
 #include <stdio.h>
@@ -17,6 +19,9 @@
 
 #include "cli/golden.h"
 #include "cli/golden_text.h"
+#include "models/bpe.h"
+#include "models/clip.h"
+#include "models/hunyuan_text.h"
 #include "models/llama.h"
 #include "models/llama_prompt.h"
 #include "models/llama_tokenizer.h"
@@ -199,4 +204,59 @@ ff_status golden_llama_encoder(const golden_case *c, golden_outputs *outs, ff_er
     if (GT_OP_IS(c, "LlamaModel.forward")) return forward_case(c, outs, err);
     if (GT_OP_IS(c, "HunyuanVideoPipeline._get_llama_prompt_embeds")) return prompt_embeds_case(c, outs, err);
     return ff_err_set(err, FF_ERR_UNSUPPORTED, "%s: llama_encoder op '%s' has no handler", c->name, c->op);
+}
+
+/* ---- hunyuan_text ------------------------------------------------------------- */
+
+static ff_status encode_prompt_case(const golden_case *c, golden_outputs *outs, ff_err *err) {
+    char tdir[4096], edir[4096], t2dir[4096], e2dir[4096];
+    const char **prompts = NULL;
+    int n = 0, msl = 0, nv = 0, skip = 0, crop = -1, clip_len = 0;
+    const char *tmpl;
+    ff_llama_tok *tok = NULL;
+    ff_llama *m = NULL;
+    ff_bpe *tok2 = NULL;
+    ff_clip_model *clip = NULL;
+    ff_hunyuan_text_result r = {0};
+    ff_status st;
+    if ((st = gt_component_dir(c, "tokenizer", tdir, sizeof tdir, err)) || (st = gt_component_dir(c, "text_encoder", edir, sizeof edir, err)) ||
+        (st = gt_component_dir(c, "tokenizer_2", t2dir, sizeof t2dir, err)) ||
+        (st = gt_component_dir(c, "text_encoder_2", e2dir, sizeof e2dir, err)) ||
+        (st = gt_opt_int(c, "max_sequence_length", FF_LLAMA_PROMPT_DEFAULT_MAX_LEN, 1, 1 << 20, &msl, err)) ||
+        (st = gt_opt_int(c, "num_videos_per_prompt", 1, 1, 1 << 16, &nv, err)) ||
+        (st = gt_opt_int(c, "num_hidden_layers_to_skip", FF_LLAMA_PROMPT_DEFAULT_SKIP, 0, 4096, &skip, err)) ||
+        (st = gt_opt_int(c, "clip_max_length", FF_HUNYUAN_TEXT_CLIP_MAX_LEN, 1, 1 << 16, &clip_len, err)) ||
+        (st = ff_llama_prompt_template_parse(c->options, &tmpl, &crop, err)))
+        return st;
+    if (clip_len != FF_HUNYUAN_TEXT_CLIP_MAX_LEN)
+        return ff_err_set(err, FF_ERR_UNSUPPORTED, "%s: encode_prompt feeds CLIP 77 tokens; the case says %d", c->name, clip_len);
+    if ((st = gt_string_list(c, "prompts", &prompts, &n, err))) goto done;
+    if (!n && (st = gt_string_list(c, "prompt", &prompts, &n, err))) goto done;
+    if (n < 1) {
+        st = ff_err_set(err, FF_ERR_FORMAT, "%s: input_values has no prompt(s)", c->name);
+        goto done;
+    }
+    if ((st = ff_llama_tok_load(tdir, &tok, err)) || (st = ff_llama_load(c->be, edir, FF_F32, &m, err)) ||
+        (st = ff_bpe_load_clip(t2dir, &tok2, err)) || (st = ff_clip_load(e2dir, FF_CLIP_TEXT, FF_F32, &clip, err)) ||
+        (st = ff_clip_place(clip, c->be, 1, err)))
+        goto done;
+    ff_hunyuan_text_request req = {{prompts, n, tmpl, crop, nv, msl, skip, NULL}, c->be, NULL};
+    if ((st = ff_hunyuan_text_encode(tok, m, tok2, clip, &req, &r, err))) goto done;
+    if ((st = golden_out_add(outs, "prompt_embeds", &r.prompt_embeds, err)) ||
+        (st = golden_out_add(outs, "pooled_prompt_embeds", &r.pooled_prompt_embeds, err)) ||
+        (st = golden_out_add(outs, "prompt_attention_mask", &r.prompt_attention_mask, err)))
+        goto done;
+done:
+    ff_hunyuan_text_free(&r);
+    free(prompts);
+    ff_llama_tok_free(tok);
+    ff_llama_free(m);
+    ff_bpe_free(tok2);
+    ff_clip_free(clip);
+    return st;
+}
+
+ff_status golden_hunyuan_text(const golden_case *c, golden_outputs *outs, ff_err *err) {
+    if (GT_OP_IS(c, "HunyuanVideoPipeline.encode_prompt")) return encode_prompt_case(c, outs, err);
+    return ff_err_set(err, FF_ERR_UNSUPPORTED, "%s: hunyuan_text op '%s' has no handler", c->name, c->op);
 }

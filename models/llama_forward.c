@@ -12,6 +12,7 @@
  *    head are adjacent in (B, H, L, hd), so q viewed as (B, KV, rep*L, hd)
  *    attends to k/v (B, KV, L, hd) directly; the mask (B, 1, rep*L, L)
  *    repeats the (L, L) causal-and-padding mask rep times. */
+#include <assert.h>
 #include <math.h>
 #include <string.h>
 
@@ -139,6 +140,7 @@ ff_status ff_llama_forward(ff_llama *m, const ff_tensor *ids, const ff_tensor *m
         return ff_err_set(err, FF_ERR_ARG, "llama: hidden_states[%d] of %lld (num_hidden_layers + 1)", hidden_index,
                           (long long)(N + 1));
     const int64_t want = hidden_index < 0 ? N + 1 + hidden_index : hidden_index; /* layers to run */
+    assert(want >= 0 && want <= N && c->num_heads % c->num_kv_heads == 0 && c->head_dim % 2 == 0); /* config_parse checked */
     const int64_t B = ids->shape[0], L = ids->shape[1], D = c->hidden_size, H = c->num_heads, KVH = c->num_kv_heads,
                   hd = c->head_dim, rep = H / KVH;
     const int64_t *pid = ids->data;

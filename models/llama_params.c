@@ -1,6 +1,7 @@
 /* llama_params: LlamaModel's parameter list from its config (see llama.h,
  * ff_llama_params); names as transformers saves LlamaModel (a loaded model
  * adds its checkpoint's "model." prefix when it has one). */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,7 @@ size_t ff_llama_block_params(const ff_llama_config *c, ff_dtype matrix_dtype, ff
     add(out, &k, px, b, S(down), md, 2, D, I, "mlp.down_proj.weight", l);
     if (c->mlp_bias) add(out, &k, px, b, S(down_b), FF_F32, 1, D, 1, "mlp.down_proj.bias", l);
 #undef S
+    assert(k <= FF_LLAMA_BLOCK_PARAMS_MAX);
     return k;
 }
 

@@ -1,6 +1,7 @@
 /* t5_params: the parameter list of a T5 / mT5 / UMT5 encoder from its config
  * (see t5.h, ff_t5_params). Names are the checkpoint's; embed_tokens is tied
  * to shared and not listed, as transformers saves it. */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,7 @@ size_t ff_t5_block_params(const ff_t5_config *c, ff_dtype matrix_dtype, ff_t5 *m
     }
     add(out, &k, blk, S(wo), md, 2, D, c->d_ff, "encoder.block.%lld.layer.1.DenseReluDense.wo.weight", l);
 #undef S
+    assert(k <= FF_T5_BLOCK_PARAMS_MAX);
     return k;
 }
 

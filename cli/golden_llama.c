@@ -217,7 +217,7 @@ static ff_status encode_prompt_case(const golden_case *c, golden_outputs *outs, 
     ff_llama *m = NULL;
     ff_bpe *tok2 = NULL;
     ff_clip_model *clip = NULL;
-    ff_hunyuan_text_result r = {0};
+    ff_hytext_result r = {0};
     ff_status st;
     if ((st = gt_component_dir(c, "tokenizer", tdir, sizeof tdir, err)) || (st = gt_component_dir(c, "text_encoder", edir, sizeof edir, err)) ||
         (st = gt_component_dir(c, "tokenizer_2", t2dir, sizeof t2dir, err)) ||
@@ -225,10 +225,10 @@ static ff_status encode_prompt_case(const golden_case *c, golden_outputs *outs, 
         (st = gt_opt_int(c, "max_sequence_length", FF_LLAMA_PROMPT_DEFAULT_MAX_LEN, 1, 1 << 20, &msl, err)) ||
         (st = gt_opt_int(c, "num_videos_per_prompt", 1, 1, 1 << 16, &nv, err)) ||
         (st = gt_opt_int(c, "num_hidden_layers_to_skip", FF_LLAMA_PROMPT_DEFAULT_SKIP, 0, 4096, &skip, err)) ||
-        (st = gt_opt_int(c, "clip_max_length", FF_HUNYUAN_TEXT_CLIP_MAX_LEN, 1, 1 << 16, &clip_len, err)) ||
+        (st = gt_opt_int(c, "clip_max_length", FF_HYTEXT_CLIP_MAX_LEN, 1, 1 << 16, &clip_len, err)) ||
         (st = ff_llama_prompt_template_parse(c->options, &tmpl, &crop, err)))
         return st;
-    if (clip_len != FF_HUNYUAN_TEXT_CLIP_MAX_LEN)
+    if (clip_len != FF_HYTEXT_CLIP_MAX_LEN)
         return ff_err_set(err, FF_ERR_UNSUPPORTED, "%s: encode_prompt feeds CLIP 77 tokens; the case says %d", c->name, clip_len);
     if ((st = gt_string_list(c, "prompts", &prompts, &n, err))) goto done;
     if (!n && (st = gt_string_list(c, "prompt", &prompts, &n, err))) goto done;
@@ -240,14 +240,14 @@ static ff_status encode_prompt_case(const golden_case *c, golden_outputs *outs, 
         (st = ff_bpe_load_clip(t2dir, &tok2, err)) || (st = ff_clip_load(e2dir, FF_CLIP_TEXT, FF_F32, &clip, err)) ||
         (st = ff_clip_place(clip, c->be, 1, err)))
         goto done;
-    ff_hunyuan_text_request req = {{prompts, n, tmpl, crop, nv, msl, skip, NULL}, c->be, NULL};
-    if ((st = ff_hunyuan_text_encode(tok, m, tok2, clip, &req, &r, err))) goto done;
+    ff_hytext_request req = {{prompts, n, tmpl, crop, nv, msl, skip, NULL}, c->be, NULL};
+    if ((st = ff_hytext_encode(tok, m, tok2, clip, &req, &r, err))) goto done;
     if ((st = golden_out_add(outs, "prompt_embeds", &r.prompt_embeds, err)) ||
         (st = golden_out_add(outs, "pooled_prompt_embeds", &r.pooled_prompt_embeds, err)) ||
         (st = golden_out_add(outs, "prompt_attention_mask", &r.prompt_attention_mask, err)))
         goto done;
 done:
-    ff_hunyuan_text_free(&r);
+    ff_hytext_free(&r);
     free(prompts);
     ff_llama_tok_free(tok);
     ff_llama_free(m);

@@ -7,7 +7,7 @@
 
 #include "kernels/ops.h"
 
-ff_status ff_hunyuan_text_clip_pooled(const ff_bpe *tok2, ff_clip_model *clip, ff_backend *be, const char *const *prompts,
+ff_status ff_hytext_clip_pooled(const ff_bpe *tok2, ff_clip_model *clip, ff_backend *be, const char *const *prompts,
                                       int n, int nv, int max_length, const ff_clip_hooks *hooks, ff_tensor *pooled,
                                       ff_err *err) {
     memset(pooled, 0, sizeof *pooled);
@@ -32,8 +32,8 @@ done:
     return st;
 }
 
-ff_status ff_hunyuan_text_encode(const ff_llama_tok *tok, ff_llama *te, const ff_bpe *tok2, ff_clip_model *te2,
-                                 const ff_hunyuan_text_request *req, ff_hunyuan_text_result *out, ff_err *err) {
+ff_status ff_hytext_encode(const ff_llama_tok *tok, ff_llama *te, const ff_bpe *tok2, ff_clip_model *te2,
+                                 const ff_hytext_request *req, ff_hytext_result *out, ff_err *err) {
     memset(out, 0, sizeof *out);
     ff_llama_prompt_result lr;
     ff_status st = ff_llama_prompt_embeds(tok, te, &req->llama, &lr, err);
@@ -43,14 +43,14 @@ ff_status ff_hunyuan_text_encode(const ff_llama_tok *tok, ff_llama *te, const ff
     out->crop_start = lr.crop_start;
     ff_tensor_free(&lr.input_ids);
     /* CLIP sees `prompt`, max_length 77 */
-    st = ff_hunyuan_text_clip_pooled(tok2, te2, req->clip_be, req->llama.prompts, req->llama.n_prompts,
-                                     req->llama.num_videos_per_prompt, FF_HUNYUAN_TEXT_CLIP_MAX_LEN, req->clip_hooks,
+    st = ff_hytext_clip_pooled(tok2, te2, req->clip_be, req->llama.prompts, req->llama.n_prompts,
+                                     req->llama.num_videos_per_prompt, FF_HYTEXT_CLIP_MAX_LEN, req->clip_hooks,
                                      &out->pooled_prompt_embeds, err);
-    if (st) ff_hunyuan_text_free(out);
+    if (st) ff_hytext_free(out);
     return st;
 }
 
-void ff_hunyuan_text_free(ff_hunyuan_text_result *r) {
+void ff_hytext_free(ff_hytext_result *r) {
     ff_tensor_free(&r->prompt_embeds);
     ff_tensor_free(&r->pooled_prompt_embeds);
     ff_tensor_free(&r->prompt_attention_mask);

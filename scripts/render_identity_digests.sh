@@ -11,12 +11,12 @@
 # this script). Golden data is read from ../shared/golden next to the checkout.
 set -eu
 root=$(cd "$(dirname "$0")/.." && pwd)
-bin=""; rev=""; out="$root/tests/cli/render_identity.sha256"
+bin=""; rev=""; sums_out="$root/tests/cli/render_identity.sha256"
 while [ $# -gt 0 ]; do
   case "$1" in
     --binary) bin="$2"; shift 2 ;;
     --commit) rev="$2"; shift 2 ;;
-    --out) out="$2"; shift 2 ;;
+    --out) sums_out="$2"; shift 2 ;;
     *) echo "usage: $0 --binary FRAMEFARM | --commit REV [--out FILE]" >&2; exit 2 ;;
   esac
 done
@@ -41,5 +41,5 @@ identity_outputs "$bin" "$golden" "$tmp/out"
   echo "# platform: $(identity_platform "$bin")"
   echo "# made by: scripts/render_identity_digests.sh from $made_by"
   identity_digests "$tmp/out"
-} > "$out"
-echo "wrote $out ($(grep -vc '^#' "$out") digests, $made_by)"
+} > "$sums_out"
+echo "wrote $sums_out ($(grep -vc "^#" "$sums_out") digests, $made_by)"

@@ -37,7 +37,7 @@ static int make(const char *dir) {
     if (!f || fputs(dit_json, f) < 0 || fclose(f)) return fprintf(stderr, "cannot write %s\n", path), 1;
     ff_wandit_config cfg;
     ff_wandit_model *m = NULL;
-    ff_wandit_param *ps = NULL;
+    ff_param *ps = NULL;
     size_t np = 0;
     if (ff_wandit_config_load(path, &cfg, &err) || ff_wandit_create(&cfg, &m, &err) || ff_wandit_init_random(m, 1, &err) ||
         ff_wandit_params(&cfg, m, &ps, &np, &err))

@@ -75,7 +75,7 @@ static ff_status make_model(const bench_args *a, ff_wandit_model **m, ff_err *er
     if (!st) st = ff_wandit_init_random(*m, 7, err);
     if (st || !a->bf16) return st;
     /* BF16 matrices, as the Wan checkpoints store them (F32 norms, biases, time embedder) */
-    ff_wandit_param *ps;
+    ff_param *ps;
     size_t np;
     if ((st = ff_wandit_params(&(*m)->cfg, *m, &ps, &np, err))) return st;
     for (size_t i = 0; i < np && !st; i++) {

@@ -34,12 +34,12 @@ typedef struct {
     double t0, blocks;
 } block_timer;
 
-static ff_status timer_before(void *user, int index, ff_wandit_block *blk, ff_wandit_param *ps, size_t n, ff_err *err) {
+static ff_status timer_before(void *user, int index, ff_wandit_block *blk, ff_param *ps, size_t n, ff_err *err) {
     ((block_timer *)user)->t0 = now();
     return FF_OK;
 }
 
-static ff_status timer_after(void *user, int index, ff_wandit_block *blk, ff_wandit_param *ps, size_t n, ff_err *err) {
+static ff_status timer_after(void *user, int index, ff_wandit_block *blk, ff_param *ps, size_t n, ff_err *err) {
     block_timer *bt = user;
     bt->blocks += now() - bt->t0;
     return FF_OK;

@@ -9,16 +9,16 @@ struct ff_offload_dit {
     ff_wandit_model *m;
     ff_backend *be;
     ff_offload_stream *s;
-    ff_wandit_param *ps; /* the names the stream's messages point into */
+    ff_param *ps; /* the names the stream's messages point into */
 };
 
-static size_t numel_of(const ff_wandit_param *p) {
+static size_t numel_of(const ff_param *p) {
     size_t e = 1;
     for (int i = 0; i < p->ndim; i++) e *= (size_t)p->shape[i];
     return e;
 }
 
-ff_dtype ff_offload_dit_stored_dtype(const ff_wandit_param *p, ff_dtype weight_dtype) {
+ff_dtype ff_offload_dit_stored_dtype(const ff_param *p, ff_dtype weight_dtype) {
     if (weight_dtype == FF_F32) return FF_F32;
     size_t n = strlen(p->name);
     if (n < 7 || strcmp(p->name + n - 7, ".weight") != 0) return FF_F32;
@@ -29,7 +29,7 @@ ff_dtype ff_offload_dit_stored_dtype(const ff_wandit_param *p, ff_dtype weight_d
 
 ff_status ff_offload_dit_device_bytes(const ff_wandit_config *cfg, ff_dtype weight_dtype, const ff_offload_opts *o,
                                       size_t *resident, size_t *ring, size_t *block, ff_err *err) {
-    ff_wandit_param *ps;
+    ff_param *ps;
     size_t np;
     ff_status st = ff_wandit_params(cfg, NULL, &ps, &np, err);
     if (st) return st;
@@ -57,13 +57,13 @@ ff_status ff_offload_dit_device_bytes(const ff_wandit_config *cfg, ff_dtype weig
     return FF_OK;
 }
 
-static ff_status before_block(void *user, int i, ff_wandit_block *blk, ff_wandit_param *params, size_t n, ff_err *err) {
+static ff_status before_block(void *user, int i, ff_wandit_block *blk, ff_param *params, size_t n, ff_err *err) {
     ff_offload_dit *d = user;
     (void)blk, (void)params, (void)n;
     return ff_offload_stream_enter(d->s, i, err);
 }
 
-static ff_status after_block(void *user, int i, ff_wandit_block *blk, ff_wandit_param *params, size_t n, ff_err *err) {
+static ff_status after_block(void *user, int i, ff_wandit_block *blk, ff_param *params, size_t n, ff_err *err) {
     ff_offload_dit *d = user;
     (void)blk, (void)params, (void)n, (void)err;
     ff_offload_stream_leave(d->s, i);
@@ -75,7 +75,7 @@ ff_status ff_offload_dit_create(ff_wandit_model *m, ff_backend *be, const ff_off
     *out = NULL;
     if (!m || !be || !oi) return ff_err_set(err, FF_ERR_ARG, "ff_offload_dit_create: NULL argument");
     ff_offload_dit *d = calloc(1, sizeof *d);
-    ff_wandit_param *ps = NULL;
+    ff_param *ps = NULL;
     ff_tensor **slots = NULL;
     const char **names = NULL;
     size_t np = 0;

@@ -32,7 +32,7 @@ void ff_offload_dit_stats(const ff_offload_dit *d, ff_offload_stats *s);
 void ff_offload_dit_free(ff_offload_dit *d); /* NULL is a no-op */
 
 /* Host storage dtype of a parameter as ff_wandit_load_as(weight_dtype) keeps it. */
-ff_dtype ff_offload_dit_stored_dtype(const ff_wandit_param *p, ff_dtype weight_dtype);
+ff_dtype ff_offload_dit_stored_dtype(const ff_param *p, ff_dtype weight_dtype);
 
 /* Device bytes the weights take under o (mode, k, ring, upload_dtype) for a
  * model loaded with ff_wandit_load_as(weight_dtype), from the config alone: the

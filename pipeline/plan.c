@@ -87,7 +87,7 @@ static ff_status read_cfgs(const char *dir, plan_cfgs *c, ff_err *err) {
 /* UMT5 as ff_umt5_load keeps it: q/k/v/o and the FFN matrices in the stored
  * dtype (BF16 checkpoints stay BF16), shared, relative bias and norms F32. */
 static ff_status te_weight_bytes(const ff_umt5_config *c, ff_dtype dt, size_t *out, ff_err *err) {
-    ff_umt5_param *ps;
+    ff_param *ps;
     size_t n;
     ff_status st = ff_umt5_params(c, &ps, &n, err);
     if (st) return st;
@@ -115,7 +115,7 @@ static size_t te_act_bytes(const ff_umt5_config *c, int64_t B, int64_t L) {
 }
 
 static ff_status vae_weight_bytes(const ff_wanvae_config *c, size_t *out, ff_err *err) {
-    ff_wanvae_param *ps;
+    ff_param *ps;
     size_t n;
     ff_status st = ff_wanvae_params(c, &ps, &n, err);
     if (st) return st;

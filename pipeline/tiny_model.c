@@ -402,7 +402,7 @@ done:
 static ff_status text_encoder_weights(const char *dir, ff_err *err) {
     char cfg_path[TINY_PATH], path[TINY_PATH];
     ff_umt5_config cfg;
-    ff_umt5_param *ps = NULL;
+    ff_param *ps = NULL;
     wspec *sp = NULL;
     size_t n = 0;
     ff_status st;
@@ -431,7 +431,7 @@ static ff_status text_encoder_weights(const char *dir, ff_err *err) {
 static ff_status transformer_weights(const char *dir, ff_err *err) {
     char cfg_path[TINY_PATH], path[TINY_PATH];
     ff_wandit_config cfg;
-    ff_wandit_param *ps = NULL;
+    ff_param *ps = NULL;
     wspec *sp = NULL;
     size_t n = 0;
     ff_status st;
@@ -458,7 +458,7 @@ static ff_status transformer_weights(const char *dir, ff_err *err) {
 static ff_status vae_weights(const char *dir, ff_err *err) {
     char cfg_path[TINY_PATH], path[TINY_PATH];
     ff_wanvae_config cfg;
-    ff_wanvae_param *ps = NULL;
+    ff_param *ps = NULL;
     wspec *sp = NULL;
     size_t n = 0;
     ff_status st;

@@ -311,7 +311,7 @@ static ff_status progress(run_ctx *r, ff_wan_stage stage, int64_t done, int64_t 
 }
 
 static int64_t umt5_weight_bytes(const ff_umt5_config *c) {
-    ff_umt5_param *ps;
+    ff_param *ps;
     size_t n;
     int64_t total = 0;
     if (ff_umt5_params(c, &ps, &n, NULL)) return 0;
@@ -439,7 +439,7 @@ static ff_status dit_switch(run_ctx *r, dit_state *d, int expert, const ff_promp
         return ff_err_wrap(err, "placing %s on %s: ", dir, ff_backend_name(be));
     if (keeps(p, c) && !p->dit[expert - 1])
         p->dit[expert - 1] = d->model, p->dit_off[expert - 1] = d->off, p->dit_w[expert - 1] = d->w;
-    ff_wandit_param *ps;
+    ff_param *ps;
     size_t np;
     d->weight_bytes = 0;
     if (!ff_wandit_params(&d->model->cfg, d->model, &ps, &np, NULL)) {

@@ -151,7 +151,7 @@ static ff_status run_mode(fixture *f, const ff_offload_opts *o, ff_tensor *y, si
 
 /* Host data pointers of every parameter, to check they come back. */
 static void **host_ptrs(ff_wandit_model *m, size_t *n) {
-    ff_wandit_param *ps;
+    ff_param *ps;
     if (ff_wandit_params(&m->cfg, m, &ps, n, NULL)) return NULL;
     void **p = malloc(*n * sizeof *p);
     for (size_t i = 0; p && i < *n; i++) p[i] = ps[i].slot->data;
@@ -255,7 +255,7 @@ static void test_bf16_weights(void) {
         fixture_free(&f);
         return;
     }
-    ff_wandit_param *ps;
+    ff_param *ps;
     size_t np;
     FF_REQUIRE_OK(ff_wandit_params(&f.m->cfg, f.m, &ps, &np, &err), &err);
     for (size_t i = 0; i < np; i++) {

@@ -26,7 +26,26 @@
 #include "kernels/ops.h"
 #include "models/wan_transformer.h"
 #include "offload/pool.h"
-#include "pipeline/offload_dit.h"
+#include "pipeline/offload_model.h"
+
+/* The Wan transformer through pipeline/offload_model.h: one forward with d's
+ * block hooks, and the device bytes of a placement from the config. */
+static ff_status dit_forward(ff_offload_model *d, ff_wandit_model *m, ff_backend *be, const ff_tensor *x, const ff_tensor *t,
+                             const ff_tensor *text, ff_tensor *out, ff_err *err) {
+    ff_denoiser_in in = {.x = x, .timestep = t, .text = text};
+    return ff_offload_denoise(&ff_comp_wandit, m, be, d, &in, out, err);
+}
+
+static ff_status dit_device_bytes(const ff_wandit_config *cfg, ff_dtype dt, const ff_offload_opts *o, size_t *res, size_t *ring,
+                                  size_t *blk, ff_err *err) {
+    ff_param *ps = NULL;
+    size_t n = 0;
+    ff_status st = ff_wandit_params_as(cfg, dt, NULL, &ps, &n, err);
+    if (!st) st = ff_offload_device_bytes(ps, n, o, res, ring, blk, err);
+    free(ps);
+    return st;
+}
+
 
 static double now(void) {
     struct timespec ts;
@@ -79,7 +98,7 @@ static ff_status make_model(const bench_args *a, ff_wandit_model **m, ff_err *er
     size_t np;
     if ((st = ff_wandit_params(&(*m)->cfg, *m, &ps, &np, err))) return st;
     for (size_t i = 0; i < np && !st; i++) {
-        if (ff_offload_dit_stored_dtype(&ps[i], FF_BF16) != FF_BF16) continue;
+        if (ff_wandit_param_dtype(&ps[i], FF_BF16) != FF_BF16) continue;
         ff_tensor b = {0};
         if (!(st = ff_tensor_alloc(&b, FF_BF16, ps[i].slot->ndim, ps[i].slot->shape, err)) &&
             !(st = ff_tensor_convert(&b, ps[i].slot, err))) {
@@ -112,23 +131,23 @@ static ff_status run_mode(ff_backend *be, ff_pool *pool, ff_wandit_model *m, con
     o.group = row->k;
     o.ring = 2;
     o.device_pool = pool;
-    ff_offload_dit *d = NULL;
+    ff_offload_model *d = NULL;
     ff_pool_reset_peak(pool);
-    ff_status st = ff_offload_dit_create(m, be, &o, &d, err);
-    if (!st) st = ff_offload_dit_forward(d, dx, dt, dtext, dout, err); /* warm-up */
+    ff_status st = ff_offload_model_create_for(&ff_comp_wandit, m, be, &o, &d, err);
+    if (!st) st = dit_forward(d, m, be, dx, dt, dtext, dout, err); /* warm-up */
     if (!st) st = ff_be_sync(be, err);
     ff_offload_stats s0, s1;
-    if (!st) ff_offload_dit_stats(d, &s0);
+    if (!st) ff_offload_model_stats(d, &s0);
     const double t0 = now();
-    for (int r = 0; r < reps && !st; r++) st = ff_offload_dit_forward(d, dx, dt, dtext, dout, err);
+    for (int r = 0; r < reps && !st; r++) st = dit_forward(d, m, be, dx, dt, dtext, dout, err);
     if (!st) st = ff_be_sync(be, err);
     row->s_per_fwd = (now() - t0) / reps;
     if (!st) {
-        ff_offload_dit_stats(d, &s1);
+        ff_offload_model_stats(d, &s1);
         row->waits = s1.waits - s0.waits;
         st = ff_be_download(be, y, dout, err);
     }
-    ff_offload_dit_free(d);
+    ff_offload_model_free(d);
     ff_pool_stats ps;
     ff_pool_stats_get(pool, &ps);
     row->peak = ps.peak;
@@ -199,7 +218,7 @@ int main(int argc, char **argv) {
     ff_offload_opts_default(&o);
     o.mode = FF_OFFLOAD_STREAM;
     size_t res_b, ring_b, blk_b;
-    st = ff_offload_dit_device_bytes(&m->cfg, a.bf16 ? FF_BF16 : FF_F32, &o, &res_b, &ring_b, &blk_b, &err);
+    st = dit_device_bytes(&m->cfg, a.bf16 ? FF_BF16 : FF_F32, &o, &res_b, &ring_b, &blk_b, &err);
     char b1[32], b2[32];
     printf("backend %s: dim %d (%d heads x %d), ffn %d, %d layers, %s matrices, %lld tokens, text %d x %d; "
            "block %s, all blocks %s (setup %.1f s)\n",

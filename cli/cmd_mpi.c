@@ -42,7 +42,7 @@
 #include "core/ff_log.h"
 #include "core/ff_safetensors.h"
 #include "pipeline/tiny_model.h"
-#include "pipeline/wan_pipeline.h"
+#include "pipeline/chain.h"
 #include "video/video.h"
 
 static void usage(FILE *f) {
@@ -66,7 +66,7 @@ static void usage(FILE *f) {
 
 typedef struct {
     atomic_llong beat_ms;      /* CLOCK_MONOTONIC ms of the last progress */
-    atomic_int stage;          /* ff_wan_stage of the last progress */
+    atomic_int stage;          /* ff_stage_kind of the last progress */
     atomic_llong done, total;
     atomic_int stop;
     double timeout_s;
@@ -144,24 +144,24 @@ static ff_status on_plan(void *user, const ff_mpi_render_info *in, ff_err *err) 
     return FF_OK;
 }
 
-static ff_status on_progress(void *user, const ff_wan_progress *pr, ff_err *err) {
+static ff_status on_progress(void *user, const ff_chain_progress *pr, ff_err *err) {
     mpi_user *u = user;
     (void)err;
     beat(u, (int)pr->stage, pr->done, pr->total);
     if (u->rank != 0 || ((int)pr->stage == u->last_stage && pr->done == u->last_done)) return FF_OK;
     u->last_stage = (int)pr->stage, u->last_done = pr->done;
-    if (pr->stage == FF_WAN_STAGE_TEXT && pr->done == 0) fprintf(stderr, "encoding the prompt\n");
-    else if (pr->stage == FF_WAN_STAGE_DENOISE && pr->done > 0)
+    if (pr->stage == FF_STAGE_TEXT && pr->done == 0) fprintf(stderr, "encoding the prompt\n");
+    else if (pr->stage == FF_STAGE_DENOISE && pr->done > 0)
         fprintf(stderr, "denoise step %lld/%lld (t=%g)  %.2f s/step\n", (long long)pr->done, (long long)pr->total, pr->timestep,
                 pr->stage_elapsed_s / (double)pr->done);
-    else if (pr->stage == FF_WAN_STAGE_DECODE && pr->done == 0) fprintf(stderr, "decoding %lld frames\n", (long long)pr->total);
-    else if (pr->stage == FF_WAN_STAGE_DECODE && pr->done >= pr->total)
+    else if (pr->stage == FF_STAGE_DECODE && pr->done == 0) fprintf(stderr, "decoding %lld frames\n", (long long)pr->total);
+    else if (pr->stage == FF_STAGE_DECODE && pr->done >= pr->total)
         fprintf(stderr, "wrote %lld frames  %.2f s/frame\n", (long long)pr->total, pr->stage_elapsed_s / (double)pr->total);
     fflush(stderr);
     return FF_OK;
 }
 
-static ff_status on_frames(void *user, const ff_wan_chunk *ch, ff_err *err) {
+static ff_status on_frames(void *user, const ff_chain_chunk *ch, ff_err *err) {
     mpi_user *u = user;
     ff_status st = ff_video_write_frames(u->w, ch->frames, err);
     if (st || !u->keep_video) return st;
@@ -323,7 +323,7 @@ int ff_cmd_mpi(int argc, char **argv) {
     ff_log log;
     ff_log_init(&log, FF_LOG_WARN, stderr);
     ff_backend *be = NULL;
-    ff_wan_pipeline *p = NULL;
+    ff_chain *p = NULL;
     int rc = FF_EXIT_FAIL, created_file = 0;
     char default_dir[4096] = "", be_name[64];
     int device = 0;
@@ -333,7 +333,7 @@ int ff_cmd_mpi(int argc, char **argv) {
     if (!model) {
         int created = 0;
         if ((st = ff_tiny_model_default_dir(default_dir, sizeof default_dir, &err))) goto done;
-        if (rank == 0 && (st = ff_tiny_model_ensure(default_dir, &created, &err))) goto done;
+        if (rank == 0 && (st = ff_tiny_model_ensure(FF_TINY_DEFAULT, default_dir, &created, &err))) goto done;
         if (rank == 0)
             printf("model: the embedded tiny SMOKE-TEST model (random weights: the video will be noise-like), %s %s\n",
                    created ? "created in" : "from", default_dir);
@@ -344,7 +344,7 @@ int ff_cmd_mpi(int argc, char **argv) {
     ff_model_defaults_read(model, &md);
     if ((st = pick_backend(job.backend, MPI_COMM_WORLD, be_name, sizeof be_name, &device, &err))) goto done;
     if ((st = ff_backend_create_by_name(be_name, job.threads, &be, &err))) goto done;
-    if ((st = ff_wan_pipeline_open(be, model, NULL, &log, &p, &err))) goto done;
+    if ((st = ff_chain_open(be, model, NULL, &log, &p, &err))) goto done;
     if (job.comm == FF_MPI_COMM_NCCL && (!ff_nccl_compiled() || ff_backend_kind_of(be) != FF_BACKEND_CUDA)) {
         st = ff_err_set(&err, FF_ERR_ARG, "comm nccl needs a CUDA backend (this rank has %s) in a build with NCCL (%s)",
                         ff_backend_name(be), ff_nccl_compiled() ? "this one is" : "this one is not");
@@ -367,7 +367,7 @@ int ff_cmd_mpi(int argc, char **argv) {
     o.guidance = job.has_guidance ? job.guidance : md.guidance;
     o.has_guidance_2 = job.has_guidance_2;
     o.guidance_2 = job.guidance_2;
-    ff_wanvae_opts_default(&o.vae);
+    ff_vae_opts_default(&o.vae);
     if (job.tile == 1 || (job.tile == -1 && md.has_tile) || job.vae_split == FF_MPI_SPLIT_SPACE) {
         o.vae.tiling = 1;
         if (md.has_tile) {
@@ -390,8 +390,8 @@ int ff_cmd_mpi(int argc, char **argv) {
     o.on_latents = on_latents;
     o.user = &u;
 
-    ff_wan_geometry g;
-    if ((st = ff_wan_pipeline_geometry(p, 1, o.num_frames, o.height, o.width, &g, &err))) goto done;
+    ff_geometry g;
+    if ((st = ff_chain_geometry(p, 1, o.num_frames, o.height, o.width, &g, &err))) goto done;
     if (rank == 0) {
         ff_video_opts vo;
         ff_video_opts_default(&vo, fmt, g.width, g.height);
@@ -437,7 +437,7 @@ done:
         pthread_join(wd_thread, NULL);
     }
     ff_tensor_free(&u.video);
-    ff_wan_pipeline_close(p);
+    ff_chain_close(p);
     ff_backend_free(be);
     ff_mpi_job_free(&job);
     if (st && size > 1) MPI_Abort(MPI_COMM_WORLD, rc); /* the peers may wait on this rank forever */

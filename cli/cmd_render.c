@@ -6,7 +6,7 @@
  *     [--vram-budget SIZE] [--offload none|model|sequential|auto] [--group K]
  *     [--vae-tiling] [--vae-slicing] [--stats] --out FILE.mp4|FILE.y4m|DIR/
  *
- * Prompt to video file in one process (pipeline/wan_pipeline.h): frames are
+ * Prompt to video file in one process (pipeline/chain.h): frames are
  * written as the VAE's streaming decode produces them. Without --model the
  * embedded smoke-test model is used (created on first use in
  * $XDG_CACHE_HOME/framefarm/tiny or ~/.cache/framefarm/tiny). Defaults come
@@ -20,7 +20,7 @@
  * resident; model: one at a time; sequential: transformer blocks streamed
  * from the file in groups of k; text encoder on the host; VAE slicing; VAE
  * tiling, low-memory order, largest tile that fits) through
- * ff_wan_open_opts and ff_wanvae_opts, printing one line per stage; a device
+ * ff_chain_opts and ff_vae_opts, printing one line per stage; a device
  * pool with the budget is attached to the backend, so the budget is
  * enforced and --stats shows the measured peak against it. --offload,
  * --group, --vae-tiling, --vae-slicing force those choices (with or
@@ -44,7 +44,7 @@
 #include "pipeline/plan.h"
 #include "pipeline/plan_apply.h"
 #include "pipeline/tiny_model.h"
-#include "pipeline/wan_pipeline.h"
+#include "pipeline/chain.h"
 #include "video/video.h"
 
 static void usage(FILE *f) {
@@ -70,7 +70,7 @@ typedef struct {
     progress_state ps;
     ff_video_writer *w;
     ff_pool *pool;              /* the device pool (planner runs), else NULL */
-    size_t stage_peak[3];       /* measured device peak per ff_wan_stage */
+    size_t stage_peak[5];       /* measured device peak per ff_stage_kind */
     int stage;                  /* the stage whose peak is being measured, -1 none */
 } render_user;
 
@@ -84,22 +84,22 @@ static void stage_mark(render_user *ru, int stage) {
     ff_pool_reset_peak(ru->pool);
 }
 
-static ff_status on_progress(void *user, const ff_wan_progress *pr, ff_err *err) {
+static ff_status on_progress(void *user, const ff_chain_progress *pr, ff_err *err) {
     progress_state *ps = &((render_user *)user)->ps;
     (void)err;
-    static const char *const names[] = {"text encoder", "denoise", "decode"};
+    static const char *const names[] = {"text encoder", "denoise", "decode", "image encoder", "vae encode"};
     const char *name = names[pr->stage];
     /* the decode stage's peak starts after the last step (the VAE is loaded before its first progress call) */
-    if (pr->done == 0 && pr->stage != FF_WAN_STAGE_DECODE) stage_mark((render_user *)user, (int)pr->stage);
-    if (pr->stage == FF_WAN_STAGE_DENOISE && pr->done == pr->total) stage_mark((render_user *)user, FF_WAN_STAGE_DECODE);
-    if (pr->stage == FF_WAN_STAGE_TEXT) {
+    if (pr->done == 0 && pr->stage != FF_STAGE_DECODE) stage_mark((render_user *)user, (int)pr->stage);
+    if (pr->stage == FF_STAGE_DENOISE && pr->done == pr->total) stage_mark((render_user *)user, FF_STAGE_DECODE);
+    if (pr->stage == FF_STAGE_TEXT) {
         if (pr->done == 0) fprintf(stderr, "encoding the prompt\n");
         return FF_OK;
     }
-    if (pr->done == 0 && pr->stage == FF_WAN_STAGE_DECODE && !ps->is_tty)
+    if (pr->done == 0 && pr->stage == FF_STAGE_DECODE && !ps->is_tty)
         fprintf(stderr, "decoding %lld frames\n", (long long)pr->total);
     if (pr->done == 0) return FF_OK;
-    const char *unit = pr->stage == FF_WAN_STAGE_DENOISE ? "step" : "frame";
+    const char *unit = pr->stage == FF_STAGE_DENOISE ? "step" : "frame";
     double per = pr->stage_elapsed_s / (double)pr->done;
     double eta = per * (double)(pr->total - pr->done);
     if (ps->is_tty) {
@@ -110,7 +110,7 @@ static ff_status on_progress(void *user, const ff_wan_progress *pr, ff_err *err)
         fprintf(stderr, "\r%-8s [%s] %lld/%lld  %.2f s/%s  ETA %.0fs ", name, bar, (long long)pr->done,
                 (long long)pr->total, per, unit, eta);
         if (pr->done >= pr->total) fputc('\n', stderr);
-    } else if (pr->stage == FF_WAN_STAGE_DENOISE) {
+    } else if (pr->stage == FF_STAGE_DENOISE) {
         fprintf(stderr, "%s step %lld/%lld (t=%g, transformer%s)  %.2f s/step  ETA %.0fs\n", name, (long long)pr->done,
                 (long long)pr->total, pr->timestep, pr->expert == 2 ? "_2" : "", per, eta);
     } else if (pr->done >= pr->total) {
@@ -120,7 +120,7 @@ static ff_status on_progress(void *user, const ff_wan_progress *pr, ff_err *err)
     return FF_OK;
 }
 
-static ff_status on_frames(void *user, const ff_wan_chunk *ch, ff_err *err) {
+static ff_status on_frames(void *user, const ff_chain_chunk *ch, ff_err *err) {
     return ff_video_write_frames(((render_user *)user)->w, ch->frames, err); /* (1, nt, H, W, 3) */
 }
 
@@ -142,16 +142,16 @@ static int parse_double(const char *s, double *out) {
     return 0;
 }
 
-static void print_stats(const ff_wan_stats *s) {
+static void print_stats(const ff_chain *p, const ff_chain_stats *s) {
     printf("%-14s %8s %8s %14s %14s\n", "component", "load s", "run s", "peak RSS MiB", "backend MiB");
-    for (int c = 0; c < FF_WAN_C_COUNT; c++) {
-        const ff_wan_component_stats *cs = &s->c[c];
+    for (int c = 0; c < ff_chain_n_components(p); c++) {
+        const ff_component_stats *cs = &s->c[c];
         if (!cs->used) continue;
         char be[32];
         if (cs->backend_peak_bytes) snprintf(be, sizeof be, "%.1f", (double)cs->backend_peak_bytes / 1048576.0);
         else if (cs->backend_weight_bytes) snprintf(be, sizeof be, "%.1f (weights)", (double)cs->backend_weight_bytes / 1048576.0);
         else snprintf(be, sizeof be, "-");
-        printf("%-14s %8.2f %8.2f %14.1f %14s\n", ff_wan_component_name((ff_wan_component)c), cs->load_s, cs->run_s,
+        printf("%-14s %8.2f %8.2f %14.1f %14s\n", ff_chain_component_name(p, c), cs->load_s, cs->run_s,
                (double)cs->peak_rss_bytes / 1048576.0, be);
     }
     printf("total %.2f s, peak RSS %.1f MiB%s\n", s->total_s, (double)s->peak_rss_bytes / 1048576.0,
@@ -177,7 +177,7 @@ static void print_plan(const ff_plan *p, size_t budget) {
     if (p->tiling) printf(", vae tiling %d/%d px", p->tile, p->tile_stride);
     printf("%s; predicted device peak %s of budget %s\n", p->slicing ? ", vae slicing" : "",
            ff_pool_fmt_bytes(p->peak, a, sizeof a), budget ? ff_pool_fmt_bytes(budget, b, sizeof b) : "unlimited");
-    for (int i = 0; i < FF_PLAN_STAGES; i++) {
+    for (int i = 0; i < p->n_stages; i++) {
         const ff_plan_stage *st = &p->st[i];
         if (!st->present) continue;
         printf("plan: %-13s %-36s peak %10s (weights %s)\n", st->name, st->strategy,
@@ -280,7 +280,7 @@ int ff_cmd_render(int argc, char **argv) {
     if (!model) { /* the embedded smoke-test model */
         int created = 0;
         if ((st = ff_tiny_model_default_dir(default_dir, sizeof default_dir, &err)) ||
-            (st = ff_tiny_model_ensure(default_dir, &created, &err))) {
+            (st = ff_tiny_model_ensure(FF_TINY_DEFAULT, default_dir, &created, &err))) {
             ff_cli_report("render", &err);
             return exit_code(st);
         }
@@ -295,15 +295,15 @@ int ff_cmd_render(int argc, char **argv) {
     ff_log log;
     ff_log_init(&log, FF_LOG_WARN, stderr);
     ff_backend *be = NULL;
-    ff_wan_pipeline *p = NULL;
+    ff_chain *p = NULL;
     ff_video_writer *w = NULL;
     ff_pool *pool = NULL;
     int rc = FF_EXIT_FAIL, created_file = 0;
     const int planned = have_budget || offload != -2 || group || vae_tiling || vae_slicing;
     ff_plan plan;
     memset(&plan, 0, sizeof plan);
-    ff_wan_open_opts oo = {0};
-    oo.dit_weight_dtype = FF_F32;
+    ff_chain_opts oo = {0};
+    oo.weight_dtype = FF_F32;
     if (group && offload != -2 && offload != FF_PLAN_SEQUENTIAL) {
         fprintf(stderr, "framefarm render: --group is for --offload sequential\n");
         return FF_EXIT_USAGE;
@@ -318,10 +318,10 @@ int ff_cmd_render(int argc, char **argv) {
         ff_backend_free(be);
         return FF_EXIT_USAGE;
     }
-    if ((st = ff_wan_pipeline_open(be, model, NULL, &log, &p, &err))) goto done;
+    if ((st = ff_chain_open(be, model, NULL, &log, &p, &err))) goto done;
 
-    ff_wan_params prm;
-    ff_wan_params_default(&prm);
+    ff_chain_params prm;
+    ff_chain_params_default(p, &prm);
     uint64_t seed_u = (uint64_t)seed;
     prm.prompts = &prompt;
     prm.n_prompts = 1;
@@ -345,8 +345,8 @@ int ff_cmd_render(int argc, char **argv) {
         prm.vae.tile_sample_stride_height = md.tile_stride_h;
         prm.vae.tile_sample_stride_width = md.tile_stride_w;
     }
-    ff_wan_geometry g;
-    if ((st = ff_wan_pipeline_geometry(p, 1, prm.num_frames, prm.height, prm.width, &g, &err))) goto done;
+    ff_geometry g;
+    if ((st = ff_chain_geometry(p, 1, prm.num_frames, prm.height, prm.width, &g, &err))) goto done;
 
     if (planned) { /* the planner's choice for this render, applied */
         ff_plan_request rq;
@@ -368,9 +368,9 @@ int ff_cmd_render(int argc, char **argv) {
         ff_plan_apply(&plan, &oo, &prm.vae);
         if ((st = ff_pool_create("device", vram_budget, &pool, &err)) || (st = ff_pool_attach(pool, be, &err))) goto done;
         oo.device_pool = pool;
-        ff_wan_pipeline_close(p); /* reopened with the plan's options */
+        ff_chain_close(p); /* reopened with the plan's options */
         p = NULL;
-        if ((st = ff_wan_pipeline_open(be, model, &oo, &log, &p, &err))) goto done;
+        if ((st = ff_chain_open(be, model, &oo, &log, &p, &err))) goto done;
     }
 
     ff_video_opts vo;
@@ -387,12 +387,12 @@ int ff_cmd_render(int argc, char **argv) {
            ff_backend_name(be), out);
     fflush(stdout);
 
-    render_user ru = {{isatty(fileno(stderr))}, w, pool, {0, 0, 0}, -1};
-    ff_wan_stats stv;
+    render_user ru = {{isatty(fileno(stderr))}, w, pool, {0, 0, 0, 0, 0}, -1};
+    ff_chain_stats stv;
     prm.on_progress = on_progress;
     prm.on_frames = on_frames;
     prm.user = &ru;
-    st = ff_wan_pipeline_run(p, &prm, &stv, &err);
+    st = ff_chain_run(p, &prm, &stv, &err);
     stage_mark(&ru, -1);
     if (st) goto done;
     ff_status cst = ff_video_close(w, &err);
@@ -400,7 +400,7 @@ int ff_cmd_render(int argc, char **argv) {
     if ((st = cst)) goto done;
     printf("wrote %s (%d frames, %dx%d, %d fps, %s)\n", out, g.num_frames, g.width, g.height, vo.fps_num,
            ff_video_format_name(fmt));
-    if (stats) print_stats(&stv);
+    if (stats) print_stats(p, &stv);
     if (stats && pool) {
         static const char *const sn[3] = {"text encoder", "denoise", "decode"};
         char a[32], b[32], c[32];
@@ -408,12 +408,7 @@ int ff_cmd_render(int argc, char **argv) {
         for (int i = 0; i < 3; i++) {
             if (ru.stage_peak[i] > peak) peak = ru.stage_peak[i];
             printf("device peak %-12s %10s (predicted %s)\n", sn[i], ff_pool_fmt_bytes(ru.stage_peak[i], a, sizeof a),
-                   ff_pool_fmt_bytes(i == 0 ? plan.st[FF_PLAN_TEXT].peak
-                                     : i == 2 ? plan.st[FF_PLAN_VAE].peak
-                                              : (plan.st[FF_PLAN_DIT1].peak > plan.st[FF_PLAN_DIT2].peak
-                                                     ? plan.st[FF_PLAN_DIT1].peak
-                                                     : plan.st[FF_PLAN_DIT2].peak),
-                                     b, sizeof b));
+                   ff_pool_fmt_bytes(ff_plan_kind_peak(&plan, (ff_stage_kind)i), b, sizeof b));
         }
         printf("device peak %zu B (%s) of budget %s (predicted %s)\n", peak, ff_pool_fmt_bytes(peak, a, sizeof a),
                vram_budget ? ff_pool_fmt_bytes(vram_budget, b, sizeof b) : "unlimited",
@@ -430,7 +425,7 @@ done:
         rc = exit_code(st);
         if (created_file) (void)unlink(out); /* no half-written video */
     }
-    ff_wan_pipeline_close(p); /* frees what it kept resident: before the pool goes */
+    ff_chain_close(p); /* frees what it kept resident: before the pool goes */
     ff_pool_detach(pool);
     ff_pool_free(pool);
     ff_backend_free(be);

@@ -71,4 +71,13 @@ uint16_t ff_f32_to_f16(float f);
  * NaN to 0. */
 ff_status ff_tensor_convert(ff_tensor *dst, const ff_tensor *src, ff_err *err);
 
+/* Ranges along one axis of a host tensor, seen as (outer, shape[axis],
+ * inner): latent frames of a video latent in any layout ((B, C, F, h, w)
+ * axis 2, (B, F, C, h, w) axis 1). pack copies [start, start + n) into dst
+ * as (outer, n, inner); unpack writes such a block back; slice makes an
+ * owned tensor of the range (the axis becomes n). */
+void ff_tensor_axis_pack(const ff_tensor *t, int axis, int64_t start, int64_t n, void *dst);
+void ff_tensor_axis_unpack(ff_tensor *t, int axis, int64_t start, int64_t n, const void *src);
+ff_status ff_tensor_axis_slice(const ff_tensor *t, int axis, int64_t start, int64_t n, ff_tensor *out, ff_err *err);
+
 #endif

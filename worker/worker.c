@@ -16,6 +16,7 @@
 
 #include "coordinator/assemble.h"
 #include "proto/ff_frames.h"
+#include "proto/ff_jobspec.h"
 #include "proto/ff_net.h"
 #include "proto/ff_wire.h"
 #include "worker/worker_render.h"
@@ -203,7 +204,7 @@ static void *render_main(void *arg) {
         ff_err err = {0};
         double t_start = now_s();
         ff_status st = ff_wrender_run(sh->r, t, &cb, &err);
-        int expect = 1 + 4 * (t->lat_count - 1);
+        int expect = ff_jobspec_window_frames(t->lat_count);
         if (!st && rc.frames_sent != expect)
             st = ff_err_set(&err, FF_ERR_INTERNAL, "rendered %d frames, the window has %d", rc.frames_sent, expect);
         char shared_name[128] = "";

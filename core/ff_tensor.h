@@ -27,6 +27,8 @@ typedef struct {
     void *data;
     ff_loc loc;
     int owns;                     /* 1: data is malloc'd by ff_tensor_alloc* */
+    const void *owner;            /* the allocator whose memory data is (kernels: the ff_backend of ff_be_alloc);
+                                     NULL for plain host memory and views. Opaque here: kernels/ops.c checks it */
 } ff_tensor;
 
 size_t ff_dtype_size(ff_dtype dt);

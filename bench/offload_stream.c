@@ -22,36 +22,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/ff_clock.h"
 #include "core/ff_json.h"
 #include "kernels/ops.h"
 #include "models/wan_transformer.h"
 #include "offload/pool.h"
 #include "pipeline/offload_model.h"
 
-/* The Wan transformer through pipeline/offload_model.h: one forward with d's
- * block hooks, and the device bytes of a placement from the config. */
-static ff_status dit_forward(ff_offload_model *d, ff_wandit_model *m, ff_backend *be, const ff_tensor *x, const ff_tensor *t,
-                             const ff_tensor *text, ff_tensor *out, ff_err *err) {
-    ff_denoiser_in in = {.x = x, .timestep = t, .text = text};
-    return ff_offload_denoise(&ff_comp_wandit, m, be, d, &in, out, err);
-}
-
-static ff_status dit_device_bytes(const ff_wandit_config *cfg, ff_dtype dt, const ff_offload_opts *o, size_t *res, size_t *ring,
-                                  size_t *blk, ff_err *err) {
-    ff_param *ps = NULL;
-    size_t n = 0;
-    ff_status st = ff_wandit_params_as(cfg, dt, NULL, &ps, &n, err);
-    if (!st) st = ff_offload_device_bytes(ps, n, o, res, ring, blk, err);
-    free(ps);
-    return st;
-}
-
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static void fill(ff_tensor *t, unsigned seed) {
     float *d = t->data;
@@ -134,14 +111,15 @@ static ff_status run_mode(ff_backend *be, ff_pool *pool, ff_wandit_model *m, con
     ff_offload_model *d = NULL;
     ff_pool_reset_peak(pool);
     ff_status st = ff_offload_model_create_for(&ff_comp_wandit, m, be, &o, &d, err);
-    if (!st) st = dit_forward(d, m, be, dx, dt, dtext, dout, err); /* warm-up */
+    const ff_denoiser_in in = {.x = dx, .timestep = dt, .text = dtext};
+    if (!st) st = ff_offload_denoise(&ff_comp_wandit, m, be, d, &in, dout, err); /* warm-up */
     if (!st) st = ff_be_sync(be, err);
     ff_offload_stats s0, s1;
     if (!st) ff_offload_model_stats(d, &s0);
-    const double t0 = now();
-    for (int r = 0; r < reps && !st; r++) st = dit_forward(d, m, be, dx, dt, dtext, dout, err);
+    const double t0 = ff_now_s();
+    for (int r = 0; r < reps && !st; r++) st = ff_offload_denoise(&ff_comp_wandit, m, be, d, &in, dout, err);
     if (!st) st = ff_be_sync(be, err);
-    row->s_per_fwd = (now() - t0) / reps;
+    row->s_per_fwd = (ff_now_s() - t0) / reps;
     if (!st) {
         ff_offload_model_stats(d, &s1);
         row->waits = s1.waits - s0.waits;
@@ -186,7 +164,7 @@ int main(int argc, char **argv) {
     ff_pool *pool = NULL;
     ff_wandit_model *m = NULL;
     ff_tensor x = {0}, text = {0}, t = {0}, y = {0}, ref = {0}, dx = {0}, dtext = {0}, dout = {0};
-    const double tc = now();
+    const double tc = ff_now_s();
     ff_status st = ff_backend_create_by_name(a.backend, a.threads, &be, &err);
     if (!st) st = ff_pool_create("device", 0, &pool, &err);
     if (!st) st = ff_pool_attach(pool, be, &err);
@@ -218,13 +196,14 @@ int main(int argc, char **argv) {
     ff_offload_opts_default(&o);
     o.mode = FF_OFFLOAD_STREAM;
     size_t res_b, ring_b, blk_b;
-    st = dit_device_bytes(&m->cfg, a.bf16 ? FF_BF16 : FF_F32, &o, &res_b, &ring_b, &blk_b, &err);
+    st = ff_offload_class_device_bytes(&ff_comp_wandit, &m->cfg, a.bf16 ? FF_BF16 : FF_F32, &o, &res_b, &ring_b, &blk_b,
+                                       &err);
     char b1[32], b2[32];
     printf("backend %s: dim %d (%d heads x %d), ffn %d, %d layers, %s matrices, %lld tokens, text %d x %d; "
            "block %s, all blocks %s (setup %.1f s)\n",
            ff_backend_name(be), m->cfg.dim, a.heads, a.head_dim, a.ffn, a.layers, a.bf16 ? "BF16" : "F32",
            (long long)tokens, a.text_len, a.text_dim, ff_pool_fmt_bytes(blk_b, b1, sizeof b1),
-           ff_pool_fmt_bytes(blk_b * (size_t)a.layers, b2, sizeof b2), now() - tc);
+           ff_pool_fmt_bytes(blk_b * (size_t)a.layers, b2, sizeof b2), ff_now_s() - tc);
 
     mode_row rows[3] = {{"resident", FF_OFFLOAD_RESIDENT, 1, 0, 0, 0, 1},
                         {"stream k=1", FF_OFFLOAD_STREAM, 1, 0, 0, 0, 0},

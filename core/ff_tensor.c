@@ -310,3 +310,10 @@ ff_status ff_tensor_axis_slice(const ff_tensor *t, int axis, int64_t start, int6
     if (!st) ff_tensor_axis_pack(t, axis, start, n, out->data); /* (outer, n, inner) is out's own layout */
     return st;
 }
+
+void ff_quantize_u8(const float *src, int64_t n, uint8_t *dst) {
+    for (int64_t i = 0; i < n; i++) {
+        float x = src[i];
+        dst[i] = x > 0.0f ? (x < 1.0f ? (uint8_t)nearbyintf(x * 255.0f) : 255) : 0;
+    }
+}

@@ -73,6 +73,11 @@ uint16_t ff_f32_to_f16(float f);
  * NaN to 0. */
 ff_status ff_tensor_convert(ff_tensor *dst, const ff_tensor *src, ff_err *err);
 
+/* n floats in [0, 1] -> bytes: round(clamp(x, 0, 1) * 255) half to even
+ * (numpy's .round() in diffusers' numpy_to_pil), NaN -> 0: the 8-bit frames
+ * of video writers and of the farm's wire. */
+void ff_quantize_u8(const float *src, int64_t n, uint8_t *dst);
+
 /* Ranges along one axis of a host tensor, seen as (outer, shape[axis],
  * inner): latent frames of a video latent in any layout ((B, C, F, h, w)
  * axis 2, (B, F, C, h, w) axis 1). pack copies [start, start + n) into dst

@@ -56,6 +56,11 @@ void ff_vae_opts_default(ff_vae_opts *o) {
     o->tile_sample_stride_height = o->tile_sample_stride_width = 192;
 }
 
+ff_status ff_comp_config_path(const char *dir, char *buf, size_t n, ff_err *err) {
+    if ((size_t)snprintf(buf, n, "%s/config.json", dir) >= n) return ff_err_set(err, FF_ERR_ARG, "path too long: %s", dir);
+    return FF_OK;
+}
+
 size_t ff_params_bytes(const ff_param *ps, size_t n) {
     size_t b = 0;
     for (size_t i = 0; i < n; i++) b += (size_t)ff_param_numel(&ps[i]) * ff_dtype_size(ps[i].dtype);
@@ -331,7 +336,7 @@ static int keeps(const ff_chain *c, int i) { return (c->opts.keep >> i) & 1; }
 ff_status ff_run_acquire(ff_run *r, int i, ff_comp_use *u, ff_err *err) {
     ff_chain *c = r->c;
     chain_comp *k = &c->comps[i];
-    assert(ff_chain_component_present(c, i));
+    assert(ff_chain_component_present(c, i) && c->be);
     memset(u, 0, sizeof *u);
     u->comp = i;
     meter_begin(r, i);
@@ -361,11 +366,25 @@ void ff_run_release(ff_run *r, ff_comp_use *u) {
     if (u->comp < 0 || !u->model) return;
     ff_chain *c = r->c;
     const int i = u->comp;
+    assert(i < c->fam->n_components && r->stats->c[i].used);
     if (u->model != c->comps[i].model) comp_unload(c, i, u->model, u->off, u->w, u->own_be); /* not kept */
     meter_end(r, i);
     if (u->weight_bytes) r->stats->c[i].backend_weight_bytes = u->weight_bytes;
     memset(u, 0, sizeof *u);
     u->comp = -1;
+}
+
+ff_status ff_run_encode_text(ff_run *r, const ff_comp_use *u, const ff_text_request *rq, ff_text_embeds *out,
+                             ff_err *err) {
+    const ff_model_class *mc = r->c->fam->components[u->comp].cls;
+    assert(mc->role == FF_ROLE_TEXT_ENCODER);
+    const ff_text_encoder_ops *ops = FF_TEXT_OPS(mc);
+    if (!u->off) return ops->encode(u->model, rq, NULL, out, err);
+    ff_status st = ff_offload_model_begin(u->off, err);
+    if (st) return st;
+    st = ops->encode(u->model, rq, ff_offload_model_hooks(u->off), out, err);
+    ff_offload_model_end(u->off);
+    return st;
 }
 
 static void free_dev(ff_backend *be, ff_tensor *t) {

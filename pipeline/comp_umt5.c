@@ -4,6 +4,7 @@
  * rest, repeat per video) through models/prompt.h. The one place the chain
  * touches the UMT5 API (models/umt5.h becomes a T5 encoder with a UMT5
  * switch behind this same class). */
+#include <assert.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,9 +24,8 @@ typedef struct {
 
 static ff_status config_read(const char *dir, void *cfg, ff_err *err) {
     char path[4200];
-    if ((size_t)snprintf(path, sizeof path, "%s/config.json", dir) >= sizeof path)
-        return ff_err_set(err, FF_ERR_ARG, "path too long: %s", dir);
-    return ff_umt5_config_read(path, cfg, err);
+    ff_status st = ff_comp_config_path(dir, path, sizeof path, err);
+    return st ? st : ff_umt5_config_read(path, cfg, err);
 }
 
 /* As ff_umt5_load keeps them: q/k/v/o and the FFN matrices in the checkpoint's
@@ -78,8 +78,10 @@ static ff_status load(const ff_load_request *rq, void **out, ff_err *err) {
     return FF_OK;
 }
 
-static ff_status encode(void *model, const ff_text_request *rq, ff_text_embeds *out, ff_err *err) {
+static ff_status encode(void *model, const ff_text_request *rq, const ff_block_hooks *hooks, ff_text_embeds *out,
+                        ff_err *err) {
     umt5_comp *m = model;
+    assert(!hooks); /* not block-structured: never streamed */
     ff_tensor seq_lens = {0};
     memset(out, 0, sizeof *out);
     ff_status st = ff_prompt_t5_embeds(m->tok, m->te, rq->prompts, rq->n, rq->num_videos_per_prompt,

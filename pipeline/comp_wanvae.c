@@ -21,9 +21,8 @@
 
 static ff_status config_read(const char *dir, void *cfg, ff_err *err) {
     char path[4200];
-    if ((size_t)snprintf(path, sizeof path, "%s/config.json", dir) >= sizeof path)
-        return ff_err_set(err, FF_ERR_ARG, "path too long: %s", dir);
-    return ff_wanvae_config_load(path, cfg, err);
+    ff_status st = ff_comp_config_path(dir, path, sizeof path, err);
+    return st ? st : ff_wanvae_config_load(path, cfg, err);
 }
 
 static ff_status params(const void *cfg, ff_dtype dt, ff_param **out, size_t *n, ff_err *err) {

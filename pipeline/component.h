@@ -33,7 +33,10 @@
 #include "core/ff_model_dir.h"
 #include "core/ff_tensor.h"
 #include "kernels/ops.h"
-#include "models/ff_param.h"
+
+/* models/ff_param.h's record: the pipeline's users (worker/, cluster/) see
+ * models only through pipeline/, so this header names it without including it. */
+typedef struct ff_param ff_param;
 
 typedef enum {
     FF_ROLE_TEXT_ENCODER = 0,
@@ -73,8 +76,11 @@ void ff_text_embeds_free(ff_text_embeds *e);
 
 typedef struct {
     /* The family's _get_*_prompt_embeds for one list of prompts (CFG calls it
-     * again for the negative prompts). */
-    ff_status (*encode)(void *model, const ff_text_request *rq, ff_text_embeds *out, ff_err *err);
+     * again for the negative prompts). hooks: a block-structured encoder's
+     * block enter/leave (the Llama encoder streamed by blocks), NULL when its
+     * weights are all usable on its backend. */
+    ff_status (*encode)(void *model, const ff_text_request *rq, const ff_block_hooks *hooks, ff_text_embeds *out,
+                        ff_err *err);
 } ff_text_encoder_ops;
 
 /* ---- image encoder ---------------------------------------------------------- */
@@ -83,7 +89,7 @@ typedef struct {
     /* images: U8 host (B, H, W, 3) as read; out: F32 host (B, tokens, D) as
      * the family conditions on it (CLIP: hidden_states[-2]). The encoder's
      * own image processor (resize, crop, normalise) runs inside. */
-    ff_status (*encode)(void *model, const ff_tensor *images, ff_tensor *out, ff_err *err);
+    ff_status (*encode)(void *model, const ff_tensor *images, const ff_block_hooks *hooks, ff_tensor *out, ff_err *err);
 } ff_image_encoder_ops;
 
 /* ---- denoiser ---------------------------------------------------------------- */
@@ -221,6 +227,10 @@ typedef struct ff_model_class {
 #define FF_IMAGE_OPS(cls) ((const ff_image_encoder_ops *)(cls)->ops)
 #define FF_DENOISER_OPS(cls) ((const ff_denoiser_ops *)(cls)->ops)
 #define FF_VAE_OPS(cls) ((const ff_vae_ops *)(cls)->ops)
+
+/* <component_dir>/config.json into buf (FF_ERR_ARG when it does not fit):
+ * the file the config readers of the component classes read. */
+ff_status ff_comp_config_path(const char *component_dir, char *buf, size_t n, ff_err *err);
 
 /* Sums the bytes of a parameter list (each entry's numel * dtype size). */
 size_t ff_params_bytes(const ff_param *ps, size_t n);

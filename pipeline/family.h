@@ -128,6 +128,11 @@ ff_status ff_run_acquire(ff_run *r, int i, ff_comp_use *u, ff_err *err);
 /* Ends its stage: frees it unless kept, meters the end. u is reset. */
 void ff_run_release(ff_run *r, ff_comp_use *u);
 
+/* The text encoder role of a component acquired with ff_run_acquire: its
+ * encode, with the block hooks of its placement when it is streamed. */
+ff_status ff_run_encode_text(ff_run *r, const ff_comp_use *u, const ff_text_request *rq, ff_text_embeds *out,
+                             ff_err *err);
+
 /* A denoiser with its device buffers: the input, the output, and the
  * uploaded conditioning tensors of the family (text cond/uncond, ...). */
 #define FF_RUN_MAX_COND 8

@@ -22,6 +22,7 @@
  *   "noise_pred_cond" (i), "noise_pred_uncond" (i, CFG only)  raw transformer outputs
  *   "latents" (i)               latents after scheduler step i
  *   "vae_decode_input"          de-normalised final latents */
+#include <assert.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,7 +69,10 @@ static ff_status wan_index_read(ff_chain *c, const ff_json *idx, void *state, ff
     return FF_OK;
 }
 
-static const ff_wandit_config *dit_cfg(const ff_chain *c, int i) { return ff_chain_component_config(c, i); }
+static const ff_wandit_config *dit_cfg(const ff_chain *c, int i) {
+    assert(i == WAN_DIT || i == WAN_DIT2);
+    return ff_chain_component_config(c, i);
+}
 static const ff_wanvae_config *vae_cfg(const ff_chain *c) { return ff_chain_component_config(c, WAN_VAE); }
 
 /* The components must fit together. */
@@ -215,7 +219,6 @@ static void wan_embeds_free(wan_embeds *e) {
  * are given; a single one is used for every prompt). */
 static ff_status encode_prompt(ff_run *r, wan_embeds *pe, ff_err *err) {
     const ff_chain_params *prm = r->prm;
-    const ff_text_encoder_ops *ops = FF_TEXT_OPS(ff_chain_component_class(r->c, WAN_TEXT));
     ff_comp_use u;
     ff_text_embeds te = {0}, tn = {0};
     const char **neg = NULL;
@@ -223,7 +226,7 @@ static ff_status encode_prompt(ff_run *r, wan_embeds *pe, ff_err *err) {
     ff_status st = ff_run_progress(r, FF_STAGE_TEXT, 0, 1, 0, 0, t0, err);
     if (st || (st = ff_run_acquire(r, WAN_TEXT, &u, err))) return st;
     ff_text_request rq = {prm->prompts, prm->n_prompts, prm->num_videos_per_prompt, prm->max_sequence_length};
-    if ((st = ops->encode(u.model, &rq, &te, err))) goto done;
+    if ((st = ff_run_encode_text(r, &u, &rq, &te, err))) goto done;
     if (r->do_cfg) {
         if (!(neg = malloc((size_t)prm->n_prompts * sizeof *neg))) {
             st = ff_err_set(err, FF_ERR_NOMEM, "encode_prompt: no memory");
@@ -232,7 +235,7 @@ static ff_status encode_prompt(ff_run *r, wan_embeds *pe, ff_err *err) {
         for (int b = 0; b < prm->n_prompts; b++)
             neg[b] = !prm->negative_prompts || prm->n_negative < 1 ? "" : prm->negative_prompts[prm->n_negative == 1 ? 0 : b];
         rq.prompts = neg;
-        if ((st = ops->encode(u.model, &rq, &tn, err))) goto done;
+        if ((st = ff_run_encode_text(r, &u, &rq, &tn, err))) goto done;
     }
     pe->prompt_embeds = te.embeds, pe->negative_prompt_embeds = tn.embeds;
     memset(&te.embeds, 0, sizeof te.embeds);
@@ -301,6 +304,7 @@ static ff_status denoise(ff_run *r, ff_sched *s, const wan_embeds *pe, ff_err *e
                                              err)))
                 goto done;
         }
+        assert(d.expert == expert && d.n_cond == 1 + r->do_cfg);
         /* timestep = t.expand(B), or the per-token form */
         int64_t nt = ff_tensor_numel(&tstep);
         for (int64_t k = 0; k < nt; k++) {

@@ -71,6 +71,16 @@ ff_status ff_offload_device_bytes(const ff_param *ps, size_t n, const ff_offload
     return FF_OK;
 }
 
+ff_status ff_offload_class_device_bytes(const ff_model_class *cls, const void *cfg, ff_dtype weight_dtype,
+                                        const ff_offload_opts *o, size_t *resident, size_t *ring, size_t *block, ff_err *err) {
+    ff_param *ps = NULL;
+    size_t n = 0;
+    ff_status st = cls->params(cfg, weight_dtype, &ps, &n, err);
+    if (!st) st = ff_offload_device_bytes(ps, n, o, resident, ring, block, err);
+    free(ps);
+    return st;
+}
+
 static ff_status enter(void *user, int block, ff_err *err) {
     ff_offload_model *d = user;
     return ff_offload_stream_enter(d->s, block, err);

@@ -60,6 +60,11 @@ void ff_offload_model_free(ff_offload_model *d); /* NULL is a no-op */
 ff_status ff_offload_device_bytes(const ff_param *ps, size_t n, const ff_offload_opts *o, size_t *resident,
                                   size_t *ring, size_t *block, ff_err *err);
 
+/* The same from a component class and its config (its parameter list for
+ * weight_dtype). */
+ff_status ff_offload_class_device_bytes(const ff_model_class *cls, const void *cfg, ff_dtype weight_dtype,
+                                        const ff_offload_opts *o, size_t *resident, size_t *ring, size_t *block, ff_err *err);
+
 /* Number of blocks of a parameter list (largest block index + 1). */
 int ff_params_blocks(const ff_param *ps, size_t n);
 

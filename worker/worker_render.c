@@ -16,7 +16,6 @@
 #include "pipeline/plan_apply.h"
 #include "pipeline/scheduler.h"
 #include "proto/ff_jobspec.h"
-#include "video/video.h"
 
 struct ff_wrender {
     int test;
@@ -122,7 +121,7 @@ static ff_status on_frames(void *user, const ff_chain_chunk *ch, ff_err *err) {
         rc->rgb = nb;
         rc->cap = n;
     }
-    ff_video_quantize((const float *)f->data, (int64_t)n, rc->rgb);
+    ff_quantize_u8((const float *)f->data, (int64_t)n, rc->rgb);
     return rc->cb->frames(rc->cb->user, (int)ch->t0, (int)nt, (int)W, (int)H, rc->rgb, err);
 }
 

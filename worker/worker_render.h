@@ -8,7 +8,7 @@
  * WanPipeline as its `latents`, so a window's result does not depend on who
  * renders it, and a job of one window renders exactly what `framefarm
  * render` does with the same settings. Decoded frames come out 8-bit RGB
- * (ff_video_quantize), in order, as the VAE's streaming decode produces them.
+ * (ff_quantize_u8), in order, as the VAE's streaming decode produces them.
  *
  * The pipeline stays open between tasks of the same model, and so do its
  * components: without a budget it is opened with keep = FF_CHAIN_KEEP_ALL,

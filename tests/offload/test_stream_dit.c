@@ -37,16 +37,6 @@ static ff_status dit_forward(ff_offload_model *d, ff_wandit_model *m, ff_backend
     return ff_offload_denoise(&ff_comp_wandit, m, be, d, &in, out, err);
 }
 
-static ff_status dit_device_bytes(const ff_wandit_config *cfg, ff_dtype dt, const ff_offload_opts *o, size_t *res, size_t *ring,
-                                  size_t *blk, ff_err *err) {
-    ff_param *ps = NULL;
-    size_t n = 0;
-    ff_status st = ff_wandit_params_as(cfg, dt, NULL, &ps, &n, err);
-    if (!st) st = ff_offload_device_bytes(ps, n, o, res, ring, blk, err);
-    free(ps);
-    return st;
-}
-
 
 /* Model width and input size of a fixture. */
 typedef struct {
@@ -213,7 +203,8 @@ static void modes_bit_identical(ff_backend *be) {
     FF_REQUIRE_OK(run_mode(&f, &o, &ref, &peak_res, &st, &err), &err);
     FF_CHECK(same_ptrs(f.m, orig, np));
     size_t res_b, ring_b, blk_b;
-    FF_CHECK_OK(dit_device_bytes(&f.m->cfg, FF_F32, &o, &res_b, &ring_b, &blk_b, &err), &err);
+    FF_CHECK_OK(ff_offload_class_device_bytes(&ff_comp_wandit, &f.m->cfg, FF_F32, &o, &res_b, &ring_b, &blk_b, &err),
+                        &err);
     FF_CHECK(st.resident_bytes == res_b && ring_b == 0);
     size_t act = 0;
     FF_CHECK_OK(ff_wandit_activation_bytes(&f.m->cfg, f.x.shape, f.text.shape[1], 0, 0, &act, &err), &err);
@@ -248,7 +239,8 @@ static void modes_bit_identical(ff_backend *be) {
                      ff_rel_l2(&y, &ref));
         FF_CHECK_MSG(pk <= budget && pk < peak_res, "k %d ring %d: peak %zu, budget %zu", ks[c], rings[c], pk, budget);
         {
-            FF_CHECK_OK(dit_device_bytes(&f.m->cfg, FF_F32, &o, &res_b, &ring_b, &blk_b, &err), &err);
+            FF_CHECK_OK(ff_offload_class_device_bytes(&ff_comp_wandit, &f.m->cfg, FF_F32, &o, &res_b, &ring_b, &blk_b, &err),
+                        &err);
             FF_CHECK(st.resident_bytes == res_b && st.ring_bytes == ring_b && st.block_bytes == blk_b);
             FF_CHECK(pk == f.base + res_b + ring_b + act);
             FF_CHECK(st.block_uploads == 2 * 8); /* two forwards of 8 blocks */
@@ -298,7 +290,8 @@ static void test_bf16_weights(void) {
         ff_offload_stats st;
         FF_REQUIRE_OK(run_mode(&f, &o, &ref, &pk_res, &st, &err), &err);
         size_t res_b, ring_b, blk_b;
-        FF_CHECK_OK(dit_device_bytes(&f.m->cfg, FF_BF16, &o, &res_b, &ring_b, &blk_b, &err), &err);
+        FF_CHECK_OK(ff_offload_class_device_bytes(&ff_comp_wandit, &f.m->cfg, FF_BF16, &o, &res_b, &ring_b, &blk_b, &err),
+                    &err);
         FF_CHECK(st.resident_bytes == res_b);
         FF_CHECK(widen ? st.staging_bytes > 0 : st.staging_bytes == 0);
         o.mode = FF_OFFLOAD_STREAM;
@@ -306,7 +299,8 @@ static void test_bf16_weights(void) {
         FF_CHECK_OK(run_mode(&f, &o, &y, &pk, &st, &err), &err);
         FF_CHECK_MSG(ff_tensor_equal(&y, &ref), "widen %d: rel l2 %g", widen, ff_rel_l2(&y, &ref));
         FF_CHECK(pk < pk_res);
-        FF_CHECK_OK(dit_device_bytes(&f.m->cfg, FF_BF16, &o, &res_b, &ring_b, &blk_b, &err), &err);
+        FF_CHECK_OK(ff_offload_class_device_bytes(&ff_comp_wandit, &f.m->cfg, FF_BF16, &o, &res_b, &ring_b, &blk_b, &err),
+                    &err);
         FF_CHECK(st.ring_bytes == ring_b && st.block_bytes == blk_b);
         ff_tensor_free(&ref);
         ff_tensor_free(&y);

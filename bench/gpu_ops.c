@@ -34,6 +34,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/ff_clock.h"
 #include "core/ff_json.h"
 #include "core/ff_tensor.h"
 #include "kernels/ops.h"
@@ -53,12 +54,6 @@ enum {
     BENCH_ATTR_CC_MINOR = 76        /* cudaDevAttrComputeCapabilityMinor */
 };
 #endif
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* ---- the run: backend, options, failure count ----------------------------- */
 
@@ -163,17 +158,17 @@ static ff_status run_l2n(const op_args *a, ff_err *err) {
 /* Mean seconds per call (see the top comment), or -1 with err set. */
 static double time_op(bench *b, op_fn fn, const op_args *a, ff_err *err) {
     if (fn(a, err) || ff_be_sync(b->be, err)) return -1; /* warm-up: cuBLAS heuristics, scratch growth */
-    double t0 = now();
+    double t0 = ff_now_s();
     if (fn(a, err) || ff_be_sync(b->be, err)) return -1;
-    const double one = now() - t0;
+    const double one = ff_now_s() - t0;
     long n = one > 0 ? (long)ceil(b->min_s / one) : 1000;
     if (n < 1) n = 1;
     if (n > 1000) n = 1000;
-    t0 = now();
+    t0 = ff_now_s();
     for (long i = 0; i < n; i++)
         if (fn(a, err)) return -1;
     if (ff_be_sync(b->be, err)) return -1;
-    return (now() - t0) / (double)n;
+    return (ff_now_s() - t0) / (double)n;
 }
 
 /* Times one op and prints its OP (or SKIP) line; returns seconds or -1. */
@@ -354,17 +349,17 @@ typedef struct {
     double t0, total;
 } block_timer;
 
-static ff_status timer_before(void *user, int index, ff_wandit_block *blk, ff_wandit_param *ps, size_t n, ff_err *err) {
+static ff_status timer_before(void *user, int index, ff_wandit_block *blk, ff_param *ps, size_t n, ff_err *err) {
     block_timer *bt = user;
     ff_status st = ff_be_sync(bt->be, err);
-    bt->t0 = now();
+    bt->t0 = ff_now_s();
     return st;
 }
 
-static ff_status timer_after(void *user, int index, ff_wandit_block *blk, ff_wandit_param *ps, size_t n, ff_err *err) {
+static ff_status timer_after(void *user, int index, ff_wandit_block *blk, ff_param *ps, size_t n, ff_err *err) {
     block_timer *bt = user;
     ff_status st = ff_be_sync(bt->be, err);
-    bt->total += now() - bt->t0;
+    bt->total += ff_now_s() - bt->t0;
     return st;
 }
 
@@ -410,9 +405,9 @@ static void bench_block(bench *b, int64_t f, int64_t h, int64_t w, int reps) {
         int ok = 1;
         for (int r = 0; r < reps + 1 && ok; r++) { /* r == 0: warm-up */
             bt.total = 0;
-            double t0 = now();
+            double t0 = ff_now_s();
             if (ff_wandit_forward(m, b->be, &x, &t, &text, &hooks, &out, &err) || ff_be_sync(b->be, &err)) ok = 0;
-            const double dt = now() - t0;
+            const double dt = ff_now_s() - t0;
             if (r > 0 && bt.total < best_blk) best_blk = bt.total;
             if (r > 0 && dt < best_fwd) best_fwd = dt;
         }

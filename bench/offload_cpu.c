@@ -20,7 +20,7 @@
 #include "models/wan_transformer.h"
 #include "offload/pool.h"
 #include "pipeline/tiny_model.h"
-#include "pipeline/wan_pipeline.h"
+#include "pipeline/chain.h"
 
 static const char *const dit_json =
     "{\"_class_name\": \"WanTransformer3DModel\", \"added_kv_proj_dim\": null, \"attention_head_dim\": 128,\n"
@@ -31,13 +31,13 @@ static const char *const dit_json =
 static int make(const char *dir) {
     ff_err err = {0};
     char path[4400];
-    if (ff_tiny_model_create(dir, 1, &err)) return fprintf(stderr, "%s\n", err.msg), 1;
+    if (ff_tiny_model_create(FF_TINY_DEFAULT, dir, 1, &err)) return fprintf(stderr, "%s\n", err.msg), 1;
     snprintf(path, sizeof path, "%s/transformer/config.json", dir);
     FILE *f = fopen(path, "w");
     if (!f || fputs(dit_json, f) < 0 || fclose(f)) return fprintf(stderr, "cannot write %s\n", path), 1;
     ff_wandit_config cfg;
     ff_wandit_model *m = NULL;
-    ff_wandit_param *ps = NULL;
+    ff_param *ps = NULL;
     size_t np = 0;
     if (ff_wandit_config_load(path, &cfg, &err) || ff_wandit_create(&cfg, &m, &err) || ff_wandit_init_random(m, 1, &err) ||
         ff_wandit_params(&cfg, m, &ps, &np, &err))
@@ -54,7 +54,7 @@ static int make(const char *dir) {
     return 0;
 }
 
-static ff_status no_frames(void *user, const ff_wan_chunk *ch, ff_err *err) {
+static ff_status no_frames(void *user, const ff_chain_chunk *ch, ff_err *err) {
     (void)user, (void)ch, (void)err;
     return FF_OK;
 }
@@ -66,24 +66,26 @@ int main(int argc, char **argv) {
     ff_err err = {0};
     ff_backend *be = NULL;
     ff_pool *pool = NULL;
-    ff_wan_pipeline *p = NULL;
+    ff_chain *p = NULL;
     if (ff_backend_cpu_create(0, &be, &err) || ff_pool_create("device", 0, &pool, &err) || ff_pool_attach(pool, be, &err))
         return fprintf(stderr, "%s\n", err.msg), 1;
-    ff_wan_open_opts oo = {0};
-    oo.dit_weight_dtype = FF_F32;
+    ff_chain_opts oo = {0};
+    oo.weight_dtype = FF_F32;
     oo.device_pool = pool;
-    if (strcmp(mode, "model") != 0) oo.dit_offload = 1, oo.dit_group = 1, oo.dit_from_file = !strcmp(mode, "seq-file");
+    if (strcmp(mode, "model") != 0) oo.stream = 1, oo.group = 1, oo.from_file = !strcmp(mode, "seq-file");
     const char *prompt = "A red boat on a misty lake.";
     uint64_t seed = 1;
-    ff_wan_params prm;
-    ff_wan_params_default(&prm);
-    prm.prompts = &prompt, prm.n_prompts = 1, prm.seeds = &seed, prm.n_seeds = 1;
-    prm.num_frames = 5, prm.height = 32, prm.width = 48, prm.num_inference_steps = 2, prm.max_sequence_length = 64;
-    prm.on_frames = no_frames;
-    ff_wan_stats s;
-    ff_status st = ff_wan_pipeline_open(be, dir, &oo, NULL, &p, &err);
-    if (!st) st = ff_wan_pipeline_run(p, &prm, &s, &err);
-    ff_wan_pipeline_close(p);
+    ff_chain_params prm;
+    ff_chain_stats s;
+    ff_status st = ff_chain_open(be, dir, &oo, NULL, &p, &err);
+    if (!st) {
+        ff_chain_params_default(p, &prm);
+        prm.prompts = &prompt, prm.n_prompts = 1, prm.seeds = &seed, prm.n_seeds = 1;
+        prm.num_frames = 5, prm.height = 32, prm.width = 48, prm.num_inference_steps = 2, prm.max_sequence_length = 64;
+        prm.on_frames = no_frames;
+        st = ff_chain_run(p, &prm, &s, &err);
+    }
+    ff_chain_close(p);
     ff_pool_stats ps;
     ff_pool_stats_get(pool, &ps);
     ff_pool_detach(pool);

@@ -22,17 +22,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/ff_clock.h"
 #include "core/ff_json.h"
 #include "kernels/ops.h"
 #include "models/wan_transformer.h"
 #include "offload/pool.h"
-#include "pipeline/offload_dit.h"
+#include "pipeline/offload_model.h"
 
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static void fill(ff_tensor *t, unsigned seed) {
     float *d = t->data;
@@ -75,11 +71,11 @@ static ff_status make_model(const bench_args *a, ff_wandit_model **m, ff_err *er
     if (!st) st = ff_wandit_init_random(*m, 7, err);
     if (st || !a->bf16) return st;
     /* BF16 matrices, as the Wan checkpoints store them (F32 norms, biases, time embedder) */
-    ff_wandit_param *ps;
+    ff_param *ps;
     size_t np;
     if ((st = ff_wandit_params(&(*m)->cfg, *m, &ps, &np, err))) return st;
     for (size_t i = 0; i < np && !st; i++) {
-        if (ff_offload_dit_stored_dtype(&ps[i], FF_BF16) != FF_BF16) continue;
+        if (ff_wandit_param_dtype(&ps[i], FF_BF16) != FF_BF16) continue;
         ff_tensor b = {0};
         if (!(st = ff_tensor_alloc(&b, FF_BF16, ps[i].slot->ndim, ps[i].slot->shape, err)) &&
             !(st = ff_tensor_convert(&b, ps[i].slot, err))) {
@@ -112,23 +108,24 @@ static ff_status run_mode(ff_backend *be, ff_pool *pool, ff_wandit_model *m, con
     o.group = row->k;
     o.ring = 2;
     o.device_pool = pool;
-    ff_offload_dit *d = NULL;
+    ff_offload_model *d = NULL;
     ff_pool_reset_peak(pool);
-    ff_status st = ff_offload_dit_create(m, be, &o, &d, err);
-    if (!st) st = ff_offload_dit_forward(d, dx, dt, dtext, dout, err); /* warm-up */
+    ff_status st = ff_offload_model_create_for(&ff_comp_wandit, m, be, &o, &d, err);
+    const ff_denoiser_in in = {.x = dx, .timestep = dt, .text = dtext};
+    if (!st) st = ff_offload_denoise(&ff_comp_wandit, m, be, d, &in, dout, err); /* warm-up */
     if (!st) st = ff_be_sync(be, err);
     ff_offload_stats s0, s1;
-    if (!st) ff_offload_dit_stats(d, &s0);
-    const double t0 = now();
-    for (int r = 0; r < reps && !st; r++) st = ff_offload_dit_forward(d, dx, dt, dtext, dout, err);
+    if (!st) ff_offload_model_stats(d, &s0);
+    const double t0 = ff_now_s();
+    for (int r = 0; r < reps && !st; r++) st = ff_offload_denoise(&ff_comp_wandit, m, be, d, &in, dout, err);
     if (!st) st = ff_be_sync(be, err);
-    row->s_per_fwd = (now() - t0) / reps;
+    row->s_per_fwd = (ff_now_s() - t0) / reps;
     if (!st) {
-        ff_offload_dit_stats(d, &s1);
+        ff_offload_model_stats(d, &s1);
         row->waits = s1.waits - s0.waits;
         st = ff_be_download(be, y, dout, err);
     }
-    ff_offload_dit_free(d);
+    ff_offload_model_free(d);
     ff_pool_stats ps;
     ff_pool_stats_get(pool, &ps);
     row->peak = ps.peak;
@@ -167,7 +164,7 @@ int main(int argc, char **argv) {
     ff_pool *pool = NULL;
     ff_wandit_model *m = NULL;
     ff_tensor x = {0}, text = {0}, t = {0}, y = {0}, ref = {0}, dx = {0}, dtext = {0}, dout = {0};
-    const double tc = now();
+    const double tc = ff_now_s();
     ff_status st = ff_backend_create_by_name(a.backend, a.threads, &be, &err);
     if (!st) st = ff_pool_create("device", 0, &pool, &err);
     if (!st) st = ff_pool_attach(pool, be, &err);
@@ -199,13 +196,14 @@ int main(int argc, char **argv) {
     ff_offload_opts_default(&o);
     o.mode = FF_OFFLOAD_STREAM;
     size_t res_b, ring_b, blk_b;
-    st = ff_offload_dit_device_bytes(&m->cfg, a.bf16 ? FF_BF16 : FF_F32, &o, &res_b, &ring_b, &blk_b, &err);
+    st = ff_offload_class_device_bytes(&ff_comp_wandit, &m->cfg, a.bf16 ? FF_BF16 : FF_F32, &o, &res_b, &ring_b, &blk_b,
+                                       &err);
     char b1[32], b2[32];
     printf("backend %s: dim %d (%d heads x %d), ffn %d, %d layers, %s matrices, %lld tokens, text %d x %d; "
            "block %s, all blocks %s (setup %.1f s)\n",
            ff_backend_name(be), m->cfg.dim, a.heads, a.head_dim, a.ffn, a.layers, a.bf16 ? "BF16" : "F32",
            (long long)tokens, a.text_len, a.text_dim, ff_pool_fmt_bytes(blk_b, b1, sizeof b1),
-           ff_pool_fmt_bytes(blk_b * (size_t)a.layers, b2, sizeof b2), now() - tc);
+           ff_pool_fmt_bytes(blk_b * (size_t)a.layers, b2, sizeof b2), ff_now_s() - tc);
 
     mode_row rows[3] = {{"resident", FF_OFFLOAD_RESIDENT, 1, 0, 0, 0, 1},
                         {"stream k=1", FF_OFFLOAD_STREAM, 1, 0, 0, 0, 0},

@@ -14,17 +14,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/ff_clock.h"
 #include "core/ff_tensor.h"
 #include "kernels/backend_impl.h"
 #include "kernels/cpu/cpu_internal.h"
 #include "kernels/kernels_info.h"
 #include "kernels/ops.h"
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static void fill(ff_tensor *t, unsigned seed) {
     uint32_t s = seed * 2654435761u + 1;
@@ -53,11 +48,11 @@ static ff_tensor make(ff_dtype dt, int nd, const int64_t *shape, unsigned seed) 
 typedef int (*bench_fn)(void *arg);
 static double best_time(bench_fn fn, void *arg) {
     if (fn(arg)) return NAN;
-    double best = INFINITY, start = now();
-    for (int i = 0; i < 2 || now() - start < 0.3; i++) {
-        double t0 = now();
+    double best = INFINITY, start = ff_now_s();
+    for (int i = 0; i < 2 || ff_now_s() - start < 0.3; i++) {
+        double t0 = ff_now_s();
         if (fn(arg)) return NAN;
-        double t = now() - t0;
+        double t = ff_now_s() - t0;
         if (t < best) best = t;
         if (i > 50) break;
     }

@@ -13,15 +13,10 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "core/ff_clock.h"
 #include "core/ff_json.h"
 #include "kernels/ops.h"
 #include "models/wan_transformer.h"
-
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static double peak_rss_mib(void) {
     struct rusage ru;
@@ -34,14 +29,14 @@ typedef struct {
     double t0, blocks;
 } block_timer;
 
-static ff_status timer_before(void *user, int index, ff_wandit_block *blk, ff_wandit_param *ps, size_t n, ff_err *err) {
-    ((block_timer *)user)->t0 = now();
+static ff_status timer_before(void *user, int index, ff_wandit_block *blk, ff_param *ps, size_t n, ff_err *err) {
+    ((block_timer *)user)->t0 = ff_now_s();
     return FF_OK;
 }
 
-static ff_status timer_after(void *user, int index, ff_wandit_block *blk, ff_wandit_param *ps, size_t n, ff_err *err) {
+static ff_status timer_after(void *user, int index, ff_wandit_block *blk, ff_param *ps, size_t n, ff_err *err) {
     block_timer *bt = user;
-    bt->blocks += now() - bt->t0;
+    bt->blocks += ff_now_s() - bt->t0;
     return FF_OK;
 }
 
@@ -123,9 +118,9 @@ int main(int argc, char **argv) {
             for (int r = 0; r < reps && !rc; r++) {
                 block_timer bt = {0};
                 ff_wandit_hooks hooks = {timer_before, timer_after, &bt};
-                double t0 = now();
+                double t0 = ff_now_s();
                 if (ff_wandit_forward_host(m, be, &x, &t, &text, &hooks, &y, &err)) rc = 1;
-                double dt = now() - t0;
+                double dt = ff_now_s() - t0;
                 if (dt < best) best = dt, best_blk = bt.blocks / layers;
                 ff_tensor_free(&y);
             }

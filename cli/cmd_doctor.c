@@ -10,14 +10,19 @@
 #include "video/image.h"
 
 #if FF_BUILD_FARM
-#include <libavcodec/avcodec.h>
-#include <libavformat/avformat.h>
-#include <mpi.h>
 #include <protobuf-c/protobuf-c.h>
 #include <sqlite3.h>
 #include <zmq.h>
 #endif
+#if FF_BUILD_FFMPEG
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+#endif
+#if FF_BUILD_MPI
+#include <mpi.h>
+#endif
 
+/* The optional libraries, each as its build option found it. */
 static void print_farm_libs(void) {
 #if FF_BUILD_FARM
     int maj, min, pat;
@@ -25,10 +30,18 @@ static void print_farm_libs(void) {
     printf("  zeromq       %d.%d.%d\n", maj, min, pat);
     printf("  protobuf-c   %s\n", protobuf_c_version());
     printf("  sqlite       %s\n", sqlite3_libversion());
+#else
+    printf("  farm libraries: not built (FRAMEFARM_FARM=OFF)\n");
+#endif
+#if FF_BUILD_FFMPEG
     unsigned av = avcodec_version();
     printf("  libavcodec   %u.%u.%u\n", av >> 16, (av >> 8) & 0xff, av & 0xff);
     unsigned af = avformat_version();
     printf("  libavformat  %u.%u.%u\n", af >> 16, (af >> 8) & 0xff, af & 0xff);
+#else
+    printf("  ffmpeg       not built (FRAMEFARM_FFMPEG: no MP4 output)\n");
+#endif
+#if FF_BUILD_MPI
     char mpi[MPI_MAX_LIBRARY_VERSION_STRING];
     int len = 0;
     MPI_Get_library_version(mpi, &len);
@@ -36,7 +49,7 @@ static void print_farm_libs(void) {
     if (nl) *nl = '\0';
     printf("  mpi          %s\n", mpi);
 #else
-    printf("  farm libraries: not built (FRAMEFARM_FARM=OFF minimal build)\n");
+    printf("  mpi          not built (FRAMEFARM_MPI: no framefarm mpi)\n");
 #endif
 }
 

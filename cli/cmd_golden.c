@@ -1,8 +1,10 @@
 /* framefarm golden [--backend cpu|cuda[:N]] [--device N] [--precision f32|bf16|bf16-all]
- *                  [--threads N] [--filter S|^PREFIX] [--skip-if-missing] PATH...
+ *                  [--threads N] [--filter S|^PREFIX] [--skip-if-missing] [--dump DIR] PATH...
  * Runs golden cases (a case folder, or a root holding cases/ and pipelines/)
  * and prints one line per case and a summary; exit 1 on any FAIL. --filter
  * keeps the cases whose name or group contains S (starts with PREFIX).
+ * --dump DIR writes every case's computed outputs to DIR/<case>.safetensors
+ * (the bytes a change must keep: tests/cli/render_identity.sh digests them).
  * Tolerance: each case's rel_l2 (the golden README) on the F32 path; with
  * --precision bf16 (BF16 GEMMs, kernels/ops.h) max(case, 1e-2) for float
  * outputs, integers still exact (bf16-all: the same; its BF16 convs put VAE
@@ -110,7 +112,17 @@ static int compare_outputs(const golden_case *c, const golden_outputs *outs, con
     return 1;
 }
 
-static void run_case(const char *root, const char *dir, ff_backend *be, tally *t) {
+/* --dump: the case's outputs, as computed, to dump/<case>.safetensors. */
+static ff_status dump_outputs(const char *dump, const golden_case *c, const golden_outputs *outs, ff_err *err) {
+    char path[PATH_MAX];
+    ff_st_item items[GOLDEN_MAX_OUTPUTS];
+    if (fmt(path, sizeof path, "%s/%s.safetensors", dump, c->name))
+        return ff_err_set(err, FF_ERR_ARG, "--dump: path too long for %s", c->name);
+    for (int i = 0; i < outs->n; i++) items[i] = (ff_st_item){outs->items[i].name, &outs->items[i].t};
+    return ff_st_write(path, items, (size_t)outs->n, NULL, 0, err);
+}
+
+static void run_case(const char *root, const char *dir, const char *dump, ff_backend *be, tally *t) {
     char path[PATH_MAX];
     ff_err err = {0};
     ff_json_doc *doc = NULL;
@@ -172,6 +184,9 @@ static void run_case(const char *root, const char *dir, ff_backend *be, tally *t
     } else if (st) {
         printf("FAIL %s error %s\n", c.name, err.msg);
         t->failed++;
+    } else if (dump && dump_outputs(dump, &c, &outs, &err)) {
+        printf("FAIL %s --dump: %s\n", c.name, err.msg);
+        t->failed++;
     } else {
         double worst;
         char detail[512];
@@ -214,7 +229,7 @@ static int case_matches(const char *cases, const char *name, const char *filter)
 }
 
 /* Runs every case under root/cases in name order. */
-static int run_root(const char *root, const char *filter, ff_backend *be, tally *t) {
+static int run_root(const char *root, const char *filter, const char *dump, ff_backend *be, tally *t) {
     char cases[PATH_MAX];
     if (fmt(cases, sizeof cases, "%s/cases", root)) return -1;
     DIR *d = opendir(cases);
@@ -241,7 +256,7 @@ static int run_root(const char *root, const char *filter, ff_backend *be, tally 
     if (n) qsort(names, n, sizeof *names, cmp_str);
     for (size_t i = 0; i < n; i++) {
         char dir[PATH_MAX];
-        if (!fmt(dir, sizeof dir, "%s/%s", cases, names[i]) && is_dir(dir)) run_case(root, dir, be, t);
+        if (!fmt(dir, sizeof dir, "%s/%s", cases, names[i]) && is_dir(dir)) run_case(root, dir, dump, be, t);
         free(names[i]);
     }
     free(names);
@@ -250,15 +265,15 @@ static int run_root(const char *root, const char *filter, ff_backend *be, tally 
 
 static void golden_usage(void) {
     fprintf(stderr, "usage: framefarm golden [--backend cpu|cuda[:N]] [--device N] [--precision f32|bf16|bf16-all] "
-                    "[--threads N] [--filter SUBSTR|^PREFIX] [--skip-if-missing] PATH...\n"
+                    "[--threads N] [--filter SUBSTR|^PREFIX] [--skip-if-missing] [--dump DIR] PATH...\n"
                     "  PATH: a case folder (with case.json) or a root holding cases/ and pipelines/\n"
                     "  --filter: cases whose name or group contains SUBSTR (starts with PREFIX)\n"
                     "  --device N: cuda:N; --precision bf16: BF16 linear/matmul GEMMs (bf16-all: convs too),\n"
-                    "  float outputs within max(case tolerance, 1e-2)\n");
+                    "  float outputs within max(case tolerance, 1e-2); --dump DIR: outputs to DIR/<case>.safetensors\n");
 }
 
 int ff_cmd_golden(int argc, char **argv) {
-    const char *backend = NULL, *filter = NULL, *device = NULL;
+    const char *backend = NULL, *filter = NULL, *device = NULL, *dump = NULL;
     int threads = 0, skip_missing = 0, npaths = 0;
     ff_precision prec = FF_PREC_F32;
     char **paths = calloc((size_t)argc, sizeof *paths);
@@ -275,6 +290,7 @@ int ff_cmd_golden(int argc, char **argv) {
             }
         } else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--filter") && i + 1 < argc) filter = argv[++i];
+        else if (!strcmp(argv[i], "--dump") && i + 1 < argc) dump = argv[++i];
         else if (!strcmp(argv[i], "--skip-if-missing")) skip_missing = 1;
         else if (argv[i][0] == '-') {
             golden_usage();
@@ -325,8 +341,8 @@ int ff_cmd_golden(int argc, char **argv) {
             char up[PATH_MAX + 8], root[PATH_MAX]; /* a case folder: root/cases/<case> */
             (void)fmt(up, sizeof up, "%s/../..", p);
             if (!realpath(up, root) && fmt(root, sizeof root, "%s", up)) continue;
-            run_case(root, p, be, &t);
-        } else if (run_root(p, filter, be, &t)) {
+            run_case(root, p, dump, be, &t);
+        } else if (run_root(p, filter, dump, be, &t)) {
             rc = FF_EXIT_USAGE;
         }
     }

@@ -1,17 +1,22 @@
-/* framefarm init-model tiny DIR [--force]
- * Writes the embedded smoke-test model (pipeline/tiny_model.h): a small
- * Wan 2.1-layout pipeline folder with seeded random weights. Its videos are
- * noise-like; it exists so that render works without downloading a model. */
+/* framefarm init-model NAME DIR [--force]
+ * Writes an embedded smoke-test model (pipeline/tiny_model.h): a family's
+ * tiny pipeline folder from its table ("tiny": Wan 2.1 layout) with seeded
+ * random weights. Its videos are noise-like; it exists so that render, the
+ * farm and mpirun work without downloading a model. */
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/cli.h"
+#include "pipeline/family.h"
 #include "pipeline/tiny_model.h"
 
 static void usage(FILE *f) {
-    fprintf(f, "usage: framefarm init-model tiny DIR [--force]\n"
-               "  writes the embedded SMOKE-TEST model (random weights: its videos are noise-like) to DIR;\n"
-               "  --force rewrites a framefarm tiny model already there\n");
+    fprintf(f, "usage: framefarm init-model NAME DIR [--force]\n"
+               "  writes the embedded SMOKE-TEST model NAME (random weights: its videos are noise-like) to DIR;\n"
+               "  --force rewrites a framefarm tiny model already there. NAME:");
+    for (const ff_family *const *a = ff_family_all(); *a; a++)
+        if ((*a)->tiny) fprintf(f, " %s (%s)", (*a)->tiny->name, (*a)->class_name);
+    fprintf(f, "\n");
 }
 
 int ff_cmd_init_model(int argc, char **argv) {
@@ -36,17 +41,18 @@ int ff_cmd_init_model(int argc, char **argv) {
         usage(stderr);
         return FF_EXIT_USAGE;
     }
-    if (strcmp(kind, "tiny") != 0) {
-        fprintf(stderr, "framefarm init-model: unknown model '%s' (the embedded one is 'tiny')\n", kind);
+    const ff_family *fam = ff_family_find_tiny(kind);
+    if (!fam) {
+        fprintf(stderr, "framefarm init-model: unknown model '%s' (see framefarm init-model --help)\n", kind);
         return FF_EXIT_USAGE;
     }
     ff_err err = {0};
-    ff_status st = ff_tiny_model_create(dir, force, &err);
+    ff_status st = ff_tiny_model_create(kind, dir, force, &err);
     if (st) {
         ff_cli_report("init-model", &err);
         return st == FF_ERR_ARG ? FF_EXIT_USAGE : FF_EXIT_FAIL;
     }
-    printf("wrote the tiny smoke-test model (version %d; seeded random weights, its videos are noise-like) to %s\n",
-           FF_TINY_MODEL_VERSION, dir);
+    printf("wrote the %s smoke-test model (%s, version %d; seeded random weights, its videos are noise-like) to %s\n",
+           kind, fam->class_name, fam->tiny->version, dir);
     return FF_EXIT_OK;
 }

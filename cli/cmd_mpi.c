@@ -35,14 +35,16 @@
 
 #include "cli/cli.h"
 #include "cli/model_defaults.h"
+#include "cli/opts.h"
 #include "cluster/mpi_job.h"
 #include "cluster/mpi_nccl.h"
 #include "cluster/mpi_render.h"
+#include "core/ff_clock.h"
 #include "core/ff_json.h"
 #include "core/ff_log.h"
 #include "core/ff_safetensors.h"
 #include "pipeline/tiny_model.h"
-#include "pipeline/wan_pipeline.h"
+#include "pipeline/chain.h"
 #include "video/video.h"
 
 static void usage(FILE *f) {
@@ -66,18 +68,12 @@ static void usage(FILE *f) {
 
 typedef struct {
     atomic_llong beat_ms;      /* CLOCK_MONOTONIC ms of the last progress */
-    atomic_int stage;          /* ff_wan_stage of the last progress */
+    atomic_int stage;          /* ff_stage_kind of the last progress */
     atomic_llong done, total;
     atomic_int stop;
     double timeout_s;
     int rank;
 } watchdog;
-
-static long long mono_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void *watchdog_main(void *arg) {
     watchdog *w = arg;
@@ -85,7 +81,7 @@ static void *watchdog_main(void *arg) {
     while (!atomic_load(&w->stop)) {
         struct timespec nap = {0, 200 * 1000 * 1000};
         nanosleep(&nap, NULL);
-        long long idle = mono_ms() - atomic_load(&w->beat_ms);
+        long long idle = ff_now_ms() - atomic_load(&w->beat_ms);
         if ((double)idle < w->timeout_s * 1000.0) continue;
         char msg[400];
         int st = atomic_load(&w->stage);
@@ -107,6 +103,7 @@ typedef struct {
     watchdog *wd;
     ff_video_writer *w;         /* rank 0 */
     const char *save_latents;   /* rank 0 */
+    const char *save_video;     /* rank 0 */
     ff_tensor video;            /* --save-video: the whole video (rank 0) */
     int keep_video;
     int last_stage;             /* the last progress printed (waits repeat it) */
@@ -118,7 +115,7 @@ static void beat(mpi_user *u, int stage, int64_t done, int64_t total) {
     atomic_store(&u->wd->stage, stage);
     atomic_store(&u->wd->done, (long long)done);
     atomic_store(&u->wd->total, (long long)total);
-    atomic_store(&u->wd->beat_ms, mono_ms());
+    atomic_store(&u->wd->beat_ms, ff_now_ms());
 }
 
 static ff_status on_plan(void *user, const ff_mpi_render_info *in, ff_err *err) {
@@ -144,24 +141,24 @@ static ff_status on_plan(void *user, const ff_mpi_render_info *in, ff_err *err) 
     return FF_OK;
 }
 
-static ff_status on_progress(void *user, const ff_wan_progress *pr, ff_err *err) {
+static ff_status on_progress(void *user, const ff_chain_progress *pr, ff_err *err) {
     mpi_user *u = user;
     (void)err;
     beat(u, (int)pr->stage, pr->done, pr->total);
     if (u->rank != 0 || ((int)pr->stage == u->last_stage && pr->done == u->last_done)) return FF_OK;
     u->last_stage = (int)pr->stage, u->last_done = pr->done;
-    if (pr->stage == FF_WAN_STAGE_TEXT && pr->done == 0) fprintf(stderr, "encoding the prompt\n");
-    else if (pr->stage == FF_WAN_STAGE_DENOISE && pr->done > 0)
+    if (pr->stage == FF_STAGE_TEXT && pr->done == 0) fprintf(stderr, "encoding the prompt\n");
+    else if (pr->stage == FF_STAGE_DENOISE && pr->done > 0)
         fprintf(stderr, "denoise step %lld/%lld (t=%g)  %.2f s/step\n", (long long)pr->done, (long long)pr->total, pr->timestep,
                 pr->stage_elapsed_s / (double)pr->done);
-    else if (pr->stage == FF_WAN_STAGE_DECODE && pr->done == 0) fprintf(stderr, "decoding %lld frames\n", (long long)pr->total);
-    else if (pr->stage == FF_WAN_STAGE_DECODE && pr->done >= pr->total)
+    else if (pr->stage == FF_STAGE_DECODE && pr->done == 0) fprintf(stderr, "decoding %lld frames\n", (long long)pr->total);
+    else if (pr->stage == FF_STAGE_DECODE && pr->done >= pr->total)
         fprintf(stderr, "wrote %lld frames  %.2f s/frame\n", (long long)pr->total, pr->stage_elapsed_s / (double)pr->total);
     fflush(stderr);
     return FF_OK;
 }
 
-static ff_status on_frames(void *user, const ff_wan_chunk *ch, ff_err *err) {
+static ff_status on_frames(void *user, const ff_chain_chunk *ch, ff_err *err) {
     mpi_user *u = user;
     ff_status st = ff_video_write_frames(u->w, ch->frames, err);
     if (st || !u->keep_video) return st;
@@ -183,15 +180,6 @@ static ff_status on_latents(void *user, const ff_tensor *latents, ff_err *err) {
     if (!u->save_latents) return FF_OK;
     ff_st_item items[1] = {{"latents", latents}};
     return ff_st_write(u->save_latents, items, 1, NULL, 0, err);
-}
-
-static int parse_long(const char *s, long lo, long hi, long *out) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || errno || v < lo || v > hi) return -1;
-    *out = v;
-    return 0;
 }
 
 static int exit_code(ff_status st) {
@@ -223,81 +211,156 @@ static ff_status pick_backend(const char *name, MPI_Comm comm, char *buf, size_t
     return FF_OK;
 }
 
-int ff_cmd_mpi(int argc, char **argv) {
-    const char *job_path = NULL, *o_out = NULL, *o_backend = NULL, *save_latents = NULL, *save_video = NULL;
-    const char *o_split = NULL, *o_comm = NULL;
-    long o_overlap = 0, o_threads = -1, o_warmup = -1;
-    double o_timeout = -1;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-        int bad = 0;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            return FF_EXIT_OK;
-        }
-        if (a[0] != '-') {
-            if (job_path) {
-                fprintf(stderr, "framefarm mpi: one job file, not '%s' and '%s'\n", job_path, a);
-                return FF_EXIT_USAGE;
-            }
-            job_path = a;
-            continue;
-        }
-        if (!val) {
-            fprintf(stderr, "framefarm mpi: unknown or incomplete option '%s' (see framefarm mpi --help)\n", a);
-            return FF_EXIT_USAGE;
-        }
-        if (!strcmp(a, "--vae-split")) o_split = val;
-        else if (!strcmp(a, "--comm")) o_comm = val;
-        else if (!strcmp(a, "--out")) o_out = val;
-        else if (!strcmp(a, "--backend")) o_backend = val;
-        else if (!strcmp(a, "--save-latents")) save_latents = val;
-        else if (!strcmp(a, "--save-video")) save_video = val;
-        else if (!strcmp(a, "--overlap")) bad = parse_long(val, 1, 1 << 16, &o_overlap);
-        else if (!strcmp(a, "--vae-warmup")) bad = parse_long(val, 0, 1 << 20, &o_warmup);
-        else if (!strcmp(a, "--threads")) bad = parse_long(val, 0, 4096, &o_threads);
-        else if (!strcmp(a, "--timeout")) {
-            char *end;
-            o_timeout = strtod(val, &end);
-            bad = !*val || *end || !(o_timeout >= 0) || !isfinite(o_timeout);
-        } else {
-            fprintf(stderr, "framefarm mpi: unknown option '%s' (see framefarm mpi --help)\n", a);
-            return FF_EXIT_USAGE;
-        }
-        if (bad) {
-            fprintf(stderr, "framefarm mpi: bad value '%s' for %s\n", val, a);
-            return FF_EXIT_USAGE;
-        }
-        i++;
+/* ---- the command line and the job ---- */
+
+typedef struct {
+    const char *job_path, *out, *backend, *save_latents, *save_video, *split, *comm;
+    long overlap, threads, warmup;
+    double timeout;
+} mpi_args;
+
+static int parse_timeout(const char *v, void *dst) {
+    double *t = dst;
+    return ff_opt_double(v, t) || !(*t >= 0);
+}
+
+/* Options (cli/opts.h); -1: go on, else the exit code. */
+static int parse_args(int argc, char **argv, mpi_args *a) {
+    memset(a, 0, sizeof *a);
+    a->threads = -1, a->warmup = -1, a->timeout = -1;
+    const ff_opt opts[] = {
+        {"--vae-split", FF_OPT_STR, &a->split, 0, 0, NULL},
+        {"--comm", FF_OPT_STR, &a->comm, 0, 0, NULL},
+        {"--out", FF_OPT_STR, &a->out, 0, 0, NULL},
+        {"--backend", FF_OPT_STR, &a->backend, 0, 0, NULL},
+        {"--save-latents", FF_OPT_STR, &a->save_latents, 0, 0, NULL},
+        {"--save-video", FF_OPT_STR, &a->save_video, 0, 0, NULL},
+        {"--overlap", FF_OPT_LONG, &a->overlap, 1, 1 << 16, NULL},
+        {"--vae-warmup", FF_OPT_LONG, &a->warmup, 0, 1 << 20, NULL},
+        {"--threads", FF_OPT_LONG, &a->threads, 0, 4096, NULL},
+        {"--timeout", FF_OPT_FUNC, &a->timeout, 0, 0, parse_timeout},
+    };
+    int r = ff_opt_parse("mpi", argc, argv, opts, sizeof opts / sizeof opts[0], &a->job_path, 1, "job file", NULL);
+    if (r == FF_OPT_HELP) {
+        usage(stdout);
+        return FF_EXIT_OK;
     }
-    if (!job_path) {
+    if (r) return FF_EXIT_USAGE;
+    if (!a->job_path) {
         fprintf(stderr, "framefarm mpi: no job file (see framefarm mpi --help)\n");
         return FF_EXIT_USAGE;
     }
+    return -1;
+}
+
+/* The job file with the command line's overrides. -1: go on, else the exit code (job freed). */
+static int load_job(const mpi_args *a, ff_mpi_job *job) {
     ff_err err = {0};
-    ff_mpi_job job;
-    ff_status st = ff_mpi_job_load(job_path, &job, &err);
-    if (!st && o_split && ff_mpi_split_parse(o_split, &job.vae_split))
-        st = ff_err_set(&err, FF_ERR_ARG, "--vae-split must be time or space, not '%s'", o_split);
-    if (!st && o_comm && ff_mpi_comm_parse(o_comm, &job.comm))
-        st = ff_err_set(&err, FF_ERR_ARG, "--comm must be auto, mpi or nccl, not '%s'", o_comm);
+    ff_status st = ff_mpi_job_load(a->job_path, job, &err);
+    if (!st && a->split && ff_mpi_split_parse(a->split, &job->vae_split))
+        st = ff_err_set(&err, FF_ERR_ARG, "--vae-split must be time or space, not '%s'", a->split);
+    if (!st && a->comm && ff_mpi_comm_parse(a->comm, &job->comm))
+        st = ff_err_set(&err, FF_ERR_ARG, "--comm must be auto, mpi or nccl, not '%s'", a->comm);
     if (st) {
         ff_cli_report("mpi", &err);
-        ff_mpi_job_free(&job);
+        ff_mpi_job_free(job);
         return FF_EXIT_USAGE;
     }
-    if (o_out) job.out = o_out;
-    if (o_backend) job.backend = o_backend;
-    if (o_overlap) job.overlap = (int)o_overlap;
-    if (o_warmup >= 0) job.vae_warmup = (int)o_warmup;
-    if (o_threads >= 0) job.threads = (int)o_threads;
-    if (o_timeout >= 0) job.timeout_s = o_timeout;
-    ff_video_format fmt = ff_video_format_for_path(job.out);
-    if (fmt == FF_VIDEO_MP4 && !ff_video_have_mp4()) {
-        fprintf(stderr, "framefarm mpi: %s: this build has no MP4 writer; use FILE.y4m or DIR/\n", job.out);
-        ff_mpi_job_free(&job);
+    if (a->out) job->out = a->out;
+    if (a->backend) job->backend = a->backend;
+    if (a->overlap) job->overlap = (int)a->overlap;
+    if (a->warmup >= 0) job->vae_warmup = (int)a->warmup;
+    if (a->threads >= 0) job->threads = (int)a->threads;
+    if (a->timeout >= 0) job->timeout_s = a->timeout;
+    if (ff_video_format_for_path(job->out) == FF_VIDEO_MP4 && !ff_video_have_mp4()) {
+        fprintf(stderr, "framefarm mpi: %s: this build has no MP4 writer; use FILE.y4m or DIR/\n", job->out);
+        ff_mpi_job_free(job);
         return FF_EXIT_USAGE;
     }
+    return -1;
+}
+
+/* The render settings of the job over the model's defaults (as render reads them). */
+static void fill_opts(const ff_mpi_job *job, const ff_model_defaults *md, ff_mpi_render_opts *o) {
+    o->prompt = job->prompt;
+    o->negative_prompt = job->negative_prompt;
+    o->seed = job->seed;
+    o->num_frames = job->frames ? job->frames : md->frames;
+    o->height = job->height ? job->height : md->height;
+    o->width = job->width ? job->width : md->width;
+    o->steps = job->steps ? job->steps : md->steps;
+    o->max_sequence_length = job->max_sequence_length ? job->max_sequence_length : 512;
+    o->guidance = job->has_guidance ? job->guidance : md->guidance;
+    o->has_guidance_2 = job->has_guidance_2;
+    o->guidance_2 = job->guidance_2;
+    ff_vae_opts_default(&o->vae);
+    if (job->tile == 1 || (job->tile == -1 && md->has_tile) || job->vae_split == FF_MPI_SPLIT_SPACE) {
+        o->vae.tiling = 1;
+        if (md->has_tile) {
+            o->vae.tile_sample_min_height = md->tile_min_h, o->vae.tile_sample_min_width = md->tile_min_w;
+            o->vae.tile_sample_stride_height = md->tile_stride_h, o->vae.tile_sample_stride_width = md->tile_stride_w;
+        }
+        if (job->tile_size) o->vae.tile_sample_min_height = o->vae.tile_sample_min_width = job->tile_size;
+        if (job->tile_stride) o->vae.tile_sample_stride_height = o->vae.tile_sample_stride_width = job->tile_stride;
+    }
+    o->split = job->vae_split;
+    o->overlap = job->overlap;
+    o->vae_warmup = job->vae_warmup;
+}
+
+/* The watchdog thread when the job has a timeout; 1 when it runs. */
+static int watchdog_start(watchdog *wd, pthread_t *th, double timeout_s, int rank) {
+    memset(wd, 0, sizeof *wd);
+    if (!(timeout_s > 0)) return 0;
+    wd->timeout_s = timeout_s, wd->rank = rank;
+    atomic_store(&wd->beat_ms, ff_now_ms());
+    atomic_store(&wd->stage, -1);
+    return pthread_create(th, NULL, watchdog_main, wd) == 0;
+}
+
+/* Rank 0: the output file, and the run's first line. */
+static ff_status open_output(const ff_mpi_job *job, const ff_model_defaults *md, const ff_geometry *g,
+                             const ff_mpi_render_opts *o, int size, ff_backend *be, mpi_user *u, int *created_file,
+                             ff_err *err) {
+    ff_video_format fmt = ff_video_format_for_path(job->out);
+    ff_video_opts vo;
+    ff_video_opts_default(&vo, fmt, g->width, g->height);
+    vo.fps_num = job->fps ? job->fps : md->fps;
+    vo.fps_den = 1;
+    vo.crf = job->crf >= 0 ? job->crf : 18;
+    struct stat sb;
+    int existed = stat(job->out, &sb) == 0;
+    ff_status st = ff_video_open(job->out, &vo, &u->w, err);
+    if (st) return st;
+    *created_file = !existed && fmt != FF_VIDEO_PNG;
+    printf("rendering %d frames at %dx%d, %d steps, guidance %g, seed %llu on %d rank(s): overlap %d latent frames, "
+           "VAE split %s (warm-up %d), tiling %s, merge over %s, backend %s -> %s\n",
+           g->num_frames, g->width, g->height, o->steps, o->guidance, (unsigned long long)o->seed, size, o->overlap,
+           ff_mpi_split_name(o->split), o->vae_warmup, o->vae.tiling ? "on" : "off", o->use_nccl ? "NCCL" : "MPI (host)",
+           ff_backend_name(be), job->out);
+    fflush(stdout);
+    return FF_OK;
+}
+
+/* Rank 0 after the run: close the video, --save-video, the last line. */
+static ff_status finish_output(const ff_mpi_job *job, const ff_geometry *g, mpi_user *u, ff_err *err) {
+    ff_status st = ff_video_close(u->w, err);
+    u->w = NULL;
+    if (st) return st;
+    if (u->keep_video) {
+        ff_st_item items[1] = {{"video", &u->video}};
+        if ((st = ff_st_write(u->save_video, items, 1, NULL, 0, err))) return st;
+    }
+    printf("wrote %s (%d frames, %dx%d, %s)\n", job->out, g->num_frames, g->width, g->height,
+           ff_video_format_name(ff_video_format_for_path(job->out)));
+    return FF_OK;
+}
+
+int ff_cmd_mpi(int argc, char **argv) {
+    mpi_args a;
+    ff_mpi_job job;
+    int rc = parse_args(argc, argv, &a);
+    if (rc >= 0 || (rc = load_job(&a, &job)) >= 0) return rc;
 
     int provided = 0, rank = 0, size = 1;
     if (MPI_Init_thread(&argc, &argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) {
@@ -310,21 +373,17 @@ int ff_cmd_mpi(int argc, char **argv) {
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
 
     watchdog wd;
-    memset(&wd, 0, sizeof wd);
     pthread_t wd_thread;
-    int wd_started = 0;
-    if (job.timeout_s > 0) {
-        wd.timeout_s = job.timeout_s, wd.rank = rank;
-        atomic_store(&wd.beat_ms, mono_ms());
-        atomic_store(&wd.stage, -1);
-        wd_started = pthread_create(&wd_thread, NULL, watchdog_main, &wd) == 0;
-    }
-    mpi_user u = {rank, size, wd_started ? &wd : NULL, NULL, save_latents, {0}, save_video != NULL, -1, -1};
+    int wd_started = watchdog_start(&wd, &wd_thread, job.timeout_s, rank);
+    mpi_user u = {rank, size, wd_started ? &wd : NULL, NULL, a.save_latents, a.save_video, {0}, a.save_video != NULL, -1, -1};
     ff_log log;
     ff_log_init(&log, FF_LOG_WARN, stderr);
+    ff_err err = {0};
+    ff_status st = FF_OK;
     ff_backend *be = NULL;
-    ff_wan_pipeline *p = NULL;
-    int rc = FF_EXIT_FAIL, created_file = 0;
+    ff_chain *p = NULL;
+    int created_file = 0;
+    rc = FF_EXIT_FAIL;
     char default_dir[4096] = "", be_name[64];
     int device = 0;
 
@@ -333,7 +392,7 @@ int ff_cmd_mpi(int argc, char **argv) {
     if (!model) {
         int created = 0;
         if ((st = ff_tiny_model_default_dir(default_dir, sizeof default_dir, &err))) goto done;
-        if (rank == 0 && (st = ff_tiny_model_ensure(default_dir, &created, &err))) goto done;
+        if (rank == 0 && (st = ff_tiny_model_ensure(FF_TINY_DEFAULT, default_dir, &created, &err))) goto done;
         if (rank == 0)
             printf("model: the embedded tiny SMOKE-TEST model (random weights: the video will be noise-like), %s %s\n",
                    created ? "created in" : "from", default_dir);
@@ -344,7 +403,7 @@ int ff_cmd_mpi(int argc, char **argv) {
     ff_model_defaults_read(model, &md);
     if ((st = pick_backend(job.backend, MPI_COMM_WORLD, be_name, sizeof be_name, &device, &err))) goto done;
     if ((st = ff_backend_create_by_name(be_name, job.threads, &be, &err))) goto done;
-    if ((st = ff_wan_pipeline_open(be, model, NULL, &log, &p, &err))) goto done;
+    if ((st = ff_chain_open(be, model, NULL, &log, &p, &err))) goto done;
     if (job.comm == FF_MPI_COMM_NCCL && (!ff_nccl_compiled() || ff_backend_kind_of(be) != FF_BACKEND_CUDA)) {
         st = ff_err_set(&err, FF_ERR_ARG, "comm nccl needs a CUDA backend (this rank has %s) in a build with NCCL (%s)",
                         ff_backend_name(be), ff_nccl_compiled() ? "this one is" : "this one is not");
@@ -356,70 +415,22 @@ int ff_cmd_mpi(int argc, char **argv) {
     o.comm = MPI_COMM_WORLD;
     o.be = be;
     o.pipe = p;
-    o.prompt = job.prompt;
-    o.negative_prompt = job.negative_prompt;
-    o.seed = job.seed;
-    o.num_frames = job.frames ? job.frames : md.frames;
-    o.height = job.height ? job.height : md.height;
-    o.width = job.width ? job.width : md.width;
-    o.steps = job.steps ? job.steps : md.steps;
-    o.max_sequence_length = job.max_sequence_length ? job.max_sequence_length : 512;
-    o.guidance = job.has_guidance ? job.guidance : md.guidance;
-    o.has_guidance_2 = job.has_guidance_2;
-    o.guidance_2 = job.guidance_2;
-    ff_wanvae_opts_default(&o.vae);
-    if (job.tile == 1 || (job.tile == -1 && md.has_tile) || job.vae_split == FF_MPI_SPLIT_SPACE) {
-        o.vae.tiling = 1;
-        if (md.has_tile) {
-            o.vae.tile_sample_min_height = md.tile_min_h, o.vae.tile_sample_min_width = md.tile_min_w;
-            o.vae.tile_sample_stride_height = md.tile_stride_h, o.vae.tile_sample_stride_width = md.tile_stride_w;
-        }
-        if (job.tile_size) o.vae.tile_sample_min_height = o.vae.tile_sample_min_width = job.tile_size;
-        if (job.tile_stride) o.vae.tile_sample_stride_height = o.vae.tile_sample_stride_width = job.tile_stride;
-    }
-    o.split = job.vae_split;
-    o.overlap = job.overlap;
-    o.vae_warmup = job.vae_warmup;
+    fill_opts(&job, &md, &o);
     o.use_nccl = job.comm == FF_MPI_COMM_NCCL ||
                  (job.comm == FF_MPI_COMM_AUTO && ff_nccl_compiled() && ff_backend_kind_of(be) == FF_BACKEND_CUDA);
     o.nccl_device = device;
-    o.gather_latents = save_latents != NULL;
+    o.gather_latents = a.save_latents != NULL;
     o.on_plan = on_plan;
     o.on_progress = on_progress;
     o.on_frames = on_frames;
     o.on_latents = on_latents;
     o.user = &u;
 
-    ff_wan_geometry g;
-    if ((st = ff_wan_pipeline_geometry(p, 1, o.num_frames, o.height, o.width, &g, &err))) goto done;
-    if (rank == 0) {
-        ff_video_opts vo;
-        ff_video_opts_default(&vo, fmt, g.width, g.height);
-        vo.fps_num = job.fps ? job.fps : md.fps;
-        vo.fps_den = 1;
-        vo.crf = job.crf >= 0 ? job.crf : 18;
-        struct stat sb;
-        int existed = stat(job.out, &sb) == 0;
-        if ((st = ff_video_open(job.out, &vo, &u.w, &err))) goto done;
-        created_file = !existed && fmt != FF_VIDEO_PNG;
-        printf("rendering %d frames at %dx%d, %d steps, guidance %g, seed %llu on %d rank(s): overlap %d latent frames, "
-               "VAE split %s (warm-up %d), tiling %s, merge over %s, backend %s -> %s\n",
-               g.num_frames, g.width, g.height, o.steps, o.guidance, (unsigned long long)o.seed, size, o.overlap,
-               ff_mpi_split_name(o.split), o.vae_warmup, o.vae.tiling ? "on" : "off", o.use_nccl ? "NCCL" : "MPI (host)",
-               ff_backend_name(be), job.out);
-        fflush(stdout);
-    }
+    ff_geometry g;
+    if ((st = ff_chain_geometry(p, 1, o.num_frames, o.height, o.width, &g, &err))) goto done;
+    if (rank == 0 && (st = open_output(&job, &md, &g, &o, size, be, &u, &created_file, &err))) goto done;
     if ((st = ff_mpi_render(&o, &err))) goto done;
-    if (rank == 0) {
-        ff_status cst = ff_video_close(u.w, &err);
-        u.w = NULL;
-        if ((st = cst)) goto done;
-        if (save_video) {
-            ff_st_item items[1] = {{"video", &u.video}};
-            if ((st = ff_st_write(save_video, items, 1, NULL, 0, &err))) goto done;
-        }
-        printf("wrote %s (%d frames, %dx%d, %s)\n", job.out, g.num_frames, g.width, g.height, ff_video_format_name(fmt));
-    }
+    if (rank == 0 && (st = finish_output(&job, &g, &u, &err))) goto done;
     rc = FF_EXIT_OK;
 done:
     if (u.w) {
@@ -437,7 +448,7 @@ done:
         pthread_join(wd_thread, NULL);
     }
     ff_tensor_free(&u.video);
-    ff_wan_pipeline_close(p);
+    ff_chain_close(p);
     ff_backend_free(be);
     ff_mpi_job_free(&job);
     if (st && size > 1) MPI_Abort(MPI_COMM_WORLD, rc); /* the peers may wait on this rank forever */

@@ -118,7 +118,7 @@ int ff_cmd_plan(int argc, char **argv) {
     printf("%s\n\n", p.slicing ? ", vae slicing" : "");
     printf("%-14s %-34s %11s %11s %11s %11s %12s\n", "stage", "strategy", "weights", "activations", "others",
            "peak", "moved/step");
-    for (int i = 0; i < FF_PLAN_STAGES; i++) {
+    for (int i = 0; i < p.n_stages; i++) {
         const ff_plan_stage *s = &p.st[i];
         if (!s->present) continue;
         printf("%-14s %-34s %11s %11s %11s %11s %12s\n", s->name, s->strategy,

@@ -6,7 +6,7 @@
  *     [--vram-budget SIZE] [--offload none|model|sequential|auto] [--group K]
  *     [--vae-tiling] [--vae-slicing] [--stats] --out FILE.mp4|FILE.y4m|DIR/
  *
- * Prompt to video file in one process (pipeline/wan_pipeline.h): frames are
+ * Prompt to video file in one process (pipeline/chain.h): frames are
  * written as the VAE's streaming decode produces them. Without --model the
  * embedded smoke-test model is used (created on first use in
  * $XDG_CACHE_HOME/framefarm/tiny or ~/.cache/framefarm/tiny). Defaults come
@@ -20,7 +20,7 @@
  * resident; model: one at a time; sequential: transformer blocks streamed
  * from the file in groups of k; text encoder on the host; VAE slicing; VAE
  * tiling, low-memory order, largest tile that fits) through
- * ff_wan_open_opts and ff_wanvae_opts, printing one line per stage; a device
+ * ff_chain_opts and ff_vae_opts, printing one line per stage; a device
  * pool with the budget is attached to the backend, so the budget is
  * enforced and --stats shows the measured peak against it. --offload,
  * --group, --vae-tiling, --vae-slicing force those choices (with or
@@ -38,13 +38,14 @@
 #include "cli/backend_opts.h"
 #include "cli/cli.h"
 #include "cli/model_defaults.h"
+#include "cli/opts.h"
 #include "core/ff_json.h"
 #include "core/ff_log.h"
 #include "offload/pool.h"
 #include "pipeline/plan.h"
 #include "pipeline/plan_apply.h"
 #include "pipeline/tiny_model.h"
-#include "pipeline/wan_pipeline.h"
+#include "pipeline/chain.h"
 #include "video/video.h"
 
 static void usage(FILE *f) {
@@ -70,7 +71,7 @@ typedef struct {
     progress_state ps;
     ff_video_writer *w;
     ff_pool *pool;              /* the device pool (planner runs), else NULL */
-    size_t stage_peak[3];       /* measured device peak per ff_wan_stage */
+    size_t stage_peak[5];       /* measured device peak per ff_stage_kind */
     int stage;                  /* the stage whose peak is being measured, -1 none */
 } render_user;
 
@@ -84,22 +85,22 @@ static void stage_mark(render_user *ru, int stage) {
     ff_pool_reset_peak(ru->pool);
 }
 
-static ff_status on_progress(void *user, const ff_wan_progress *pr, ff_err *err) {
+static ff_status on_progress(void *user, const ff_chain_progress *pr, ff_err *err) {
     progress_state *ps = &((render_user *)user)->ps;
     (void)err;
-    static const char *const names[] = {"text encoder", "denoise", "decode"};
+    static const char *const names[] = {"text encoder", "denoise", "decode", "image encoder", "vae encode"};
     const char *name = names[pr->stage];
     /* the decode stage's peak starts after the last step (the VAE is loaded before its first progress call) */
-    if (pr->done == 0 && pr->stage != FF_WAN_STAGE_DECODE) stage_mark((render_user *)user, (int)pr->stage);
-    if (pr->stage == FF_WAN_STAGE_DENOISE && pr->done == pr->total) stage_mark((render_user *)user, FF_WAN_STAGE_DECODE);
-    if (pr->stage == FF_WAN_STAGE_TEXT) {
+    if (pr->done == 0 && pr->stage != FF_STAGE_DECODE) stage_mark((render_user *)user, (int)pr->stage);
+    if (pr->stage == FF_STAGE_DENOISE && pr->done == pr->total) stage_mark((render_user *)user, FF_STAGE_DECODE);
+    if (pr->stage == FF_STAGE_TEXT) {
         if (pr->done == 0) fprintf(stderr, "encoding the prompt\n");
         return FF_OK;
     }
-    if (pr->done == 0 && pr->stage == FF_WAN_STAGE_DECODE && !ps->is_tty)
+    if (pr->done == 0 && pr->stage == FF_STAGE_DECODE && !ps->is_tty)
         fprintf(stderr, "decoding %lld frames\n", (long long)pr->total);
     if (pr->done == 0) return FF_OK;
-    const char *unit = pr->stage == FF_WAN_STAGE_DENOISE ? "step" : "frame";
+    const char *unit = pr->stage == FF_STAGE_DENOISE ? "step" : "frame";
     double per = pr->stage_elapsed_s / (double)pr->done;
     double eta = per * (double)(pr->total - pr->done);
     if (ps->is_tty) {
@@ -110,7 +111,7 @@ static ff_status on_progress(void *user, const ff_wan_progress *pr, ff_err *err)
         fprintf(stderr, "\r%-8s [%s] %lld/%lld  %.2f s/%s  ETA %.0fs ", name, bar, (long long)pr->done,
                 (long long)pr->total, per, unit, eta);
         if (pr->done >= pr->total) fputc('\n', stderr);
-    } else if (pr->stage == FF_WAN_STAGE_DENOISE) {
+    } else if (pr->stage == FF_STAGE_DENOISE) {
         fprintf(stderr, "%s step %lld/%lld (t=%g, transformer%s)  %.2f s/step  ETA %.0fs\n", name, (long long)pr->done,
                 (long long)pr->total, pr->timestep, pr->expert == 2 ? "_2" : "", per, eta);
     } else if (pr->done >= pr->total) {
@@ -120,38 +121,20 @@ static ff_status on_progress(void *user, const ff_wan_progress *pr, ff_err *err)
     return FF_OK;
 }
 
-static ff_status on_frames(void *user, const ff_wan_chunk *ch, ff_err *err) {
+static ff_status on_frames(void *user, const ff_chain_chunk *ch, ff_err *err) {
     return ff_video_write_frames(((render_user *)user)->w, ch->frames, err); /* (1, nt, H, W, 3) */
 }
 
-static int parse_long(const char *s, long lo, long hi, long *out) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || errno || v < lo || v > hi) return -1;
-    *out = v;
-    return 0;
-}
-
-static int parse_double(const char *s, double *out) {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (!*s || *end || errno || !isfinite(v)) return -1;
-    *out = v;
-    return 0;
-}
-
-static void print_stats(const ff_wan_stats *s) {
+static void print_stats(const ff_chain *p, const ff_chain_stats *s) {
     printf("%-14s %8s %8s %14s %14s\n", "component", "load s", "run s", "peak RSS MiB", "backend MiB");
-    for (int c = 0; c < FF_WAN_C_COUNT; c++) {
-        const ff_wan_component_stats *cs = &s->c[c];
+    for (int c = 0; c < ff_chain_n_components(p); c++) {
+        const ff_component_stats *cs = &s->c[c];
         if (!cs->used) continue;
         char be[32];
         if (cs->backend_peak_bytes) snprintf(be, sizeof be, "%.1f", (double)cs->backend_peak_bytes / 1048576.0);
         else if (cs->backend_weight_bytes) snprintf(be, sizeof be, "%.1f (weights)", (double)cs->backend_weight_bytes / 1048576.0);
         else snprintf(be, sizeof be, "-");
-        printf("%-14s %8.2f %8.2f %14.1f %14s\n", ff_wan_component_name((ff_wan_component)c), cs->load_s, cs->run_s,
+        printf("%-14s %8.2f %8.2f %14.1f %14s\n", ff_chain_component_name(p, c), cs->load_s, cs->run_s,
                (double)cs->peak_rss_bytes / 1048576.0, be);
     }
     printf("total %.2f s, peak RSS %.1f MiB%s\n", s->total_s, (double)s->peak_rss_bytes / 1048576.0,
@@ -177,7 +160,7 @@ static void print_plan(const ff_plan *p, size_t budget) {
     if (p->tiling) printf(", vae tiling %d/%d px", p->tile, p->tile_stride);
     printf("%s; predicted device peak %s of budget %s\n", p->slicing ? ", vae slicing" : "",
            ff_pool_fmt_bytes(p->peak, a, sizeof a), budget ? ff_pool_fmt_bytes(budget, b, sizeof b) : "unlimited");
-    for (int i = 0; i < FF_PLAN_STAGES; i++) {
+    for (int i = 0; i < p->n_stages; i++) {
         const ff_plan_stage *st = &p->st[i];
         if (!st->present) continue;
         printf("plan: %-13s %-36s peak %10s (weights %s)\n", st->name, st->strategy,
@@ -193,232 +176,256 @@ static int exit_code(ff_status st) {
                                                                                                           : FF_EXIT_FAIL;
 }
 
-int ff_cmd_render(int argc, char **argv) {
-    const char *model = NULL, *prompt = NULL, *neg = NULL, *out = NULL, *backend = NULL, *device = NULL;
-    long seed = 42, frames = 0, height = 0, width = 0, steps = 0, fps = 0, crf = 18, threads = 0, msl = 512;
-    double guidance = NAN, guidance2 = NAN;
-    int tile = -1, stats = 0;
-    /* memory: planner inputs (-1 / 0: not given) */
-    size_t vram_budget = 0;
-    int have_budget = 0, offload = -2, vae_tiling = 0, vae_slicing = 0;
-    long group = 0;
-    ff_precision prec = FF_PREC_F32; /* --precision: GEMMs of the backend (kernels/ops.h) */
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-        int bad = 0;
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
-            return FF_EXIT_OK;
-        } else if (!strcmp(a, "--tile")) {
-            tile = 1;
-            continue;
-        } else if (!strcmp(a, "--no-tile")) {
-            tile = 0;
-            continue;
-        } else if (!strcmp(a, "--stats")) {
-            stats = 1;
-            continue;
-        } else if (!strcmp(a, "--vae-tiling")) {
-            vae_tiling = 1;
-            continue;
-        } else if (!strcmp(a, "--vae-slicing")) {
-            vae_slicing = 1;
-            continue;
-        } else if (!val) {
-            fprintf(stderr, "framefarm render: unknown or incomplete option '%s' (see framefarm render --help)\n", a);
-            return FF_EXIT_USAGE;
-        }
-        if (!strcmp(a, "--model")) model = val;
-        else if (!strcmp(a, "--prompt")) prompt = val;
-        else if (!strcmp(a, "--negative-prompt")) neg = val;
-        else if (!strcmp(a, "--out")) out = val;
-        else if (!strcmp(a, "--backend")) backend = val;
-        else if (!strcmp(a, "--device")) device = val; /* cuda:N (cli/backend_opts.h) */
-        else if (!strcmp(a, "--precision")) bad = ff_precision_parse(val, &prec);
-        else if (!strcmp(a, "--seed")) bad = parse_long(val, 0, 0x7fffffffffffffffL, &seed);
-        else if (!strcmp(a, "--frames")) bad = parse_long(val, 1, 1 << 20, &frames);
-        else if (!strcmp(a, "--height")) bad = parse_long(val, 1, 1 << 16, &height);
-        else if (!strcmp(a, "--width")) bad = parse_long(val, 1, 1 << 16, &width);
-        else if (!strcmp(a, "--steps")) bad = parse_long(val, 1, 100000, &steps);
-        else if (!strcmp(a, "--fps")) bad = parse_long(val, 1, 1000, &fps);
-        else if (!strcmp(a, "--crf")) bad = parse_long(val, 0, 51, &crf);
-        else if (!strcmp(a, "--threads")) bad = parse_long(val, 0, 4096, &threads);
-        else if (!strcmp(a, "--max-sequence-length")) bad = parse_long(val, 1, 1 << 16, &msl);
-        else if (!strcmp(a, "--guidance")) bad = parse_double(val, &guidance);
-        else if (!strcmp(a, "--guidance-2")) bad = parse_double(val, &guidance2);
-        else if (!strcmp(a, "--vram-budget")) bad = ff_pool_parse_bytes(val, &vram_budget) || !vram_budget, have_budget = 1;
-        else if (!strcmp(a, "--offload")) bad = ff_plan_offload_parse(val, &offload);
-        else if (!strcmp(a, "--group")) bad = parse_long(val, 1, 1 << 16, &group);
-        else {
-            fprintf(stderr, "framefarm render: unknown option '%s' (see framefarm render --help)\n", a);
-            return FF_EXIT_USAGE;
-        }
-        if (bad) {
-            fprintf(stderr, "framefarm render: bad value '%s' for %s\n", val, a);
-            return FF_EXIT_USAGE;
-        }
-        i++;
+/* ---- the command line --------------------------------------------------------------- */
+
+typedef struct {
+    const char *model, *prompt, *neg, *out, *backend, *device;
+    long seed, frames, height, width, steps, fps, crf, threads, msl;
+    double guidance, guidance2; /* NAN: the model's default / none */
+    int tile, stats;            /* tile: -1 the model's default, 0 --no-tile, 1 --tile */
+    /* memory: planner inputs (-2 / 0: not given) */
+    size_t vram_budget;
+    int have_budget, offload, vae_tiling, vae_slicing;
+    long group;
+    ff_precision prec;          /* --precision: GEMMs of the backend (kernels/ops.h) */
+} render_args;
+
+static int parse_budget(const char *v, void *dst) {
+    render_args *a = dst;
+    a->have_budget = 1;
+    return ff_pool_parse_bytes(v, &a->vram_budget) || !a->vram_budget;
+}
+static int parse_offload(const char *v, void *dst) { return ff_plan_offload_parse(v, dst); }
+static int parse_precision(const char *v, void *dst) { return ff_precision_parse(v, dst); }
+
+/* Options into a (FF_OPT_* of cli/opts.h); then the checks that need no model. -1: go on, else the exit code. */
+static int parse_args(int argc, char **argv, render_args *a) {
+    memset(a, 0, sizeof *a);
+    a->seed = 42, a->crf = 18, a->msl = 512, a->guidance = a->guidance2 = NAN, a->tile = -1, a->offload = -2;
+    a->prec = FF_PREC_F32;
+    const ff_opt opts[] = {
+        {"--tile", FF_OPT_FLAG, &a->tile, 1, 0, NULL},
+        {"--no-tile", FF_OPT_FLAG, &a->tile, 0, 0, NULL},
+        {"--stats", FF_OPT_FLAG, &a->stats, 1, 0, NULL},
+        {"--vae-tiling", FF_OPT_FLAG, &a->vae_tiling, 1, 0, NULL},
+        {"--vae-slicing", FF_OPT_FLAG, &a->vae_slicing, 1, 0, NULL},
+        {"--model", FF_OPT_STR, &a->model, 0, 0, NULL},
+        {"--prompt", FF_OPT_STR, &a->prompt, 0, 0, NULL},
+        {"--negative-prompt", FF_OPT_STR, &a->neg, 0, 0, NULL},
+        {"--out", FF_OPT_STR, &a->out, 0, 0, NULL},
+        {"--backend", FF_OPT_STR, &a->backend, 0, 0, NULL},
+        {"--device", FF_OPT_STR, &a->device, 0, 0, NULL}, /* cuda:N (cli/backend_opts.h) */
+        {"--precision", FF_OPT_FUNC, &a->prec, 0, 0, parse_precision},
+        {"--seed", FF_OPT_LONG, &a->seed, 0, 0x7fffffffffffffffL, NULL},
+        {"--frames", FF_OPT_LONG, &a->frames, 1, 1 << 20, NULL},
+        {"--height", FF_OPT_LONG, &a->height, 1, 1 << 16, NULL},
+        {"--width", FF_OPT_LONG, &a->width, 1, 1 << 16, NULL},
+        {"--steps", FF_OPT_LONG, &a->steps, 1, 100000, NULL},
+        {"--fps", FF_OPT_LONG, &a->fps, 1, 1000, NULL},
+        {"--crf", FF_OPT_LONG, &a->crf, 0, 51, NULL},
+        {"--threads", FF_OPT_LONG, &a->threads, 0, 4096, NULL},
+        {"--max-sequence-length", FF_OPT_LONG, &a->msl, 1, 1 << 16, NULL},
+        {"--guidance", FF_OPT_DOUBLE, &a->guidance, 0, 0, NULL},
+        {"--guidance-2", FF_OPT_DOUBLE, &a->guidance2, 0, 0, NULL},
+        {"--vram-budget", FF_OPT_FUNC, a, 0, 0, parse_budget},
+        {"--offload", FF_OPT_FUNC, &a->offload, 0, 0, parse_offload},
+        {"--group", FF_OPT_LONG, &a->group, 1, 1 << 16, NULL},
+    };
+    int r = ff_opt_parse("render", argc, argv, opts, sizeof opts / sizeof opts[0], NULL, 0, NULL, NULL);
+    if (r == FF_OPT_HELP) {
+        usage(stdout);
+        return FF_EXIT_OK;
     }
-    if (!prompt || !out) {
+    if (r) return FF_EXIT_USAGE;
+    if (!a->prompt || !a->out) {
         fprintf(stderr, "framefarm render: --prompt and --out are required (see framefarm render --help)\n");
         return FF_EXIT_USAGE;
     }
+    if (a->group && a->offload != -2 && a->offload != FF_PLAN_SEQUENTIAL) {
+        fprintf(stderr, "framefarm render: --group is for --offload sequential\n");
+        return FF_EXIT_USAGE;
+    }
+    if (a->vae_tiling && a->tile == 0) {
+        fprintf(stderr, "framefarm render: --vae-tiling and --no-tile contradict each other\n");
+        return FF_EXIT_USAGE;
+    }
+    return -1;
+}
+
+/* --model, or the embedded smoke-test model (created on first use). */
+static ff_status resolve_model(render_args *a, char *default_dir, size_t n, ff_err *err) {
+    if (a->model) return FF_OK;
+    int created = 0;
+    ff_status st = ff_tiny_model_default_dir(default_dir, n, err);
+    if (!st) st = ff_tiny_model_ensure(FF_TINY_DEFAULT, default_dir, &created, err);
+    if (st) return st;
+    a->model = default_dir;
+    printf("model: the embedded tiny SMOKE-TEST model (random weights: the video will be noise-like), %s %s\n",
+           created ? "created in" : "from", a->model);
+    return FF_OK;
+}
+
+/* The run's parameters: the command line over the model's defaults. */
+static void fill_params(const ff_chain *p, const render_args *a, const ff_model_defaults *md, const uint64_t *seed,
+                        ff_chain_params *prm) {
+    ff_chain_params_default(p, prm);
+    prm->prompts = &a->prompt;
+    prm->n_prompts = 1;
+    prm->negative_prompts = a->neg ? &a->neg : NULL;
+    prm->n_negative = a->neg ? 1 : 0;
+    prm->seeds = seed;
+    prm->n_seeds = 1;
+    prm->num_frames = a->frames ? (int)a->frames : md->frames;
+    prm->height = a->height ? (int)a->height : md->height;
+    prm->width = a->width ? (int)a->width : md->width;
+    prm->num_inference_steps = a->steps ? (int)a->steps : md->steps;
+    prm->guidance_scale = isnan(a->guidance) ? md->guidance : a->guidance;
+    prm->has_guidance_scale_2 = !isnan(a->guidance2);
+    prm->guidance_scale_2 = a->guidance2;
+    prm->max_sequence_length = (int)a->msl;
+    prm->reset_peak_rss = a->stats;
+    if (a->tile == 1 || (a->tile == -1 && md->has_tile)) {
+        prm->vae.tiling = 1;
+        prm->vae.tile_sample_min_height = md->tile_min_h;
+        prm->vae.tile_sample_min_width = md->tile_min_w;
+        prm->vae.tile_sample_stride_height = md->tile_stride_h;
+        prm->vae.tile_sample_stride_width = md->tile_stride_w;
+    }
+}
+
+static int planned(const render_args *a) {
+    return a->have_budget || a->offload != -2 || a->group || a->vae_tiling || a->vae_slicing;
+}
+
+/* The planner's choice for this render (pipeline/plan.h), printed and
+ * applied: a device pool with the budget on the backend, the chain reopened
+ * with the plan's options, prm's VAE options. */
+static ff_status apply_plan(const render_args *a, const ff_model_defaults *md, const ff_geometry *g, ff_backend *be,
+                            const ff_log *log, ff_chain **p, ff_chain_params *prm, ff_plan *plan, ff_pool **pool,
+                            ff_err *err) {
+    ff_plan_request rq;
+    ff_plan_request_default(&rq);
+    rq.height = g->height, rq.width = g->width, rq.frames = g->num_frames;
+    rq.batch = 1, rq.cfg = prm->guidance_scale > 1.0, rq.text_len = prm->max_sequence_length;
+    rq.steps = prm->num_inference_steps, rq.dtype = FF_F32, rq.budget = a->vram_budget;
+    rq.cuda = ff_backend_kind_of(be) == FF_BACKEND_CUDA;
+    rq.offload = a->offload == -2 ? -1 : a->offload;
+    rq.group = (int)a->group;
+    rq.slicing = a->vae_slicing ? 1 : -1;
+    rq.tile = md->tile_min_h;
+    if (a->tile == 0) rq.tiling = 0;
+    else if (a->tile == 1 || prm->vae.tiling || a->vae_tiling) /* the model's / --tile's tiles exactly */
+        rq.tiling = 1, rq.tile_stride = md->tile_stride_h;
+    else rq.tiling = -1; /* largest tile that fits (stride 3/4), if tiling is needed */
+    ff_status st = ff_plan_make(a->model, &rq, plan, err);
+    if (st) return st;
+    print_plan(plan, a->vram_budget);
+    ff_chain_opts oo = {0};
+    oo.weight_dtype = FF_F32;
+    ff_plan_apply(plan, &oo, &prm->vae);
+    if ((st = ff_pool_create("device", a->vram_budget, pool, err)) || (st = ff_pool_attach(*pool, be, err))) return st;
+    oo.device_pool = *pool;
+    ff_chain_close(*p); /* reopened with the plan's options */
+    *p = NULL;
+    return ff_chain_open(be, a->model, &oo, log, p, err);
+}
+
+/* --stats with a pool: measured device peaks per stage against the plan. */
+static void print_device_peaks(const render_user *ru, const ff_plan *plan, size_t budget) {
+    static const char *const sn[3] = {"text encoder", "denoise", "decode"};
+    char a[32], b[32], c[32];
+    size_t peak = 0;
+    for (int i = 0; i < 3; i++) {
+        if (ru->stage_peak[i] > peak) peak = ru->stage_peak[i];
+        printf("device peak %-12s %10s (predicted %s)\n", sn[i], ff_pool_fmt_bytes(ru->stage_peak[i], a, sizeof a),
+               ff_pool_fmt_bytes(ff_plan_kind_peak(plan, (ff_stage_kind)i), b, sizeof b));
+    }
+    printf("device peak %zu B (%s) of budget %s (predicted %s)\n", peak, ff_pool_fmt_bytes(peak, a, sizeof a),
+           budget ? ff_pool_fmt_bytes(budget, b, sizeof b) : "unlimited", ff_pool_fmt_bytes(plan->peak, c, sizeof c));
+}
+
+/* ---- the command ------------------------------------------------------------------------ */
+
+int ff_cmd_render(int argc, char **argv) {
+    render_args a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc >= 0) return rc;
     char be_name[64], why[256];
-    if (ff_cli_backend_name(backend, device, be_name, sizeof be_name, why, sizeof why)) {
+    if (ff_cli_backend_name(a.backend, a.device, be_name, sizeof be_name, why, sizeof why)) {
         fprintf(stderr, "framefarm render: %s\n", why);
         return FF_EXIT_USAGE;
     }
-    ff_video_format fmt = ff_video_format_for_path(out);
+    ff_video_format fmt = ff_video_format_for_path(a.out);
     if (fmt == FF_VIDEO_MP4 && !ff_video_have_mp4()) {
-        fprintf(stderr, "framefarm render: %s: this build has no MP4 writer (built without FFmpeg); use FILE.y4m or DIR/\n", out);
+        fprintf(stderr, "framefarm render: %s: this build has no MP4 writer (built without FFmpeg); use FILE.y4m or DIR/\n",
+                a.out);
         return FF_EXIT_USAGE;
     }
 
     ff_err err = {0};
     ff_status st;
     char default_dir[4096] = "";
-    if (!model) { /* the embedded smoke-test model */
-        int created = 0;
-        if ((st = ff_tiny_model_default_dir(default_dir, sizeof default_dir, &err)) ||
-            (st = ff_tiny_model_ensure(default_dir, &created, &err))) {
-            ff_cli_report("render", &err);
-            return exit_code(st);
-        }
-        model = default_dir;
-        printf("model: the embedded tiny SMOKE-TEST model (random weights: the video will be noise-like), %s %s\n",
-               created ? "created in" : "from", model);
+    if ((st = resolve_model(&a, default_dir, sizeof default_dir, &err))) {
+        ff_cli_report("render", &err);
+        return exit_code(st);
     }
     ff_model_defaults md;
-    ff_model_defaults_read(model, &md);
-    if (md.label[0] && strcmp(model, default_dir) != 0) printf("model: %s (%s)\n", model, md.label);
+    ff_model_defaults_read(a.model, &md);
+    if (md.label[0] && strcmp(a.model, default_dir) != 0) printf("model: %s (%s)\n", a.model, md.label);
 
     ff_log log;
     ff_log_init(&log, FF_LOG_WARN, stderr);
     ff_backend *be = NULL;
-    ff_wan_pipeline *p = NULL;
+    ff_chain *p = NULL;
     ff_video_writer *w = NULL;
     ff_pool *pool = NULL;
-    int rc = FF_EXIT_FAIL, created_file = 0;
-    const int planned = have_budget || offload != -2 || group || vae_tiling || vae_slicing;
+    int created_file = 0;
+    rc = FF_EXIT_FAIL;
     ff_plan plan;
     memset(&plan, 0, sizeof plan);
-    ff_wan_open_opts oo = {0};
-    oo.dit_weight_dtype = FF_F32;
-    if (group && offload != -2 && offload != FF_PLAN_SEQUENTIAL) {
-        fprintf(stderr, "framefarm render: --group is for --offload sequential\n");
-        return FF_EXIT_USAGE;
-    }
-    if (vae_tiling && tile == 0) {
-        fprintf(stderr, "framefarm render: --vae-tiling and --no-tile contradict each other\n");
-        return FF_EXIT_USAGE;
-    }
-    if ((st = ff_backend_create_by_name(be_name, (int)threads, &be, &err)) ||
-        (st = ff_backend_set_precision(be, prec, &err))) {
+    if ((st = ff_backend_create_by_name(be_name, (int)a.threads, &be, &err)) ||
+        (st = ff_backend_set_precision(be, a.prec, &err))) {
         ff_cli_report("render", &err);
         ff_backend_free(be);
         return FF_EXIT_USAGE;
     }
-    if ((st = ff_wan_pipeline_open(be, model, NULL, &log, &p, &err))) goto done;
-
-    ff_wan_params prm;
-    ff_wan_params_default(&prm);
-    uint64_t seed_u = (uint64_t)seed;
-    prm.prompts = &prompt;
-    prm.n_prompts = 1;
-    prm.negative_prompts = neg ? &neg : NULL;
-    prm.n_negative = neg ? 1 : 0;
-    prm.seeds = &seed_u;
-    prm.n_seeds = 1;
-    prm.num_frames = frames ? (int)frames : md.frames;
-    prm.height = height ? (int)height : md.height;
-    prm.width = width ? (int)width : md.width;
-    prm.num_inference_steps = steps ? (int)steps : md.steps;
-    prm.guidance_scale = isnan(guidance) ? md.guidance : guidance;
-    prm.has_guidance_scale_2 = !isnan(guidance2);
-    prm.guidance_scale_2 = guidance2;
-    prm.max_sequence_length = (int)msl;
-    prm.reset_peak_rss = stats;
-    if (tile == 1 || (tile == -1 && md.has_tile)) {
-        prm.vae.tiling = 1;
-        prm.vae.tile_sample_min_height = md.tile_min_h;
-        prm.vae.tile_sample_min_width = md.tile_min_w;
-        prm.vae.tile_sample_stride_height = md.tile_stride_h;
-        prm.vae.tile_sample_stride_width = md.tile_stride_w;
-    }
-    ff_wan_geometry g;
-    if ((st = ff_wan_pipeline_geometry(p, 1, prm.num_frames, prm.height, prm.width, &g, &err))) goto done;
-
-    if (planned) { /* the planner's choice for this render, applied */
-        ff_plan_request rq;
-        ff_plan_request_default(&rq);
-        rq.height = g.height, rq.width = g.width, rq.frames = g.num_frames;
-        rq.batch = 1, rq.cfg = prm.guidance_scale > 1.0, rq.text_len = prm.max_sequence_length;
-        rq.steps = prm.num_inference_steps, rq.dtype = FF_F32, rq.budget = vram_budget;
-        rq.cuda = ff_backend_kind_of(be) == FF_BACKEND_CUDA;
-        rq.offload = offload == -2 ? -1 : offload;
-        rq.group = (int)group;
-        rq.slicing = vae_slicing ? 1 : -1;
-        rq.tile = md.tile_min_h;
-        if (tile == 0) rq.tiling = 0;
-        else if (tile == 1 || prm.vae.tiling || vae_tiling) /* the model's / --tile's tiles exactly */
-            rq.tiling = 1, rq.tile_stride = md.tile_stride_h;
-        else rq.tiling = -1; /* largest tile that fits (stride 3/4), if tiling is needed */
-        if ((st = ff_plan_make(model, &rq, &plan, &err))) goto done;
-        print_plan(&plan, vram_budget);
-        ff_plan_apply(&plan, &oo, &prm.vae);
-        if ((st = ff_pool_create("device", vram_budget, &pool, &err)) || (st = ff_pool_attach(pool, be, &err))) goto done;
-        oo.device_pool = pool;
-        ff_wan_pipeline_close(p); /* reopened with the plan's options */
-        p = NULL;
-        if ((st = ff_wan_pipeline_open(be, model, &oo, &log, &p, &err))) goto done;
-    }
+    if ((st = ff_chain_open(be, a.model, NULL, &log, &p, &err))) goto done;
+    ff_chain_params prm;
+    uint64_t seed_u = (uint64_t)a.seed;
+    fill_params(p, &a, &md, &seed_u, &prm);
+    ff_geometry g;
+    if ((st = ff_chain_geometry(p, 1, prm.num_frames, prm.height, prm.width, &g, &err))) goto done;
+    if (planned(&a) && (st = apply_plan(&a, &md, &g, be, &log, &p, &prm, &plan, &pool, &err))) goto done;
 
     ff_video_opts vo;
     ff_video_opts_default(&vo, fmt, g.width, g.height);
-    vo.fps_num = fps ? (int)fps : md.fps;
+    vo.fps_num = a.fps ? (int)a.fps : md.fps;
     vo.fps_den = 1;
-    vo.crf = (int)crf;
+    vo.crf = (int)a.crf;
     struct stat sb;
-    int existed = stat(out, &sb) == 0;
-    if ((st = ff_video_open(out, &vo, &w, &err))) goto done;
+    int existed = stat(a.out, &sb) == 0;
+    if ((st = ff_video_open(a.out, &vo, &w, &err))) goto done;
     created_file = !existed && fmt != FF_VIDEO_PNG;
     printf("rendering %d frames at %dx%d, %d steps, guidance %g, seed %ld, VAE tiling %s, backend %s -> %s\n", g.num_frames,
-           g.width, g.height, prm.num_inference_steps, prm.guidance_scale, seed, prm.vae.tiling ? "on" : "off",
-           ff_backend_name(be), out);
+           g.width, g.height, prm.num_inference_steps, prm.guidance_scale, a.seed, prm.vae.tiling ? "on" : "off",
+           ff_backend_name(be), a.out);
     fflush(stdout);
 
-    render_user ru = {{isatty(fileno(stderr))}, w, pool, {0, 0, 0}, -1};
-    ff_wan_stats stv;
+    render_user ru = {{isatty(fileno(stderr))}, w, pool, {0, 0, 0, 0, 0}, -1};
+    ff_chain_stats stv;
     prm.on_progress = on_progress;
     prm.on_frames = on_frames;
     prm.user = &ru;
-    st = ff_wan_pipeline_run(p, &prm, &stv, &err);
+    st = ff_chain_run(p, &prm, &stv, &err);
     stage_mark(&ru, -1);
     if (st) goto done;
     ff_status cst = ff_video_close(w, &err);
     w = NULL;
     if ((st = cst)) goto done;
-    printf("wrote %s (%d frames, %dx%d, %d fps, %s)\n", out, g.num_frames, g.width, g.height, vo.fps_num,
+    printf("wrote %s (%d frames, %dx%d, %d fps, %s)\n", a.out, g.num_frames, g.width, g.height, vo.fps_num,
            ff_video_format_name(fmt));
-    if (stats) print_stats(&stv);
-    if (stats && pool) {
-        static const char *const sn[3] = {"text encoder", "denoise", "decode"};
-        char a[32], b[32], c[32];
-        size_t peak = 0;
-        for (int i = 0; i < 3; i++) {
-            if (ru.stage_peak[i] > peak) peak = ru.stage_peak[i];
-            printf("device peak %-12s %10s (predicted %s)\n", sn[i], ff_pool_fmt_bytes(ru.stage_peak[i], a, sizeof a),
-                   ff_pool_fmt_bytes(i == 0 ? plan.st[FF_PLAN_TEXT].peak
-                                     : i == 2 ? plan.st[FF_PLAN_VAE].peak
-                                              : (plan.st[FF_PLAN_DIT1].peak > plan.st[FF_PLAN_DIT2].peak
-                                                     ? plan.st[FF_PLAN_DIT1].peak
-                                                     : plan.st[FF_PLAN_DIT2].peak),
-                                     b, sizeof b));
-        }
-        printf("device peak %zu B (%s) of budget %s (predicted %s)\n", peak, ff_pool_fmt_bytes(peak, a, sizeof a),
-               vram_budget ? ff_pool_fmt_bytes(vram_budget, b, sizeof b) : "unlimited",
-               ff_pool_fmt_bytes(plan.peak, c, sizeof c));
-    }
+    if (a.stats) print_stats(p, &stv);
+    if (a.stats && pool) print_device_peaks(&ru, &plan, a.vram_budget);
     rc = FF_EXIT_OK;
 done:
     if (w) {
@@ -428,9 +435,9 @@ done:
     if (st) {
         ff_cli_report("render", &err);
         rc = exit_code(st);
-        if (created_file) (void)unlink(out); /* no half-written video */
+        if (created_file) (void)unlink(a.out); /* no half-written video */
     }
-    ff_wan_pipeline_close(p); /* frees what it kept resident: before the pool goes */
+    ff_chain_close(p); /* frees what it kept resident: before the pool goes */
     ff_pool_detach(pool);
     ff_pool_free(pool);
     ff_backend_free(be);

@@ -9,14 +9,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/ff_clock.h"
 #include "proto/ff_jobspec.h"
 #include "proto/ff_wire.h"
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 void ff_farm_client_init(ff_farm_client *c) {
     memset(c, 0, sizeof *c);
@@ -129,7 +124,7 @@ static void draw_bar(int tty, uint64_t id, const Ff__JobStatus *js, int *last_pc
 
 int ff_farm_wait(void *ctx, const ff_farm_client *c, const char *cmd, uint64_t job_id, double wait_timeout_s) {
     int tty = isatty(2), last_pct = -1, reported_down = 0;
-    double start = now_s();
+    double start = ff_now_s();
     ff_farm_client quiet = *c;
     for (;;) {
         Ff__StatusQuery q = FF__STATUS_QUERY__INIT;
@@ -145,7 +140,7 @@ int ff_farm_wait(void *ctx, const ff_farm_client *c, const char *cmd, uint64_t j
                 fprintf(stderr, "%sframefarm %s: coordinator unreachable, still waiting: %s\n", tty ? "\n" : "", cmd,
                         err.msg);
             reported_down = 1;
-            if (wait_timeout_s > 0 && now_s() - start > wait_timeout_s) return FF_EXIT_UNREACHABLE;
+            if (wait_timeout_s > 0 && ff_now_s() - start > wait_timeout_s) return FF_EXIT_UNREACHABLE;
             sleep(1);
             continue;
         }
@@ -179,7 +174,7 @@ int ff_farm_wait(void *ctx, const ff_farm_client *c, const char *cmd, uint64_t j
         }
         ff_wire_free(rep);
         if (rc >= 0) return rc;
-        if (wait_timeout_s > 0 && now_s() - start > wait_timeout_s) {
+        if (wait_timeout_s > 0 && ff_now_s() - start > wait_timeout_s) {
             fprintf(stderr, "framefarm %s: gave up waiting for job %llu after %.0f s\n", cmd, (unsigned long long)job_id,
                     wait_timeout_s);
             return FF_EXIT_UNREACHABLE;

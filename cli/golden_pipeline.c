@@ -1,6 +1,6 @@
 /* golden_pipeline: handler of the "pipeline" group (WanPipeline.__call__).
  *
- * Runs ff_wan_pipeline_run with the case's options (prompt / negative_prompt
+ * Runs the folder's family on the component chain (ff_chain_run) with the case's options (prompt / negative_prompt
  * as a string, a list or null; seed or seeds; sizes, steps, guidance_scale,
  * guidance_scale_2, max_sequence_length, num_videos_per_prompt) and, when
  * options.scheduler says the folder's scheduler was replaced
@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "cli/golden.h"
-#include "pipeline/wan_pipeline.h"
+#include "pipeline/chain.h"
 
 /* per-step intermediates stacked into (N, ...) */
 typedef struct {
@@ -62,7 +62,7 @@ static ff_status on_intermediate(void *user, const char *name, int64_t step, con
 }
 
 /* Copies a chunk (nb, C, nt, H, W) / (nb, nt, H, W, C) into the whole video and frames. */
-static ff_status on_frames(void *user, const ff_wan_chunk *ch, ff_err *err) {
+static ff_status on_frames(void *user, const ff_chain_chunk *ch, ff_err *err) {
     pipe_ctx *pc = user;
     const ff_tensor *v = ch->video, *f = ch->frames;
     const int64_t nb = v->shape[0], C = v->shape[1], nt = v->shape[2], H = v->shape[3], W = v->shape[4];
@@ -124,7 +124,7 @@ static ff_status opt_int(const golden_case *c, const char *key, int64_t dflt, in
 
 /* options.scheduler "pipe.scheduler = <Class>(...)" replaces the folder's
  * scheduler: that class's defaults, then options.scheduler_config. */
-static ff_status scheduler_override(const golden_case *c, ff_wan_pipeline *p, ff_err *err) {
+static ff_status scheduler_override(const golden_case *c, ff_chain *p, ff_err *err) {
     const char *desc = ff_json_get_string(c->options, "scheduler");
     const ff_json *sc = ff_json_get(c->options, "scheduler_config");
     const char *cls_json = sc ? ff_json_get_string(sc, "_class_name") : NULL;
@@ -142,7 +142,7 @@ static ff_status scheduler_override(const golden_case *c, ff_wan_pipeline *p, ff
     ff_sched_config_default(&cfg, kind);
     ff_status st;
     if (sc && (st = ff_sched_config_apply_json(&cfg, sc, "options.scheduler_config", err))) return st;
-    return ff_wan_pipeline_set_scheduler(p, &cfg, err);
+    return ff_chain_set_scheduler(p, &cfg, err);
 }
 
 ff_status golden_pipeline(const golden_case *c, golden_outputs *outs, ff_err *err) {
@@ -152,9 +152,8 @@ ff_status golden_pipeline(const golden_case *c, golden_outputs *outs, ff_err *er
     const char **prompts = NULL, **neg = NULL;
     int n = 0, nn = 0;
     uint64_t seeds[4096];
-    ff_wan_params prm;
-    ff_wan_params_default(&prm);
-    ff_wan_pipeline *p = NULL;
+    ff_chain_params prm;
+    ff_chain *p = NULL;
     pipe_ctx pc = {0};
     pc.outs = outs;
     pc.stacks[0] = (stack){"transformer_timestep", "transformer_timestep_inputs", {0}};
@@ -163,6 +162,8 @@ ff_status golden_pipeline(const golden_case *c, golden_outputs *outs, ff_err *er
     pc.stacks[3] = (stack){"noise_pred_uncond", "noise_pred_uncond", {0}};
     pc.stacks[4] = (stack){"latents", "latents_steps", {0}};
     ff_status st;
+    if ((st = ff_chain_open(c->be, c->pipeline, NULL, NULL, &p, err))) goto done;
+    ff_chain_params_default(p, &prm);
     if ((st = strings(c, "prompt", &prompts, &n, err)) || (st = strings(c, "negative_prompt", &neg, &nn, err))) goto done;
     if (n < 1) {
         st = ff_err_set(err, FF_ERR_FORMAT, "%s: options.prompt is missing", c->name);
@@ -215,9 +216,8 @@ ff_status golden_pipeline(const golden_case *c, golden_outputs *outs, ff_err *er
     prm.on_intermediate = on_intermediate;
     prm.on_frames = on_frames;
     prm.user = &pc;
-    if ((st = ff_wan_pipeline_open(c->be, c->pipeline, NULL, NULL, &p, err))) goto done;
     if ((st = scheduler_override(c, p, err))) goto done;
-    if ((st = ff_wan_pipeline_run(p, &prm, NULL, err))) goto done;
+    if ((st = ff_chain_run(p, &prm, NULL, err))) goto done;
     for (size_t i = 0; i < sizeof pc.stacks / sizeof pc.stacks[0]; i++)
         if (pc.stacks[i].t.data && (st = golden_out_add(outs, pc.stacks[i].to, &pc.stacks[i].t, err))) goto done;
     if (pc.video.data && ((st = golden_out_add(outs, "video", &pc.video, err)) || (st = golden_out_add(outs, "frames", &pc.frames, err))))
@@ -226,7 +226,7 @@ done:
     for (size_t i = 0; i < sizeof pc.stacks / sizeof pc.stacks[0]; i++) ff_tensor_free(&pc.stacks[i].t);
     ff_tensor_free(&pc.video);
     ff_tensor_free(&pc.frames);
-    ff_wan_pipeline_close(p);
+    ff_chain_close(p);
     free(prompts);
     free(neg);
     return st;

@@ -13,7 +13,7 @@ typedef struct {
 
 static const subcommand subcommands[] = {
     {"render", ff_cmd_render, "prompt to video: render [--model DIR] --prompt TEXT --out FILE.mp4|FILE.y4m|DIR/ (render --help)"},
-    {"init-model", ff_cmd_init_model, "init-model tiny DIR: write the embedded SMOKE-TEST model (random weights, noise-like videos)"},
+    {"init-model", ff_cmd_init_model, "init-model NAME DIR: write an embedded SMOKE-TEST model, e.g. tiny (random weights, noise-like videos)"},
     {"doctor", ff_cmd_doctor, "print version, backends, CUDA devices, cores, memory and library versions"},
     {"golden", ff_cmd_golden, "run golden cases against diffusers reference data: golden [--backend cpu|cuda] PATH..."},
     {"vae", ff_cmd_vae, "Wan VAE: vae decode|encode --model DIR --in X.safetensors --out Y.safetensors"},

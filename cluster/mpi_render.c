@@ -10,8 +10,8 @@
 
 #include "cluster/mpi_nccl.h"
 #include "cluster/mpi_render.h"
+#include "core/ff_clock.h"
 #include "core/ff_rng.h"
-#include "models/wan_vae_dist.h"
 
 enum { TAG_MERGE_RIGHT = 11, TAG_MERGE_LEFT = 12, TAG_FRAME = 1000 };
 
@@ -19,22 +19,20 @@ typedef struct {
     const ff_mpi_render_opts *o;
     int rank, size;
     ff_mpi_plan plan;
-    ff_wan_geometry g;
+    ff_geometry g;
+    int fa;                 /* the latent frame axis of the family's layout */
+    int vae_i;              /* the VAE component */
+    const ff_vae_ops *vae;  /* its role interface */
     int k;                  /* my window, -1: none */
     int64_t s, e;           /* my window's latent frames */
-    int64_t B, C, h, w;     /* latent dims */
+    int64_t outer, inner;   /* a latent frame: outer blocks of inner floats ((B, C, F, h, w): B*C, h*w) */
+    int64_t h, w;           /* latent frame size (the last two dims in every layout) */
     int do_cfg;
     ff_tensor embeds, negative; /* broadcast from rank 0 */
     float *hbuf, *tbuf, *rh, *rt; /* overlap exchange: my head / tail, received head / tail */
     ff_nccl *nccl;
     double t_decode0;
 } mrun;
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* An MPI return code as an ff_status naming the call and the peer. */
 static ff_status mpi_check(int rc, ff_err *err, const char *call, int peer) {
@@ -52,30 +50,20 @@ static ff_status int_count(int64_t n, const char *what, int *out, ff_err *err) {
     return FF_OK;
 }
 
-static ff_status progress(mrun *r, ff_wan_stage stage, int64_t done, int64_t total, double t0, ff_err *err) {
+static ff_status progress(mrun *r, ff_stage_kind stage, int64_t done, int64_t total, double t0, ff_err *err) {
     if (!r->o->on_progress) return FF_OK;
-    ff_wan_progress pr = {stage, done, total, 0, 0, now_s() - t0};
+    ff_chain_progress pr = {stage, done, total, 0, 0, ff_now_s() - t0};
     return r->o->on_progress(r->o->user, &pr, err);
 }
 
-/* ---- latent frames of a (B, C, F, h, w) host tensor <-> packed (B*C, n, h*w) ---- */
+/* ---- latent frames of a host tensor in the family's layout <-> packed (outer, n, inner) ---- */
 
-static void pack_frames(const ff_tensor *x, int64_t f0, int64_t n, float *dst) {
-    const int64_t *s = x->shape, plane = s[3] * s[4];
-    const float *src = x->data;
-    for (int64_t bc = 0; bc < s[0] * s[1]; bc++) {
-        memcpy(dst, src + (bc * s[2] + f0) * plane, sizeof(float) * (size_t)(n * plane));
-        dst += n * plane;
-    }
+static void pack_frames(const mrun *r, const ff_tensor *x, int64_t f0, int64_t n, float *dst) {
+    ff_tensor_axis_pack(x, r->fa, f0, n, dst);
 }
 
-static void unpack_frames(ff_tensor *x, int64_t f0, int64_t n, const float *src) {
-    const int64_t *s = x->shape, plane = s[3] * s[4];
-    float *dst = x->data;
-    for (int64_t bc = 0; bc < s[0] * s[1]; bc++) {
-        memcpy(dst + (bc * s[2] + f0) * plane, src, sizeof(float) * (size_t)(n * plane));
-        src += n * plane;
-    }
+static void unpack_frames(const mrun *r, ff_tensor *x, int64_t f0, int64_t n, const float *src) {
+    ff_tensor_axis_unpack(x, r->fa, f0, n, src);
 }
 
 /* ---- 3. embeddings: rank 0 broadcasts what its text stage produced ---- */
@@ -113,7 +101,7 @@ static ff_status on_intermediate(void *user, const char *name, int64_t step, con
     return st;
 }
 
-static ff_status on_pipe_progress(void *user, const ff_wan_progress *pr, ff_err *err) {
+static ff_status on_pipe_progress(void *user, const ff_chain_progress *pr, ff_err *err) {
     mrun *r = user;
     return r->o->on_progress ? r->o->on_progress(r->o->user, pr, err) : FF_OK;
 }
@@ -137,10 +125,10 @@ static ff_status on_step(void *user, int64_t step, ff_tensor *pred, const ff_ten
     (void)latents;
     const int W = r->plan.n_windows, O = r->plan.overlap, k = r->k;
     if (W < 2) return FF_OK;
-    const int64_t L = pred->shape[2], plane = r->h * r->w, bc = pred->shape[0] * pred->shape[1], n = bc * O * plane;
+    const int64_t L = pred->shape[r->fa], plane = r->inner, bc = r->outer, n = bc * O * plane;
     const int prev = k > 0 ? k - 1 : -1, next = k + 1 < W ? k + 1 : -1;
-    if (prev >= 0) pack_frames(pred, 0, O, r->hbuf);
-    if (next >= 0) pack_frames(pred, L - O, O, r->tbuf);
+    if (prev >= 0) pack_frames(r, pred, 0, O, r->hbuf);
+    if (next >= 0) pack_frames(r, pred, L - O, O, r->tbuf);
     /* my tail to the next window, the previous window's tail into rh; then heads the other way */
     ff_status st = shift(r, r->tbuf, next, r->rh, prev, n, TAG_MERGE_RIGHT, err);
     if (!st) st = shift(r, r->hbuf, prev, r->rt, next, n, TAG_MERGE_LEFT, err);
@@ -168,7 +156,7 @@ static ff_status on_step(void *user, int64_t step, ff_tensor *pred, const ff_ten
 
 static ff_status allgather_latents(mrun *r, const ff_tensor *mine, ff_tensor *full, ff_err *err) {
     const int N = r->size;
-    const int64_t per = r->B * r->C * r->h * r->w; /* floats per latent frame */
+    const int64_t per = r->outer * r->inner; /* floats per latent frame */
     int *counts = calloc((size_t)N, sizeof *counts), *displs = calloc((size_t)N, sizeof *displs);
     float *send = NULL, *recv = NULL;
     ff_status st = FF_OK;
@@ -182,12 +170,12 @@ static ff_status allgather_latents(mrun *r, const ff_tensor *mine, ff_tensor *fu
     if (!st) st = ff_tensor_alloc(full, FF_F32, 5, r->g.latent_shape, err);
     if (!st && (!(send = malloc(sizeof(float) * (size_t)(counts[r->rank] + 1))) || !(recv = malloc(sizeof(float) * (size_t)(total + 1)))))
         st = ff_err_set(err, FF_ERR_NOMEM, "mpi: out of memory for the latents");
-    if (!st && r->k >= 0) pack_frames(mine, r->plan.core[r->k] - r->s, r->plan.core[r->k + 1] - r->plan.core[r->k], send);
+    if (!st && r->k >= 0) pack_frames(r, mine, r->plan.core[r->k] - r->s, r->plan.core[r->k + 1] - r->plan.core[r->k], send);
     if (!st)
         st = mpi_check(MPI_Allgatherv(send, counts[r->rank], MPI_FLOAT, recv, counts, displs, MPI_FLOAT, r->o->comm), err,
                        "MPI_Allgatherv of the final latents", -1);
     for (int q = 0; q < r->plan.n_windows && !st; q++)
-        unpack_frames(full, r->plan.core[q], r->plan.core[q + 1] - r->plan.core[q], recv + displs[q]);
+        unpack_frames(r, full, r->plan.core[q], r->plan.core[q + 1] - r->plan.core[q], recv + displs[q]);
     free(send);
     free(recv);
     free(counts);
@@ -200,7 +188,7 @@ static ff_status allgather_latents(mrun *r, const ff_tensor *mine, ff_tensor *fu
 
 typedef struct {
     mrun *r;
-    ff_vae *vae;
+    void *vae;              /* the loaded VAE component (r->vae's model) */
     int64_t first, chunk;   /* first latent frame of my window's decode (warm-up included), chunks so far */
     int64_t C, H, W;        /* decoded frame size, known from rank 0's first chunk */
     int64_t written;        /* pixel frames handed out (rank 0) */
@@ -216,14 +204,14 @@ static ff_status emit_chunk(dec_ctx *d, int64_t t0, const ff_tensor *video, ff_e
     ff_status st = FF_OK;
     int64_t total = ff_mpi_plan_pixel_frames(&r->plan);
     if (r->o->on_frames) {
-        if ((st = ff_wanvae_postprocess_frames(d->vae, video, &np, err))) return st;
-        ff_wan_chunk ch = {0, t0, 1, total, video, &np};
+        if ((st = r->vae->postprocess(d->vae, video, &np, err))) return st;
+        ff_chain_chunk ch = {0, t0, 1, total, video, &np};
         st = r->o->on_frames(r->o->user, &ch, err);
         ff_tensor_free(&np);
         if (st) return st;
     }
     d->written += video->shape[2];
-    return progress(r, FF_WAN_STAGE_DECODE, d->written, total, r->t_decode0, err);
+    return progress(r, FF_STAGE_DECODE, d->written, total, r->t_decode0, err);
 }
 
 /* Receives window `from`'s decode of latent frame f (time split). */
@@ -328,30 +316,14 @@ static ff_status on_window_chunk(void *user, int64_t b0, int64_t t0, const ff_te
     }
     d->bufs[d->n_req++] = buf;
     if ((st = reap_sends(d, 0, err))) return st;
-    return progress(r, FF_WAN_STAGE_DECODE, ff_mpi_plan_pixel_first(&r->plan, f) + ff_mpi_plan_pixel_count(&r->plan, f),
+    return progress(r, FF_STAGE_DECODE, ff_mpi_plan_pixel_first(&r->plan, f) + ff_mpi_plan_pixel_count(&r->plan, f),
                     ff_mpi_plan_pixel_frames(&r->plan), r->t_decode0, err);
-}
-
-/* latents[:, :, f0 : f0 + n] as a new tensor */
-static ff_status crop_frames(const ff_tensor *x, int64_t f0, int64_t n, ff_tensor *out, ff_err *err) {
-    int64_t shape[5] = {x->shape[0], x->shape[1], n, x->shape[3], x->shape[4]};
-    ff_status st = ff_tensor_alloc(out, FF_F32, 5, shape, err);
-    if (st) return st;
-    float *tmp = malloc(ff_tensor_nbytes(out) + 1);
-    if (!tmp) {
-        ff_tensor_free(out);
-        return ff_err_set(err, FF_ERR_NOMEM, "mpi: out of memory");
-    }
-    pack_frames(x, f0, n, tmp);
-    unpack_frames(out, 0, n, tmp);
-    free(tmp);
-    return FF_OK;
 }
 
 /* My window's decode starts vae_warmup latent frames before it (from the
  * assembled latents), so the causal caches have seen that much history;
  * from latent frame 0 on, it is exactly the single-process decode. */
-static ff_status decode_time(mrun *r, ff_vae *vae, const ff_tensor *full, ff_err *err) {
+static ff_status decode_time(mrun *r, void *vae, const ff_tensor *full, ff_err *err) {
     dec_ctx d = {r, vae, 0, 0, 0, 0, 0, 0, NULL, NULL, 0, 0};
     ff_tensor z = {0}, part = {0};
     ff_status st = FF_OK;
@@ -359,8 +331,8 @@ static ff_status decode_time(mrun *r, ff_vae *vae, const ff_tensor *full, ff_err
         int64_t d0 = r->k > 0 ? r->s - r->o->vae_warmup : 0;
         if (d0 < 0) d0 = 0;
         d.first = d0;
-        if (!(st = crop_frames(full, d0, r->e - d0, &part, err)) && !(st = ff_wanvae_denormalize(vae, &part, &z, err)))
-            st = ff_wanvae_decode_stream(vae, &z, &r->o->vae, on_window_chunk, &d, err);
+        if (!(st = ff_tensor_axis_slice(full, r->fa, d0, r->e - d0, &part, err)) && !(st = r->vae->denormalize(vae, &part, &z, err)))
+            st = r->vae->decode_stream(vae, &z, &r->o->vae, on_window_chunk, &d, err);
     }
     ff_tensor_free(&part);
     if (!st && r->rank == 0) /* the rest of the video, from the other windows, in order */
@@ -375,14 +347,15 @@ static ff_status decode_time(mrun *r, ff_vae *vae, const ff_tensor *full, ff_err
 
 /* ---- 5c. space split: tiles decoded everywhere, blended on rank 0 ---- */
 
-static ff_status decode_space(mrun *r, ff_vae *vae, const ff_tensor *full, const ff_wanvae_tile_grid *grid, int t0, int nt,
+static ff_status decode_space(mrun *r, void *vae, const ff_tensor *full, const void *grid, int n_tiles, int t0, int nt,
                               ff_err *err) {
     const int N = r->size;
+    const ff_vae_dist_ops *dist = r->vae->dist;
     dec_ctx d = {r, vae, 0, 0, 0, 0, 0, 0, NULL, NULL, 0, 0};
-    ff_wanvae_tiles *ts = NULL;
+    void *ts = NULL;
     ff_tensor z = {0};
-    ff_tensor *raw = calloc((size_t)grid->n, sizeof *raw);
-    int64_t *hdr = calloc((size_t)grid->n * 5 + 1, sizeof *hdr);
+    ff_tensor *raw = calloc((size_t)n_tiles, sizeof *raw);
+    int64_t *hdr = calloc((size_t)n_tiles * 5 + 1, sizeof *hdr);
     int *hcounts = calloc((size_t)N, sizeof *hcounts), *hdispls = calloc((size_t)N, sizeof *hdispls);
     int *counts = calloc((size_t)N, sizeof *counts), *displs = calloc((size_t)N, sizeof *displs);
     float *send = NULL, *recv = NULL;
@@ -390,14 +363,14 @@ static ff_status decode_space(mrun *r, ff_vae *vae, const ff_tensor *full, const
     if (!raw || !hdr || !hcounts || !hdispls || !counts || !displs) st = ff_err_set(err, FF_ERR_NOMEM, "mpi: out of memory");
     for (int q = 0; q < N && !st; q++) {
         int a, n;
-        ff_mpi_plan_tiles(grid->n, N, q, &a, &n);
+        ff_mpi_plan_tiles(n_tiles, N, q, &a, &n);
         hcounts[q] = 5 * n, hdispls[q] = 5 * a;
     }
-    if (!st) st = ff_wanvae_denormalize(vae, full, &z, err);
-    if (!st) st = ff_wanvae_tiles_create(vae, grid, t0, nt, &ts, err);
+    if (!st) st = r->vae->denormalize(vae, full, &z, err);
+    if (!st) st = dist->tiles_create(vae, grid, t0, nt, &ts, err);
     for (int64_t f = 0; f < r->plan.frames && !st; f++) {
         /* my tiles of latent frame f, packed */
-        if ((st = ff_wanvae_tiles_decode_frame(ts, &z, f, &raw[t0], err))) break;
+        if ((st = dist->tiles_decode_frame(ts, &z, f, &raw[t0], err))) break;
         int64_t mine = 0;
         for (int i = 0; i < nt; i++) {
             memcpy(&hdr[5 * (t0 + i)], raw[t0 + i].shape, 5 * sizeof(int64_t));
@@ -437,25 +410,25 @@ static ff_status decode_space(mrun *r, ff_vae *vae, const ff_tensor *full, const
                             "MPI_Gatherv of decoded tiles", -1)))
             break;
         if (r->rank != 0) {
-            st = progress(r, FF_WAN_STAGE_DECODE, f + 1, r->plan.frames, r->t_decode0, err);
+            st = progress(r, FF_STAGE_DECODE, f + 1, r->plan.frames, r->t_decode0, err);
             continue;
         }
         /* rank 0: every tile of frame f, blended as the tiled decode does */
         int64_t off = 0;
-        for (int t = 0; t < grid->n && !st; t++) {
+        for (int t = 0; t < n_tiles && !st; t++) {
             if (!(st = ff_tensor_alloc(&raw[t], FF_F32, 5, &hdr[5 * t], err))) {
                 memcpy(raw[t].data, recv + off, ff_tensor_nbytes(&raw[t]));
                 off += ff_tensor_numel(&raw[t]);
             }
         }
         ff_tensor video = {0};
-        if (!st) st = ff_wanvae_tiles_blend(vae, grid, raw, &video, err);
-        for (int t = 0; t < grid->n; t++) ff_tensor_free(&raw[t]);
+        if (!st) st = dist->tiles_blend(vae, grid, raw, &video, err);
+        for (int t = 0; t < n_tiles; t++) ff_tensor_free(&raw[t]);
         if (!st) st = emit_chunk(&d, ff_mpi_plan_pixel_first(&r->plan, f), &video, err);
         ff_tensor_free(&video);
     }
-    for (int t = 0; raw && t < grid->n; t++) ff_tensor_free(&raw[t]);
-    ff_wanvae_tiles_free(ts);
+    for (int t = 0; raw && t < n_tiles; t++) ff_tensor_free(&raw[t]);
+    if (ts) dist->tiles_free(ts);
     ff_tensor_free(&z);
     free(raw);
     free(hdr);
@@ -472,14 +445,14 @@ static ff_status decode_space(mrun *r, ff_vae *vae, const ff_tensor *full, const
 static ff_status wait_all(mrun *r, int64_t steps, ff_err *err) {
     MPI_Request req;
     ff_status st = mpi_check(MPI_Ibarrier(r->o->comm, &req), err, "MPI_Ibarrier after the denoise", -1);
-    double t0 = now_s(), last = t0;
+    double t0 = ff_now_s(), last = t0;
     for (int done = 0; !st;) {
         if ((st = mpi_check(MPI_Test(&req, &done, MPI_STATUS_IGNORE), err, "MPI_Ibarrier after the denoise", -1)) || done) break;
         struct timespec nap = {0, 10 * 1000 * 1000};
         nanosleep(&nap, NULL);
-        if (now_s() - last >= 1.0) {
-            last = now_s();
-            st = progress(r, FF_WAN_STAGE_DENOISE, r->k >= 0 ? steps : 0, steps, t0, err);
+        if (ff_now_s() - last >= 1.0) {
+            last = ff_now_s();
+            st = progress(r, FF_STAGE_DENOISE, r->k >= 0 ? steps : 0, steps, t0, err);
         }
     }
     return st;
@@ -496,61 +469,56 @@ ff_status ff_mpi_render(const ff_mpi_render_opts *o, ff_err *err) {
     MPI_Comm_rank(o->comm, &r.rank);
     MPI_Comm_size(o->comm, &r.size);
     r.do_cfg = o->guidance > 1.0;
-    ff_tensor noise = {0}, win = {0}, final = {0}, full = {0};
-    ff_vae *vae = NULL;
+    ff_tensor win = {0}, final = {0}, full = {0};
+    void *vae = NULL, *grid = NULL;
+    int n_tiles = 0;
     ff_status st;
 
     /* 1. the plan (every rank computes the same one) */
-    ff_wan_pipeline_info pi;
-    ff_wan_pipeline_get_info(o->pipe, &pi);
-    if ((st = ff_wan_pipeline_geometry(o->pipe, 1, o->num_frames, o->height, o->width, &r.g, err))) return st;
+    if ((r.vae_i = ff_chain_find_role(o->pipe, FF_ROLE_VAE, 0)) < 0)
+        return ff_err_set(err, FF_ERR_UNSUPPORTED, "mpi: %s has no VAE", ff_chain_dir(o->pipe));
+    const ff_model_class *vcls = ff_chain_component_class(o->pipe, r.vae_i);
+    r.vae = FF_VAE_OPS(vcls);
+    if ((st = ff_chain_geometry(o->pipe, 1, o->num_frames, o->height, o->width, &r.g, err))) return st;
     const int64_t *ls = r.g.latent_shape;
-    r.B = ls[0], r.C = ls[1], r.h = ls[3], r.w = ls[4];
-    if ((st = ff_mpi_plan_make(ls[2], r.size, o->overlap, pi.vae_scale_temporal, &r.plan, err))) return st;
+    r.fa = r.g.frame_axis;
+    r.h = ls[3], r.w = ls[4];
+    r.outer = 1, r.inner = 1;
+    for (int d = 0; d < r.fa; d++) r.outer *= ls[d];
+    for (int d = r.fa + 1; d < 5; d++) r.inner *= ls[d];
+    if ((st = ff_mpi_plan_make(ls[r.fa], r.size, o->overlap, r.g.temporal_factor, &r.plan, err))) return st;
     if (r.rank < r.plan.n_windows) {
         r.k = r.rank;
         ff_mpi_plan_window(&r.plan, r.k, &r.s, &r.e);
-        if (pi.patch[0] > 1 && (r.e - r.s) % pi.patch[0]) {
+        if (r.g.patch[0] > 1 && (r.e - r.s) % r.g.patch[0]) {
             st = ff_err_set(err, FF_ERR_UNSUPPORTED, "mpi: window %d has %lld latent frames, not a multiple of the temporal patch %d",
-                            r.k, (long long)(r.e - r.s), pi.patch[0]);
+                            r.k, (long long)(r.e - r.s), r.g.patch[0]);
             goto done;
         }
     }
-    ff_wanvae_tile_grid grid;
-    memset(&grid, 0, sizeof grid);
     int tile_t0 = 0, tile_n = 0;
     if (o->split == FF_MPI_SPLIT_SPACE) { /* the tile grid, from the VAE's config (weights come at the decode) */
-        char path[4200];
-        ff_wanvae_config vc;
-        if ((size_t)snprintf(path, sizeof path, "%s/vae/config.json", pi.dir) >= sizeof path) {
-            st = ff_err_set(err, FF_ERR_ARG, "mpi: model path too long: %s", pi.dir);
+        if (!r.vae->dist) {
+            st = ff_err_set(err, FF_ERR_UNSUPPORTED, "mpi: the %s VAE has no space-split decode (use --vae-split time)",
+                            vcls->class_name);
             goto done;
         }
-        if ((st = ff_wanvae_config_load(path, &vc, err)) || (st = ff_wanvae_tile_grid_make(&vc, r.h, r.w, &o->vae, &grid, err)))
+        if ((st = r.vae->dist->grid_make(ff_chain_component_config(o->pipe, r.vae_i), r.h, r.w, &o->vae, &grid, &n_tiles, err)))
             goto done;
-        ff_mpi_plan_tiles(grid.n, r.size, r.rank, &tile_t0, &tile_n);
+        ff_mpi_plan_tiles(n_tiles, r.size, r.rank, &tile_t0, &tile_n);
     }
     if (o->use_nccl && (st = ff_nccl_create(o->comm, o->nccl_device, &r.nccl, err))) goto done;
-    ff_mpi_render_info info = {&r.plan, &r.g, grid.n, tile_t0, tile_n, r.k, r.nccl != NULL};
+    ff_mpi_render_info info = {&r.plan, &r.g, n_tiles, tile_t0, tile_n, r.k, r.nccl != NULL};
     if (o->on_plan && (st = o->on_plan(o->user, &info, err))) goto done;
 
     /* 2. noise: my window's slice of the seed's one latent noise tensor */
     if (r.k >= 0) {
-        const int64_t L = r.e - r.s, per = r.B * r.C * L * r.h * r.w;
-        int64_t wshape[5] = {r.B, r.C, L, r.h, r.w};
-        float *tmp = NULL;
-        if ((st = ff_tensor_alloc(&noise, FF_F32, 5, ls, err)) || (st = ff_randn_tensor(&noise, &o->seed, 1, err)) ||
-            (st = ff_tensor_alloc(&win, FF_F32, 5, wshape, err)))
-            goto done;
-        if (!(tmp = malloc(sizeof(float) * (size_t)per))) {
-            st = ff_err_set(err, FF_ERR_NOMEM, "mpi: out of memory for the noise window");
-            goto done;
-        }
-        pack_frames(&noise, r.s, L, tmp);
-        unpack_frames(&win, 0, L, tmp);
-        free(tmp);
+        ff_tensor noise = {0};
+        if (!(st = ff_tensor_alloc(&noise, FF_F32, 5, ls, err)) && !(st = ff_randn_tensor(&noise, &o->seed, 1, err)))
+            st = ff_tensor_axis_slice(&noise, r.fa, r.s, r.e - r.s, &win, err);
         ff_tensor_free(&noise);
-        const int64_t ov = r.B * r.C * r.plan.overlap * r.h * r.w;
+        if (st) goto done;
+        const int64_t ov = r.outer * r.plan.overlap * r.inner;
         r.hbuf = malloc(sizeof(float) * (size_t)ov), r.tbuf = malloc(sizeof(float) * (size_t)ov);
         r.rh = malloc(sizeof(float) * (size_t)ov), r.rt = malloc(sizeof(float) * (size_t)ov);
         if (!r.hbuf || !r.tbuf || !r.rh || !r.rt) {
@@ -562,8 +530,8 @@ ff_status ff_mpi_render(const ff_mpi_render_opts *o, ff_err *err) {
     /* 3. + 4. embeddings and the denoising loop of my window */
     if (r.rank != 0 && (st = bcast_embeds(&r, err))) goto done;
     if (r.k >= 0) {
-        ff_wan_params prm;
-        ff_wan_params_default(&prm);
+        ff_chain_params prm;
+        ff_chain_params_default(o->pipe, &prm);
         const char *neg = o->negative_prompt;
         if (r.rank == 0) {
             prm.prompts = &o->prompt;
@@ -576,7 +544,7 @@ ff_status ff_mpi_render(const ff_mpi_render_opts *o, ff_err *err) {
             prm.negative_prompt_embeds = r.do_cfg ? &r.negative : NULL;
         }
         prm.latents = &win;
-        prm.num_frames = (int)(1 + (int64_t)pi.vae_scale_temporal * (r.e - r.s - 1));
+        prm.num_frames = (int)ff_chain_pixel_frames(o->pipe, r.e - r.s);
         prm.height = r.g.height;
         prm.width = r.g.width;
         prm.num_inference_steps = o->steps;
@@ -588,7 +556,7 @@ ff_status ff_mpi_render(const ff_mpi_render_opts *o, ff_err *err) {
         prm.on_progress = on_pipe_progress;
         prm.out_latents = &final;
         prm.user = &r;
-        if ((st = ff_wan_pipeline_run(o->pipe, &prm, NULL, err))) goto done;
+        if ((st = ff_chain_run(o->pipe, &prm, NULL, err))) goto done;
     }
     ff_tensor_free(&win);
     /* every rank waits here for the slowest window, reporting progress while it waits (idle ranks
@@ -596,18 +564,18 @@ ff_status ff_mpi_render(const ff_mpi_render_opts *o, ff_err *err) {
     if ((st = wait_all(&r, o->steps, err))) goto done;
 
     /* 5. decode */
-    if ((st = ff_wanvae_load(o->be, pi.dir, &vae, err))) goto done;
-    r.t_decode0 = now_s();
+    if ((st = ff_chain_component_load(o->pipe, r.vae_i, &vae, err))) goto done;
+    r.t_decode0 = ff_now_s();
     if ((st = allgather_latents(&r, &final, &full, err))) goto done; /* both splits: warm-up or tiles */
     ff_tensor_free(&final);
     if (r.rank == 0 && o->gather_latents && o->on_latents && (st = o->on_latents(o->user, &full, err))) goto done;
-    if ((st = progress(&r, FF_WAN_STAGE_DECODE, 0, ff_mpi_plan_pixel_frames(&r.plan), r.t_decode0, err))) goto done;
-    if (o->split == FF_MPI_SPLIT_SPACE) st = decode_space(&r, vae, &full, &grid, tile_t0, tile_n, err);
+    if ((st = progress(&r, FF_STAGE_DECODE, 0, ff_mpi_plan_pixel_frames(&r.plan), r.t_decode0, err))) goto done;
+    if (o->split == FF_MPI_SPLIT_SPACE) st = decode_space(&r, vae, &full, grid, n_tiles, tile_t0, tile_n, err);
     else st = decode_time(&r, vae, &full, err);
 done:
-    ff_wanvae_free(vae);
+    ff_chain_component_free(o->pipe, r.vae_i, vae);
+    if (grid) r.vae->dist->grid_free(grid);
     ff_nccl_free(r.nccl);
-    ff_tensor_free(&noise);
     ff_tensor_free(&win);
     ff_tensor_free(&final);
     ff_tensor_free(&full);

@@ -17,7 +17,8 @@
  *     prediction, so this averages the windows' next latents (MultiDiffusion)
  *     while keeping each window's multistep history identical on the shared
  *     frames; overlaps stay bit-identical across ranks.
- *  5. Decode, by split:
+ *  5. Decode through the family's VAE component (its role interface,
+ *     pipeline/component.h), by split:
  *     time:  the final latents are assembled on every rank
  *            (MPI_Allgatherv of the window cores; latents are 1/48 of the
  *            video); each rank decodes its window starting vae_warmup
@@ -28,7 +29,8 @@
  *            (MPI_Isend per latent frame), rank 0 cross-fades the overlaps
  *            and hands out frames in order as they arrive.
  *     space: with the assembled latents each rank decodes a contiguous run of the VAE's tiles
- *            for every latent frame (models/wan_vae_dist.h), rank 0 gathers
+ *            for every latent frame (the VAE's ff_vae_dist_ops; a VAE
+ *            without them is FF_ERR_UNSUPPORTED), rank 0 gathers
  *            the raw tiles of each frame (MPI_Gatherv) and blends them as the
  *            single-process tiled decode does: bit-identical to it.
  *  Rank 0 calls on_frames in frame order while later frames are still being
@@ -51,13 +53,12 @@
 #include "cluster/mpi_plan.h"
 #include "core/ff_err.h"
 #include "kernels/ops.h"
-#include "models/wan_vae.h"
-#include "pipeline/wan_pipeline.h"
+#include "pipeline/chain.h"
 
 /* What the ranks agreed on, handed to on_plan before any work. */
 typedef struct {
     const ff_mpi_plan *plan;
-    const ff_wan_geometry *geometry;
+    const ff_geometry *geometry;
     int n_tiles;        /* space split: tiles of the grid (1: not tiled) */
     int tile_t0, tile_n; /* space split: this rank's tiles */
     int window;          /* this rank's window, -1: none */
@@ -67,14 +68,14 @@ typedef struct {
 typedef struct {
     MPI_Comm comm;
     ff_backend *be;               /* this rank's backend (borrowed) */
-    ff_wan_pipeline *pipe;        /* opened on every rank on the same model (borrowed) */
+    ff_chain *pipe;               /* opened on every rank on the same model (borrowed) */
     const char *prompt, *negative_prompt; /* read on rank 0 only */
     uint64_t seed;
     int num_frames, height, width, steps, max_sequence_length;
     double guidance;
     int has_guidance_2;
     double guidance_2;
-    ff_wanvae_opts vae;              /* time: the decode's tiling (as render); space: the tile grid */
+    ff_vae_opts vae;              /* time: the decode's tiling (as render); space: the tile grid */
     ff_mpi_split split;
     int overlap;                  /* latent frames, >= 1 */
     int vae_warmup;               /* time split: latent frames decoded before a window, >= 0 */
@@ -82,8 +83,8 @@ typedef struct {
     int nccl_device;              /* CUDA ordinal of be */
     int gather_latents;           /* rank 0: on_latents gets the final (normalised) latents */
     ff_status (*on_plan)(void *user, const ff_mpi_render_info *info, ff_err *err);   /* every rank */
-    ff_wan_progress_fn on_progress; /* every rank: TEXT (rank 0), DENOISE (its window), DECODE */
-    ff_wan_frames_fn on_frames;   /* rank 0: the video's frames in order */
+    ff_chain_progress_fn on_progress; /* every rank: TEXT (rank 0), DENOISE (its window), DECODE */
+    ff_chain_frames_fn on_frames; /* rank 0: the video's frames in order */
     ff_status (*on_latents)(void *user, const ff_tensor *latents, ff_err *err); /* rank 0 */
     void *user;
 } ff_mpi_render_opts;

@@ -27,6 +27,7 @@
 
 #include "core/ff_err.h"
 #include "framefarm.pb-c.h"
+#include "proto/ff_jobspec.h"
 
 typedef struct {
     uint32_t item;
@@ -45,8 +46,8 @@ size_t ff_chunk_count(const Ff__JobSpec *s);
 ff_status ff_chunk_plan(const Ff__JobSpec *s, ff_chunk_window **out, size_t *n, ff_err *err);
 
 /* Frames a window decodes to, and the video frame its first one stands for. */
-static inline int ff_chunk_frames(int lat_count) { return 1 + 4 * (lat_count - 1); }
-static inline int ff_chunk_first_frame(int lat_start) { return 4 * lat_start; }
+static inline int ff_chunk_frames(int lat_count) { return ff_jobspec_window_frames(lat_count); }
+static inline int ff_chunk_first_frame(int lat_start) { return ff_jobspec_window_first_frame(lat_start); }
 
 /* Cross-fade of overlap frame j of n: out = blend(a, b), nbytes each. */
 void ff_chunk_blend(const uint8_t *a, const uint8_t *b, size_t nbytes, int j, int n, uint8_t *out);

@@ -10,14 +10,9 @@
 
 #include "coordinator/coord.h"
 #include "coordinator/zap.h"
+#include "core/ff_clock.h"
 #include "proto/ff_net.h"
 #include "proto/ff_wire.h"
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 ff_status ff_cserver_bind_endpoint(const char *bind, int have_curve, int allow_insecure_remote, char *out, size_t n,
                                    int *narrowed, ff_err *err) {
@@ -72,28 +67,14 @@ static void reply_error(void *sock, const zmq_msg_t *rid, Ff__Error__Code code, 
 }
 
 static void drain_monitor(void *mon, const ff_log *log) {
-    for (;;) {
-        zmq_msg_t a, b;
-        zmq_msg_init(&a);
-        zmq_msg_init(&b);
-        if (zmq_msg_recv(&a, mon, ZMQ_DONTWAIT) < 0) {
-            zmq_msg_close(&a);
-            zmq_msg_close(&b);
-            return;
-        }
-        if (zmq_msg_more(&a)) zmq_msg_recv(&b, mon, 0);
-        if (zmq_msg_size(&a) >= 6) {
-            uint16_t ev;
-            memcpy(&ev, zmq_msg_data(&a), 2);
-            const char *what = ev == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ? "authentication failed"
-                               : ev == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ? "protocol error (wrong or missing CURVE key?)"
-                               : ev == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL ? "no detail (wrong or missing CURVE key?)"
-                                                                            : NULL;
-            if (what) FF_WARN(log, "refused a connection on %.*s: handshake failed: %s", (int)zmq_msg_size(&b),
-                              (const char *)zmq_msg_data(&b), what);
-        }
-        zmq_msg_close(&a);
-        zmq_msg_close(&b);
+    uint16_t ev;
+    char addr[256];
+    while (ff_net_monitor_next(mon, &ev, addr, sizeof addr)) {
+        const char *what = ev == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH ? "authentication failed"
+                           : ev == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ? "protocol error (wrong or missing CURVE key?)"
+                           : ev == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL ? "no detail (wrong or missing CURVE key?)"
+                                                                        : NULL;
+        if (what) FF_WARN(log, "refused a connection on %s: handshake failed: %s", addr, what);
     }
 }
 
@@ -184,7 +165,7 @@ ff_status ff_cserver_run(const ff_cserver_opts *o, ff_err *err) {
     co.send = do_send;
     co.user = &sc;
     ff_coord *c = NULL;
-    if ((st = ff_coord_open(&co, now_s(), &c, err))) goto done;
+    if ((st = ff_coord_open(&co, ff_now_s(), &c, err))) goto done;
     if ((st = write_endpoint(o->state_dir, bound, err))) {
         ff_coord_close(c);
         goto done;
@@ -223,7 +204,7 @@ ff_status ff_cserver_run(const ff_cserver_opts *o, ff_err *err) {
                     ff_coord_note_refused(c);
                     reply_error(sock, &m.rid, code, e2.msg);
                 } else {
-                    ff_status hs = ff_coord_handle(c, zmq_msg_data(&m.rid), zmq_msg_size(&m.rid), env, now_s(), &e2);
+                    ff_status hs = ff_coord_handle(c, zmq_msg_data(&m.rid), zmq_msg_size(&m.rid), env, ff_now_s(), &e2);
                     if (hs) FF_WARN(o->log, "handling a %s message from %s: %s", ff_wire_body_name(env->body_case), who, e2.msg);
                     ff_wire_free(env);
                 }
@@ -232,7 +213,7 @@ ff_status ff_cserver_run(const ff_cserver_opts *o, ff_err *err) {
             }
             if ((st = ff_coord_commit(c, err))) break;
         }
-        double t = now_s();
+        double t = ff_now_s();
         if (handled || t - last_tick >= 0.1) {
             if ((st = ff_coord_begin(c, err))) break;
             ff_status ts = ff_coord_tick(c, t, err);

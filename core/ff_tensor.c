@@ -1,6 +1,7 @@
 /* ff_tensor: see ff_tensor.h. */
 #include "ff_tensor.h"
 
+#include <assert.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -259,4 +260,60 @@ ff_status ff_tensor_convert(ff_tensor *dst, const ff_tensor *src, ff_err *err) {
         }
     }
     return FF_OK;
+}
+
+/* ---- ranges along an axis ---- */
+
+static void axis_dims(const ff_tensor *t, int axis, int64_t *outer, int64_t *inner) {
+    assert(axis >= 0 && axis < t->ndim && t->loc == FF_LOC_HOST);
+    *outer = 1, *inner = 1;
+    for (int d = 0; d < axis; d++) *outer *= t->shape[d];
+    for (int d = axis + 1; d < t->ndim; d++) *inner *= t->shape[d];
+}
+
+void ff_tensor_axis_pack(const ff_tensor *t, int axis, int64_t start, int64_t n, void *dst) {
+    int64_t outer, inner;
+    axis_dims(t, axis, &outer, &inner);
+    const int64_t F = t->shape[axis];
+    const size_t es = ff_dtype_size(t->dtype);
+    assert(start >= 0 && n >= 0 && start + n <= F);
+    const char *src = t->data;
+    char *d = dst;
+    for (int64_t o = 0; o < outer; o++) {
+        memcpy(d, src + (size_t)((o * F + start) * inner) * es, (size_t)(n * inner) * es);
+        d += (size_t)(n * inner) * es;
+    }
+}
+
+void ff_tensor_axis_unpack(ff_tensor *t, int axis, int64_t start, int64_t n, const void *src) {
+    int64_t outer, inner;
+    axis_dims(t, axis, &outer, &inner);
+    const int64_t F = t->shape[axis];
+    const size_t es = ff_dtype_size(t->dtype);
+    assert(start >= 0 && n >= 0 && start + n <= F);
+    char *dst = t->data;
+    const char *s = src;
+    for (int64_t o = 0; o < outer; o++) {
+        memcpy(dst + (size_t)((o * F + start) * inner) * es, s, (size_t)(n * inner) * es);
+        s += (size_t)(n * inner) * es;
+    }
+}
+
+ff_status ff_tensor_axis_slice(const ff_tensor *t, int axis, int64_t start, int64_t n, ff_tensor *out, ff_err *err) {
+    if (axis < 0 || axis >= t->ndim || start < 0 || n < 1 || start + n > t->shape[axis] || t->loc != FF_LOC_HOST)
+        return ff_err_set(err, FF_ERR_ARG, "slice [%lld, %lld) of axis %d of a %d-dim tensor", (long long)start,
+                          (long long)(start + n), axis, t->ndim);
+    int64_t shape[FF_MAX_DIMS];
+    memcpy(shape, t->shape, sizeof shape);
+    shape[axis] = n;
+    ff_status st = ff_tensor_alloc(out, t->dtype, t->ndim, shape, err);
+    if (!st) ff_tensor_axis_pack(t, axis, start, n, out->data); /* (outer, n, inner) is out's own layout */
+    return st;
+}
+
+void ff_quantize_u8(const float *src, int64_t n, uint8_t *dst) {
+    for (int64_t i = 0; i < n; i++) {
+        float x = src[i];
+        dst[i] = x > 0.0f ? (x < 1.0f ? (uint8_t)nearbyintf(x * 255.0f) : 255) : 0;
+    }
 }

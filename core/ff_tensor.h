@@ -27,6 +27,8 @@ typedef struct {
     void *data;
     ff_loc loc;
     int owns;                     /* 1: data is malloc'd by ff_tensor_alloc* */
+    const void *owner;            /* the allocator whose memory data is (kernels: the ff_backend of ff_be_alloc);
+                                     NULL for plain host memory and views. Opaque here: kernels/ops.c checks it */
 } ff_tensor;
 
 size_t ff_dtype_size(ff_dtype dt);
@@ -70,5 +72,19 @@ uint16_t ff_f32_to_f16(float f);
  * Float -> int truncates toward zero, saturates at the integer range and maps
  * NaN to 0. */
 ff_status ff_tensor_convert(ff_tensor *dst, const ff_tensor *src, ff_err *err);
+
+/* n floats in [0, 1] -> bytes: round(clamp(x, 0, 1) * 255) half to even
+ * (numpy's .round() in diffusers' numpy_to_pil), NaN -> 0: the 8-bit frames
+ * of video writers and of the farm's wire. */
+void ff_quantize_u8(const float *src, int64_t n, uint8_t *dst);
+
+/* Ranges along one axis of a host tensor, seen as (outer, shape[axis],
+ * inner): latent frames of a video latent in any layout ((B, C, F, h, w)
+ * axis 2, (B, F, C, h, w) axis 1). pack copies [start, start + n) into dst
+ * as (outer, n, inner); unpack writes such a block back; slice makes an
+ * owned tensor of the range (the axis becomes n). */
+void ff_tensor_axis_pack(const ff_tensor *t, int axis, int64_t start, int64_t n, void *dst);
+void ff_tensor_axis_unpack(ff_tensor *t, int axis, int64_t start, int64_t n, const void *src);
+ff_status ff_tensor_axis_slice(const ff_tensor *t, int axis, int64_t start, int64_t n, ff_tensor *out, ff_err *err);
 
 #endif

@@ -16,6 +16,7 @@
  * (offload/). */
 #include "kernels/ops.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -104,6 +105,9 @@ static ff_status check_at(const opctx *c, const char *name, const ff_tensor *t, 
     if (t->loc != loc)
         return fail(c, FF_ERR_ARG, "%s %s is in %s memory, expected %s memory (backend %s)", name, desc(t, d),
                     loc_name(t->loc), loc_name(loc), c->be->name);
+    if (loc == c->be->loc && t->owner && t->owner != (const void *)c->be)
+        return fail(c, FF_ERR_ARG, "%s %s belongs to backend %s, not %s (tensors of one backend are not another's)", name,
+                    desc(t, d), ((const ff_backend *)t->owner)->name, c->be->name);
     if (!t->data && ff_tensor_numel(t) > 0) return fail(c, FF_ERR_ARG, "%s %s has no data", name, desc(t, d));
     return FF_OK;
 }
@@ -330,16 +334,29 @@ ff_status ff_be_alloc(ff_backend *be, ff_tensor *t, ff_dtype dt, int ndim, const
     if (m) m->commit(m->user, st == FF_OK ? p : NULL, nbytes);
     if (st) return st;
     ff_tensor_view(t, dt, ndim, shape, p, be->loc);
+    t->owner = be;
     return FF_OK;
 }
 
-void ff_be_free(ff_backend *be, ff_tensor *t) {
-    if (!t) return;
+ff_status ff_be_release(ff_backend *be, ff_tensor *t, ff_err *err) {
+    if (!t) return FF_OK;
+    if (t->data && t->owner && t->owner != (const void *)be) {
+        char d[DESC];
+        return ff_err_set(err, FF_ERR_ARG, "ff_be_free: %s belongs to backend %s, not %s: not freed", desc(t, d),
+                          ((const ff_backend *)t->owner)->name, be ? be->name : "(none)");
+    }
     if (be && be->vt && t->data) {
         if (be->meter) be->meter->release(be->meter->user, t->data);
         be->vt->free(be, t->data);
     }
     memset(t, 0, sizeof *t);
+    return FF_OK;
+}
+
+void ff_be_free(ff_backend *be, ff_tensor *t) {
+    ff_status st = ff_be_release(be, t, NULL);
+    assert(st == FF_OK && "ff_be_free of another backend's tensor"); /* left allocated, never freed by the wrong one */
+    (void)st;
 }
 
 void ff_backend_set_meter(ff_backend *be, const ff_be_meter *meter) {

@@ -92,6 +92,13 @@ int ff_backend_cuda_describe(char *buf, size_t n);
 /* Allocates t on the backend (zero-filled). Freed with ff_be_free. */
 ff_status ff_be_alloc(ff_backend *be, ff_tensor *t, ff_dtype dt, int ndim, const int64_t *shape, ff_err *err);
 void ff_be_free(ff_backend *be, ff_tensor *t);
+/* ff_be_free that says why it cannot: a tensor allocated by another backend
+ * (t->owner, set by ff_be_alloc) is FF_ERR_ARG naming both backends and is
+ * left untouched (ff_be_free asserts this never happens). Every op and
+ * transfer refuses such a tensor as its operand in the same words: several
+ * backends (the text encoder on a host backend beside CUDA, several GPUs)
+ * never mix their memory. */
+ff_status ff_be_release(ff_backend *be, ff_tensor *t, ff_err *err);
 /* Host -> backend and backend -> host copies of equal shape and dtype. */
 ff_status ff_be_upload(ff_backend *be, ff_tensor *dst, const ff_tensor *host_src, ff_err *err);
 ff_status ff_be_download(ff_backend *be, ff_tensor *host_dst, const ff_tensor *src, ff_err *err);

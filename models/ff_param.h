@@ -21,7 +21,7 @@
 
 #define FF_PARAM_NAME_MAX 128
 
-typedef struct {
+typedef struct ff_param {
     char name[FF_PARAM_NAME_MAX]; /* "blocks.3.attn1.to_q.weight" */
     int ndim;
     int64_t shape[FF_MAX_DIMS];   /* as stored in the checkpoint */

@@ -550,7 +550,7 @@ ff_status ff_wandit_forward_image(ff_wandit_model *m, ff_backend *be, const ff_t
     /* ---- blocks */
     for (int i = 0; i < cfg->num_layers; i++) {
         ff_wandit_block *blk = &m->blocks[i];
-        ff_wandit_param params[FF_WANDIT_BLOCK_PARAMS_MAX];
+        ff_param params[FF_WANDIT_BLOCK_PARAMS_MAX];
         size_t np = 0;
         if (hooks) np = ff_wandit_block_params(cfg, i, blk, params);
         if (hooks && hooks->before_block && (st = hooks->before_block(hooks->user, i, blk, params, np, err))) {

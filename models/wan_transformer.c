@@ -115,12 +115,12 @@ ff_status ff_wandit_config_load(const char *path, ff_wandit_config *cfg, ff_err 
 
 /* ---- parameter list ---------------------------------------------------- */
 
-static void add_param(ff_wandit_param *out, size_t *n, int block, ff_tensor *slot, int ndim, const int64_t *shape,
+static void add_param(ff_param *out, size_t *n, int block, ff_tensor *slot, int ndim, const int64_t *shape,
                       const char *fmt, ...) __attribute__((format(printf, 7, 8)));
-static void add_param(ff_wandit_param *out, size_t *n, int block, ff_tensor *slot, int ndim, const int64_t *shape,
+static void add_param(ff_param *out, size_t *n, int block, ff_tensor *slot, int ndim, const int64_t *shape,
                       const char *fmt, ...) {
     if (out) {
-        ff_wandit_param *p = &out[*n];
+        ff_param *p = &out[*n];
         memset(p, 0, sizeof *p);
         va_list ap;
         va_start(ap, fmt);
@@ -128,6 +128,7 @@ static void add_param(ff_wandit_param *out, size_t *n, int block, ff_tensor *slo
         va_end(ap);
         p->ndim = ndim;
         for (int i = 0; i < FF_MAX_DIMS; i++) p->shape[i] = i < ndim ? shape[i] : 1;
+        p->dtype = FF_F32;
         p->block = block;
         p->slot = slot;
     }
@@ -136,15 +137,15 @@ static void add_param(ff_wandit_param *out, size_t *n, int block, ff_tensor *slo
 
 #define SLOT(ptr, field) ((ptr) ? &(ptr)->field : NULL)
 
-static void add_linear(ff_wandit_param *out, size_t *n, int block, ff_wandit_linear *l, int64_t nout, int64_t nin,
+static void add_linear(ff_param *out, size_t *n, int block, ff_wandit_linear *l, int64_t nout, int64_t nin,
                        const char *prefix) {
     int64_t ws[2] = {nout, nin}, bs[1] = {nout};
     add_param(out, n, block, SLOT(l, weight), 2, ws, "%s.weight", prefix);
     add_param(out, n, block, SLOT(l, bias), 1, bs, "%s.bias", prefix);
 }
 
-static void add_attn(ff_wandit_param *out, size_t *n, int block, ff_wandit_attn *a, int64_t d, const char *prefix) {
-    char p[FF_WANDIT_NAME_MAX];
+static void add_attn(ff_param *out, size_t *n, int block, ff_wandit_attn *a, int64_t d, const char *prefix) {
+    char p[FF_PARAM_NAME_MAX];
     int64_t ds[1] = {d};
     snprintf(p, sizeof p, "%s.to_q", prefix);
     add_linear(out, n, block, SLOT(a, to_q), d, d, p);
@@ -158,11 +159,11 @@ static void add_attn(ff_wandit_param *out, size_t *n, int block, ff_wandit_attn 
     add_param(out, n, block, SLOT(a, norm_k), 1, ds, "%s.norm_k.weight", prefix);
 }
 
-size_t ff_wandit_block_params(const ff_wandit_config *cfg, int index, ff_wandit_block *blk, ff_wandit_param *out) {
+size_t ff_wandit_block_params(const ff_wandit_config *cfg, int index, ff_wandit_block *blk, ff_param *out) {
     size_t n = 0;
     int64_t d = cfg->dim, f = cfg->ffn_dim;
     int64_t sst[3] = {1, 6, d}, ds[1] = {d};
-    char p[FF_WANDIT_NAME_MAX];
+    char p[FF_PARAM_NAME_MAX];
     add_param(out, &n, index, SLOT(blk, scale_shift_table), 3, sst, "blocks.%d.scale_shift_table", index);
     snprintf(p, sizeof p, "blocks.%d.attn1", index);
     add_attn(out, &n, index, SLOT(blk, attn1), d, p);
@@ -187,7 +188,7 @@ size_t ff_wandit_block_params(const ff_wandit_config *cfg, int index, ff_wandit_
     return n;
 }
 
-static size_t nonblock_params(const ff_wandit_config *cfg, ff_wandit_model *m, ff_wandit_param *out) {
+static size_t nonblock_params(const ff_wandit_config *cfg, ff_wandit_model *m, ff_param *out) {
     size_t n = 0;
     int64_t d = cfg->dim;
     int64_t pw[5] = {d, cfg->in_channels, cfg->patch[0], cfg->patch[1], cfg->patch[2]}, ds[1] = {d};
@@ -216,13 +217,13 @@ static size_t nonblock_params(const ff_wandit_config *cfg, ff_wandit_model *m, f
     return n;
 }
 
-ff_status ff_wandit_params(const ff_wandit_config *cfg, ff_wandit_model *m, ff_wandit_param **out, size_t *n, ff_err *err) {
+ff_status ff_wandit_params(const ff_wandit_config *cfg, ff_wandit_model *m, ff_param **out, size_t *n, ff_err *err) {
     *out = NULL;
     *n = 0;
     if (m && cfg->num_layers > 0 && !m->blocks)
         return ff_err_set(err, FF_ERR_ARG, "ff_wandit_params: model has no block table");
     size_t total = nonblock_params(cfg, NULL, NULL) + (size_t)cfg->num_layers * ff_wandit_block_params(cfg, 0, NULL, NULL);
-    ff_wandit_param *p = calloc(total ? total : 1, sizeof *p);
+    ff_param *p = calloc(total ? total : 1, sizeof *p);
     if (!p) return ff_err_set(err, FF_ERR_NOMEM, "cannot allocate the list of %zu transformer parameters", total);
     size_t k = nonblock_params(cfg, m, p);
     for (int i = 0; i < cfg->num_layers; i++) k += ff_wandit_block_params(cfg, i, m ? &m->blocks[i] : NULL, p + k);
@@ -231,19 +232,30 @@ ff_status ff_wandit_params(const ff_wandit_config *cfg, ff_wandit_model *m, ff_w
     return FF_OK;
 }
 
-static int64_t param_numel(const ff_wandit_param *p) {
-    int64_t e = 1;
-    for (int i = 0; i < p->ndim; i++) e *= p->shape[i];
-    return e;
+/* Parameters that ff_wandit_load_as may narrow: matrices outside the fp32 modules. */
+static int narrowable(const ff_param *p) {
+    return (p->ndim == 2 || p->ndim == 5) && !strstr(p->name, "time_embedder");
 }
 
+ff_dtype ff_wandit_param_dtype(const ff_param *p, ff_dtype weight_dtype) {
+    return weight_dtype == FF_F32 || !narrowable(p) ? FF_F32 : weight_dtype;
+}
+
+ff_status ff_wandit_params_as(const ff_wandit_config *cfg, ff_dtype weight_dtype, ff_wandit_model *m, ff_param **out,
+                              size_t *n, ff_err *err) {
+    ff_status st = ff_wandit_params(cfg, m, out, n, err);
+    for (size_t i = 0; !st && i < *n; i++) (*out)[i].dtype = ff_wandit_param_dtype(&(*out)[i], weight_dtype);
+    return st;
+}
+
+
 ff_status ff_wandit_count_params(const ff_wandit_config *cfg, ff_wandit_counts *out, ff_err *err) {
-    ff_wandit_param blk[FF_WANDIT_BLOCK_PARAMS_MAX], nb[32];
+    ff_param blk[FF_WANDIT_BLOCK_PARAMS_MAX], nb[32];
     memset(out, 0, sizeof *out);
     size_t n = ff_wandit_block_params(cfg, 0, NULL, blk);
-    for (size_t i = 0; i < n; i++) out->per_block += param_numel(&blk[i]);
+    for (size_t i = 0; i < n; i++) out->per_block += ff_param_numel(&blk[i]);
     n = nonblock_params(cfg, NULL, nb);
-    for (size_t i = 0; i < n; i++) out->non_block += param_numel(&nb[i]);
+    for (size_t i = 0; i < n; i++) out->non_block += ff_param_numel(&nb[i]);
     out->total = out->non_block + (int64_t)cfg->num_layers * out->per_block;
     (void)err;
     return FF_OK;
@@ -271,15 +283,10 @@ ff_status ff_wandit_create(const ff_wandit_config *cfg, ff_wandit_model **out, f
 static int ignored_key(const char *name) { return strstr(name, "norm_added_q") != NULL; }
 
 static int cmp_param_name(const void *a, const void *b) {
-    return strcmp(((const ff_wandit_param *)a)->name, ((const ff_wandit_param *)b)->name);
+    return strcmp(((const ff_param *)a)->name, ((const ff_param *)b)->name);
 }
 
-/* Parameters that ff_wandit_load_as may narrow: matrices outside the fp32 modules. */
-static int narrowable(const ff_wandit_param *p) {
-    return (p->ndim == 2 || p->ndim == 5) && !strstr(p->name, "time_embedder");
-}
-
-static ff_status load_param(ff_weights *w, const ff_st_entry *e, const ff_wandit_param *p, ff_dtype dt, ff_err *err) {
+static ff_status load_param(ff_weights *w, const ff_st_entry *e, const ff_param *p, ff_dtype dt, ff_err *err) {
     if (dt == FF_F32 || !narrowable(p)) return ff_weights_load(w, p->name, FF_F32, p->slot, err);
     if (e->dtype == dt) return ff_weights_load(w, p->name, dt, p->slot, err);
     ff_tensor f;
@@ -304,7 +311,7 @@ static ff_status load_impl(const char *component_dir, ff_dtype weight_dtype, ff_
     ff_json_doc *doc = NULL;
     ff_weights *w = NULL;
     ff_wandit_model *m = NULL;
-    ff_wandit_param *ps = NULL;
+    ff_param *ps = NULL;
     size_t np = 0;
     ff_wandit_config cfg;
     char what[4200];
@@ -333,7 +340,7 @@ static ff_status load_impl(const char *component_dir, ff_dtype weight_dtype, ff_
             goto done;
         }
         if (weights_out && ps[i].block >= 0) { /* lazy: shape and host dtype only, no data */
-            ff_dtype hd = weight_dtype == FF_F32 || !narrowable(&ps[i]) ? FF_F32 : weight_dtype;
+            ff_dtype hd = ff_wandit_param_dtype(&ps[i], weight_dtype);
             ff_tensor_view(ps[i].slot, hd, ps[i].ndim, ps[i].shape, NULL, FF_LOC_HOST);
             continue;
         }
@@ -343,7 +350,7 @@ static ff_status load_impl(const char *component_dir, ff_dtype weight_dtype, ff_
     qsort(ps, np, sizeof *ps, cmp_param_name);
     for (size_t i = 0; i < ff_weights_count(w); i++) {
         const ff_st_entry *e = ff_weights_at(w, i, NULL);
-        ff_wandit_param key;
+        ff_param key;
         snprintf(key.name, sizeof key.name, "%s", e->name);
         if (ignored_key(e->name) || bsearch(&key, ps, np, sizeof *ps, cmp_param_name)) continue;
         st = ff_err_set(err, FF_ERR_FORMAT,
@@ -393,7 +400,7 @@ static uint64_t xorshift64(uint64_t *s) {
 }
 
 ff_status ff_wandit_init_random(ff_wandit_model *m, uint64_t seed, ff_err *err) {
-    ff_wandit_param *ps;
+    ff_param *ps;
     size_t np;
     ff_status st = ff_wandit_params(&m->cfg, m, &ps, &np, err);
     if (st) return st;
@@ -428,7 +435,7 @@ static void free_tensor(ff_wandit_model *m, ff_tensor *t) {
 
 void ff_wandit_free(ff_wandit_model *m) {
     if (!m) return;
-    ff_wandit_param *ps;
+    ff_param *ps;
     size_t np;
     if (ff_wandit_params(&m->cfg, m, &ps, &np, NULL) == FF_OK) {
         for (size_t i = 0; i < np; i++) free_tensor(m, ps[i].slot);
@@ -454,7 +461,7 @@ static ff_status place_one(ff_wandit_model *m, ff_backend *be, ff_tensor *t, con
 }
 
 ff_status ff_wandit_place(ff_wandit_model *m, ff_backend *be, int with_blocks, ff_err *err) {
-    ff_wandit_param *ps;
+    ff_param *ps;
     size_t np;
     ff_status st = ff_wandit_params(&m->cfg, m, &ps, &np, err);
     if (st) return st;

@@ -42,6 +42,7 @@
 #include "core/ff_model_dir.h"
 #include "core/ff_tensor.h"
 #include "kernels/ops.h"
+#include "models/ff_param.h"
 
 /* ---- config ----------------------------------------------------------- */
 
@@ -119,27 +120,26 @@ typedef struct {
     ff_backend *be;                   /* set by ff_wandit_place: owner of the tensors it moved */
 } ff_wandit_model;
 
-/* One parameter: its diffusers name, shape, and (when listing a loaded
- * model) the tensor that holds it. */
-#define FF_WANDIT_NAME_MAX 96
-typedef struct {
-    char name[FF_WANDIT_NAME_MAX];
-    int ndim;
-    int64_t shape[FF_MAX_DIMS];
-    int block;        /* block index, -1 outside the blocks */
-    ff_tensor *slot;  /* NULL in a shape-only list */
-} ff_wandit_param;
+/* Parameters are ff_param entries (models/ff_param.h): diffusers name,
+ * shape, dtype, block index (-1 outside the blocks) and, when listing a
+ * loaded model, the tensor that holds it. */
 
 /* Parameters of block `index` (25, or 27 with cross_attn_norm, + 5 with
- * added_kv_proj_dim). out may be NULL to count;
- * blk may be NULL for a shape-only list. Returns the count. */
+ * added_kv_proj_dim). out may be NULL to count; blk may be NULL for a
+ * shape-only list. Returns the count. dtype F32. */
 #define FF_WANDIT_BLOCK_PARAMS_MAX 32
-size_t ff_wandit_block_params(const ff_wandit_config *cfg, int index, ff_wandit_block *blk, ff_wandit_param *out);
+size_t ff_wandit_block_params(const ff_wandit_config *cfg, int index, ff_wandit_block *blk, ff_param *out);
 
 /* Every parameter of the model (non-block ones first, then blocks in order),
- * computed from the config alone when m is NULL. *out is malloc'd (caller
- * frees), *n its length. */
-ff_status ff_wandit_params(const ff_wandit_config *cfg, ff_wandit_model *m, ff_wandit_param **out, size_t *n, ff_err *err);
+ * computed from the config alone when m is NULL, each with dtype F32 (as
+ * ff_wandit_load keeps it). *out is malloc'd (caller frees), *n its length. */
+ff_status ff_wandit_params(const ff_wandit_config *cfg, ff_wandit_model *m, ff_param **out, size_t *n, ff_err *err);
+/* Same, each dtype as ff_wandit_load_as(weight_dtype) keeps it (the big
+ * matrices in weight_dtype, the rest F32; see ff_wandit_param_dtype). */
+ff_status ff_wandit_params_as(const ff_wandit_config *cfg, ff_dtype weight_dtype, ff_wandit_model *m, ff_param **out,
+                              size_t *n, ff_err *err);
+/* The dtype ff_wandit_load_as(weight_dtype) stores parameter p in. */
+ff_dtype ff_wandit_param_dtype(const ff_param *p, ff_dtype weight_dtype);
 
 /* Parameter totals from the config alone: all parameters, those of one block,
  * and those outside the blocks (elements, not bytes). */
@@ -188,9 +188,9 @@ ff_status ff_wandit_place(ff_wandit_model *m, ff_backend *be, int with_blocks, f
  * each param's *slot with a backend tensor) and after_block may release
  * them. params lists the block's weights under their diffusers names. */
 typedef struct {
-    ff_status (*before_block)(void *user, int index, ff_wandit_block *blk, ff_wandit_param *params, size_t n_params,
+    ff_status (*before_block)(void *user, int index, ff_wandit_block *blk, ff_param *params, size_t n_params,
                               ff_err *err);
-    ff_status (*after_block)(void *user, int index, ff_wandit_block *blk, ff_wandit_param *params, size_t n_params,
+    ff_status (*after_block)(void *user, int index, ff_wandit_block *blk, ff_param *params, size_t n_params,
                              ff_err *err);
     void *user;
 } ff_wandit_hooks;

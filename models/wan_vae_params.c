@@ -12,7 +12,7 @@
 #include "models/wan_vae_params.h"
 
 typedef struct {
-    ff_wanvae_param *v;
+    ff_param *v;
     size_t n, cap;
     ff_status st;
     ff_err *err;
@@ -22,7 +22,7 @@ static void add(plist *L, const char *prefix, const char *suffix, int ndim, ...)
     if (L->st) return;
     if (L->n == L->cap) {
         size_t nc = L->cap ? 2 * L->cap : 256;
-        ff_wanvae_param *nv = realloc(L->v, nc * sizeof *nv);
+        ff_param *nv = realloc(L->v, nc * sizeof *nv);
         if (!nv) {
             L->st = ff_err_set(L->err, FF_ERR_NOMEM, "vae params: no memory for %zu entries", nc);
             return;
@@ -30,13 +30,16 @@ static void add(plist *L, const char *prefix, const char *suffix, int ndim, ...)
         L->v = nv;
         L->cap = nc;
     }
-    ff_wanvae_param *p = &L->v[L->n];
+    ff_param *p = &L->v[L->n];
     int k = snprintf(p->name, sizeof p->name, "%s.%s", prefix, suffix);
     if (k < 0 || (size_t)k >= sizeof p->name) {
         L->st = ff_err_set(L->err, FF_ERR_INTERNAL, "vae params: name %s.%s too long", prefix, suffix);
         return;
     }
     p->ndim = ndim;
+    p->dtype = FF_F32;
+    p->block = -1;
+    p->slot = NULL;
     va_list ap;
     va_start(ap, ndim);
     for (int i = 0; i < FF_MAX_DIMS; i++) p->shape[i] = i < ndim ? va_arg(ap, int64_t) : 1;
@@ -74,7 +77,7 @@ static void sub(char *buf, size_t n, const char *prefix, const char *fmt, ...) {
 
 /* WanResidualBlock */
 static void res(plist *L, const char *prefix, int in, int out) {
-    char p[FF_WANVAE_PARAM_NAME_MAX];
+    char p[FF_PARAM_NAME_MAX];
     sub(p, sizeof p, prefix, "norm1");
     norm(L, p, in, 0);
     sub(p, sizeof p, prefix, "conv1");
@@ -91,7 +94,7 @@ static void res(plist *L, const char *prefix, int in, int out) {
 
 /* WanAttentionBlock */
 static void attn(plist *L, const char *prefix, int dim) {
-    char p[FF_WANVAE_PARAM_NAME_MAX];
+    char p[FF_PARAM_NAME_MAX];
     sub(p, sizeof p, prefix, "norm");
     norm(L, p, dim, 1);
     sub(p, sizeof p, prefix, "to_qkv");
@@ -102,7 +105,7 @@ static void attn(plist *L, const char *prefix, int dim) {
 
 /* WanResample: resample.1 (conv2d 3x3) and, for the 3-D modes, time_conv. */
 static void resample(plist *L, const char *prefix, int dim, int up, int temporal, int up_out) {
-    char p[FF_WANVAE_PARAM_NAME_MAX];
+    char p[FF_PARAM_NAME_MAX];
     sub(p, sizeof p, prefix, "resample.1");
     conv2d(L, p, dim, up ? up_out : dim, 3);
     if (!temporal) return;
@@ -111,7 +114,7 @@ static void resample(plist *L, const char *prefix, int dim, int up, int temporal
 }
 
 static void mid(plist *L, const char *prefix, int dim) {
-    char p[FF_WANVAE_PARAM_NAME_MAX];
+    char p[FF_PARAM_NAME_MAX];
     sub(p, sizeof p, prefix, "resnets.0");
     res(L, p, dim, dim);
     sub(p, sizeof p, prefix, "attentions.0");
@@ -122,7 +125,7 @@ static void mid(plist *L, const char *prefix, int dim) {
 
 static void encoder(plist *L, const ff_wanvae_config *c) {
     int n = c->n_levels, dims[FF_WANVAE_MAX_LEVELS + 1];
-    char p[FF_WANVAE_PARAM_NAME_MAX];
+    char p[FF_PARAM_NAME_MAX];
     dims[0] = c->base_dim;
     for (int i = 0; i < n; i++) dims[i + 1] = c->base_dim * c->dim_mult[i];
     conv3d(L, "encoder.conv_in", c->in_channels, dims[0], 3, 3, 3);
@@ -169,7 +172,7 @@ static void encoder(plist *L, const ff_wanvae_config *c) {
 
 static void decoder(plist *L, const ff_wanvae_config *c) {
     int n = c->n_levels, dims[FF_WANVAE_MAX_LEVELS + 1];
-    char p[FF_WANVAE_PARAM_NAME_MAX];
+    char p[FF_PARAM_NAME_MAX];
     dims[0] = c->decoder_base_dim * c->dim_mult[n - 1];
     for (int i = 0; i < n; i++) dims[i + 1] = c->decoder_base_dim * c->dim_mult[n - 1 - i];
     conv3d(L, "decoder.conv_in", c->z_dim, dims[0], 3, 3, 3);
@@ -194,7 +197,7 @@ static void decoder(plist *L, const ff_wanvae_config *c) {
     conv3d(L, "decoder.conv_out", dims[n], c->out_channels, 3, 3, 3);
 }
 
-ff_status ff_wanvae_params(const ff_wanvae_config *cfg, ff_wanvae_param **out, size_t *n, ff_err *err) {
+ff_status ff_wanvae_params(const ff_wanvae_config *cfg, ff_param **out, size_t *n, ff_err *err) {
     *out = NULL;
     *n = 0;
     if (cfg->n_levels < 1 || cfg->n_levels > FF_WANVAE_MAX_LEVELS || cfg->n_temperal < cfg->n_levels - 1)

@@ -13,19 +13,15 @@
 
 #include "core/ff_err.h"
 #include "core/ff_tensor.h"
+#include "models/ff_param.h"
 #include "models/wan_vae.h"
 
-#define FF_WANVAE_PARAM_NAME_MAX 96
-
-typedef struct {
-    char name[FF_WANVAE_PARAM_NAME_MAX]; /* "decoder.up_blocks.0.resnets.1.conv2.weight" */
-    int ndim;
-    int64_t shape[FF_MAX_DIMS];       /* as stored: conv3d (O, C, kt, kh, kw), conv2d (O, C, kh, kw),
-                                         norm gamma (C, 1, 1, 1) or (C, 1, 1) for 2-D norms */
-} ff_wanvae_param;
-
-/* *out is malloc'd (caller frees), *n its length. FF_ERR_UNSUPPORTED for
+/* ff_param entries ("decoder.up_blocks.0.resnets.1.conv2.weight"), shapes as
+ * stored: conv3d (O, C, kt, kh, kw), conv2d (O, C, kh, kw), norm gamma
+ * (C, 1, 1, 1) or (C, 1, 1) for 2-D norms; dtype F32 (ff_wanvae_load keeps
+ * every weight in F32); block -1 (the VAE is not block-streamed); slot NULL.
+ * *out is malloc'd (caller frees), *n its length. FF_ERR_UNSUPPORTED for
  * configs ff_wanvae_load rejects (the same residual channel constraints). */
-ff_status ff_wanvae_params(const ff_wanvae_config *cfg, ff_wanvae_param **out, size_t *n, ff_err *err);
+ff_status ff_wanvae_params(const ff_wanvae_config *cfg, ff_param **out, size_t *n, ff_err *err);
 
 #endif

@@ -483,6 +483,195 @@ void ff_offload_stream_free(ff_offload_stream *s) {
     free(s);
 }
 
+/* ---- create, in steps ---- */
+
+/* The slot, name, host/device and ring tables; the slots taken from the caller. */
+static ff_status create_tables(ff_offload_stream *s, ff_tensor *const *resident, const char *const *resident_names,
+                               ff_tensor *const *blocks, const char *const *block_names, ff_err *err) {
+    ff_status st = FF_OK;
+    const size_t n1 = s->n ? s->n : 1, p1 = s->pb ? s->pb : 1;
+    s->slot = calloc(n1, sizeof *s->slot);
+    s->names = calloc(n1, sizeof *s->names);
+    s->host = calloc(n1, sizeof *s->host);
+    s->dev = calloc(n1, sizeof *s->dev);
+    s->boff = calloc(p1, sizeof *s->boff);
+    s->bsz = calloc(p1, sizeof *s->bsz);
+    s->bdt = calloc(p1, sizeof *s->bdt);
+    s->ring = calloc((size_t)s->R, sizeof *s->ring);
+    s->slot_busy = calloc((size_t)s->R, sizeof *s->slot_busy);
+    s->slot_group = calloc((size_t)s->R, sizeof *s->slot_group);
+    s->filled = calloc((size_t)s->R, sizeof *s->filled);
+    s->consumed = calloc((size_t)s->R, sizeof *s->consumed);
+    s->consumed_rec = calloc((size_t)s->R, sizeof *s->consumed_rec);
+    if (!s->slot || !s->names || !s->host || !s->dev || !s->boff || !s->bsz || !s->bdt || !s->ring ||
+        !s->slot_busy || !s->slot_group || !s->filled || !s->consumed || !s->consumed_rec) {
+        st = ff_err_set(err, FF_ERR_NOMEM, "cannot allocate the offload tables of %s", s->name);
+        return st;
+    }
+    for (int r = 0; r < s->R; r++) s->slot_group[r] = -1;
+    for (size_t i = 0; i < s->n; i++) {
+        int res = i < s->nr;
+        s->slot[i] = res ? resident[i] : blocks[i - s->nr];
+        s->names[i] = res ? (resident_names ? resident_names[i] : NULL)
+                          : (block_names ? block_names[i - s->nr] : NULL);
+        if (!s->slot[i]) {
+            st = ff_err_set(err, FF_ERR_ARG, "%s: slot %zu is NULL", s->name, i);
+            return st;
+        }
+    }
+    return st;
+}
+
+/* Blocks from the file: every block tensor found in the mapping, and the
+ * staging its conversions need. */
+static ff_status create_file_sources(ff_offload_stream *s, ff_err *err) {
+    ff_status st = FF_OK;
+    /* blocks from the file: find every block tensor in the mapping */
+    if (s->o.block_weights && s->L > 0 && s->pb > 0) {
+        s->src = calloc(s->n, sizeof *s->src);
+        s->src_dt = calloc(s->n, sizeof *s->src_dt);
+        s->src_n = calloc(s->n, sizeof *s->src_n);
+        if (!s->src || !s->src_dt || !s->src_n) {
+            st = ff_err_set(err, FF_ERR_NOMEM, "cannot allocate the file table of %s", s->name);
+            return st;
+        }
+        for (size_t i = s->nr; i < s->n; i++) {
+            const ff_tensor *t = s->slot[i];
+            const ff_st_file *f;
+            const ff_st_entry *e;
+            if (!s->names[i]) {
+                st = ff_err_set(err, FF_ERR_ARG, "%s: streaming from the file needs block tensor names", s->name);
+                return st;
+            }
+            if ((st = ff_weights_find(s->o.block_weights, s->names[i], &f, &e, err))) return st;
+            if (t->data || e->ndim != t->ndim || memcmp(e->shape, t->shape, sizeof e->shape) != 0 ||
+                (e->dtype != FF_F32 && e->dtype != FF_BF16 && e->dtype != FF_F16)) {
+                char d1[96];
+                st = ff_err_set(err, FF_ERR_ARG, "%s: %s in %s (%s) does not match the model's shape-only %s slot",
+                                s->name, s->names[i], ff_st_path(f), ff_dtype_name(e->dtype),
+                                ff_tensor_describe(t, d1, sizeof d1));
+                return st;
+            }
+            s->src[i] = ff_st_entry_data(f, e);
+            s->src_dt[i] = e->dtype;
+            s->src_n[i] = (size_t)e->nbytes;
+            ff_dtype chain[3];
+            const size_t numel = (size_t)ff_tensor_numel(t);
+            int nc = file_chain(e->dtype, t->dtype, dev_dtype(t->dtype, s->o.upload_dtype), chain);
+            /* streamed: the last step writes into pinned staging (stage_slot); an
+             * unaligned tensor needs an aligned copy only when converted */
+            const int last = s->stream ? nc - 1 : nc;
+            if ((uintptr_t)s->src[i] % ff_dtype_size(e->dtype) && s->src_n[i] > s->fbuf_n[0] &&
+                (!s->stream || nc > 0))
+                s->fbuf_n[0] = s->src_n[i];
+            for (int c = 0; c < last; c++)
+                if (numel * ff_dtype_size(chain[c]) > s->fbuf_n[1 + (c & 1)])
+                    s->fbuf_n[1 + (c & 1)] = numel * ff_dtype_size(chain[c]);
+        }
+        for (int b = 0; b < 3; b++) {
+            if (!s->fbuf_n[b]) continue;
+            if (s->o.host_pool) {
+                ff_pool_set_label(s->o.host_pool, "%s/file staging", s->name);
+                if ((st = ff_pool_host_alloc(s->o.host_pool, s->fbuf_n[b], &s->fbuf[b], err))) return st;
+            } else if (!(s->fbuf[b] = malloc(s->fbuf_n[b]))) {
+                st = ff_err_set(err, FF_ERR_NOMEM, "%s: cannot allocate %zu bytes of staging", s->name, s->fbuf_n[b]);
+                return st;
+            }
+            s->staging_bytes += s->fbuf_n[b];
+        }
+    }
+    return st;
+}
+
+/* The host tensors snapshotted, one block's device layout (every block like
+ * block 0), and the staging for widening on upload. */
+static ff_status create_layout(ff_offload_stream *s, ff_err *err) {
+    ff_status st = FF_OK;
+    /* snapshot the host tensors */
+    size_t widen = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        const ff_tensor *t = s->slot[i];
+        if (!t->data && ff_tensor_numel(t) > 0 && !(s->src && s->src[i])) {
+            st = ff_err_set(err, FF_ERR_ARG, "%s: %s is not loaded", s->name, slot_name(s, i));
+            return st;
+        }
+        if (t->loc != FF_LOC_HOST) {
+            st = ff_err_set(err, FF_ERR_ARG, "%s: %s is already on the backend (offload takes host weights)",
+                            s->name, slot_name(s, i));
+            return st;
+        }
+        s->host[i] = *t;
+        ff_dtype dd = dev_dtype(t->dtype, s->o.upload_dtype);
+        size_t nb = (size_t)ff_tensor_numel(t) * ff_dtype_size(dd);
+        /* streamed blocks are widened into pinned staging instead */
+        if (dd != t->dtype && nb > widen && !(s->src && s->src[i]) && !(s->stream && i >= s->nr)) widen = nb;
+    }
+    /* one block's layout; every block must store its tensors like block 0 */
+    for (size_t j = 0; j < s->pb && s->L > 0; j++) {
+        const ff_tensor *h0 = &s->host[s->nr + j];
+        s->bdt[j] = dev_dtype(h0->dtype, s->o.upload_dtype);
+        s->boff[j] = s->block_bytes;
+        s->bsz[j] = (size_t)ff_tensor_numel(h0) * ff_dtype_size(s->bdt[j]);
+        s->block_bytes += align_up(s->bsz[j]);
+        for (int b = 1; b < s->L; b++) {
+            size_t i = s->nr + (size_t)b * s->pb + j;
+            if (s->host[i].dtype != h0->dtype || !ff_tensor_same_shape(&s->host[i], h0)) {
+                char d1[96], d2[96];
+                st = ff_err_set(err, FF_ERR_ARG, "%s: %s is %s but block 0 stores it as %s", s->name,
+                                slot_name(s, i), ff_tensor_describe(&s->host[i], d1, sizeof d1),
+                                ff_tensor_describe(h0, d2, sizeof d2));
+                return st;
+            }
+        }
+    }
+    if (widen) {
+        s->staging_bytes += widen;
+        s->widen_bytes = widen;
+        if (s->o.host_pool) {
+            ff_pool_set_label(s->o.host_pool, "%s/staging", s->name);
+            if ((st = ff_pool_host_alloc(s->o.host_pool, widen, &s->staging, err))) return st;
+        } else if (!(s->staging = malloc(widen))) {
+            st = ff_err_set(err, FF_ERR_NOMEM, "%s: cannot allocate %zu bytes of staging", s->name, widen);
+            return st;
+        }
+    }
+    return st;
+}
+
+/* Backend copies: everything (RESIDENT) or the resident slots (STREAM), then
+ * the ring and the copy thread's state. */
+static ff_status create_placement(ff_offload_stream *s, ff_err *err) {
+    ff_status st = FF_OK;
+    ff_backend *be = s->be;
+    for (size_t i = 0; i < s->n; i++) {
+        if (s->stream && i >= s->nr) break;
+        const ff_tensor *h = &s->host[i];
+        if (s->o.device_pool) ff_pool_set_label(s->o.device_pool, "%s/%s", s->name, slot_name(s, i));
+        if ((st = ff_be_alloc(be, &s->dev[i], dev_dtype(h->dtype, s->o.upload_dtype), h->ndim, h->shape, err)) ||
+            (st = upload_slot(s, i, &s->dev[i], err))) {
+            ff_err_wrap(err, "%s: placing %s", s->name, slot_name(s, i));
+            return st;
+        }
+        s->st.resident_bytes += ff_tensor_nbytes(&s->dev[i]);
+        s->st.bytes_uploaded += (int64_t)ff_tensor_nbytes(&s->dev[i]);
+        *s->slot[i] = s->dev[i];
+    }
+    if (s->stream) {
+        int64_t shape[1] = {(int64_t)((size_t)s->k * s->block_bytes / 4)};
+        for (int r = 0; r < s->R; r++) {
+            if (s->o.device_pool)
+                ff_pool_set_label(s->o.device_pool, "%s/ring.%d (%d blocks)", s->name, r, s->k);
+            if ((st = ff_be_alloc(be, &s->ring[r], FF_F32, 1, shape, err))) {
+                ff_err_wrap(err, "%s: block ring", s->name);
+                return st;
+            }
+        }
+        s->st.ring_bytes = (size_t)s->R * (size_t)s->k * s->block_bytes;
+        if ((st = stream_setup(s, err))) return st;
+    }
+    return st;
+}
+
 ff_status ff_offload_stream_create(ff_backend *be, const ff_offload_opts *oi, ff_tensor *const *resident,
                                    const char *const *resident_names, size_t n_resident, ff_tensor *const *blocks,
                                    const char *const *block_names, int L, size_t per_block, ff_offload_stream **out,
@@ -518,168 +707,10 @@ ff_status ff_offload_stream_create(ff_backend *be, const ff_offload_opts *oi, ff
         return ff_err_set(err, FF_ERR_INTERNAL, "offload: pthread_cond_init failed");
     }
     s->sync_ok = 1;
-    const size_t n1 = s->n ? s->n : 1, p1 = per_block ? per_block : 1;
-    s->slot = calloc(n1, sizeof *s->slot);
-    s->names = calloc(n1, sizeof *s->names);
-    s->host = calloc(n1, sizeof *s->host);
-    s->dev = calloc(n1, sizeof *s->dev);
-    s->boff = calloc(p1, sizeof *s->boff);
-    s->bsz = calloc(p1, sizeof *s->bsz);
-    s->bdt = calloc(p1, sizeof *s->bdt);
-    s->ring = calloc((size_t)s->R, sizeof *s->ring);
-    s->slot_busy = calloc((size_t)s->R, sizeof *s->slot_busy);
-    s->slot_group = calloc((size_t)s->R, sizeof *s->slot_group);
-    s->filled = calloc((size_t)s->R, sizeof *s->filled);
-    s->consumed = calloc((size_t)s->R, sizeof *s->consumed);
-    s->consumed_rec = calloc((size_t)s->R, sizeof *s->consumed_rec);
-    if (!s->slot || !s->names || !s->host || !s->dev || !s->boff || !s->bsz || !s->bdt || !s->ring ||
-        !s->slot_busy || !s->slot_group || !s->filled || !s->consumed || !s->consumed_rec) {
-        st = ff_err_set(err, FF_ERR_NOMEM, "cannot allocate the offload tables of %s", s->name);
+    if ((st = create_tables(s, resident, resident_names, blocks, block_names, err)) ||
+        (st = create_file_sources(s, err)) ||
+        (st = create_layout(s, err)) || (st = create_placement(s, err)))
         goto fail;
-    }
-    for (int r = 0; r < s->R; r++) s->slot_group[r] = -1;
-    for (size_t i = 0; i < s->n; i++) {
-        int res = i < n_resident;
-        s->slot[i] = res ? resident[i] : blocks[i - n_resident];
-        s->names[i] = res ? (resident_names ? resident_names[i] : NULL)
-                          : (block_names ? block_names[i - n_resident] : NULL);
-        if (!s->slot[i]) {
-            st = ff_err_set(err, FF_ERR_ARG, "%s: slot %zu is NULL", s->name, i);
-            goto fail;
-        }
-    }
-
-    /* blocks from the file: find every block tensor in the mapping */
-    if (s->o.block_weights && L > 0 && per_block > 0) {
-        s->src = calloc(s->n, sizeof *s->src);
-        s->src_dt = calloc(s->n, sizeof *s->src_dt);
-        s->src_n = calloc(s->n, sizeof *s->src_n);
-        if (!s->src || !s->src_dt || !s->src_n) {
-            st = ff_err_set(err, FF_ERR_NOMEM, "cannot allocate the file table of %s", s->name);
-            goto fail;
-        }
-        for (size_t i = n_resident; i < s->n; i++) {
-            const ff_tensor *t = s->slot[i];
-            const ff_st_file *f;
-            const ff_st_entry *e;
-            if (!s->names[i]) {
-                st = ff_err_set(err, FF_ERR_ARG, "%s: streaming from the file needs block tensor names", s->name);
-                goto fail;
-            }
-            if ((st = ff_weights_find(s->o.block_weights, s->names[i], &f, &e, err))) goto fail;
-            if (t->data || e->ndim != t->ndim || memcmp(e->shape, t->shape, sizeof e->shape) != 0 ||
-                (e->dtype != FF_F32 && e->dtype != FF_BF16 && e->dtype != FF_F16)) {
-                char d1[96];
-                st = ff_err_set(err, FF_ERR_ARG, "%s: %s in %s (%s) does not match the model's shape-only %s slot",
-                                s->name, s->names[i], ff_st_path(f), ff_dtype_name(e->dtype),
-                                ff_tensor_describe(t, d1, sizeof d1));
-                goto fail;
-            }
-            s->src[i] = ff_st_entry_data(f, e);
-            s->src_dt[i] = e->dtype;
-            s->src_n[i] = (size_t)e->nbytes;
-            ff_dtype chain[3];
-            const size_t numel = (size_t)ff_tensor_numel(t);
-            int nc = file_chain(e->dtype, t->dtype, dev_dtype(t->dtype, s->o.upload_dtype), chain);
-            /* streamed: the last step writes into pinned staging (stage_slot); an
-             * unaligned tensor needs an aligned copy only when converted */
-            const int last = s->stream ? nc - 1 : nc;
-            if ((uintptr_t)s->src[i] % ff_dtype_size(e->dtype) && s->src_n[i] > s->fbuf_n[0] &&
-                (!s->stream || nc > 0))
-                s->fbuf_n[0] = s->src_n[i];
-            for (int c = 0; c < last; c++)
-                if (numel * ff_dtype_size(chain[c]) > s->fbuf_n[1 + (c & 1)])
-                    s->fbuf_n[1 + (c & 1)] = numel * ff_dtype_size(chain[c]);
-        }
-        for (int b = 0; b < 3; b++) {
-            if (!s->fbuf_n[b]) continue;
-            if (s->o.host_pool) {
-                ff_pool_set_label(s->o.host_pool, "%s/file staging", s->name);
-                if ((st = ff_pool_host_alloc(s->o.host_pool, s->fbuf_n[b], &s->fbuf[b], err))) goto fail;
-            } else if (!(s->fbuf[b] = malloc(s->fbuf_n[b]))) {
-                st = ff_err_set(err, FF_ERR_NOMEM, "%s: cannot allocate %zu bytes of staging", s->name, s->fbuf_n[b]);
-                goto fail;
-            }
-            s->staging_bytes += s->fbuf_n[b];
-        }
-    }
-
-    /* snapshot the host tensors */
-    size_t widen = 0;
-    for (size_t i = 0; i < s->n; i++) {
-        const ff_tensor *t = s->slot[i];
-        if (!t->data && ff_tensor_numel(t) > 0 && !(s->src && s->src[i])) {
-            st = ff_err_set(err, FF_ERR_ARG, "%s: %s is not loaded", s->name, slot_name(s, i));
-            goto fail;
-        }
-        if (t->loc != FF_LOC_HOST) {
-            st = ff_err_set(err, FF_ERR_ARG, "%s: %s is already on the backend (offload takes host weights)",
-                            s->name, slot_name(s, i));
-            goto fail;
-        }
-        s->host[i] = *t;
-        ff_dtype dd = dev_dtype(t->dtype, s->o.upload_dtype);
-        size_t nb = (size_t)ff_tensor_numel(t) * ff_dtype_size(dd);
-        /* streamed blocks are widened into pinned staging instead */
-        if (dd != t->dtype && nb > widen && !(s->src && s->src[i]) && !(s->stream && i >= n_resident)) widen = nb;
-    }
-    /* one block's layout; every block must store its tensors like block 0 */
-    for (size_t j = 0; j < per_block && L > 0; j++) {
-        const ff_tensor *h0 = &s->host[n_resident + j];
-        s->bdt[j] = dev_dtype(h0->dtype, s->o.upload_dtype);
-        s->boff[j] = s->block_bytes;
-        s->bsz[j] = (size_t)ff_tensor_numel(h0) * ff_dtype_size(s->bdt[j]);
-        s->block_bytes += align_up(s->bsz[j]);
-        for (int b = 1; b < L; b++) {
-            size_t i = n_resident + (size_t)b * per_block + j;
-            if (s->host[i].dtype != h0->dtype || !ff_tensor_same_shape(&s->host[i], h0)) {
-                char d1[96], d2[96];
-                st = ff_err_set(err, FF_ERR_ARG, "%s: %s is %s but block 0 stores it as %s", s->name,
-                                slot_name(s, i), ff_tensor_describe(&s->host[i], d1, sizeof d1),
-                                ff_tensor_describe(h0, d2, sizeof d2));
-                goto fail;
-            }
-        }
-    }
-    if (widen) {
-        s->staging_bytes += widen;
-        s->widen_bytes = widen;
-        if (s->o.host_pool) {
-            ff_pool_set_label(s->o.host_pool, "%s/staging", s->name);
-            if ((st = ff_pool_host_alloc(s->o.host_pool, widen, &s->staging, err))) goto fail;
-        } else if (!(s->staging = malloc(widen))) {
-            st = ff_err_set(err, FF_ERR_NOMEM, "%s: cannot allocate %zu bytes of staging", s->name, widen);
-            goto fail;
-        }
-    }
-
-    /* backend copies: everything (RESIDENT) or the resident slots (STREAM) */
-    for (size_t i = 0; i < s->n; i++) {
-        if (s->stream && i >= n_resident) break;
-        const ff_tensor *h = &s->host[i];
-        if (s->o.device_pool) ff_pool_set_label(s->o.device_pool, "%s/%s", s->name, slot_name(s, i));
-        if ((st = ff_be_alloc(be, &s->dev[i], dev_dtype(h->dtype, s->o.upload_dtype), h->ndim, h->shape, err)) ||
-            (st = upload_slot(s, i, &s->dev[i], err))) {
-            ff_err_wrap(err, "%s: placing %s", s->name, slot_name(s, i));
-            goto fail;
-        }
-        s->st.resident_bytes += ff_tensor_nbytes(&s->dev[i]);
-        s->st.bytes_uploaded += (int64_t)ff_tensor_nbytes(&s->dev[i]);
-        *s->slot[i] = s->dev[i];
-    }
-    if (s->stream) {
-        int64_t shape[1] = {(int64_t)((size_t)s->k * s->block_bytes / 4)};
-        for (int r = 0; r < s->R; r++) {
-            if (s->o.device_pool)
-                ff_pool_set_label(s->o.device_pool, "%s/ring.%d (%d blocks)", s->name, r, s->k);
-            if ((st = ff_be_alloc(be, &s->ring[r], FF_F32, 1, shape, err))) {
-                ff_err_wrap(err, "%s: block ring", s->name);
-                goto fail;
-            }
-        }
-        s->st.ring_bytes = (size_t)s->R * (size_t)s->k * s->block_bytes;
-        if ((st = stream_setup(s, err))) goto fail;
-    }
     s->st.block_bytes = s->block_bytes;
     s->st.staging_bytes = s->staging_bytes;
     if (s->o.device_pool) ff_pool_set_label(s->o.device_pool, "%s", s->name);

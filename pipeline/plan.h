@@ -1,41 +1,35 @@
 /* plan (ff_plan_*): the memory planner. From a pipeline folder's configs
  * alone (no weights needed), the requested size / frames, the weight dtype
  * and a device budget, it predicts the peak device bytes of each stage of
- * WanPipeline (text encoder, transformer(s), VAE decode) under each
- * strategy and picks the cheapest that fits:
+ * the folder's family (the family table's stages, pipeline/family.h: Wan's
+ * text encoder, transformer(s), VAE decode) under each strategy and picks
+ * the cheapest that fits:
  *   none        every component resident at once (no moves at all)
  *   model       component offload: one component resident at a time
- *   sequential  component offload + the transformer's blocks streamed in
- *               groups of k (largest k that fits; ring of 2)
- * and, for stages that still do not fit: the text encoder on the host CPU
- * backend (its output is uploaded), VAE slicing (batch > 1), then VAE tiling
- * with the largest tile that fits (the low-memory tiled decode,
- * ff_wanvae_opts.tile_low_memory: tiles outer, frames inner as diffusers, so
+ *   sequential  component offload + the blocks of every block-structured
+ *               component (Wan: the transformers) streamed in groups of k
+ *               (largest k that fits; ring of 2)
+ * and, for stages that still do not fit: the text encoders on the host CPU
+ * backend (their output is uploaded), VAE slicing (batch > 1), then VAE
+ * tiling with the largest tile that fits (the low-memory tiled decode,
+ * ff_vae_opts.tile_low_memory: tiles outer, frames inner as diffusers, so
  * the device holds one tile's decode at a time; the decoded tiles wait on
  * the host). Tiling changes the output (blended tiles); --vae-tiling forces
  * it.
  *
- * Where the numbers come from:
- *  - transformer weights: ff_wandit_params + the host storage dtype of
- *    ff_wandit_load_as (BF16 matrices, F32 rest), padded per block as the ring
- *    is (pipeline/offload_dit.h); activations: ff_wandit_activation_bytes plus
- *    the pipeline's latents/prediction/text buffers. Exact on the CPU backend.
- *  - text encoder: ff_umt5_params (matrices BF16 when dtype is BF16, the
- *    embedding and norms F32, as ff_umt5_load keeps them) + the buffers
- *    ff_umt5_forward allocates (exact).
- *  - VAE: ff_wanvae_params (F32) + decode activations from a per-pixel constant:
- *    FF_PLAN_VAE_BYTES_PER_PX_CH bytes per latent pixel per decoder base
- *    channel (measured on the tiny Wan 2.1 VAE, base 8, whose streamed decode
- *    peak is flat in frames and linear in pixels; every decoder width scales
- *    with the base channel count). An estimate, not an exact count. Tiled:
- *    the same constant over the largest tile's pixels, or, when larger, the
- *    blend phase (each chunk's tiles and the full chunk frame, output
- *    channels x frames per chunk, times factors measured on the tiny VAE);
- *    within 10% of the measured pool peak there (tests/offload).
- * CUDA adds backend-internal scratch (cuBLAS workspace, im2col) that no
- * pool sees; FF_PLAN_CUDA_RESERVE is added to every stage on CUDA.
+ * Where the numbers come from (pipeline/component.h): every component's
+ * weights are its class's parameter list with the dtypes it keeps for the
+ * requested weight dtype (streamed blocks padded as the ring is,
+ * pipeline/offload_model.h); activations are its class's activation model
+ * for the stage (which includes the driver's buffers: latents, prediction,
+ * conditioning). Exact on the CPU backend for the text encoder and the
+ * transformer; the Wan VAE decode is an estimate from a measured per-pixel
+ * constant (pipeline/comp_wanvae.c). CUDA adds backend-internal scratch
+ * (cuBLAS workspace, im2col) that no pool sees; FF_PLAN_CUDA_RESERVE is
+ * added to every stage on CUDA. Sizes are rounded as the family's geometry
+ * rounds them (the plan describes exactly what renders).
  *
- * Not here: running anything (pipeline/wan_pipeline.h), pools (offload/). */
+ * Not here: running anything (chain.h), pools (offload/). */
 #ifndef FF_PLAN_H
 #define FF_PLAN_H
 
@@ -44,8 +38,8 @@
 
 #include "core/ff_err.h"
 #include "core/ff_tensor.h"
+#include "pipeline/chain.h"
 
-#define FF_PLAN_VAE_BYTES_PER_PX_CH 11428 /* 91424 B per latent pixel at base_dim 8 */
 #define FF_PLAN_CUDA_RESERVE ((size_t)512 << 20)
 
 typedef enum { FF_PLAN_NONE = 0, FF_PLAN_MODEL = 1, FF_PLAN_SEQUENTIAL = 2 } ff_plan_offload;
@@ -70,11 +64,12 @@ typedef struct {
 
 void ff_plan_request_default(ff_plan_request *rq); /* 480x832, 81 frames, batch 1, cfg, 512, bf16, auto */
 
-enum { FF_PLAN_TEXT = 0, FF_PLAN_DIT1, FF_PLAN_DIT2, FF_PLAN_VAE, FF_PLAN_STAGES };
+#define FF_PLAN_MAX_STAGES 8
 
 typedef struct {
-    int present;
-    char name[32];          /* "text_encoder", "transformer", "transformer_2", "vae" */
+    int present;            /* the folder has the stage's component */
+    char name[32];          /* the family's stage name: "text_encoder", "transformer", "transformer_2", "vae" */
+    ff_stage_kind kind;     /* TEXT, IMAGE, ENCODE, DENOISE, DECODE */
     char strategy[96];
     size_t weights;         /* device bytes of weights during the stage (ring for streamed blocks) */
     size_t activations;     /* device bytes of activations and stage buffers */
@@ -94,7 +89,8 @@ typedef struct {
     int text_on_host, tiling, slicing;
     int tile, tile_stride;  /* when tiling: the VAE tile and stride in pixels (low-memory tiled decode,
                                ff_wanvae_opts.tile_low_memory) */
-    ff_plan_stage st[FF_PLAN_STAGES];
+    ff_plan_stage st[FF_PLAN_MAX_STAGES]; /* the family's stages, in its order */
+    int n_stages;
     size_t peak;            /* max over stages */
     int fits;               /* peak <= budget (or no budget) */
     size_t min_budget;      /* smallest budget any strategy fits */
@@ -109,6 +105,11 @@ ff_status ff_plan_predict(const char *model_dir, const ff_plan_request *rq, ff_p
  * kept). When nothing fits: FF_ERR_BUDGET, one line naming the smallest
  * budget that would work, and *out holds the smallest plan. */
 ff_status ff_plan_make(const char *model_dir, const ff_plan_request *rq, ff_plan *out, ff_err *err);
+
+/* The largest predicted peak of the present stages of one kind (0: none). */
+size_t ff_plan_kind_peak(const ff_plan *p, ff_stage_kind kind);
+/* The stage named `name`, NULL when the plan has none. */
+const ff_plan_stage *ff_plan_find_stage(const ff_plan *p, const char *name);
 
 const char *ff_plan_offload_name(ff_plan_offload o); /* "none", "model", "sequential" */
 /* "none|model|sequential|auto" -> -1 for auto; 0 on success. */

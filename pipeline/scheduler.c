@@ -1,6 +1,7 @@
-/* scheduler: configuration (diffusers scheduler_config.json), lifetime and
- * accessors of ff_sched; the algorithms live in scheduler_unipc.c and
- * scheduler_flowmatch.c. See scheduler.h. */
+/* scheduler: configuration (diffusers scheduler_config.json), lifetime,
+ * accessors and the class registry of ff_sched; the algorithms live in
+ * scheduler_unipc.c and scheduler_flowmatch.c. See scheduler.h and
+ * scheduler_impl.h. */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,15 +12,31 @@
 
 /* ---- names ----------------------------------------------------------------- */
 
+static const ff_sched_class *const *registry(void); /* the classes, NULL-terminated (end of file) */
+
+const ff_sched_class *ff_sched_class_of(ff_sched_kind kind) {
+    const ff_sched_class *const *classes = registry();
+    for (int i = 0; classes[i]; i++)
+        if (classes[i]->kind == kind) return classes[i];
+    return NULL;
+}
+
+const ff_sched_class *ff_sched_class_named(const char *class_name) {
+    const ff_sched_class *const *classes = registry();
+    for (int i = 0; class_name && classes[i]; i++)
+        if (!strcmp(classes[i]->class_name, class_name)) return classes[i];
+    return NULL;
+}
+
 const char *ff_sched_kind_name(ff_sched_kind kind) {
-    return kind == FF_SCHED_FLOWMATCH ? "FlowMatchEulerDiscreteScheduler" : "UniPCMultistepScheduler";
+    const ff_sched_class *k = ff_sched_class_of(kind);
+    return k ? k->class_name : "?";
 }
 
 int ff_sched_kind_from_name(const char *class_name, ff_sched_kind *out) {
-    if (!class_name) return -1;
-    if (strcmp(class_name, "UniPCMultistepScheduler") == 0) *out = FF_SCHED_UNIPC;
-    else if (strcmp(class_name, "FlowMatchEulerDiscreteScheduler") == 0) *out = FF_SCHED_FLOWMATCH;
-    else return -1;
+    const ff_sched_class *k = ff_sched_class_named(class_name);
+    if (!k) return -1;
+    *out = k->kind;
     return 0;
 }
 
@@ -241,7 +258,9 @@ static ff_status apply_flowmatch(ff_sched_config *c, const ff_json *o, const cha
 ff_status ff_sched_config_apply_json(ff_sched_config *c, const ff_json *obj, const char *what, ff_err *err) {
     if (!what) what = "scheduler config";
     if (!obj || obj->type != FF_JSON_OBJECT) return ff_err_set(err, FF_ERR_FORMAT, "%s: not a JSON object", what);
-    ff_status st = c->kind == FF_SCHED_FLOWMATCH ? apply_flowmatch(c, obj, what, err) : apply_unipc(c, obj, what, err);
+    const ff_sched_class *k = ff_sched_class_of(c->kind);
+    if (!k) return ff_err_set(err, FF_ERR_ARG, "%s: unknown scheduler kind %d", what, (int)c->kind);
+    ff_status st = k->apply_json(c, obj, what, err);
     if (st) return st;
     if (c->num_train_timesteps < 1)
         return ff_err_set(err, FF_ERR_UNSUPPORTED, "%s: num_train_timesteps=%lld must be positive", what,
@@ -254,10 +273,15 @@ ff_status ff_sched_config_from_json(const ff_json *obj, const char *what, ff_sch
     const char *cls = ff_json_get_string(obj, "_class_name");
     ff_sched_kind kind;
     if (!cls) return ff_err_set(err, FF_ERR_FORMAT, "%s: no _class_name", what);
-    if (ff_sched_kind_from_name(cls, &kind))
-        return ff_err_set(err, FF_ERR_UNSUPPORTED,
-                          "%s: _class_name \"%s\" (supported: UniPCMultistepScheduler, FlowMatchEulerDiscreteScheduler)",
-                          what, cls);
+    if (ff_sched_kind_from_name(cls, &kind)) {
+        const ff_sched_class *const *classes = registry();
+        char list[512];
+        size_t k = 0;
+        list[0] = 0;
+        for (int i = 0; classes[i] && k < sizeof list; i++)
+            k += (size_t)snprintf(list + k, sizeof list - k, "%s%s", i ? ", " : "", classes[i]->class_name);
+        return ff_err_set(err, FF_ERR_UNSUPPORTED, "%s: _class_name \"%s\" (supported: %s)", what, cls, list);
+    }
     ff_sched_config_default(c, kind);
     return ff_sched_config_apply_json(c, obj, what, err);
 }
@@ -294,28 +318,34 @@ static void free_history(ff_sched *s) {
     s->numel = 0;
 }
 
+static ff_status unipc_check(const ff_sched_config *c, ff_err *err) {
+    if (c->solver_order < 1 || c->solver_order > FF_SCHED_MAX_ORDER)
+        return ff_err_set(err, FF_ERR_UNSUPPORTED, "solver_order=%d (supported: 1..%d)", c->solver_order, FF_SCHED_MAX_ORDER);
+    if (c->solver_type != FF_SCHED_BH1 && c->solver_type != FF_SCHED_BH2)
+        return ff_err_set(err, FF_ERR_ARG, "unknown solver_type %d", (int)c->solver_type);
+    if (c->n_disable_corrector < 0 || c->n_disable_corrector > FF_SCHED_MAX_DISABLE)
+        return ff_err_set(err, FF_ERR_ARG, "disable_corrector count %d", c->n_disable_corrector);
+    if (!(c->flow_shift > 0.0)) return ff_err_set(err, FF_ERR_UNSUPPORTED, "flow_shift=%g must be positive", c->flow_shift);
+    return FF_OK;
+}
+
+static ff_status flowmatch_check(const ff_sched_config *c, ff_err *err) {
+    if (!(c->shift > 0.0)) return ff_err_set(err, FF_ERR_UNSUPPORTED, "shift=%g must be positive", c->shift);
+    return FF_OK;
+}
+
 ff_status ff_sched_create(const ff_sched_config *c, ff_sched **out, ff_err *err) {
     *out = NULL;
-    if (c->kind != FF_SCHED_UNIPC && c->kind != FF_SCHED_FLOWMATCH)
-        return ff_err_set(err, FF_ERR_ARG, "unknown scheduler kind %d", (int)c->kind);
+    const ff_sched_class *k = ff_sched_class_of(c->kind);
+    if (!k) return ff_err_set(err, FF_ERR_ARG, "unknown scheduler kind %d", (int)c->kind);
     if (c->num_train_timesteps < 1) return ff_err_set(err, FF_ERR_ARG, "num_train_timesteps must be positive");
-    if (c->kind == FF_SCHED_UNIPC) {
-        if (c->solver_order < 1 || c->solver_order > FF_SCHED_MAX_ORDER)
-            return ff_err_set(err, FF_ERR_UNSUPPORTED, "solver_order=%d (supported: 1..%d)", c->solver_order,
-                              FF_SCHED_MAX_ORDER);
-        if (c->solver_type != FF_SCHED_BH1 && c->solver_type != FF_SCHED_BH2)
-            return ff_err_set(err, FF_ERR_ARG, "unknown solver_type %d", (int)c->solver_type);
-        if (c->n_disable_corrector < 0 || c->n_disable_corrector > FF_SCHED_MAX_DISABLE)
-            return ff_err_set(err, FF_ERR_ARG, "disable_corrector count %d", c->n_disable_corrector);
-    }
-    if (c->kind == FF_SCHED_UNIPC && !(c->flow_shift > 0.0))
-        return ff_err_set(err, FF_ERR_UNSUPPORTED, "flow_shift=%g must be positive", c->flow_shift);
-    if (c->kind == FF_SCHED_FLOWMATCH && !(c->shift > 0.0))
-        return ff_err_set(err, FF_ERR_UNSUPPORTED, "shift=%g must be positive", c->shift);
+    ff_status st = k->check(c, err);
+    if (st) return st;
     if (c->has_shift_terminal && !(c->shift_terminal < 1.0))
         return ff_err_set(err, FF_ERR_UNSUPPORTED, "shift_terminal=%g must be below 1", c->shift_terminal);
     ff_sched *s = calloc(1, sizeof *s);
     if (!s) return ff_err_set(err, FF_ERR_NOMEM, "cannot allocate a scheduler");
+    s->cls = k;
     s->cfg = *c;
     *out = s;
     return FF_OK;
@@ -337,6 +367,8 @@ void ff_sched_free(ff_sched *s) {
 }
 
 const ff_sched_config *ff_sched_get_config(const ff_sched *s) { return &s->cfg; }
+
+void ff_sched_set_generator(ff_sched *s, ff_rng *rng) { s->rng = rng; }
 
 void ff_sched_reset(ff_sched *s) {
     s->step_index = s->begin_index;
@@ -387,8 +419,7 @@ ff_status ff_sched_set_timesteps(ff_sched *s, int64_t n, ff_err *err) {
     s->timesteps = ts;
     s->sigmas = sg;
     s->n = n;
-    ff_status st = s->cfg.kind == FF_SCHED_UNIPC ? ff_sched_unipc_set_timesteps(s, n, err)
-                                                 : ff_sched_flowmatch_set_timesteps(s, n, err);
+    ff_status st = s->cls->set_timesteps(s, n, err);
     if (st) {
         s->n = 0;
         return st;
@@ -408,7 +439,7 @@ ff_status ff_sched_set_begin_index(ff_sched *s, int64_t begin, ff_err *err) {
 
 int64_t ff_sched_num_steps(const ff_sched *s) { return s->n; }
 
-ff_dtype ff_sched_timestep_dtype(const ff_sched *s) { return s->cfg.kind == FF_SCHED_UNIPC ? FF_I64 : FF_F32; }
+ff_dtype ff_sched_timestep_dtype(const ff_sched *s) { return s->cls->timestep_dtype; }
 
 const double *ff_sched_timesteps(const ff_sched *s) { return s->timesteps; }
 
@@ -452,7 +483,7 @@ static ff_status check_host_f32(const ff_tensor *t, const char *name, int64_t nu
     return FF_OK;
 }
 
-static ff_status ensure_history(ff_sched *s, int64_t numel, ff_err *err) {
+ff_status ff_sched_history_ensure(ff_sched *s, int64_t numel, ff_err *err) {
     if (s->numel == numel) return FF_OK;
     if (s->n_hist || s->has_last_sample)
         return ff_err_set(err, FF_ERR_SHAPE,
@@ -483,11 +514,37 @@ ff_status ff_sched_step(ff_sched *s, const ff_tensor *model_output, const ff_ten
     if ((st = check_host_f32(sample, "sample", numel, err))) return st;
     if ((st = check_host_f32(model_output, "model_output", numel, err))) return st;
     if ((st = check_host_f32(prev, "prev_sample", numel, err))) return st;
-    if (s->cfg.kind == FF_SCHED_FLOWMATCH)
-        return ff_sched_flowmatch_step(s, model_output->data, sample->data, prev->data, numel, err);
+    return s->cls->step(s, model_output, sample, prev, err);
+}
+
+/* ---- the classes ------------------------------------------------------------------------- */
+
+static ff_status unipc_step(ff_sched *s, const ff_tensor *model_output, const ff_tensor *sample, ff_tensor *prev,
+                            ff_err *err) {
     if (s->cfg.thresholding && (sample->ndim < 1 || sample->shape[0] < 1))
         return ff_err_set(err, FF_ERR_SHAPE, "scheduler step: thresholding needs a (B, ...) sample");
-    if ((st = ensure_history(s, numel, err))) return st;
+    ff_status st = ff_sched_history_ensure(s, ff_tensor_numel(sample), err);
+    if (st) return st;
     s->batch = sample->ndim >= 1 ? sample->shape[0] : 1;
     return ff_sched_unipc_step(s, model_output->data, sample->data, prev->data, err);
 }
+
+static ff_status flowmatch_step(ff_sched *s, const ff_tensor *model_output, const ff_tensor *sample, ff_tensor *prev,
+                                ff_err *err) {
+    return ff_sched_flowmatch_step(s, model_output->data, sample->data, prev->data, ff_tensor_numel(sample), err);
+}
+
+static const ff_sched_class unipc_class = {"UniPCMultistepScheduler", FF_SCHED_UNIPC, FF_I64, apply_unipc,
+                                           unipc_check, ff_sched_unipc_set_timesteps, unipc_step};
+static const ff_sched_class flowmatch_class = {"FlowMatchEulerDiscreteScheduler", FF_SCHED_FLOWMATCH, FF_F32,
+                                               apply_flowmatch, flowmatch_check, ff_sched_flowmatch_set_timesteps,
+                                               flowmatch_step};
+
+/* The registry: one line per scheduler class. */
+static const ff_sched_class *const classes[] = {
+    &unipc_class,
+    &flowmatch_class,
+    NULL,
+};
+
+static const ff_sched_class *const *registry(void) { return classes; }

@@ -21,6 +21,10 @@
  * use_dynamic_shifting, non-flow UniPC schedules, solver_p,
  * stochastic_sampling, solver_order > 3).
  *
+ * Each scheduler is a class table (scheduler_impl.h: name, timestep dtype,
+ * config reader, set_timesteps, step) found by ff_sched_config.kind or the
+ * config's _class_name; ff_sched dispatches through it.
+ *
  * Not here: the model call and classifier-free guidance (pipeline/), device
  * tensors. ff_sched_step works on F32 HOST tensors: the latents are tiny next
  * to the transformer (a 480p 81-frame Wan 2.1 latent is 8 MiB), so the
@@ -35,6 +39,7 @@
 
 #include "core/ff_err.h"
 #include "core/ff_json.h"
+#include "core/ff_rng.h"
 #include "core/ff_tensor.h"
 
 typedef enum { FF_SCHED_UNIPC = 0, FF_SCHED_FLOWMATCH = 1 } ff_sched_kind;
@@ -138,6 +143,12 @@ int64_t ff_sched_step_index(const ff_sched *s);
  * set_timesteps/reset. */
 ff_status ff_sched_step(ff_sched *s, const ff_tensor *model_output, const ff_tensor *sample, ff_tensor *prev,
                         ff_err *err);
+/* The generator a scheduler that draws noise inside step() takes it from
+ * (diffusers' step(..., generator=)); its state advances with every step,
+ * so it is part of the scheduler's state across a run. Borrowed; NULL for
+ * none. UniPC and FlowMatch (as configured here) draw nothing. */
+void ff_sched_set_generator(ff_sched *s, ff_rng *rng);
+
 /* UniPC: the predictor order used by the last step (diffusers' this_order);
  * 1 for FlowMatch, 0 before the first step. */
 int ff_sched_last_order(const ff_sched *s);

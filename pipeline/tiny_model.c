@@ -1,7 +1,7 @@
-/* tiny_model: writes the embedded smoke-test pipeline folder (see
+/* tiny_model: writes a family's embedded smoke-test pipeline folder (see
  * tiny_model.h). Configs are written as JSON text first and read back with
- * the real config readers, whose parameter lists then name and shape every
- * weight, so the folder can never disagree with the loaders. */
+ * the component classes' config readers, whose parameter lists then name and
+ * shape every weight, so the folder can never disagree with the loaders. */
 #include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
@@ -16,14 +16,9 @@
 #include "core/ff_json.h"
 #include "core/ff_rng.h"
 #include "core/ff_safetensors.h"
-#include "models/umt5.h"
-#include "models/umt5_params.h"
-#include "models/wan_transformer.h"
-#include "models/wan_vae.h"
-#include "models/wan_vae_params.h"
+#include "pipeline/family.h"
 #include "pipeline/tiny_model.h"
 
-#define TINY_SEED 20250101u
 #define TINY_PATH 4200
 
 /* ---- the sentencepiece model ------------------------------------------------ */
@@ -244,40 +239,7 @@ static ff_status make_parents(const char *path, ff_err *err) {
     return FF_OK;
 }
 
-/* ---- configs --------------------------------------------------------------------- */
-
-static const char *const model_index_json =
-    "{\n"
-    "  \"_class_name\": \"WanPipeline\",\n"
-    "  \"_diffusers_version\": \"0.35.0\",\n"
-    "  \"_framefarm_model\": \"tiny smoke-test model: seeded random weights, its videos are noise-like\",\n"
-    "  \"_framefarm_tiny_version\": 1,\n"
-    "  \"_framefarm_defaults\": {\"height\": 128, \"width\": 128, \"num_frames\": 17, \"num_inference_steps\": 10,\n"
-    "    \"guidance_scale\": 5.0, \"fps\": 16, \"tile_sample_min_height\": 64, \"tile_sample_min_width\": 64,\n"
-    "    \"tile_sample_stride_height\": 48, \"tile_sample_stride_width\": 48},\n"
-    "  \"boundary_ratio\": null,\n"
-    "  \"expand_timesteps\": false,\n"
-    "  \"scheduler\": [\"diffusers\", \"UniPCMultistepScheduler\"],\n"
-    "  \"text_encoder\": [\"transformers\", \"UMT5EncoderModel\"],\n"
-    "  \"tokenizer\": [\"transformers\", \"T5Tokenizer\"],\n"
-    "  \"transformer\": [\"diffusers\", \"WanTransformer3DModel\"],\n"
-    "  \"transformer_2\": [null, null],\n"
-    "  \"vae\": [\"diffusers\", \"AutoencoderKLWan\"]\n"
-    "}\n";
-
-static const char *const scheduler_json =
-    "{\n"
-    "  \"_class_name\": \"UniPCMultistepScheduler\",\n"
-    "  \"_diffusers_version\": \"0.35.0\",\n"
-    "  \"beta_end\": 0.02, \"beta_schedule\": \"linear\", \"beta_start\": 0.0001, \"disable_corrector\": [],\n"
-    "  \"dynamic_thresholding_ratio\": 0.995, \"final_sigmas_type\": \"zero\", \"flow_shift\": 3.0,\n"
-    "  \"lower_order_final\": true, \"num_train_timesteps\": 1000, \"predict_x0\": true,\n"
-    "  \"prediction_type\": \"flow_prediction\", \"rescale_betas_zero_snr\": false, \"sample_max_value\": 1.0,\n"
-    "  \"solver_order\": 2, \"solver_p\": null, \"solver_type\": \"bh2\", \"steps_offset\": 0, \"thresholding\": false,\n"
-    "  \"timestep_spacing\": \"linspace\", \"trained_betas\": null, \"use_beta_sigmas\": false,\n"
-    "  \"use_dynamic_shifting\": false, \"use_exponential_sigmas\": false, \"use_flow_sigmas\": true,\n"
-    "  \"use_karras_sigmas\": false\n"
-    "}\n";
+/* ---- the T5 tokenizer ------------------------------------------------------------- */
 
 static const char *const tokenizer_config_json =
     "{\n"
@@ -306,35 +268,17 @@ static const char *const special_tokens_json =
     "  \"unk_token\": {\"content\": \"<unk>\", \"lstrip\": false, \"normalized\": false, \"rstrip\": false, \"single_word\": false}\n"
     "}\n";
 
-/* vocab_size (embedding rows) is above the tokenizer's length, as in umt5-xxl. */
-static const char *const text_encoder_json =
-    "{\n"
-    "  \"architectures\": [\"UMT5EncoderModel\"], \"classifier_dropout\": 0.0, \"d_ff\": 64, \"d_kv\": 8,\n"
-    "  \"d_model\": 32, \"decoder_start_token_id\": 0, \"dense_act_fn\": \"gelu_new\", \"dropout_rate\": 0.1,\n"
-    "  \"dtype\": \"float32\", \"eos_token_id\": 1, \"feed_forward_proj\": \"gated-gelu\", \"initializer_factor\": 1.0,\n"
-    "  \"is_encoder_decoder\": true, \"is_gated_act\": true, \"layer_norm_epsilon\": 1e-06, \"model_type\": \"umt5\",\n"
-    "  \"num_decoder_layers\": 2, \"num_heads\": 4, \"num_layers\": 2, \"pad_token_id\": 0,\n"
-    "  \"relative_attention_max_distance\": 128, \"relative_attention_num_buckets\": 32, \"scalable_attention\": true,\n"
-    "  \"tie_word_embeddings\": false, \"tokenizer_class\": \"T5Tokenizer\", \"use_cache\": true, \"vocab_size\": 384\n"
-    "}\n";
-
-static const char *const transformer_json =
-    "{\n"
-    "  \"_class_name\": \"WanTransformer3DModel\", \"_diffusers_version\": \"0.35.0\", \"added_kv_proj_dim\": null,\n"
-    "  \"attention_head_dim\": 16, \"cross_attn_norm\": true, \"eps\": 1e-06, \"ffn_dim\": 64, \"freq_dim\": 256,\n"
-    "  \"image_dim\": null, \"in_channels\": 4, \"num_attention_heads\": 2, \"num_layers\": 2, \"out_channels\": 4,\n"
-    "  \"patch_size\": [1, 2, 2], \"pos_embed_seq_len\": null, \"qk_norm\": \"rms_norm_across_heads\",\n"
-    "  \"rope_max_seq_len\": 1024, \"text_dim\": 32\n"
-    "}\n";
-
-static const char *const vae_json =
-    "{\n"
-    "  \"_class_name\": \"AutoencoderKLWan\", \"_diffusers_version\": \"0.35.0\", \"attn_scales\": [], \"base_dim\": 8,\n"
-    "  \"decoder_base_dim\": null, \"dim_mult\": [1, 2, 4, 4], \"dropout\": 0.0, \"in_channels\": 3,\n"
-    "  \"is_residual\": false, \"latents_mean\": [-0.31, 0.12, 0.47, -0.08], \"latents_std\": [1.9, 0.8, 1.3, 2.4],\n"
-    "  \"num_res_blocks\": 2, \"out_channels\": 3, \"patch_size\": null, \"scale_factor_spatial\": 8,\n"
-    "  \"scale_factor_temporal\": 4, \"temperal_downsample\": [false, true, true], \"z_dim\": 4\n"
-    "}\n";
+ff_status ff_tiny_t5_tokenizer_write(const char *dir, ff_err *err) {
+    uint8_t *spm = NULL;
+    size_t spm_n = 0;
+    ff_status st;
+    if ((st = write_text(dir, "tokenizer_config.json", tokenizer_config_json, err)) ||
+        (st = write_text(dir, "special_tokens_map.json", special_tokens_json, err)) || (st = ff_tiny_spm_model(&spm, &spm_n, err)))
+        return st;
+    st = write_bytes(dir, "spiece.model", spm, spm_n, err);
+    free(spm);
+    return st;
+}
 
 /* ---- weights ----------------------------------------------------------------------- */
 
@@ -346,8 +290,10 @@ static int ends_with(const char *s, const char *suffix) {
 /* torch randn scaled per kind of tensor: norm gains 1 + 0.1 n, biases 0.02 n,
  * tables 0.5 n / sqrt(last dim), embeddings n, matrices and kernels
  * n / sqrt(fan_in) (times `gain`). */
-static ff_status random_param(ff_rng *g, const char *name, int ndim, const int64_t *shape, float gain, ff_tensor *t,
-                              ff_err *err) {
+static ff_status random_param(ff_rng *g, const ff_param *p, float gain, ff_tensor *t, ff_err *err) {
+    const char *name = p->name;
+    const int ndim = p->ndim;
+    const int64_t *shape = p->shape;
     ff_status st = ff_tensor_alloc(t, FF_F32, ndim, shape, err);
     if (st) return st;
     int64_t n = ff_tensor_numel(t);
@@ -367,19 +313,24 @@ static ff_status random_param(ff_rng *g, const char *name, int ndim, const int64
     return FF_OK;
 }
 
-typedef struct {
-    char name[128];
-    int ndim;
-    int64_t shape[FF_MAX_DIMS];
-    float gain;
-} wspec;
-
-/* Draws every tensor of specs (in order, from one generator) and writes them
- * as one safetensors file with {"format": "pt"} metadata. */
-static ff_status write_weights(const char *path, const wspec *specs, size_t n, uint64_t seed, ff_err *err) {
-    ff_tensor *ts = calloc(n ? n : 1, sizeof *ts);
-    ff_st_item *items = calloc(n ? n : 1, sizeof *items);
-    ff_status st = FF_OK;
+/* Draws every parameter of the component in dir (in its class's list order,
+ * from one generator) and writes them as one safetensors file with
+ * {"format": "pt"} metadata. The config is read back with the class's reader,
+ * so the weights always fit what the loader expects. */
+static ff_status component_weights(const ff_model_class *mc, const char *dir, uint64_t seed, ff_err *err) {
+    char path[TINY_PATH];
+    void *cfg = calloc(1, mc->config_size);
+    ff_param *ps = NULL;
+    size_t n = 0;
+    ff_tensor *ts = NULL;
+    ff_st_item *items = NULL;
+    ff_status st;
+    if (!cfg) return ff_err_set(err, FF_ERR_NOMEM, "tiny model: no memory");
+    if ((st = path_join(path, sizeof path, dir, mc->weights_file, err)) || (st = mc->config_read(dir, cfg, err)) ||
+        (st = mc->params(cfg, FF_F32, &ps, &n, err)))
+        goto done;
+    ts = calloc(n ? n : 1, sizeof *ts);
+    items = calloc(n ? n : 1, sizeof *items);
     if (!ts || !items) {
         st = ff_err_set(err, FF_ERR_NOMEM, "tiny model: no memory for %zu tensors", n);
         goto done;
@@ -387,8 +338,8 @@ static ff_status write_weights(const char *path, const wspec *specs, size_t n, u
     ff_rng g;
     ff_rng_seed(&g, seed);
     for (size_t i = 0; i < n && !st; i++) {
-        st = random_param(&g, specs[i].name, specs[i].ndim, specs[i].shape, specs[i].gain, &ts[i], err);
-        items[i] = (ff_st_item){specs[i].name, &ts[i]};
+        st = random_param(&g, &ps[i], mc->init_gain ? mc->init_gain(cfg, &ps[i]) : 1.0f, &ts[i], err);
+        items[i] = (ff_st_item){ps[i].name, &ts[i]};
     }
     const char *meta[2] = {"format", "pt"};
     if (!st) st = ff_st_write(path, items, n, meta, 1, err);
@@ -396,114 +347,42 @@ done:
     for (size_t i = 0; ts && i < n; i++) ff_tensor_free(&ts[i]);
     free(ts);
     free(items);
-    return st;
-}
-
-static ff_status text_encoder_weights(const char *dir, ff_err *err) {
-    char cfg_path[TINY_PATH], path[TINY_PATH];
-    ff_umt5_config cfg;
-    ff_umt5_param *ps = NULL;
-    wspec *sp = NULL;
-    size_t n = 0;
-    ff_status st;
-    if ((st = path_join(cfg_path, sizeof cfg_path, dir, "text_encoder/config.json", err)) ||
-        (st = path_join(path, sizeof path, dir, "text_encoder/model.safetensors", err)) ||
-        (st = ff_umt5_config_read(cfg_path, &cfg, err)) || (st = ff_umt5_params(&cfg, &ps, &n, err)))
-        return st;
-    if (!(sp = calloc(n, sizeof *sp))) {
-        free(ps);
-        return ff_err_set(err, FF_ERR_NOMEM, "tiny model: no memory");
-    }
-    for (size_t i = 0; i < n; i++) {
-        snprintf(sp[i].name, sizeof sp[i].name, "%s", ps[i].name);
-        sp[i].ndim = ps[i].ndim;
-        sp[i].shape[0] = ps[i].shape[0];
-        sp[i].shape[1] = ps[i].shape[1];
-        /* T5 has no 1/sqrt(d_kv) in attention: q carries it, as in T5's init */
-        sp[i].gain = strstr(ps[i].name, ".q.weight") ? 1.0f / sqrtf((float)cfg.d_kv) : 1.0f;
-    }
-    st = write_weights(path, sp, n, TINY_SEED + 1, err);
-    free(sp);
     free(ps);
+    free(cfg);
     return st;
 }
 
-static ff_status transformer_weights(const char *dir, ff_err *err) {
-    char cfg_path[TINY_PATH], path[TINY_PATH];
-    ff_wandit_config cfg;
-    ff_wandit_param *ps = NULL;
-    wspec *sp = NULL;
-    size_t n = 0;
+/* The family's tiny folder: scheduler, every component's config (and a
+ * text encoder's tokenizer), then the weights (seed + 1, + 2, ... in
+ * component order), model_index.json last: a folder with it is complete. */
+static ff_status write_all(const ff_family *f, const char *dir, ff_err *err) {
+    const ff_tiny_spec *t = f->tiny;
+    char sub[TINY_PATH];
     ff_status st;
-    if ((st = path_join(cfg_path, sizeof cfg_path, dir, "transformer/config.json", err)) ||
-        (st = path_join(path, sizeof path, dir, "transformer/diffusion_pytorch_model.safetensors", err)) ||
-        (st = ff_wandit_config_load(cfg_path, &cfg, err)) || (st = ff_wandit_params(&cfg, NULL, &ps, &n, err)))
+    if ((st = make_dir(dir, "scheduler", err)) || (st = write_text(dir, "scheduler/scheduler_config.json", t->scheduler_json, err)))
         return st;
-    if (!(sp = calloc(n, sizeof *sp))) {
-        free(ps);
-        return ff_err_set(err, FF_ERR_NOMEM, "tiny model: no memory");
+    for (int i = 0; i < f->n_components; i++) {
+        const ff_family_component *fc = &f->components[i];
+        if (!t->component_json[i]) continue;
+        if ((st = make_dir(dir, fc->name, err)) || (st = path_join(sub, sizeof sub, dir, fc->name, err)) ||
+            (st = write_text(sub, "config.json", t->component_json[i], err)))
+            return st;
+        if (fc->tokenizer) {
+            if (!fc->cls->tiny_tokenizer)
+                return ff_err_set(err, FF_ERR_INTERNAL, "tiny model: %s has no tokenizer writer", fc->cls->class_name);
+            if ((st = make_dir(dir, fc->tokenizer, err)) || (st = path_join(sub, sizeof sub, dir, fc->tokenizer, err)) ||
+                (st = fc->cls->tiny_tokenizer(sub, err)))
+                return st;
+        }
     }
-    for (size_t i = 0; i < n; i++) {
-        snprintf(sp[i].name, sizeof sp[i].name, "%s", ps[i].name);
-        sp[i].ndim = ps[i].ndim;
-        memcpy(sp[i].shape, ps[i].shape, sizeof sp[i].shape);
-        sp[i].gain = 1.0f;
+    uint64_t k = 0;
+    for (int i = 0; i < f->n_components; i++) {
+        if (!t->component_json[i]) continue;
+        if ((st = path_join(sub, sizeof sub, dir, f->components[i].name, err)) ||
+            (st = component_weights(f->components[i].cls, sub, t->seed + ++k, err)))
+            return st;
     }
-    st = write_weights(path, sp, n, TINY_SEED + 2, err);
-    free(sp);
-    free(ps);
-    return st;
-}
-
-static ff_status vae_weights(const char *dir, ff_err *err) {
-    char cfg_path[TINY_PATH], path[TINY_PATH];
-    ff_wanvae_config cfg;
-    ff_wanvae_param *ps = NULL;
-    wspec *sp = NULL;
-    size_t n = 0;
-    ff_status st;
-    if ((st = path_join(cfg_path, sizeof cfg_path, dir, "vae/config.json", err)) ||
-        (st = path_join(path, sizeof path, dir, "vae/diffusion_pytorch_model.safetensors", err)) ||
-        (st = ff_wanvae_config_load(cfg_path, &cfg, err)) || (st = ff_wanvae_params(&cfg, &ps, &n, err)))
-        return st;
-    if (!(sp = calloc(n, sizeof *sp))) {
-        free(ps);
-        return ff_err_set(err, FF_ERR_NOMEM, "tiny model: no memory");
-    }
-    for (size_t i = 0; i < n; i++) {
-        snprintf(sp[i].name, sizeof sp[i].name, "%s", ps[i].name);
-        sp[i].ndim = ps[i].ndim;
-        memcpy(sp[i].shape, ps[i].shape, sizeof sp[i].shape);
-        /* a decoded picture that uses the [-1, 1] range without saturating */
-        sp[i].gain = !strcmp(ps[i].name, "decoder.conv_out.weight") ? 0.5f : 1.0f;
-    }
-    st = write_weights(path, sp, n, TINY_SEED + 3, err);
-    free(sp);
-    free(ps);
-    return st;
-}
-
-static ff_status write_all(const char *dir, ff_err *err) {
-    uint8_t *spm = NULL;
-    size_t spm_n = 0;
-    ff_status st;
-    const char *subdirs[] = {"scheduler", "tokenizer", "text_encoder", "transformer", "vae"};
-    for (size_t i = 0; i < sizeof subdirs / sizeof subdirs[0]; i++)
-        if ((st = make_dir(dir, subdirs[i], err))) return st;
-    if ((st = write_text(dir, "scheduler/scheduler_config.json", scheduler_json, err)) ||
-        (st = write_text(dir, "tokenizer/tokenizer_config.json", tokenizer_config_json, err)) ||
-        (st = write_text(dir, "tokenizer/special_tokens_map.json", special_tokens_json, err)) ||
-        (st = write_text(dir, "text_encoder/config.json", text_encoder_json, err)) ||
-        (st = write_text(dir, "transformer/config.json", transformer_json, err)) ||
-        (st = write_text(dir, "vae/config.json", vae_json, err)))
-        return st;
-    if ((st = ff_tiny_spm_model(&spm, &spm_n, err))) return st;
-    st = write_bytes(dir, "tokenizer/spiece.model", spm, spm_n, err);
-    free(spm);
-    if (st || (st = text_encoder_weights(dir, err)) || (st = transformer_weights(dir, err)) || (st = vae_weights(dir, err)))
-        return st;
-    /* last: a folder with model_index.json is complete */
-    return write_text(dir, "model_index.json", model_index_json, err);
+    return write_text(dir, "model_index.json", t->model_index_json, err);
 }
 
 /* ---- the folder ---------------------------------------------------------------------- */
@@ -537,18 +416,30 @@ static int classify(const char *dir) {
     return empty ? 1 : 3;
 }
 
-int ff_tiny_model_current(const char *dir) {
+int ff_tiny_model_current(const char *name, const char *dir) {
+    const ff_family *f = ff_family_find_tiny(name);
     char path[TINY_PATH];
-    if (snprintf(path, sizeof path, "%s/model_index.json", dir) >= (int)sizeof path) return 0;
+    if (!f || snprintf(path, sizeof path, "%s/model_index.json", dir) >= (int)sizeof path) return 0;
     ff_json_doc *doc = NULL;
     if (ff_json_parse_file(path, &doc, NULL) != FF_OK) return 0;
     int64_t v = -1;
-    int ok = !ff_json_get_int64(ff_json_root(doc), "_framefarm_tiny_version", -1, &v) && v == FF_TINY_MODEL_VERSION;
+    const char *cls = ff_json_get_string(ff_json_root(doc), "_class_name");
+    int ok = !ff_json_get_int64(ff_json_root(doc), "_framefarm_tiny_version", -1, &v) && v == f->tiny->version && cls &&
+             !strcmp(cls, f->class_name);
     ff_json_free(doc);
     return ok;
 }
 
-ff_status ff_tiny_model_create(const char *dir, int replace, ff_err *err) {
+ff_status ff_tiny_model_create(const char *name, const char *dir, int replace, ff_err *err) {
+    const ff_family *f = ff_family_find_tiny(name);
+    if (!f) {
+        char list[512];
+        size_t k = 0;
+        list[0] = 0;
+        for (const ff_family *const *a = ff_family_all(); *a && k < sizeof list; a++)
+            if ((*a)->tiny) k += (size_t)snprintf(list + k, sizeof list - k, "%s%s", k ? ", " : "", (*a)->tiny->name);
+        return ff_err_set(err, FF_ERR_ARG, "no embedded model named '%s' (the embedded ones: %s)", name, list);
+    }
     char tmp[TINY_PATH], old[TINY_PATH];
     size_t len = strlen(dir);
     while (len > 1 && dir[len - 1] == '/') len--; /* "DIR/" names DIR */
@@ -566,7 +457,7 @@ ff_status ff_tiny_model_create(const char *dir, int replace, ff_err *err) {
     if (st) return st;
     rm_tree(tmp);
     if (mkdir(tmp, 0755)) return ff_err_set(err, FF_ERR_IO, "mkdir %s: %s", tmp, strerror(errno));
-    if ((st = write_all(tmp, err))) {
+    if ((st = write_all(f, tmp, err))) {
         rm_tree(tmp);
         return st;
     }
@@ -582,7 +473,7 @@ ff_status ff_tiny_model_create(const char *dir, int replace, ff_err *err) {
     if (rename(tmp, target)) { /* an empty folder is replaced; a concurrent writer may have won */
         int e = errno;
         rm_tree(tmp);
-        if (ff_tiny_model_current(target)) {
+        if (ff_tiny_model_current(name, target)) {
             if (moved_old) rm_tree(old);
             return FF_OK;
         }
@@ -593,10 +484,10 @@ ff_status ff_tiny_model_create(const char *dir, int replace, ff_err *err) {
     return FF_OK;
 }
 
-ff_status ff_tiny_model_ensure(const char *dir, int *created, ff_err *err) {
+ff_status ff_tiny_model_ensure(const char *name, const char *dir, int *created, ff_err *err) {
     if (created) *created = 0;
-    if (ff_tiny_model_current(dir)) return FF_OK;
-    ff_status st = ff_tiny_model_create(dir, 1, err);
+    if (ff_tiny_model_current(name, dir)) return FF_OK;
+    ff_status st = ff_tiny_model_create(name, dir, 1, err);
     if (!st && created) *created = 1;
     return st;
 }

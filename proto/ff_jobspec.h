@@ -58,6 +58,11 @@ size_t ff_jobspec_items(const Ff__JobSpec *s);
 /* Item i's prompt, negative prompt ("" when none) and seed. */
 void ff_jobspec_item(const Ff__JobSpec *s, size_t i, const char **prompt, const char **negative, uint64_t *seed);
 int ff_jobspec_lat_total(const Ff__JobSpec *s);
+/* A window of n latent frames decodes to 1 + FF_JOBSPEC_LAT_T (n - 1) video
+ * frames; latent frame i stands for video frame FF_JOBSPEC_LAT_T i. The
+ * farm's unit: coordinator and worker cut and check windows with these. */
+static inline int ff_jobspec_window_frames(int lat_count) { return 1 + FF_JOBSPEC_LAT_T * (lat_count - 1); }
+static inline int ff_jobspec_window_first_frame(int lat_start) { return FF_JOBSPEC_LAT_T * lat_start; }
 /* Item i's output path: the output itself for a one-item job, else
  * "<stem>_<iiii><ext>" ("out.y4m" -> "out_0002.y4m", "dir" -> "dir_0002"). */
 ff_status ff_jobspec_item_output(const Ff__JobSpec *s, size_t i, char *buf, size_t n, ff_err *err);

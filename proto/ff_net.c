@@ -9,13 +9,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/ff_clock.h"
 #include "proto/ff_wire.h"
-
-static int64_t now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 ff_status ff_net_send(void *sock, const void *rid, size_t rid_len, Ff__Envelope *env, int flags, ff_err *err) {
     uint8_t *buf = NULL;
@@ -176,29 +171,36 @@ static ff_status client_keys(void *sock, const ff_net_client_opts *o, ff_err *er
     return st;
 }
 
+int ff_net_monitor_next(void *mon, uint16_t *event, char *addr, size_t addr_n) {
+    zmq_msg_t a, b;
+    zmq_msg_init(&a);
+    zmq_msg_init(&b);
+    if (zmq_msg_recv(&a, mon, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close(&a);
+        zmq_msg_close(&b);
+        return 0;
+    }
+    if (zmq_msg_more(&a)) zmq_msg_recv(&b, mon, 0);
+    *event = 0;
+    if (zmq_msg_size(&a) >= 6) memcpy(event, zmq_msg_data(&a), 2);
+    if (addr_n) snprintf(addr, addr_n, "%.*s", (int)zmq_msg_size(&b), (const char *)zmq_msg_data(&b));
+    zmq_msg_close(&a);
+    zmq_msg_close(&b);
+    return 1;
+}
+
+int ff_net_handshake_failed(uint16_t event) {
+    return event == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL || event == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ||
+           event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
+}
+
 /* Reads pending monitor events; returns a handshake failure description. */
 static const char *monitor_failure(void *mon) {
     const char *why = NULL;
-    for (;;) {
-        zmq_msg_t a, b;
-        zmq_msg_init(&a);
-        zmq_msg_init(&b);
-        if (zmq_msg_recv(&a, mon, ZMQ_DONTWAIT) < 0) {
-            zmq_msg_close(&a);
-            zmq_msg_close(&b);
-            break;
-        }
-        if (zmq_msg_more(&a)) zmq_msg_recv(&b, mon, 0);
-        if (zmq_msg_size(&a) >= 6) {
-            uint16_t ev;
-            memcpy(&ev, zmq_msg_data(&a), 2);
-            if (ev == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL || ev == ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL ||
-                ev == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
-                why = "the connection was refused during the handshake (a CURVE key is missing or wrong)";
-        }
-        zmq_msg_close(&a);
-        zmq_msg_close(&b);
-    }
+    uint16_t ev;
+    while (ff_net_monitor_next(mon, &ev, NULL, 0))
+        if (ff_net_handshake_failed(ev))
+            why = "the connection was refused during the handshake (a CURVE key is missing or wrong)";
     return why;
 }
 
@@ -226,11 +228,11 @@ ff_status ff_net_request(void *ctx, const ff_net_client_opts *o, Ff__Envelope *r
     if (!st && zmq_connect(sock, o->endpoint))
         st = ff_err_set(err, FF_ERR_ARG, "connecting to '%s': %s", o->endpoint, zmq_strerror(errno));
     if (!st) st = ff_net_send(sock, NULL, 0, req, 0, err);
-    int64_t deadline = now_ms() + (o->timeout_ms > 0 ? o->timeout_ms : 10000);
+    int64_t deadline = ff_now_ms() + (o->timeout_ms > 0 ? o->timeout_ms : 10000);
     const char *handshake = NULL;
     while (!st) {
         zmq_pollitem_t items[2] = {{sock, 0, ZMQ_POLLIN, 0}, {mon, 0, ZMQ_POLLIN, 0}};
-        int64_t left = deadline - now_ms();
+        int64_t left = deadline - ff_now_ms();
         if (left <= 0) {
             st = ff_err_set(err, FF_ERR_IO, "no reply from %s within %d ms: %s", o->endpoint, o->timeout_ms,
                             handshake ? handshake : "is the coordinator running (and are the CURVE keys right)?");

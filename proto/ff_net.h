@@ -72,6 +72,14 @@ typedef struct {
  * FF_ERR_ARG (the server refused: its message) and *reply stays NULL; no
  * reply in time is FF_ERR_IO ("no reply from ... within N ms"), with the
  * CURVE handshake failure named when the socket monitor saw one. */
+/* One pending event of a zmq_socket_monitor socket (never blocks): 1 and
+ * the event number (and the peer address, into addr when addr_n > 0), 0 when
+ * none is pending. The coordinator's log and the clients' errors both read
+ * their monitors with it. */
+int ff_net_monitor_next(void *mon, uint16_t *event, char *addr, size_t addr_n);
+/* 1 for the ZMQ_EVENT_HANDSHAKE_FAILED_* events (a CURVE key missing or wrong). */
+int ff_net_handshake_failed(uint16_t event);
+
 ff_status ff_net_request(void *ctx, const ff_net_client_opts *o, Ff__Envelope *req, Ff__Envelope **reply, ff_err *err);
 
 #endif

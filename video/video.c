@@ -94,13 +94,7 @@ ff_status ff_video_write_rgb8(ff_video_writer *w, const uint8_t *rgb, ff_err *er
     return FF_OK;
 }
 
-void ff_video_quantize(const float *src, int64_t n, uint8_t *dst) {
-    for (int64_t i = 0; i < n; i++) {
-        float x = src[i];
-        /* round half to even, as numpy's .round() in numpy_to_pil */
-        dst[i] = x > 0.0f ? (x < 1.0f ? (uint8_t)nearbyintf(x * 255.0f) : 255) : 0;
-    }
-}
+void ff_video_quantize(const float *src, int64_t n, uint8_t *dst) { ff_quantize_u8(src, n, dst); }
 
 ff_status ff_video_write_frames(ff_video_writer *w, const ff_tensor *frames, ff_err *err) {
     char d[96];

@@ -72,7 +72,8 @@ ff_status ff_video_close(ff_video_writer *w, ff_err *err);
 /* (B, 3, T, H, W) F32 in [-1, 1] -> owned (T, H, W, 3) F32 in [0, 1] for
  * sample b. */
 ff_status ff_video_frames_from_vae(const ff_tensor *video, int64_t b, ff_tensor *frames, ff_err *err);
-/* n floats in [0, 1] -> bytes: round(clamp(x, 0, 1) * 255); NaN -> 0. */
+/* n floats in [0, 1] -> bytes: round(clamp(x, 0, 1) * 255); NaN -> 0
+ * (core's ff_quantize_u8). */
 void ff_video_quantize(const float *src, int64_t n, uint8_t *dst);
 
 #endif

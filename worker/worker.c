@@ -14,17 +14,13 @@
 #include <zlib.h>
 #include <zmq.h>
 
-#include "coordinator/assemble.h"
+#include "core/ff_clock.h"
+#include "proto/ff_chunkfile.h"
 #include "proto/ff_frames.h"
+#include "proto/ff_jobspec.h"
 #include "proto/ff_net.h"
 #include "proto/ff_wire.h"
 #include "worker/worker_render.h"
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 /* Shared by the network thread and the render thread. */
 typedef struct {
@@ -201,9 +197,9 @@ static void *render_main(void *arg) {
         first = 0;
         ff_wrender_cb cb = {r_progress, r_frames, &rc};
         ff_err err = {0};
-        double t_start = now_s();
+        double t_start = ff_now_s();
         ff_status st = ff_wrender_run(sh->r, t, &cb, &err);
-        int expect = 1 + 4 * (t->lat_count - 1);
+        int expect = ff_jobspec_window_frames(t->lat_count);
         if (!st && rc.frames_sent != expect)
             st = ff_err_set(&err, FF_ERR_INTERNAL, "rendered %d frames, the window has %d", rc.frames_sent, expect);
         char shared_name[128] = "";
@@ -227,7 +223,7 @@ static void *render_main(void *arg) {
             d.has_task_id = d.has_frames = d.has_render_s = 1;
             d.task_id = t->task_id;
             d.frames = rc.frames_sent;
-            d.render_s = now_s() - t_start;
+            d.render_s = ff_now_s() - t_start;
             if (shared_name[0]) {
                 d.shared_path = shared_name;
                 d.has_shared_size = d.has_shared_crc32 = 1;
@@ -303,6 +299,119 @@ static void send_heartbeat(net *n) {
     if (ff_net_send(n->dealer, NULL, 0, &env, ZMQ_DONTWAIT, &err)) FF_DEBUG(n->o->log, "heartbeat not sent: %s", err.msg);
 }
 
+/* Forwards what the render thread queued on the pair socket ('M' messages,
+ * 'F' the task's last one, 'L' the model now loaded); returns the tasks that
+ * finished. */
+static int from_render_thread(net *n, shared *sh, void *pair, double *next_hb) {
+    int done = 0;
+    for (;;) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, pair, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close(&m);
+            break;
+        }
+        const char *d = zmq_msg_data(&m);
+        size_t len = zmq_msg_size(&m);
+        if (len >= 1 && (d[0] == 'M' || d[0] == 'F')) {
+            if (zmq_send(n->dealer, d + 1, len - 1, 0) < 0)
+                FF_WARN(n->o->log, "sending to the coordinator: %s", zmq_strerror(errno));
+        } else if (len >= 1 && d[0] == 'L') {
+            free(n->loaded_model);
+            n->loaded_model = len > 1 ? strndup(d + 1, len - 1) : NULL;
+        }
+        if (len >= 1 && d[0] == 'F') { /* idle before anything else is read from the coordinator */
+            n->busy = 0;
+            n->tasks_done++;
+            done++;
+            atomic_store(&sh->cancel, 0);
+            *next_hb = 0; /* tell the coordinator right away */
+        }
+        zmq_msg_close(&m);
+    }
+    return done;
+}
+
+/* One message from the coordinator: a task goes to the render thread (or is
+ * refused while one runs), a cancel flags the running task. */
+static void from_coordinator(net *n, shared *sh, void *pair, double *next_hb) {
+    ff_net_msg m;
+    ff_err e2 = {0};
+    ff_status rs = ff_net_recv(n->dealer, 0, ZMQ_DONTWAIT, &m, &e2);
+    Ff__Envelope *env = NULL;
+    Ff__Error__Code code;
+    if (!rs) rs = ff_wire_unpack(zmq_msg_data(&m.payload), zmq_msg_size(&m.payload), 0, &env, &code, &e2);
+    ff_net_msg_close(&m);
+    if (rs == FF_ERR_NOT_FOUND) return;
+    if (rs) {
+        FF_WARN(n->o->log, "refused a message from the coordinator: %s", e2.msg);
+        return;
+    }
+    if (env->body_case == FF__ENVELOPE__BODY_TASK) {
+        if (n->busy) {
+            Ff__TaskFailed f = FF__TASK_FAILED__INIT;
+            f.has_task_id = 1;
+            f.task_id = env->task->task_id;
+            f.message = "worker is busy with another task";
+            f.has_not_started = 1;
+            f.not_started = 1;
+            Ff__Envelope out = FF__ENVELOPE__INIT;
+            out.body_case = FF__ENVELOPE__BODY_FAILED;
+            out.failed = &f;
+            ff_net_send(n->dealer, NULL, 0, &out, 0, &e2);
+            ff_wire_free(env);
+            return;
+        }
+        n->busy = env->task->task_id;
+        FF_INFO(n->o->log, "task %llx: job %llu chunk %u (item %u, latent frames %d..%d)",
+                (unsigned long long)n->busy, (unsigned long long)env->task->job_id, env->task->chunk,
+                env->task->item, env->task->lat_start, env->task->lat_start + env->task->lat_count - 1);
+        char msg[1 + sizeof env];
+        msg[0] = 'T';
+        memcpy(msg + 1, &env, sizeof env);
+        if (zmq_send(pair, msg, sizeof msg, 0) < 0) {
+            ff_wire_free(env);
+            n->busy = 0;
+        }
+        *next_hb = 0;
+        return; /* the render thread owns env now */
+    }
+    if (env->body_case == FF__ENVELOPE__BODY_CANCEL && env->cancel->has_task_id) {
+        if (n->busy && env->cancel->task_id == n->busy) {
+            FF_INFO(n->o->log, "task %llx cancelled by the coordinator", (unsigned long long)n->busy);
+            atomic_store(&sh->cancel, 1);
+        }
+    } else if (env->body_case == FF__ENVELOPE__BODY_ERROR) {
+        FF_WARN(n->o->log, "coordinator: %s", env->error->message ? env->error->message : "(error)");
+    } else {
+        FF_WARN(n->o->log, "ignored an unexpected '%s' message from the coordinator", ff_wire_body_name(env->body_case));
+    }
+    ff_wire_free(env);
+}
+
+/* CURVE keys (--server-key, --client-key) on the dealer, then connect. */
+static ff_status connect_dealer(net *n, ff_err *err) {
+    ff_status st = FF_OK;
+    if (n->o->server_key) {
+        char spub[FF_NET_KEY_LEN + 1], cpub[FF_NET_KEY_LEN + 1], csec[FF_NET_KEY_LEN + 1], path[4200];
+        if ((st = ff_net_key_load(n->o->server_key, spub, err))) return st;
+        if (n->o->client_key) {
+            snprintf(path, sizeof path, "%s.pub", n->o->client_key);
+            if ((st = ff_net_key_load(path, cpub, err))) return st;
+            snprintf(path, sizeof path, "%s.key", n->o->client_key);
+            if ((st = ff_net_key_load(path, csec, err))) return st;
+            st = ff_net_curve_client(n->dealer, spub, cpub, csec, err);
+            memset(csec, 0, sizeof csec);
+        } else {
+            st = ff_net_curve_client(n->dealer, spub, NULL, NULL, err);
+        }
+        if (st) return st;
+    }
+    if (zmq_connect(n->dealer, n->o->connect))
+        return ff_err_set(err, FF_ERR_ARG, "connecting to '%s': %s", n->o->connect, zmq_strerror(errno));
+    return FF_OK;
+}
+
 ff_status ff_worker_run(const ff_worker_opts *o, ff_err *err) {
     shared sh;
     memset(&sh, 0, sizeof sh);
@@ -346,25 +455,7 @@ ff_status ff_worker_run(const ff_worker_opts *o, ff_err *err) {
         st = ff_err_set(err, FF_ERR_IO, "worker sockets: %s", zmq_strerror(errno));
         goto done;
     }
-    if (o->server_key) {
-        char spub[FF_NET_KEY_LEN + 1], cpub[FF_NET_KEY_LEN + 1], csec[FF_NET_KEY_LEN + 1], path[4200];
-        if ((st = ff_net_key_load(o->server_key, spub, err))) goto done;
-        if (o->client_key) {
-            snprintf(path, sizeof path, "%s.pub", o->client_key);
-            if ((st = ff_net_key_load(path, cpub, err))) goto done;
-            snprintf(path, sizeof path, "%s.key", o->client_key);
-            if ((st = ff_net_key_load(path, csec, err))) goto done;
-            st = ff_net_curve_client(n.dealer, spub, cpub, csec, err);
-            memset(csec, 0, sizeof csec);
-        } else {
-            st = ff_net_curve_client(n.dealer, spub, NULL, NULL, err);
-        }
-        if (st) goto done;
-    }
-    if (zmq_connect(n.dealer, o->connect)) {
-        st = ff_err_set(err, FF_ERR_ARG, "connecting to '%s': %s", o->connect, zmq_strerror(errno));
-        goto done;
-    }
+    if ((st = connect_dealer(&n, err))) goto done;
     if (pthread_create(&th, NULL, render_main, &sh)) {
         st = ff_err_set(err, FF_ERR_INTERNAL, "worker: cannot start the render thread");
         goto done;
@@ -374,13 +465,13 @@ ff_status ff_worker_run(const ff_worker_opts *o, ff_err *err) {
     double next_hb = 0;
     int tasks = 0;
     while (!(o->stop && *o->stop)) {
-        double t = now_s();
+        double t = ff_now_s();
         if (t >= next_hb) {
             send_heartbeat(&n);
             next_hb = t + hb_s;
         }
         zmq_pollitem_t items[2] = {{n.dealer, 0, ZMQ_POLLIN, 0}, {pair, 0, ZMQ_POLLIN, 0}};
-        long wait_ms = (long)((next_hb - now_s()) * 1000) + 1;
+        long wait_ms = (long)((next_hb - ff_now_s()) * 1000) + 1;
         if (wait_ms < 1) wait_ms = 1;
         if (wait_ms > 200) wait_ms = 200;
         int rc = zmq_poll(items, 2, wait_ms);
@@ -390,87 +481,10 @@ ff_status ff_worker_run(const ff_worker_opts *o, ff_err *err) {
             break;
         }
         if (items[1].revents & ZMQ_POLLIN) { /* from the render thread */
-            for (;;) {
-                zmq_msg_t m;
-                zmq_msg_init(&m);
-                if (zmq_msg_recv(&m, pair, ZMQ_DONTWAIT) < 0) {
-                    zmq_msg_close(&m);
-                    break;
-                }
-                const char *d = zmq_msg_data(&m);
-                size_t len = zmq_msg_size(&m);
-                if (len >= 1 && (d[0] == 'M' || d[0] == 'F')) {
-                    if (zmq_send(n.dealer, d + 1, len - 1, 0) < 0)
-                        FF_WARN(o->log, "sending to the coordinator: %s", zmq_strerror(errno));
-                } else if (len >= 1 && d[0] == 'L') {
-                    free(n.loaded_model);
-                    n.loaded_model = len > 1 ? strndup(d + 1, len - 1) : NULL;
-                }
-                if (len >= 1 && d[0] == 'F') { /* idle before anything else is read from the coordinator */
-                    n.busy = 0;
-                    n.tasks_done++;
-                    tasks++;
-                    atomic_store(&sh.cancel, 0);
-                    next_hb = 0; /* tell the coordinator right away */
-                }
-                zmq_msg_close(&m);
-            }
+            tasks += from_render_thread(&n, &sh, pair, &next_hb);
             if (o->max_tasks > 0 && tasks >= o->max_tasks && !n.busy) break;
         }
-        if (items[0].revents & ZMQ_POLLIN) { /* from the coordinator */
-            ff_net_msg m;
-            ff_err e2 = {0};
-            ff_status rs = ff_net_recv(n.dealer, 0, ZMQ_DONTWAIT, &m, &e2);
-            Ff__Envelope *env = NULL;
-            Ff__Error__Code code;
-            if (!rs) rs = ff_wire_unpack(zmq_msg_data(&m.payload), zmq_msg_size(&m.payload), 0, &env, &code, &e2);
-            ff_net_msg_close(&m);
-            if (rs == FF_ERR_NOT_FOUND) continue;
-            if (rs) {
-                FF_WARN(o->log, "refused a message from the coordinator: %s", e2.msg);
-                continue;
-            }
-            if (env->body_case == FF__ENVELOPE__BODY_TASK) {
-                if (n.busy) {
-                    Ff__TaskFailed f = FF__TASK_FAILED__INIT;
-                    f.has_task_id = 1;
-                    f.task_id = env->task->task_id;
-                    f.message = "worker is busy with another task";
-                    f.has_not_started = 1;
-                    f.not_started = 1;
-                    Ff__Envelope out = FF__ENVELOPE__INIT;
-                    out.body_case = FF__ENVELOPE__BODY_FAILED;
-                    out.failed = &f;
-                    ff_net_send(n.dealer, NULL, 0, &out, 0, &e2);
-                    ff_wire_free(env);
-                    continue;
-                }
-                n.busy = env->task->task_id;
-                FF_INFO(o->log, "task %llx: job %llu chunk %u (item %u, latent frames %d..%d)",
-                        (unsigned long long)n.busy, (unsigned long long)env->task->job_id, env->task->chunk,
-                        env->task->item, env->task->lat_start, env->task->lat_start + env->task->lat_count - 1);
-                char msg[1 + sizeof env];
-                msg[0] = 'T';
-                memcpy(msg + 1, &env, sizeof env);
-                if (zmq_send(pair, msg, sizeof msg, 0) < 0) {
-                    ff_wire_free(env);
-                    n.busy = 0;
-                }
-                next_hb = 0;
-                continue; /* the render thread owns env now */
-            }
-            if (env->body_case == FF__ENVELOPE__BODY_CANCEL && env->cancel->has_task_id) {
-                if (n.busy && env->cancel->task_id == n.busy) {
-                    FF_INFO(o->log, "task %llx cancelled by the coordinator", (unsigned long long)n.busy);
-                    atomic_store(&sh.cancel, 1);
-                }
-            } else if (env->body_case == FF__ENVELOPE__BODY_ERROR) {
-                FF_WARN(o->log, "coordinator: %s", env->error->message ? env->error->message : "(error)");
-            } else {
-                FF_WARN(o->log, "ignored an unexpected '%s' message from the coordinator", ff_wire_body_name(env->body_case));
-            }
-            ff_wire_free(env);
-        }
+        if (items[0].revents & ZMQ_POLLIN) from_coordinator(&n, &sh, pair, &next_hb); /* from the coordinator */
     }
 done:
     atomic_store(&sh.quit, 1);

@@ -1,6 +1,7 @@
 /* worker_render: see worker_render.h. */
 #include "worker/worker_render.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,14 +10,12 @@
 #include "core/ff_rng.h"
 #include "core/ff_tensor.h"
 #include "kernels/ops.h"
-#include "models/wan_vae.h"
 #include "offload/pool.h"
+#include "pipeline/chain.h"
 #include "pipeline/plan.h"
 #include "pipeline/plan_apply.h"
 #include "pipeline/scheduler.h"
-#include "pipeline/wan_pipeline.h"
 #include "proto/ff_jobspec.h"
-#include "video/video.h"
 
 struct ff_wrender {
     int test;
@@ -24,11 +23,11 @@ struct ff_wrender {
     ff_backend *be;
     size_t budget;        /* 0: none */
     ff_pool *pool;        /* the device pool enforcing budget (attached to be), else NULL */
-    ff_wan_pipeline *p;
+    ff_chain *p;
     char *model;          /* folder p was opened on */
     char *dit_weights;    /* and with which weights */
-    ff_wan_open_opts oo;  /* and with which options */
-    int loads[FF_WAN_C_COUNT], runs;
+    ff_chain_opts oo;     /* and with which options */
+    int loads[FF_CHAIN_MAX_COMPONENTS], runs;
 };
 
 ff_status ff_wrender_create(const ff_wrender_opts *o, const ff_log *log, ff_wrender **out, ff_err *err) {
@@ -52,7 +51,7 @@ ff_status ff_wrender_create(const ff_wrender_opts *o, const ff_log *log, ff_wren
 
 void ff_wrender_free(ff_wrender *r) {
     if (!r) return;
-    ff_wan_pipeline_close(r->p); /* frees what it kept loaded: before the pool goes */
+    ff_chain_close(r->p); /* frees what it kept loaded: before the pool goes */
     ff_pool_detach(r->pool);
     ff_pool_free(r->pool);
     ff_backend_free(r->be);
@@ -61,8 +60,8 @@ void ff_wrender_free(ff_wrender *r) {
     free(r);
 }
 
-void ff_wrender_loads(const ff_wrender *r, int loads[FF_WAN_C_COUNT], int *runs) {
-    for (int i = 0; i < FF_WAN_C_COUNT; i++) loads[i] = r->loads[i];
+void ff_wrender_loads(const ff_wrender *r, int loads[FF_CHAIN_MAX_COMPONENTS], int *runs) {
+    for (int i = 0; i < FF_CHAIN_MAX_COMPONENTS; i++) loads[i] = r->loads[i];
     if (runs) *runs = r->runs;
 }
 
@@ -78,14 +77,14 @@ static ff_status run_test(const Ff__ChunkTask *t, const ff_wrender_cb *cb, ff_er
     ff_jobspec_item(s, t->item, &prompt, &neg, &seed);
     ff_status st = cb->progress(cb->user, 0, 1, 1, err);
     for (int i = 1; !st && i <= s->steps; i++) st = cb->progress(cb->user, 1, i, s->steps, err);
-    int frames = 1 + 4 * (t->lat_count - 1), W = s->width, H = s->height;
+    int frames = ff_jobspec_window_frames(t->lat_count), W = s->width, H = s->height;
     size_t fb = (size_t)W * H * 3;
     uint8_t *buf = st ? NULL : malloc(fb * 4);
     if (!st && !buf) st = ff_err_set(err, FF_ERR_NOMEM, "test render: out of memory");
     for (int t0 = 0; !st && t0 < frames; t0 += 4) {
         int cnt = frames - t0 < 4 ? frames - t0 : 4;
         for (int k = 0; k < cnt; k++) {
-            int g = 4 * t->lat_start + t0 + k;
+            int g = ff_jobspec_window_first_frame(t->lat_start) + t0 + k;
             for (size_t px = 0; px < fb; px++) buf[(size_t)k * fb + px] = ff_wrender_test_value(seed, t->item, g, (int)(px % 251));
         }
         st = cb->frames(cb->user, t0, cnt, W, H, buf, err);
@@ -103,12 +102,12 @@ typedef struct {
     size_t cap;
 } run_ctx;
 
-static ff_status on_progress(void *user, const ff_wan_progress *pr, ff_err *err) {
+static ff_status on_progress(void *user, const ff_chain_progress *pr, ff_err *err) {
     run_ctx *rc = user;
     return rc->cb->progress(rc->cb->user, (int)pr->stage, pr->done, pr->total, err);
 }
 
-static ff_status on_frames(void *user, const ff_wan_chunk *ch, ff_err *err) {
+static ff_status on_frames(void *user, const ff_chain_chunk *ch, ff_err *err) {
     run_ctx *rc = user;
     const ff_tensor *f = ch->frames; /* (nb, nt, H, W, C) */
     int64_t nt = f->shape[1], H = f->shape[2], W = f->shape[3], C = f->shape[4];
@@ -122,34 +121,34 @@ static ff_status on_frames(void *user, const ff_wan_chunk *ch, ff_err *err) {
         rc->rgb = nb;
         rc->cap = n;
     }
-    ff_video_quantize((const float *)f->data, (int64_t)n, rc->rgb);
+    ff_quantize_u8((const float *)f->data, (int64_t)n, rc->rgb);
     return rc->cb->frames(rc->cb->user, (int)ch->t0, (int)nt, (int)W, (int)H, rc->rgb, err);
 }
 
 /* The pipeline for s opened with oo: kept when the model, the weights and
  * the options are those it was opened with, else (re)opened. */
-static ff_status ensure_pipeline(ff_wrender *r, const Ff__JobSpec *s, const ff_wan_open_opts *oo, ff_err *err) {
+static ff_status ensure_pipeline(ff_wrender *r, const Ff__JobSpec *s, const ff_chain_opts *oo, ff_err *err) {
     if (r->p && !strcmp(r->model, s->model) && !strcmp(r->dit_weights, s->dit_weights) &&
-        r->oo.keep == oo->keep && r->oo.dit_offload == oo->dit_offload && r->oo.dit_group == oo->dit_group &&
-        r->oo.dit_from_file == oo->dit_from_file && r->oo.text_on_host == oo->text_on_host)
+        r->oo.keep == oo->keep && r->oo.stream == oo->stream && r->oo.group == oo->group &&
+        r->oo.from_file == oo->from_file && r->oo.text_on_host == oo->text_on_host)
         return FF_OK;
-    ff_wan_pipeline_close(r->p);
+    ff_chain_close(r->p);
     r->p = NULL;
     free(r->model);
     free(r->dit_weights);
     r->model = r->dit_weights = NULL;
-    ff_status st = ff_wan_pipeline_open(r->be, s->model, oo, r->log, &r->p, err);
+    ff_status st = ff_chain_open(r->be, s->model, oo, r->log, &r->p, err);
     if (st) return st;
     r->oo = *oo;
     if (!(r->model = strdup(s->model)) || !(r->dit_weights = strdup(s->dit_weights)))
         return ff_err_set(err, FF_ERR_NOMEM, "worker: out of memory");
-    ff_wan_pipeline_info info;
-    ff_wan_pipeline_get_info(r->p, &info);
-    if (info.vae_scale_temporal != FF_JOBSPEC_LAT_T) {
-        ff_wan_pipeline_close(r->p);
+    /* the farm cuts videos in latent frames of FF_JOBSPEC_LAT_T video frames */
+    ff_geometry g;
+    if ((st = ff_chain_geometry(r->p, 1, s->frames, s->height, s->width, &g, err)) || g.temporal_factor != FF_JOBSPEC_LAT_T) {
+        ff_chain_close(r->p);
         r->p = NULL;
-        return ff_err_set(err, FF_ERR_UNSUPPORTED, "%s: VAE temporal factor %d, the farm cuts videos for factor %d",
-                          s->model, info.vae_scale_temporal, FF_JOBSPEC_LAT_T);
+        return st ? st : ff_err_set(err, FF_ERR_UNSUPPORTED, "%s: VAE temporal factor %d, the farm cuts videos for factor %d",
+                                    s->model, g.temporal_factor, FF_JOBSPEC_LAT_T);
     }
     return FF_OK;
 }
@@ -157,12 +156,12 @@ static ff_status ensure_pipeline(ff_wrender *r, const Ff__JobSpec *s, const ff_w
 /* Open options (and VAE options of prm) for a window of `frames` frames of
  * s: without a budget every component stays loaded; with one, the
  * planner's choice for this size, enforced by the pool. */
-static ff_status choose_options(ff_wrender *r, const Ff__JobSpec *s, int frames, ff_wan_open_opts *oo, ff_wanvae_opts *vae,
+static ff_status choose_options(ff_wrender *r, const Ff__JobSpec *s, int frames, ff_chain_opts *oo, ff_vae_opts *vae,
                                 ff_err *err) {
     memset(oo, 0, sizeof *oo);
-    oo->dit_weight_dtype = !strcmp(s->dit_weights, "bf16") ? FF_BF16 : FF_F32;
+    oo->weight_dtype = !strcmp(s->dit_weights, "bf16") ? FF_BF16 : FF_F32;
     if (!r->budget) {
-        oo->keep = FF_WAN_KEEP_ALL;
+        oo->keep = FF_CHAIN_KEEP_ALL;
         return FF_OK;
     }
     ff_plan_request rq;
@@ -170,7 +169,7 @@ static ff_status choose_options(ff_wrender *r, const Ff__JobSpec *s, int frames,
     rq.height = s->height, rq.width = s->width, rq.frames = frames, rq.batch = 1;
     rq.cfg = s->guidance_scale > 1.0 || (s->has_guidance_scale_2 && s->guidance_scale_2 > 1.0);
     if (s->max_sequence_length > 0) rq.text_len = s->max_sequence_length;
-    rq.steps = s->steps, rq.dtype = oo->dit_weight_dtype, rq.budget = r->budget;
+    rq.steps = s->steps, rq.dtype = oo->weight_dtype, rq.budget = r->budget;
     rq.cuda = ff_backend_kind_of(r->be) == FF_BACKEND_CUDA;
     rq.tiling = vae->tiling ? 1 : 0; /* the job's tiling, never one for memory: it changes the frames */
     if (vae->tiling) rq.tile = vae->tile_sample_min_height, rq.tile_stride = vae->tile_sample_stride_height;
@@ -206,46 +205,44 @@ static ff_status set_scheduler(ff_wrender *r, const Ff__JobSpec *s, ff_err *err)
         ff_json_free(doc);
         if (st) return st;
     }
-    return ff_wan_pipeline_set_scheduler(r->p, &c, err);
+    return ff_chain_set_scheduler(r->p, &c, err);
 }
 
 ff_status ff_wrender_run(ff_wrender *r, const Ff__ChunkTask *t, const ff_wrender_cb *cb, ff_err *err) {
     if (r->test) return run_test(t, cb, err);
     const Ff__JobSpec *s = t->spec;
-    int frames = 1 + 4 * (t->lat_count - 1), total_frames = 1 + 4 * (t->lat_total - 1);
-    ff_wan_params prm;
-    ff_wan_params_default(&prm);
-    if (s->vae_tile_size > 0) prm.vae.tile_sample_min_height = prm.vae.tile_sample_min_width = s->vae_tile_size;
-    if (s->vae_tile_stride > 0) prm.vae.tile_sample_stride_height = prm.vae.tile_sample_stride_width = s->vae_tile_stride;
-    prm.vae.tiling = s->vae_tiling;
-    prm.vae.slicing = s->vae_slicing;
-    ff_wan_open_opts oo;
-    ff_status st = choose_options(r, s, frames, &oo, &prm.vae, err);
+    /* the window's frames in the wire protocol's unit (the model's temporal factor is checked to be it) */
+    const int frames = ff_jobspec_window_frames(t->lat_count), total_frames = ff_jobspec_window_frames(t->lat_total);
+    ff_chain_params prm;
+    ff_chain_opts oo;
+    ff_vae_opts vae;
+    ff_vae_opts_default(&vae);
+    if (s->vae_tile_size > 0) vae.tile_sample_min_height = vae.tile_sample_min_width = s->vae_tile_size;
+    if (s->vae_tile_stride > 0) vae.tile_sample_stride_height = vae.tile_sample_stride_width = s->vae_tile_stride;
+    vae.tiling = s->vae_tiling;
+    vae.slicing = s->vae_slicing;
+    ff_status st = choose_options(r, s, frames, &oo, &vae, err);
     if (!st) st = ensure_pipeline(r, s, &oo, err);
     if (!st) st = set_scheduler(r, s, err);
     if (st) return st;
-    ff_wan_geometry g, gw;
-    if ((st = ff_wan_pipeline_geometry(r->p, 1, total_frames, s->height, s->width, &g, err)) ||
-        (st = ff_wan_pipeline_geometry(r->p, 1, frames, s->height, s->width, &gw, err)))
+    ff_chain_params_default(r->p, &prm);
+    prm.vae = vae;
+    ff_geometry g, gw;
+    if ((st = ff_chain_geometry(r->p, 1, total_frames, s->height, s->width, &g, err)) ||
+        (st = ff_chain_geometry(r->p, 1, frames, s->height, s->width, &gw, err)))
         return st;
-    if (g.size_rounded || g.frames_rounded || g.latent_shape[2] != t->lat_total)
+    if (g.size_rounded || g.frames_rounded || g.latent_shape[g.frame_axis] != t->lat_total)
         return ff_err_set(err, FF_ERR_ARG, "%s renders %dx%d, %d frames as %dx%d, %d frames: pick a size this model takes",
                           s->model, s->width, s->height, total_frames, g.width, g.height, g.num_frames);
-    /* the item's whole noise, then the window's slice (1, C, n, h, w) */
+    assert(ff_chain_pixel_frames(r->p, t->lat_count) == frames);
+    /* the item's whole noise, then the window's slice along the latent frames */
     const char *prompt, *neg;
     uint64_t seed;
     ff_jobspec_item(s, t->item, &prompt, &neg, &seed);
     ff_tensor full = {0}, win = {0};
     if ((st = ff_tensor_alloc(&full, FF_F32, 5, g.latent_shape, err)) || (st = ff_randn_tensor(&full, &seed, 1, err)) ||
-        (st = ff_tensor_alloc(&win, FF_F32, 5, gw.latent_shape, err)))
+        (st = ff_tensor_axis_slice(&full, g.frame_axis, t->lat_start, t->lat_count, &win, err)))
         goto done;
-    {
-        int64_t C = g.latent_shape[1], F = g.latent_shape[2], hw = g.latent_shape[3] * g.latent_shape[4];
-        const float *src = full.data;
-        float *dst = win.data;
-        for (int64_t c = 0; c < C; c++)
-            memcpy(dst + c * t->lat_count * hw, src + (c * F + t->lat_start) * hw, sizeof(float) * (size_t)(t->lat_count * hw));
-    }
     ff_tensor_free(&full);
     prm.prompts = &prompt;
     prm.n_prompts = 1;
@@ -267,13 +264,13 @@ ff_status ff_wrender_run(ff_wrender *r, const Ff__ChunkTask *t, const ff_wrender
     prm.on_progress = on_progress;
     prm.on_frames = on_frames;
     prm.user = &rc;
-    ff_wan_stats stats;
+    ff_chain_stats stats;
     memset(&stats, 0, sizeof stats);
-    st = ff_wan_pipeline_run(r->p, &prm, &stats, err);
+    st = ff_chain_run(r->p, &prm, &stats, err);
     free(rc.rgb);
     if (!st) {
         r->runs++;
-        for (int i = 0; i < FF_WAN_C_COUNT; i++) r->loads[i] += stats.c[i].loaded;
+        for (int i = 0; i < ff_chain_n_components(r->p); i++) r->loads[i] += stats.c[i].loaded;
     }
 done:
     ff_tensor_free(&full);

@@ -8,10 +8,10 @@
  * WanPipeline as its `latents`, so a window's result does not depend on who
  * renders it, and a job of one window renders exactly what `framefarm
  * render` does with the same settings. Decoded frames come out 8-bit RGB
- * (ff_video_quantize), in order, as the VAE's streaming decode produces them.
+ * (ff_quantize_u8), in order, as the VAE's streaming decode produces them.
  *
  * The pipeline stays open between tasks of the same model, and so do its
- * components: without a budget it is opened with keep = FF_WAN_KEEP_ALL,
+ * components: without a budget it is opened with keep = FF_CHAIN_KEEP_ALL,
  * so a worker rendering many tasks of one model loads each component once
  * (ff_wrender_loads counts the loads). With vram_budget the planner
  * (pipeline/plan.h) picks the strategy for each task's size (offload none
@@ -39,7 +39,7 @@
 #include "core/ff_err.h"
 #include "core/ff_log.h"
 #include "framefarm.pb-c.h"
-#include "pipeline/wan_pipeline.h"
+#include "pipeline/chain.h"
 
 typedef struct {
     /* stage 0 text, 1 denoise, 2 decode; a non-OK return stops the render */
@@ -63,10 +63,10 @@ void ff_wrender_free(ff_wrender *r);
 const char *ff_wrender_backend_name(const ff_wrender *r);
 const char *ff_wrender_loaded_model(const ff_wrender *r); /* NULL when none */
 
-/* How many times each component (ff_wan_component) was loaded by this
- * object's runs so far (ff_wan_component_stats.loaded summed over runs);
- * *runs: finished pipeline runs. */
-void ff_wrender_loads(const ff_wrender *r, int loads[FF_WAN_C_COUNT], int *runs);
+/* How many times each component (by index in the model's family table) was
+ * loaded by this object's runs so far (ff_component_stats.loaded summed over
+ * runs); *runs: finished pipeline runs. */
+void ff_wrender_loads(const ff_wrender *r, int loads[FF_CHAIN_MAX_COMPONENTS], int *runs);
 
 ff_status ff_wrender_run(ff_wrender *r, const Ff__ChunkTask *t, const ff_wrender_cb *cb, ff_err *err);
 

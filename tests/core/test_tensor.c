@@ -271,7 +271,51 @@ static void test_convert(void) {
     ff_tensor_free(&h);
 }
 
+/* Ranges along an axis: latent frames in (B, C, F, h, w) (axis 2) and
+ * (B, F, C, h, w) (axis 1) layouts; pack/unpack round trip; bad ranges. */
+static void test_axis_ranges(void) {
+    ff_err err = {0};
+    ff_tensor x = {0}, s = {0};
+    FF_REQUIRE_OK(ff_tensor_allocv(&x, FF_F32, &err, 5, (int64_t)2, (int64_t)3, (int64_t)5, (int64_t)2, (int64_t)4), &err);
+    float *d = x.data;
+    for (int64_t i = 0; i < ff_tensor_numel(&x); i++) d[i] = (float)i;
+    for (int axis = 1; axis <= 2; axis++) {
+        FF_REQUIRE_OK(ff_tensor_axis_slice(&x, axis, 1, 2, &s, &err), &err);
+        FF_CHECK(s.shape[axis] == 2 && s.ndim == 5);
+        int ok = 1;
+        const float *v = s.data;
+        for (int64_t a = 0; a < 2; a++)
+            for (int64_t b = 0; b < s.shape[1]; b++)
+                for (int64_t c = 0; c < s.shape[2]; c++)
+                    for (int64_t h = 0; h < 2; h++)
+                        for (int64_t w = 0; w < 4; w++) {
+                            int64_t src[5] = {a, b, c, h, w};
+                            src[axis] += 1;
+                            int64_t o = (((src[0] * 3 + src[1]) * 5 + src[2]) * 2 + src[3]) * 4 + src[4];
+                            int64_t k = (((a * s.shape[1] + b) * s.shape[2] + c) * 2 + h) * 4 + w;
+                            ok &= v[k] == d[o];
+                        }
+        FF_CHECK_MSG(ok, "axis %d: slice [1, 3) picks the wrong elements", axis);
+        /* unpack the slice into the last two frames, pack it back: the same block */
+        ff_tensor y = {0};
+        const int64_t at = x.shape[axis] - 2;
+        FF_REQUIRE_OK(ff_tensor_clone(&y, &x, &err), &err);
+        ff_tensor_axis_unpack(&y, axis, at, 2, s.data);
+        float *back = malloc(ff_tensor_nbytes(&s));
+        ff_tensor_axis_pack(&y, axis, at, 2, back);
+        FF_CHECK(back && !memcmp(back, s.data, ff_tensor_nbytes(&s)));
+        free(back);
+        ff_tensor_free(&y);
+        ff_tensor_free(&s);
+    }
+    FF_CHECK(ff_tensor_axis_slice(&x, 2, 4, 2, &s, &err) == FF_ERR_ARG && !s.data);
+    FF_CHECK(ff_tensor_axis_slice(&x, 5, 0, 1, &s, &err) == FF_ERR_ARG);
+    FF_CHECK(ff_tensor_axis_slice(&x, 1, 0, 0, &s, &err) == FF_ERR_ARG);
+    ff_tensor_free(&x);
+}
+
 int main(void) {
+    FF_RUN(test_axis_ranges);
     FF_RUN(test_f16_known_values);
     FF_RUN(test_bf16_known_values);
     FF_RUN(test_half_roundtrip_exhaustive);

@@ -13,11 +13,14 @@
 
 #include "pipeline/plan.h"
 #include "pipeline/tiny_model.h"
-#include "pipeline/wan_pipeline.h"
+#include "pipeline/chain.h"
 #include "tests/common/ff_test.h"
 #include "tests/farm/farm_test_util.h"
 #include "video/video.h"
 #include "worker/worker_render.h"
+
+/* WanPipeline's components in its family table (text_encoder, transformer, transformer_2, vae) */
+enum { WAN_TEXT = 0, WAN_DIT, WAN_DIT2, WAN_VAE };
 
 static char g_model[600];
 
@@ -49,7 +52,7 @@ static ff_status w_frames(void *user, int t0, int count, int width, int height, 
     return put(user, rgb, (size_t)count * width * height * 3, err);
 }
 
-static ff_status p_frames(void *user, const ff_wan_chunk *ch, ff_err *err) {
+static ff_status p_frames(void *user, const ff_chain_chunk *ch, ff_err *err) {
     const ff_tensor *f = ch->frames; /* (1, nt, H, W, 3) */
     size_t n = (size_t)(f->shape[1] * f->shape[2] * f->shape[3] * f->shape[4]);
     uint8_t *q = malloc(n);
@@ -93,15 +96,15 @@ static ff_status render_task(ff_wrender *r, Ff__JobSpec *s, uint32_t item, bytes
 static void reference(Ff__JobSpec *s, bytes ref[2]) {
     ff_err err = {0};
     ff_backend *be = NULL;
-    ff_wan_pipeline *p = NULL;
+    ff_chain *p = NULL;
     FF_REQUIRE_OK(ff_backend_create_by_name("cpu", 1, &be, &err), &err);
-    FF_CHECK_OK(ff_wan_pipeline_open(be, g_model, NULL, NULL, &p, &err), &err);
+    FF_CHECK_OK(ff_chain_open(be, g_model, NULL, NULL, &p, &err), &err);
     for (uint32_t i = 0; p && i < 2; i++) {
         const char *prompt, *neg;
         uint64_t seed;
         ff_jobspec_item(s, i, &prompt, &neg, &seed);
-        ff_wan_params prm;
-        ff_wan_params_default(&prm);
+        ff_chain_params prm;
+        ff_chain_params_default(p, &prm);
         prm.prompts = &prompt;
         prm.n_prompts = 1;
         prm.seeds = &seed;
@@ -114,13 +117,12 @@ static void reference(Ff__JobSpec *s, bytes ref[2]) {
         prm.max_sequence_length = s->max_sequence_length;
         prm.on_frames = p_frames;
         prm.user = &ref[i];
-        ff_wan_stats stats;
-        FF_CHECK_OK(ff_wan_pipeline_run(p, &prm, &stats, &err), &err);
+        ff_chain_stats stats;
+        FF_CHECK_OK(ff_chain_run(p, &prm, &stats, &err), &err);
         /* before: every run loads every component again */
-        FF_CHECK(stats.c[FF_WAN_C_TEXT_ENCODER].loaded == 1 && stats.c[FF_WAN_C_TRANSFORMER].loaded == 1 &&
-                 stats.c[FF_WAN_C_VAE].loaded == 1);
+        FF_CHECK(stats.c[WAN_TEXT].loaded == 1 && stats.c[WAN_DIT].loaded == 1 && stats.c[WAN_VAE].loaded == 1);
     }
-    ff_wan_pipeline_close(p);
+    ff_chain_close(p);
     ff_backend_free(be);
 }
 
@@ -136,14 +138,13 @@ static void two_tasks(const char *what, int64_t budget, int want_loads, Ff__JobS
         FF_CHECK_MSG(out.len == ref[i].len && out.len > 0 && !memcmp(out.buf, ref[i].buf, out.len),
                      "%s, item %u: %zu bytes, differ from the reference (%zu bytes)", what, i, out.len, ref[i].len);
     }
-    int loads[FF_WAN_C_COUNT], runs = 0;
+    int loads[FF_CHAIN_MAX_COMPONENTS], runs = 0;
     ff_wrender_loads(r, loads, &runs);
     FF_CHECK(runs == 2);
-    FF_CHECK_MSG(loads[FF_WAN_C_TEXT_ENCODER] == want_loads && loads[FF_WAN_C_TRANSFORMER] == want_loads &&
-                     loads[FF_WAN_C_VAE] == want_loads && loads[FF_WAN_C_TRANSFORMER_2] == 0,
-                 "%s: loads text %d transformer %d transformer_2 %d vae %d, expected %d each", what,
-                 loads[FF_WAN_C_TEXT_ENCODER], loads[FF_WAN_C_TRANSFORMER], loads[FF_WAN_C_TRANSFORMER_2],
-                 loads[FF_WAN_C_VAE], want_loads);
+    FF_CHECK_MSG(loads[WAN_TEXT] == want_loads && loads[WAN_DIT] == want_loads && loads[WAN_VAE] == want_loads &&
+                     loads[WAN_DIT2] == 0,
+                 "%s: loads text %d transformer %d transformer_2 %d vae %d, expected %d each", what, loads[WAN_TEXT],
+                 loads[WAN_DIT], loads[WAN_DIT2], loads[WAN_VAE], want_loads);
     free(out.buf);
     ff_wrender_free(r);
 }
@@ -193,7 +194,7 @@ int main(void) {
     ff_test_tmp_path("farm_wrender", tmp, sizeof tmp);
     snprintf(g_model, sizeof g_model, "%s/tiny", tmp);
     ff_err err = {0};
-    if (!ff_tiny_model_current(g_model) && ff_tiny_model_create(g_model, 1, &err)) {
+    if (!ff_tiny_model_current(FF_TINY_DEFAULT, g_model) && ff_tiny_model_create(FF_TINY_DEFAULT, g_model, 1, &err)) {
         fprintf(stderr, "tiny model: %s\n", err.msg);
         return 1;
     }

@@ -85,6 +85,35 @@ static void test_memory(void) {
     tt_free(&h, &back, &wrong, NULL);
 }
 
+/* Tensors know their backend: another backend's tensor is refused as an
+ * operand, in a transfer, and by free, naming both; the owner frees it. */
+static void test_owner(void) {
+    ff_err err = {0};
+    ff_backend *other = NULL;
+    FF_REQUIRE_OK(ff_backend_cpu_create(1, &other, &err), &err);
+    snprintf(other->name, sizeof other->name, "cpu-host"); /* tell the two apart in messages */
+    ff_tensor a, out, h = tt_rand(2, -1, 1, S(4, 3));
+    FF_REQUIRE_OK(ff_be_alloc(be, &a, FF_F32, 2, (const int64_t[]){4, 3}, &err), &err);
+    FF_REQUIRE_OK(ff_be_alloc(other, &out, FF_F32, 2, (const int64_t[]){4, 3}, &err), &err);
+    FF_CHECK(a.owner == be && out.owner == other);
+    EXPECT(ff_op_scale(other, &a, 2.0f, 0.0f, &out, E), FF_ERR_ARG, "belongs to backend cpu, not cpu-host");
+    EXPECT(ff_op_scale(be, &a, 2.0f, 0.0f, &out, E), FF_ERR_ARG, "belongs to backend cpu-host, not cpu");
+    EXPECT(ff_be_upload(other, &a, &h, E), FF_ERR_ARG, "ff_be_upload");
+    EXPECT(ff_be_download(other, &h, &a, E), FF_ERR_ARG, "belongs to backend cpu");
+    EXPECT(ff_be_release(other, &a, E), FF_ERR_ARG, "not freed");
+    FF_CHECK(a.data != NULL); /* left alone */
+    /* host tensors (no owner) still go everywhere a host tensor may; views of backend memory carry no owner */
+    FF_CHECK_OK(ff_be_upload(be, &a, &h, &err), &err);
+    ff_tensor view;
+    ff_tensor_view(&view, FF_F32, 2, a.shape, a.data, a.loc);
+    FF_CHECK_OK(ff_op_scale(other, &view, 2.0f, 0.0f, &out, &err), &err);
+    FF_CHECK_OK(ff_be_release(be, &a, &err), &err);
+    FF_CHECK(a.data == NULL);
+    ff_be_free(other, &out);
+    tt_free(&h, NULL);
+    ff_backend_free(other);
+}
+
 static void test_matrix_errors(void) {
     ff_tensor x = tt_rand(1, -1, 1, S(4, 7)), w = tt_rand(2, -1, 1, S(5, 7)), b = tt_zeros(S(5));
     ff_tensor out = tt_zeros(S(4, 5)), bad_out = tt_zeros(S(4, 6)), w_bad = tt_rand(3, -1, 1, S(5, 6));
@@ -304,6 +333,7 @@ int main(void) {
     }
     FF_RUN(test_backend_create);
     FF_RUN(test_memory);
+    FF_RUN(test_owner);
     FF_RUN(test_matrix_errors);
     FF_RUN(test_conv_errors);
     FF_RUN(test_norm_errors);

@@ -37,15 +37,15 @@ static void check_against(const char *dir, size_t n, const char *(*name_at)(cons
     ff_weights_free(w);
 }
 
-static const char *vae_name(const void *l, size_t i) { return ((const ff_wanvae_param *)l)[i].name; }
+static const char *vae_name(const void *l, size_t i) { return ((const ff_param *)l)[i].name; }
 static const int64_t *vae_shape(const void *l, size_t i, int *nd) {
-    *nd = ((const ff_wanvae_param *)l)[i].ndim;
-    return ((const ff_wanvae_param *)l)[i].shape;
+    *nd = ((const ff_param *)l)[i].ndim;
+    return ((const ff_param *)l)[i].shape;
 }
-static const char *te_name(const void *l, size_t i) { return ((const ff_umt5_param *)l)[i].name; }
+static const char *te_name(const void *l, size_t i) { return ((const ff_param *)l)[i].name; }
 static const int64_t *te_shape(const void *l, size_t i, int *nd) {
-    *nd = ((const ff_umt5_param *)l)[i].ndim;
-    return ((const ff_umt5_param *)l)[i].shape;
+    *nd = ((const ff_param *)l)[i].ndim;
+    return ((const ff_param *)l)[i].shape;
 }
 
 static void vae_case(const char *pipeline) {
@@ -54,7 +54,7 @@ static void vae_case(const char *pipeline) {
     snprintf(cfg_path, sizeof cfg_path, "%s/config.json", dir);
     ff_err err = {0};
     ff_wanvae_config cfg;
-    ff_wanvae_param *ps = NULL;
+    ff_param *ps = NULL;
     size_t n = 0;
     FF_REQUIRE_OK(ff_wanvae_config_load(cfg_path, &cfg, &err), &err);
     FF_REQUIRE_OK(ff_wanvae_params(&cfg, &ps, &n, &err), &err);
@@ -71,7 +71,7 @@ static void test_umt5(void) {
     snprintf(cfg_path, sizeof cfg_path, "%s/config.json", dir);
     ff_err err = {0};
     ff_umt5_config cfg;
-    ff_umt5_param *ps = NULL;
+    ff_param *ps = NULL;
     size_t n = 0;
     FF_REQUIRE_OK(ff_umt5_config_read(cfg_path, &cfg, &err), &err);
     FF_REQUIRE_OK(ff_umt5_params(&cfg, &ps, &n, &err), &err);
@@ -98,7 +98,7 @@ static void test_vae_attn_scales(void) {
     FF_REQUIRE_OK(ff_wanvae_config_load(cfg_path, &cfg, &err), &err);
     cfg.n_attn_scales = 1;
     cfg.attn_scales[0] = 1.0;
-    ff_wanvae_param *ps = NULL;
+    ff_param *ps = NULL;
     size_t n = 0;
     FF_REQUIRE_OK(ff_wanvae_params(&cfg, &ps, &n, &err), &err);
     int found = 0;

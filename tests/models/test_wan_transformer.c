@@ -55,7 +55,7 @@ static void check_real(const char *dir, const char *name, const char *comp, int6
     FF_CHECK(cfg.num_layers == layers);
     ff_wandit_counts c;
     FF_REQUIRE_OK(ff_wandit_count_params(&cfg, &c, &err), &err);
-    ff_wandit_param *ps;
+    ff_param *ps;
     size_t n;
     FF_REQUIRE_OK(ff_wandit_params(&cfg, NULL, &ps, &n, &err), &err);
     int64_t sum = 0;
@@ -226,7 +226,7 @@ typedef struct {
 
 /* A streaming stand-in: before a block, swap each weight for a fresh copy
  * (as an upload would); after it, free the copy and restore the original. */
-static ff_status hook_before(void *user, int index, ff_wandit_block *blk, ff_wandit_param *ps, size_t n, ff_err *err) {
+static ff_status hook_before(void *user, int index, ff_wandit_block *blk, ff_param *ps, size_t n, ff_err *err) {
     hook_state *h = user;
     h->before++;
     h->last_index = index;
@@ -242,7 +242,7 @@ static ff_status hook_before(void *user, int index, ff_wandit_block *blk, ff_wan
     return FF_OK;
 }
 
-static ff_status hook_after(void *user, int index, ff_wandit_block *blk, ff_wandit_param *ps, size_t n, ff_err *err) {
+static ff_status hook_after(void *user, int index, ff_wandit_block *blk, ff_param *ps, size_t n, ff_err *err) {
     hook_state *h = user;
     h->after++;
     for (size_t i = 0; i < n; i++) {
@@ -488,7 +488,7 @@ static void test_forward_image(void) {
     FF_REQUIRE_OK(ff_wandit_forward_host_image(m, be, &x, &t, &text, &img, &hooks, &yh, &err), &err);
     FF_CHECK(hs.before == 2 && hs.after == 2 && hs.n_params == 32 && hs.names_ok);
     FF_CHECK(ff_tensor_equal(&yh, &y));
-    ff_wandit_param bp[FF_WANDIT_BLOCK_PARAMS_MAX];
+    ff_param bp[FF_WANDIT_BLOCK_PARAMS_MAX];
     size_t nb = ff_wandit_block_params(&m->cfg, 1, &m->blocks[1], bp);
     int found = 0;
     for (size_t i = 0; i < nb; i++)

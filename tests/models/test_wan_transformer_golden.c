@@ -26,7 +26,7 @@ typedef struct {
 
 /* Block streaming on the CPU backend: each block's weights are copied into
  * backend buffers just before it runs and released after it. */
-static ff_status stream_before(void *user, int index, ff_wandit_block *blk, ff_wandit_param *ps, size_t n, ff_err *err) {
+static ff_status stream_before(void *user, int index, ff_wandit_block *blk, ff_param *ps, size_t n, ff_err *err) {
     stream_state *s = user;
     s->n++;
     ff_status st = FF_OK;
@@ -40,7 +40,7 @@ static ff_status stream_before(void *user, int index, ff_wandit_block *blk, ff_w
     return st;
 }
 
-static ff_status stream_after(void *user, int index, ff_wandit_block *blk, ff_wandit_param *ps, size_t n, ff_err *err) {
+static ff_status stream_after(void *user, int index, ff_wandit_block *blk, ff_param *ps, size_t n, ff_err *err) {
     stream_state *s = user;
     for (size_t i = 0; i < n; i++) {
         ff_be_free(s->be, ps[i].slot);

@@ -114,7 +114,7 @@ int main(void) {
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", base);
     if (system(cmd) != 0) return 1;
     ff_err err = {0};
-    if (ff_tiny_model_create(g_tiny, 0, &err) || ff_backend_cpu_create(0, &be, &err)) {
+    if (ff_tiny_model_create(FF_TINY_DEFAULT, g_tiny, 0, &err) || ff_backend_cpu_create(0, &be, &err)) {
         fprintf(stderr, "setup: %s\n", err.msg);
         return 1;
     }

@@ -1,7 +1,7 @@
 /* Component residency and block streaming from the file in the whole
  * pipeline (CPU backend, device pool attached), on the embedded tiny model
  * and, when present, the golden tiny Wan 2.2 A14B pipeline (two experts):
- *  - keep = FF_WAN_KEEP_ALL (offload "none"): two runs of one pipeline
+ *  - keep = FF_CHAIN_KEEP_ALL (offload "none"): two runs of one pipeline
  *    object give the frames of a plain run; the first run loads every
  *    component, the second loads none (they stayed resident: the pool still
  *    holds their weights between the runs) and its pool peak is no higher;
@@ -18,14 +18,14 @@
 #include "kernels/ops.h"
 #include "offload/pool.h"
 #include "pipeline/tiny_model.h"
-#include "pipeline/wan_pipeline.h"
+#include "pipeline/chain.h"
 
 typedef struct {
     unsigned char *buf;
     size_t n, cap;
 } frames;
 
-static ff_status on_frames(void *user, const ff_wan_chunk *ch, ff_err *err) {
+static ff_status on_frames(void *user, const ff_chain_chunk *ch, ff_err *err) {
     frames *f = user;
     size_t n = ff_tensor_nbytes(ch->frames);
     if (f->n + n > f->cap) {
@@ -39,11 +39,11 @@ static ff_status on_frames(void *user, const ff_wan_chunk *ch, ff_err *err) {
     return FF_OK;
 }
 
-static ff_status run_once(ff_wan_pipeline *p, frames *f, ff_wan_stats *stats, ff_err *err) {
+static ff_status run_once(ff_chain *p, frames *f, ff_chain_stats *stats, ff_err *err) {
     static const char *const prompts[1] = {"a red fox in the snow"};
     static const uint64_t seeds[1] = {7};
-    ff_wan_params prm;
-    ff_wan_params_default(&prm);
+    ff_chain_params prm;
+    ff_chain_params_default(p, &prm);
     prm.prompts = prompts;
     prm.n_prompts = 1;
     prm.seeds = seeds;
@@ -57,7 +57,7 @@ static ff_status run_once(ff_wan_pipeline *p, frames *f, ff_wan_stats *stats, ff
     prm.on_frames = on_frames;
     prm.user = f;
     f->n = 0;
-    return ff_wan_pipeline_run(p, &prm, stats, err);
+    return ff_chain_run(p, &prm, stats, err);
 }
 
 static int same(const frames *a, const frames *b) { return a->n == b->n && a->n && !memcmp(a->buf, b->buf, a->n); }
@@ -66,28 +66,27 @@ static void check_model(const char *dir, int has_t2) {
     ff_err err = {0};
     ff_backend *be = NULL;
     FF_REQUIRE_OK(ff_backend_cpu_create(1, &be, &err), &err);
-    const ff_wan_component comps[4] = {FF_WAN_C_TEXT_ENCODER, FF_WAN_C_TRANSFORMER, FF_WAN_C_TRANSFORMER_2, FF_WAN_C_VAE};
     for (int dt = 0; dt < 2; dt++) {
-        ff_wan_open_opts base = {0};
-        base.dit_weight_dtype = dt ? FF_BF16 : FF_F32;
+        ff_chain_opts base = {0};
+        base.weight_dtype = dt ? FF_BF16 : FF_F32;
         frames ref = {0};
-        ff_wan_pipeline *p = NULL;
-        FF_REQUIRE_OK(ff_wan_pipeline_open(be, dir, &base, NULL, &p, &err), &err);
+        ff_chain *p = NULL;
+        FF_REQUIRE_OK(ff_chain_open(be, dir, &base, NULL, &p, &err), &err);
         FF_CHECK_OK(run_once(p, &ref, NULL, &err), &err);
-        ff_wan_pipeline_close(p);
+        ff_chain_close(p);
 
         /* keep everything resident across two runs */
         {
             ff_pool *pool = NULL;
             FF_REQUIRE_OK(ff_pool_create("device", 0, &pool, &err), &err);
             FF_REQUIRE_OK(ff_pool_attach(pool, be, &err), &err);
-            ff_wan_open_opts oo = base;
-            oo.keep = FF_WAN_KEEP_ALL;
+            ff_chain_opts oo = base;
+            oo.keep = FF_CHAIN_KEEP_ALL;
             oo.device_pool = pool;
             frames f = {0};
-            ff_wan_stats s1, s2;
+            ff_chain_stats s1, s2;
             ff_pool_stats ps1, ps2, between;
-            FF_REQUIRE_OK(ff_wan_pipeline_open(be, dir, &oo, NULL, &p, &err), &err);
+            FF_REQUIRE_OK(ff_chain_open(be, dir, &oo, NULL, &p, &err), &err);
             FF_CHECK_OK(run_once(p, &f, &s1, &err), &err);
             FF_CHECK_MSG(same(&f, &ref), "%s dtype %d keep: run 1 frames differ", dir, dt);
             ff_pool_stats_get(pool, &ps1);
@@ -96,17 +95,16 @@ static void check_model(const char *dir, int has_t2) {
             FF_CHECK_OK(run_once(p, &f, &s2, &err), &err);
             FF_CHECK_MSG(same(&f, &ref), "%s dtype %d keep: run 2 frames differ", dir, dt);
             ff_pool_stats_get(pool, &ps2);
-            for (int c = 0; c < 4; c++) {
-                if (comps[c] == FF_WAN_C_TRANSFORMER_2 && !has_t2) continue;
-                FF_CHECK_MSG(s1.c[comps[c]].used && s1.c[comps[c]].loaded, "%s: run 1 did not load %s", dir,
-                             ff_wan_component_name(comps[c]));
-                FF_CHECK_MSG(s2.c[comps[c]].used && !s2.c[comps[c]].loaded, "%s: run 2 loaded %s again", dir,
-                             ff_wan_component_name(comps[c]));
+            FF_CHECK(ff_chain_n_components(p) == 4 && ff_chain_component_present(p, 2) == has_t2);
+            for (int c = 0; c < ff_chain_n_components(p); c++) {
+                if (!ff_chain_component_present(p, c)) continue;
+                FF_CHECK_MSG(s1.c[c].used && s1.c[c].loaded, "%s: run 1 did not load %s", dir, ff_chain_component_name(p, c));
+                FF_CHECK_MSG(s2.c[c].used && !s2.c[c].loaded, "%s: run 2 loaded %s again", dir, ff_chain_component_name(p, c));
             }
             FF_CHECK_MSG(between.cur > 0 && ps2.cur == between.cur, "%s: resident weights %zu after run 1, %zu after run 2",
                          dir, between.cur, ps2.cur);
             FF_CHECK_MSG(ps2.peak <= ps1.peak, "%s: run 2 peak %zu above run 1's %zu", dir, ps2.peak, ps1.peak);
-            ff_wan_pipeline_close(p);
+            ff_chain_close(p);
             ff_pool_stats_get(pool, &ps2);
             FF_CHECK_MSG(ps2.cur == 0, "%s: %zu bytes left after close", dir, ps2.cur);
             fprintf(stderr, "%s dtype %d keep all: resident between runs %zu, peaks %zu / %zu\n", dir, dt, between.cur,
@@ -123,22 +121,22 @@ static void check_model(const char *dir, int has_t2) {
                     ff_pool *pool = NULL;
                     FF_REQUIRE_OK(ff_pool_create("device", 0, &pool, &err), &err);
                     FF_REQUIRE_OK(ff_pool_attach(pool, be, &err), &err);
-                    ff_wan_open_opts oo = base;
-                    oo.dit_offload = 1;
-                    oo.dit_group = k;
-                    oo.dit_widen = widen;
-                    oo.dit_from_file = 1;
+                    ff_chain_opts oo = base;
+                    oo.stream = 1;
+                    oo.group = k;
+                    oo.widen = widen;
+                    oo.from_file = 1;
                     oo.device_pool = pool;
-                    oo.keep = keep ? FF_WAN_KEEP_ALL : 0;
+                    oo.keep = keep ? FF_CHAIN_KEEP_ALL : 0;
                     frames f = {0};
-                    FF_REQUIRE_OK(ff_wan_pipeline_open(be, dir, &oo, NULL, &p, &err), &err);
+                    FF_REQUIRE_OK(ff_chain_open(be, dir, &oo, NULL, &p, &err), &err);
                     for (int run = 0; run < 1 + keep; run++) {
                         ff_status st = run_once(p, &f, NULL, &err);
                         FF_CHECK_MSG(st == FF_OK, "%s: %s", dir, err.msg);
                         FF_CHECK_MSG(same(&f, &ref), "%s dtype %d k %d widen %d keep %d run %d: frames differ", dir, dt,
                                      k, widen, keep, run);
                     }
-                    ff_wan_pipeline_close(p);
+                    ff_chain_close(p);
                     ff_pool_stats s;
                     ff_pool_stats_get(pool, &s);
                     FF_CHECK(s.cur == 0);
@@ -155,7 +153,7 @@ static void test_tiny(void) {
     char dir[4200];
     ff_test_tmp_path("pipeline_keep_tiny", dir, sizeof dir);
     ff_err err = {0};
-    FF_REQUIRE_OK(ff_tiny_model_ensure(dir, NULL, &err), &err);
+    FF_REQUIRE_OK(ff_tiny_model_ensure(FF_TINY_DEFAULT, dir, NULL, &err), &err);
     check_model(dir, 0);
 }
 

@@ -17,7 +17,7 @@
 #include "kernels/ops.h"
 #include "offload/pool.h"
 #include "pipeline/plan.h"
-#include "pipeline/wan_pipeline.h"
+#include "pipeline/chain.h"
 
 #define H 48
 #define W 32
@@ -34,14 +34,14 @@ typedef struct {
     size_t fcap;
 } probe;
 
-static ff_status on_progress(void *user, const ff_wan_progress *pr, ff_err *err) {
+static ff_status on_progress(void *user, const ff_chain_progress *pr, ff_err *err) {
     probe *pb = user;
     (void)err;
     if (!pb->pool) return FF_OK;
-    if (pr->stage == FF_WAN_STAGE_DENOISE && pr->done == 0) {
+    if (pr->stage == FF_STAGE_DENOISE && pr->done == 0) {
         ff_pool_reset_peak(pb->pool);
         ff_pool_set_budget(pb->pool, pb->dit_budget);
-    } else if (pr->stage == FF_WAN_STAGE_DENOISE && pr->done == pr->total) {
+    } else if (pr->stage == FF_STAGE_DENOISE && pr->done == pr->total) {
         ff_pool_stats s;
         ff_pool_stats_get(pb->pool, &s);
         pb->dit_peak = s.peak;
@@ -51,7 +51,7 @@ static ff_status on_progress(void *user, const ff_wan_progress *pr, ff_err *err)
     return FF_OK;
 }
 
-static ff_status on_frames(void *user, const ff_wan_chunk *ch, ff_err *err) {
+static ff_status on_frames(void *user, const ff_chain_chunk *ch, ff_err *err) {
     probe *pb = user;
     size_t n = ff_tensor_nbytes(ch->frames);
     if (pb->nframes_bytes + n > pb->fcap) {
@@ -73,15 +73,15 @@ static ff_status on_inter(void *user, const char *name, int64_t step, const ff_t
     return ff_tensor_clone(&pb->latents, t, err);
 }
 
-static ff_status run(ff_backend *be, const char *dir, const ff_wan_open_opts *oo, int tiling, int slicing, probe *pb,
+static ff_status run(ff_backend *be, const char *dir, const ff_chain_opts *oo, int tiling, int slicing, probe *pb,
                      ff_err *err) {
-    ff_wan_pipeline *p = NULL;
-    ff_status st = ff_wan_pipeline_open(be, dir, oo, NULL, &p, err);
+    ff_chain *p = NULL;
+    ff_status st = ff_chain_open(be, dir, oo, NULL, &p, err);
     if (st) return st;
     static const char *const prompts[2] = {"a red fox in the snow", "waves at dusk"};
     static const uint64_t seeds[1] = {42};
-    ff_wan_params prm;
-    ff_wan_params_default(&prm);
+    ff_chain_params prm;
+    ff_chain_params_default(p, &prm);
     prm.prompts = prompts;
     prm.n_prompts = 2;
     prm.seeds = seeds;
@@ -101,8 +101,8 @@ static ff_status run(ff_backend *be, const char *dir, const ff_wan_open_opts *oo
     prm.on_intermediate = on_inter;
     prm.user = pb;
     pb->nframes_bytes = 0;
-    st = ff_wan_pipeline_run(p, &prm, NULL, err);
-    ff_wan_pipeline_close(p);
+    st = ff_chain_run(p, &prm, NULL, err);
+    ff_chain_close(p);
     return st;
 }
 
@@ -137,11 +137,11 @@ static void check_pipeline(const char *name) {
             ff_pool *pool = NULL;
             FF_REQUIRE_OK(ff_pool_create("device", 0, &pool, &err), &err);
             FF_REQUIRE_OK(ff_pool_attach(pool, be, &err), &err);
-            ff_wan_open_opts oo = {0};
-            oo.dit_weight_dtype = FF_F32;
+            ff_chain_opts oo = {0};
+            oo.weight_dtype = FF_F32;
             oo.device_pool = pool;
-            oo.dit_offload = strat ? 1 : 0;
-            oo.dit_group = strat;
+            oo.stream = strat ? 1 : 0;
+            oo.group = strat;
             probe pb = {0};
             pb.pool = pool;
             /* denoise budget below the all-resident need (the tiny transformers
@@ -149,8 +149,8 @@ static void check_pipeline(const char *name) {
              * test_stream_dit covers budgets only streaming meets); decode
              * budget: the predicted VAE peak (tiling: not predicted exactly,
              * unbudgeted, reported) */
-            pb.dit_budget = none.st[FF_PLAN_DIT1].peak - 1;
-            pb.vae_budget = tiling ? 0 : pv.st[FF_PLAN_VAE].peak;
+            pb.dit_budget = ff_plan_find_stage(&none, "transformer")->peak - 1;
+            pb.vae_budget = tiling ? 0 : ff_plan_find_stage(&pv, "vae")->peak;
             ff_status st = run(be, dir, &oo, tiling, slicing, &pb, &err);
             FF_CHECK_MSG(st == FF_OK, "%s vae opt %d strategy %d: %s", name, vopt, strat, err.msg);
             if (!st) {
@@ -166,7 +166,7 @@ static void check_pipeline(const char *name) {
                 FF_CHECK(s.cur == 0); /* everything given back */
                 fprintf(stderr, "%s vae opt %d strategy %s: denoise peak %zu (budget %zu), decode peak %zu (predicted %zu)\n",
                         name, vopt, strat == 0 ? "model" : strat == 1 ? "sequential k=1" : "sequential k=2",
-                        pb.dit_peak, pb.dit_budget, s.peak, pv.st[FF_PLAN_VAE].peak);
+                        pb.dit_peak, pb.dit_budget, s.peak, ff_plan_find_stage(&pv, "vae")->peak);
             }
             ff_tensor_free(&pb.latents);
             free(pb.fbuf);
@@ -178,11 +178,11 @@ static void check_pipeline(const char *name) {
             ff_pool *pool = NULL;
             FF_REQUIRE_OK(ff_pool_create("device", 0, &pool, &err), &err);
             FF_REQUIRE_OK(ff_pool_attach(pool, be, &err), &err);
-            ff_wan_open_opts oo = {0};
+            ff_chain_opts oo = {0};
             oo.device_pool = pool;
             probe pb = {0};
             pb.pool = pool;
-            pb.dit_budget = model.st[FF_PLAN_DIT1].peak - 1;
+            pb.dit_budget = ff_plan_find_stage(&model, "transformer")->peak - 1;
             ff_err e2 = {0};
             FF_CHECK(run(be, dir, &oo, 0, 0, &pb, &e2) == FF_ERR_BUDGET);
             FF_CHECK_MSG(strstr(e2.msg, "over budget") && strstr(e2.msg, "in transformer"), "%s", e2.msg);

@@ -16,8 +16,17 @@
 #include "models/wan_transformer.h"
 #include "models/wan_vae.h"
 #include "offload/pool.h"
-#include "pipeline/offload_dit.h"
+#include "pipeline/offload_model.h"
 #include "pipeline/plan.h"
+
+/* The Wan transformer through pipeline/offload_model.h: one forward with d's
+ * block hooks, and the device bytes of a placement from the config. */
+static ff_status dit_forward(ff_offload_model *d, ff_wandit_model *m, ff_backend *be, const ff_tensor *x, const ff_tensor *t,
+                             const ff_tensor *text, ff_tensor *out, ff_err *err) {
+    ff_denoiser_in in = {.x = x, .timestep = t, .text = text};
+    return ff_offload_denoise(&ff_comp_wandit, m, be, d, &in, out, err);
+}
+
 
 static int pipe_dir(const char *name, char *buf, size_t n) {
     const char *g = getenv("FF_GOLDEN");
@@ -80,33 +89,34 @@ static void measure_pipeline(const char *name) {
         ff_tensor_free(&ids);
         ff_tensor_free(&mask);
         /* on the CPU backend the weights are host tensors the pool does not see: add them */
-        size_t meas = s.peak + pm.st[FF_PLAN_TEXT].weights;
-        FF_CHECK_MSG(within(pm.st[FF_PLAN_TEXT].peak, meas, 0.10), "%s text: predicted %zu, measured %zu", name,
-                     pm.st[FF_PLAN_TEXT].peak, meas);
+        size_t meas = s.peak + ff_plan_find_stage(&pm, "text_encoder")->weights;
+        FF_CHECK_MSG(within(ff_plan_find_stage(&pm, "text_encoder")->peak, meas, 0.10), "%s text: predicted %zu, measured %zu", name,
+                     ff_plan_find_stage(&pm, "text_encoder")->peak, meas);
         fprintf(stderr, "%s text_encoder: predicted %zu, measured %zu (weights %zu host-side)\n", name,
-                pm.st[FF_PLAN_TEXT].peak, meas, pm.st[FF_PLAN_TEXT].weights);
+                ff_plan_find_stage(&pm, "text_encoder")->peak, meas, ff_plan_find_stage(&pm, "text_encoder")->weights);
     }
 
     /* transformer: resident and streamed (k = 1), the pipeline's buffers */
     for (int e = 0; e < 2; e++) {
-        const int idx = FF_PLAN_DIT1 + e;
-        if (!pm.st[idx].present) continue;
+        const ff_plan_stage *sm = ff_plan_find_stage(&pm, e ? "transformer_2" : "transformer"),
+                            *ss = ff_plan_find_stage(&ps, e ? "transformer_2" : "transformer");
+        if (!sm || !sm->present) continue;
         snprintf(sub, sizeof sub, "%s/%s", dir, e ? "transformer_2" : "transformer");
         ff_wandit_model *m = NULL;
         FF_REQUIRE_OK(ff_wandit_load_as(sub, FF_F32, &m, &err), &err);
         int64_t lat[5];
         for (int i = 0; i < 5; i++) lat[i] = pm.latent[i];
         for (int mode = 0; mode < 2; mode++) {
-            const ff_plan *p = mode ? &ps : &pm;
+            const ff_plan_stage *pst = mode ? ss : sm;
             ff_pool_reset_peak(pool);
             ff_offload_opts o;
             ff_offload_opts_default(&o);
             o.mode = mode ? FF_OFFLOAD_STREAM : FF_OFFLOAD_RESIDENT;
             o.group = 1;
             o.device_pool = pool;
-            ff_offload_dit *d = NULL;
+            ff_offload_model *d = NULL;
             ff_tensor dx = {0}, dout = {0}, dc = {0}, du = {0}, t = {0};
-            FF_REQUIRE_OK(ff_offload_dit_create(m, be, &o, &d, &err), &err);
+            FF_REQUIRE_OK(ff_offload_model_create_for(&ff_comp_wandit, m, be, &o, &d, &err), &err);
             int64_t ts[3] = {1, TEXT_LEN, m->cfg.text_dim};
             FF_CHECK_OK(ff_be_alloc(be, &dx, FF_F32, 5, lat, &err), &err);
             FF_CHECK_OK(ff_be_alloc(be, &dout, FF_F32, 5, lat, &err), &err);
@@ -114,16 +124,16 @@ static void measure_pipeline(const char *name) {
             FF_CHECK_OK(ff_be_alloc(be, &du, FF_F32, 3, ts, &err), &err);
             FF_CHECK_OK(ff_tensor_allocv(&t, FF_I64, &err, 1, 1LL), &err);
             ((int64_t *)t.data)[0] = 500;
-            FF_CHECK_OK(ff_offload_dit_forward(d, &dx, &t, &dc, &dout, &err), &err);
-            FF_CHECK_OK(ff_offload_dit_forward(d, &dx, &t, &du, &dout, &err), &err);
+            FF_CHECK_OK(dit_forward(d, m, be, &dx, &t, &dc, &dout, &err), &err);
+            FF_CHECK_OK(dit_forward(d, m, be, &dx, &t, &du, &dout, &err), &err);
             ff_pool_stats_get(pool, &s);
             ff_be_free(be, &dx), ff_be_free(be, &dout), ff_be_free(be, &dc), ff_be_free(be, &du);
             ff_tensor_free(&t);
-            ff_offload_dit_free(d);
-            FF_CHECK_MSG(within(p->st[idx].peak, s.peak, 0.10), "%s %s mode %d: predicted %zu, measured %zu", name,
-                         p->st[idx].name, mode, p->st[idx].peak, s.peak);
-            fprintf(stderr, "%s %s (%s): predicted %zu, measured %zu\n", name, p->st[idx].name,
-                    mode ? "sequential k=1" : "model", p->st[idx].peak, s.peak);
+            ff_offload_model_free(d);
+            FF_CHECK_MSG(within(pst->peak, s.peak, 0.10), "%s %s mode %d: predicted %zu, measured %zu", name, pst->name,
+                         mode, pst->peak, s.peak);
+            fprintf(stderr, "%s %s (%s): predicted %zu, measured %zu\n", name, pst->name, mode ? "sequential k=1" : "model",
+                    pst->peak, s.peak);
         }
         ff_wandit_free(m);
     }
@@ -146,9 +156,9 @@ static void measure_pipeline(const char *name) {
         ff_wanvae_free(v);
         ff_tensor_free(&z);
         ff_tensor_free(&vid);
-        FF_CHECK_MSG(within(pm.st[FF_PLAN_VAE].peak, s.peak, 0.10), "%s vae: predicted %zu, measured %zu", name,
-                     pm.st[FF_PLAN_VAE].peak, s.peak);
-        fprintf(stderr, "%s vae: predicted %zu, measured %zu\n", name, pm.st[FF_PLAN_VAE].peak, s.peak);
+        FF_CHECK_MSG(within(ff_plan_find_stage(&pm, "vae")->peak, s.peak, 0.10), "%s vae: predicted %zu, measured %zu", name,
+                     ff_plan_find_stage(&pm, "vae")->peak, s.peak);
+        fprintf(stderr, "%s vae: predicted %zu, measured %zu\n", name, ff_plan_find_stage(&pm, "vae")->peak, s.peak);
     }
     ff_pool_free(pool);
     ff_backend_free(be);

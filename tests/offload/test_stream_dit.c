@@ -27,7 +27,16 @@
 #include "kernels/ops.h"
 #include "models/wan_transformer.h"
 #include "offload/pool.h"
-#include "pipeline/offload_dit.h"
+#include "pipeline/offload_model.h"
+
+/* The Wan transformer through pipeline/offload_model.h: one forward with d's
+ * block hooks, and the device bytes of a placement from the config. */
+static ff_status dit_forward(ff_offload_model *d, ff_wandit_model *m, ff_backend *be, const ff_tensor *x, const ff_tensor *t,
+                             const ff_tensor *text, ff_tensor *out, ff_err *err) {
+    ff_denoiser_in in = {.x = x, .timestep = t, .text = text};
+    return ff_offload_denoise(&ff_comp_wandit, m, be, d, &in, out, err);
+}
+
 
 /* Model width and input size of a fixture. */
 typedef struct {
@@ -135,14 +144,16 @@ static ff_backend *cuda_or_note(const char *what) {
  * the output, free. *peak: pool peak over it. */
 static ff_status run_mode(fixture *f, const ff_offload_opts *o, ff_tensor *y, size_t *peak, ff_offload_stats *stats,
                           ff_err *err) {
-    ff_offload_dit *d = NULL;
+    ff_offload_model *d = NULL;
+    ff_offload_opts named = *o;
+    if (!named.name) named.name = "transformer"; /* the chain names it after the component */
     ff_pool_reset_peak(f->pool);
-    ff_status st = ff_offload_dit_create(f->m, f->be, o, &d, err);
-    for (int rep = 0; rep < 2 && !st; rep++) st = ff_offload_dit_forward(d, &f->dx, &f->t, &f->dtext, &f->dout, err);
+    ff_status st = ff_offload_model_create_for(&ff_comp_wandit, f->m, f->be, &named, &d, err);
+    for (int rep = 0; rep < 2 && !st; rep++) st = dit_forward(d, f->m, f->be, &f->dx, &f->t, &f->dtext, &f->dout, err);
     if (!st) st = ff_tensor_alloc(y, FF_F32, 5, f->dout.shape, err);
     if (!st) st = ff_be_download(f->be, y, &f->dout, err);
-    if (d && stats) ff_offload_dit_stats(d, stats);
-    ff_offload_dit_free(d);
+    if (d && stats) ff_offload_model_stats(d, stats);
+    ff_offload_model_free(d);
     ff_pool_stats s;
     ff_pool_stats_get(f->pool, &s);
     *peak = s.peak;
@@ -151,7 +162,7 @@ static ff_status run_mode(fixture *f, const ff_offload_opts *o, ff_tensor *y, si
 
 /* Host data pointers of every parameter, to check they come back. */
 static void **host_ptrs(ff_wandit_model *m, size_t *n) {
-    ff_wandit_param *ps;
+    ff_param *ps;
     if (ff_wandit_params(&m->cfg, m, &ps, n, NULL)) return NULL;
     void **p = malloc(*n * sizeof *p);
     for (size_t i = 0; p && i < *n; i++) p[i] = ps[i].slot->data;
@@ -192,7 +203,8 @@ static void modes_bit_identical(ff_backend *be) {
     FF_REQUIRE_OK(run_mode(&f, &o, &ref, &peak_res, &st, &err), &err);
     FF_CHECK(same_ptrs(f.m, orig, np));
     size_t res_b, ring_b, blk_b;
-    FF_CHECK_OK(ff_offload_dit_device_bytes(&f.m->cfg, FF_F32, &o, &res_b, &ring_b, &blk_b, &err), &err);
+    FF_CHECK_OK(ff_offload_class_device_bytes(&ff_comp_wandit, &f.m->cfg, FF_F32, &o, &res_b, &ring_b, &blk_b, &err),
+                        &err);
     FF_CHECK(st.resident_bytes == res_b && ring_b == 0);
     size_t act = 0;
     FF_CHECK_OK(ff_wandit_activation_bytes(&f.m->cfg, f.x.shape, f.text.shape[1], 0, 0, &act, &err), &err);
@@ -227,7 +239,8 @@ static void modes_bit_identical(ff_backend *be) {
                      ff_rel_l2(&y, &ref));
         FF_CHECK_MSG(pk <= budget && pk < peak_res, "k %d ring %d: peak %zu, budget %zu", ks[c], rings[c], pk, budget);
         {
-            FF_CHECK_OK(ff_offload_dit_device_bytes(&f.m->cfg, FF_F32, &o, &res_b, &ring_b, &blk_b, &err), &err);
+            FF_CHECK_OK(ff_offload_class_device_bytes(&ff_comp_wandit, &f.m->cfg, FF_F32, &o, &res_b, &ring_b, &blk_b, &err),
+                        &err);
             FF_CHECK(st.resident_bytes == res_b && st.ring_bytes == ring_b && st.block_bytes == blk_b);
             FF_CHECK(pk == f.base + res_b + ring_b + act);
             FF_CHECK(st.block_uploads == 2 * 8); /* two forwards of 8 blocks */
@@ -255,11 +268,11 @@ static void test_bf16_weights(void) {
         fixture_free(&f);
         return;
     }
-    ff_wandit_param *ps;
+    ff_param *ps;
     size_t np;
     FF_REQUIRE_OK(ff_wandit_params(&f.m->cfg, f.m, &ps, &np, &err), &err);
     for (size_t i = 0; i < np; i++) {
-        if (ff_offload_dit_stored_dtype(&ps[i], FF_BF16) != FF_BF16) continue;
+        if (ff_wandit_param_dtype(&ps[i], FF_BF16) != FF_BF16) continue;
         ff_tensor b = {0};
         FF_REQUIRE_OK(ff_tensor_alloc(&b, FF_BF16, ps[i].slot->ndim, ps[i].slot->shape, &err), &err);
         FF_REQUIRE_OK(ff_tensor_convert(&b, ps[i].slot, &err), &err);
@@ -277,7 +290,8 @@ static void test_bf16_weights(void) {
         ff_offload_stats st;
         FF_REQUIRE_OK(run_mode(&f, &o, &ref, &pk_res, &st, &err), &err);
         size_t res_b, ring_b, blk_b;
-        FF_CHECK_OK(ff_offload_dit_device_bytes(&f.m->cfg, FF_BF16, &o, &res_b, &ring_b, &blk_b, &err), &err);
+        FF_CHECK_OK(ff_offload_class_device_bytes(&ff_comp_wandit, &f.m->cfg, FF_BF16, &o, &res_b, &ring_b, &blk_b, &err),
+                    &err);
         FF_CHECK(st.resident_bytes == res_b);
         FF_CHECK(widen ? st.staging_bytes > 0 : st.staging_bytes == 0);
         o.mode = FF_OFFLOAD_STREAM;
@@ -285,7 +299,8 @@ static void test_bf16_weights(void) {
         FF_CHECK_OK(run_mode(&f, &o, &y, &pk, &st, &err), &err);
         FF_CHECK_MSG(ff_tensor_equal(&y, &ref), "widen %d: rel l2 %g", widen, ff_rel_l2(&y, &ref));
         FF_CHECK(pk < pk_res);
-        FF_CHECK_OK(ff_offload_dit_device_bytes(&f.m->cfg, FF_BF16, &o, &res_b, &ring_b, &blk_b, &err), &err);
+        FF_CHECK_OK(ff_offload_class_device_bytes(&ff_comp_wandit, &f.m->cfg, FF_BF16, &o, &res_b, &ring_b, &blk_b, &err),
+                    &err);
         FF_CHECK(st.ring_bytes == ring_b && st.block_bytes == blk_b);
         ff_tensor_free(&ref);
         ff_tensor_free(&y);
@@ -309,15 +324,15 @@ static void test_failed_forward(void) {
     ff_offload_opts_default(&o);
     o.mode = FF_OFFLOAD_STREAM;
     o.device_pool = f.pool;
-    ff_offload_dit *d = NULL;
-    FF_REQUIRE_OK(ff_offload_dit_create(f.m, f.be, &o, &d, &err), &err);
+    ff_offload_model *d = NULL;
+    FF_REQUIRE_OK(ff_offload_model_create_for(&ff_comp_wandit, f.m, f.be, &o, &d, &err), &err);
     ff_tensor bad = {0};
     FF_REQUIRE_OK(ff_be_alloc(f.be, &bad, FF_F32, 3, (int64_t[]){2, 5, 9}, &err), &err);
     ff_err e2 = {0};
-    FF_CHECK(ff_offload_dit_forward(d, &f.dx, &f.t, &bad, &f.dout, &e2) == FF_ERR_SHAPE);
-    FF_CHECK_OK(ff_offload_dit_forward(d, &f.dx, &f.t, &f.dtext, &f.dout, &err), &err);
+    FF_CHECK(dit_forward(d, f.m, f.be, &f.dx, &f.t, &bad, &f.dout, &e2) == FF_ERR_SHAPE);
+    FF_CHECK_OK(dit_forward(d, f.m, f.be, &f.dx, &f.t, &f.dtext, &f.dout, &err), &err);
     ff_be_free(f.be, &bad);
-    ff_offload_dit_free(d);
+    ff_offload_model_free(d);
     FF_CHECK(same_ptrs(f.m, orig, np));
     free(orig);
     fixture_free(&f);
@@ -348,7 +363,7 @@ static void stress(ff_backend *be, const fixture_size *z) {
     ff_tensor outs[STRESS_RUNS] = {{0}}, ref = {0}, y = {0};
     ff_offload_opts o;
     ff_offload_opts_default(&o);
-    ff_offload_dit *d = NULL;
+    ff_offload_model *d = NULL;
     size_t pk;
     FF_REQUIRE_OK(run_mode(&f, &o, &ref, &pk, NULL, &err), &err); /* resident */
     FF_REQUIRE_OK(ff_tensor_alloc(&y, FF_F32, 5, f.dout.shape, &err), &err);
@@ -359,9 +374,9 @@ static void stress(ff_backend *be, const fixture_size *z) {
         o.mode = FF_OFFLOAD_STREAM;
         o.group = ks[c];
         o.ring = rings[c];
-        FF_REQUIRE_OK(ff_offload_dit_create(f.m, f.be, &o, &d, &err), &err);
+        FF_REQUIRE_OK(ff_offload_model_create_for(&ff_comp_wandit, f.m, f.be, &o, &d, &err), &err);
         for (int r = 0; r < STRESS_RUNS; r++)
-            FF_CHECK_OK(ff_offload_dit_forward(d, &f.dx, &f.t, &f.dtext, &outs[r], &err), &err);
+            FF_CHECK_OK(dit_forward(d, f.m, f.be, &f.dx, &f.t, &f.dtext, &outs[r], &err), &err);
         int bad = 0;
         for (int r = 0; r < STRESS_RUNS; r++) {
             FF_CHECK_OK(ff_be_download(f.be, &y, &outs[r], &err), &err);
@@ -374,11 +389,11 @@ static void stress(ff_backend *be, const fixture_size *z) {
         FF_CHECK_MSG(bad == 0, "%s k %d ring %d: %d of %d streamed forwards differ", ff_backend_name(f.be), ks[c],
                      rings[c], bad, STRESS_RUNS);
         ff_offload_stats st;
-        ff_offload_dit_stats(d, &st);
+        ff_offload_model_stats(d, &st);
         FF_CHECK(st.runs == STRESS_RUNS && st.block_uploads == (int64_t)STRESS_RUNS * z->layers);
         fprintf(stderr, "-- stress %s k %d ring %d: %d forwards, %lld waits for uploads\n", ff_backend_name(f.be),
                 ks[c], rings[c], STRESS_RUNS, (long long)st.waits);
-        ff_offload_dit_free(d);
+        ff_offload_model_free(d);
         d = NULL;
     }
     for (int c = 0; c < STRESS_RUNS; c++) ff_be_free(f.be, &outs[c]);

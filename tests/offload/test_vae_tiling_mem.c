@@ -82,7 +82,7 @@ static void test_low_memory_tiling(void) {
             rq.tile = cases[c][4], rq.tile_stride = cases[c][5];
             ff_plan p;
             FF_CHECK_OK(ff_plan_predict(g_dir, &rq, &p, &err), &err);
-            size_t pred = p.st[FF_PLAN_VAE].peak;
+            size_t pred = ff_plan_find_stage(&p, "vae")->peak;
             FF_CHECK_MSG(within(pred, p_low, 0.10), "case %zu slicing %d: predicted %zu, measured %zu", c, sl, pred, p_low);
             fprintf(stderr, "B%d %d frames %dx%d tile %d/%d slicing %d: plain %zu, streaming tiled %zu, low-memory %zu "
                             "(predicted %zu)\n", B, T, Hp, Wp, cases[c][4], cases[c][5], sl, p_plain, p_stream, p_low, pred);
@@ -100,7 +100,7 @@ static void test_low_memory_tiling(void) {
 int main(void) {
     ff_test_tmp_path("vae_tiling_mem_tiny", g_dir, sizeof g_dir);
     ff_err err = {0};
-    if (ff_tiny_model_ensure(g_dir, NULL, &err)) {
+    if (ff_tiny_model_ensure(FF_TINY_DEFAULT, g_dir, NULL, &err)) {
         fprintf(stderr, "tiny model: %s\n", err.msg);
         return 1;
     }

@@ -15,7 +15,7 @@
 #include "models/wan_transformer.h"
 #include "models/wan_vae.h"
 #include "pipeline/tiny_model.h"
-#include "pipeline/wan_pipeline.h"
+#include "pipeline/chain.h"
 #include "tests/common/ff_test.h"
 
 static char g_dir[4200], g_dir2[4200];
@@ -34,8 +34,8 @@ static int read_file(const char *path, char **buf, size_t *n) {
 
 static void test_create_and_load(void) {
     ff_err err = {0};
-    FF_REQUIRE_OK(ff_tiny_model_create(g_dir, 0, &err), &err);
-    FF_CHECK(ff_tiny_model_current(g_dir));
+    FF_REQUIRE_OK(ff_tiny_model_create(FF_TINY_DEFAULT, g_dir, 0, &err), &err);
+    FF_CHECK(ff_tiny_model_current(FF_TINY_DEFAULT, g_dir));
     char p[4400];
     ff_backend *be = NULL;
     FF_REQUIRE_OK(ff_backend_cpu_create(1, &be, &err), &err);
@@ -51,9 +51,9 @@ static void test_create_and_load(void) {
     FF_CHECK_OK(ff_wandit_load(p, &dit, &err), &err); /* strict: no missing or unexpected tensor */
     ff_vae *vae = NULL;
     FF_CHECK_OK(ff_wanvae_load(be, g_dir, &vae, &err), &err);
-    ff_wan_pipeline *pl = NULL;
-    FF_CHECK_OK(ff_wan_pipeline_open(be, g_dir, NULL, NULL, &pl, &err), &err);
-    ff_wan_pipeline_close(pl);
+    ff_chain *pl = NULL;
+    FF_CHECK_OK(ff_chain_open(be, g_dir, NULL, NULL, &pl, &err), &err);
+    ff_chain_close(pl);
     ff_wanvae_free(vae);
     ff_wandit_free(dit);
     ff_umt5_free(te);
@@ -129,7 +129,7 @@ static void test_spm_encode_agrees(void) {
 
 static void test_reproducible(void) {
     ff_err err = {0};
-    FF_REQUIRE_OK(ff_tiny_model_create(g_dir2, 0, &err), &err);
+    FF_REQUIRE_OK(ff_tiny_model_create(FF_TINY_DEFAULT, g_dir2, 0, &err), &err);
     const char *files[] = {"model_index.json", "tokenizer/spiece.model", "text_encoder/model.safetensors",
                            "transformer/diffusion_pytorch_model.safetensors", "vae/diffusion_pytorch_model.safetensors"};
     for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
@@ -154,14 +154,14 @@ static void test_refuses_foreign_folders(void) {
     FF_REQUIRE(f);
     fputs("keep", f);
     fclose(f);
-    FF_CHECK(ff_tiny_model_create(dir, 1, &err) == FF_ERR_ARG);
+    FF_CHECK(ff_tiny_model_create(FF_TINY_DEFAULT, dir, 1, &err) == FF_ERR_ARG);
     struct stat sb;
     FF_CHECK(stat(file, &sb) == 0);
     /* an existing tiny model: only with replace; ensure leaves a current one alone */
-    FF_CHECK(ff_tiny_model_create(g_dir, 0, &err) == FF_ERR_ARG);
-    FF_CHECK_OK(ff_tiny_model_create(g_dir, 1, &err), &err);
+    FF_CHECK(ff_tiny_model_create(FF_TINY_DEFAULT, g_dir, 0, &err) == FF_ERR_ARG);
+    FF_CHECK_OK(ff_tiny_model_create(FF_TINY_DEFAULT, g_dir, 1, &err), &err);
     int created = -1;
-    FF_CHECK_OK(ff_tiny_model_ensure(g_dir, &created, &err), &err);
+    FF_CHECK_OK(ff_tiny_model_ensure(FF_TINY_DEFAULT, g_dir, &created, &err), &err);
     FF_CHECK(created == 0);
     unlink(file);
     rmdir(dir);

@@ -212,7 +212,7 @@ int main(void) {
     ff_err err = {0};
     ff_test_tmp_path("wan_i2v_latents_test", base, sizeof base);
     snprintf(dir, sizeof dir, "%s/tiny", base);
-    if (ff_tiny_model_ensure(dir, NULL, &err) || ff_backend_cpu_create(0, &g_be, &err) ||
+    if (ff_tiny_model_ensure(FF_TINY_DEFAULT, dir, NULL, &err) || ff_backend_cpu_create(0, &g_be, &err) ||
         ff_wanvae_load(g_be, dir, &g_vae, &err)) {
         fprintf(stderr, "setup: %s\n", err.msg);
         return 1;

@@ -1,4 +1,4 @@
-/* ff_wan_pipeline on the embedded tiny model (no golden data needed):
+/* WanPipeline on the component chain (ff_chain), on the embedded tiny model (no golden data needed):
  * geometry rounding and size errors, open errors (missing folder, other
  * pipeline class, unknown scheduler, boundary_ratio without transformer_2),
  * and a run's callbacks: decoded chunks cover every frame in order, the
@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "pipeline/tiny_model.h"
-#include "pipeline/wan_pipeline.h"
+#include "pipeline/chain.h"
 #include "tests/common/ff_test.h"
 
 static char g_dir[4200], g_base[4096];
@@ -18,27 +18,28 @@ static ff_backend *g_be;
 
 static void test_geometry(void) {
     ff_err err = {0};
-    ff_wan_pipeline *p = NULL;
-    FF_REQUIRE_OK(ff_wan_pipeline_open(g_be, g_dir, NULL, NULL, &p, &err), &err);
-    ff_wan_geometry g;
+    ff_chain *p = NULL;
+    FF_REQUIRE_OK(ff_chain_open(g_be, g_dir, NULL, NULL, &p, &err), &err);
+    ff_geometry g;
     const int frames[][2] = {{17, 17}, {16, 17}, {10, 9}, {1, 1}, {2, 1}, {81, 81}};
     for (size_t i = 0; i < sizeof frames / sizeof frames[0]; i++) {
-        FF_CHECK_OK(ff_wan_pipeline_geometry(p, 1, frames[i][0], 64, 96, &g, &err), &err);
+        FF_CHECK_OK(ff_chain_geometry(p, 1, frames[i][0], 64, 96, &g, &err), &err);
         FF_CHECK_MSG(g.num_frames == frames[i][1], "%d frames -> %d, want %d", frames[i][0], g.num_frames, frames[i][1]);
         FF_CHECK(g.frames_rounded == (frames[i][0] != frames[i][1]));
     }
-    FF_CHECK_OK(ff_wan_pipeline_geometry(p, 2, 9, 48, 64, &g, &err), &err);
+    FF_CHECK_OK(ff_chain_geometry(p, 2, 9, 48, 64, &g, &err), &err);
     const int64_t want[5] = {2, 4, 3, 6, 8};
     FF_CHECK(!memcmp(g.latent_shape, want, sizeof want) && g.height == 48 && g.width == 64 && !g.size_rounded);
-    FF_CHECK(ff_wan_pipeline_geometry(p, 1, 9, 100, 64, &g, &err) == FF_ERR_ARG);
+    FF_CHECK(g.latent_shape[g.channel_axis] == 4 && g.spatial_factor == 8 && g.temporal_factor == 4 && g.frame_axis == 2);
+    FF_CHECK(ff_chain_geometry(p, 1, 9, 100, 64, &g, &err) == FF_ERR_ARG);
     FF_CHECK(strstr(err.msg, "height 100") != NULL);
-    FF_CHECK(ff_wan_pipeline_geometry(p, 1, 9, 64, 0, &g, &err) == FF_ERR_ARG);
-    FF_CHECK(ff_wan_pipeline_geometry(p, 1, 0, 64, 64, &g, &err) == FF_ERR_ARG);
-    ff_wan_pipeline_info info;
-    ff_wan_pipeline_get_info(p, &info);
-    FF_CHECK(info.latent_channels == 4 && info.vae_scale_spatial == 8 && info.vae_scale_temporal == 4 &&
-             info.video_channels == 3 && !info.has_transformer_2 && !info.expand_timesteps);
-    ff_wan_pipeline_close(p);
+    FF_CHECK(ff_chain_geometry(p, 1, 9, 64, 0, &g, &err) == FF_ERR_ARG);
+    FF_CHECK(ff_chain_geometry(p, 1, 0, 64, 64, &g, &err) == FF_ERR_ARG);
+    FF_CHECK(!strcmp(ff_chain_class_name(p), "WanPipeline") && ff_chain_n_components(p) == 4);
+    FF_CHECK(ff_chain_component_present(p, 0) && ff_chain_component_present(p, 1) && !ff_chain_component_present(p, 2));
+    FF_CHECK(!strcmp(ff_chain_component_name(p, 2), "transformer_2") && ff_chain_find_role(p, FF_ROLE_VAE, 0) == 3);
+    FF_CHECK(ff_chain_find_role(p, FF_ROLE_DENOISER, 1) == -1 && ff_chain_pixel_frames(p, 3) == 9);
+    ff_chain_close(p);
 }
 
 /* A copy of the tiny model with one file replaced. */
@@ -67,23 +68,23 @@ static const char *index_with(const char *cls, const char *boundary) {
 
 static void test_open_errors(void) {
     ff_err err = {0};
-    ff_wan_pipeline *p = NULL;
+    ff_chain *p = NULL;
     char dir[4200], missing[4200];
     snprintf(missing, sizeof missing, "%s/no-such-model", g_base);
-    FF_CHECK(ff_wan_pipeline_open(g_be, missing, NULL, NULL, &p, &err) == FF_ERR_NOT_FOUND && !p);
+    FF_CHECK(ff_chain_open(g_be, missing, NULL, NULL, &p, &err) == FF_ERR_NOT_FOUND && !p);
     FF_CHECK(strstr(err.msg, "no-such-model") != NULL);
     variant("other_class", "model_index.json", index_with("StableDiffusionPipeline", "null"), dir, sizeof dir);
-    FF_CHECK(ff_wan_pipeline_open(g_be, dir, NULL, NULL, &p, &err) == FF_ERR_UNSUPPORTED && !p);
-    FF_CHECK(strstr(err.msg, "StableDiffusionPipeline") != NULL);
+    FF_CHECK(ff_chain_open(g_be, dir, NULL, NULL, &p, &err) == FF_ERR_UNSUPPORTED && !p);
+    FF_CHECK(strstr(err.msg, "StableDiffusionPipeline") != NULL && strstr(err.msg, "supported: WanPipeline") != NULL);
     variant("boundary", "model_index.json", index_with("WanPipeline", "0.875"), dir, sizeof dir);
-    FF_CHECK(ff_wan_pipeline_open(g_be, dir, NULL, NULL, &p, &err) == FF_ERR_FORMAT && !p);
+    FF_CHECK(ff_chain_open(g_be, dir, NULL, NULL, &p, &err) == FF_ERR_FORMAT && !p);
     FF_CHECK(strstr(err.msg, "transformer_2") != NULL);
     variant("ddim", "scheduler/scheduler_config.json", "{\"_class_name\": \"DDIMScheduler\", \"num_train_timesteps\": 1000}",
             dir, sizeof dir);
-    FF_CHECK(ff_wan_pipeline_open(g_be, dir, NULL, NULL, &p, &err) == FF_ERR_UNSUPPORTED && !p);
+    FF_CHECK(ff_chain_open(g_be, dir, NULL, NULL, &p, &err) == FF_ERR_UNSUPPORTED && !p);
     FF_CHECK(strstr(err.msg, "DDIMScheduler") != NULL);
     variant("bad_vae", "vae/config.json", "{\"_class_name\": \"AutoencoderKLWan\", \"z_dim\": 16}", dir, sizeof dir);
-    FF_CHECK(ff_wan_pipeline_open(g_be, dir, NULL, NULL, &p, &err) == FF_ERR_SHAPE && !p);
+    FF_CHECK(ff_chain_open(g_be, dir, NULL, NULL, &p, &err) == FF_ERR_SHAPE && !p);
     FF_CHECK(strstr(err.msg, "z_dim") != NULL);
 }
 
@@ -97,7 +98,7 @@ typedef struct {
     int bad_chunk;
 } rec;
 
-static ff_status rec_frames(void *user, const ff_wan_chunk *ch, ff_err *err) {
+static ff_status rec_frames(void *user, const ff_chain_chunk *ch, ff_err *err) {
     rec *r = user;
     if (r->fail_frames) return ff_err_set(err, r->fail_frames, "writer failed on purpose");
     r->frames_total = ch->num_frames;
@@ -127,19 +128,19 @@ static ff_status rec_inter(void *user, const char *name, int64_t step, const ff_
     return FF_OK;
 }
 
-static ff_status rec_progress(void *user, const ff_wan_progress *pr, ff_err *err) {
+static ff_status rec_progress(void *user, const ff_chain_progress *pr, ff_err *err) {
     rec *r = user;
-    if (pr->stage == FF_WAN_STAGE_DENOISE) {
+    if (pr->stage == FF_STAGE_DENOISE) {
         if (pr->done != r->denoise_done + (pr->done ? 1 : 0)) r->bad_chunk = 1;
         r->denoise_done = (int)pr->done;
     }
     return FF_OK;
 }
 
-static ff_status run(ff_wan_pipeline *p, const char *const *prompts, int n, const uint64_t *seeds, int n_seeds, double g,
+static ff_status run(ff_chain *p, const char *const *prompts, int n, const uint64_t *seeds, int n_seeds, double g,
                      int tiling, rec *r, ff_err *err) {
-    ff_wan_params prm;
-    ff_wan_params_default(&prm);
+    ff_chain_params prm;
+    ff_chain_params_default(p, &prm);
     prm.prompts = prompts;
     prm.n_prompts = n;
     prm.seeds = seeds;
@@ -157,13 +158,13 @@ static ff_status run(ff_wan_pipeline *p, const char *const *prompts, int n, cons
     prm.on_intermediate = rec_inter;
     prm.on_progress = rec_progress;
     prm.user = r;
-    return ff_wan_pipeline_run(p, &prm, NULL, err);
+    return ff_chain_run(p, &prm, NULL, err);
 }
 
 static void test_run(void) {
     ff_err err = {0};
-    ff_wan_pipeline *p = NULL;
-    FF_REQUIRE_OK(ff_wan_pipeline_open(g_be, g_dir, NULL, NULL, &p, &err), &err);
+    ff_chain *p = NULL;
+    FF_REQUIRE_OK(ff_chain_open(g_be, g_dir, NULL, NULL, &p, &err), &err);
     const char *prompts[2] = {"A cat walks.", "A dog runs."};
     uint64_t seed = 5, seeds2[2] = {5, 6};
     rec a = {0}, b = {0}, c = {0}, d = {0};
@@ -199,20 +200,18 @@ static void test_run(void) {
     ff_tensor_free(&c.final);
     ff_tensor_free(&d.final);
     ff_tensor_free(&e.final);
-    ff_wan_pipeline_close(p);
+    ff_chain_close(p);
 }
 
 static void test_flowmatch_override(void) {
     ff_err err = {0};
-    ff_wan_pipeline *p = NULL;
-    FF_REQUIRE_OK(ff_wan_pipeline_open(g_be, g_dir, NULL, NULL, &p, &err), &err);
+    ff_chain *p = NULL;
+    FF_REQUIRE_OK(ff_chain_open(g_be, g_dir, NULL, NULL, &p, &err), &err);
     ff_sched_config cfg;
     ff_sched_config_default(&cfg, FF_SCHED_FLOWMATCH);
     cfg.shift = 5.0;
-    FF_CHECK_OK(ff_wan_pipeline_set_scheduler(p, &cfg, &err), &err);
-    ff_wan_pipeline_info info;
-    ff_wan_pipeline_get_info(p, &info);
-    FF_CHECK(info.scheduler == FF_SCHED_FLOWMATCH);
+    FF_CHECK_OK(ff_chain_set_scheduler(p, &cfg, &err), &err);
+    FF_CHECK(ff_chain_scheduler(p)->kind == FF_SCHED_FLOWMATCH);
     const char *prompt = "A surfer rides a wave.";
     uint64_t seed = 3;
     rec r = {0};
@@ -220,8 +219,8 @@ static void test_flowmatch_override(void) {
     FF_CHECK(r.n_latents == 3 && r.next_t0[0] == 9);
     ff_tensor_free(&r.final);
     cfg.shift = -1; /* invalid: rejected, the previous scheduler stays */
-    FF_CHECK(ff_wan_pipeline_set_scheduler(p, &cfg, &err) != FF_OK);
-    ff_wan_pipeline_close(p);
+    FF_CHECK(ff_chain_set_scheduler(p, &cfg, &err) != FF_OK);
+    ff_chain_close(p);
 }
 
 int main(void) {
@@ -231,7 +230,7 @@ int main(void) {
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_base);
     if (system(cmd) != 0) return 1;
     ff_err err = {0};
-    if (ff_tiny_model_create(g_dir, 0, &err) || ff_backend_cpu_create(0, &g_be, &err)) {
+    if (ff_tiny_model_create(FF_TINY_DEFAULT, g_dir, 0, &err) || ff_backend_cpu_create(0, &g_be, &err)) {
         fprintf(stderr, "setup: %s\n", err.msg);
         return 1;
     }

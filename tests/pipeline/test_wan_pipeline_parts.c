@@ -1,4 +1,4 @@
-/* ff_wan_params' hooks for running parts of the pipeline (cluster/ mpirun
+/* ff_chain_params' hooks for running parts of the pipeline (cluster/ mpirun
  * mode), on the embedded tiny model:
  *  - prompt_embeds / negative_prompt_embeds given (the text encoder is not
  *    run) give the same latents as encoding the prompt;
@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "pipeline/tiny_model.h"
-#include "pipeline/wan_pipeline.h"
+#include "pipeline/chain.h"
 #include "tests/common/ff_test.h"
 
 static char g_dir[4200], g_base[4096];
@@ -37,7 +37,7 @@ static ff_status on_intermediate(void *user, const char *name, int64_t step, con
     return ff_tensor_clone(dst, t, err);
 }
 
-static ff_status on_frames(void *user, const ff_wan_chunk *ch, ff_err *err) {
+static ff_status on_frames(void *user, const ff_chain_chunk *ch, ff_err *err) {
     (void)ch;
     (void)err;
     ((capture *)user)->n_frames_calls++;
@@ -56,8 +56,8 @@ static ff_status on_step(void *user, int64_t step, ff_tensor *noise_pred, const 
     return FF_OK;
 }
 
-static void params(ff_wan_params *prm, const char **prompt, const uint64_t *seed, capture *c) {
-    ff_wan_params_default(prm);
+static void params(const ff_chain *p, ff_chain_params *prm, const char **prompt, const uint64_t *seed, capture *c) {
+    ff_chain_params_default(p, prm);
     prm->prompts = prompt;
     prm->n_prompts = 1;
     prm->seeds = seed;
@@ -72,30 +72,30 @@ static void params(ff_wan_params *prm, const char **prompt, const uint64_t *seed
 
 static void test_parts(void) {
     ff_err err = {0};
-    ff_wan_pipeline *p = NULL;
-    FF_REQUIRE_OK(ff_wan_pipeline_open(g_be, g_dir, NULL, NULL, &p, &err), &err);
+    ff_chain *p = NULL;
+    FF_REQUIRE_OK(ff_chain_open(g_be, g_dir, NULL, NULL, &p, &err), &err);
     const char *prompt = "a red boat";
     uint64_t seed = 7;
     capture ref = {.scale_step = -1, .fail_step = -1}, given = {.scale_step = -1, .fail_step = -1};
-    ff_wan_params prm;
+    ff_chain_params prm;
 
     /* the whole pipeline: embeddings, the last latents, decoded frames */
-    params(&prm, &prompt, &seed, &ref);
+    params(p, &prm, &prompt, &seed, &ref);
     prm.on_intermediate = on_intermediate;
     prm.on_frames = on_frames;
-    FF_CHECK_OK(ff_wan_pipeline_run(p, &prm, NULL, &err), &err);
+    FF_CHECK_OK(ff_chain_run(p, &prm, NULL, &err), &err);
     FF_REQUIRE(ref.embeds.data && ref.negative.data && ref.last_latents.data && ref.n_frames_calls > 0);
 
     /* given embeddings + output_type='latent' + a no-op on_step: same latents, no decode */
     ff_tensor out = {0};
-    params(&prm, NULL, &seed, &given);
+    params(p, &prm, NULL, &seed, &given);
     prm.n_prompts = 0;
     prm.prompt_embeds = &ref.embeds;
     prm.negative_prompt_embeds = &ref.negative;
     prm.out_latents = &out;
     prm.on_step = on_step;
     prm.on_frames = on_frames;
-    FF_CHECK_OK(ff_wan_pipeline_run(p, &prm, NULL, &err), &err);
+    FF_CHECK_OK(ff_chain_run(p, &prm, NULL, &err), &err);
     FF_CHECK(given.n_frames_calls == 0);
     FF_CHECK(given.n_steps == 4);
     FF_CHECK_MSG(out.data && ff_tensor_equal(&out, &ref.last_latents), "given embeddings changed the latents");
@@ -103,7 +103,7 @@ static void test_parts(void) {
 
     /* on_step changes the prediction: the latents change */
     given.scale_step = 2;
-    FF_CHECK_OK(ff_wan_pipeline_run(p, &prm, NULL, &err), &err);
+    FF_CHECK_OK(ff_chain_run(p, &prm, NULL, &err), &err);
     FF_CHECK(out.data && !ff_tensor_equal(&out, &ref.last_latents));
     ff_tensor_free(&out);
 
@@ -111,25 +111,25 @@ static void test_parts(void) {
     given.scale_step = -1;
     given.fail_step = 1;
     given.n_steps = 0;
-    FF_CHECK(ff_wan_pipeline_run(p, &prm, NULL, &err) == FF_ERR_IO);
+    FF_CHECK(ff_chain_run(p, &prm, NULL, &err) == FF_ERR_IO);
     FF_CHECK(strstr(err.msg, "peer gone at step 1") != NULL && given.n_steps == 2 && !out.data);
 
     /* CFG without negative embeddings; a 2-D tensor as embeddings */
     given.fail_step = -1;
     prm.negative_prompt_embeds = NULL;
-    FF_CHECK(ff_wan_pipeline_run(p, &prm, NULL, &err) == FF_ERR_SHAPE);
+    FF_CHECK(ff_chain_run(p, &prm, NULL, &err) == FF_ERR_SHAPE);
     FF_CHECK(strstr(err.msg, "negative_prompt_embeds") != NULL);
     ff_tensor flat = ref.embeds;
     flat.ndim = 2;
     flat.owns = 0;
     prm.prompt_embeds = &flat;
-    FF_CHECK(ff_wan_pipeline_run(p, &prm, NULL, &err) == FF_ERR_SHAPE);
+    FF_CHECK(ff_chain_run(p, &prm, NULL, &err) == FF_ERR_SHAPE);
     FF_CHECK(strstr(err.msg, "prompt_embeds") != NULL);
 
     ff_tensor_free(&ref.embeds);
     ff_tensor_free(&ref.negative);
     ff_tensor_free(&ref.last_latents);
-    ff_wan_pipeline_close(p);
+    ff_chain_close(p);
 }
 
 int main(void) {
@@ -139,7 +139,7 @@ int main(void) {
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_base);
     if (system(cmd) != 0) return 1;
     ff_err err = {0};
-    if (ff_tiny_model_create(g_dir, 0, &err) || ff_backend_cpu_create(0, &g_be, &err)) {
+    if (ff_tiny_model_create(FF_TINY_DEFAULT, g_dir, 0, &err) || ff_backend_cpu_create(0, &g_be, &err)) {
         fprintf(stderr, "setup: %s\n", err.msg);
         return 1;
     }

@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/cli_opts.h"
 #include "cli/model_defaults.h"
 #include "cluster/mpi_job.h"
 #include "cluster/mpi_nccl.h"
@@ -185,21 +186,7 @@ static ff_status on_latents(void *user, const ff_tensor *latents, ff_err *err) {
     return ff_st_write(u->save_latents, items, 1, NULL, 0, err);
 }
 
-static int parse_long(const char *s, long lo, long hi, long *out) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || errno || v < lo || v > hi) return -1;
-    *out = v;
-    return 0;
-}
-
-static int exit_code(ff_status st) {
-    return st == FF_ERR_ARG || st == FF_ERR_NOT_FOUND || st == FF_ERR_UNSUPPORTED || st == FF_ERR_DEVICE ||
-                   st == FF_ERR_FORMAT
-               ? FF_EXIT_USAGE
-               : FF_EXIT_FAIL;
-}
+static int exit_code(ff_status st) { return ff_cli_exit_code(st); }
 
 /* CUDA ordinal for "cuda" (the node-local rank modulo the devices) or "cuda:N". */
 static ff_status pick_backend(const char *name, MPI_Comm comm, char *buf, size_t n, int *device, ff_err *err) {
@@ -253,21 +240,15 @@ int ff_cmd_mpi(int argc, char **argv) {
         else if (!strcmp(a, "--backend")) o_backend = val;
         else if (!strcmp(a, "--save-latents")) save_latents = val;
         else if (!strcmp(a, "--save-video")) save_video = val;
-        else if (!strcmp(a, "--overlap")) bad = parse_long(val, 1, 1 << 16, &o_overlap);
-        else if (!strcmp(a, "--vae-warmup")) bad = parse_long(val, 0, 1 << 20, &o_warmup);
-        else if (!strcmp(a, "--threads")) bad = parse_long(val, 0, 4096, &o_threads);
-        else if (!strcmp(a, "--timeout")) {
-            char *end;
-            o_timeout = strtod(val, &end);
-            bad = !*val || *end || !(o_timeout >= 0) || !isfinite(o_timeout);
-        } else {
+        else if (!strcmp(a, "--overlap")) bad = ff_cli_long("mpi", a, val, 1, 1 << 16, &o_overlap);
+        else if (!strcmp(a, "--vae-warmup")) bad = ff_cli_long("mpi", a, val, 0, 1 << 20, &o_warmup);
+        else if (!strcmp(a, "--threads")) bad = ff_cli_long("mpi", a, val, 0, 4096, &o_threads);
+        else if (!strcmp(a, "--timeout")) bad = ff_cli_double("mpi", a, val, 0, 1e9, &o_timeout);
+        else {
             fprintf(stderr, "framefarm mpi: unknown option '%s' (see framefarm mpi --help)\n", a);
             return FF_EXIT_USAGE;
         }
-        if (bad) {
-            fprintf(stderr, "framefarm mpi: bad value '%s' for %s\n", val, a);
-            return FF_EXIT_USAGE;
-        }
+        if (bad) return FF_EXIT_USAGE; /* the reason and the accepted values are printed */
         i++;
     }
     if (!job_path) {
@@ -277,12 +258,14 @@ int ff_cmd_mpi(int argc, char **argv) {
     ff_err err = {0};
     ff_mpi_job job;
     ff_status st = ff_mpi_job_load(job_path, &job, &err);
-    if (!st && o_split && ff_mpi_split_parse(o_split, &job.vae_split))
-        st = ff_err_set(&err, FF_ERR_ARG, "--vae-split must be time or space, not '%s'", o_split);
-    if (!st && o_comm && ff_mpi_comm_parse(o_comm, &job.comm))
-        st = ff_err_set(&err, FF_ERR_ARG, "--comm must be auto, mpi or nccl, not '%s'", o_comm);
     if (st) {
         ff_cli_report("mpi", &err);
+        ff_mpi_job_free(&job);
+        return FF_EXIT_USAGE;
+    }
+    if ((o_split && ff_mpi_split_parse(o_split, &job.vae_split) &&
+         ff_cli_bad_value("mpi", "--vae-split", o_split, "time or space")) ||
+        (o_comm && ff_mpi_comm_parse(o_comm, &job.comm) && ff_cli_bad_value("mpi", "--comm", o_comm, "auto, mpi or nccl"))) {
         ff_mpi_job_free(&job);
         return FF_EXIT_USAGE;
     }
@@ -292,9 +275,12 @@ int ff_cmd_mpi(int argc, char **argv) {
     if (o_warmup >= 0) job.vae_warmup = (int)o_warmup;
     if (o_threads >= 0) job.threads = (int)o_threads;
     if (o_timeout >= 0) job.timeout_s = o_timeout;
-    ff_video_format fmt = ff_video_format_for_path(job.out);
-    if (fmt == FF_VIDEO_MP4 && !ff_video_have_mp4()) {
-        fprintf(stderr, "framefarm mpi: %s: this build has no MP4 writer; use FILE.y4m or DIR/\n", job.out);
+    /* the output rule on every rank; the folder is checked where it is written (rank 0, below) */
+    ff_video_format fmt;
+    if ((st = ff_video_out_format(job.out, &fmt, &err)) ||
+        (fmt == FF_VIDEO_MP4 && !ff_video_have_mp4() &&
+         (st = ff_err_set(&err, FF_ERR_UNSUPPORTED, "'%s': this build has no MP4 writer: use NAME.y4m or DIR/", job.out)))) {
+        fprintf(stderr, "framefarm mpi: out %s\n", err.msg);
         ff_mpi_job_free(&job);
         return FF_EXIT_USAGE;
     }
@@ -328,6 +314,11 @@ int ff_cmd_mpi(int argc, char **argv) {
     char default_dir[4096] = "", be_name[64];
     int device = 0;
 
+    /* the output's folder, where it is written, before any work */
+    if (rank == 0 && (st = ff_video_out_check(job.out, &fmt, &err))) {
+        ff_err_wrap(&err, "out");
+        goto done;
+    }
     /* the model: the embedded tiny one is created by rank 0 only */
     const char *model = job.model;
     if (!model) {

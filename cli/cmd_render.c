@@ -37,6 +37,7 @@
 
 #include "cli/backend_opts.h"
 #include "cli/cli.h"
+#include "cli/cli_opts.h"
 #include "cli/model_defaults.h"
 #include "core/ff_json.h"
 #include "core/ff_log.h"
@@ -49,16 +50,30 @@
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: framefarm render [--model DIR] --prompt TEXT [--negative-prompt TEXT] [--seed N]\n"
-            "       [--frames N] [--height PX] [--width PX] [--steps N] [--guidance G] [--guidance-2 G]\n"
-            "       [--max-sequence-length N] [--fps N] [--crf N] [--tile|--no-tile]\n"
-            "       [--backend cpu|cuda[:N]] [--device N] [--precision f32|bf16|bf16-all] [--threads N] [--stats]\n"
-            "       --out FILE.mp4|FILE.y4m|DIR/\n"
-            "       [--vram-budget SIZE] [--offload none|model|sequential|auto] [--group K]\n"
-            "       [--vae-tiling] [--vae-slicing]\n"
-            "  --vram-budget 8GiB: plan offload / tiling / slicing to fit the device budget (and enforce it)\n"
-            "  --model: a diffusers Wan pipeline folder; without it, the embedded SMOKE-TEST model\n"
-            "           (random weights: its videos are noise-like) in ~/.cache/framefarm/tiny\n");
+            "usage: framefarm render [--model DIR] --prompt TEXT --out NAME.mp4|NAME.y4m|DIR/ [options]\n"
+            "  --model DIR              a diffusers Wan pipeline folder (default: the embedded SMOKE-TEST model,\n"
+            "                           random weights, noise-like videos, in ~/.cache/framefarm/tiny)\n"
+            "  --prompt TEXT            at most 16384 bytes of UTF-8 (required)\n"
+            "  --out PATH               NAME.mp4 (H.264), NAME.y4m, or DIR/ (PNG frames) (required)\n"
+            "  --negative-prompt TEXT   default: none\n"
+            "  --seed N                 default 42\n"
+            "  --frames N               default: the model's _framefarm_defaults, else 81 (rounded to 4k+1)\n"
+            "  --height PX, --width PX  default: the model's, else 480 x 832 (multiples of 16)\n"
+            "  --steps N                default: the model's, else 50\n"
+            "  --guidance G             default: the model's, else 5.0 (0..100)\n"
+            "  --guidance-2 G           Wan 2.2 A14B low-noise expert (0..100); default: --guidance\n"
+            "  --max-sequence-length N  default 512\n"
+            "  --fps N                  default: the model's, else 16\n"
+            "  --crf N                  MP4 quality 0..51, default 18\n"
+            "  --tile | --no-tile       VAE tiling; default: on when the model names its tiles (the smoke-test model does), else off\n"
+            "  --backend cpu|cuda[:N]   default cpu;  --device N: cuda:N\n"
+            "  --precision f32|bf16|bf16-all  GEMM precision, default f32\n"
+            "  --threads N              CPU threads, default 0 (every core)\n"
+            "  --stats                  time and peak memory per component\n"
+            "  --vram-budget SIZE       plan offload / tiling / slicing to fit the device budget (and enforce it);\n"
+            "                           default: none (no planner)\n"
+            "  --offload none|model|sequential|auto, --group K, --vae-tiling, --vae-slicing\n"
+            "                           force the planner's choices (default: auto, the planner's)\n");
 }
 
 typedef struct {
@@ -124,24 +139,6 @@ static ff_status on_frames(void *user, const ff_wan_chunk *ch, ff_err *err) {
     return ff_video_write_frames(((render_user *)user)->w, ch->frames, err); /* (1, nt, H, W, 3) */
 }
 
-static int parse_long(const char *s, long lo, long hi, long *out) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || errno || v < lo || v > hi) return -1;
-    *out = v;
-    return 0;
-}
-
-static int parse_double(const char *s, double *out) {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (!*s || *end || errno || !isfinite(v)) return -1;
-    *out = v;
-    return 0;
-}
-
 static void print_stats(const ff_wan_stats *s) {
     printf("%-14s %8s %8s %14s %14s\n", "component", "load s", "run s", "peak RSS MiB", "backend MiB");
     for (int c = 0; c < FF_WAN_C_COUNT; c++) {
@@ -188,10 +185,7 @@ static void print_plan(const ff_plan *p, size_t budget) {
            cg ? ff_pool_fmt_bytes(cg, c, sizeof c) : "not set", cg && p->host_need > cg ? " (DOES NOT FIT)" : "");
 }
 
-static int exit_code(ff_status st) {
-    return st == FF_ERR_ARG || st == FF_ERR_NOT_FOUND || st == FF_ERR_UNSUPPORTED || st == FF_ERR_DEVICE ? FF_EXIT_USAGE
-                                                                                                          : FF_EXIT_FAIL;
-}
+static int exit_code(ff_status st) { return ff_cli_exit_code(st); }
 
 int ff_cmd_render(int argc, char **argv) {
     const char *model = NULL, *prompt = NULL, *neg = NULL, *out = NULL, *backend = NULL, *device = NULL;
@@ -234,29 +228,32 @@ int ff_cmd_render(int argc, char **argv) {
         else if (!strcmp(a, "--out")) out = val;
         else if (!strcmp(a, "--backend")) backend = val;
         else if (!strcmp(a, "--device")) device = val; /* cuda:N (cli/backend_opts.h) */
-        else if (!strcmp(a, "--precision")) bad = ff_precision_parse(val, &prec);
-        else if (!strcmp(a, "--seed")) bad = parse_long(val, 0, 0x7fffffffffffffffL, &seed);
-        else if (!strcmp(a, "--frames")) bad = parse_long(val, 1, 1 << 20, &frames);
-        else if (!strcmp(a, "--height")) bad = parse_long(val, 1, 1 << 16, &height);
-        else if (!strcmp(a, "--width")) bad = parse_long(val, 1, 1 << 16, &width);
-        else if (!strcmp(a, "--steps")) bad = parse_long(val, 1, 100000, &steps);
-        else if (!strcmp(a, "--fps")) bad = parse_long(val, 1, 1000, &fps);
-        else if (!strcmp(a, "--crf")) bad = parse_long(val, 0, 51, &crf);
-        else if (!strcmp(a, "--threads")) bad = parse_long(val, 0, 4096, &threads);
-        else if (!strcmp(a, "--max-sequence-length")) bad = parse_long(val, 1, 1 << 16, &msl);
-        else if (!strcmp(a, "--guidance")) bad = parse_double(val, &guidance);
-        else if (!strcmp(a, "--guidance-2")) bad = parse_double(val, &guidance2);
-        else if (!strcmp(a, "--vram-budget")) bad = ff_pool_parse_bytes(val, &vram_budget) || !vram_budget, have_budget = 1;
-        else if (!strcmp(a, "--offload")) bad = ff_plan_offload_parse(val, &offload);
-        else if (!strcmp(a, "--group")) bad = parse_long(val, 1, 1 << 16, &group);
+        else if (!strcmp(a, "--precision"))
+            bad = ff_precision_parse(val, &prec) ? ff_cli_bad_value("render", a, val, "f32, bf16 or bf16-all") : 0;
+        else if (!strcmp(a, "--seed")) bad = ff_cli_long("render", a, val, 0, 0x7fffffffffffffffL, &seed);
+        else if (!strcmp(a, "--frames")) bad = ff_cli_long("render", a, val, 1, 1 << 20, &frames);
+        else if (!strcmp(a, "--height")) bad = ff_cli_long("render", a, val, 1, 1 << 16, &height);
+        else if (!strcmp(a, "--width")) bad = ff_cli_long("render", a, val, 1, 1 << 16, &width);
+        else if (!strcmp(a, "--steps")) bad = ff_cli_long("render", a, val, 1, 100000, &steps);
+        else if (!strcmp(a, "--fps")) bad = ff_cli_long("render", a, val, 1, 1000, &fps);
+        else if (!strcmp(a, "--crf")) bad = ff_cli_long("render", a, val, 0, 51, &crf);
+        else if (!strcmp(a, "--threads")) bad = ff_cli_long("render", a, val, 0, 4096, &threads);
+        else if (!strcmp(a, "--max-sequence-length")) bad = ff_cli_long("render", a, val, 1, 1 << 16, &msl);
+        else if (!strcmp(a, "--guidance")) bad = ff_cli_double("render", a, val, 0, 100, &guidance);
+        else if (!strcmp(a, "--guidance-2")) bad = ff_cli_double("render", a, val, 0, 100, &guidance2);
+        else if (!strcmp(a, "--vram-budget"))
+            bad = ff_pool_parse_bytes(val, &vram_budget) || !vram_budget
+                      ? ff_cli_bad_value("render", a, val, "bytes > 0: 536870912, 512M, 8G, 8GiB")
+                      : 0,
+            have_budget = 1;
+        else if (!strcmp(a, "--offload"))
+            bad = ff_plan_offload_parse(val, &offload) ? ff_cli_bad_value("render", a, val, "none, model, sequential or auto") : 0;
+        else if (!strcmp(a, "--group")) bad = ff_cli_long("render", a, val, 1, 1 << 16, &group);
         else {
             fprintf(stderr, "framefarm render: unknown option '%s' (see framefarm render --help)\n", a);
             return FF_EXIT_USAGE;
         }
-        if (bad) {
-            fprintf(stderr, "framefarm render: bad value '%s' for %s\n", val, a);
-            return FF_EXIT_USAGE;
-        }
+        if (bad) return FF_EXIT_USAGE; /* the reason and the accepted values are printed */
         i++;
     }
     if (!prompt || !out) {
@@ -268,11 +265,11 @@ int ff_cmd_render(int argc, char **argv) {
         fprintf(stderr, "framefarm render: %s\n", why);
         return FF_EXIT_USAGE;
     }
-    ff_video_format fmt = ff_video_format_for_path(out);
-    if (fmt == FF_VIDEO_MP4 && !ff_video_have_mp4()) {
-        fprintf(stderr, "framefarm render: %s: this build has no MP4 writer (built without FFmpeg); use FILE.y4m or DIR/\n", out);
-        return FF_EXIT_USAGE;
-    }
+    ff_video_format fmt;
+    int bad_in = ff_cli_check_prompt("render", "--prompt", prompt);
+    if (!bad_in && neg) bad_in = ff_cli_check_prompt("render", "--negative-prompt", neg);
+    if (!bad_in) bad_in = ff_cli_check_out("render", "--out", out, &fmt); /* before any work: kind, folder, writable */
+    if (bad_in) return bad_in;
 
     ff_err err = {0};
     ff_status st;

@@ -56,6 +56,7 @@ typedef struct {
 /* the run, as written */
 typedef struct {
     char run[PATH_MAX], bin[PATH_MAX], job[PATH_MAX + 16], name[256];
+    char outroot[PATH_MAX]; /* the job output's folder: the coordinator's --output-root */
 } run_paths;
 
 static void usage(FILE *f) {
@@ -342,6 +343,7 @@ static int make_job(const slurm_opts *o, run_paths *rp) {
         return -1;
     }
     ff_jobspec_free(spec);
+    snprintf(rp->outroot, sizeof rp->outroot, "%s", dir);
 
     snprintf(rp->job, sizeof rp->job, "%s/job.json", rp->run);
     FILE *f = fopen(rp->job, "w");
@@ -687,7 +689,8 @@ static int cmd_submit(int argc, char **argv) {
         const char *sbc[] = {job_name, "--ntasks=1", "--cpus-per-task=1", out_c, NULL};
         const var vc[] = {{"FF_RUN", rp.run},           {"FF_BIN", rp.bin}, {"FF_STATE", state},
                           {"FF_INSECURE", o.insecure ? "1" : "0"}, {"FF_PORT", o.port ? o.port : "*"},
-                          {"FF_COORD_ARGS", cargs},     {NULL, NULL}};
+                          {"FF_COORD_ARGS", cargs},     {"FF_OUTPUT_ROOT", rp.outroot},
+                          {NULL, NULL}};
         const char *sbw[8] = {job_name, array, "--ntasks=1", cpus, out_w};
         int k = 5;
         if (*o.gres) sbw[k++] = gres;

@@ -80,6 +80,8 @@ static int farm_start_coord(farm *f, const char *bind, const char *const *extra)
     args[k++] = "3";
     args[k++] = "--log-level";
     args[k++] = "debug";
+    args[k++] = "--output-root"; /* the tests' videos go next to their state */
+    args[k++] = f->dir;
     for (int i = 0; extra && extra[i]; i++) args[k++] = (char *)extra[i];
     args[k] = NULL;
     f->coord = fp_start(&f->ps, f->log, args);

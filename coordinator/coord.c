@@ -583,6 +583,7 @@ static ff_status load_job(void *user, const ff_store_job_info *ji, ff_err *err) 
     j->n_chunks = (uint32_t)n;
     lc->cur = j;
     lc->skip_chunks = ji->spec_error != NULL;
+    if (!coord_job_active(j)) lc->c->n_finished++; /* (a job failed below is counted by coord_job_finish) */
     if (ji->spec_error) {
         FF_WARN(lc->c->o.log, "job %llu: its stored spec no longer passes the checks: %s", (unsigned long long)j->id,
                 ji->spec_error);
@@ -592,7 +593,6 @@ static ff_status load_job(void *user, const ff_store_job_info *ji, ff_err *err) 
             coord_job_fail(lc->c, j, lc->now, why);
         }
     }
-    if (!coord_job_active(j)) lc->c->n_finished++;
     return FF_OK;
 }
 

@@ -202,10 +202,10 @@ int ff_cmd_worker(int argc, char **argv) {
             return FF_EXIT_USAGE;
         }
         i++;
+        long lv = 0;
         if (!strcmp(a, "--connect")) o.connect = val;
         else if (!strcmp(a, "--backend")) o.backend = val;
-        long lv = 0;
-        if (!strcmp(a, "--device")) {
+        else if (!strcmp(a, "--device")) {
             if (ff_cli_long("worker", a, val, 0, 255, &lv)) return FF_EXIT_USAGE;
             snprintf(devbuf, sizeof devbuf, "cuda:%ld", lv);
             o.backend = devbuf;

@@ -1,9 +1,7 @@
 /* ff_limits: see ff_limits.h. */
 #include "ff_limits.h"
 
-#include <errno.h>
 #include <string.h>
-#include <sys/stat.h>
 
 int ff_utf8_valid(const char *str, size_t n, size_t *bad_at) {
     const unsigned char *s = (const unsigned char *)str;
@@ -47,16 +45,5 @@ ff_status ff_limits_check_prompt(const char *s, size_t len, const char *what, ff
     if (!ff_utf8_valid(s, len, &at))
         return ff_err_set(err, FF_ERR_ARG, "%s is not valid UTF-8 (byte %zu: 0x%02x)", what, at,
                           (unsigned)(unsigned char)s[at]);
-    return FF_OK;
-}
-
-ff_status ff_limits_check_image_file(const char *path, ff_err *err) {
-    struct stat sb;
-    if (stat(path, &sb))
-        return ff_err_set(err, errno == ENOENT ? FF_ERR_NOT_FOUND : FF_ERR_IO, "image %s: %s", path, strerror(errno));
-    if (!S_ISREG(sb.st_mode)) return ff_err_set(err, FF_ERR_ARG, "image %s: not a regular file", path);
-    if ((unsigned long long)sb.st_size > FF_MAX_IMAGE_BYTES)
-        return ff_err_set(err, FF_ERR_ARG, "image %s: %lld bytes, more than the limit of %zu bytes", path,
-                          (long long)sb.st_size, FF_MAX_IMAGE_BYTES);
     return FF_OK;
 }

@@ -7,10 +7,10 @@
  *    valid UTF-8 without NUL. UMT5/T5 read at most max_sequence_length (512)
  *    tokens, a few KiB of text; a 10 MB prompt would only cost memory and
  *    time in the tokenizer before being cut.
- *  - An image a job conditions on (image-to-video) is a regular file of at
- *    most FF_MAX_IMAGE_BYTES bytes: ff_limits_check_image_file is what a job
- *    field or flag naming an image calls before the file is decoded (no such
- *    field exists yet; the image-to-video job spec adds it).
+ *  - Images a job conditions on (image-to-video) arrive through
+ *    ff_image_read / ff_image_decode, whose ff_image_limits (video/image.h:
+ *    file bytes, sides, pixels, checked from the header before decoding)
+ *    are the image limits; a job field or flag naming an image passes them.
  *
  * Farm-only limits (items, chunks, queue, replies, retention) live with the
  * farm: proto/ff_jobspec.h and coordinator/coord.h.
@@ -23,7 +23,6 @@
 #include "ff_err.h"
 
 #define FF_MAX_PROMPT_BYTES 16384
-#define FF_MAX_IMAGE_BYTES ((size_t)64 << 20)
 
 /* 1 when s[0..n) is valid UTF-8 (no overlong forms, no surrogates, nothing
  * above U+10FFFF); else 0 with *bad_at (may be NULL) the offset of the first
@@ -34,9 +33,5 @@ int ff_utf8_valid(const char *s, size_t n, size_t *bad_at);
  * or "job: prompt 3") when longer than FF_MAX_PROMPT_BYTES, containing a NUL
  * byte or not valid UTF-8. */
 ff_status ff_limits_check_prompt(const char *s, size_t len, const char *what, ff_err *err);
-
-/* An image file: it must exist, be a regular file and hold at most
- * FF_MAX_IMAGE_BYTES bytes (FF_ERR_NOT_FOUND / FF_ERR_ARG otherwise). */
-ff_status ff_limits_check_image_file(const char *path, ff_err *err);
 
 #endif

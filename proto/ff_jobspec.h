@@ -35,8 +35,9 @@
  * FF_JOBSPEC_MAX_ITEMS items; every prompt, negative prompt and the name
  * valid UTF-8 without NUL, a prompt at most FF_MAX_PROMPT_BYTES
  * (core/ff_limits.h), all of a job's prompt text at most
- * FF_JOBSPEC_MAX_TEXT bytes. An image field (image-to-video jobs) goes
- * through ff_limits_check_image_file where its bytes arrive.
+ * FF_JOBSPEC_MAX_TEXT bytes. An image field (image-to-video jobs, not
+ * here yet) is read with video/image.h's ff_image_limits (file size, sides,
+ * pixels) where its bytes arrive, before decoding.
  * The coordinator adds its own: chunks per job, chunks queued in all.
  *
  * Ownership: specs made here are heap trees freed by ff_jobspec_free (the

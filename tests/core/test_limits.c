@@ -1,7 +1,6 @@
 /* Unit tests of core/ff_limits: UTF-8 validation (overlong forms,
  * surrogates, truncated and out-of-range sequences), the prompt check every
- * front door shares (size, NUL, UTF-8, each named in the message), the image
- * file check, and that ff_json_at walks an array of 100k elements in linear
+ * front door shares (size, NUL, UTF-8, each named in the message), and that ff_json_at walks an array of 100k elements in linear
  * time (it was O(i) per call). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,29 +54,6 @@ static void test_prompt(void) {
     FF_CHECK_MSG(strstr(err.msg, "negative prompt is not valid UTF-8 (byte 4: 0xff)"), "%s", err.msg);
 }
 
-static void test_image_file(void) {
-    ff_err err = {0};
-    char path[512];
-    ff_test_tmp_path("limits_image.png", path, sizeof path);
-    FILE *f = fopen(path, "wb");
-    FF_REQUIRE(f);
-    fputs("not really a png", f);
-    fclose(f);
-    FF_CHECK_OK(ff_limits_check_image_file(path, &err), &err);
-    /* a sparse file one byte over the limit: refused by its size, never read */
-    f = fopen(path, "r+b");
-    FF_REQUIRE(f);
-    FF_CHECK(fseek(f, (long)FF_MAX_IMAGE_BYTES, SEEK_SET) == 0 && fputc('x', f) == 'x');
-    fclose(f);
-    FF_CHECK(ff_limits_check_image_file(path, &err) == FF_ERR_ARG);
-    FF_CHECK_MSG(strstr(err.msg, "more than the limit"), "%s", err.msg);
-    remove(path);
-    FF_CHECK(ff_limits_check_image_file(path, &err) == FF_ERR_NOT_FOUND);
-    char dir[512];
-    ff_test_tmp_path("", dir, sizeof dir);
-    FF_CHECK(ff_limits_check_image_file(dir, &err) == FF_ERR_ARG);
-}
-
 static double now_s(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -116,7 +92,6 @@ static void test_json_array_by_index(void) {
 int main(void) {
     FF_RUN(test_utf8);
     FF_RUN(test_prompt);
-    FF_RUN(test_image_file);
     FF_RUN(test_json_array_by_index);
     return ff_test_summary();
 }

@@ -273,6 +273,8 @@ void coord_chunk_unstarted(ff_coord *c, job *j, chunk *ch, double now, const cha
         coord_chunk_attempt_failed(c, j, ch, now, line);
         return;
     }
+    FF_WARN(c->o.log, "job %llu chunk %u: %s: queued again (%d of %d before it counts as an attempt)",
+            (unsigned long long)j->id, ch->idx, why, ch->unstarted, FF_COORD_MAX_UNSTARTED);
     coord_chunk_detach(ch);
     chunk_queue(c, j, ch);
     coord_chunk_save(c, j, ch, "%s (queued again, %d of %d before it counts as an attempt)", why, ch->unstarted,

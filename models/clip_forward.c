@@ -283,9 +283,10 @@ ff_status ff_clip_text_forward(ff_clip_model *m, ff_backend *be, const ff_tensor
     for (int64_t i = 0; i < B * L; i++) {
         host[i] = ids->dtype == FF_I32 ? ((const int32_t *)ids->data)[i] : ((const int64_t *)ids->data)[i];
         if (host[i] < 0 || host[i] >= cfg->vocab_size) {
+            const long long bad = (long long)host[i]; /* read before the free */
             free(host);
             return ff_err_set(err, FF_ERR_ARG, "CLIP text: input_ids[%lld][%lld] = %lld outside the vocabulary [0, %d)",
-                              (long long)(i / L), (long long)(i % L), (long long)host[i], cfg->vocab_size);
+                              (long long)(i / L), (long long)(i % L), bad, cfg->vocab_size);
         }
     }
     ff_status st;

@@ -26,13 +26,15 @@ stage "ctest (build/)"
 (cd build && ctest --output-on-failure -j "$JOBS")
 
 stage "build (build-asan/: -fsanitize=address,undefined, farm on, no CUDA)"
+# (warnings are errors in build/; here the instrumented -O1 code gets gcc's
+# range-analysis warnings on others' code that the -O2 build does not: kept as warnings)
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug "-DCMAKE_C_FLAGS_DEBUG=-g -O1" -DFRAMEFARM_SANITIZE=ON \
-      -DFRAMEFARM_CUDA=OFF -DFRAMEFARM_FARM=ON -DFRAMEFARM_WERROR=ON >/dev/null
+      -DFRAMEFARM_CUDA=OFF -DFRAMEFARM_FARM=ON -DFRAMEFARM_WERROR=OFF >/dev/null
 cmake --build build-asan -j "$JOBS"
-stage "ctest -L 'fuzz|core|kernels|farm' and -R '^cli_farm_' (build-asan/)"
+stage "ctest -L 'fuzz|core|kernels|farm' and -R '^cli_(farm_|input_limits)' (build-asan/)"
 export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1
 (cd build-asan && ctest --output-on-failure -j "$JOBS" -L 'fuzz|core|kernels|farm')
-(cd build-asan && ctest --output-on-failure -j "$JOBS" -R '^cli_farm_')
+(cd build-asan && ctest --output-on-failure -j "$JOBS" -R '^cli_(farm_|input_limits)')
 unset ASAN_OPTIONS UBSAN_OPTIONS
 
 stage "libFuzzer targets (build-fuzz/: clang), ${FUZZ_SECONDS} s each"

@@ -39,6 +39,7 @@
 #include "cli/slurm_scripts.h"
 #include "core/ff_json.h"
 #include "proto/ff_jobspec.h"
+#include "video/video.h"
 
 #define MAX_EXTRA 32
 
@@ -328,6 +329,13 @@ static int make_job(const slurm_opts *o, run_paths *rp) {
         return -1;
     }
     ff_json_free(check);
+    ff_video_format fmt; /* the output rule of every command (video/video.h) */
+    if (ff_video_out_format(spec->output, &fmt, &err)) {
+        fprintf(stderr, "framefarm slurm: %s: output %s\n", o->job, err.msg);
+        ff_jobspec_free(spec);
+        free(text);
+        return -1;
+    }
     /* the output's folder must exist where the coordinator writes */
     char dir[PATH_MAX];
     snprintf(dir, sizeof dir, "%s", spec->output);

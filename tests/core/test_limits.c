@@ -85,6 +85,7 @@ static void test_json_array_by_index(void) {
     double dt = now_s() - t0;
     FF_CHECK(good == n && ff_json_at(a, n) == NULL);
     FF_CHECK_MSG(dt < 1.0, "parsing and indexing 100k strings took %.3f s", dt);
+    fprintf(stderr, "100k strings parsed and read by index in %.3f s\n", dt);
     ff_json_free(doc);
     free(text);
 }

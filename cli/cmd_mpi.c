@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/cli_opts.h"
 #include "cli/model_defaults.h"
 #include "cli/opts.h"
 #include "cluster/mpi_job.h"
@@ -182,12 +183,7 @@ static ff_status on_latents(void *user, const ff_tensor *latents, ff_err *err) {
     return ff_st_write(u->save_latents, items, 1, NULL, 0, err);
 }
 
-static int exit_code(ff_status st) {
-    return st == FF_ERR_ARG || st == FF_ERR_NOT_FOUND || st == FF_ERR_UNSUPPORTED || st == FF_ERR_DEVICE ||
-                   st == FF_ERR_FORMAT
-               ? FF_EXIT_USAGE
-               : FF_EXIT_FAIL;
-}
+static int exit_code(ff_status st) { return ff_cli_exit_code(st); }
 
 /* CUDA ordinal for "cuda" (the node-local rank modulo the devices) or "cuda:N". */
 static ff_status pick_backend(const char *name, MPI_Comm comm, char *buf, size_t n, int *device, ff_err *err) {
@@ -221,7 +217,7 @@ typedef struct {
 
 static int parse_timeout(const char *v, void *dst) {
     double *t = dst;
-    return ff_opt_double(v, t) || !(*t >= 0);
+    return ff_opt_double(v, t) || !(*t >= 0 && *t <= 1e9);
 }
 
 /* Options (cli/opts.h); -1: go on, else the exit code. */
@@ -229,16 +225,16 @@ static int parse_args(int argc, char **argv, mpi_args *a) {
     memset(a, 0, sizeof *a);
     a->threads = -1, a->warmup = -1, a->timeout = -1;
     const ff_opt opts[] = {
-        {"--vae-split", FF_OPT_STR, &a->split, 0, 0, NULL},
-        {"--comm", FF_OPT_STR, &a->comm, 0, 0, NULL},
-        {"--out", FF_OPT_STR, &a->out, 0, 0, NULL},
-        {"--backend", FF_OPT_STR, &a->backend, 0, 0, NULL},
-        {"--save-latents", FF_OPT_STR, &a->save_latents, 0, 0, NULL},
-        {"--save-video", FF_OPT_STR, &a->save_video, 0, 0, NULL},
-        {"--overlap", FF_OPT_LONG, &a->overlap, 1, 1 << 16, NULL},
-        {"--vae-warmup", FF_OPT_LONG, &a->warmup, 0, 1 << 20, NULL},
-        {"--threads", FF_OPT_LONG, &a->threads, 0, 4096, NULL},
-        {"--timeout", FF_OPT_FUNC, &a->timeout, 0, 0, parse_timeout},
+        {"--vae-split", FF_OPT_STR, &a->split, 0, 0, NULL, NULL},
+        {"--comm", FF_OPT_STR, &a->comm, 0, 0, NULL, NULL},
+        {"--out", FF_OPT_STR, &a->out, 0, 0, NULL, NULL},
+        {"--backend", FF_OPT_STR, &a->backend, 0, 0, NULL, NULL},
+        {"--save-latents", FF_OPT_STR, &a->save_latents, 0, 0, NULL, NULL},
+        {"--save-video", FF_OPT_STR, &a->save_video, 0, 0, NULL, NULL},
+        {"--overlap", FF_OPT_LONG, &a->overlap, 1, 1 << 16, NULL, NULL},
+        {"--vae-warmup", FF_OPT_LONG, &a->warmup, 0, 1 << 20, NULL, NULL},
+        {"--threads", FF_OPT_LONG, &a->threads, 0, 4096, NULL, NULL},
+        {"--timeout", FF_OPT_FUNC, &a->timeout, 0, 0, parse_timeout, "seconds in 0..1e9"},
     };
     int r = ff_opt_parse("mpi", argc, argv, opts, sizeof opts / sizeof opts[0], &a->job_path, 1, "job file", NULL);
     if (r == FF_OPT_HELP) {
@@ -257,12 +253,14 @@ static int parse_args(int argc, char **argv, mpi_args *a) {
 static int load_job(const mpi_args *a, ff_mpi_job *job) {
     ff_err err = {0};
     ff_status st = ff_mpi_job_load(a->job_path, job, &err);
-    if (!st && a->split && ff_mpi_split_parse(a->split, &job->vae_split))
-        st = ff_err_set(&err, FF_ERR_ARG, "--vae-split must be time or space, not '%s'", a->split);
-    if (!st && a->comm && ff_mpi_comm_parse(a->comm, &job->comm))
-        st = ff_err_set(&err, FF_ERR_ARG, "--comm must be auto, mpi or nccl, not '%s'", a->comm);
     if (st) {
         ff_cli_report("mpi", &err);
+        ff_mpi_job_free(job);
+        return FF_EXIT_USAGE;
+    }
+    if ((a->split && ff_mpi_split_parse(a->split, &job->vae_split) &&
+         ff_cli_bad_value("mpi", "--vae-split", a->split, "time or space")) ||
+        (a->comm && ff_mpi_comm_parse(a->comm, &job->comm) && ff_cli_bad_value("mpi", "--comm", a->comm, "auto, mpi or nccl"))) {
         ff_mpi_job_free(job);
         return FF_EXIT_USAGE;
     }
@@ -272,8 +270,12 @@ static int load_job(const mpi_args *a, ff_mpi_job *job) {
     if (a->warmup >= 0) job->vae_warmup = (int)a->warmup;
     if (a->threads >= 0) job->threads = (int)a->threads;
     if (a->timeout >= 0) job->timeout_s = a->timeout;
-    if (ff_video_format_for_path(job->out) == FF_VIDEO_MP4 && !ff_video_have_mp4()) {
-        fprintf(stderr, "framefarm mpi: %s: this build has no MP4 writer; use FILE.y4m or DIR/\n", job->out);
+    /* the output rule on every rank; the folder is checked where it is written (rank 0) */
+    ff_video_format fmt;
+    if ((st = ff_video_out_format(job->out, &fmt, &err)) ||
+        (fmt == FF_VIDEO_MP4 && !ff_video_have_mp4() &&
+         (st = ff_err_set(&err, FF_ERR_UNSUPPORTED, "'%s': this build has no MP4 writer: use NAME.y4m or DIR/", job->out)))) {
+        fprintf(stderr, "framefarm mpi: out %s\n", err.msg);
         ff_mpi_job_free(job);
         return FF_EXIT_USAGE;
     }
@@ -387,6 +389,12 @@ int ff_cmd_mpi(int argc, char **argv) {
     char default_dir[4096] = "", be_name[64];
     int device = 0;
 
+    /* the output's folder, where it is written, before any work */
+    ff_video_format fmt;
+    if (rank == 0 && (st = ff_video_out_check(job.out, &fmt, &err))) {
+        ff_err_wrap(&err, "out");
+        goto done;
+    }
     /* the model: the embedded tiny one is created by rank 0 only */
     const char *model = job.model;
     if (!model) {

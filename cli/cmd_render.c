@@ -37,6 +37,7 @@
 
 #include "cli/backend_opts.h"
 #include "cli/cli.h"
+#include "cli/cli_opts.h"
 #include "cli/model_defaults.h"
 #include "cli/opts.h"
 #include "core/ff_json.h"
@@ -50,16 +51,30 @@
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: framefarm render [--model DIR] --prompt TEXT [--negative-prompt TEXT] [--seed N]\n"
-            "       [--frames N] [--height PX] [--width PX] [--steps N] [--guidance G] [--guidance-2 G]\n"
-            "       [--max-sequence-length N] [--fps N] [--crf N] [--tile|--no-tile]\n"
-            "       [--backend cpu|cuda[:N]] [--device N] [--precision f32|bf16|bf16-all] [--threads N] [--stats]\n"
-            "       --out FILE.mp4|FILE.y4m|DIR/\n"
-            "       [--vram-budget SIZE] [--offload none|model|sequential|auto] [--group K]\n"
-            "       [--vae-tiling] [--vae-slicing]\n"
-            "  --vram-budget 8GiB: plan offload / tiling / slicing to fit the device budget (and enforce it)\n"
-            "  --model: a diffusers Wan pipeline folder; without it, the embedded SMOKE-TEST model\n"
-            "           (random weights: its videos are noise-like) in ~/.cache/framefarm/tiny\n");
+            "usage: framefarm render [--model DIR] --prompt TEXT --out NAME.mp4|NAME.y4m|DIR/ [options]\n"
+            "  --model DIR              a diffusers Wan pipeline folder (default: the embedded SMOKE-TEST model,\n"
+            "                           random weights, noise-like videos, in ~/.cache/framefarm/tiny)\n"
+            "  --prompt TEXT            at most 16384 bytes of UTF-8 (required)\n"
+            "  --out PATH               NAME.mp4 (H.264), NAME.y4m, or DIR/ (PNG frames) (required)\n"
+            "  --negative-prompt TEXT   default: none\n"
+            "  --seed N                 default 42\n"
+            "  --frames N               default: the model's _framefarm_defaults, else 81 (rounded to 4k+1)\n"
+            "  --height PX, --width PX  default: the model's, else 480 x 832 (multiples of 16)\n"
+            "  --steps N                default: the model's, else 50\n"
+            "  --guidance G             default: the model's, else 5.0 (0..100)\n"
+            "  --guidance-2 G           Wan 2.2 A14B low-noise expert (0..100); default: --guidance\n"
+            "  --max-sequence-length N  default 512\n"
+            "  --fps N                  default: the model's, else 16\n"
+            "  --crf N                  MP4 quality 0..51, default 18\n"
+            "  --tile | --no-tile       VAE tiling; default: on when the model names its tiles (the smoke-test model does), else off\n"
+            "  --backend cpu|cuda[:N]   default cpu;  --device N: cuda:N\n"
+            "  --precision f32|bf16|bf16-all  GEMM precision, default f32\n"
+            "  --threads N              CPU threads, default 0 (every core)\n"
+            "  --stats                  time and peak memory per component\n"
+            "  --vram-budget SIZE       plan offload / tiling / slicing to fit the device budget (and enforce it);\n"
+            "                           default: none (no planner)\n"
+            "  --offload none|model|sequential|auto, --group K, --vae-tiling, --vae-slicing\n"
+            "                           force the planner's choices (default: auto, the planner's)\n");
 }
 
 typedef struct {
@@ -171,10 +186,7 @@ static void print_plan(const ff_plan *p, size_t budget) {
            cg ? ff_pool_fmt_bytes(cg, c, sizeof c) : "not set", cg && p->host_need > cg ? " (DOES NOT FIT)" : "");
 }
 
-static int exit_code(ff_status st) {
-    return st == FF_ERR_ARG || st == FF_ERR_NOT_FOUND || st == FF_ERR_UNSUPPORTED || st == FF_ERR_DEVICE ? FF_EXIT_USAGE
-                                                                                                          : FF_EXIT_FAIL;
-}
+static int exit_code(ff_status st) { return ff_cli_exit_code(st); }
 
 /* ---- the command line --------------------------------------------------------------- */
 
@@ -204,32 +216,32 @@ static int parse_args(int argc, char **argv, render_args *a) {
     a->seed = 42, a->crf = 18, a->msl = 512, a->guidance = a->guidance2 = NAN, a->tile = -1, a->offload = -2;
     a->prec = FF_PREC_F32;
     const ff_opt opts[] = {
-        {"--tile", FF_OPT_FLAG, &a->tile, 1, 0, NULL},
-        {"--no-tile", FF_OPT_FLAG, &a->tile, 0, 0, NULL},
-        {"--stats", FF_OPT_FLAG, &a->stats, 1, 0, NULL},
-        {"--vae-tiling", FF_OPT_FLAG, &a->vae_tiling, 1, 0, NULL},
-        {"--vae-slicing", FF_OPT_FLAG, &a->vae_slicing, 1, 0, NULL},
-        {"--model", FF_OPT_STR, &a->model, 0, 0, NULL},
-        {"--prompt", FF_OPT_STR, &a->prompt, 0, 0, NULL},
-        {"--negative-prompt", FF_OPT_STR, &a->neg, 0, 0, NULL},
-        {"--out", FF_OPT_STR, &a->out, 0, 0, NULL},
-        {"--backend", FF_OPT_STR, &a->backend, 0, 0, NULL},
-        {"--device", FF_OPT_STR, &a->device, 0, 0, NULL}, /* cuda:N (cli/backend_opts.h) */
-        {"--precision", FF_OPT_FUNC, &a->prec, 0, 0, parse_precision},
-        {"--seed", FF_OPT_LONG, &a->seed, 0, 0x7fffffffffffffffL, NULL},
-        {"--frames", FF_OPT_LONG, &a->frames, 1, 1 << 20, NULL},
-        {"--height", FF_OPT_LONG, &a->height, 1, 1 << 16, NULL},
-        {"--width", FF_OPT_LONG, &a->width, 1, 1 << 16, NULL},
-        {"--steps", FF_OPT_LONG, &a->steps, 1, 100000, NULL},
-        {"--fps", FF_OPT_LONG, &a->fps, 1, 1000, NULL},
-        {"--crf", FF_OPT_LONG, &a->crf, 0, 51, NULL},
-        {"--threads", FF_OPT_LONG, &a->threads, 0, 4096, NULL},
-        {"--max-sequence-length", FF_OPT_LONG, &a->msl, 1, 1 << 16, NULL},
-        {"--guidance", FF_OPT_DOUBLE, &a->guidance, 0, 0, NULL},
-        {"--guidance-2", FF_OPT_DOUBLE, &a->guidance2, 0, 0, NULL},
-        {"--vram-budget", FF_OPT_FUNC, a, 0, 0, parse_budget},
-        {"--offload", FF_OPT_FUNC, &a->offload, 0, 0, parse_offload},
-        {"--group", FF_OPT_LONG, &a->group, 1, 1 << 16, NULL},
+        {"--tile", FF_OPT_FLAG, &a->tile, 1, 0, NULL, NULL},
+        {"--no-tile", FF_OPT_FLAG, &a->tile, 0, 0, NULL, NULL},
+        {"--stats", FF_OPT_FLAG, &a->stats, 1, 0, NULL, NULL},
+        {"--vae-tiling", FF_OPT_FLAG, &a->vae_tiling, 1, 0, NULL, NULL},
+        {"--vae-slicing", FF_OPT_FLAG, &a->vae_slicing, 1, 0, NULL, NULL},
+        {"--model", FF_OPT_STR, &a->model, 0, 0, NULL, NULL},
+        {"--prompt", FF_OPT_STR, &a->prompt, 0, 0, NULL, NULL},
+        {"--negative-prompt", FF_OPT_STR, &a->neg, 0, 0, NULL, NULL},
+        {"--out", FF_OPT_STR, &a->out, 0, 0, NULL, NULL},
+        {"--backend", FF_OPT_STR, &a->backend, 0, 0, NULL, NULL},
+        {"--device", FF_OPT_STR, &a->device, 0, 0, NULL, NULL}, /* cuda:N (cli/backend_opts.h) */
+        {"--precision", FF_OPT_FUNC, &a->prec, 0, 0, parse_precision, "f32, bf16 or bf16-all"},
+        {"--seed", FF_OPT_LONG, &a->seed, 0, 0x7fffffffffffffffL, NULL, NULL},
+        {"--frames", FF_OPT_LONG, &a->frames, 1, 1 << 20, NULL, NULL},
+        {"--height", FF_OPT_LONG, &a->height, 1, 1 << 16, NULL, NULL},
+        {"--width", FF_OPT_LONG, &a->width, 1, 1 << 16, NULL, NULL},
+        {"--steps", FF_OPT_LONG, &a->steps, 1, 100000, NULL, NULL},
+        {"--fps", FF_OPT_LONG, &a->fps, 1, 1000, NULL, NULL},
+        {"--crf", FF_OPT_LONG, &a->crf, 0, 51, NULL, NULL},
+        {"--threads", FF_OPT_LONG, &a->threads, 0, 4096, NULL, NULL},
+        {"--max-sequence-length", FF_OPT_LONG, &a->msl, 1, 1 << 16, NULL, NULL},
+        {"--guidance", FF_OPT_DOUBLE, &a->guidance, 0, 100, NULL, NULL},
+        {"--guidance-2", FF_OPT_DOUBLE, &a->guidance2, 0, 100, NULL, NULL},
+        {"--vram-budget", FF_OPT_FUNC, a, 0, 0, parse_budget, "bytes > 0: 536870912, 512M, 8G, 8GiB"},
+        {"--offload", FF_OPT_FUNC, &a->offload, 0, 0, parse_offload, "none, model, sequential or auto"},
+        {"--group", FF_OPT_LONG, &a->group, 1, 1 << 16, NULL, NULL},
     };
     int r = ff_opt_parse("render", argc, argv, opts, sizeof opts / sizeof opts[0], NULL, 0, NULL, NULL);
     if (r == FF_OPT_HELP) {
@@ -355,12 +367,11 @@ int ff_cmd_render(int argc, char **argv) {
         fprintf(stderr, "framefarm render: %s\n", why);
         return FF_EXIT_USAGE;
     }
-    ff_video_format fmt = ff_video_format_for_path(a.out);
-    if (fmt == FF_VIDEO_MP4 && !ff_video_have_mp4()) {
-        fprintf(stderr, "framefarm render: %s: this build has no MP4 writer (built without FFmpeg); use FILE.y4m or DIR/\n",
-                a.out);
-        return FF_EXIT_USAGE;
-    }
+    ff_video_format fmt;
+    int bad_in = ff_cli_check_prompt("render", "--prompt", a.prompt);
+    if (!bad_in && a.neg) bad_in = ff_cli_check_prompt("render", "--negative-prompt", a.neg);
+    if (!bad_in) bad_in = ff_cli_check_out("render", "--out", a.out, &fmt); /* before any work: kind, folder, writable */
+    if (bad_in) return bad_in;
 
     ff_err err = {0};
     ff_status st;

@@ -39,6 +39,7 @@
 #include "cli/slurm_scripts.h"
 #include "core/ff_json.h"
 #include "proto/ff_jobspec.h"
+#include "video/video.h"
 
 #define MAX_EXTRA 32
 
@@ -56,6 +57,7 @@ typedef struct {
 /* the run, as written */
 typedef struct {
     char run[PATH_MAX], bin[PATH_MAX], job[PATH_MAX + 16], name[256];
+    char outroot[PATH_MAX]; /* the job output's folder: the coordinator's --output-root */
 } run_paths;
 
 static void usage(FILE *f) {
@@ -327,6 +329,13 @@ static int make_job(const slurm_opts *o, run_paths *rp) {
         return -1;
     }
     ff_json_free(check);
+    ff_video_format fmt; /* the output rule of every command (video/video.h) */
+    if (ff_video_out_format(spec->output, &fmt, &err)) {
+        fprintf(stderr, "framefarm slurm: %s: output %s\n", o->job, err.msg);
+        ff_jobspec_free(spec);
+        free(text);
+        return -1;
+    }
     /* the output's folder must exist where the coordinator writes */
     char dir[PATH_MAX];
     snprintf(dir, sizeof dir, "%s", spec->output);
@@ -342,6 +351,7 @@ static int make_job(const slurm_opts *o, run_paths *rp) {
         return -1;
     }
     ff_jobspec_free(spec);
+    snprintf(rp->outroot, sizeof rp->outroot, "%s", dir);
 
     snprintf(rp->job, sizeof rp->job, "%s/job.json", rp->run);
     FILE *f = fopen(rp->job, "w");
@@ -687,7 +697,8 @@ static int cmd_submit(int argc, char **argv) {
         const char *sbc[] = {job_name, "--ntasks=1", "--cpus-per-task=1", out_c, NULL};
         const var vc[] = {{"FF_RUN", rp.run},           {"FF_BIN", rp.bin}, {"FF_STATE", state},
                           {"FF_INSECURE", o.insecure ? "1" : "0"}, {"FF_PORT", o.port ? o.port : "*"},
-                          {"FF_COORD_ARGS", cargs},     {NULL, NULL}};
+                          {"FF_COORD_ARGS", cargs},     {"FF_OUTPUT_ROOT", rp.outroot},
+                          {NULL, NULL}};
         const char *sbw[8] = {job_name, array, "--ntasks=1", cpus, out_w};
         int k = 5;
         if (*o.gres) sbw[k++] = gres;

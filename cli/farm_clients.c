@@ -1,7 +1,8 @@
 /* framefarm submit | status | cancel | workers: the job-queue clients.
  *
  *   framefarm submit JOB.json [--wait] [--wait-timeout SEC]   prints the job id on stdout
- *   framefarm status [JOB] [--json]
+ *   framefarm status [--after ID] [--limit N] [--json]        the job list, a page at a time
+ *   framefarm status JOB [--chunks FIRST] [--limit N] [--json] one job: counts by state, a page of chunks
  *   framefarm cancel JOB
  *   framefarm workers [--json]
  * common: [--connect tcp://HOST:PORT] [--server-key COORD.pub] [--client-key NAME] [--timeout SEC]
@@ -16,7 +17,9 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "cli/cli_opts.h"
 #include "cli/farm_common.h"
+#include "coordinator/coord.h"
 #include "core/ff_json.h"
 #include "proto/ff_jobspec.h"
 #include "proto/ff_wire.h"
@@ -92,8 +95,15 @@ static void print_job_json(const Ff__JobStatus *j) {
     printf("{\"job\": %llu, ", (unsigned long long)j->job_id);
     json_str("state", j->state, 1);
     json_str("name", j->name, 1);
-    printf("\"priority\": %d, \"chunks_total\": %d, \"chunks_done\": %d, \"progress\": %.4f, ", j->priority,
-           j->chunks_total, j->chunks_done, j->progress);
+    printf("\"priority\": %d, \"chunks_total\": %d, \"chunks_done\": %d, \"chunks_queued\": %d, \"chunks_running\": %d, "
+           "\"chunks_failed\": %d, \"chunks_cancelled\": %d, \"progress\": %.4f, ",
+           j->priority, j->chunks_total, j->chunks_done, j->chunks_queued, j->chunks_running, j->chunks_failed,
+           j->chunks_cancelled, j->progress);
+    if (j->has_assemble_frames)
+        printf("\"assembled_frames\": %lld, \"assemble_frames\": %lld, ", (long long)j->assembled_frames,
+               (long long)j->assemble_frames);
+    printf("\"outputs_total\": %d, \"output_offset\": %u, \"chunk_offset\": %u, \"error_truncated\": %s, ",
+           j->outputs_total, j->output_offset, j->chunk_offset, j->error_truncated ? "true" : "false");
     json_str("error", j->error, 1);
     printf("\"outputs\": [");
     for (size_t i = 0; i < j->n_outputs; i++) {
@@ -118,16 +128,36 @@ int ff_cmd_status(int argc, char **argv) {
     ff_farm_client c;
     ff_farm_client_init(&c);
     uint64_t id = 0;
+    long first = 0, limit = -1, after = 0;
     for (int i = 1; i < argc; i++) {
         int r = ff_farm_client_option(&c, "status", argc, argv, &i);
         if (r < 0) return FF_EXIT_USAGE;
         if (r) continue;
-        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
-            printf("usage: framefarm status [JOB] [--json] [--connect EP] [--server-key PUB] [--timeout SEC]\n");
+        const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            printf("usage: framefarm status [--after ID] [--limit N] [--json] [--connect EP] [--server-key PUB] [--timeout SEC]\n"
+                   "       framefarm status JOB [--chunks FIRST] [--limit N] [--json] ...\n"
+                   "  the job list comes a page at a time (at most %d jobs, errors cut to %d bytes: status JOB for all of it);\n"
+                   "  one job gives its counts by state and a page of its chunks (--limit, default %d, at most %d)\n",
+                   FF_COORD_STATUS_JOBS_MAX, FF_COORD_LIST_ERROR_MAX, FF_COORD_STATUS_CHUNKS_DEFAULT,
+                   FF_COORD_STATUS_CHUNKS_MAX);
             return FF_EXIT_OK;
         }
-        if (id || parse_job_id(argv[i], &id)) {
-            fprintf(stderr, "framefarm status: bad argument '%s' (a job id)\n", argv[i]);
+        if ((!strcmp(a, "--chunks") || !strcmp(a, "--limit") || !strcmp(a, "--after")) && !val) {
+            fprintf(stderr, "framefarm status: %s needs a value\n", a);
+            return FF_EXIT_USAGE;
+        }
+        if (!strcmp(a, "--chunks")) {
+            if (ff_cli_long("status", a, val, 0, 0x7fffffffL, &first)) return FF_EXIT_USAGE;
+            i++;
+        } else if (!strcmp(a, "--limit")) {
+            if (ff_cli_long("status", a, val, 0, FF_COORD_STATUS_JOBS_MAX, &limit)) return FF_EXIT_USAGE;
+            i++;
+        } else if (!strcmp(a, "--after")) {
+            if (ff_cli_long("status", a, val, 0, 0x7fffffffffffffffL, &after)) return FF_EXIT_USAGE;
+            i++;
+        } else if (id || parse_job_id(a, &id)) {
+            fprintf(stderr, "framefarm status: bad argument '%s' (a job id, or see framefarm status --help)\n", a);
             return FF_EXIT_USAGE;
         }
     }
@@ -136,6 +166,15 @@ int ff_cmd_status(int argc, char **argv) {
     Ff__StatusQuery q = FF__STATUS_QUERY__INIT;
     q.has_job_id = id != 0;
     q.job_id = id;
+    if (id) {
+        q.has_chunk_offset = 1;
+        q.chunk_offset = (uint32_t)first;
+        if (limit >= 0) q.has_chunk_limit = 1, q.chunk_limit = (uint32_t)limit;
+    } else {
+        q.has_after_job = after > 0;
+        q.after_job = (uint64_t)after;
+        if (limit > 0) q.has_job_limit = 1, q.job_limit = (uint32_t)limit;
+    }
     Ff__Envelope req = FF__ENVELOPE__INIT, *rep = NULL;
     req.body_case = FF__ENVELOPE__BODY_STATUS;
     req.status = &q;
@@ -151,13 +190,22 @@ int ff_cmd_status(int argc, char **argv) {
                 printf("%-6llu %-10s %5.1f%% %4d/%-4d %-8d %s\n", (unsigned long long)j->job_id, j->state, j->progress * 100,
                        j->chunks_done, j->chunks_total, j->priority, j->name ? j->name : "");
             }
+            if (sr->more && sr->n_jobs)
+                printf("(%d jobs in all; the next page: framefarm status --after %llu)\n", sr->jobs_total,
+                       (unsigned long long)sr->jobs[sr->n_jobs - 1]->job_id);
         } else if (sr->n_jobs == 1) {
             const Ff__JobStatus *j = sr->jobs[0];
             printf("job %llu: %s, %.1f%%, %d/%d chunks, priority %d%s%s\n", (unsigned long long)j->job_id, j->state,
                    j->progress * 100, j->chunks_done, j->chunks_total, j->priority, j->name ? ", " : "",
                    j->name ? j->name : "");
+            printf("chunks: %d queued, %d running, %d done, %d failed, %d cancelled\n", j->chunks_queued, j->chunks_running,
+                   j->chunks_done, j->chunks_failed, j->chunks_cancelled);
+            if (j->has_assemble_frames)
+                printf("writing the videos: %lld of %lld frames\n", (long long)j->assembled_frames, (long long)j->assemble_frames);
             if (j->error) printf("error: %s\n", j->error);
             for (size_t i = 0; i < j->n_outputs; i++) printf("output: %s\n", j->outputs[i]);
+            if (j->n_outputs < (size_t)j->outputs_total)
+                printf("(%d outputs in all: framefarm submit --wait prints every one)\n", j->outputs_total);
             printf("%-6s %-5s %-10s %-10s %-8s %-9s %s\n", "CHUNK", "ITEM", "LATENTS", "STATE", "TRIES", "PROGRESS", "WORKER");
             for (size_t i = 0; i < j->n_chunks; i++) {
                 const Ff__ChunkStatus *ch = j->chunks[i];
@@ -171,6 +219,10 @@ int ff_cmd_status(int argc, char **argv) {
                 printf("%-6u %-5u %-10s %-10s %-8d %-9s %s\n", ch->chunk, ch->item, lat, ch->state, ch->dispatches, prog,
                        ch->worker ? ch->worker : "-");
             }
+            size_t shown_end = j->chunk_offset + j->n_chunks;
+            if (shown_end < (size_t)j->chunks_total)
+                printf("(chunks %u..%zu of %d; the next page: framefarm status %llu --chunks %zu)\n", j->chunk_offset,
+                       shown_end ? shown_end - 1 : 0, j->chunks_total, (unsigned long long)j->job_id, shown_end);
         }
     }
     ff_wire_free(rep);

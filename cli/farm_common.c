@@ -12,6 +12,7 @@
 #include "core/ff_clock.h"
 #include "proto/ff_jobspec.h"
 #include "proto/ff_wire.h"
+#include "video/video.h"
 
 void ff_farm_client_init(ff_farm_client *c) {
     memset(c, 0, sizeof *c);
@@ -87,6 +88,12 @@ Ff__JobSpec *ff_farm_load_job(const char *path, const char *cmd) {
     free(s->model);
     s->output = out;
     s->model = model;
+    ff_video_format fmt; /* the output rule of every command; the folder is the coordinator's to check */
+    if (ff_video_out_format(s->output, &fmt, &err)) {
+        fprintf(stderr, "framefarm %s: %s: output %s\n", cmd, path, err.msg);
+        ff_jobspec_free(s);
+        return NULL;
+    }
     return s;
 }
 
@@ -122,14 +129,44 @@ static void draw_bar(int tty, uint64_t id, const Ff__JobStatus *js, int *last_pc
     *last_pct = pct;
 }
 
+/* The outputs after the first page (the coordinator lists a bounded page per reply). */
+static int print_more_outputs(void *ctx, const ff_farm_client *c, const char *cmd, uint64_t job_id, size_t have,
+                              int32_t total) {
+    while (have < (size_t)total) {
+        Ff__StatusQuery q = FF__STATUS_QUERY__INIT;
+        q.has_job_id = q.has_output_offset = q.has_chunk_limit = 1;
+        q.job_id = job_id;
+        q.output_offset = (uint32_t)have;
+        q.chunk_limit = 0;
+        Ff__Envelope req = FF__ENVELOPE__INIT, *rep = NULL;
+        req.body_case = FF__ENVELOPE__BODY_STATUS;
+        req.status = &q;
+        int rc = ff_farm_request(ctx, c, cmd, &req, &rep);
+        if (rc) return rc;
+        size_t got = rep->body_case == FF__ENVELOPE__BODY_STATUS_REPLY && rep->status_reply->n_jobs == 1
+                         ? rep->status_reply->jobs[0]->n_outputs
+                         : 0;
+        for (size_t i = 0; i < got; i++) printf("%s\n", rep->status_reply->jobs[0]->outputs[i]);
+        ff_wire_free(rep);
+        if (!got) {
+            fprintf(stderr, "framefarm %s: job %llu: outputs %zu.. could not be listed\n", cmd, (unsigned long long)job_id,
+                    have);
+            return FF_EXIT_FAIL;
+        }
+        have += got;
+    }
+    return FF_EXIT_OK;
+}
+
 int ff_farm_wait(void *ctx, const ff_farm_client *c, const char *cmd, uint64_t job_id, double wait_timeout_s) {
     int tty = isatty(2), last_pct = -1, reported_down = 0;
     double start = ff_now_s();
     ff_farm_client quiet = *c;
     for (;;) {
         Ff__StatusQuery q = FF__STATUS_QUERY__INIT;
-        q.has_job_id = 1;
+        q.has_job_id = q.has_chunk_limit = 1;
         q.job_id = job_id;
+        q.chunk_limit = 0; /* counts only */
         Ff__Envelope req = FF__ENVELOPE__INIT, *rep = NULL;
         req.body_case = FF__ENVELOPE__BODY_STATUS;
         req.status = &q;
@@ -161,7 +198,7 @@ int ff_farm_wait(void *ctx, const ff_farm_client *c, const char *cmd, uint64_t j
         if (!strcmp(js->state, "done")) {
             if (tty) fputc('\n', stderr);
             for (size_t i = 0; i < js->n_outputs; i++) printf("%s\n", js->outputs[i]);
-            rc = FF_EXIT_OK;
+            rc = print_more_outputs(ctx, &quiet, cmd, job_id, js->n_outputs, js->outputs_total);
         } else if (!strcmp(js->state, "failed")) {
             if (tty) fputc('\n', stderr);
             fprintf(stderr, "framefarm %s: job %llu failed: %s\n", cmd, (unsigned long long)job_id,

@@ -3,11 +3,14 @@
  *
  *   framefarm coordinator [--bind tcp://HOST:5555] --state DIR [--curve-secret NAME.key] [--insecure]
  *       [--max-message BYTES] [--worker-timeout SEC] [--keep-chunks] [--shared-dir DIR]
- *       [--curve-allow DIR] [--log-level L]
+ *       [--curve-allow DIR] [--log-level L] [--output-root DIR]... [--max-job-chunks N]
+ *       [--max-queued-chunks N] [--keep-jobs N] [--keep-age SEC] [--progress-timeout SEC]
+ *       TEST MODE: [--test-hold-assembly]
  *   framefarm worker --connect tcp://HOST:5555 [--device N | --backend cpu|cuda[:N]] [--vram-budget 8G]
  *       [--threads N] [--server-key COORD.pub] [--client-key NAME] [--heartbeat SEC] [--name NAME]
  *       [--max-tasks N] [--shared-dir DIR] [--log-level L]
  *       TEST MODES: [--test-no-render] [--test-stall-step K] [--test-shared-fault corrupt|missing]
+ *                   [--test-ignore-tasks]
  *   framefarm keygen NAME          writes NAME.pub and NAME.key (CURVE, Z85)
  *
  * Both daemons run until SIGINT/SIGTERM and log to stderr. Without
@@ -18,6 +21,8 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/cli_opts.h"
+#include "coordinator/coord.h"
 #include "coordinator/server.h"
 #include "core/ff_log.h"
 #include "proto/ff_net.h"
@@ -39,25 +44,53 @@ static int parse_bytes(const char *s, int64_t *out) {
 }
 
 static int parse_level(const char *cmd, const char *s, ff_log_level *lvl) {
-    if (ff_log_level_parse(s, lvl)) {
-        fprintf(stderr, "framefarm %s: bad --log-level '%s' (debug, info, warn, error, off)\n", cmd, s);
-        return -1;
-    }
+    if (ff_log_level_parse(s, lvl)) return ff_cli_bad_value(cmd, "--log-level", s, "debug, info, warn, error or off");
     return 0;
 }
+
+/* Seconds, or with a unit: 90, 90s, 15m, 12h, 7d. */
+static int parse_duration(const char *cmd, const char *flag, const char *s, double *out) {
+    char *end;
+    double v = strtod(s, &end), mul = 1;
+    if (*end == 's') end++;
+    else if (*end == 'm') mul = 60, end++;
+    else if (*end == 'h') mul = 3600, end++;
+    else if (*end == 'd') mul = 86400, end++;
+    if (end == s || *end || !(v > 0) || v * mul > 1e10)
+        return ff_cli_bad_value(cmd, flag, s, "a positive duration: seconds, or 15m, 12h, 7d");
+    *out = v * mul;
+    return 0;
+}
+
+#define MAX_ROOTS 64
 
 int ff_cmd_coordinator(int argc, char **argv) {
     ff_cserver_opts o = {0};
     o.bind = "tcp://127.0.0.1:5555";
     ff_log_level lvl = FF_LOG_INFO;
+    const char *roots[MAX_ROOTS];
+    size_t n_roots = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             printf("usage: framefarm coordinator [--bind tcp://*:5555] --state DIR [--curve-secret NAME.key] [--insecure]\n"
                    "       [--max-message BYTES] [--worker-timeout SEC] [--keep-chunks] [--shared-dir DIR]\n"
-                   "       [--curve-allow DIR] [--log-level L]\n"
+                   "       [--curve-allow DIR] [--log-level L] [--output-root DIR]... [--max-job-chunks N]\n"
+                   "       [--max-queued-chunks N] [--keep-jobs N] [--keep-age SEC] [--progress-timeout SEC]\n"
+                   "  --output-root DIR: videos may be written only under DIR (repeat for more; default STATE/outputs)\n"
+                   "  --max-job-chunks N: refuse jobs of more chunks (default %zu)\n"
+                   "  --max-queued-chunks N: refuse jobs while this many chunks are unfinished (default %zu)\n"
+                   "  --keep-jobs N: finished jobs kept for status (default %zu); --keep-age SEC: forget them after\n"
+                   "       SEC (15m, 12h, 7d; default: never)\n"
+                   "  --progress-timeout SEC: a running chunk without progress for max(SEC, 10x its job's slowest\n"
+                   "       step) is taken back (default %.0f; a job's chunk_timeout_s overrides)\n"
                    "  --shared-dir DIR: take results workers wrote to DIR (their --shared-dir)\n"
-                   "  --curve-allow DIR: only clients and workers whose public key (*.pub) is in DIR (needs --curve-secret)\n");
+                   "  --curve-allow DIR: only clients and workers whose public key (*.pub) is in DIR (needs --curve-secret)\n"
+                   "  --worker-timeout SEC: a worker silent this long is dead (default 10)\n"
+                   "  TEST MODE: --test-hold-assembly  stop writing a video after its first frame until\n"
+                   "       STATE/test-release-assembly exists\n",
+                   FF_COORD_MAX_JOB_CHUNKS_DEFAULT, FF_COORD_MAX_QUEUED_CHUNKS_DEFAULT, FF_COORD_KEEP_JOBS_DEFAULT,
+                   FF_COORD_PROGRESS_TIMEOUT_DEFAULT);
             return FF_EXIT_OK;
         }
         if (!strcmp(a, "--insecure")) {
@@ -66,6 +99,10 @@ int ff_cmd_coordinator(int argc, char **argv) {
         }
         if (!strcmp(a, "--keep-chunks")) {
             o.keep_chunks = 1;
+            continue;
+        }
+        if (!strcmp(a, "--test-hold-assembly")) { /* TEST MODE */
+            o.test_hold_assembly = 1;
             continue;
         }
         if (!val) {
@@ -78,19 +115,29 @@ int ff_cmd_coordinator(int argc, char **argv) {
         else if (!strcmp(a, "--curve-secret")) o.curve_secret = val;
         else if (!strcmp(a, "--curve-allow")) o.curve_allow = val;
         else if (!strcmp(a, "--shared-dir")) o.shared_dir = val;
-        else if (!strcmp(a, "--max-message")) {
-            int64_t b;
-            if (parse_bytes(val, &b) || b < 1024) {
-                fprintf(stderr, "framefarm coordinator: bad --max-message '%s' (at least 1024 bytes)\n", val);
+        else if (!strcmp(a, "--output-root")) {
+            if (n_roots == MAX_ROOTS) {
+                fprintf(stderr, "framefarm coordinator: more than %d --output-root\n", MAX_ROOTS);
                 return FF_EXIT_USAGE;
             }
+            roots[n_roots++] = val;
+        } else if (!strcmp(a, "--max-message")) {
+            int64_t b;
+            if (parse_bytes(val, &b) || b < 1024)
+                return ff_cli_bad_value("coordinator", a, val, "bytes, at least 1024: 65536, 64M"), FF_EXIT_USAGE;
             o.max_message = (size_t)b;
         } else if (!strcmp(a, "--worker-timeout")) {
-            o.worker_timeout_s = atof(val);
-            if (!(o.worker_timeout_s > 0)) {
-                fprintf(stderr, "framefarm coordinator: bad --worker-timeout '%s' (seconds)\n", val);
-                return FF_EXIT_USAGE;
-            }
+            if (ff_cli_double("coordinator", a, val, 0.01, 86400, &o.worker_timeout_s)) return FF_EXIT_USAGE;
+        } else if (!strcmp(a, "--max-job-chunks") || !strcmp(a, "--max-queued-chunks") || !strcmp(a, "--keep-jobs")) {
+            long v;
+            if (ff_cli_long("coordinator", a, val, 1, 1L << 40, &v)) return FF_EXIT_USAGE;
+            *(!strcmp(a, "--max-job-chunks") ? &o.max_job_chunks : !strcmp(a, "--keep-jobs") ? &o.keep_jobs
+                                                                                              : &o.max_queued_chunks) =
+                (size_t)v;
+        } else if (!strcmp(a, "--keep-age")) {
+            if (parse_duration("coordinator", a, val, &o.keep_age_s)) return FF_EXIT_USAGE;
+        } else if (!strcmp(a, "--progress-timeout")) {
+            if (parse_duration("coordinator", a, val, &o.progress_timeout_s)) return FF_EXIT_USAGE;
         } else if (!strcmp(a, "--log-level")) {
             if (parse_level("coordinator", val, &lvl)) return FF_EXIT_USAGE;
         } else {
@@ -106,6 +153,8 @@ int ff_cmd_coordinator(int argc, char **argv) {
         fprintf(stderr, "framefarm coordinator: --curve-allow needs --curve-secret (the allow-list checks CURVE keys)\n");
         return FF_EXIT_USAGE;
     }
+    o.output_roots = roots;
+    o.n_output_roots = n_roots;
     ff_log log;
     ff_log_init(&log, lvl, stderr);
     log.timestamps = 1;
@@ -136,11 +185,16 @@ int ff_cmd_worker(int argc, char **argv) {
                    "  test modes (never reachable from a job file):\n"
                    "       --test-no-render     return synthetic frames without loading a model (benchmarks)\n"
                    "       --test-stall-step K  stop the first task after denoising step K until killed\n"
-                   "       --test-shared-fault corrupt|missing  damage the first task's shared file\n");
+                   "       --test-shared-fault corrupt|missing  damage the first task's shared file\n"
+                   "       --test-ignore-tasks  drop every task and heartbeat idle (a wedged worker)\n");
             return FF_EXIT_OK;
         }
         if (!strcmp(a, "--test-no-render")) {
             o.test_no_render = 1;
+            continue;
+        }
+        if (!strcmp(a, "--test-ignore-tasks")) {
+            o.test_ignore_tasks = 1;
             continue;
         }
         if (!val) {
@@ -148,37 +202,35 @@ int ff_cmd_worker(int argc, char **argv) {
             return FF_EXIT_USAGE;
         }
         i++;
-        char *end = NULL;
+        long lv = 0;
         if (!strcmp(a, "--connect")) o.connect = val;
         else if (!strcmp(a, "--backend")) o.backend = val;
         else if (!strcmp(a, "--device")) {
-            long d = strtol(val, &end, 10);
-            if (*end || d < 0 || d > 255) {
-                fprintf(stderr, "framefarm worker: bad --device '%s'\n", val);
-                return FF_EXIT_USAGE;
-            }
-            snprintf(devbuf, sizeof devbuf, "cuda:%ld", d);
+            if (ff_cli_long("worker", a, val, 0, 255, &lv)) return FF_EXIT_USAGE;
+            snprintf(devbuf, sizeof devbuf, "cuda:%ld", lv);
             o.backend = devbuf;
         } else if (!strcmp(a, "--vram-budget")) {
-            if (parse_bytes(val, &o.vram_budget)) {
-                fprintf(stderr, "framefarm worker: bad --vram-budget '%s' (bytes, or 512M, 8G)\n", val);
-                return FF_EXIT_USAGE;
-            }
-        } else if (!strcmp(a, "--threads")) o.threads = atoi(val);
-        else if (!strcmp(a, "--server-key")) o.server_key = val;
+            if (parse_bytes(val, &o.vram_budget))
+                return ff_cli_bad_value("worker", a, val, "bytes: 536870912, 512M, 8G, 8GiB"), FF_EXIT_USAGE;
+        } else if (!strcmp(a, "--threads")) {
+            if (ff_cli_long("worker", a, val, 0, 4096, &lv)) return FF_EXIT_USAGE;
+            o.threads = (int)lv;
+        } else if (!strcmp(a, "--server-key")) o.server_key = val;
         else if (!strcmp(a, "--client-key")) o.client_key = val;
-        else if (!strcmp(a, "--heartbeat")) o.heartbeat_s = atof(val);
-        else if (!strcmp(a, "--name")) o.name = val;
-        else if (!strcmp(a, "--max-tasks")) o.max_tasks = atoi(val);
-        else if (!strcmp(a, "--test-stall-step")) o.test_stall_step = atoi(val);
-        else if (!strcmp(a, "--shared-dir")) o.shared_dir = val;
+        else if (!strcmp(a, "--heartbeat")) {
+            if (ff_cli_double("worker", a, val, 0.01, 3600, &o.heartbeat_s)) return FF_EXIT_USAGE;
+        } else if (!strcmp(a, "--name")) o.name = val;
+        else if (!strcmp(a, "--max-tasks")) {
+            if (ff_cli_long("worker", a, val, 0, 1L << 30, &lv)) return FF_EXIT_USAGE;
+            o.max_tasks = (int)lv;
+        } else if (!strcmp(a, "--test-stall-step")) {
+            if (ff_cli_long("worker", a, val, 0, 1000000, &lv)) return FF_EXIT_USAGE;
+            o.test_stall_step = (int)lv;
+        } else if (!strcmp(a, "--shared-dir")) o.shared_dir = val;
         else if (!strcmp(a, "--test-shared-fault")) {
             if (!strcmp(val, "corrupt")) o.test_shared_fault = 1;
             else if (!strcmp(val, "missing")) o.test_shared_fault = 2;
-            else {
-                fprintf(stderr, "framefarm worker: bad --test-shared-fault '%s' (corrupt or missing)\n", val);
-                return FF_EXIT_USAGE;
-            }
+            else return ff_cli_bad_value("worker", a, val, "corrupt or missing"), FF_EXIT_USAGE;
         }
         else if (!strcmp(a, "--log-level")) {
             if (parse_level("worker", val, &lvl)) return FF_EXIT_USAGE;

@@ -6,7 +6,8 @@
  *
  * Starts `framefarm coordinator` on a free loopback port with its state in
  * DIR (default: a new folder under $TMPDIR, removed afterwards unless
- * --keep-state), N `framefarm worker` processes (cuda: worker i gets
+ * --keep-state) and the job output's folder as its only output root, N
+ * `framefarm worker` processes (cuda: worker i gets
  * device i), submits the job, waits with a progress bar and stops the
  * processes. Exit codes as `framefarm submit --wait`. */
 #include <errno.h>
@@ -20,6 +21,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "cli/cli_opts.h"
 #include "cli/farm_common.h"
 #include "proto/ff_jobspec.h"
 
@@ -46,7 +48,12 @@ int ff_cmd_farm(int argc, char **argv) {
         const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--keep-state")) keep = 1;
         else if (!strcmp(a, "--test-no-render")) test = 1;
-        else if (!strcmp(a, "--workers") && val) workers = atoi(argv[++i]);
+        else if (!strcmp(a, "--workers") && val) {
+            long n;
+            if (ff_cli_long("farm", a, val, 1, 256, &n)) return FF_EXIT_USAGE;
+            workers = (int)n;
+            i++;
+        }
         else if (!strcmp(a, "--state") && val) state = argv[++i];
         else if (!strcmp(a, "--backend") && val) backend = argv[++i];
         else if (!strcmp(a, "--threads") && val) threads = argv[++i];
@@ -66,6 +73,11 @@ int ff_cmd_farm(int argc, char **argv) {
     }
     Ff__JobSpec *spec = ff_farm_load_job(job, "farm");
     if (!spec) return FF_EXIT_USAGE;
+    ff_video_format fmt; /* on this machine the output's folder can be checked before anything starts */
+    if (ff_cli_check_out("farm", "job output", spec->output, &fmt)) {
+        ff_jobspec_free(spec);
+        return FF_EXIT_USAGE;
+    }
     char tmpl[4096];
     if (!state) {
         const char *t = getenv("TMPDIR");
@@ -87,8 +99,15 @@ int ff_cmd_farm(int argc, char **argv) {
         ff_jobspec_free(spec);
         return FF_EXIT_FAIL;
     }
+    /* the coordinator may write where this job writes, nowhere else */
+    char root[4096];
+    snprintf(root, sizeof root, "%s", spec->output);
+    size_t rl = strlen(root);
+    while (rl > 1 && root[rl - 1] == '/') root[--rl] = 0;
+    char *slash = strrchr(root, '/');
+    if (slash) *(slash == root ? slash + 1 : slash) = 0;
     char *cargs[] = {"framefarm", "coordinator", "--bind", "tcp://127.0.0.1:*", "--state", (char *)state, "--log-level",
-                     "warn", NULL};
+                     "warn", "--output-root", root, NULL};
     pids[0] = spawn(cargs);
     /* the coordinator writes its endpoint once it listens */
     char ep[512] = "";

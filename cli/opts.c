@@ -1,6 +1,8 @@
 /* opts: see opts.h. */
 #include "cli/opts.h"
 
+#include "cli/cli_opts.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -63,15 +65,18 @@ int ff_opt_parse(const char *cmd, int argc, char **argv, const ff_opt *opts, siz
         int bad = 0;
         switch (o->kind) {
         case FF_OPT_STR: *(const char **)o->dst = val; break;
-        case FF_OPT_LONG: bad = ff_opt_long(val, o->lo, o->hi, o->dst); break;
-        case FF_OPT_DOUBLE: bad = ff_opt_double(val, o->dst); break;
-        case FF_OPT_FUNC: bad = o->parse(val, o->dst) != 0; break;
+        case FF_OPT_LONG: bad = ff_cli_long(cmd, a, val, o->lo, o->hi, o->dst); break;
+        case FF_OPT_DOUBLE:
+            bad = o->lo < o->hi ? ff_cli_double(cmd, a, val, (double)o->lo, (double)o->hi, o->dst)
+                  : ff_opt_double(val, o->dst) ? ff_cli_bad_value(cmd, a, val, "a finite number")
+                                               : 0;
+            break;
+        case FF_OPT_FUNC:
+            bad = o->parse(val, o->dst) ? ff_cli_bad_value(cmd, a, val, o->accepted ? o->accepted : "see --help") : 0;
+            break;
         case FF_OPT_FLAG: break;
         }
-        if (bad) {
-            fprintf(stderr, "framefarm %s: bad value '%s' for %s\n", cmd, val, a);
-            return FF_OPT_USAGE;
-        }
+        if (bad) return FF_OPT_USAGE; /* the reason and the accepted values are printed */
         i++;
     }
     return FF_OPT_OK;

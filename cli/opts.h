@@ -1,13 +1,14 @@
 /* opts (cli-internal, ff_opt_*): the option table of a subcommand. A
  * command lists its options once (name, kind, where the value goes, its
- * range) and ff_opt_parse walks argv against the table, so the commands that
- * share settings (render and mpi) share the parsing and its messages:
+ * range, what it accepts) and ff_opt_parse walks argv against the table, so
+ * the commands that share settings (render and mpi) share the parsing and its
+ * messages:
  *   "framefarm CMD: unknown or incomplete option '--x' (see framefarm CMD --help)"
  *   "framefarm CMD: unknown option '--x' (see framefarm CMD --help)"
- *   "framefarm CMD: bad value 'v' for --x"
+ *   "framefarm CMD: bad value 'v' for --x (ACCEPTED)"  (cli_opts.h wording)
  * Not here: what the values mean (each command). */
-#ifndef FF_CLI_OPTS_H
-#define FF_CLI_OPTS_H
+#ifndef FF_OPTS_H
+#define FF_OPTS_H
 
 #include <stddef.h>
 
@@ -15,7 +16,7 @@ typedef enum {
     FF_OPT_FLAG,   /* no value: *(int *)dst = (int)lo */
     FF_OPT_STR,    /* *(const char **)dst = the argument */
     FF_OPT_LONG,   /* *(long *)dst, in [lo, hi] */
-    FF_OPT_DOUBLE, /* *(double *)dst, finite */
+    FF_OPT_DOUBLE, /* *(double *)dst, finite, in [lo, hi] when lo < hi */
     FF_OPT_FUNC    /* parse(value, dst) == 0 (precision names, sizes, enums ...) */
 } ff_opt_kind;
 
@@ -25,6 +26,7 @@ typedef struct {
     void *dst;
     long lo, hi;           /* FLAG: the value stored; LONG: the range */
     int (*parse)(const char *value, void *dst); /* FUNC: 0 on success */
+    const char *accepted;  /* FUNC: what the error message says it accepts */
 } ff_opt;
 
 enum { FF_OPT_OK = 0, FF_OPT_HELP = 1, FF_OPT_USAGE = 2 };

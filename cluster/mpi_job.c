@@ -1,8 +1,10 @@
 /* mpi_job: the job file of `framefarm mpi` (see mpi_job.h). */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "cluster/mpi_job.h"
+#include "core/ff_limits.h"
 
 void ff_mpi_job_default(ff_mpi_job *j) {
     memset(j, 0, sizeof *j);
@@ -121,6 +123,12 @@ ff_status ff_mpi_job_from_json(ff_json_doc *doc, const char *what, ff_mpi_job *j
         }
     }
     if (!st && !j->prompt) st = ff_err_set(err, FF_ERR_FORMAT, "%s: \"prompt\" is required", what);
+    /* the prompt limits of every front door (core/ff_limits.h), before any rank does any work */
+    char w2[600];
+    snprintf(w2, sizeof w2, "%.500s: \"prompt\"", what);
+    if (!st) st = ff_limits_check_prompt(j->prompt, strlen(j->prompt), w2, err);
+    snprintf(w2, sizeof w2, "%.500s: \"negative_prompt\"", what);
+    if (!st && j->negative_prompt) st = ff_limits_check_prompt(j->negative_prompt, strlen(j->negative_prompt), w2, err);
     if (!st && !j->out) st = ff_err_set(err, FF_ERR_FORMAT, "%s: \"out\" is required", what);
     return st;
 }

@@ -9,10 +9,23 @@
 #include "proto/ff_frames.h"
 #include "video/video.h"
 
-static ff_status write_frame(ff_video_writer *vw, const uint8_t *rgb, ff_err *err) { return ff_video_write_rgb8(vw, rgb, err); }
+typedef struct {
+    ff_video_writer *vw;
+    ff_assemble_frame_fn on_frame;
+    void *user;
+    int written;
+} out_ctx;
+
+static ff_status write_frame(out_ctx *o, const uint8_t *rgb, ff_err *err) {
+    ff_status st = ff_video_write_rgb8(o->vw, rgb, err);
+    if (st) return st;
+    if (o->on_frame && o->on_frame(o->user, o->written)) return ff_err_set(err, FF_ERR_ARG, "cancelled");
+    o->written++;
+    return FF_OK;
+}
 
 ff_status ff_assemble_item(const Ff__JobSpec *spec, const ff_chunk_window *w, const char *const *paths, size_t n,
-                           const char *out_path, ff_err *err) {
+                           const char *out_path, ff_assemble_frame_fn on_frame, void *user, ff_err *err) {
     ff_video_format fmt = ff_video_format_for_path(out_path);
     ff_video_opts o;
     ff_video_opts_default(&o, fmt, spec->width, spec->height);
@@ -26,11 +39,13 @@ ff_status ff_assemble_item(const Ff__JobSpec *spec, const ff_chunk_window *w, co
         if (snprintf(tmp, sizeof tmp, "%.*s.partial-%s", (int)dlen, out_path, out_path + dlen) >= (int)sizeof tmp)
             return ff_err_set(err, FF_ERR_ARG, "output path too long: %s", out_path);
         target = tmp;
+        unlink(tmp); /* a leftover (or planted) file or symlink there is removed, not written through */
     }
     size_t fb = (size_t)spec->width * spec->height * 3;
     ff_video_writer *vw = NULL;
     ff_status st = ff_video_open(target, &o, &vw, err);
     if (st) return st;
+    out_ctx oc = {vw, on_frame, user, 0};
     uint8_t *tail = NULL, *mix = malloc(fb);
     int tail_n = 0;
     if (!mix) st = ff_err_set(err, FF_ERR_NOMEM, "assembling %s: out of memory", out_path);
@@ -54,11 +69,11 @@ ff_status ff_assemble_item(const Ff__JobSpec *spec, const ff_chunk_window *w, co
             int g = start + f;
             if (f < prev_n) {
                 ff_chunk_blend(tail + (size_t)f * fb, px, fb, f, prev_n, mix);
-                st = write_frame(vw, mix, err);
+                st = write_frame(&oc, mix, err);
             } else if (g >= next_start) {
                 memcpy(new_tail + (size_t)(g - next_start) * fb, px, fb);
             } else {
-                st = write_frame(vw, px, err);
+                st = write_frame(&oc, px, err);
             }
         }
         if (!st) {

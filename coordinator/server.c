@@ -160,6 +160,14 @@ ff_status ff_cserver_run(const ff_cserver_opts *o, ff_err *err) {
     co.state_dir = o->state_dir;
     co.worker_timeout_s = o->worker_timeout_s;
     co.keep_chunks = o->keep_chunks;
+    co.output_roots = o->output_roots;
+    co.n_output_roots = o->n_output_roots;
+    co.max_job_chunks = o->max_job_chunks;
+    co.max_queued_chunks = o->max_queued_chunks;
+    co.keep_jobs = o->keep_jobs;
+    co.keep_age_s = o->keep_age_s;
+    co.progress_timeout_s = o->progress_timeout_s;
+    co.test_hold_assembly = o->test_hold_assembly;
     co.shared_dir = o->shared_dir;
     co.log = o->log;
     co.send = do_send;

@@ -38,6 +38,11 @@ typedef struct {
     size_t max_message;          /* bytes; 0: FF_WIRE_MAX_DEFAULT */
     double worker_timeout_s;     /* default 10 */
     int keep_chunks;
+    const char *const *output_roots; /* coord.h (none: <state_dir>/outputs) */
+    size_t n_output_roots;
+    size_t max_job_chunks, max_queued_chunks, keep_jobs; /* coord.h; 0: defaults */
+    double keep_age_s, progress_timeout_s;              /* coord.h; 0: defaults */
+    int test_hold_assembly;      /* TEST MODE (coord.h) */
     const ff_log *log;
     const volatile sig_atomic_t *stop;
 } ff_cserver_opts;

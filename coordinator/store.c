@@ -19,7 +19,7 @@ struct ff_store {
     char *dir;
     uint64_t boot;
     int in_tx;
-    sqlite3_stmt *st_chunk_update, *st_job_state, *st_add_chunk;
+    sqlite3_stmt *st_chunk_update, *st_job_state, *st_add_chunk, *st_del_chunks, *st_del_job;
 };
 
 static const char *const cstate_names[FF_CS_COUNT] = {"queued", "running", "done", "failed", "cancelled"};
@@ -119,13 +119,15 @@ ff_status ff_store_open(const char *dir, ff_store **out, ff_err *err) {
     if ((st = exec(s, "COMMIT;", err))) goto fail;
     if (sqlite3_prepare_v2(s->db,
                            "UPDATE chunks SET state=?3, attempts=?4, dispatches=?5, completions=?6, worker=?7,"
-                           " log = CASE WHEN ?8 IS NULL THEN log ELSE substr(log || ?8, -65536) END"
+                           " log = CASE WHEN ?8 IS NULL THEN log ELSE substr(log || ?8, -16384) END"
                            " WHERE job_id=?1 AND idx=?2",
                            -1, &s->st_chunk_update, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(s->db, "UPDATE jobs SET state=?2, error=?3, finished_at=?4 WHERE id=?1", -1, &s->st_job_state,
                            NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(s->db, "INSERT INTO chunks(job_id, idx, item, lat_start, lat_count, state) VALUES(?,?,?,?,?,'queued')",
-                           -1, &s->st_add_chunk, NULL) != SQLITE_OK) {
+                           -1, &s->st_add_chunk, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db, "DELETE FROM chunks WHERE job_id=?", -1, &s->st_del_chunks, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db, "DELETE FROM jobs WHERE id=?", -1, &s->st_del_job, NULL) != SQLITE_OK) {
         st = db_fail(s, err, "preparing statements");
         goto fail;
     }
@@ -141,6 +143,8 @@ void ff_store_close(ff_store *s) {
     sqlite3_finalize(s->st_chunk_update);
     sqlite3_finalize(s->st_job_state);
     sqlite3_finalize(s->st_add_chunk);
+    sqlite3_finalize(s->st_del_chunks);
+    sqlite3_finalize(s->st_del_job);
     if (s->db) sqlite3_close(s->db);
     free(s->dir);
     free(s);
@@ -232,7 +236,8 @@ ff_status ff_store_chunk_update(ff_store *s, uint64_t job, uint32_t idx, const f
 ff_status ff_store_load(ff_store *s, ff_store_job_fn on_job, ff_store_chunk_fn on_chunk, void *user, ff_err *err) {
     sqlite3_stmt *jq = NULL, *cq = NULL;
     ff_status st = FF_OK;
-    if (sqlite3_prepare_v2(s->db, "SELECT id, spec, state, submitted_at, error FROM jobs ORDER BY id", -1, &jq, NULL) != SQLITE_OK ||
+    if (sqlite3_prepare_v2(s->db, "SELECT id, spec, state, submitted_at, error, finished_at FROM jobs ORDER BY id", -1, &jq,
+                           NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(s->db,
                            "SELECT idx, item, lat_start, lat_count, state, attempts, dispatches, completions, worker, log"
                            " FROM chunks WHERE job_id=? ORDER BY idx",
@@ -248,17 +253,18 @@ ff_status ff_store_load(ff_store *s, ff_store_job_fn on_job, ff_store_chunk_fn o
         int blen = sqlite3_column_bytes(jq, 1);
         Ff__JobSpec *spec = blob ? ff__job_spec__unpack(NULL, (size_t)blen, blob) : NULL;
         ff_err ce = {0};
-        if (!spec || ff_jobspec_check(spec, &ce)) {
-            ff_jobspec_free(spec);
-            st = ff_err_set(err, FF_ERR_FORMAT, "%s/state.db: job %llu has an unreadable spec %s", s->dir,
-                            (unsigned long long)j.id, ce.msg);
+        if (!spec) {
+            st = ff_err_set(err, FF_ERR_FORMAT, "%s/state.db: job %llu has an unreadable spec", s->dir,
+                            (unsigned long long)j.id);
             break;
         }
+        if (ff_jobspec_check(spec, &ce)) j.spec_error = ce.msg;
         j.spec = spec;
         if (ff_cstate_parse((const char *)sqlite3_column_text(jq, 2), &j.state))
             st = ff_err_set(err, FF_ERR_FORMAT, "%s/state.db: job %llu has an unknown state", s->dir, (unsigned long long)j.id);
         j.submitted_at = sqlite3_column_double(jq, 3);
         j.error = (const char *)sqlite3_column_text(jq, 4);
+        j.finished_at = sqlite3_column_type(jq, 5) == SQLITE_NULL ? 0 : sqlite3_column_double(jq, 5);
         if (!st) st = on_job(user, &j, err);
         ff_jobspec_free(spec);
         sqlite3_reset(cq);
@@ -313,4 +319,15 @@ void ff_store_drop_chunk_files(const ff_store *s, uint64_t job) {
     }
     closedir(d);
     rmdir(dir);
+}
+
+ff_status ff_store_delete_job(ff_store *s, uint64_t job, ff_err *err) {
+    sqlite3_stmt *qs[2] = {s->st_del_chunks, s->st_del_job};
+    for (int i = 0; i < 2; i++) {
+        sqlite3_reset(qs[i]);
+        sqlite3_bind_int64(qs[i], 1, (sqlite3_int64)job);
+        if (sqlite3_step(qs[i]) != SQLITE_DONE) return db_fail(s, err, "deleting a job");
+    }
+    ff_store_drop_chunk_files(s, job);
+    return FF_OK;
 }

@@ -59,7 +59,8 @@ typedef struct {
     const char *worker;     /* may be NULL */
 } ff_store_chunk_row;
 /* Writes the chunk's counters and state; log_append (may be NULL) is added
- * to its log (kept to the last 64 KiB). */
+ * to its log (kept to the last FF_STORE_CHUNK_LOG_MAX bytes). */
+#define FF_STORE_CHUNK_LOG_MAX 16384
 ff_status ff_store_chunk_update(ff_store *s, uint64_t job, uint32_t idx, const ff_store_chunk_row *row,
                                 const char *log_append, ff_err *err);
 
@@ -68,7 +69,10 @@ typedef struct {
     const Ff__JobSpec *spec; /* valid during the callback */
     ff_cstate state;
     double submitted_at;
+    double finished_at;      /* 0 when unfinished */
     const char *error;       /* may be NULL */
+    const char *spec_error;  /* the spec unpacks but no longer passes ff_jobspec_check
+                                (stored by an older version): why; else NULL */
 } ff_store_job_info;
 typedef struct {
     uint64_t job;
@@ -87,5 +91,7 @@ ff_status ff_store_chunk_path(const ff_store *s, uint64_t job, uint32_t idx, con
                               ff_err *err);
 /* Removes DIR/chunks/<job> and what it holds. */
 void ff_store_drop_chunk_files(const ff_store *s, uint64_t job);
+/* Forgets a job: its rows (job and chunks) and its chunk files. */
+ff_status ff_store_delete_job(ff_store *s, uint64_t job, ff_err *err);
 
 #endif

@@ -25,6 +25,7 @@ ff_status ff_err_wrap(ff_err *e, const char *fmt, ...) {
     va_end(ap);
     memcpy(old, e->msg, sizeof old);
     size_t k = strlen(prefix);
+    while (k && (prefix[k - 1] == ' ' || prefix[k - 1] == ':')) k--; /* "what: " and "what" read the same */
     if (k > sizeof e->msg - 3) k = sizeof e->msg - 3;
     memcpy(e->msg, prefix, k);
     e->msg[k++] = ':';

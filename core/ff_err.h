@@ -33,8 +33,9 @@ typedef struct {
 ff_status ff_err_set(ff_err *e, ff_status code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Prefix the message already in e with more context ("in vae/conv_in: ...").
- * Keeps the code; returns it. */
+/* Prefix the message already in e with more context: "<prefix>: <message>"
+ * (a prefix written with its own trailing ": " gets no second one). Keeps
+ * the code; returns it. */
 ff_status ff_err_wrap(ff_err *e, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

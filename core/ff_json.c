@@ -184,6 +184,17 @@ static int match_lit(parser *ps, const char *lit) {
     return 1;
 }
 
+/* The children of a finished array by index (ff_json_at in O(1)). */
+static ff_status index_array(parser *ps, ff_json *n) {
+    if (n->len > SIZE_MAX / sizeof *n->items) return fail(ps, "array too long");
+    ff_json **items = arena_alloc(ps->doc, n->len * sizeof *items);
+    if (!items) return ff_err_set(ps->err, FF_ERR_NOMEM, "%s: out of memory parsing JSON", ps->what);
+    size_t i = 0;
+    for (ff_json *c = n->child; c; c = c->next) items[i++] = c;
+    n->items = items;
+    return FF_OK;
+}
+
 static ff_status parse_container(parser *ps, int depth, ff_json *n, int is_obj) {
     char close = is_obj ? '}' : ']';
     ps->p++;
@@ -225,7 +236,7 @@ static ff_status parse_container(parser *ps, int depth, ff_json *n, int is_obj) 
         }
         if (*ps->p == close) {
             ps->p++;
-            return FF_OK;
+            return is_obj ? FF_OK : index_array(ps, n);
         }
         return fail(ps, "expected ',' or a closing bracket");
     }
@@ -338,7 +349,8 @@ const ff_json *ff_json_get(const ff_json *obj, const char *key) {
 
 const ff_json *ff_json_at(const ff_json *arr, size_t i) {
     if (!arr || arr->type != FF_JSON_ARRAY) return NULL;
-    const ff_json *c = arr->child;
+    if (arr->items) return i < arr->len ? arr->items[i] : NULL;
+    const ff_json *c = arr->child; /* a node built by hand */
     while (c && i--) c = c->next;
     return c;
 }

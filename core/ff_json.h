@@ -29,6 +29,8 @@ struct ff_json {
     const char *key;     /* member name when inside an object, else NULL */
     ff_json *child;      /* first child (array/object) */
     ff_json *next;       /* next sibling */
+    ff_json **items;     /* ARRAY with children: the children by index (len entries), so
+                            ff_json_at is O(1); NULL otherwise (a node built by hand) */
 };
 
 typedef struct ff_json_doc ff_json_doc;
@@ -43,7 +45,10 @@ ff_status ff_json_parse_file(const char *path, ff_json_doc **doc, ff_err *err);
 const ff_json *ff_json_root(const ff_json_doc *doc);
 void ff_json_free(ff_json_doc *doc);
 
-/* Lookups return NULL when absent or of another kind. */
+/* Lookups return NULL when absent or of another kind. ff_json_get is
+ * linear in the object's members (objects are small: configs, job specs);
+ * ff_json_at is O(1) on parsed arrays, so walking an array of n elements
+ * by index is O(n) (job files with 100k prompts). */
 const ff_json *ff_json_get(const ff_json *obj, const char *key);
 const ff_json *ff_json_at(const ff_json *arr, size_t i);
 size_t ff_json_count(const ff_json *arr_or_obj);

@@ -318,12 +318,20 @@ ff_status ff_jobspec_check(const Ff__JobSpec *s, ff_err *err) {
         s->n_prompts);
     REQ(s->n_negative_prompts <= 1 || s->n_negative_prompts == n,
         "job: %zu negative prompts for %zu items (give 0, 1 or one per item)", s->n_negative_prompts, n);
-    for (size_t i = 0; i < s->n_prompts; i++)
-        REQ(s->prompts[i] && strlen(s->prompts[i]) <= FF_JOBSPEC_MAX_PROMPT, "job: prompt %zu is missing or longer than %d bytes", i,
-            FF_JOBSPEC_MAX_PROMPT);
-    for (size_t i = 0; i < s->n_negative_prompts; i++)
-        REQ(s->negative_prompts[i] && strlen(s->negative_prompts[i]) <= FF_JOBSPEC_MAX_PROMPT,
-            "job: negative prompt %zu is missing or longer than %d bytes", i, FF_JOBSPEC_MAX_PROMPT);
+    size_t text = 0;
+    char what[64];
+    for (size_t i = 0; i < s->n_prompts + s->n_negative_prompts; i++) {
+        int neg = i >= s->n_prompts;
+        const char *p = neg ? s->negative_prompts[i - s->n_prompts] : s->prompts[i];
+        snprintf(what, sizeof what, "job: %s %zu", neg ? "negative prompt" : "prompt", neg ? i - s->n_prompts : i);
+        REQ(p, "%s is missing", what);
+        size_t len = strlen(p); /* a protobuf string may hold a NUL: strlen stops there, the check sees the rest */
+        ff_status st = ff_limits_check_prompt(p, len, what, err);
+        if (st) return st;
+        text += len;
+    }
+    REQ(text <= FF_JOBSPEC_MAX_TEXT, "job: %zu bytes of prompts, more than the limit of %zu bytes", text,
+        FF_JOBSPEC_MAX_TEXT);
     REQ(s->has_width && s->has_height && s->has_frames && s->has_steps && s->has_guidance_scale && s->has_fps &&
             s->has_chunk_frames && s->has_chunk_overlap && s->has_vae_tiling && s->has_vae_tile_size &&
             s->has_vae_tile_stride && s->has_vae_slicing && s->has_device_budget && s->has_priority &&
@@ -373,6 +381,7 @@ ff_status ff_jobspec_check(const Ff__JobSpec *s, ff_err *err) {
     REQ(s->chunk_timeout_s >= 0 && s->chunk_timeout_s <= 7 * 86400, "job: chunk_timeout_s must be in 0..604800");
     REQ(s->max_sequence_length >= 1 && s->max_sequence_length <= 4096, "job: max_sequence_length must be in 1..4096");
     REQ(!s->name || strlen(s->name) <= 256, "job: 'name' is longer than 256 bytes");
+    REQ(!s->name || ff_utf8_valid(s->name, strlen(s->name), NULL), "job: 'name' is not valid UTF-8");
     return FF_OK;
 }
 
@@ -388,9 +397,13 @@ int ff_jobspec_lat_total(const Ff__JobSpec *s) { return (s->frames - 1) / FF_JOB
 
 ff_status ff_jobspec_item_output(const Ff__JobSpec *s, size_t i, char *buf, size_t n, ff_err *err) {
     const char *out = s->output;
+    size_t ol = strlen(out);
     int w;
     if (ff_jobspec_items(s) == 1) {
         w = snprintf(buf, n, "%s", out);
+    } else if (ol > 1 && out[ol - 1] == '/') { /* a folder of PNG frames per item: "dir/" -> "dir_0002/" */
+        while (ol > 1 && out[ol - 1] == '/') ol--;
+        w = snprintf(buf, n, "%.*s_%04zu/", (int)ol, out, i);
     } else {
         const char *slash = strrchr(out, '/'), *dot = strrchr(out, '.');
         if (!dot || (slash && dot < slash) || dot == out || (slash && dot == slash + 1)) dot = out + strlen(out);

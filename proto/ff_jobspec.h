@@ -15,7 +15,7 @@
  *    "width": 832, "height": 480, "frames": 81, "steps": 50,
  *    "guidance_scale": 5.0, "guidance_scale_2": 3.0,
  *    "scheduler": {"flow_shift": 3.0},          (overrides of scheduler_config.json)
- *    "output": "out.y4m" | "out.mp4" | "frames_dir", "fps": 16,
+ *    "output": "out.y4m" | "out.mp4" | "frames_dir/", "fps": 16,
  *    "chunking": {"frames": 81, "overlap": 8},   (frames 0: never cut)
  *    "vae": {"tiling": false, "tile_size": 0, "tile_stride": 0, "slicing": false},
  *    "dit_weights": "f32" | "bf16", "device_budget": BYTES,
@@ -23,6 +23,22 @@
  *    "max_sequence_length": 512, "name": "..."}
  * Unknown keys are refused by name (a typo must not silently render the
  * defaults). There is no way to reach a worker's test modes from a job file.
+ * The output follows the rule of every command (video/video.h:
+ * ff_video_out_format), checked by the client and the coordinator, which
+ * also holds it to its output roots (coordinator/outroot.h).
+ * chunk_timeout_s: a running chunk whose worker reports no progress (a
+ * denoising step, a decoded frame) for this long is taken back (one failed
+ * attempt); 0 lets the coordinator derive it (coordinator/coord.h).
+ *
+ * Limits (refused by ff_jobspec_check, so by the client before sending, by
+ * the coordinator at submit and by a worker receiving a task): at most
+ * FF_JOBSPEC_MAX_ITEMS items; every prompt, negative prompt and the name
+ * valid UTF-8 without NUL, a prompt at most FF_MAX_PROMPT_BYTES
+ * (core/ff_limits.h), all of a job's prompt text at most
+ * FF_JOBSPEC_MAX_TEXT bytes. An image field (image-to-video jobs, not
+ * here yet) is read with video/image.h's ff_image_limits (file size, sides,
+ * pixels) where its bytes arrive, before decoding.
+ * The coordinator adds its own: chunks per job, chunks queued in all.
  *
  * Ownership: specs made here are heap trees freed by ff_jobspec_free (the
  * same layout protoc-c's unpack produces, so either can free either). */
@@ -34,10 +50,12 @@
 
 #include "core/ff_err.h"
 #include "core/ff_json.h"
+#include "core/ff_limits.h"
 #include "framefarm.pb-c.h"
 
 #define FF_JOBSPEC_MAX_ITEMS 100000
-#define FF_JOBSPEC_MAX_PROMPT 16384
+#define FF_JOBSPEC_MAX_PROMPT FF_MAX_PROMPT_BYTES
+#define FF_JOBSPEC_MAX_TEXT ((size_t)32 << 20) /* prompts + negative prompts of one job */
 #define FF_JOBSPEC_LAT_T 4 /* VAE temporal factor of every Wan model */
 
 /* Reads a job object; `what` names the source in messages. The result is
@@ -64,7 +82,7 @@ int ff_jobspec_lat_total(const Ff__JobSpec *s);
 static inline int ff_jobspec_window_frames(int lat_count) { return 1 + FF_JOBSPEC_LAT_T * (lat_count - 1); }
 static inline int ff_jobspec_window_first_frame(int lat_start) { return FF_JOBSPEC_LAT_T * lat_start; }
 /* Item i's output path: the output itself for a one-item job, else
- * "<stem>_<iiii><ext>" ("out.y4m" -> "out_0002.y4m", "dir" -> "dir_0002"). */
+ * "<stem>_<iiii><ext>" ("out.y4m" -> "out_0002.y4m", "dir/" -> "dir_0002/"). */
 ff_status ff_jobspec_item_output(const Ff__JobSpec *s, size_t i, char *buf, size_t n, ff_err *err);
 
 #endif

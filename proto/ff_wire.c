@@ -168,6 +168,33 @@ ff_status ff_wire_validate(const Ff__Envelope *env, ff_err *err) {
     }
 }
 
+/* The first field this version's .proto does not have, anywhere in m
+ * (0: none). protobuf-c keeps such fields and packs them back, and some of
+ * them (an overlong field 0) it accepts but then cannot read back: a spec
+ * carrying one would be accepted and could not be copied or stored. */
+static uint32_t unknown_field(const ProtobufCMessage *m, int depth) {
+    if (!m || depth > 8) return 0;
+    if (m->n_unknown_fields) return m->unknown_fields[0].tag ? m->unknown_fields[0].tag : UINT32_MAX;
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    const char *base = (const char *)m;
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        if (f->type != PROTOBUF_C_TYPE_MESSAGE) continue;
+        uint32_t u = 0;
+        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+            size_t n = *(const size_t *)(base + f->quantifier_offset);
+            ProtobufCMessage *const *arr = *(ProtobufCMessage *const *const *)(base + f->offset);
+            for (size_t k = 0; k < n && !u; k++) u = unknown_field(arr[k], depth + 1);
+        } else {
+            if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) && *(const uint32_t *)(base + f->quantifier_offset) != f->id)
+                continue;
+            u = unknown_field(*(ProtobufCMessage *const *)(base + f->offset), depth + 1);
+        }
+        if (u) return u;
+    }
+    return 0;
+}
+
 ff_status ff_wire_unpack(const uint8_t *buf, size_t len, size_t max_bytes, Ff__Envelope **env, Ff__Error__Code *code,
                          ff_err *err) {
     Ff__Error__Code dummy;
@@ -201,6 +228,14 @@ ff_status ff_wire_unpack(const uint8_t *buf, size_t len, size_t max_bytes, Ff__E
         *code = FF__ERROR__CODE__MALFORMED;
         ff__envelope__free_unpacked(e, NULL);
         return ff_err_set(err, FF_ERR_FORMAT, "malformed message (%zu bytes): envelope without a body", len);
+    }
+    uint32_t unknown = unknown_field(&e->base, 0);
+    if (unknown) { /* peers of one version never send fields it does not have */
+        const char *what = ff_wire_body_name(e->body_case);
+        *code = FF__ERROR__CODE__MALFORMED;
+        ff__envelope__free_unpacked(e, NULL);
+        return ff_err_set(err, FF_ERR_FORMAT, "malformed %s message: field %u is not in protocol version %u", what,
+                          unknown == UINT32_MAX ? 0 : unknown, FF_PROTO_VERSION);
     }
     ff_status st = ff_wire_validate(e, err);
     if (st) {

@@ -9,7 +9,10 @@
  * ff_wire_unpack refuses, with a message naming the reason and an
  * ff.Error code to send back:
  *  - OVERSIZED: more than max_bytes (checked before anything is parsed);
- *  - MALFORMED: not a protocol buffer Envelope, or no body;
+ *  - MALFORMED: not a protocol buffer Envelope, no body, or a field this
+ *               protocol version does not have (peers of one version never
+ *               send one; protobuf-c would keep it, and reads some of them
+ *               back differently);
  *  - VERSION:   version missing or not FF_PROTO_VERSION (both named);
  *  - INVALID:   a body whose fields are missing or out of range (task ids,
  *               frame counts, sizes, string lengths; a job spec must pass
@@ -33,6 +36,11 @@
 #define FF_WIRE_MAX_ID 64          /* worker ids */
 #define FF_WIRE_MAX_TEXT 4096      /* messages, paths, names */
 #define FF_WIRE_MAX_LOG (1u << 20) /* a failed task's log */
+/* Decompressed bytes of one ResultFrames message: at most this, or one
+ * frame when a frame is larger (a worker splits what it decoded into
+ * messages below it; a coordinator refuses more, so that checking one
+ * message's frames stays a short, bounded piece of work). */
+#define FF_WIRE_MAX_FRAMES_RAW ((size_t)64 << 20)
 
 /* Sets env->version to FF_PROTO_VERSION and packs it into a malloc'd
  * buffer (*buf owned by the caller). */

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Installs, idempotently and quietly, every Debian package framefarm needs to
-# build and test (Debian 12, as root). Packages already present are skipped.
+# build and test (Debian 12, as root); clang and its runtime (libFuzzer) build
+# the fuzz targets scripts/test.sh runs. Packages already present are skipped.
 # CUDA (nvcc, cuBLAS, cuDNN, NCCL) is not a Debian package: it is found under
 # /usr/local/cuda when present and the CUDA backend is skipped otherwise.
 set -eu
@@ -14,6 +15,7 @@ libsqlite3-dev sqlite3
 libavcodec-dev libavformat-dev libavutil-dev libswscale-dev ffmpeg
 libpng-dev libjpeg62-turbo-dev
 libcmocka-dev
+clang libclang-rt-14-dev
 sentencepiece
 slurm-wlm munge
 "

@@ -1,10 +1,14 @@
 /* video: the format-independent part of the writers (options, frame
  * conversion, dispatch to video_y4m.c / video_png.c / video_mp4.c). See
  * video.h. */
+#include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "video/video_impl.h"
 
@@ -29,6 +33,68 @@ ff_video_format ff_video_format_for_path(const char *path) {
     if (ends_with(path, ".y4m")) return FF_VIDEO_Y4M;
     if (ends_with(path, ".mp4")) return FF_VIDEO_MP4;
     return FF_VIDEO_PNG;
+}
+
+ff_status ff_video_out_format(const char *path, ff_video_format *fmt, ff_err *err) {
+    size_t n = path ? strlen(path) : 0;
+    if (!n) return ff_err_set(err, FF_ERR_ARG, "empty path: use " FF_VIDEO_OUT_KINDS);
+    if (path[n - 1] == '/') {
+        if (n == 1) return ff_err_set(err, FF_ERR_ARG, "'/': the root folder cannot hold the frames");
+        *fmt = FF_VIDEO_PNG;
+    } else if (ends_with(path, ".y4m") && n > 4 && path[n - 5] != '/') {
+        *fmt = FF_VIDEO_Y4M;
+    } else if (ends_with(path, ".mp4") && n > 4 && path[n - 5] != '/') {
+        *fmt = FF_VIDEO_MP4;
+    } else {
+        return ff_err_set(err, FF_ERR_ARG, "'%s': not a known kind of output: use " FF_VIDEO_OUT_KINDS, path);
+    }
+    return FF_OK;
+}
+
+ff_status ff_video_out_check(const char *path, ff_video_format *fmt, ff_err *err) {
+    ff_status st = ff_video_out_format(path, fmt, err);
+    if (st) return st;
+    if (*fmt == FF_VIDEO_MP4 && !ff_video_mp4_available())
+        return ff_err_set(err, FF_ERR_UNSUPPORTED, "'%s': this build has no MP4 writer (built without FFmpeg): use "
+                          "NAME.y4m or DIR/", path);
+    size_t n = strlen(path);
+    char *dir = malloc(n + 1);
+    if (!dir) return ff_err_set(err, FF_ERR_NOMEM, "'%s': out of memory", path);
+    memcpy(dir, path, n + 1);
+    while (n > 1 && dir[n - 1] == '/') dir[--n] = 0; /* DIR/ -> DIR */
+    struct stat sb;
+    int exists = stat(dir, &sb) == 0;
+    if (exists && *fmt == FF_VIDEO_PNG && !S_ISDIR(sb.st_mode))
+        st = ff_err_set(err, FF_ERR_ARG, "'%s' exists and is not a folder", path);
+    else if (exists && *fmt != FF_VIDEO_PNG && S_ISDIR(sb.st_mode))
+        st = ff_err_set(err, FF_ERR_ARG, "'%s' is a folder (a folder of PNG frames is written as DIR/)", path);
+    if (!st && !(exists && *fmt == FF_VIDEO_PNG)) { /* the folder that will hold it */
+        char *slash = strrchr(dir, '/');
+        if (!slash) snprintf(dir, n + 1, ".");
+        else if (slash == dir) dir[1] = 0;
+        else *slash = 0;
+    }
+    if (!st && (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode)))
+        st = ff_err_set(err, FF_ERR_NOT_FOUND, "'%s': the folder %s does not exist", path, dir);
+    if (!st) { /* can a file be created there? (access() says yes to root on a read-only mount) */
+        size_t pn = strlen(dir) + 32;
+        char *probe = malloc(pn);
+        int fd = -1;
+        if (probe) {
+            snprintf(probe, pn, "%s/.ff-probe-XXXXXX", dir);
+            fd = mkstemp(probe);
+        }
+        if (fd < 0)
+            st = ff_err_set(err, probe ? FF_ERR_ARG : FF_ERR_NOMEM, "'%s': cannot create files in %s: %s", path, dir,
+                            probe ? strerror(errno) : "out of memory");
+        else {
+            close(fd);
+            unlink(probe);
+        }
+        free(probe);
+    }
+    free(dir);
+    return st;
 }
 
 const char *ff_video_format_name(ff_video_format f) {

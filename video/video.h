@@ -50,8 +50,25 @@ typedef struct ff_video_writer ff_video_writer;
 /* Defaults for a format and frame size: 16 fps, Y4M 4:2:0, crf 18. */
 void ff_video_opts_default(ff_video_opts *o, ff_video_format format, int width, int height);
 /* From a path: *.y4m, *.mp4; anything else (a folder) is PNG frames.
- * Returns the format. */
+ * Returns the format. Lenient: for a path already checked with
+ * ff_video_out_format (what every command does with a path a user gave). */
 ff_video_format ff_video_format_for_path(const char *path);
+
+/* The output rule of every command (render --out, mpi "out", farm jobs'
+ * "output"): "NAME.mp4" (H.264), "NAME.y4m", or "DIR/" (a trailing slash:
+ * a folder of PNG frames); extensions are case-insensitive. Anything else
+ * ("x.avi", "x.y4m.txt", "frames") is FF_ERR_ARG with a message listing
+ * the three, so a typo never silently becomes a folder of PNGs. */
+#define FF_VIDEO_OUT_KINDS "NAME.mp4, NAME.y4m or DIR/ (a folder of PNG frames)"
+ff_status ff_video_out_format(const char *path, ff_video_format *fmt, ff_err *err);
+/* ff_video_out_format, then what can be known before rendering: MP4 needs
+ * a build with FFmpeg (FF_ERR_UNSUPPORTED); the folder the file goes into
+ * (for DIR/: DIR when it exists, else its parent) must exist
+ * (FF_ERR_NOT_FOUND) and take a new file (FF_ERR_ARG: a probe file is
+ * created there and removed, so permissions, read-only mounts and full
+ * inode tables all show); an existing DIR/ must be a folder and an
+ * existing file must not be one. Messages name the path. */
+ff_status ff_video_out_check(const char *path, ff_video_format *fmt, ff_err *err);
 const char *ff_video_format_name(ff_video_format f);
 /* 1 when MP4 writing was compiled in. */
 int ff_video_have_mp4(void);

@@ -179,9 +179,10 @@ ff_status ff_video_mp4_open(ff_video_writer *w, ff_err *err) {
     }
     const int *bt709 = sws_getCoefficients(SWS_CS_ITU709);
     sws_setColorspaceDetails(s->sws, bt709, 1, bt709, 0, 0, 1 << 16, 1 << 16);
-    if ((r = avio_open(&s->fmt->pb, w->path, AVIO_FLAG_WRITE)) < 0) {
-        snprintf(what, sizeof what, "cannot create the file");
-        st = av_fail(err, what, r);
+    if ((r = avio_open(&s->fmt->pb, w->path, AVIO_FLAG_WRITE)) < 0) { /* as the y4m and png writers say it */
+        char buf[AV_ERROR_MAX_STRING_SIZE] = {0};
+        av_strerror(r, buf, sizeof buf);
+        st = ff_err_set(err, r == AVERROR(ENOENT) ? FF_ERR_NOT_FOUND : FF_ERR_IO, "cannot create: %s", buf);
         goto fail;
     }
     if ((r = avformat_write_header(s->fmt, NULL)) < 0) {

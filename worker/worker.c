@@ -93,8 +93,23 @@ static ff_status r_progress(void *user, int stage, int64_t done, int64_t total, 
     return FF_OK;
 }
 
+static ff_status r_frames_one(rctx *rc, int t0, int count, int width, int height, const uint8_t *rgb, ff_err *err);
+
+/* Splits what the pipeline decoded into messages of at most
+ * FF_WIRE_MAX_FRAMES_RAW decompressed bytes (at least one frame each). */
 static ff_status r_frames(void *user, int t0, int count, int width, int height, const uint8_t *rgb, ff_err *err) {
     rctx *rc = user;
+    size_t fb = (size_t)width * height * 3;
+    int per = fb >= FF_WIRE_MAX_FRAMES_RAW ? 1 : (int)(FF_WIRE_MAX_FRAMES_RAW / fb);
+    for (int k = 0; k < count; k += per) {
+        int n = count - k < per ? count - k : per;
+        ff_status st = r_frames_one(rc, t0 + k, n, width, height, rgb + (size_t)k * fb, err);
+        if (st) return st;
+    }
+    return FF_OK;
+}
+
+static ff_status r_frames_one(rctx *rc, int t0, int count, int width, int height, const uint8_t *rgb, ff_err *err) {
     uint8_t *z = NULL;
     size_t zn = 0;
     ff_status st = ff_frames_deflate(rgb, (size_t)count * width * height * 3, 1, &z, &zn, err);
@@ -345,6 +360,12 @@ static void from_coordinator(net *n, shared *sh, void *pair, double *next_hb) {
     if (rs == FF_ERR_NOT_FOUND) return;
     if (rs) {
         FF_WARN(n->o->log, "refused a message from the coordinator: %s", e2.msg);
+        return;
+    }
+    if (env->body_case == FF__ENVELOPE__BODY_TASK && n->o->test_ignore_tasks) { /* TEST MODE */
+        FF_INFO(n->o->log, "TEST MODE: ignoring task %llx (job %llu chunk %u)", (unsigned long long)env->task->task_id,
+                (unsigned long long)env->task->job_id, env->task->chunk);
+        ff_wire_free(env);
         return;
     }
     if (env->body_case == FF__ENVELOPE__BODY_TASK) {

@@ -25,7 +25,13 @@
  * mid-chunk without depending on timing. test_shared_fault damages the
  * first task's shared file after its checksum is taken (1: one byte
  * flipped, 2: the file removed), so tests can check that the coordinator
- * refuses it. */
+ * refuses it. test_ignore_tasks drops every task it is given and keeps
+ * heartbeating idle (a worker whose render thread is wedged or whose tasks
+ * are lost), so tests can check that the coordinator takes the chunk back
+ * and counts it.
+ *
+ * Frames are sent in ResultFrames of at most FF_WIRE_MAX_FRAMES_RAW
+ * decompressed bytes (one frame when a frame is larger). */
 #ifndef FF_WORKER_H
 #define FF_WORKER_H
 
@@ -47,6 +53,7 @@ typedef struct {
     int test_no_render;       /* TEST MODE */
     int test_stall_step;      /* TEST MODE */
     int test_shared_fault;    /* TEST MODE: 1 corrupt, 2 remove the first shared file */
+    int test_ignore_tasks;    /* TEST MODE: drop every task, heartbeat idle */
     const char *shared_dir;   /* write results there (see above); NULL: inline frames */
     int max_tasks;            /* exit after this many tasks (0: never) */
     const ff_log *log;

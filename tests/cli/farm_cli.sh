@@ -27,7 +27,7 @@ expect 2 "worker without --connect" "$ff" worker
 expect 0 "keygen" "$ff" keygen "$tmp/k"
 expect 1 "keygen over an existing key" "$ff" keygen "$tmp/k"
 
-"$ff" coordinator --bind 'tcp://127.0.0.1:*' --state "$tmp/st" --log-level warn 2>"$tmp/coord.log" & pids="$pids $!"
+"$ff" coordinator --bind 'tcp://127.0.0.1:*' --state "$tmp/st" --output-root "$tmp" --log-level warn 2>"$tmp/coord.log" & pids="$pids $!"
 i=0; while [ ! -s "$tmp/st/endpoint" ]; do i=$((i+1)); [ $i -lt 1200 ] || fail "coordinator did not start"; sleep 0.05; done
 ep=$(cat "$tmp/st/endpoint")
 # no worker yet: a job waits queued, is cancelled, and its waiting client exits 4

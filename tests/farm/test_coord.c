@@ -2,7 +2,13 @@
  * files and assembly, and the coordinator state machine driven with a fake
  * clock and fake workers (no sockets): scheduling order, results, worker
  * death, bounded retries, cancel, refusals, and a restart that keeps
- * finished chunks. */
+ * finished chunks; the bounds of issue 16: refusals at submit (10M chunks,
+ * a full queue, outputs outside the roots, invalid UTF-8), paged and
+ * bounded replies after 1100 failed jobs, retention by count and age,
+ * dispatches never started, chunks without progress, and assembly on the
+ * background thread while status answers. */
+#include <dirent.h>
+#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -90,6 +96,14 @@ static void write_chunk_file(const char *path, int item, const ff_chunk_window *
     fclose(f);
 }
 
+static int count_in_dir(const char *p) {
+    DIR *d = opendir(p);
+    int n = 0;
+    for (struct dirent *e; d && (e = readdir(d));) n += e->d_name[0] != '.';
+    if (d) closedir(d);
+    return n;
+}
+
 static long file_size(const char *p) {
     struct stat sb;
     return stat(p, &sb) ? -1 : (long)sb.st_size;
@@ -116,7 +130,7 @@ static void test_assemble(void) {
         pp[k] = paths[k];
     }
     snprintf(out, sizeof out, "%s/video.y4m", dir);
-    FF_CHECK_OK(ff_assemble_item(s, w, pp, n, out, &err), &err);
+    FF_CHECK_OK(ff_assemble_item(s, w, pp, n, out, NULL, NULL, &err), &err);
     /* 41 frames of 16x16 4:2:0 */
     long header = -1, sz = file_size(out);
     FILE *f = fopen(out, "rb");
@@ -130,7 +144,7 @@ static void test_assemble(void) {
     write_chunk_file(paths[1], 0, &w[1], 16, 16, 1);
     char out2[640];
     snprintf(out2, sizeof out2, "%s/video2.y4m", dir);
-    FF_CHECK(ff_assemble_item(s, w, pp, n, out2, &err) == FF_ERR_FORMAT);
+    FF_CHECK(ff_assemble_item(s, w, pp, n, out2, NULL, NULL, &err) == FF_ERR_FORMAT);
     FF_CHECK_MSG(strstr(err.msg, "frames") != NULL, "%s", err.msg);
     FF_CHECK(file_size(out2) < 0);
     ff_jobspec_free(s);
@@ -141,6 +155,7 @@ static void test_assemble(void) {
 typedef struct {
     char rid[80];
     Ff__Envelope *env;
+    size_t bytes; /* packed */
 } sent_msg;
 
 typedef struct {
@@ -159,6 +174,7 @@ static ff_status fake_send(void *user, const void *rid, size_t len, Ff__Envelope
     free(buf);
     if (st) return st;
     snprintf(o->msgs[o->n].rid, sizeof o->msgs[o->n].rid, "%.*s", (int)len, (const char *)rid);
+    o->msgs[o->n].bytes = n;
     o->msgs[o->n++].env = copy;
     return FF_OK;
 }
@@ -242,8 +258,23 @@ static void finish_task(ff_coord *c, const char *id, const Ff__ChunkTask *t, dou
     free(z);
 }
 
+static ff_coord *open_coord_opts(ff_coord_opts *o, outbox *ob, double now) {
+    o->send = fake_send;
+    o->user = ob;
+    ff_coord *c = NULL;
+    ff_err err;
+    if (ff_coord_open(o, now, &c, &err)) {
+        fprintf(stderr, "%s\n", err.msg);
+        abort();
+    }
+    return c;
+}
+
 static ff_coord *open_coord(const char *dir, outbox *ob, double now) {
     ff_coord_opts o = {0};
+    const char *roots[1] = {dir};
+    o.output_roots = roots;
+    o.n_output_roots = 1;
     o.state_dir = dir;
     o.worker_timeout_s = 5;
     o.send = fake_send;
@@ -290,6 +321,7 @@ static void test_coord_flow(void) {
     FF_CHECK(t2->task->job_id == 1 && t2->task->chunk == 0);
     finish_task(c, "w1", t1->task, now + 1);
     ff_cstate st;
+    FF_CHECK_OK(ff_coord_sync_background(c, now + 1, &err), &err); /* the video is written in the background */
     FF_CHECK_OK(ff_coord_job_state(c, 2, &st, NULL, &err), &err);
     FF_CHECK(st == FF_CS_DONE);
     /* w2 dies mid-chunk: its chunk is queued again with one attempt counted */
@@ -331,6 +363,7 @@ static void test_coord_flow(void) {
     Ff__Envelope *t3 = sent_to(&ob, "w1", FF__ENVELOPE__BODY_TASK);
     FF_REQUIRE(t3 && t3->task->chunk == 2);
     finish_task(c, "w1", t3->task, now + 22);
+    FF_CHECK_OK(ff_coord_sync_background(c, now + 22, &err), &err);
     FF_CHECK_OK(ff_coord_job_state(c, 1, &st, NULL, &err), &err);
     FF_CHECK(st == FF_CS_DONE);
     /* status: every chunk done once; chunks 0 and 1 dispatched as often as before the restart */
@@ -480,10 +513,502 @@ static void test_coord_retries_and_refusals(void) {
     ff_coord_close(c);
 }
 
+/* ---- bounds: submit, replies, retention, dispatch, progress, assembly off the loop ---------- */
+
+static Ff__Envelope *submit_raw(ff_coord *c, outbox *ob, Ff__JobSpec *s, double now) {
+    Ff__SubmitJob sj = FF__SUBMIT_JOB__INIT;
+    sj.spec = s;
+    Ff__Envelope e = FF__ENVELOPE__INIT;
+    e.body_case = FF__ENVELOPE__BODY_SUBMIT;
+    e.submit = &sj;
+    ff_err err;
+    outbox_clear(ob);
+    if (ff_coord_handle(c, "client", 6, &e, now, &err)) abort();
+    Ff__Envelope *r = sent_to(ob, "client", FF__ENVELOPE__BODY_SUBMIT_REPLY);
+    return r ? r : sent_to(ob, "client", FF__ENVELOPE__BODY_ERROR);
+}
+
+/* Submits json; NULL when accepted, else the refusal's message (static buffer). */
+static const char *refusal(ff_coord *c, outbox *ob, const char *json, double now) {
+    static char msg[4096];
+    ff_err err = {0};
+    Ff__JobSpec *s = ft_spec(json, &err);
+    if (!s) {
+        snprintf(msg, sizeof msg, "(client side) %s", err.msg);
+        return msg;
+    }
+    Ff__Envelope *r = submit_raw(c, ob, s, now);
+    ff_jobspec_free(s);
+    if (!r || r->body_case != FF__ENVELOPE__BODY_ERROR) return NULL;
+    snprintf(msg, sizeof msg, "%s", r->error->message);
+    return msg;
+}
+
+static Ff__Envelope *query(ff_coord *c, outbox *ob, const Ff__StatusQuery *q, double now) {
+    Ff__Envelope e = FF__ENVELOPE__INIT;
+    e.body_case = FF__ENVELOPE__BODY_STATUS;
+    e.status = (Ff__StatusQuery *)q;
+    ff_err err;
+    outbox_clear(ob);
+    if (ff_coord_handle(c, "client", 6, &e, now, &err)) abort();
+    return sent_to(ob, "client", FF__ENVELOPE__BODY_STATUS_REPLY);
+}
+
+static void fail_task(ff_coord *c, const char *id, uint64_t task, const char *msg, const char *log, double now) {
+    Ff__TaskFailed f = FF__TASK_FAILED__INIT;
+    f.has_task_id = 1;
+    f.task_id = task;
+    f.message = (char *)msg;
+    f.log = (char *)log;
+    Ff__Envelope fe = FF__ENVELOPE__INIT;
+    fe.body_case = FF__ENVELOPE__BODY_FAILED;
+    fe.failed = &f;
+    ff_err err;
+    if (ff_coord_handle(c, id, strlen(id), &fe, now, &err)) abort();
+}
+
+static void progress(ff_coord *c, const char *id, uint64_t task, int step, double now) {
+    Ff__Progress p = FF__PROGRESS__INIT;
+    p.has_task_id = p.has_stage = p.has_done = p.has_total = 1;
+    p.task_id = task;
+    p.stage = 1;
+    p.done = step;
+    p.total = 50;
+    Ff__Envelope e = FF__ENVELOPE__INIT;
+    e.body_case = FF__ENVELOPE__BODY_PROGRESS;
+    e.progress = &p;
+    ff_err err;
+    if (ff_coord_handle(c, id, strlen(id), &e, now, &err)) abort();
+}
+
+static long count_rows(const char *dir, const char *sql) {
+    char path[700];
+    snprintf(path, sizeof path, "%s/state.db", dir);
+    sqlite3 *db = NULL;
+    sqlite3_stmt *q = NULL;
+    long n = -1;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+        sqlite3_prepare_v2(db, sql, -1, &q, NULL) == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW)
+        n = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    return n;
+}
+
+/* Submit refuses, before storing anything: the 10M-chunk job, a full queue,
+ * outputs outside the roots (absolute, "..", a symlinked folder, a symlinked
+ * leaf), a missing or unwritable folder, an unknown kind, invalid UTF-8. */
+static void test_submit_bounds(void) {
+    char dir[512], root[600], job[2048], out[900];
+    ff_test_tmp_path("farm_bounds", dir, sizeof dir);
+    rm_rf(dir);
+    snprintf(root, sizeof root, "%s/videos", dir);
+    mkdir(dir, 0755);
+    mkdir(root, 0755);
+    outbox ob = {0};
+    ff_coord_opts o = {0};
+    const char *roots[1] = {root};
+    o.state_dir = dir;
+    o.output_roots = roots;
+    o.n_output_roots = 1;
+    o.max_queued_chunks = 30;
+    ff_coord *c = open_coord_opts(&o, &ob, 0);
+    ff_err err = {0};
+    /* 400 prompts x 25001 windows of 5 frames: 10M chunks, refused by count, nothing allocated for them */
+    size_t at = 0;
+    at += (size_t)snprintf(job + at, sizeof job - at, "{\"model\": \"/m\", \"seed\": 1, \"frames\": 100001, "
+                           "\"chunking\": {\"frames\": 5, \"overlap\": 1}, \"output\": \"%s/o.y4m\", \"prompts\": [", root);
+    for (int i = 0; i < 400; i++) at += (size_t)snprintf(job + at, sizeof job - at, "%s\"p\"", i ? "," : "");
+    snprintf(job + at, sizeof job - at, "]}");
+    char *big = strdup(job);
+    const char *why = refusal(c, &ob, big, 0);
+    free(big);
+    FF_CHECK_MSG(why && strstr(why, "10000000 chunks (400 items x 25000 windows") && strstr(why, "--max-job-chunks"), "%s", why ? why : "(accepted)");
+    FF_CHECK(count_rows(dir, "SELECT count(*) FROM chunks") == 0);
+    /* the queue: 3 jobs of 10 chunks fit, the 4th does not */
+    for (int k = 0; k < 4; k++) {
+        snprintf(job, sizeof job,
+                 "{\"model\": \"/m\", \"prompts\": [\"a\",\"b\",\"c\",\"d\",\"e\",\"f\",\"g\",\"h\",\"i\",\"j\"], \"seed\": 1, "
+                 "\"frames\": 5, \"width\": 16, \"height\": 16, \"output\": \"%s/q%d.y4m\"}",
+                 root, k);
+        why = refusal(c, &ob, job, 0);
+        if (k < 3) FF_CHECK_MSG(!why, "%s", why);
+        else FF_CHECK_MSG(why && strstr(why, "30 are still unfinished") && strstr(why, "--max-queued-chunks"), "%s",
+                          why ? why : "(accepted)");
+    }
+    for (uint64_t id = 2; id <= 4; id++) { /* cancelled: the queue is free again */
+        Ff__Cancel cn = FF__CANCEL__INIT;
+        cn.has_job_id = 1;
+        cn.job_id = id;
+        Ff__Envelope ce = FF__ENVELOPE__INIT;
+        ce.body_case = FF__ENVELOPE__BODY_CANCEL;
+        ce.cancel = &cn;
+        FF_CHECK_OK(ff_coord_handle(c, "client", 6, &ce, 0, &err), &err);
+    }
+    /* outputs */
+    char link_dir[700], link_leaf[700], escape[700];
+    snprintf(escape, sizeof escape, "%s/elsewhere", dir);
+    mkdir(escape, 0755);
+    snprintf(link_dir, sizeof link_dir, "%s/to-elsewhere", root);
+    FF_CHECK(symlink(escape, link_dir) == 0);
+    snprintf(link_leaf, sizeof link_leaf, "%s/leaf.y4m", root);
+    snprintf(out, sizeof out, "%s/victim.y4m", escape);
+    FF_CHECK(symlink(out, link_leaf) == 0);
+    struct {
+        const char *output, *want;
+    } bad[] = {
+        {"/etc/x.y4m", "outside this coordinator's output roots"},
+        {"ROOT/../../etc/x.y4m", "'..' component"},
+        {"ROOT/to-elsewhere/x.y4m", "outside this coordinator's output roots"},
+        {"ROOT/leaf.y4m", "is a symlink"},
+        {"ROOT/missing/x.y4m", "does not exist"},
+        {"ROOT/x.avi", "not a known kind of output"},
+        {"ROOT/frames", "not a known kind of output"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char path[800];
+        if (!strncmp(bad[i].output, "ROOT", 4)) snprintf(path, sizeof path, "%s%s", root, bad[i].output + 4);
+        else snprintf(path, sizeof path, "%s", bad[i].output);
+        snprintf(job, sizeof job, "{\"model\": \"/m\", \"prompt\": \"p\", \"seed\": 1, \"frames\": 5, \"output\": \"%s\"}",
+                 path);
+        why = refusal(c, &ob, job, 0);
+        FF_CHECK_MSG(why && strstr(why, bad[i].want), "%s: %s", path, why ? why : "(accepted)");
+    }
+    FF_CHECK_MSG(count_in_dir(escape) == 0, "something was written outside the roots");
+    /* an output root where no file can be created (as root: /proc) */
+    ff_coord_close(c);
+    const char *proc_root[1] = {"/proc"};
+    o.output_roots = proc_root;
+    c = open_coord_opts(&o, &ob, 0);
+    why = refusal(c, &ob, "{\"model\": \"/m\", \"prompt\": \"p\", \"seed\": 1, \"frames\": 5, \"output\": \"/proc/x.y4m\"}", 0);
+    FF_CHECK_MSG(why && strstr(why, "cannot create files in /proc"), "%s", why ? why : "(accepted)");
+    ff_coord_close(c);
+    o.output_roots = roots;
+    c = open_coord_opts(&o, &ob, 0);
+    /* invalid UTF-8 (a client that skipped the checks): refused at submit, never sent to a worker */
+    snprintf(job, sizeof job, "{\"model\": \"/m\", \"prompt\": \"p\", \"seed\": 1, \"frames\": 5, \"output\": \"%s/u.y4m\"}",
+             root);
+    Ff__JobSpec *s = ft_spec(job, &err);
+    FF_REQUIRE(s);
+    free(s->prompts[0]);
+    s->prompts[0] = strdup("caf\xc3 au lait");
+    Ff__Envelope *r = submit_raw(c, &ob, s, 0);
+    FF_CHECK_MSG(r && r->body_case == FF__ENVELOPE__BODY_ERROR && strstr(r->error->message, "prompt 0 is not valid UTF-8"),
+                 "%s", r && r->body_case == FF__ENVELOPE__BODY_ERROR ? r->error->message : "(accepted)");
+    ff_jobspec_free(s);
+    /* a folder of PNG frames per item: dir/ -> dir_0001/ */
+    snprintf(job, sizeof job,
+             "{\"model\": \"/m\", \"prompts\": [\"a\", \"b\"], \"seed\": 1, \"frames\": 5, \"output\": \"%s/frames/\"}", root);
+    s = ft_spec(job, &err);
+    FF_REQUIRE(s);
+    char item[800];
+    FF_CHECK_OK(ff_jobspec_item_output(s, 1, item, sizeof item, &err), &err);
+    FF_CHECK_MSG(strstr(item, "/videos/frames_0001/"), "%s", item);
+    ff_jobspec_free(s);
+    outbox_clear(&ob);
+    ff_coord_close(c);
+}
+
+/* 1100 failed jobs with long errors: the list is a bounded page, the
+ * next page follows, one job's error and chunk list are bounded; then
+ * retention forgets the oldest with their rows. */
+static void test_status_bounded(void) {
+    char dir[512], job[1200];
+    ff_test_tmp_path("farm_status_bounds", dir, sizeof dir);
+    rm_rf(dir);
+    outbox ob = {0};
+    ff_coord_opts o = {0};
+    const char *roots[1] = {dir};
+    mkdir(dir, 0755);
+    o.state_dir = dir;
+    o.output_roots = roots;
+    o.n_output_roots = 1;
+    o.keep_jobs = 5000;
+    ff_coord *c = open_coord_opts(&o, &ob, 0);
+    ff_err err = {0};
+    char *msg = malloc(FF_WIRE_MAX_TEXT), *log = malloc(FF_WIRE_MAX_LOG);
+    FF_REQUIRE(msg && log);
+    memset(msg, 'm', FF_WIRE_MAX_TEXT - 1);
+    msg[FF_WIRE_MAX_TEXT - 1] = 0;
+    memset(log, 'l', FF_WIRE_MAX_LOG - 1);
+    log[FF_WIRE_MAX_LOG - 1] = 0;
+    heartbeat(c, "w1", 0, 0);
+    const int N = 1100;
+    FF_CHECK_OK(ff_coord_begin(c, &err), &err);
+    for (int i = 0; i < N; i++) {
+        snprintf(job, sizeof job,
+                 "{\"model\": \"/m\", \"prompt\": \"a\", \"seed\": %d, \"frames\": 5, \"width\": 16, \"height\": 16, "
+                 "\"output\": \"%s/o%d.y4m\", \"max_attempts\": 1}",
+                 i, dir, i);
+        FF_REQUIRE(!refusal(c, &ob, job, 0));
+        outbox_clear(&ob);
+        FF_CHECK_OK(ff_coord_tick(c, 0, &err), &err);
+        Ff__Envelope *t = sent_to(&ob, "w1", FF__ENVELOPE__BODY_TASK);
+        FF_REQUIRE(t);
+        uint64_t task = t->task->task_id;
+        outbox_clear(&ob);
+        fail_task(c, "w1", task, msg, log, 0);
+    }
+    FF_CHECK_OK(ff_coord_commit(c, &err), &err);
+    free(msg);
+    free(log);
+    Ff__StatusQuery q = FF__STATUS_QUERY__INIT;
+    Ff__Envelope *r = query(c, &ob, &q, 0);
+    FF_REQUIRE(r);
+    size_t bytes = ob.msgs[ob.n - 1].bytes;
+    const Ff__StatusReply *sr = r->status_reply;
+    FF_CHECK_MSG(sr->n_jobs == FF_COORD_STATUS_JOBS_MAX && sr->more && sr->jobs_total == N, "%zu jobs, more %d, total %d",
+                 sr->n_jobs, sr->more, sr->jobs_total);
+    FF_CHECK_MSG(bytes < ((size_t)2 << 20), "a list reply of %zu bytes", bytes);
+    FF_CHECK(!strcmp(sr->jobs[0]->state, "failed") && sr->jobs[0]->error_truncated &&
+             strlen(sr->jobs[0]->error) == FF_COORD_LIST_ERROR_MAX);
+    uint64_t last = sr->jobs[sr->n_jobs - 1]->job_id;
+    q.has_after_job = 1;
+    q.after_job = last;
+    r = query(c, &ob, &q, 0);
+    FF_REQUIRE(r);
+    FF_CHECK(r->status_reply->n_jobs == (size_t)N - FF_COORD_STATUS_JOBS_MAX && !r->status_reply->more);
+    Ff__StatusQuery one = FF__STATUS_QUERY__INIT;
+    one.has_job_id = 1;
+    one.job_id = 7;
+    r = query(c, &ob, &one, 0);
+    FF_REQUIRE(r && r->status_reply->n_jobs == 1);
+    const Ff__JobStatus *js = r->status_reply->jobs[0];
+    FF_CHECK(js->error && strlen(js->error) <= FF_COORD_JOB_ERROR_MAX && js->chunks_failed == 1 && js->n_chunks == 1);
+    /* retention: at most 100 finished jobs, the oldest go with their rows */
+    ff_coord_close(c);
+    o.keep_jobs = 100;
+    c = open_coord_opts(&o, &ob, 10);
+    FF_CHECK_OK(ff_coord_begin(c, &err), &err);
+    FF_CHECK_OK(ff_coord_tick(c, 10, &err), &err);
+    FF_CHECK_OK(ff_coord_commit(c, &err), &err);
+    ff_cstate st;
+    FF_CHECK(ff_coord_job_state(c, 1, &st, NULL, &err) == FF_ERR_NOT_FOUND);
+    FF_CHECK_OK(ff_coord_job_state(c, (uint64_t)N, &st, NULL, &err), &err);
+    FF_CHECK(count_rows(dir, "SELECT count(*) FROM jobs") == 100 && count_rows(dir, "SELECT count(*) FROM chunks") == 100);
+    /* and by age: everything finished more than an hour ago */
+    ff_coord_close(c);
+    o.keep_age_s = 3600;
+    c = open_coord_opts(&o, &ob, 10);
+    FF_CHECK_OK(ff_coord_tick(c, 10, &err), &err);
+    FF_CHECK(count_rows(dir, "SELECT count(*) FROM jobs") == 100); /* not yet */
+    FF_CHECK_OK(ff_coord_tick(c, 10 + 3601, &err), &err);
+    FF_CHECK(count_rows(dir, "SELECT count(*) FROM jobs") == 0);
+    ff_coord_stats stats;
+    ff_coord_get_stats(c, &stats);
+    FF_CHECK(stats.jobs_forgotten == 100);
+    outbox_clear(&ob);
+    ff_coord_close(c);
+}
+
+/* A worker that never starts its tasks: each dispatch is taken back after
+ * the worker timeout; FF_COORD_MAX_UNSTARTED of them count one attempt, so
+ * the job ends (failed) instead of dispatching forever. With a second
+ * worker, the chunk goes there. */
+static void test_unstarted_bounded(void) {
+    char dir[512], job[1200];
+    ff_test_tmp_path("farm_unstarted", dir, sizeof dir);
+    rm_rf(dir);
+    outbox ob = {0};
+    ff_err err = {0};
+    ff_coord *c = open_coord(dir, &ob, 0); /* worker timeout 5 s */
+    snprintf(job, sizeof job,
+             "{\"model\": \"/m\", \"prompt\": \"a\", \"seed\": 3, \"frames\": 5, \"width\": 16, \"height\": 16, "
+             "\"output\": \"%s/o.y4m\", \"max_attempts\": 2}",
+             dir);
+    FF_REQUIRE(submit(c, &ob, job, 0) == 1);
+    double now = 0;
+    int dispatches = 0;
+    ff_cstate st = FF_CS_QUEUED;
+    for (int round = 0; round < 20 && st != FF_CS_FAILED; round++) {
+        outbox_clear(&ob);
+        heartbeat(c, "idle", 0, now);
+        FF_CHECK_OK(ff_coord_tick(c, now, &err), &err);
+        dispatches += sent_to(&ob, "idle", FF__ENVELOPE__BODY_TASK) != NULL;
+        now += 6; /* past the worker timeout, still heartbeating idle */
+        heartbeat(c, "idle", 0, now);
+        FF_CHECK_OK(ff_coord_job_state(c, 1, &st, NULL, &err), &err);
+    }
+    const char *why = NULL;
+    FF_CHECK_OK(ff_coord_job_state(c, 1, &st, &why, &err), &err);
+    FF_CHECK_MSG(st == FF_CS_FAILED && dispatches == 2 * FF_COORD_MAX_UNSTARTED, "state %s after %d dispatches",
+                 ff_cstate_name(st), dispatches);
+    FF_CHECK_MSG(why && strstr(why, "never started") && strstr(why, "after 2 attempts"), "%s", why ? why : "");
+    /* with a good worker too: the chunk lost on the idle one goes to the other */
+    snprintf(job, sizeof job,
+             "{\"model\": \"/m\", \"prompt\": \"b\", \"seed\": 3, \"frames\": 5, \"width\": 16, \"height\": 16, "
+             "\"output\": \"%s/o2.y4m\"}",
+             dir);
+    FF_REQUIRE(submit(c, &ob, job, now) == 2);
+    outbox_clear(&ob);
+    heartbeat(c, "idle", 0, now);
+    FF_CHECK_OK(ff_coord_tick(c, now, &err), &err);
+    FF_REQUIRE(sent_to(&ob, "idle", FF__ENVELOPE__BODY_TASK));
+    heartbeat(c, "good", 0, now);
+    now += 6;
+    outbox_clear(&ob);
+    heartbeat(c, "idle", 0, now); /* never started: back to the queue */
+    heartbeat(c, "good", 0, now);
+    FF_CHECK_OK(ff_coord_tick(c, now, &err), &err);
+    FF_CHECK(sent_to(&ob, "idle", FF__ENVELOPE__BODY_TASK) == NULL);
+    Ff__Envelope *t = sent_to(&ob, "good", FF__ENVELOPE__BODY_TASK);
+    FF_REQUIRE(t);
+    heartbeat(c, "good", t->task->task_id, now);
+    finish_task(c, "good", t->task, now + 1);
+    FF_CHECK_OK(ff_coord_sync_background(c, now + 1, &err), &err);
+    FF_CHECK_OK(ff_coord_job_state(c, 2, &st, NULL, &err), &err);
+    FF_CHECK(st == FF_CS_DONE);
+    outbox_clear(&ob);
+    ff_coord_close(c);
+}
+
+/* A busy worker that stops making progress loses its chunk: after the
+ * job's chunk_timeout_s, or by default after max(progress_timeout_s, 10x
+ * the slowest step seen). */
+static void test_progress_timeout(void) {
+    char dir[512], job[1200];
+    ff_test_tmp_path("farm_progress", dir, sizeof dir);
+    rm_rf(dir);
+    mkdir(dir, 0755);
+    outbox ob = {0};
+    ff_err err = {0};
+    ff_coord_opts o = {0};
+    const char *roots[1] = {dir};
+    o.state_dir = dir;
+    o.output_roots = roots;
+    o.n_output_roots = 1;
+    o.worker_timeout_s = 5;
+    o.progress_timeout_s = 30;
+    ff_coord *c = open_coord_opts(&o, &ob, 0);
+    snprintf(job, sizeof job,
+             "{\"model\": \"/m\", \"prompt\": \"a\", \"seed\": 3, \"frames\": 5, \"width\": 16, \"height\": 16, "
+             "\"output\": \"%s/o.y4m\"}",
+             dir);
+    FF_REQUIRE(submit(c, &ob, job, 0) == 1);
+    double now = 0;
+    outbox_clear(&ob);
+    heartbeat(c, "slow", 0, now);
+    FF_CHECK_OK(ff_coord_tick(c, now, &err), &err);
+    Ff__Envelope *t = sent_to(&ob, "slow", FF__ENVELOPE__BODY_TASK);
+    FF_REQUIRE(t);
+    uint64_t task = t->task->task_id;
+    /* steps of 4 s: the limit becomes max(30, 40) = 40 s */
+    for (int k = 1; k <= 3; k++) {
+        now += 4;
+        heartbeat(c, "slow", task, now);
+        progress(c, "slow", task, k, now);
+    }
+    double last = now;
+    for (; now < last + 39; now += 2) { /* busy, heartbeating, no progress: kept for 40 s */
+        heartbeat(c, "slow", task, now);
+        outbox_clear(&ob);
+        FF_CHECK_OK(ff_coord_tick(c, now, &err), &err);
+        FF_REQUIRE(sent_to(&ob, "slow", FF__ENVELOPE__BODY_CANCEL) == NULL);
+    }
+    now = last + 41;
+    heartbeat(c, "slow", task, now);
+    heartbeat(c, "other", 0, now);
+    outbox_clear(&ob);
+    FF_CHECK_OK(ff_coord_tick(c, now, &err), &err);
+    Ff__Envelope *cn = sent_to(&ob, "slow", FF__ENVELOPE__BODY_CANCEL);
+    FF_CHECK(cn && cn->cancel->task_id == task);
+    Ff__Envelope *t2 = sent_to(&ob, "other", FF__ENVELOPE__BODY_TASK); /* on another worker at once */
+    FF_REQUIRE(t2);
+    finish_task(c, "other", t2->task, now + 1);
+    FF_CHECK_OK(ff_coord_sync_background(c, now + 1, &err), &err);
+    ff_cstate st;
+    FF_CHECK_OK(ff_coord_job_state(c, 1, &st, NULL, &err), &err);
+    FF_CHECK(st == FF_CS_DONE);
+    /* an explicit chunk_timeout_s wins */
+    snprintf(job, sizeof job,
+             "{\"model\": \"/m\", \"prompt\": \"b\", \"seed\": 3, \"frames\": 5, \"width\": 16, \"height\": 16, "
+             "\"output\": \"%s/o2.y4m\", \"chunk_timeout_s\": 5}",
+             dir);
+    FF_REQUIRE(submit(c, &ob, job, now) == 2);
+    outbox_clear(&ob);
+    heartbeat(c, "slow", 0, now + 2);
+    heartbeat(c, "other", 0, now + 2);
+    FF_CHECK_OK(ff_coord_tick(c, now + 2, &err), &err);
+    const char *holder = sent_to(&ob, "slow", FF__ENVELOPE__BODY_TASK) ? "slow" : "other";
+    t = sent_to(&ob, holder, FF__ENVELOPE__BODY_TASK);
+    FF_REQUIRE(t);
+    task = t->task->task_id;
+    heartbeat(c, holder, task, now + 4);
+    outbox_clear(&ob);
+    FF_CHECK_OK(ff_coord_tick(c, now + 6, &err), &err);
+    FF_CHECK(sent_to(&ob, holder, FF__ENVELOPE__BODY_CANCEL) == NULL);
+    heartbeat(c, holder, task, now + 8);
+    FF_CHECK_OK(ff_coord_tick(c, now + 8, &err), &err);
+    FF_CHECK(sent_to(&ob, holder, FF__ENVELOPE__BODY_CANCEL) != NULL);
+    outbox_clear(&ob);
+    ff_coord_close(c);
+}
+
+/* The videos are written on the background thread: the state machine
+ * answers status while an assembly is held in the middle of a video (TEST
+ * MODE), shows it as "assembling", and finishes the job once released. */
+static void test_assembly_off_loop(void) {
+    char dir[512], job[1200], release[700], out[700];
+    ff_test_tmp_path("farm_assembly", dir, sizeof dir);
+    rm_rf(dir);
+    mkdir(dir, 0755);
+    outbox ob = {0};
+    ff_err err = {0};
+    ff_coord_opts o = {0};
+    const char *roots[1] = {dir};
+    o.state_dir = dir;
+    o.output_roots = roots;
+    o.n_output_roots = 1;
+    o.test_hold_assembly = 1;
+    ff_coord *c = open_coord_opts(&o, &ob, 0);
+    snprintf(out, sizeof out, "%s/held.y4m", dir);
+    snprintf(job, sizeof job,
+             "{\"model\": \"/m\", \"prompt\": \"a\", \"seed\": 3, \"frames\": 9, \"width\": 16, \"height\": 16, "
+             "\"output\": \"%s\"}",
+             out);
+    FF_REQUIRE(submit(c, &ob, job, 0) == 1);
+    outbox_clear(&ob);
+    heartbeat(c, "w", 0, 0);
+    FF_CHECK_OK(ff_coord_tick(c, 0, &err), &err);
+    Ff__Envelope *t = sent_to(&ob, "w", FF__ENVELOPE__BODY_TASK);
+    FF_REQUIRE(t);
+    finish_task(c, "w", t->task, 1);
+    FF_CHECK_OK(ff_coord_tick(c, 1, &err), &err); /* starts the assembly */
+    Ff__StatusQuery q = FF__STATUS_QUERY__INIT;
+    q.has_job_id = 1;
+    q.job_id = 1;
+    int seen = 0;
+    for (int k = 0; k < 2000 && !seen; k++) { /* wait (bounded) until it holds after its first frame */
+        Ff__Envelope *r = query(c, &ob, &q, 1);
+        FF_REQUIRE(r);
+        const Ff__JobStatus *js = r->status_reply->jobs[0];
+        seen = !strcmp(js->state, "assembling") && js->assembled_frames >= 1;
+        if (!seen) usleep(5000);
+    }
+    FF_CHECK_MSG(seen, "no status showed the assembly in progress");
+    Ff__Envelope *r = query(c, &ob, &q, 1); /* answered while the video is half written */
+    FF_CHECK(r && !strcmp(r->status_reply->jobs[0]->state, "assembling") && r->status_reply->jobs[0]->assemble_frames == 9);
+    FF_CHECK(file_size(out) < 0); /* the video appears whole, by rename, or not at all */
+    snprintf(release, sizeof release, "%s/test-release-assembly", dir);
+    FILE *f = fopen(release, "w");
+    if (f) fclose(f);
+    FF_CHECK_OK(ff_coord_sync_background(c, 2, &err), &err);
+    ff_cstate st;
+    FF_CHECK_OK(ff_coord_job_state(c, 1, &st, NULL, &err), &err);
+    FF_CHECK(st == FF_CS_DONE && file_size(out) > 0);
+    outbox_clear(&ob);
+    ff_coord_close(c);
+}
+
 int main(void) {
     FF_RUN(test_chunk_plan);
     FF_RUN(test_assemble);
     FF_RUN(test_coord_flow);
     FF_RUN(test_coord_retries_and_refusals);
+    FF_RUN(test_submit_bounds);
+    FF_RUN(test_status_bounded);
+    FF_RUN(test_unstarted_bounded);
+    FF_RUN(test_progress_timeout);
+    FF_RUN(test_assembly_off_loop);
     return ff_test_summary();
 }

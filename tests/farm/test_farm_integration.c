@@ -20,7 +20,13 @@
  *  - CURVE: a client without (or with the wrong) server key is refused;
  *    with --curve-allow, an unlisted client or worker key is refused and a
  *    listed one accepted;
- *    without keys a wildcard bind stays on loopback. */
+ *    without keys a wildcard bind stays on loopback;
+ *  - bounds (issue 16): a worker that heartbeats idle and never starts its
+ *    task, and one that stalls busy, lose the chunk, which finishes on
+ *    another worker; the job list after 1100 failed jobs is a bounded page
+ *    answered within a second while a video is being written (held after
+ *    its first frame by the coordinator's TEST MODE, so the answer provably
+ *    comes mid-assembly). */
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +35,8 @@
 #include <zmq.h>
 
 #include "core/ff_json.h"
+#include "proto/ff_jobspec.h"
+#include "proto/ff_net.h"
 #include "proto/ff_wire.h"
 #include "tests/common/ff_test.h"
 #include "tests/farm/farm_proc.h"
@@ -80,6 +88,8 @@ static int farm_start_coord(farm *f, const char *bind, const char *const *extra)
     args[k++] = "3";
     args[k++] = "--log-level";
     args[k++] = "debug";
+    args[k++] = "--output-root"; /* the tests' videos go next to their state */
+    args[k++] = f->dir;
     for (int i = 0; extra && extra[i]; i++) args[k++] = (char *)extra[i];
     args[k] = NULL;
     f->coord = fp_start(&f->ps, f->log, args);
@@ -392,6 +402,218 @@ static void test_worker_killed(void) {
     fp_kill_all(&f.ps);
 }
 
+/* ---- bounded dispatch: the idle-heartbeat worker, the stalled worker ------------------------- */
+
+/* A worker that takes tasks and never starts them (TEST MODE
+ * --test-ignore-tasks: it heartbeats idle) loses the chunk after the
+ * worker timeout; the job finishes on another worker. A worker that starts
+ * and then stalls (--test-stall-step) loses its chunk after the job's
+ * chunk_timeout_s without progress, and is told to cancel it. */
+static void test_dispatch_bounded(void) {
+    farm f;
+    farm_init(&f, "dispatch");
+    FF_REQUIRE(farm_start_coord(&f, "tcp://127.0.0.1:*", NULL) == 0);
+    const char *ignore[] = {"--test-ignore-tasks", "--test-no-render", NULL};
+    pid_t idle = farm_start_worker(&f, "idle-heartbeat", ignore);
+    char job[900], text[2048];
+    snprintf(job, sizeof job, "%s/job.json", f.dir);
+    snprintf(text, sizeof text,
+             "{\"model\": \"/unused\", \"prompt\": \"x\", \"seed\": 1, \"width\": 16, \"height\": 16, \"frames\": 5, "
+             "\"output\": \"%s/o.y4m\"}",
+             f.dir);
+    write_text(job, text);
+    unsigned long long id = submit(&f, job, NULL);
+    FF_REQUIRE(id == 1);
+    int given = 0; /* the only worker got it */
+    double t0 = fp_now();
+    while (!given && fp_now() - t0 < WAIT_S) {
+        ff_json_doc *d = job_status(&f, id, NULL);
+        if (d) {
+            given = jint(ff_json_at(ff_json_get(ff_json_root(d), "chunks"), 0), "dispatches") >= 1;
+            ff_json_free(d);
+        }
+        if (!given) fp_sleep_ms(50);
+    }
+    FF_REQUIRE(given);
+    const char *tn[] = {"--test-no-render", NULL};
+    farm_start_worker(&f, "steady", tn);
+    FF_REQUIRE(wait_job_state(&f, id, "done") == 0);
+    ff_json_doc *d = job_status(&f, id, NULL);
+    FF_REQUIRE(d);
+    const ff_json *c0 = ff_json_at(ff_json_get(ff_json_root(d), "chunks"), 0);
+    FF_CHECK_MSG(jint(c0, "dispatches") >= 2 && jint(c0, "completions") == 1, "dispatches %lld completions %lld",
+                 (long long)jint(c0, "dispatches"), (long long)jint(c0, "completions"));
+    ff_json_free(d);
+    FF_CHECK(count_in_file(f.log, "never started the task") >= 1);
+    fp_kill(&f.ps, idle);
+    /* a worker that stalls mid-chunk, heartbeating busy: taken back after chunk_timeout_s */
+    const char *stall[] = {"--test-stall-step", "1", NULL};
+    snprintf(job, sizeof job, "%s/stall.json", f.dir);
+    snprintf(text, sizeof text,
+             "{\"model\": \"%s\", \"prompt\": \"x\", \"seed\": 1, \"width\": 64, \"height\": 64, \"frames\": 5, "
+             "\"steps\": 3, \"chunk_timeout_s\": 4, \"output\": \"%s/stall.y4m\"}",
+             g_model, f.dir);
+    write_text(job, text);
+    fp_kill_all(&f.ps); /* the staller first, alone (a synthetic worker would take the chunk) */
+    FF_REQUIRE(farm_start_coord(&f, "tcp://127.0.0.1:*", NULL) == 0);
+    farm_start_worker(&f, "staller", stall);
+    id = submit(&f, job, NULL);
+    FF_REQUIRE(id == 2);
+    int stalled = 0;
+    t0 = fp_now();
+    while (!stalled && fp_now() - t0 < WAIT_S) {
+        d = job_status(&f, id, NULL);
+        if (d) {
+            c0 = ff_json_at(ff_json_get(ff_json_root(d), "chunks"), 0);
+            stalled = c0 && jint(c0, "stage") == 1 && jint(c0, "done") >= 1;
+            ff_json_free(d);
+        }
+        if (!stalled) fp_sleep_ms(50);
+    }
+    FF_REQUIRE(stalled);
+    farm_start_worker(&f, "rescuer", NULL);
+    FF_REQUIRE(wait_job_state(&f, id, "done") == 0);
+    d = job_status(&f, id, NULL);
+    FF_REQUIRE(d);
+    c0 = ff_json_at(ff_json_get(ff_json_root(d), "chunks"), 0);
+    FF_CHECK_MSG(jint(c0, "attempts") == 1 && jint(c0, "completions") == 1, "attempts %lld completions %lld",
+                 (long long)jint(c0, "attempts"), (long long)jint(c0, "completions"));
+    ff_json_free(d);
+    FF_CHECK(count_in_file(f.log, "no progress for") >= 1);
+    fp_kill_all(&f.ps);
+}
+
+/* ---- status stays bounded and prompt: 1100 failed jobs, a video being written ---------------- */
+
+static int request(farm *f, Ff__Envelope *req, Ff__Envelope **rep, int timeout_ms) {
+    void *ctx = zmq_ctx_new();
+    ff_net_client_opts o = {f->ep, NULL, NULL, timeout_ms, 0};
+    ff_err err = {0};
+    int rc = ff_net_request(ctx, &o, req, rep, &err) ? -1 : 0;
+    if (rc) fprintf(stderr, "request: %s\n", err.msg);
+    zmq_ctx_term(ctx);
+    return rc;
+}
+
+static const Ff__JobStatus *one_status(farm *f, uint64_t id, Ff__Envelope **rep) {
+    Ff__StatusQuery q = FF__STATUS_QUERY__INIT;
+    q.has_job_id = q.has_chunk_limit = 1;
+    q.job_id = id;
+    Ff__Envelope req = FF__ENVELOPE__INIT;
+    req.body_case = FF__ENVELOPE__BODY_STATUS;
+    req.status = &q;
+    *rep = NULL;
+    if (request(f, &req, rep, 10000) || (*rep)->body_case != FF__ENVELOPE__BODY_STATUS_REPLY ||
+        (*rep)->status_reply->n_jobs != 1)
+        return NULL;
+    return (*rep)->status_reply->jobs[0];
+}
+
+static void test_status_bounded(void) {
+    farm f;
+    farm_init(&f, "bounded");
+    const char *hold[] = {"--test-hold-assembly", "--keep-jobs", "5000", NULL};
+    FF_REQUIRE(farm_start_coord(&f, "tcp://127.0.0.1:*", hold) == 0);
+    pid_t w = farm_start_worker(&f, "failer", NULL);
+    /* 1100 jobs whose model does not exist: each fails on its one attempt, with the worker's message */
+    char model[1100];
+    memset(model, 'm', sizeof model - 1);
+    model[sizeof model - 1] = 0;
+    memcpy(model, "/nonexistent/", 13);
+    const int N = 1100;
+    int submitted = 0;
+    for (int i = 0; i < N; i++) {
+        char json[2400], out[900];
+        snprintf(out, sizeof out, "%s/f%d.y4m", f.dir, i);
+        snprintf(json, sizeof json,
+                 "{\"model\": \"%s\", \"prompt\": \"p\", \"seed\": %d, \"width\": 16, \"height\": 16, \"frames\": 5, "
+                 "\"max_attempts\": 1, \"output\": \"%s\"}",
+                 model, i, out);
+        ff_json_doc *doc = NULL;
+        Ff__JobSpec *spec = NULL;
+        ff_err err;
+        if (ff_json_parse(json, strlen(json), "job", &doc, &err) ||
+            ff_jobspec_from_json(ff_json_root(doc), "job", &spec, &err)) {
+            ff_json_free(doc);
+            break;
+        }
+        ff_json_free(doc);
+        Ff__SubmitJob sj = FF__SUBMIT_JOB__INIT;
+        sj.spec = spec;
+        Ff__Envelope req = FF__ENVELOPE__INIT, *rep = NULL;
+        req.body_case = FF__ENVELOPE__BODY_SUBMIT;
+        req.submit = &sj;
+        submitted += !request(&f, &req, &rep, 10000) && rep->body_case == FF__ENVELOPE__BODY_SUBMIT_REPLY;
+        ff_wire_free(rep);
+        ff_jobspec_free(spec);
+    }
+    FF_REQUIRE(submitted == N);
+    Ff__Envelope *rep = NULL;
+    int failed = 0;
+    double t0 = fp_now();
+    while (fp_now() - t0 < WAIT_S) {
+        const Ff__JobStatus *js = one_status(&f, (uint64_t)N, &rep);
+        failed = js && !strcmp(js->state, "failed");
+        ff_wire_free(rep);
+        if (failed) break;
+        fp_sleep_ms(100);
+    }
+    FF_REQUIRE(failed);
+    fp_kill(&f.ps, w);
+    /* a job whose video is being written (held after its first frame, TEST MODE) */
+    const char *tn[] = {"--test-no-render", NULL};
+    farm_start_worker(&f, "synthetic", tn);
+    char job[900], text[1024];
+    snprintf(job, sizeof job, "%s/video.json", f.dir);
+    snprintf(text, sizeof text,
+             "{\"model\": \"/unused\", \"prompt\": \"x\", \"seed\": 1, \"width\": 256, \"height\": 256, \"frames\": 81, "
+             "\"output\": \"%s/video.y4m\"}",
+             f.dir);
+    write_text(job, text);
+    unsigned long long id = submit(&f, job, NULL);
+    FF_REQUIRE(id == (unsigned long long)N + 1);
+    int assembling = 0;
+    t0 = fp_now();
+    while (!assembling && fp_now() - t0 < WAIT_S) {
+        const Ff__JobStatus *js = one_status(&f, id, &rep);
+        assembling = js && !strcmp(js->state, "assembling") && js->assembled_frames >= 1;
+        ff_wire_free(rep);
+        if (!assembling) fp_sleep_ms(50);
+    }
+    FF_REQUIRE(assembling);
+    /* the job list with 1100 failed jobs, while the video is being written: a bounded page, within a second */
+    Ff__StatusQuery q = FF__STATUS_QUERY__INIT;
+    Ff__Envelope req = FF__ENVELOPE__INIT;
+    req.body_case = FF__ENVELOPE__BODY_STATUS;
+    req.status = &q;
+    double t1 = fp_now();
+    int ok = !request(&f, &req, &rep, 10000);
+    double dt = fp_now() - t1;
+    FF_REQUIRE(ok && rep->body_case == FF__ENVELOPE__BODY_STATUS_REPLY);
+    const Ff__StatusReply *sr = rep->status_reply;
+    FF_CHECK_MSG(sr->n_jobs == 1000 && sr->more && sr->jobs_total == N + 1, "%zu jobs, more %d, total %d", sr->n_jobs,
+                 sr->more, sr->jobs_total);
+    FF_CHECK(!strcmp(sr->jobs[0]->state, "failed") && sr->jobs[0]->error && strlen(sr->jobs[0]->error) <= 240);
+    FF_CHECK_MSG(dt < 1.0, "status took %.3f s while a video was being written", dt);
+    ff_wire_free(rep);
+    const Ff__JobStatus *js = one_status(&f, id, &rep); /* the answer came while the assembly was in progress */
+    FF_CHECK(js && !strcmp(js->state, "assembling"));
+    ff_wire_free(rep);
+    char release[900];
+    snprintf(release, sizeof release, "%s/test-release-assembly", f.state);
+    write_text(release, "");
+    FF_REQUIRE(wait_job_state(&f, id, "done") == 0);
+    char out[900];
+    snprintf(out, sizeof out, "%s/video.y4m", f.dir);
+    FF_CHECK(file_exists(out));
+    /* the text client pages the list too */
+    char text_out[1 << 16];
+    char *args[] = {"status", "--connect", f.ep, "--timeout", "10", NULL};
+    FF_CHECK(fp_run(args, text_out, sizeof text_out, NULL) == 0);
+    FF_CHECK_MSG(strstr(text_out, "the next page: framefarm status --after 1000"), "%.300s", text_out);
+    fp_kill_all(&f.ps);
+}
+
 /* ---- the coordinator killed and restarted ---------------------------------------------- */
 
 typedef struct {
@@ -699,5 +921,7 @@ int main(void) {
     FF_RUN(test_shared_dir);
     FF_RUN(test_worker_killed);
     FF_RUN(test_coordinator_killed);
+    FF_RUN(test_dispatch_bounded);
+    FF_RUN(test_status_bounded);
     return ff_test_summary();
 }

@@ -52,6 +52,14 @@ static void test_refusals(void) {
     FF_CHECK(ff_wire_unpack(junk, sizeof junk, 0, &out, &code, &err) == FF_ERR_FORMAT);
     FF_CHECK(code == FF__ERROR__CODE__MALFORMED);
     FF_CHECK(ff_wire_unpack(junk, 0, 0, &out, &code, &err) == FF_ERR_FORMAT);
+    /* a heartbeat carrying a field this version does not have (field 0 written as an overlong varint tag,
+     * which protobuf-c takes but would pack back as a tag it then refuses: found by tests/fuzz/fuzz_wire) */
+    const uint8_t unknown[] = {0x08, 0x01, 0x52, 0x07, 0x0a, 0x02, 'w', '1', 0x80, 0x00, 0x00};
+    FF_CHECK(ff_wire_unpack(unknown, sizeof unknown, 0, &out, &code, &err) == FF_ERR_FORMAT);
+    FF_CHECK_MSG(code == FF__ERROR__CODE__MALFORMED && strstr(err.msg, "not in protocol version 1"), "%s", err.msg);
+    const uint8_t extra[] = {0x08, 0x01, 0x52, 0x07, 0x0a, 0x02, 'w', '1', 0xf8, 0x06, 0x01}; /* field 111 */
+    FF_CHECK(ff_wire_unpack(extra, sizeof extra, 0, &out, &code, &err) == FF_ERR_FORMAT);
+    FF_CHECK_MSG(strstr(err.msg, "field 111"), "%s", err.msg);
     /* wrong version: pack, then patch the version field */
     Ff__WorkersQuery wq = FF__WORKERS_QUERY__INIT;
     Ff__Envelope env = FF__ENVELOPE__INIT;

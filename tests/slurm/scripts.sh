@@ -41,6 +41,7 @@ grep -qx "#SBATCH --gres=gpu:1" runs/a/workers.sbatch || fail "workers: default 
 [ "$(grep -c '^#SBATCH --gres' runs/a/workers.sbatch)" -eq 1 ] || fail "workers: more than one --gres line"
 grep -q "^#SBATCH --gres" runs/a/coordinator.sbatch && fail "the coordinator asks for a GPU"
 grep -qx "FF_JOB='$T/runs/a/job.json'" runs/a/submit.sbatch || fail "submit: FF_JOB"
+grep -qx "FF_OUTPUT_ROOT='$T/out'" runs/a/coordinator.sbatch || fail "coordinator: FF_OUTPUT_ROOT (the output's folder)"
 [ "$(stat -c %a runs/a)" = 700 ] || fail "run directory is not private (it holds the CURVE secret key)"
 grep -q "\"model\": \"$T/model\"" runs/a/job.json || fail "model path not absolute: $(cat runs/a/job.json)"
 grep -q "\"output\": \"$T/out/v.mp4\"" runs/a/job.json || fail "output path not absolute"

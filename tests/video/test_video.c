@@ -352,7 +352,54 @@ static void test_errors(void) {
     FF_CHECK(ff_video_format_for_path("a/frames") == FF_VIDEO_PNG);
 }
 
+/* The output rule shared by render, mpi and farm jobs, and the checks made before rendering. */
+static void test_out_rule(void) {
+    ff_err err = {0};
+    ff_video_format f;
+    FF_CHECK(ff_video_out_format("a/b.MP4", &f, &err) == FF_OK && f == FF_VIDEO_MP4);
+    FF_CHECK(ff_video_out_format("b.y4m", &f, &err) == FF_OK && f == FF_VIDEO_Y4M);
+    FF_CHECK(ff_video_out_format("a/frames/", &f, &err) == FF_OK && f == FF_VIDEO_PNG);
+    const char *bad[] = {"x.avi", "x.y4m.txt", "frames", "a/.mp4", "", "/"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        FF_CHECK_MSG(ff_video_out_format(bad[i], &f, &err) == FF_ERR_ARG, "%s", bad[i]);
+        if (i < 3) FF_CHECK_MSG(strstr(err.msg, bad[i]) && strstr(err.msg, FF_VIDEO_OUT_KINDS), "%s", err.msg);
+    }
+    char dir[512], path[600];
+    ff_test_tmp_path("outcheck", dir, sizeof dir);
+    mkdir(dir, 0755);
+    snprintf(path, sizeof path, "%s/v.y4m", dir);
+    FF_CHECK_OK(ff_video_out_check(path, &f, &err), &err);
+    snprintf(path, sizeof path, "%s/pngs/", dir);
+    FF_CHECK_OK(ff_video_out_check(path, &f, &err), &err);
+    snprintf(path, sizeof path, "%s/missing/v.y4m", dir);
+    FF_CHECK(ff_video_out_check(path, &f, &err) == FF_ERR_NOT_FOUND);
+    FF_CHECK_MSG(strstr(err.msg, "does not exist"), "%s", err.msg);
+    FF_CHECK(ff_video_out_check(dir, &f, &err) == FF_ERR_ARG); /* no kind */
+    snprintf(path, sizeof path, "%s.y4m", dir); /* a folder named like a file */
+    mkdir(path, 0755);
+    FF_CHECK(ff_video_out_check(path, &f, &err) == FF_ERR_ARG);
+    FF_CHECK_MSG(strstr(err.msg, "is a folder"), "%s", err.msg);
+    rmdir(path);
+    /* a folder no file can be created in (as root, permissions do not stop us: /proc does) */
+    const char *ro = "/proc/v.y4m";
+    if (geteuid() != 0) {
+        snprintf(path, sizeof path, "%s/ro", dir);
+        mkdir(path, 0555);
+        snprintf(path, sizeof path, "%s/ro/v.y4m", dir);
+        ro = path;
+    }
+    FF_CHECK(ff_video_out_check(ro, &f, &err) == FF_ERR_ARG);
+    FF_CHECK_MSG(strstr(err.msg, "cannot create files in"), "%s", err.msg);
+    /* nothing left behind by the probes */
+    DIR *d = opendir(dir);
+    int left = 0;
+    for (struct dirent *e; d && (e = readdir(d));) left += !strncmp(e->d_name, ".ff-probe", 9);
+    if (d) closedir(d);
+    FF_CHECK(left == 0);
+}
+
 int main(void) {
+    FF_RUN(test_out_rule);
     FF_RUN(test_y4m);
     FF_RUN(test_png);
     FF_RUN(test_quantize);

@@ -1,0 +1,248 @@
+/* coord_status: the replies clients get — status (a page of the job list,
+ * or one job with its counts and a page of its chunks and outputs),
+ * workers, cancel — each bounded (coord.h, "Bounded"), so a reply never
+ * grows with the number of jobs, chunks or the length of their errors. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "coordinator/coord_internal.h"
+#include "proto/ff_jobspec.h"
+
+static double chunk_progress(const chunk *ch) {
+    if (ch->state == FF_CS_DONE) return 1.0;
+    if (ch->state != FF_CS_RUNNING || ch->total <= 0) return 0.0;
+    double f = (double)ch->done / (double)ch->total;
+    return ch->stage == 0 ? 0.02 * f : ch->stage == 1 ? 0.02 + 0.88 * f : 0.9 + 0.1 * f;
+}
+
+/* Fills s from j; error_max bytes of its error at most (the list view). */
+static void fill_job_status(const job *j, Ff__JobStatus *s, size_t error_max, char *error_buf) {
+    ff__job_status__init(s);
+    s->has_job_id = s->has_priority = s->has_chunks_total = s->has_chunks_done = s->has_progress = 1;
+    s->has_chunks_queued = s->has_chunks_running = s->has_chunks_failed = s->has_chunks_cancelled = 1;
+    s->has_outputs_total = 1;
+    s->job_id = j->id;
+    s->state = (char *)(j->assembly && coord_job_active(j) ? "assembling" : ff_cstate_name(j->state));
+    s->name = j->spec->name;
+    s->priority = j->spec->priority;
+    s->chunks_total = (int32_t)j->n_chunks;
+    s->chunks_done = (int32_t)j->n_done;
+    s->outputs_total = (int32_t)ff_jobspec_items(j->spec);
+    if (j->error && strlen(j->error) > error_max) {
+        memcpy(error_buf, j->error, error_max);
+        error_buf[error_max] = 0;
+        s->error = error_buf;
+        s->has_error_truncated = s->error_truncated = 1;
+    } else {
+        s->error = j->error;
+    }
+    double p = 0;
+    int32_t by[FF_CS_COUNT] = {0};
+    for (uint32_t i = 0; i < j->n_chunks; i++) {
+        p += chunk_progress(&j->chunks[i]);
+        if ((unsigned)j->chunks[i].state < FF_CS_COUNT) by[j->chunks[i].state]++;
+    }
+    s->chunks_queued = by[FF_CS_QUEUED];
+    s->chunks_running = by[FF_CS_RUNNING];
+    s->chunks_failed = by[FF_CS_FAILED];
+    s->chunks_cancelled = by[FF_CS_CANCELLED];
+    s->progress = j->state == FF_CS_DONE ? 1.0 : j->n_chunks ? p / j->n_chunks : 0;
+    if (j->assembly) {
+        s->has_assembled_frames = s->has_assemble_frames = 1;
+        s->assembled_frames = atomic_load(&j->assembly->done);
+        s->assemble_frames = atomic_load(&j->assembly->total);
+    }
+}
+
+static void send_reply(ff_coord *c, const void *rid, size_t len, uint64_t req, Ff__StatusReply *sr) {
+    Ff__Envelope out = FF__ENVELOPE__INIT;
+    out.has_request_id = 1;
+    out.request_id = req;
+    out.body_case = FF__ENVELOPE__BODY_STATUS_REPLY;
+    out.status_reply = sr;
+    ff_err se;
+    if (c->o.send(c->o.user, rid, len, &out, &se)) FF_DEBUG(c->o.log, "status reply not sent: %s", se.msg);
+}
+
+/* One job: counts, a page of chunks, a page of outputs. */
+static ff_status status_one(ff_coord *c, const void *rid, size_t len, const Ff__Envelope *env, const job *j, ff_err *err) {
+    const Ff__StatusQuery *q = env->status;
+    uint32_t coff = q->has_chunk_offset ? q->chunk_offset : 0;
+    uint32_t climit = q->has_chunk_limit ? q->chunk_limit : FF_COORD_STATUS_CHUNKS_DEFAULT;
+    if (climit > FF_COORD_STATUS_CHUNKS_MAX) climit = FF_COORD_STATUS_CHUNKS_MAX;
+    size_t nch = coff < j->n_chunks ? j->n_chunks - coff : 0;
+    if (nch > climit) nch = climit;
+    size_t items = ff_jobspec_items(j->spec), ooff = q->has_output_offset ? q->output_offset : 0;
+    size_t nout = ooff < items ? items - ooff : 0;
+    if (nout > FF_COORD_STATUS_OUTPUTS_MAX) nout = FF_COORD_STATUS_OUTPUTS_MAX;
+    Ff__JobStatus js;
+    Ff__JobStatus *jsp = &js;
+    Ff__ChunkStatus *cs = calloc(nch ? nch : 1, sizeof *cs);
+    Ff__ChunkStatus **csp = calloc(nch ? nch : 1, sizeof *csp);
+    char **outs = calloc(nout ? nout : 1, sizeof *outs);
+    char *ebuf = malloc(FF_COORD_JOB_ERROR_MAX + 1);
+    ff_status st = cs && csp && outs && ebuf ? FF_OK : ff_err_set(err, FF_ERR_NOMEM, "status: out of memory");
+    if (!st) {
+        fill_job_status(j, &js, FF_COORD_JOB_ERROR_MAX, ebuf);
+        for (size_t k = 0; k < nch; k++) {
+            const chunk *ch = &j->chunks[coff + k];
+            Ff__ChunkStatus *x = &cs[k];
+            ff__chunk_status__init(x);
+            x->has_chunk = x->has_item = x->has_attempts = x->has_stage = x->has_done = x->has_total = 1;
+            x->has_lat_start = x->has_lat_count = x->has_dispatches = x->has_completions = 1;
+            x->chunk = ch->idx;
+            x->item = ch->item;
+            x->state = (char *)ff_cstate_name(ch->state);
+            x->attempts = ch->attempts;
+            x->worker = ch->w ? ch->w->id : NULL;
+            x->stage = ch->stage;
+            x->done = ch->done;
+            x->total = ch->total;
+            x->lat_start = ch->lat_start;
+            x->lat_count = ch->lat_count;
+            x->dispatches = ch->dispatches;
+            x->completions = ch->completions;
+            csp[k] = x;
+        }
+        js.n_chunks = nch;
+        js.chunks = csp;
+        js.has_chunk_offset = js.has_output_offset = 1;
+        js.chunk_offset = coff;
+        js.output_offset = (uint32_t)ooff;
+        for (size_t i = 0; i < nout; i++) {
+            char p[4200];
+            ff_err e2;
+            if (!ff_jobspec_item_output(j->spec, ooff + i, p, sizeof p, &e2)) outs[i] = strdup(p);
+            if (!outs[i]) outs[i] = strdup("?");
+        }
+        js.n_outputs = nout;
+        js.outputs = outs;
+        Ff__StatusReply sr = FF__STATUS_REPLY__INIT;
+        sr.n_jobs = 1;
+        sr.jobs = &jsp;
+        sr.has_jobs_total = 1;
+        sr.jobs_total = (int32_t)c->n_jobs;
+        send_reply(c, rid, len, env->request_id, &sr);
+    }
+    for (size_t i = 0; outs && i < nout; i++) free(outs[i]);
+    free(outs);
+    free(cs);
+    free(csp);
+    free(ebuf);
+    return st;
+}
+
+/* A page of the job list: ids above after_job, errors cut short. */
+static ff_status status_list(ff_coord *c, const void *rid, size_t len, const Ff__Envelope *env, ff_err *err) {
+    const Ff__StatusQuery *q = env->status;
+    uint64_t after = q->has_after_job ? q->after_job : 0;
+    size_t limit = q->has_job_limit && q->job_limit ? q->job_limit : FF_COORD_STATUS_JOBS_MAX;
+    if (limit > FF_COORD_STATUS_JOBS_MAX) limit = FF_COORD_STATUS_JOBS_MAX;
+    size_t lo = 0, hi = c->n_jobs; /* the first job with id > after */
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (c->jobs[mid]->id <= after) lo = mid + 1;
+        else hi = mid;
+    }
+    size_t n = c->n_jobs - lo < limit ? c->n_jobs - lo : limit;
+    Ff__JobStatus *js = calloc(n ? n : 1, sizeof *js);
+    Ff__JobStatus **jsp = calloc(n ? n : 1, sizeof *jsp);
+    char *ebuf = malloc((n ? n : 1) * (FF_COORD_LIST_ERROR_MAX + 1));
+    if (!js || !jsp || !ebuf) {
+        free(js);
+        free(jsp);
+        free(ebuf);
+        return ff_err_set(err, FF_ERR_NOMEM, "status: out of memory");
+    }
+    for (size_t i = 0; i < n; i++) {
+        fill_job_status(c->jobs[lo + i], &js[i], FF_COORD_LIST_ERROR_MAX, ebuf + i * (FF_COORD_LIST_ERROR_MAX + 1));
+        jsp[i] = &js[i];
+    }
+    Ff__StatusReply sr = FF__STATUS_REPLY__INIT;
+    sr.n_jobs = n;
+    sr.jobs = jsp;
+    sr.has_jobs_total = sr.has_more = 1;
+    sr.jobs_total = (int32_t)c->n_jobs;
+    sr.more = lo + n < c->n_jobs;
+    send_reply(c, rid, len, env->request_id, &sr);
+    free(js);
+    free(jsp);
+    free(ebuf);
+    return FF_OK;
+}
+
+ff_status coord_on_status(ff_coord *c, const void *rid, size_t len, const Ff__Envelope *env, double now, ff_err *err) {
+    (void)now;
+    uint64_t want = env->status->has_job_id ? env->status->job_id : 0;
+    if (!want) return status_list(c, rid, len, env, err);
+    job *j = coord_find_job(c, want);
+    if (!j)
+        return coord_send_error(c, rid, len, FF__ERROR__CODE__NOT_FOUND, env->request_id, "no job %llu%s",
+                                (unsigned long long)want,
+                                want <= (c->n_jobs ? c->jobs[c->n_jobs - 1]->id : 0)
+                                    ? " (finished jobs are forgotten after a while: coordinator --keep-jobs, --keep-age)"
+                                    : "");
+    return status_one(c, rid, len, env, j, err);
+}
+
+ff_status coord_on_workers(ff_coord *c, const void *rid, size_t len, const Ff__Envelope *env, double now, ff_err *err) {
+    size_t n = c->n_workers;
+    Ff__WorkerStatus *ws = calloc(n ? n : 1, sizeof *ws);
+    Ff__WorkerStatus **wp = calloc(n ? n : 1, sizeof *wp);
+    if (!ws || !wp) {
+        free(ws);
+        free(wp);
+        return ff_err_set(err, FF_ERR_NOMEM, "workers: out of memory");
+    }
+    for (size_t i = 0; i < n; i++) {
+        const worker *w = c->workers[i];
+        ff__worker_status__init(&ws[i]);
+        ws[i].worker_id = (char *)w->id;
+        ws[i].name = (char *)w->name;
+        ws[i].backend = (char *)w->backend;
+        ws[i].has_device_bytes = ws[i].has_task_id = ws[i].has_last_seen_s = ws[i].has_tasks_done = 1;
+        ws[i].device_bytes = w->device_bytes;
+        ws[i].state = w->task_id ? "busy" : w->draining ? "cancelling" : "idle";
+        ws[i].task_id = w->task_id;
+        ws[i].last_seen_s = now - w->last_seen;
+        ws[i].tasks_done = w->tasks_done;
+        ws[i].loaded_model = w->loaded_model;
+        wp[i] = &ws[i];
+    }
+    Ff__WorkersReply wr = FF__WORKERS_REPLY__INIT;
+    wr.n_workers = n;
+    wr.workers = wp;
+    Ff__Envelope out = FF__ENVELOPE__INIT;
+    out.has_request_id = 1;
+    out.request_id = env->request_id;
+    out.body_case = FF__ENVELOPE__BODY_WORKERS_REPLY;
+    out.workers_reply = &wr;
+    ff_err se;
+    if (c->o.send(c->o.user, rid, len, &out, &se)) FF_DEBUG(c->o.log, "workers reply not sent: %s", se.msg);
+    free(ws);
+    free(wp);
+    return FF_OK;
+}
+
+ff_status coord_on_cancel(ff_coord *c, const void *rid, size_t len, const Ff__Envelope *env, double now, ff_err *err) {
+    if (!env->cancel->has_job_id || !env->cancel->job_id)
+        return coord_send_error(c, rid, len, FF__ERROR__CODE__INVALID, env->request_id, "cancel: give a job id");
+    job *j = coord_find_job(c, env->cancel->job_id);
+    if (!j)
+        return coord_send_error(c, rid, len, FF__ERROR__CODE__NOT_FOUND, env->request_id, "no job %llu",
+                                (unsigned long long)env->cancel->job_id);
+    if (coord_job_active(j)) {
+        coord_job_finish(c, j, FF_CS_CANCELLED, now);
+        FF_INFO(c->o.log, "job %llu cancelled", (unsigned long long)j->id);
+    }
+    Ff__StatusQuery q = FF__STATUS_QUERY__INIT;
+    q.has_job_id = 1;
+    q.job_id = j->id;
+    Ff__Envelope as = FF__ENVELOPE__INIT;
+    as.has_request_id = 1;
+    as.request_id = env->request_id;
+    as.body_case = FF__ENVELOPE__BODY_STATUS;
+    as.status = &q;
+    return status_one(c, rid, len, &as, j, err);
+}

@@ -20,7 +20,7 @@
 #include "cli/cli_opts.h"
 #include "cli/farm_common.h"
 #include "coordinator/coord.h"
-#include "core/ff_json.h"
+#include "coordinator/status_json.h"
 #include "proto/ff_jobspec.h"
 #include "proto/ff_wire.h"
 
@@ -84,44 +84,10 @@ int ff_cmd_submit(int argc, char **argv) {
     return rc;
 }
 
-static void json_str(const char *key, const char *v, int comma) {
-    printf("\"%s\": ", key);
-    if (v) ff_json_write_string(stdout, v);
-    else printf("null");
-    if (comma) printf(", ");
-}
-
-static void print_job_json(const Ff__JobStatus *j) {
-    printf("{\"job\": %llu, ", (unsigned long long)j->job_id);
-    json_str("state", j->state, 1);
-    json_str("name", j->name, 1);
-    printf("\"priority\": %d, \"chunks_total\": %d, \"chunks_done\": %d, \"chunks_queued\": %d, \"chunks_running\": %d, "
-           "\"chunks_failed\": %d, \"chunks_cancelled\": %d, \"progress\": %.4f, ",
-           j->priority, j->chunks_total, j->chunks_done, j->chunks_queued, j->chunks_running, j->chunks_failed,
-           j->chunks_cancelled, j->progress);
-    if (j->has_assemble_frames)
-        printf("\"assembled_frames\": %lld, \"assemble_frames\": %lld, ", (long long)j->assembled_frames,
-               (long long)j->assemble_frames);
-    printf("\"outputs_total\": %d, \"output_offset\": %u, \"chunk_offset\": %u, \"error_truncated\": %s, ",
-           j->outputs_total, j->output_offset, j->chunk_offset, j->error_truncated ? "true" : "false");
-    json_str("error", j->error, 1);
-    printf("\"outputs\": [");
-    for (size_t i = 0; i < j->n_outputs; i++) {
-        if (i) printf(", ");
-        ff_json_write_string(stdout, j->outputs[i]);
-    }
-    printf("], \"chunks\": [");
-    for (size_t i = 0; i < j->n_chunks; i++) {
-        const Ff__ChunkStatus *c = j->chunks[i];
-        printf("%s{\"chunk\": %u, \"item\": %u, ", i ? ", " : "", c->chunk, c->item);
-        json_str("state", c->state, 1);
-        json_str("worker", c->worker, 1);
-        printf("\"attempts\": %d, \"dispatches\": %d, \"completions\": %d, \"stage\": %d, \"done\": %lld, \"total\": %lld, "
-               "\"lat_start\": %d, \"lat_count\": %d}",
-               c->attempts, c->dispatches, c->completions, c->stage, (long long)c->done, (long long)c->total, c->lat_start,
-               c->lat_count);
-    }
-    printf("]}\n");
+/* One line of JSON per job or worker: the serializer the HTTP API uses too. */
+static void print_json(const ProtobufCMessage *m) {
+    ff_status_json_write(stdout, m);
+    putchar('\n');
 }
 
 int ff_cmd_status(int argc, char **argv) {
@@ -182,7 +148,7 @@ int ff_cmd_status(int argc, char **argv) {
     if (!rc && rep->body_case == FF__ENVELOPE__BODY_STATUS_REPLY) {
         const Ff__StatusReply *sr = rep->status_reply;
         if (c.json) {
-            for (size_t i = 0; i < sr->n_jobs; i++) print_job_json(sr->jobs[i]);
+            for (size_t i = 0; i < sr->n_jobs; i++) print_json(&sr->jobs[i]->base);
         } else if (!id) {
             printf("%-6s %-10s %6s %9s %-8s %s\n", "JOB", "STATE", "DONE", "CHUNKS", "PRIO", "NAME");
             for (size_t i = 0; i < sr->n_jobs; i++) {
@@ -287,14 +253,7 @@ int ff_cmd_workers(int argc, char **argv) {
         for (size_t i = 0; i < wr->n_workers; i++) {
             const Ff__WorkerStatus *w = wr->workers[i];
             if (c.json) {
-                printf("{");
-                json_str("worker", w->worker_id, 1);
-                json_str("state", w->state, 1);
-                json_str("backend", w->backend, 1);
-                json_str("name", w->name, 1);
-                json_str("loaded_model", w->loaded_model, 1);
-                printf("\"device_bytes\": %lld, \"last_seen_s\": %.3f, \"tasks_done\": %llu}\n", (long long)w->device_bytes,
-                       w->last_seen_s, (unsigned long long)w->tasks_done);
+                print_json(&w->base);
             } else {
                 printf("%-20s %-10s %-16s %10lld %8.1f %6llu %s\n", w->worker_id, w->state, w->backend ? w->backend : "-",
                        (long long)(w->device_bytes >> 20), w->last_seen_s, (unsigned long long)w->tasks_done,

@@ -5,6 +5,7 @@
  *       [--max-message BYTES] [--worker-timeout SEC] [--keep-chunks] [--shared-dir DIR]
  *       [--curve-allow DIR] [--log-level L] [--output-root DIR]... [--max-job-chunks N]
  *       [--max-queued-chunks N] [--keep-jobs N] [--keep-age SEC] [--progress-timeout SEC]
+ *       [--http ADDR:PORT] [--http-token FILE]
  *       TEST MODE: [--test-hold-assembly]
  *   framefarm worker --connect tcp://HOST:5555 [--device N | --backend cpu|cuda[:N]] [--vram-budget 8G]
  *       [--threads N] [--server-key COORD.pub] [--client-key NAME] [--heartbeat SEC] [--name NAME]
@@ -23,6 +24,7 @@
 #include "cli/cli.h"
 #include "cli/cli_opts.h"
 #include "coordinator/coord.h"
+#include "coordinator/http.h"
 #include "coordinator/server.h"
 #include "core/ff_log.h"
 #include "proto/ff_net.h"
@@ -77,6 +79,7 @@ int ff_cmd_coordinator(int argc, char **argv) {
                    "       [--max-message BYTES] [--worker-timeout SEC] [--keep-chunks] [--shared-dir DIR]\n"
                    "       [--curve-allow DIR] [--log-level L] [--output-root DIR]... [--max-job-chunks N]\n"
                    "       [--max-queued-chunks N] [--keep-jobs N] [--keep-age SEC] [--progress-timeout SEC]\n"
+                   "       [--http ADDR:PORT] [--http-token FILE]\n"
                    "  --output-root DIR: videos may be written only under DIR (repeat for more; default STATE/outputs)\n"
                    "  --max-job-chunks N: refuse jobs of more chunks (default %zu)\n"
                    "  --max-queued-chunks N: refuse jobs while this many chunks are unfinished (default %zu)\n"
@@ -85,6 +88,9 @@ int ff_cmd_coordinator(int argc, char **argv) {
                    "  --progress-timeout SEC: a running chunk without progress for max(SEC, 10x its job's slowest\n"
                    "       step) is taken back (default %.0f; a job's chunk_timeout_s overrides)\n"
                    "  --shared-dir DIR: take results workers wrote to DIR (their --shared-dir)\n"
+                   "  --http ADDR:PORT: serve the status page, /api/jobs, /api/workers and /metrics (PORT or :PORT:\n"
+                   "       127.0.0.1; port 0: any free one; the URL is written to STATE/http)\n"
+                   "  --http-token FILE: enable actions (cancel) for requests with 'Authorization: Bearer <token in FILE>'\n"
                    "  --curve-allow DIR: only clients and workers whose public key (*.pub) is in DIR (needs --curve-secret)\n"
                    "  --worker-timeout SEC: a worker silent this long is dead (default 10)\n"
                    "  TEST MODE: --test-hold-assembly  stop writing a video after its first frame until\n"
@@ -115,6 +121,8 @@ int ff_cmd_coordinator(int argc, char **argv) {
         else if (!strcmp(a, "--curve-secret")) o.curve_secret = val;
         else if (!strcmp(a, "--curve-allow")) o.curve_allow = val;
         else if (!strcmp(a, "--shared-dir")) o.shared_dir = val;
+        else if (!strcmp(a, "--http")) o.http = val;
+        else if (!strcmp(a, "--http-token")) o.http_token = val;
         else if (!strcmp(a, "--output-root")) {
             if (n_roots == MAX_ROOTS) {
                 fprintf(stderr, "framefarm coordinator: more than %d --output-root\n", MAX_ROOTS);
@@ -147,6 +155,21 @@ int ff_cmd_coordinator(int argc, char **argv) {
     }
     if (!o.state_dir) {
         fprintf(stderr, "framefarm coordinator: --state DIR is required (jobs and chunks persist there)\n");
+        return FF_EXIT_USAGE;
+    }
+    if ((o.http || o.http_token) && !ff_http_available()) {
+        fprintf(stderr, "framefarm coordinator: --http: built without HTTP support (libmicrohttpd)\n");
+        return FF_EXIT_USAGE;
+    }
+    if (o.http_token && !o.http) {
+        fprintf(stderr, "framefarm coordinator: --http-token needs --http ADDR:PORT\n");
+        return FF_EXIT_USAGE;
+    }
+    char http_host[64];
+    int http_port;
+    ff_err herr = {0};
+    if (o.http && ff_http_parse_listen(o.http, http_host, sizeof http_host, &http_port, &herr)) {
+        fprintf(stderr, "framefarm coordinator: %s\n", herr.msg);
         return FF_EXIT_USAGE;
     }
     if (o.curve_allow && !o.curve_secret) {

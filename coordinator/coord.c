@@ -719,6 +719,21 @@ void ff_coord_get_stats(const ff_coord *c, ff_coord_stats *s) {
     for (size_t i = 0; i < c->n_jobs; i++) s->jobs_active += coord_job_active(c->jobs[i]);
 }
 
+void ff_coord_get_counts(const ff_coord *c, ff_coord_counts *k) {
+    memset(k, 0, sizeof *k);
+    for (size_t i = 0; i < c->n_jobs; i++) {
+        const job *j = c->jobs[i];
+        k->jobs[j->state]++;
+        for (uint32_t n = 0; n < j->n_chunks; n++) k->chunks[j->chunks[n].state]++;
+    }
+    for (size_t i = 0; i < c->n_workers; i++) {
+        const worker *w = c->workers[i];
+        if (w->task_id) k->workers_busy++;
+        else if (w->draining) k->workers_cancelling++;
+        else k->workers_idle++;
+    }
+}
+
 ff_status ff_coord_job_state(const ff_coord *c, uint64_t id, ff_cstate *state, const char **error, ff_err *err) {
     job *j = coord_find_job(c, id);
     if (!j) return ff_err_set(err, FF_ERR_NOT_FOUND, "no job %llu", (unsigned long long)id);

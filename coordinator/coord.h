@@ -151,6 +151,13 @@ ff_status ff_coord_tick(ff_coord *c, double now, ff_err *err);
 ff_status ff_coord_sync_background(ff_coord *c, double now, ff_err *err);
 
 void ff_coord_get_stats(const ff_coord *c, ff_coord_stats *s);
+typedef struct {
+    uint64_t jobs[FF_CS_COUNT], chunks[FF_CS_COUNT]; /* by state */
+    uint64_t workers_idle, workers_busy, workers_cancelling;
+} ff_coord_counts;
+/* Jobs, chunks and workers by state (one pass over all of them: for
+ * metrics scrapes, not for every message). */
+void ff_coord_get_counts(const ff_coord *c, ff_coord_counts *k);
 /* A job's state (FF_ERR_NOT_FOUND when unknown); *error points into c. */
 ff_status ff_coord_job_state(const ff_coord *c, uint64_t job, ff_cstate *state, const char **error, ff_err *err);
 

@@ -84,6 +84,7 @@ void ff_http_stop(ff_http *h) { (void)h; }
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <zmq.h>
@@ -124,6 +125,7 @@ struct ff_http {
     char *state_dir;
     char url[128];
     int port;
+    atomic_int stopping;    /* ff_http_stop: requests waiting for the loop give up */
     struct MHD_Daemon *d;
 };
 
@@ -210,9 +212,12 @@ static unsigned ask(ff_http *h, Ff__Envelope *req, Ff__Envelope **rep, char *why
         status = MHD_HTTP_SERVICE_UNAVAILABLE;
     } else {
         zmq_pollitem_t it = {s, 0, ZMQ_POLLIN, 0};
-        long ms = (long)(h->o.ask_timeout_s * 1000);
-        int rc;
-        while ((rc = zmq_poll(&it, 1, ms)) < 0 && errno == EINTR) {
+        double until = now_s() + h->o.ask_timeout_s;
+        int rc = 0;
+        while (!atomic_load(&h->stopping) && now_s() < until) { /* in slices, so that a stop does not wait */
+            rc = zmq_poll(&it, 1, 100);
+            if (rc > 0 || (rc < 0 && errno != EINTR)) break;
+            rc = 0;
         }
         ff_net_msg m;
         Ff__Error__Code code;
@@ -592,6 +597,7 @@ ff_status ff_http_start(const ff_http_opts *o, ff_http **out, ff_err *err) {
         return ff_err_set(err, FF_ERR_NOMEM, "http: out of memory");
     }
     h->o = *o;
+    atomic_init(&h->stopping, 0);
     h->o.token = NULL;
     h->o.state_dir = h->state_dir;
     if (h->o.threads <= 0) h->o.threads = 2;
@@ -647,6 +653,7 @@ const char *ff_http_url(const ff_http *h) { return h ? h->url : ""; }
 
 void ff_http_stop(ff_http *h) {
     if (!h) return;
+    atomic_store(&h->stopping, 1);
     MHD_stop_daemon(h->d);
     free(h->state_dir);
     free(h);

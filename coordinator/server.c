@@ -9,6 +9,7 @@
 #include <zmq.h>
 
 #include "coordinator/coord.h"
+#include "coordinator/http.h"
 #include "coordinator/zap.h"
 #include "core/ff_clock.h"
 #include "proto/ff_net.h"
@@ -66,7 +67,7 @@ static void reply_error(void *sock, const zmq_msg_t *rid, Ff__Error__Code code, 
     ff_net_send(sock, zmq_msg_data((zmq_msg_t *)rid), zmq_msg_size((zmq_msg_t *)rid), &env, ZMQ_DONTWAIT, &err);
 }
 
-static void drain_monitor(void *mon, const ff_log *log) {
+static void drain_monitor(void *mon, const ff_log *log, ff_metrics *metrics) {
     uint16_t ev;
     char addr[256];
     while (ff_net_monitor_next(mon, &ev, addr, sizeof addr)) {
@@ -75,18 +76,67 @@ static void drain_monitor(void *mon, const ff_log *log) {
                            : ev == ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL ? "no detail (wrong or missing CURVE key?)"
                                                                         : NULL;
         if (what) FF_WARN(log, "refused a connection on %s: handshake failed: %s", addr, what);
+        if (what && metrics) ff_metrics_on_refused_connection(metrics);
     }
 }
 
-static ff_status write_endpoint(const char *dir, const char *ep, ff_err *err) {
+static ff_status write_endpoint(const char *dir, const char *name, const char *ep, ff_err *err) {
     char path[4200], tmp[4300];
-    snprintf(path, sizeof path, "%s/endpoint", dir);
+    snprintf(path, sizeof path, "%s/%s", dir, name);
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *f = fopen(tmp, "w");
     if (!f) return ff_err_set(err, FF_ERR_IO, "%s: %s", tmp, strerror(errno));
     int bad = fprintf(f, "%s\n", ep) < 0;
     if (fclose(f)) bad = 1;
     if (bad || rename(tmp, path)) return ff_err_set(err, FF_ERR_IO, "%s: %s", path, strerror(errno));
+    return FF_OK;
+}
+
+/* The state machine's counts for a metrics scrape (http_metrics.h). */
+static void publish_counts(const ff_coord *c, ff_metrics *m, double now) {
+    ff_coord_stats s;
+    ff_coord_counts k;
+    ff_coord_get_stats(c, &s);
+    ff_coord_get_counts(c, &k);
+    ff_metrics_counts mc = {0};
+    memcpy(mc.jobs, k.jobs, sizeof mc.jobs);
+    memcpy(mc.chunks, k.chunks, sizeof mc.chunks);
+    mc.workers_idle = k.workers_idle;
+    mc.workers_busy = k.workers_busy;
+    mc.workers_cancelling = k.workers_cancelling;
+    mc.dispatched = s.dispatched;
+    mc.completed = s.completed;
+    mc.retries = s.requeued;
+    mc.refused_messages = s.refused;
+    mc.jobs_done = s.jobs_done;
+    mc.jobs_failed = s.jobs_failed;
+    ff_metrics_set_counts(m, &mc, now);
+}
+
+/* Starts the HTTP server (http.h): an inproc endpoint on the coordinator's
+ * socket for its requests, the metrics, the token; its URL into <state>/http. */
+static ff_status http_start(const ff_cserver_opts *o, void *ctx, void *sock, ff_metrics **metrics, ff_http **http,
+                            ff_err *err) {
+    char token[FF_HTTP_TOKEN_MAX + 1] = "", inproc[64];
+    ff_status st = o->http_token ? ff_http_token_load(o->http_token, token, sizeof token, err) : FF_OK;
+    if (st) return st;
+    snprintf(inproc, sizeof inproc, "inproc://ff-coord-http-%p", sock);
+    if (zmq_bind(sock, inproc)) return ff_err_set(err, FF_ERR_IO, "binding %s: %s", inproc, zmq_strerror(errno));
+    if ((st = ff_metrics_create(o->worker_timeout_s > 0 ? o->worker_timeout_s : 10, metrics, err))) return st;
+    ff_http_opts ho = {0};
+    ho.listen = o->http;
+    ho.token = token[0] ? token : NULL;
+    ho.zmq_ctx = ctx;
+    ho.coord_endpoint = inproc;
+    ho.state_dir = o->state_dir;
+    ho.metrics = *metrics;
+    ho.log = o->log;
+    st = ff_http_start(&ho, http, err);
+    memset(token, 0, sizeof token);
+    if (!st) st = write_endpoint(o->state_dir, "http", ff_http_url(*http), err);
+    if (st) return st;
+    FF_INFO(o->log, "status page at %s (%s)", ff_http_url(*http),
+            o->http_token ? "actions with the token" : "read-only: no --http-token");
     return FF_OK;
 }
 
@@ -105,6 +155,8 @@ ff_status ff_cserver_run(const ff_cserver_opts *o, ff_err *err) {
 
     void *ctx = zmq_ctx_new(), *sock = NULL, *mon = NULL;
     ff_zap *zap = NULL;
+    ff_http *http = NULL;
+    ff_metrics *metrics = NULL;
     if (!ctx) return ff_err_set(err, FF_ERR_IO, "zmq_ctx_new: %s", zmq_strerror(errno));
     if (o->curve_allow) { /* before the socket: without a handler libzmq lets every key in */
         if (!o->curve_secret) {
@@ -174,7 +226,11 @@ ff_status ff_cserver_run(const ff_cserver_opts *o, ff_err *err) {
     co.user = &sc;
     ff_coord *c = NULL;
     if ((st = ff_coord_open(&co, ff_now_s(), &c, err))) goto done;
-    if ((st = write_endpoint(o->state_dir, bound, err))) {
+    if ((st = write_endpoint(o->state_dir, "endpoint", bound, err))) {
+        ff_coord_close(c);
+        goto done;
+    }
+    if (o->http && (st = http_start(o, ctx, sock, &metrics, &http, err))) {
         ff_coord_close(c);
         goto done;
     }
@@ -189,7 +245,7 @@ ff_status ff_cserver_run(const ff_cserver_opts *o, ff_err *err) {
             st = ff_err_set(err, FF_ERR_IO, "zmq_poll: %s", zmq_strerror(errno));
             break;
         }
-        if (mon && (items[1].revents & ZMQ_POLLIN)) drain_monitor(mon, o->log);
+        if (mon && (items[1].revents & ZMQ_POLLIN)) drain_monitor(mon, o->log, metrics);
         int handled = 0;
         if (items[0].revents & ZMQ_POLLIN) {
             if ((st = ff_coord_begin(c, err))) break;
@@ -207,6 +263,9 @@ ff_status ff_cserver_run(const ff_cserver_opts *o, ff_err *err) {
                 Ff__Error__Code code = FF__ERROR__CODE__MALFORMED;
                 if (!rs)
                     rs = ff_wire_unpack(zmq_msg_data(&m.payload), zmq_msg_size(&m.payload), max_msg, &env, &code, &e2);
+                if (metrics)
+                    ff_metrics_on_message(metrics, zmq_msg_data(&m.rid), zmq_msg_size(&m.rid), zmq_msg_size(&m.payload),
+                                          rs ? NULL : env, ff_now_s());
                 if (rs) {
                     FF_WARN(o->log, "refused a message from %s: %s", who, e2.msg);
                     ff_coord_note_refused(c);
@@ -229,7 +288,10 @@ ff_status ff_cserver_run(const ff_cserver_opts *o, ff_err *err) {
             if (ts) FF_WARN(o->log, "%s", err->msg);
             last_tick = t;
         }
+        if (metrics && ff_metrics_counts_wanted(metrics)) publish_counts(c, metrics, ff_now_s());
     }
+    ff_http_stop(http); /* before the socket and the context its requests use */
+    http = NULL;
     ff_coord_stats s;
     ff_coord_get_stats(c, &s);
     FF_INFO(o->log, "coordinator stopping: %llu tasks dispatched, %llu completed, %llu re-queued, %llu messages refused",
@@ -242,7 +304,9 @@ done:
         zmq_close(mon);
     }
     if (sock) zmq_close(sock);
+    ff_http_stop(http);
     ff_zap_stop(zap);
     zmq_ctx_term(ctx);
+    ff_metrics_free(metrics);
     return st;
 }

@@ -18,7 +18,13 @@
  * refused.
  *
  * The endpoint actually bound (useful with a ":*" port) is written to
- * <state_dir>/endpoint once the socket listens. */
+ * <state_dir>/endpoint once the socket listens.
+ *
+ * With http (coordinator --http ADDR:PORT) the status page, JSON API and
+ * metrics of coordinator/http.h are served; their URL (useful with port 0)
+ * is written to <state_dir>/http. The HTTP threads reach the state machine
+ * only through an inproc endpoint bound on this same socket, so the loop
+ * answers them like any client (http.h, "Threads"). */
 #ifndef FF_SERVER_H
 #define FF_SERVER_H
 
@@ -43,6 +49,8 @@ typedef struct {
     size_t max_job_chunks, max_queued_chunks, keep_jobs; /* coord.h; 0: defaults */
     double keep_age_s, progress_timeout_s;              /* coord.h; 0: defaults */
     int test_hold_assembly;      /* TEST MODE (coord.h) */
+    const char *http;            /* ADDR:PORT of the HTTP server (http.h); NULL: none */
+    const char *http_token;      /* path of the token file that enables HTTP actions; NULL: read-only */
     const ff_log *log;
     const volatile sig_atomic_t *stop;
 } ff_cserver_opts;

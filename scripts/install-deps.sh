@@ -6,6 +6,9 @@
 # /usr/local/cuda when present and the CUDA backend is skipped otherwise.
 set -eu
 
+# libmicrohttpd-dev: the coordinator's status page (--http); chromium and
+# prometheus (for promtool only): the browser and metrics checks of
+# tests/farm/test_http_page.c.
 PACKAGES="
 build-essential cmake ninja-build pkg-config git
 libopenblas-openmp-dev
@@ -16,6 +19,7 @@ libavcodec-dev libavformat-dev libavutil-dev libswscale-dev ffmpeg
 libpng-dev libjpeg62-turbo-dev
 libcmocka-dev
 clang libclang-rt-14-dev
+libmicrohttpd-dev chromium prometheus
 sentencepiece
 slurm-wlm munge
 "

@@ -168,10 +168,13 @@ int ff_cmd_coordinator(int argc, char **argv) {
     char http_host[64];
     int http_port;
     ff_err herr = {0};
-    if (o.http && ff_http_parse_listen(o.http, http_host, sizeof http_host, &http_port, &herr)) {
+    char http_token[FF_HTTP_TOKEN_MAX + 1];
+    if ((o.http && ff_http_parse_listen(o.http, http_host, sizeof http_host, &http_port, &herr)) ||
+        (o.http_token && ff_http_token_load(o.http_token, http_token, sizeof http_token, &herr))) {
         fprintf(stderr, "framefarm coordinator: %s\n", herr.msg);
         return FF_EXIT_USAGE;
     }
+    memset(http_token, 0, sizeof http_token); /* checked here; the server reads it again */
     if (o.curve_allow && !o.curve_secret) {
         fprintf(stderr, "framefarm coordinator: --curve-allow needs --curve-secret (the allow-list checks CURVE keys)\n");
         return FF_EXIT_USAGE;

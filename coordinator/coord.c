@@ -847,6 +847,7 @@ static ff_status dispatch(ff_coord *c, worker *w, job *j, chunk *ch, double now)
     w->ch = ch;
     w->assigned_at = now;
     c->st.dispatched++;
+    if (!j->started) j->started = coord_wall(c, now);
     if (j->state == FF_CS_QUEUED) {
         j->state = FF_CS_RUNNING;
         coord_job_save(c, j, now);

@@ -49,6 +49,7 @@ typedef struct {
     Ff__JobSpec *spec;
     ff_cstate state;
     double submitted, finished; /* wall clock (seconds since the epoch); finished 0 while active */
+    double started;         /* wall clock of its first dispatch since the coordinator started (0: none) */
     char *error;
     chunk *chunks;
     uint32_t n_chunks, n_done, n_queued, scan_from;

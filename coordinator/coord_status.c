@@ -16,8 +16,8 @@ static double chunk_progress(const chunk *ch) {
     return ch->stage == 0 ? 0.02 * f : ch->stage == 1 ? 0.02 + 0.88 * f : 0.9 + 0.1 * f;
 }
 
-/* Fills s from j; error_max bytes of its error at most (the list view). */
-static void fill_job_status(const job *j, Ff__JobStatus *s, size_t error_max, char *error_buf) {
+/* Fills s from j; error_max bytes of its error at most (the list view). wall: now, wall clock. */
+static void fill_job_status(const job *j, Ff__JobStatus *s, size_t error_max, char *error_buf, double wall) {
     ff__job_status__init(s);
     s->has_job_id = s->has_priority = s->has_chunks_total = s->has_chunks_done = s->has_progress = 1;
     s->has_chunks_queued = s->has_chunks_running = s->has_chunks_failed = s->has_chunks_cancelled = 1;
@@ -53,6 +53,20 @@ static void fill_job_status(const job *j, Ff__JobStatus *s, size_t error_max, ch
         s->assembled_frames = atomic_load(&j->assembly->done);
         s->assemble_frames = atomic_load(&j->assembly->total);
     }
+    /* times (wall clock): submitted, first dispatch, finished; elapsed; an ETA from the progress so far */
+    int active = coord_job_active(j);
+    double end = active ? wall : j->finished;
+    s->has_submitted_at = s->has_elapsed_s = 1;
+    s->submitted_at = j->submitted;
+    s->elapsed_s = end > j->submitted ? end - j->submitted : 0;
+    s->has_started_at = j->started > 0;
+    s->started_at = j->started;
+    s->has_finished_at = !active && j->finished > 0;
+    s->finished_at = j->finished;
+    if (active && j->started > 0 && s->progress > 0.001 && wall > j->started) {
+        s->has_eta_s = 1;
+        s->eta_s = (wall - j->started) * (1.0 - s->progress) / s->progress;
+    }
 }
 
 static void send_reply(ff_coord *c, const void *rid, size_t len, uint64_t req, Ff__StatusReply *sr) {
@@ -66,7 +80,8 @@ static void send_reply(ff_coord *c, const void *rid, size_t len, uint64_t req, F
 }
 
 /* One job: counts, a page of chunks, a page of outputs. */
-static ff_status status_one(ff_coord *c, const void *rid, size_t len, const Ff__Envelope *env, const job *j, ff_err *err) {
+static ff_status status_one(ff_coord *c, const void *rid, size_t len, const Ff__Envelope *env, const job *j, double now,
+                            ff_err *err) {
     const Ff__StatusQuery *q = env->status;
     uint32_t coff = q->has_chunk_offset ? q->chunk_offset : 0;
     uint32_t climit = q->has_chunk_limit ? q->chunk_limit : FF_COORD_STATUS_CHUNKS_DEFAULT;
@@ -84,7 +99,7 @@ static ff_status status_one(ff_coord *c, const void *rid, size_t len, const Ff__
     char *ebuf = malloc(FF_COORD_JOB_ERROR_MAX + 1);
     ff_status st = cs && csp && outs && ebuf ? FF_OK : ff_err_set(err, FF_ERR_NOMEM, "status: out of memory");
     if (!st) {
-        fill_job_status(j, &js, FF_COORD_JOB_ERROR_MAX, ebuf);
+        fill_job_status(j, &js, FF_COORD_JOB_ERROR_MAX, ebuf, coord_wall(c, now));
         for (size_t k = 0; k < nch; k++) {
             const chunk *ch = &j->chunks[coff + k];
             Ff__ChunkStatus *x = &cs[k];
@@ -133,19 +148,22 @@ static ff_status status_one(ff_coord *c, const void *rid, size_t len, const Ff__
     return st;
 }
 
-/* A page of the job list: ids above after_job, errors cut short. */
-static ff_status status_list(ff_coord *c, const void *rid, size_t len, const Ff__Envelope *env, ff_err *err) {
+/* A page of the job list: ids above after_job, or (newest_first) below it,
+ * newest first; errors cut short. */
+static ff_status status_list(ff_coord *c, const void *rid, size_t len, const Ff__Envelope *env, double now, ff_err *err) {
     const Ff__StatusQuery *q = env->status;
     uint64_t after = q->has_after_job ? q->after_job : 0;
+    int newest = q->has_newest_first && q->newest_first;
     size_t limit = q->has_job_limit && q->job_limit ? q->job_limit : FF_COORD_STATUS_JOBS_MAX;
     if (limit > FF_COORD_STATUS_JOBS_MAX) limit = FF_COORD_STATUS_JOBS_MAX;
-    size_t lo = 0, hi = c->n_jobs; /* the first job with id > after */
+    size_t lo = 0, hi = c->n_jobs; /* the first job with id > after (newest first: >= after) */
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
-        if (c->jobs[mid]->id <= after) lo = mid + 1;
+        if (newest ? c->jobs[mid]->id < after : c->jobs[mid]->id <= after) lo = mid + 1;
         else hi = mid;
     }
-    size_t n = c->n_jobs - lo < limit ? c->n_jobs - lo : limit;
+    size_t avail = newest ? (after ? lo : c->n_jobs) : c->n_jobs - lo; /* jobs on the requested side */
+    size_t n = avail < limit ? avail : limit;
     Ff__JobStatus *js = calloc(n ? n : 1, sizeof *js);
     Ff__JobStatus **jsp = calloc(n ? n : 1, sizeof *jsp);
     char *ebuf = malloc((n ? n : 1) * (FF_COORD_LIST_ERROR_MAX + 1));
@@ -156,7 +174,8 @@ static ff_status status_list(ff_coord *c, const void *rid, size_t len, const Ff_
         return ff_err_set(err, FF_ERR_NOMEM, "status: out of memory");
     }
     for (size_t i = 0; i < n; i++) {
-        fill_job_status(c->jobs[lo + i], &js[i], FF_COORD_LIST_ERROR_MAX, ebuf + i * (FF_COORD_LIST_ERROR_MAX + 1));
+        const job *j = newest ? c->jobs[avail - 1 - i] : c->jobs[lo + i];
+        fill_job_status(j, &js[i], FF_COORD_LIST_ERROR_MAX, ebuf + i * (FF_COORD_LIST_ERROR_MAX + 1), coord_wall(c, now));
         jsp[i] = &js[i];
     }
     Ff__StatusReply sr = FF__STATUS_REPLY__INIT;
@@ -164,7 +183,7 @@ static ff_status status_list(ff_coord *c, const void *rid, size_t len, const Ff_
     sr.jobs = jsp;
     sr.has_jobs_total = sr.has_more = 1;
     sr.jobs_total = (int32_t)c->n_jobs;
-    sr.more = lo + n < c->n_jobs;
+    sr.more = n < avail;
     send_reply(c, rid, len, env->request_id, &sr);
     free(js);
     free(jsp);
@@ -173,9 +192,8 @@ static ff_status status_list(ff_coord *c, const void *rid, size_t len, const Ff_
 }
 
 ff_status coord_on_status(ff_coord *c, const void *rid, size_t len, const Ff__Envelope *env, double now, ff_err *err) {
-    (void)now;
     uint64_t want = env->status->has_job_id ? env->status->job_id : 0;
-    if (!want) return status_list(c, rid, len, env, err);
+    if (!want) return status_list(c, rid, len, env, now, err);
     job *j = coord_find_job(c, want);
     if (!j)
         return coord_send_error(c, rid, len, FF__ERROR__CODE__NOT_FOUND, env->request_id, "no job %llu%s",
@@ -183,7 +201,7 @@ ff_status coord_on_status(ff_coord *c, const void *rid, size_t len, const Ff__En
                                 want <= (c->n_jobs ? c->jobs[c->n_jobs - 1]->id : 0)
                                     ? " (finished jobs are forgotten after a while: coordinator --keep-jobs, --keep-age)"
                                     : "");
-    return status_one(c, rid, len, env, j, err);
+    return status_one(c, rid, len, env, j, now, err);
 }
 
 ff_status coord_on_workers(ff_coord *c, const void *rid, size_t len, const Ff__Envelope *env, double now, ff_err *err) {
@@ -208,6 +226,11 @@ ff_status coord_on_workers(ff_coord *c, const void *rid, size_t len, const Ff__E
         ws[i].last_seen_s = now - w->last_seen;
         ws[i].tasks_done = w->tasks_done;
         ws[i].loaded_model = w->loaded_model;
+        if (w->task_id && w->j && w->ch) {
+            ws[i].has_job_id = ws[i].has_chunk = 1;
+            ws[i].job_id = w->j->id;
+            ws[i].chunk = w->ch->idx;
+        }
         wp[i] = &ws[i];
     }
     Ff__WorkersReply wr = FF__WORKERS_REPLY__INIT;
@@ -244,5 +267,5 @@ ff_status coord_on_cancel(ff_coord *c, const void *rid, size_t len, const Ff__En
     as.request_id = env->request_id;
     as.body_case = FF__ENVELOPE__BODY_STATUS;
     as.status = &q;
-    return status_one(c, rid, len, &as, j, err);
+    return status_one(c, rid, len, &as, j, now, err);
 }

@@ -130,8 +130,14 @@ struct ff_http {
 };
 
 typedef struct {
-    size_t body; /* bytes of request body seen (discarded) */
+    size_t uri_len; /* the whole request target, query included */
+    size_t body;    /* bytes of request body seen (discarded) */
+    int seen, answered;
 } req_state;
+
+/* Bodies past FF_HTTP_MAX_BODY are read and dropped up to this, then refused
+ * with 413; a longer one closes the connection. */
+#define FF_HTTP_DISCARD_MAX ((size_t)1 << 20)
 
 static double now_s(void) {
     struct timespec ts;
@@ -540,29 +546,37 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     ff_http *h = cls;
     (void)version;
     (void)upload;
-    req_state *rs = *req_cls;
-    if (!rs) { /* the headers are in: check what can be checked before any body */
-        if (!(rs = calloc(1, sizeof *rs))) return MHD_NO;
-        *req_cls = rs;
+    req_state *rs = *req_cls; /* made by on_uri for every request */
+    if (!rs) return MHD_NO;
+    if (!rs->seen) { /* the headers are in: check what can be checked before any body */
+        rs->seen = 1;
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
         uint64_t len = 0;
         if (cl && (parse_u64(cl, &len) || len > FF_HTTP_MAX_BODY)) {
-            rs->body = FF_HTTP_MAX_BODY + 1;
+            rs->answered = 1;
             return fail(h, c, MHD_HTTP_CONTENT_TOO_LARGE, "request body over %d bytes", FF_HTTP_MAX_BODY);
         }
-        if (strlen(url) > FF_HTTP_MAX_URL)
-            return fail(h, c, MHD_HTTP_URI_TOO_LONG, "URL over %d bytes", FF_HTTP_MAX_URL);
         return MHD_YES;
     }
-    if (rs->body > FF_HTTP_MAX_BODY) return MHD_YES; /* already answered 413: drop what still comes */
-    if (*upload_n) { /* bodies are not used: counted and dropped */
+    if (*upload_n) { /* bodies are not used: counted and dropped (a long one is refused after its end) */
         rs->body += *upload_n;
         *upload_n = 0;
-        if (rs->body > FF_HTTP_MAX_BODY)
-            return fail(h, c, MHD_HTTP_CONTENT_TOO_LARGE, "request body over %d bytes", FF_HTTP_MAX_BODY);
-        return MHD_YES;
+        return rs->body > FF_HTTP_DISCARD_MAX ? MHD_NO : MHD_YES; /* past that: the connection is closed */
     }
+    if (rs->answered) return MHD_YES;
+    if (rs->body > FF_HTTP_MAX_BODY) return fail(h, c, MHD_HTTP_CONTENT_TOO_LARGE, "request body over %d bytes", FF_HTTP_MAX_BODY);
+    if (rs->uri_len > FF_HTTP_MAX_URL) return fail(h, c, MHD_HTTP_URI_TOO_LONG, "URL over %d bytes", FF_HTTP_MAX_URL);
     return route(h, c, url, method);
+}
+
+/* Called once per request with the whole request target (MHD hands the
+ * access handler the path only): the request's state starts here. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c) {
+    (void)cls;
+    (void)c;
+    req_state *rs = calloc(1, sizeof *rs);
+    if (rs) rs->uri_len = strlen(uri);
+    return rs;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls, enum MHD_RequestTerminationCode why) {
@@ -633,6 +647,8 @@ ff_status ff_http_start(const ff_http_opts *o, ff_http **out, ff_err *err) {
                             MHD_OPTION_CONNECTION_TIMEOUT, h->o.timeout_s,                         //
                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)FF_HTTP_HEADER_BYTES * 2,  //
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, (void *)NULL,               //
+                            MHD_OPTION_URI_LOG_CALLBACK, on_uri, (void *)NULL,                     //
+                            MHD_OPTION_STRICT_FOR_CLIENT, (int)1,                                  //
                             MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, (void *)h,                     //
                             MHD_OPTION_END);
     if (!h->d) {

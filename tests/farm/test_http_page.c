@@ -553,11 +553,18 @@ static void test_hostile_requests(void) {
     FF_REQUIRE(g_c.port > 0);
     char *big = malloc(200000);
     FF_REQUIRE(big != NULL);
-    /* not HTTP */
-    int s = raw_status("GARBAGE\r\n\r\n", 11, NULL);
-    FF_CHECK_MSG(s >= 400 && s < 500, "garbage: %d", s);
-    s = raw_status("GET / HTTP/9.9\r\nHost: x\r\n\r\n", 27, NULL);
-    FF_CHECK_MSG(s >= 400 && s < 600, "HTTP/9.9: %d", s);
+    /* not an HTTP request line at all: libmicrohttpd closes the connection without an answer */
+    int s = raw_status("GARBAGE\r\n\r\n", strlen("GARBAGE\r\n\r\n"), NULL);
+    FF_CHECK_MSG(s == -1 || (s >= 400 && s < 500), "garbage: %d", s);
+    /* HTTP-shaped but malformed: a header line without a colon, no Host, a bad or unknown version */
+    s = raw_status("GET / HTTP/1.1\r\nHost: x\r\nbadheader\r\n\r\n", strlen("GET / HTTP/1.1\r\nHost: x\r\nbadheader\r\n\r\n"), NULL);
+    FF_CHECK_MSG(s == 400, "header without a colon: %d", s);
+    s = raw_status("GET / HTTP/1.1\r\n\r\n", strlen("GET / HTTP/1.1\r\n\r\n"), NULL);
+    FF_CHECK_MSG(s == 400, "no Host: %d", s);
+    s = raw_status("GET / FOO/1.1\r\nHost: x\r\n\r\n", strlen("GET / FOO/1.1\r\nHost: x\r\n\r\n"), NULL);
+    FF_CHECK_MSG(s == 400, "FOO/1.1: %d", s);
+    s = raw_status("GET / HTTP/9.9\r\nHost: x\r\n\r\n", strlen("GET / HTTP/9.9\r\nHost: x\r\n\r\n"), NULL);
+    FF_CHECK_MSG(s == 505, "HTTP/9.9: %d", s);
     /* a header of 60 KiB */
     int n = snprintf(big, 200000, "GET / HTTP/1.1\r\nHost: x\r\nX-Big: ");
     memset(big + n, 'a', 60000);
@@ -573,7 +580,7 @@ static void test_hostile_requests(void) {
     s = raw_status(big, (size_t)n, NULL);
     FF_CHECK_MSG(s == 414, "3000-byte URL: %d", s);
     /* bodies: declared too large, sent too large (chunked), a bad length */
-    s = raw_status("POST /api/jobs/1/cancel HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n", 69, NULL);
+    s = raw_status("POST /api/jobs/1/cancel HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n", strlen("POST /api/jobs/1/cancel HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n"), NULL);
     FF_CHECK_MSG(s == 413, "Content-Length 100000: %d", s);
     n = snprintf(big, 200000, "POST /api/jobs/1/cancel HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n");
     for (int k = 0; k < 20; k++) {
@@ -585,7 +592,7 @@ static void test_hostile_requests(void) {
     n += snprintf(big + n, 200000 - (size_t)n, "0\r\n\r\n");
     s = raw_status(big, (size_t)n, NULL);
     FF_CHECK_MSG(s == 413, "20 KiB chunked body: %d", s);
-    s = raw_status("POST /api/jobs/1/cancel HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n", 65, NULL);
+    s = raw_status("POST /api/jobs/1/cancel HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n", strlen("POST /api/jobs/1/cancel HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n"), NULL);
     FF_CHECK_MSG(s >= 400 && s < 500, "Content-Length -5: %d", s);
     /* no way out of the fixed routes */
     const char *paths[] = {"/../../etc/passwd", "/api/jobs/1/../../../../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd",
@@ -600,9 +607,9 @@ static void test_hostile_requests(void) {
         free(body);
     }
     /* methods */
-    s = raw_status("BREW / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 47, NULL);
+    s = raw_status("BREW / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", strlen("BREW / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"), NULL);
     FF_CHECK_MSG(s >= 400 && s < 500, "BREW: %d", s);
-    s = raw_status("DELETE /api/jobs/1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 59, NULL);
+    s = raw_status("DELETE /api/jobs/1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", strlen("DELETE /api/jobs/1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"), NULL);
     FF_CHECK_MSG(s == 405, "DELETE: %d", s);
     hc_reply r;
     FF_CHECK(hc_request(g_c.port, "HEAD", "/", NULL, &r) == 200 && r.body_len == 0);

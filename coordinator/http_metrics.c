@@ -261,7 +261,7 @@ ff_status ff_metrics_render(ff_metrics *m, double wait_s, double now, char **tex
         fprintf(f, "\"} %.6g\n", m->workers[i].rate);
     }
 
-    counter(f, "received_bytes_total", "Bytes of the messages the coordinator received.", m->bytes);
+    counter(f, "received_bytes_total", "Bytes of the messages the coordinator received (workers, clients, this HTTP server's queries).", m->bytes);
     counter(f, "received_messages_total", "Messages the coordinator received.", m->messages);
     counter(f, "frame_bytes_received_total", "Compressed frame bytes workers sent with their results.", m->frame_bytes);
     counter(f, "chunks_dispatched_total", "Chunk tasks sent to workers.", k->dispatched);

@@ -8,6 +8,7 @@
  * dispatches never started, chunks without progress, and assembly on the
  * background thread while status answers. */
 #include <dirent.h>
+#include <math.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1000,6 +1001,84 @@ static void test_assembly_off_loop(void) {
     ff_coord_close(c);
 }
 
+
+/* Times and ETA in status (wall clock from the coordinator's clock), the
+ * chunk each worker renders, the counts metrics read, and the job list
+ * newest first (coordinator --http pages it that way). */
+static void test_status_times_newest_counts(void) {
+    char dir[512], job[1200];
+    ff_test_tmp_path("farm_status_times", dir, sizeof dir);
+    rm_rf(dir);
+    mkdir(dir, 0755);
+    outbox ob = {0};
+    ff_err err = {0};
+    ff_coord *c = open_coord(dir, &ob, 1000);
+    for (int i = 0; i < 3; i++) {
+        snprintf(job, sizeof job,
+                 "{\"model\": \"/m\", \"prompt\": \"a\", \"seed\": %d, \"frames\": 5, \"width\": 16, \"height\": 16, "
+                 "\"output\": \"%s/t%d.y4m\"}",
+                 i, dir, i);
+        FF_REQUIRE(submit(c, &ob, job, 1000) == (uint64_t)i + 1);
+    }
+    heartbeat(c, "w1", 0, 1010);
+    outbox_clear(&ob);
+    FF_CHECK_OK(ff_coord_tick(c, 1010, &err), &err);
+    Ff__Envelope *t = sent_to(&ob, "w1", FF__ENVELOPE__BODY_TASK);
+    FF_REQUIRE(t && t->task->job_id == 1);
+    uint64_t task = t->task->task_id;
+    progress(c, "w1", task, 25, 1020); /* half the steps: progress 0.02 + 0.88 / 2 */
+    Ff__StatusQuery q = FF__STATUS_QUERY__INIT;
+    q.has_job_id = 1;
+    q.job_id = 1;
+    Ff__Envelope *r = query(c, &ob, &q, 1030);
+    FF_REQUIRE(r && r->status_reply->n_jobs == 1);
+    const Ff__JobStatus *j = r->status_reply->jobs[0];
+    FF_CHECK(j->has_submitted_at && j->submitted_at > 1.5e9); /* seconds since the epoch */
+    FF_CHECK(j->has_started_at && j->started_at - j->submitted_at == 10);
+    FF_CHECK(j->has_elapsed_s && j->elapsed_s == 30 && !j->has_finished_at);
+    double p = 0.02 + 0.88 * 0.5, eta = 20 * (1 - p) / p;
+    FF_CHECK_MSG(j->has_eta_s && fabs(j->eta_s - eta) < 1e-6, "eta %g, want %g", j->eta_s, eta);
+    q.job_id = 2; /* not started: no start, no ETA */
+    r = query(c, &ob, &q, 1030);
+    FF_REQUIRE(r && r->status_reply->n_jobs == 1);
+    FF_CHECK(!r->status_reply->jobs[0]->has_started_at && !r->status_reply->jobs[0]->has_eta_s);
+    /* the worker's chunk */
+    Ff__WorkersQuery wq = FF__WORKERS_QUERY__INIT;
+    Ff__Envelope we = FF__ENVELOPE__INIT;
+    we.body_case = FF__ENVELOPE__BODY_WORKERS;
+    we.workers = &wq;
+    outbox_clear(&ob);
+    FF_CHECK_OK(ff_coord_handle(c, "client", 6, &we, 1030, &err), &err);
+    Ff__Envelope *wr = sent_to(&ob, "client", FF__ENVELOPE__BODY_WORKERS_REPLY);
+    FF_REQUIRE(wr && wr->workers_reply->n_workers == 1);
+    FF_CHECK(wr->workers_reply->workers[0]->has_job_id && wr->workers_reply->workers[0]->job_id == 1 &&
+             wr->workers_reply->workers[0]->has_chunk && wr->workers_reply->workers[0]->chunk == 0);
+    /* counts by state */
+    ff_coord_counts k;
+    ff_coord_get_counts(c, &k);
+    FF_CHECK(k.jobs[FF_CS_RUNNING] == 1 && k.jobs[FF_CS_QUEUED] == 2 && k.chunks[FF_CS_RUNNING] == 1 &&
+             k.chunks[FF_CS_QUEUED] == 2 && k.workers_busy == 1 && k.workers_idle == 0);
+    /* newest first, in pages */
+    Ff__StatusQuery l = FF__STATUS_QUERY__INIT;
+    l.has_newest_first = l.newest_first = 1;
+    l.has_job_limit = 1;
+    l.job_limit = 2;
+    r = query(c, &ob, &l, 1030);
+    FF_REQUIRE(r);
+    FF_CHECK(r->status_reply->n_jobs == 2 && r->status_reply->jobs[0]->job_id == 3 && r->status_reply->jobs[1]->job_id == 2 &&
+             r->status_reply->more && r->status_reply->jobs_total == 3);
+    l.has_after_job = 1;
+    l.after_job = 2;
+    r = query(c, &ob, &l, 1030);
+    FF_REQUIRE(r);
+    FF_CHECK(r->status_reply->n_jobs == 1 && r->status_reply->jobs[0]->job_id == 1 && !r->status_reply->more);
+    l.after_job = 1;
+    r = query(c, &ob, &l, 1030);
+    FF_CHECK(r && r->status_reply->n_jobs == 0 && !r->status_reply->more);
+    outbox_clear(&ob);
+    ff_coord_close(c);
+}
+
 int main(void) {
     FF_RUN(test_chunk_plan);
     FF_RUN(test_assemble);
@@ -1010,5 +1089,6 @@ int main(void) {
     FF_RUN(test_unstarted_bounded);
     FF_RUN(test_progress_timeout);
     FF_RUN(test_assembly_off_loop);
+    FF_RUN(test_status_times_newest_counts);
     return ff_test_summary();
 }

@@ -364,6 +364,17 @@ static void test_api_is_status_json(void) {
     char *api = get200(&g_c, path);
     FF_REQUIRE(api != NULL);
     FF_CHECK_MSG(!strcmp(api, out), "API:\n%s\nCLI:\n%s", api, out); /* a finished job: nothing moves */
+    /* its times: submitted, started, finished (wall clock), elapsed = finished - submitted, no ETA */
+    ff_json_doc *jd = NULL;
+    ff_err err;
+    FF_REQUIRE(!ff_json_parse(api, strlen(api), "job", &jd, &err));
+    const ff_json *j = ff_json_root(jd);
+    double sub = 0, sta = 0, fin = 0, el = -1;
+    FF_CHECK(!ff_json_get_double(j, "submitted_at", 0, &sub) && !ff_json_get_double(j, "started_at", 0, &sta) &&
+             !ff_json_get_double(j, "finished_at", 0, &fin) && !ff_json_get_double(j, "elapsed_s", -1, &el));
+    FF_CHECK_MSG(sub > 1.5e9 && sta >= sub && fin >= sta && fabs(el - (fin - sub)) < 1e-6, "times %f %f %f %f", sub, sta, fin, el);
+    FF_CHECK(ff_json_is_null(ff_json_get(j, "eta_s")));
+    ff_json_free(jd);
     free(api);
     ff_json_doc *w = get_json(&g_c, "/api/workers");
     FF_REQUIRE(w != NULL);

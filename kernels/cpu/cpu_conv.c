@@ -1,5 +1,6 @@
 /* cpu_conv: 3-D convolution on the CPU backend (conv2d arrives here as
- * kt = 1), as im2col + GEMM.
+ * kt = 1): on oneDNN where the build has it (cpu_conv_dnnl.c), else (and
+ * for a problem oneDNN has no primitive for) as im2col + GEMM, below.
  *
  * For each (batch, output frame) the receptive fields of a band of output
  * rows are unrolled into col (C*kt*kh*kw, rows*W'), zeros where the padding
@@ -16,6 +17,7 @@
 #include <omp.h>
 #include <stdlib.h>
 
+#include "kernels/cpu/cpu_dnnl.h"
 #include "kernels/cpu/cpu_internal.h"
 
 #define COL_FLOATS ((int64_t)1 << 22) /* 16 MiB of im2col per GEMM */
@@ -67,6 +69,12 @@ ff_status cpu_conv3d(ff_backend *be, const ff_tensor *x, const ff_tensor *w, con
                      const int pad[6], ff_tensor *out, ff_err *err) {
     const cpu_ctx *ctx = cpu_ctx_of(be);
     const int nt = cpu_threads(ctx);
+#ifdef FF_HAVE_DNNL
+    if (ctx->dnnl) {
+        ff_status ds = cpu_dnnl_conv3d(ctx, x, w, b, stride, pad, ff_be_bf16_conv(be), out, err);
+        if (ds != FF_ERR_UNSUPPORTED) return ds;
+    }
+#endif
     const conv_geom g = {
         .c = x->shape[1], .f = x->shape[2], .h = x->shape[3], .w = x->shape[4],
         .o = out->shape[1], .fo = out->shape[2], .ho = out->shape[3], .wo = out->shape[4],

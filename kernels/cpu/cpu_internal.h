@@ -30,9 +30,12 @@ typedef struct {
     const char *name;
 } cpu_ukernel;
 
+typedef struct cpu_dnnl cpu_dnnl; /* oneDNN state (cpu_dnnl.h); NULL without FF_HAVE_DNNL */
+
 typedef struct {
     int threads;       /* 0 = OpenMP default */
     cpu_ukernel ukr;   /* chosen once at init from the CPU's features */
+    cpu_dnnl *dnnl;    /* owned: engine, streams, primitive cache (mutated by const-ctx ops) */
 } cpu_ctx;
 
 static inline const cpu_ctx *cpu_ctx_of(const ff_backend *be) { return (const cpu_ctx *)be->ctx; }

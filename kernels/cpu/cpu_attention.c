@@ -55,14 +55,17 @@ static cpu_gemm_args pv_gemm(const sdpa_args *a, const float *p, const float *v,
 }
 
 /* Turns row i of S into probabilities against the running max and rescales
- * that row's acc and l; returns 0 when the row has no finite score yet. */
+ * that row's acc and l; returns 0 when the row has no finite score yet.
+ * The max, exp and sum run on cpu_vec (16 lanes at a time). */
 static int online_softmax_row(const sdpa_args *a, float *s, int64_t kn, const float *brow, float *m, float *l,
                               float *acc) {
-    float mx = -INFINITY;
-    for (int64_t j = 0; j < kn; j++) {
-        if (brow) s[j] += brow[j * a->bs[3]];
-        mx = s[j] > mx ? s[j] : mx;
+    if (brow) {
+        if (a->bs[3] == 1)
+            for (int64_t j = 0; j < kn; j++) s[j] += brow[j];
+        else
+            for (int64_t j = 0; j < kn; j++) s[j] += brow[0]; /* broadcast along keys */
     }
+    const float mx = a->ctx->vec->row_max(s, kn);
     const float mnew = mx > *m ? mx : *m;
     if (mnew == -INFINITY) { /* every score so far is -inf: P = 0 */
         memset(s, 0, (size_t)kn * sizeof(float));
@@ -74,11 +77,8 @@ static int online_softmax_row(const sdpa_args *a, float *s, int64_t kn, const fl
         cpu_scal(acc, corr, a->dv);
         *m = mnew;
     }
-    float sum = 0.0f;
-    for (int64_t j = 0; j < kn; j++) {
-        s[j] = expf(s[j] - mnew);
-        sum += s[j];
-    }
+    float sum;
+    a->ctx->vec->exp_shift_sum(s, kn, mnew, &sum);
     *l += sum;
     return 1;
 }
@@ -105,7 +105,7 @@ static void sdpa_item(const sdpa_args *a, int64_t bi, int64_t hi, int64_t q0, in
     float *o = a->out + (bh * a->lq + q0) * a->dv;
     for (int64_t i = 0; i < qn; i++) {
         const float inv = ws->l[i] > 0.0f ? 1.0f / ws->l[i] : 0.0f; /* all -inf: zeros */
-        for (int64_t j = 0; j < a->dv; j++) o[i * a->dv + j] = ws->acc[i * a->dv + j] * inv;
+        a->ctx->vec->scale_row(ws->acc + i * a->dv, o + i * a->dv, a->dv, inv, NULL);
     }
 }
 

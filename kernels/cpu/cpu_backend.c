@@ -80,6 +80,7 @@ ff_status ff_cpu_backend_init(ff_backend *be, int threads, ff_err *err) {
     if (!ctx) return ff_err_set(err, FF_ERR_NOMEM, "cpu backend: cannot allocate its context");
     ctx->threads = threads;
     ctx->ukr = cpu_gemm_pick_ukernel();
+    ctx->vec = cpu_vec_pick();
 #ifdef FF_HAVE_DNNL
     ff_status st = cpu_dnnl_create(&ctx->dnnl, err);
     if (st) {

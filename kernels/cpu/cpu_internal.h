@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "kernels/backend_impl.h"
+#include "kernels/cpu/cpu_vec.h"
 
 /* A GEMM micro-kernel: c (mr x nr, row stride ldc) = alpha * acc, or
  * c += alpha * acc when accumulate, where acc is the packed A micro-panel
@@ -36,6 +37,7 @@ typedef struct {
     int threads;       /* 0 = OpenMP default */
     cpu_ukernel ukr;   /* chosen once at init from the CPU's features */
     cpu_dnnl *dnnl;    /* owned: engine, streams, primitive cache (mutated by const-ctx ops) */
+    const cpu_vec *vec; /* vectorised row kernels, chosen once at init (cpu_vec.h) */
 } cpu_ctx;
 
 static inline const cpu_ctx *cpu_ctx_of(const ff_backend *be) { return (const cpu_ctx *)be->ctx; }

@@ -45,6 +45,11 @@ typedef struct {
     void (*scale_row)(const float *x, float *o, int64_t n, float inv, const float *w);
     /* o[i] = x[i] * (1 + sc[i]) + sh[i] (AdaLN modulate) */
     void (*modulate_row)(const float *x, float *o, int64_t n, const float *sh, const float *sc);
+    /* Column steps of attention on a panel p of rows x nr floats (row-major,
+     * nr a multiple of 8 up to 64): mx[c] = max over rows of p[r][c];
+     * p[r][c] = exp(p[r][c] - shift[c]) and sum[c] = the column's sum. */
+    void (*col_max)(const float *p, int64_t rows, int nr, float *mx);
+    void (*col_exp_sum)(float *p, int64_t rows, int nr, const float *shift, float *sum);
 } cpu_vec;
 
 /* The fastest variant this CPU runs. */

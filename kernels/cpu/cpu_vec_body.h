@@ -238,7 +238,56 @@ static VT void SFX(modulate_row)(const float *x, float *o, int64_t n, const floa
                      n - i);
 }
 
+/* The panel is walked as one contiguous array in 16-lane blocks; block i
+ * holds columns (16 i + lane) % nr, so a pattern of max(16, nr) / 16 blocks
+ * repeats. A ragged end (nr = 8, odd rows) is padded with -inf. */
+static VT void SFX(col_max)(const float *p, int64_t rows, int nr, float *mx) {
+    const int pat = nr >= 16 ? nr / 16 : 1;
+    const int64_t n = rows * nr;
+    vf acc[4];
+    for (int k = 0; k < pat; k++) acc[k] = SFX(splat)(-__builtin_inff());
+    int64_t i = 0;
+    for (int k = 0; i + 16 <= n; i += 16, k = k + 1 == pat ? 0 : k + 1) {
+        const vf v = SFX(ld)(p + i);
+        acc[k] = SFX(select)(v > acc[k], v, acc[k]);
+    }
+    if (i < n) { /* nr = 8, pat = 1 */
+        const vf v = SFX(ld_tail)(p + i, n - i, -__builtin_inff());
+        acc[0] = SFX(select)(v > acc[0], v, acc[0]);
+    }
+    if (nr >= 16)
+        for (int c = 0; c < nr; c++) mx[c] = acc[c / 16][c % 16];
+    else
+        for (int c = 0; c < nr; c++) mx[c] = acc[0][c + 8] > acc[0][c] ? acc[0][c + 8] : acc[0][c];
+}
+
+static VT void SFX(col_exp_sum)(float *p, int64_t rows, int nr, const float *shift, float *sum) {
+    const int pat = nr >= 16 ? nr / 16 : 1;
+    const int64_t n = rows * nr;
+    vf acc[4], sh[4];
+    for (int k = 0; k < pat; k++) {
+        acc[k] = SFX(splat)(0.0f);
+        for (int l = 0; l < 16; l++) sh[k][l] = shift[(16 * k + l) % nr];
+    }
+    int64_t i = 0;
+    for (int k = 0; i + 16 <= n; i += 16, k = k + 1 == pat ? 0 : k + 1) {
+        const vf e = SFX(vexp)(SFX(ld)(p + i) - sh[k]);
+        SFX(st)(p + i, e);
+        acc[k] += e;
+    }
+    if (i < n) {
+        const vf e = SFX(vexp)(SFX(ld_tail)(p + i, n - i, -__builtin_inff()) - sh[0]);
+        SFX(st_tail)(p + i, e, n - i);
+        acc[0] += e;
+    }
+    if (nr >= 16)
+        for (int c = 0; c < nr; c++) sum[c] = acc[c / 16][c % 16];
+    else
+        for (int c = 0; c < nr; c++) sum[c] = acc[0][c] + acc[0][c + 8];
+}
+
 static const cpu_vec SFX(table) = {
     SFX_NAME,          SFX(unary), SFX(softmax_row), SFX(row_max),   SFX(exp_shift_sum), SFX(sum),
-    SFX(sumsq),        SFX(norm_row), SFX(norm_span), SFX(scale_row), SFX(modulate_row),
+    SFX(sumsq),        SFX(norm_row), SFX(norm_span), SFX(scale_row), SFX(modulate_row), SFX(col_max),
+    SFX(col_exp_sum),
 };

@@ -54,6 +54,7 @@ static const ff_backend_vtable cpu_vtable = {
     .linear = cpu_linear,
     .matmul = cpu_matmul,
     .conv3d = cpu_conv3d,
+    .conv3d_frames = cpu_conv3d_frames,
     .group_norm = cpu_group_norm,
     .layer_norm = cpu_layer_norm,
     .rms_norm = cpu_rms_norm,

@@ -97,10 +97,17 @@ static ff_status failed(ff_err *err, const char *what) {
     return ff_err_set(err, FF_ERR_DEVICE, "cpu conv3d: oneDNN %s failed", what);
 }
 
-ff_status cpu_dnnl_conv3d(const cpu_ctx *ctx, const ff_tensor *x, const ff_tensor *w, const ff_tensor *b,
-                          const int stride[3], const int pad[6], int bf16, ff_tensor *out, ff_err *err) {
+#define MAX_PIECES 8
+
+ff_status cpu_dnnl_conv3d(const cpu_ctx *ctx, const ff_tensor *const *xs, int nx, const ff_tensor *w,
+                          const ff_tensor *b, const int stride[3], const int pad[6], int bf16, ff_tensor *out,
+                          ff_err *err) {
     cpu_dnnl *d = ctx->dnnl;
-    const int64_t nb = x->shape[0], c = x->shape[1], f = x->shape[2], h = x->shape[3], wd = x->shape[4];
+    const ff_tensor *x = xs[0];
+    if (nx < 1 || nx > MAX_PIECES) return unsupported();
+    int64_t f = 0;
+    for (int i = 0; i < nx; i++) f += xs[i]->shape[2];
+    const int64_t nb = x->shape[0], c = x->shape[1], h = x->shape[3], wd = x->shape[4];
     const int64_t o = out->shape[1], fo = out->shape[2], ho = out->shape[3], wo = out->shape[4];
     const int64_t kt = w->shape[2], kh = w->shape[3], kw = w->shape[4];
     /* exact trailing padding in D and W; input frames / columns no output reads are left out */
@@ -147,11 +154,12 @@ ff_status cpu_dnnl_conv3d(const cpu_ctx *ctx, const ff_tensor *x, const ff_tenso
     const int nck = o % cw ? 2 : 1; /* chunk kinds: full, ragged last */
 
     /* every primitive of the call (see the top comment for the layout rule) */
-    const cpu_dnnl_prim *conv[2][MAX_KINDS] = {{0}}, *r_src[MAX_KINDS] = {0}, *r_dst[2][MAX_KINDS] = {{0}},
-                        *r_wei[2] = {0};
-    dnnl_memory_desc_t src_md[MAX_KINDS], wei_md[2], plain_w[2], plain_x[MAX_KINDS], plain_o[2][MAX_KINDS];
+    const cpu_dnnl_prim *conv[2][MAX_KINDS] = {{0}}, *r_src[MAX_KINDS][MAX_PIECES] = {{0}},
+                        *r_dst[2][MAX_KINDS] = {{0}}, *r_wei[2] = {0};
+    dnnl_memory_desc_t src_md[MAX_KINDS], wei_md[2], plain_w[2], plain_o[2][MAX_KINDS];
+    dnnl_memory_desc_t plain_x[MAX_KINDS][MAX_PIECES], piece_md[MAX_KINDS][MAX_PIECES];
+    int pidx[MAX_PIECES];
     const dnnl_data_type_t xdt = dnnl_f32, wdt = w->dtype == FF_BF16 ? dnnl_bf16 : dnnl_f32;
-    const dnnl_dims_t xstr = {c * f * h * wd, f * h * wd, h * wd, wd, 1};
     const dnnl_dims_t ostr = {o * fo * ho * wo, fo * ho * wo, ho * wo, wo, 1};
     int ok = 1;
     for (int ck = 0; ck < nck && ok; ck++) {
@@ -186,11 +194,26 @@ ff_status cpu_dnnl_conv3d(const cpu_ctx *ctx, const ff_tensor *x, const ff_tenso
                  (r_dst[ck][k] = cpu_dnnl_reorder(d, &conv[ck][k]->md[2], &plain_o[ck][k])) != NULL;
         }
     }
-    for (int k = 0; k < nkinds && ok; k++) {
-        const dnnl_dims_t sdims = {1, c, fi, kinds[k].b - kinds[k].a, wi};
-        ok = dnnl_memory_desc_init_by_strides(&plain_x[k], 5, sdims, xdt, xstr) == dnnl_success &&
-             (r_src[k] = cpu_dnnl_reorder(d, &plain_x[k], &src_md[k])) != NULL;
+    /* pieces: frames [p0, p0 + pn) of the (trimmed) input come from xs[i] */
+    int64_t p0[MAX_PIECES], pn[MAX_PIECES];
+    int npieces = 0;
+    for (int i = 0, off = 0; i < nx; off += (int)xs[i]->shape[2], i++) {
+        const int64_t lo = off, hi = off + xs[i]->shape[2] < fi ? off + xs[i]->shape[2] : fi;
+        if (hi <= lo) continue;
+        p0[npieces] = lo, pn[npieces] = hi - lo, pidx[npieces] = i, npieces++;
     }
+    for (int k = 0; k < nkinds && ok; k++)
+        for (int i = 0; i < npieces && ok; i++) {
+            const int64_t fx = xs[pidx[i]]->shape[2];
+            const dnnl_dims_t sdims = {1, c, pn[i], kinds[k].b - kinds[k].a, wi};
+            const dnnl_dims_t pstr = {c * fx * h * wd, fx * h * wd, h * wd, wd, 1};
+            const dnnl_dims_t offs = {0, 0, p0[i], 0, 0};
+            if (npieces == 1) piece_md[k][i] = src_md[k];
+            else
+                ok = dnnl_memory_desc_init_submemory(&piece_md[k][i], &src_md[k], sdims, offs) == dnnl_success;
+            ok = ok && dnnl_memory_desc_init_by_strides(&plain_x[k][i], 5, sdims, xdt, pstr) == dnnl_success &&
+                 (r_src[k][i] = cpu_dnnl_reorder(d, &plain_x[k][i], &piece_md[k][i])) != NULL;
+        }
     if (!ok) {
         free(bands);
         return unsupported();
@@ -214,8 +237,9 @@ ff_status cpu_dnnl_conv3d(const cpu_ctx *ctx, const ff_tensor *x, const ff_tenso
         for (int k = 0; k < nkinds; k++) {
             const size_t t = (dnnl_memory_desc_get_size(&conv[ck][k]->md[2]) + 63) / 64 * 64;
             tile = t > tile ? t : tile;
-            const cpu_dnnl_prim *ps[3] = {conv[ck][k], r_dst[ck][k], r_src[k]};
-            for (int i = 0; i < 3; i++) scratch = ps[i]->scratch > scratch ? ps[i]->scratch : scratch;
+            const cpu_dnnl_prim *ps[2] = {conv[ck][k], r_dst[ck][k]};
+            for (int i = 0; i < 2; i++) scratch = ps[i]->scratch > scratch ? ps[i]->scratch : scratch;
+            for (int i = 0; i < npieces; i++) scratch = r_src[k][i]->scratch > scratch ? r_src[k][i]->scratch : scratch;
         }
     for (int ck = 0; ck < nck; ck++) scratch = r_wei[ck]->scratch > scratch ? r_wei[ck]->scratch : scratch;
     scratch = (scratch + 63) / 64 * 64;
@@ -250,12 +274,19 @@ ff_status cpu_dnnl_conv3d(const cpu_ctx *ctx, const ff_tensor *x, const ff_tenso
             const int tid = omp_get_thread_num();
             const int64_t bi = (g0 + j) / nbands;
             const band *bd = &bands[(g0 + j) % nbands];
-            void *ptr[2] = {(char *)x->data + (size_t)(bi * xstr[0] + bd->a * wd) * xes, sbuf + (size_t)j * ssz};
-            const dnnl_memory_desc_t *mds[2] = {&plain_x[bd->kind], &src_md[bd->kind]};
-            if (!cpu_dnnl_exec(d, r_src[bd->kind], tid, 2, args2, ptr, mds,
-                               tbuf + (size_t)tid * (tile + scratch) + tile)) {
+            const int k = bd->kind;
+            char *dst = sbuf + (size_t)j * ssz;
+            if (npieces > 1) memset(dst, 0, ssz); /* blocked padding of C: the piecewise reorders leave it */
+            for (int i = 0; i < npieces; i++) {
+                const ff_tensor *xi = xs[pidx[i]];
+                const int64_t fx = xi->shape[2];
+                void *ptr[2] = {(char *)xi->data + (size_t)(bi * c * fx * h * wd + bd->a * wd) * xes, dst};
+                const dnnl_memory_desc_t *mds[2] = {&plain_x[k][i], &piece_md[k][i]};
+                if (!cpu_dnnl_exec(d, r_src[k][i], tid, 2, args2, ptr, mds,
+                                   tbuf + (size_t)tid * (tile + scratch) + tile)) {
 #pragma omp atomic write
-                bad = 1;
+                    bad = 1;
+                }
             }
         }
         if (bad) break;

@@ -29,12 +29,14 @@
 ff_status cpu_dnnl_create(cpu_dnnl **out, ff_err *err);
 void cpu_dnnl_free(cpu_dnnl *d);
 
-/* conv3d as in backend_impl.h on oneDNN. bf16: FF_PREC_BF16_ALL (src and
- * weights rounded to BF16, F32 accumulation and output). FF_ERR_UNSUPPORTED
- * (err untouched) when oneDNN has no primitive for this problem: the caller
- * falls back to im2col. */
-ff_status cpu_dnnl_conv3d(const cpu_ctx *ctx, const ff_tensor *x, const ff_tensor *w, const ff_tensor *b,
-                          const int stride[3], const int pad[6], int bf16, ff_tensor *out, ff_err *err);
+/* conv3d as in backend_impl.h on oneDNN, over the frames of xs[0..nx)
+ * taken in order (conv3d_frames; nx = 1 for conv3d), read in place. bf16:
+ * FF_PREC_BF16_ALL (src and weights rounded to BF16, F32 accumulation and
+ * output). FF_ERR_UNSUPPORTED (err untouched, out untouched) when oneDNN
+ * has no primitive for this problem: the caller falls back to im2col. */
+ff_status cpu_dnnl_conv3d(const cpu_ctx *ctx, const ff_tensor *const *xs, int nx, const ff_tensor *w,
+                          const ff_tensor *b, const int stride[3], const int pad[6], int bf16, ff_tensor *out,
+                          ff_err *err);
 
 /* cpu_gemm's problem on oneDNN matmul, batch 1, both operands of one dtype
  * (F32, or BF16 with F32 accumulation). FF_ERR_UNSUPPORTED (err untouched)

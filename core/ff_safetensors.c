@@ -321,6 +321,16 @@ ff_status ff_st_view(const ff_st_file *f, const char *name, ff_tensor *out, ff_e
     return FF_OK;
 }
 
+/* Gives the mapping's pages under [p, p + n) back once they are copied, so
+ * that loading a model does not hold the file and its copy in memory at
+ * the same time (the pages stay in the page cache; a later read of the
+ * mapping faults them in again, unchanged: the mapping is read-only). */
+static void drop_mapped(const void *p, size_t n) {
+    const uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+    const uintptr_t a = ((uintptr_t)p + pg - 1) / pg * pg, b = ((uintptr_t)p + n) / pg * pg; /* whole pages only */
+    if (b > a) (void)madvise((void *)a, b - a, MADV_DONTNEED);
+}
+
 ff_status ff_st_load(const ff_st_file *f, const char *name, ff_dtype as, ff_tensor *out, ff_err *err) {
     memset(out, 0, sizeof *out);
     const ff_st_entry *e = ff_st_find(f, name);
@@ -334,15 +344,16 @@ ff_status ff_st_load(const ff_st_file *f, const char *name, ff_dtype as, ff_tens
     const unsigned char *src = f->map + e->offset;
     if (!widen) {
         if (e->nbytes) memcpy(out->data, src, (size_t)e->nbytes);
-        return FF_OK;
+    } else {
+        float *dst = out->data;
+        size_t n = (size_t)(e->nbytes / 2);
+        for (size_t i = 0; i < n; i++) { /* memcpy: the source may be misaligned */
+            uint16_t h;
+            memcpy(&h, src + 2 * i, 2);
+            dst[i] = e->dtype == FF_F16 ? ff_f16_to_f32(h) : ff_bf16_to_f32(h);
+        }
     }
-    float *dst = out->data;
-    size_t n = (size_t)(e->nbytes / 2);
-    for (size_t i = 0; i < n; i++) { /* memcpy: the source may be misaligned */
-        uint16_t h;
-        memcpy(&h, src + 2 * i, 2);
-        dst[i] = e->dtype == FF_F16 ? ff_f16_to_f32(h) : ff_bf16_to_f32(h);
-    }
+    drop_mapped(src, (size_t)e->nbytes);
     return FF_OK;
 }
 

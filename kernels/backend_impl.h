@@ -41,6 +41,10 @@ typedef struct ff_backend_vtable {
                         int64_t batch, int64_t m, int64_t n, int64_t k, int b_batched, ff_tensor *out, ff_err *err);
     ff_status (*conv3d)(ff_backend *be, const ff_tensor *x, const ff_tensor *w, const ff_tensor *b,
                         const int stride[3], const int pad[6], ff_tensor *out, ff_err *err);
+    /* optional: conv3d over the frame-wise concatenation of xs (ops.c
+     * concatenates into scratch and calls conv3d where it is NULL) */
+    ff_status (*conv3d_frames)(ff_backend *be, const ff_tensor *const *xs, int n, const ff_tensor *w,
+                               const ff_tensor *b, const int stride[3], const int pad[6], ff_tensor *out, ff_err *err);
     ff_status (*group_norm)(ff_backend *be, const ff_tensor *x, int groups, const ff_tensor *gamma,
                             const ff_tensor *beta, float eps, ff_tensor *out, ff_err *err);
     ff_status (*layer_norm)(ff_backend *be, const ff_tensor *x, const ff_tensor *w, const ff_tensor *b, float eps,

@@ -4,16 +4,22 @@
 #include <omp.h>
 #include <stdio.h>
 
+#include "kernels/cpu/cpu_dnnl.h"
+
 #ifdef FF_HAVE_OPENBLAS
 #include <cblas.h>
 #endif
 
 const char *ff_kernels_cpu_info(char *buf, size_t n) {
+    char dnnl[96] = "no oneDNN";
+#ifdef FF_HAVE_DNNL
+    cpu_dnnl_describe(dnnl, sizeof dnnl);
+#endif
 #ifdef FF_HAVE_OPENBLAS
-    snprintf(buf, n, "OpenBLAS (%s, core %s), OpenMP %d threads", openblas_get_config(), openblas_get_corename(),
-             omp_get_max_threads());
+    snprintf(buf, n, "%s, OpenBLAS (%s, core %s), OpenMP %d threads", dnnl, openblas_get_config(),
+             openblas_get_corename(), omp_get_max_threads());
 #else
-    snprintf(buf, n, "built-in GEMM (no OpenBLAS), OpenMP %d threads", omp_get_max_threads());
+    snprintf(buf, n, "%s, built-in GEMM (no OpenBLAS), OpenMP %d threads", dnnl, omp_get_max_threads());
 #endif
     return buf;
 }

@@ -559,8 +559,10 @@ ff_status ff_op_matmul(ff_backend *be, const ff_tensor *a, const ff_tensor *b, i
 /* Everything conv2d and conv3d check, over nsp spatial dims: x (B, C, *sp),
  * w (O, C, *k), b (O), stride[nsp] >= 1, pad[2 nsp] >= 0 (before, after per
  * dim), out (B, O, *((sp + before + after - k) / stride + 1)). */
-static ff_status conv_checks(const opctx *c, int nsp, const ff_tensor *x, const ff_tensor *w, const ff_tensor *b,
-                             const int *stride, const int *pad, ff_tensor *out) {
+/* frames > 0: the input has that many frames (dim 2) in place of x's own
+ * (conv3d_frames: x is the first piece). */
+static ff_status conv_checks_frames(const opctx *c, int nsp, const ff_tensor *x, int64_t frames, const ff_tensor *w,
+                                    const ff_tensor *b, const int *stride, const int *pad, ff_tensor *out) {
     TRY(check_be(c));
     TRY(check(c, "x", x, M_F32));
     TRY(need_ndim(c, "x", x, 2 + nsp, 2 + nsp));
@@ -576,7 +578,8 @@ static ff_status conv_checks(const opctx *c, int nsp, const ff_tensor *x, const 
         if (pad[2 * i] < 0 || pad[2 * i + 1] < 0)
             return fail(c, FF_ERR_ARG, "pad[%d], pad[%d] = %d, %d (must be >= 0)", 2 * i, 2 * i + 1, pad[2 * i],
                         pad[2 * i + 1]);
-        const int64_t kd = w->shape[2 + i], padded = x->shape[2 + i] + pad[2 * i] + pad[2 * i + 1];
+        const int64_t in = (i == 0 && nsp == 3 && frames > 0) ? frames : x->shape[2 + i];
+        const int64_t kd = w->shape[2 + i], padded = in + pad[2 * i] + pad[2 * i + 1];
         if (kd < 1 || padded < kd)
             return misfit(c, "the padded input is smaller than the kernel", "x", x, "w", w, NULL, NULL);
         shape[2 + i] = (padded - kd) / stride[i] + 1;
@@ -587,12 +590,54 @@ static ff_status conv_checks(const opctx *c, int nsp, const ff_tensor *x, const 
     return need_impl(c, c->be->vt->conv3d != NULL);
 }
 
+static ff_status conv_checks(const opctx *c, int nsp, const ff_tensor *x, const ff_tensor *w, const ff_tensor *b,
+                             const int *stride, const int *pad, ff_tensor *out) {
+    return conv_checks_frames(c, nsp, x, 0, w, b, stride, pad, out);
+}
+
 ff_status ff_op_conv3d(ff_backend *be, const ff_tensor *x, const ff_tensor *w, const ff_tensor *b,
                        const int stride[3], const int pad[6], ff_tensor *out, ff_err *err) {
     opctx c = {"op conv3d", be, err};
     TRY(conv_checks(&c, 3, x, w, b, stride, pad, out));
     if (empty(out)) return FF_OK;
     return be->vt->conv3d(be, x, w, b, stride, pad, out, err);
+}
+
+#define CONV_FRAMES_MAX 8
+
+ff_status ff_op_conv3d_frames(ff_backend *be, const ff_tensor *const *xs, int n, const ff_tensor *w,
+                              const ff_tensor *b, const int stride[3], const int pad[6], ff_tensor *out, ff_err *err) {
+    opctx c = {"op conv3d_frames", be, err};
+    TRY(check_be(&c));
+    if (!xs || n < 1 || n > CONV_FRAMES_MAX)
+        return fail(&c, FF_ERR_ARG, "%d inputs (want 1 to %d)", xs ? n : 0, CONV_FRAMES_MAX);
+    char name[32];
+    int64_t f = 0;
+    for (int i = 0; i < n; i++) {
+        snprintf(name, sizeof name, "xs[%d]", i);
+        TRY(check(&c, name, xs[i], M_F32));
+        TRY(need_ndim(&c, name, xs[i], 5, 5));
+        for (int d = 0; d < 5; d++)
+            if (d != 2 && xs[i]->shape[d] != xs[0]->shape[d])
+                return misfit(&c, "inputs must agree in every dim but frames (dim 2)", "xs[0]", xs[0], name, xs[i],
+                              NULL, NULL);
+        f += xs[i]->shape[2];
+    }
+    const int64_t cs[5] = {xs[0]->shape[0], xs[0]->shape[1], f, xs[0]->shape[3], xs[0]->shape[4]};
+    TRY(conv_checks_frames(&c, 3, xs[0], f, w, b, stride, pad, out));
+    for (int i = 1; i < n; i++) {
+        snprintf(name, sizeof name, "xs[%d]", i);
+        TRY(check_alias(&c, out, 0, name, xs[i], NULL));
+    }
+    if (empty(out)) return FF_OK;
+    if (n == 1) return be->vt->conv3d(be, xs[0], w, b, stride, pad, out, err);
+    if (be->vt->conv3d_frames) return be->vt->conv3d_frames(be, xs, n, w, b, stride, pad, out, err);
+    ff_tensor cat = {0}; /* generic: the copy, then conv3d */
+    ff_status st = ff_be_alloc(be, &cat, FF_F32, 5, cs, err);
+    if (!st) st = ff_op_concat(be, xs, n, 2, &cat, err);
+    if (!st) st = be->vt->conv3d(be, &cat, w, b, stride, pad, out, err);
+    ff_be_free(be, &cat);
+    return st;
 }
 
 ff_status ff_op_conv2d(ff_backend *be, const ff_tensor *x, const ff_tensor *w, const ff_tensor *b,

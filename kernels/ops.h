@@ -205,6 +205,16 @@ ff_status ff_op_conv3d(ff_backend *be, const ff_tensor *x, const ff_tensor *w, c
 ff_status ff_op_conv2d(ff_backend *be, const ff_tensor *x, const ff_tensor *w, const ff_tensor *b,
                        const int stride[2], const int pad[4], ff_tensor *out, ff_err *err);
 
+/* conv3d over the frames of n tensors taken in order along dim 2: exactly
+ * ff_op_conv3d(cat(xs, dim=2), ...), without the concatenated copy where
+ * the backend reads the pieces in place (the CPU backend; a backend without
+ * it gets the copy in a scratch tensor from ff_be_alloc, freed before
+ * return). A causal conv with its cached frames in front (Wan's VAE) thus
+ * never holds cache + chunk twice. xs[i] (B, C, F_i, H, W), equal but for
+ * F_i, 1 <= n <= 8; w, b, stride, pad, out as ff_op_conv3d with F = sum F_i. */
+ff_status ff_op_conv3d_frames(ff_backend *be, const ff_tensor *const *xs, int n, const ff_tensor *w,
+                              const ff_tensor *b, const int stride[3], const int pad[6], ff_tensor *out, ff_err *err);
+
 /* GroupNorm over x (B, C, *): mean/var per (batch, group) over C/groups
  * channels and all trailing positions; gamma/beta (C) or NULL. */
 ff_status ff_op_group_norm(ff_backend *be, const ff_tensor *x, int groups, const ff_tensor *gamma,

@@ -11,7 +11,7 @@ set -eu
 # tests/farm/test_http_page.c.
 PACKAGES="
 build-essential cmake ninja-build pkg-config git
-libopenblas-openmp-dev
+libopenblas-openmp-dev libdnnl-dev
 libzmq3-dev libprotobuf-c-dev protobuf-c-compiler
 libopenmpi-dev openmpi-bin
 libsqlite3-dev sqlite3

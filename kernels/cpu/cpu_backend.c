@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/cpu/cpu_dnnl.h"
 #include "kernels/cpu/cpu_internal.h"
 
 int cpu_threads(const cpu_ctx *ctx) { return ctx->threads > 0 ? ctx->threads : omp_get_max_threads(); }
@@ -36,6 +37,9 @@ static ff_status cpu_download(ff_backend *be, void *host_dst, const void *src, s
 static ff_status cpu_sync(ff_backend *be, ff_err *err) { return FF_OK; }
 
 static void cpu_destroy(ff_backend *be) {
+#ifdef FF_HAVE_DNNL
+    cpu_dnnl_free(((cpu_ctx *)be->ctx)->dnnl);
+#endif
     free(be->ctx);
     be->ctx = NULL;
 }
@@ -50,6 +54,7 @@ static const ff_backend_vtable cpu_vtable = {
     .linear = cpu_linear,
     .matmul = cpu_matmul,
     .conv3d = cpu_conv3d,
+    .conv3d_frames = cpu_conv3d_frames,
     .group_norm = cpu_group_norm,
     .layer_norm = cpu_layer_norm,
     .rms_norm = cpu_rms_norm,
@@ -77,6 +82,14 @@ ff_status ff_cpu_backend_init(ff_backend *be, int threads, ff_err *err) {
     if (!ctx) return ff_err_set(err, FF_ERR_NOMEM, "cpu backend: cannot allocate its context");
     ctx->threads = threads;
     ctx->ukr = cpu_gemm_pick_ukernel();
+    ctx->vec = cpu_vec_pick();
+#ifdef FF_HAVE_DNNL
+    ff_status st = cpu_dnnl_create(&ctx->dnnl, err);
+    if (st) {
+        free(ctx);
+        return st;
+    }
+#endif
     be->kind = FF_BACKEND_CPU;
     snprintf(be->name, sizeof be->name, "cpu");
     be->loc = FF_LOC_HOST;

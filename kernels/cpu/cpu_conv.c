@@ -1,5 +1,6 @@
 /* cpu_conv: 3-D convolution on the CPU backend (conv2d arrives here as
- * kt = 1), as im2col + GEMM.
+ * kt = 1): on oneDNN where the build has it (cpu_conv_dnnl.c), else (and
+ * for a problem oneDNN has no primitive for) as im2col + GEMM, below.
  *
  * For each (batch, output frame) the receptive fields of a band of output
  * rows are unrolled into col (C*kt*kh*kw, rows*W'), zeros where the padding
@@ -16,6 +17,7 @@
 #include <omp.h>
 #include <stdlib.h>
 
+#include "kernels/cpu/cpu_dnnl.h"
 #include "kernels/cpu/cpu_internal.h"
 
 #define COL_FLOATS ((int64_t)1 << 22) /* 16 MiB of im2col per GEMM */
@@ -67,6 +69,13 @@ ff_status cpu_conv3d(ff_backend *be, const ff_tensor *x, const ff_tensor *w, con
                      const int pad[6], ff_tensor *out, ff_err *err) {
     const cpu_ctx *ctx = cpu_ctx_of(be);
     const int nt = cpu_threads(ctx);
+#ifdef FF_HAVE_DNNL
+    if (ctx->dnnl) {
+        const ff_tensor *xs[1] = {x};
+        ff_status ds = cpu_dnnl_conv3d(ctx, xs, 1, w, b, stride, pad, ff_be_bf16_conv(be), out, err);
+        if (ds != FF_ERR_UNSUPPORTED) return ds;
+    }
+#endif
     const conv_geom g = {
         .c = x->shape[1], .f = x->shape[2], .h = x->shape[3], .w = x->shape[4],
         .o = out->shape[1], .fo = out->shape[2], .ho = out->shape[3], .wo = out->shape[4],
@@ -135,4 +144,31 @@ ff_status cpu_conv3d(ff_backend *be, const ff_tensor *x, const ff_tensor *w, con
         for (int64_t i = 0; i < per_channel; i++) p[i] += bv;
     }
     return FF_OK;
+}
+
+/* conv3d over the frames of xs in order: oneDNN reads the pieces in place;
+ * the im2col path gets them concatenated into scratch (plain malloc, as
+ * im2col's own buffer). */
+ff_status cpu_conv3d_frames(ff_backend *be, const ff_tensor *const *xs, int n, const ff_tensor *w, const ff_tensor *b,
+                            const int stride[3], const int pad[6], ff_tensor *out, ff_err *err) {
+#ifdef FF_HAVE_DNNL
+    const cpu_ctx *ctx = cpu_ctx_of(be);
+    if (ctx->dnnl) {
+        ff_status ds = cpu_dnnl_conv3d(ctx, xs, n, w, b, stride, pad, ff_be_bf16_conv(be), out, err);
+        if (ds != FF_ERR_UNSUPPORTED) return ds;
+    }
+#endif
+    int64_t f = 0;
+    for (int i = 0; i < n; i++) f += xs[i]->shape[2];
+    const int64_t shape[5] = {xs[0]->shape[0], xs[0]->shape[1], f, xs[0]->shape[3], xs[0]->shape[4]};
+    ff_tensor cat;
+    ff_tensor_view(&cat, FF_F32, 5, shape, NULL, FF_LOC_HOST);
+    cat.data = malloc(ff_tensor_nbytes(&cat) + 1);
+    if (!cat.data)
+        return ff_err_set(err, FF_ERR_NOMEM, "cpu conv3d: cannot allocate %zu bytes for the frames",
+                          ff_tensor_nbytes(&cat));
+    ff_status st = cpu_concat(be, xs, n, 2, &cat, err);
+    if (!st) st = cpu_conv3d(be, &cat, w, b, stride, pad, out, err);
+    free(cat.data);
+    return st;
 }

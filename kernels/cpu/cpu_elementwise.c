@@ -4,7 +4,9 @@
  * Each output element depends only on the input elements at the same
  * position (rope: the same channel pair), so out == first input (in place)
  * is safe everywhere. Activations follow the formulas in kernels/ops.h, in
- * float, as PyTorch's CPU kernels evaluate them.
+ * float; SiLU, GELU-tanh, exp and modulate run on cpu_vec (vectorised exp,
+ * GELU-tanh as v / (1 + exp(-2u)), the same value without tanh's
+ * cancellation), the rest in loops the compiler vectorises.
  * Not here: validation and broadcast-shape computation (kernels/ops.c). */
 #include <math.h>
 #include <omp.h>
@@ -48,10 +50,11 @@ ff_status cpu_unary(ff_backend *be, ff_unary_kind kind, const ff_tensor *x, ff_t
     const int64_t n = ff_tensor_numel(x), ns = spans(n);
     const float *xd = x->data;
     float *od = out->data;
+    const cpu_vec *v = cpu_ctx_of(be)->vec;
 #pragma omp parallel for num_threads(cpu_threads(cpu_ctx_of(be))) if (ns > 1)
     for (int64_t s = 0; s < ns; s++) {
-        const int64_t i0 = s * SPAN;
-        unary_span(kind, xd + i0, od + i0, n - i0 < SPAN ? n - i0 : SPAN);
+        const int64_t i0 = s * SPAN, len = n - i0 < SPAN ? n - i0 : SPAN;
+        if (!v->unary(kind, xd + i0, od + i0, len)) unary_span(kind, xd + i0, od + i0, len);
     }
     return FF_OK;
 }
@@ -185,6 +188,7 @@ ff_status cpu_clamp(ff_backend *be, const ff_tensor *x, float lo, float hi, ff_t
 ff_status cpu_modulate(ff_backend *be, const ff_tensor *x, const ff_tensor *shift, const ff_tensor *scale,
                        ff_tensor *out, ff_err *err) {
     const int64_t nb = x->shape[0], l = x->shape[1], d = x->shape[2];
+    const cpu_vec *v = cpu_ctx_of(be)->vec;
 #pragma omp parallel for num_threads(cpu_threads(cpu_ctx_of(be))) if (nb * l * d > SPAN)
     for (int64_t r = 0; r < nb * l; r++) {
         const int64_t bi = r / l, li = r % l;
@@ -193,9 +197,7 @@ ff_status cpu_modulate(ff_backend *be, const ff_tensor *x, const ff_tensor *shif
                           ((shift->shape[0] > 1 ? bi : 0) * shift->shape[1] + (shift->shape[1] > 1 ? li : 0)) * d;
         const float *sc = (const float *)scale->data +
                           ((scale->shape[0] > 1 ? bi : 0) * scale->shape[1] + (scale->shape[1] > 1 ? li : 0)) * d;
-        const float *xr = (const float *)x->data + r * d;
-        float *orow = (float *)out->data + r * d;
-        for (int64_t j = 0; j < d; j++) orow[j] = xr[j] * (1.0f + sc[j]) + sh[j];
+        v->modulate_row((const float *)x->data + r * d, (float *)out->data + r * d, d, sh, sc);
     }
     return FF_OK;
 }

@@ -1,6 +1,8 @@
 /* cpu_gemm: C = alpha * op(A) op(B), the one GEMM engine behind the CPU
  * backend's linear, matmul and conv3d.
  *
+ * With oneDNN (FF_HAVE_DNNL) large single matrices go to its matmul on a
+ * fixed tile grid (cpu_gemm_dnnl.c); what it declines comes here.
  * With OpenBLAS (FF_HAVE_OPENBLAS) F32 operands go straight to cblas_sgemm;
  * a BF16 operand is widened to F32 a block of rows at a time (a few MiB),
  * never as a whole weight. Without OpenBLAS (the GPU machines' image) the
@@ -16,6 +18,7 @@
 #include <omp.h>
 #include <stdlib.h>
 
+#include "kernels/cpu/cpu_dnnl.h"
 #include "kernels/cpu/cpu_internal.h"
 
 #ifdef FF_HAVE_OPENBLAS
@@ -469,6 +472,10 @@ ff_status cpu_gemm(const cpu_ctx *ctx, const cpu_gemm_args *g, ff_err *err) {
         if (!g->accumulate) zero_c(g);
         return FF_OK;
     }
+#ifdef FF_HAVE_DNNL
+    ff_status ds = cpu_dnnl_gemm(ctx, g, err);
+    if (ds != FF_ERR_UNSUPPORTED) return ds;
+#endif
 #ifdef FF_HAVE_OPENBLAS
     if (!g->builtin && fits_blas_int(g)) return gemm_blas(ctx, g, err);
 #endif

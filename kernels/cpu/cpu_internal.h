@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "kernels/backend_impl.h"
+#include "kernels/cpu/cpu_vec.h"
 
 /* A GEMM micro-kernel: c (mr x nr, row stride ldc) = alpha * acc, or
  * c += alpha * acc when accumulate, where acc is the packed A micro-panel
@@ -31,9 +32,13 @@ typedef struct {
     const char *name;
 } cpu_ukernel;
 
+typedef struct cpu_dnnl cpu_dnnl; /* oneDNN state (cpu_dnnl.h); NULL without FF_HAVE_DNNL */
+
 typedef struct {
     int threads;       /* 0 = OpenMP default */
     cpu_ukernel ukr;   /* chosen once at init from the CPU's features */
+    cpu_dnnl *dnnl;    /* owned: engine, streams, primitive cache (mutated by const-ctx ops) */
+    const cpu_vec *vec; /* vectorised row kernels, chosen once at init (cpu_vec.h) */
 } cpu_ctx;
 
 static inline const cpu_ctx *cpu_ctx_of(const ff_backend *be) { return (const cpu_ctx *)be->ctx; }
@@ -90,6 +95,8 @@ ff_status cpu_matmul(ff_backend *be, const ff_tensor *a, const ff_tensor *b, int
                      int64_t batch, int64_t m, int64_t n, int64_t k, int b_batched, ff_tensor *out, ff_err *err);
 ff_status cpu_conv3d(ff_backend *be, const ff_tensor *x, const ff_tensor *w, const ff_tensor *b, const int stride[3],
                      const int pad[6], ff_tensor *out, ff_err *err);
+ff_status cpu_conv3d_frames(ff_backend *be, const ff_tensor *const *xs, int n, const ff_tensor *w, const ff_tensor *b,
+                            const int stride[3], const int pad[6], ff_tensor *out, ff_err *err);
 ff_status cpu_group_norm(ff_backend *be, const ff_tensor *x, int groups, const ff_tensor *gamma,
                          const ff_tensor *beta, float eps, ff_tensor *out, ff_err *err);
 ff_status cpu_layer_norm(ff_backend *be, const ff_tensor *x, const ff_tensor *w, const ff_tensor *b, float eps,

@@ -4,6 +4,7 @@
  * Statistics (sums, means, variances) are accumulated in double and the
  * variance is two-pass, which is at least as accurate as PyTorch's float
  * Welford/cascade sums; the normalised output is then computed in float.
+ * The row loops are cpu_vec's (AVX-512 / AVX2 / portable, same bits).
  * Every op reads all of a row's statistics before writing it, so out == x
  * (in place) is safe.
  * Not here: validation (kernels/ops.c). */
@@ -12,33 +13,12 @@
 
 #include "kernels/cpu/cpu_internal.h"
 
-/* Four partial sums break the add dependency chain. */
-static double sum_d(const float *x, int64_t n) {
-    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    int64_t i = 0;
-    for (; i + 4 <= n; i += 4) s0 += x[i], s1 += x[i + 1], s2 += x[i + 2], s3 += x[i + 3];
-    for (; i < n; i++) s0 += x[i];
-    return (s0 + s1) + (s2 + s3);
-}
-
-/* sum of (x - c)^2 */
-static double sumsq_d(const float *x, int64_t n, double c) {
-    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    int64_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        double d0 = x[i] - c, d1 = x[i + 1] - c, d2 = x[i + 2] - c, d3 = x[i + 3] - c;
-        s0 += d0 * d0, s1 += d1 * d1, s2 += d2 * d2, s3 += d3 * d3;
-    }
-    for (; i < n; i++) s0 += (x[i] - c) * (x[i] - c);
-    return (s0 + s1) + (s2 + s3);
-}
-
 /* mean and 1/sqrt(biased var + eps) of n values. The mean stays double: x -
  * mean is taken in double, so a large common offset (|mean| >> std) costs no
  * precision before the result is rounded to float. */
-static void moments(const float *x, int64_t n, float eps, double *mean, float *rstd) {
-    double m = n ? sum_d(x, n) / (double)n : 0.0;
-    double var = n ? sumsq_d(x, n, m) / (double)n : 0.0;
+static void moments(const cpu_vec *v, const float *x, int64_t n, float eps, double *mean, float *rstd) {
+    double m = n ? v->sum(x, n) / (double)n : 0.0;
+    double var = n ? v->sumsq(x, n, m) / (double)n : 0.0;
     *mean = m;
     *rstd = (float)(1.0 / sqrt(var + (double)eps));
 }
@@ -48,20 +28,17 @@ ff_status cpu_group_norm(ff_backend *be, const ff_tensor *x, int groups, const f
     const int64_t nb = x->shape[0], c = x->shape[1], s = cpu_prod(x->shape, 2, x->ndim);
     const int64_t cpg = c / groups, n = cpg * s; /* a group's channels are contiguous */
     const float *g = gamma ? gamma->data : NULL, *bt = beta ? beta->data : NULL;
+    const cpu_vec *v = cpu_ctx_of(be)->vec;
 #pragma omp parallel for num_threads(cpu_threads(cpu_ctx_of(be))) schedule(dynamic, 1)
     for (int64_t item = 0; item < nb * groups; item++) {
         const float *xi = (const float *)x->data + item * n;
         float *oi = (float *)out->data + item * n;
         double mean;
         float rstd;
-        moments(xi, n, eps, &mean, &rstd);
+        moments(v, xi, n, eps, &mean, &rstd);
         const int64_t c0 = (item % groups) * cpg;
-        for (int64_t ci = 0; ci < cpg; ci++) {
-            const float sc = g ? g[c0 + ci] : 1.0f, sh = bt ? bt[c0 + ci] : 0.0f;
-            const float *xr = xi + ci * s;
-            float *orow = oi + ci * s;
-            for (int64_t j = 0; j < s; j++) orow[j] = (float)(xr[j] - mean) * rstd * sc + sh;
-        }
+        for (int64_t ci = 0; ci < cpg; ci++)
+            v->norm_span(xi + ci * s, oi + ci * s, s, mean, rstd, g ? g[c0 + ci] : 1.0f, bt ? bt[c0 + ci] : 0.0f);
     }
     return FF_OK;
 }
@@ -70,19 +47,14 @@ ff_status cpu_layer_norm(ff_backend *be, const ff_tensor *x, const ff_tensor *w,
                          ff_tensor *out, ff_err *err) {
     const int64_t d = x->shape[x->ndim - 1], rows = ff_tensor_numel(x) / d;
     const float *wd = w ? w->data : NULL, *bd = b ? b->data : NULL;
+    const cpu_vec *v = cpu_ctx_of(be)->vec;
 #pragma omp parallel for num_threads(cpu_threads(cpu_ctx_of(be))) if (rows * d > 16384)
     for (int64_t r = 0; r < rows; r++) {
         const float *xr = (const float *)x->data + r * d;
-        float *orow = (float *)out->data + r * d;
         double mean;
         float rstd;
-        moments(xr, d, eps, &mean, &rstd);
-        for (int64_t j = 0; j < d; j++) {
-            float y = (float)(xr[j] - mean) * rstd;
-            if (wd) y *= wd[j];
-            if (bd) y += bd[j];
-            orow[j] = y;
-        }
+        moments(v, xr, d, eps, &mean, &rstd);
+        v->norm_row(xr, (float *)out->data + r * d, d, mean, rstd, wd, bd);
     }
     return FF_OK;
 }
@@ -91,12 +63,12 @@ ff_status cpu_rms_norm(ff_backend *be, const ff_tensor *x, const ff_tensor *w, f
                        ff_err *err) {
     const int64_t d = x->shape[x->ndim - 1], rows = ff_tensor_numel(x) / d;
     const float *wd = w ? w->data : NULL;
+    const cpu_vec *v = cpu_ctx_of(be)->vec;
 #pragma omp parallel for num_threads(cpu_threads(cpu_ctx_of(be))) if (rows * d > 16384)
     for (int64_t r = 0; r < rows; r++) {
         const float *xr = (const float *)x->data + r * d;
-        float *orow = (float *)out->data + r * d;
-        const float inv = (float)(1.0 / sqrt(sumsq_d(xr, d, 0.0) / (double)d + (double)eps));
-        for (int64_t j = 0; j < d; j++) orow[j] = wd ? xr[j] * inv * wd[j] : xr[j] * inv;
+        const float inv = (float)(1.0 / sqrt(v->sumsq(xr, d, 0.0) / (double)d + (double)eps));
+        v->scale_row(xr, (float *)out->data + r * d, d, inv, wd);
     }
     return FF_OK;
 }
@@ -131,19 +103,8 @@ ff_status cpu_l2norm_channels(ff_backend *be, const ff_tensor *x, const ff_tenso
 
 ff_status cpu_softmax(ff_backend *be, const ff_tensor *x, ff_tensor *out, ff_err *err) {
     const int64_t d = x->shape[x->ndim - 1], rows = ff_tensor_numel(x) / d;
+    const cpu_vec *v = cpu_ctx_of(be)->vec;
 #pragma omp parallel for num_threads(cpu_threads(cpu_ctx_of(be))) if (rows * d > 16384)
-    for (int64_t r = 0; r < rows; r++) {
-        const float *xr = (const float *)x->data + r * d;
-        float *orow = (float *)out->data + r * d;
-        float mx = -INFINITY;
-        for (int64_t j = 0; j < d; j++) mx = xr[j] > mx ? xr[j] : mx;
-        double sum = 0.0;
-        for (int64_t j = 0; j < d; j++) {
-            orow[j] = expf(xr[j] - mx);
-            sum += orow[j];
-        }
-        const float inv = (float)(1.0 / sum);
-        for (int64_t j = 0; j < d; j++) orow[j] *= inv;
-    }
+    for (int64_t r = 0; r < rows; r++) v->softmax_row((const float *)x->data + r * d, (float *)out->data + r * d, d);
     return FF_OK;
 }

@@ -94,7 +94,7 @@ static void test_gemm_all_paths(void) {
     FF_REQUIRE(nk >= 1);
     for (int ki = 0; ki < nk; ki++)
         for (size_t ci = 0; ci < sizeof cases / sizeof *cases; ci++) {
-            const cpu_ctx one = {1, ks[ki]}, three = {3, ks[ki]};
+            const cpu_ctx one = {1, ks[ki], NULL, cpu_vec_pick()}, three = {3, ks[ki], NULL, cpu_vec_pick()};
             float *c1 = run_case(&one, &cases[ci], 1, 10 + (unsigned)ci);
             float *c3 = run_case(&three, &cases[ci], 1, 10 + (unsigned)ci);
             const gemm_case *g = &cases[ci];

@@ -19,6 +19,7 @@ typedef struct ff_backend_vtable {
     ff_status (*download)(ff_backend *be, void *host_dst, const void *src, size_t nbytes, ff_err *err);
     ff_status (*sync)(ff_backend *be, ff_err *err);
     void (*destroy)(ff_backend *be); /* frees be->ctx */
+    void (*info)(ff_backend *be, char *buf, size_t n); /* optional: ff_backend_info's line after the name */
 
     /* async uploads (ops.h). All optional: without host_alloc ops.c uses
      * calloc/free, without upload_async the synchronous upload, and without

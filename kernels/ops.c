@@ -269,6 +269,20 @@ void ff_backend_free(ff_backend *be) {
 
 const char *ff_backend_name(const ff_backend *be) { return be ? be->name : "(none)"; }
 
+const char *ff_backend_info(ff_backend *be, char *buf, size_t n) {
+    if (!buf || !n) return "";
+    if (!be || !be->vt) {
+        snprintf(buf, n, "(none)");
+        return buf;
+    }
+    int k = snprintf(buf, n, "%s", be->name);
+    if (be->vt->info && k >= 0 && (size_t)k + 2 < n) {
+        snprintf(buf + k, n - (size_t)k, ": ");
+        be->vt->info(be, buf + k + 2, n - (size_t)k - 2);
+    }
+    return buf;
+}
+
 ff_backend_kind ff_backend_kind_of(const ff_backend *be) { return be ? be->kind : FF_BACKEND_CPU; }
 
 int ff_backend_cuda_compiled(void) {
@@ -1028,11 +1042,11 @@ ff_status ff_op_qk_norm_rope(ff_backend *be, const ff_tensor *x, const ff_tensor
     TRY(need_result(&c, out, 4, want));
     TRY(need_vector(&c, "w", w, x->shape[2], "x.shape[-1]"));
     if (!cos != !sin) return fail(&c, FF_ERR_ARG, "cos and sin must both be given or both be NULL");
+    char d[DESC];
+    if (hd % 2 != 0) return fail(&c, FF_ERR_SHAPE, "out %s: the head dim must be even", desc(out, d));
     if (cos) {
         TRY(check(&c, "cos", cos, M_F32));
         TRY(check(&c, "sin", sin, M_F32));
-        char d[DESC];
-        if (hd % 2 != 0) return fail(&c, FF_ERR_SHAPE, "out %s: the head dim must be even for rope", desc(out, d));
         const int64_t cs[2] = {L, hd};
         ff_tensor tw;
         ff_tensor_view(&tw, FF_F32, 2, cs, NULL, x->loc);

@@ -78,6 +78,12 @@ ff_status ff_backend_create_by_name(const char *name, int cpu_threads, ff_backen
 void ff_backend_free(ff_backend *be);
 
 const char *ff_backend_name(const ff_backend *be); /* "cpu", "cuda:0" */
+/* One line on the backend's state, for logs, benchmarks and tests: its
+ * name and, on CUDA, the device, whether cuDNN is loaded (loading it on
+ * first use) and how many conv3d calls ran on cuDNN or fell back to
+ * im2col ("cuda:0: sm_90, 132 SMs; cuDNN 91900 (libcudnn.so.9); conv3d:
+ * 12 by cuDNN, 0 by im2col fallback; flash attention: yes"). */
+const char *ff_backend_info(ff_backend *be, char *buf, size_t n);
 ff_backend_kind ff_backend_kind_of(const ff_backend *be);
 /* Was this binary built with the CUDA backend? */
 int ff_backend_cuda_compiled(void);
@@ -347,7 +353,7 @@ ff_status ff_op_norm_modulate(ff_backend *be, const ff_tensor *x, const ff_tenso
  * last dim of x (B, L, H*hd) (w (H*hd) or NULL), then, when cos and sin are
  * given ((L, hd) F32, ff_op_rope's interleaved-pair convention), the rotary
  * embedding of each head, written in `layout`: out (B, L, H, hd) or
- * (B, H, L, hd). x F32 or BF16, out F32 or BF16; out may not overlap x. */
+ * (B, H, L, hd); hd even. x F32 or BF16, out F32 or BF16; out may not overlap x. */
 ff_status ff_op_qk_norm_rope(ff_backend *be, const ff_tensor *x, const ff_tensor *w, float eps, const ff_tensor *cos,
                              const ff_tensor *sin, ff_heads_layout layout, ff_tensor *out, ff_err *err);
 

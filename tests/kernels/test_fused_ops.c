@@ -25,7 +25,7 @@ static void test_attention_cases(void) {
 /* The same numbers through ff_op_sdpa (BF16 precision) and ff_op_attention
  * (BHLD), and through BHLD and BLHD operands holding the same values. */
 static void test_attention_routes(void) {
-    fc_attn c = {"route", 2, 3, 41, 29, 64, 48, FF_HEADS_BHLD, FF_F32, FF_F32, FC_BIAS_KEYMASK, FF_PREC_BF16, 1};
+    fc_attn c = {"route", 2, 3, 41, 29, 64, 48, FF_HEADS_BHLD, FF_F32, FF_F32, FC_BIAS_KEYMASK, FF_PREC_BF16, 1, 0};
     fc_attn_result a = fc_attention(g_be, &c, 7);
     c.via_sdpa = 0;
     fc_attn_result b = fc_attention(g_be, &c, 7);

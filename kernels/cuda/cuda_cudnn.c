@@ -18,9 +18,10 @@
  * FF_CUDNN_WS_MAX is the plan (with FF_CUDNN_AUTOTUNE=1, the fastest of the
  * first few, timed once on the call's own data). A shape with no plan is
  * remembered too. Operands: F32 x and w as they are (a BF16 w widened into
- * scratch2) for TF32; for BF16, x and an F32 w rounded into scratch2, and y
- * F32 when an engine takes mixed types, else BF16 in scratch2 widened into
- * out. The workspace is the context's scratch buffer.
+ * scratch2) for TF32; for BF16, x and an F32 w rounded into scratch2; y is
+ * F32 in both (ops.h: F32 accumulation and output), so a cuDNN without a
+ * mixed BF16-in / F32-out engine leaves FF_PREC_BF16_ALL to im2col. The
+ * workspace is the context's scratch buffer.
  * Not here: the bias and the im2col fallback (cuda_conv.cu). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -235,16 +236,34 @@ typedef struct {
     int32_t align; /* common byte alignment of the operands */
 } conv_key;
 
+#define KEEP_MAX (MAX_CFGS + 8)
+
+/* Descriptors a plan depends on, destroyed only with it (cuDNN does not say
+ * that a finalised descriptor survives the ones it was built from). */
+typedef struct {
+    cudnnBackendDescriptor_t d[KEEP_MAX];
+    int n;
+} dnn_keep;
+
+static void keep_push(dnn_keep *k, cudnnBackendDescriptor_t d) {
+    if (d && k->n < KEEP_MAX) k->d[k->n++] = d;
+}
+
+static void keep_free(cudnn_lib *c, dnn_keep *k) {
+    while (k->n > 0) c->bdestroy(k->d[--k->n]);
+}
+
 typedef struct {
     cudnnBackendDescriptor_t plan; /* NULL: no plan for this shape (remembered) */
     int64_t ws;
-    int y_bf16; /* the plan writes y as BF16 (widened into out afterwards) */
+    dnn_keep keep; /* the graph, its nodes, heuristics and engine configurations */
 } conv_plan;
 
 static void conv_plan_free(void *user, void *p) {
     cudnn_lib *c = (cudnn_lib *)user;
     conv_plan *cp = (conv_plan *)p;
     if (cp->plan) c->bdestroy(cp->plan);
+    keep_free(c, &cp->keep);
     free(cp);
 }
 
@@ -294,8 +313,8 @@ static cudnnStatus_t run_plan(cudnn_lib *c, cudnnBackendDescriptor_t plan, void 
 }
 
 /* The operation graph of one convolution: y = conv(x, w); y_bf16 chooses y's type. */
-static ff_status build_graph(cudnn_lib *c, const conv_key *k, int y_bf16, cudnnBackendDescriptor_t *graph,
-                             ff_err *err) {
+static ff_status build_graph(cudnn_lib *c, const conv_key *k, int y_bf16, dnn_keep *keep,
+                             cudnnBackendDescriptor_t *graph, ff_err *err) {
     ff_status st = FF_OK;
     cudnnBackendDescriptor_t tx = NULL, tw = NULL, ty = NULL, conv = NULL, op = NULL, g = NULL;
     const cudnnDataType_t in_t = k->bf16 ? CUDNN_DATA_BFLOAT16 : CUDNN_DATA_FLOAT;
@@ -335,22 +354,16 @@ static ff_status build_graph(cudnn_lib *c, const conv_key *k, int y_bf16, cudnnB
     DNN(c->bset(g, ATTR_OPERATIONGRAPH_HANDLE, CUDNN_TYPE_HANDLE, 1, &c->handle));
     DNN(c->bfinalize(g));
     *graph = g;
-    g = NULL;
-done:
-    /* the finalised graph keeps what it needs of its nodes */
-    if (g) c->bdestroy(g);
-    if (op) c->bdestroy(op);
-    if (conv) c->bdestroy(conv);
-    if (ty) c->bdestroy(ty);
-    if (tw) c->bdestroy(tw);
-    if (tx) c->bdestroy(tx);
+done: /* success or not, the parts live as long as the plan record (keep) */
+    keep_push(keep, tx), keep_push(keep, tw), keep_push(keep, ty), keep_push(keep, conv), keep_push(keep, op);
+    keep_push(keep, g);
     return st;
 }
 
 /* The plan of the top comment for graph g, or *out NULL when no engine configuration qualifies.
  * Autotuning runs candidates on x, w, y with workspace from the context's scratch. */
 static ff_status choose_plan(cuda_ctx *ctx, cudnn_lib *c, cudnnBackendDescriptor_t g, void *x, void *w, void *y,
-                             cudnnBackendDescriptor_t *out, int64_t *ws_out, ff_err *err) {
+                             dnn_keep *keep, cudnnBackendDescriptor_t *out, int64_t *ws_out, ff_err *err) {
     ff_status st = FF_OK;
     cudnnBackendDescriptor_t heur = NULL, cfgs[MAX_CFGS] = {NULL}, cand[TUNE_CFGS] = {NULL};
     int64_t cand_ws[TUNE_CFGS] = {0}, ncfg = 0;
@@ -416,9 +429,8 @@ static ff_status choose_plan(cuda_ctx *ctx, cudnn_lib *c, cudnnBackendDescriptor
 done:
     for (int i = 0; i < TUNE_CFGS; i++)
         if (cand[i]) c->bdestroy(cand[i]);
-    for (int i = 0; i < MAX_CFGS; i++)
-        if (cfgs[i]) c->bdestroy(cfgs[i]);
-    if (heur) c->bdestroy(heur);
+    keep_push(keep, heur);
+    for (int i = 0; i < MAX_CFGS; i++) keep_push(keep, cfgs[i]);
     return st;
 }
 
@@ -439,16 +451,15 @@ ff_status cuda_cudnn_conv3d(ff_backend *be, const ff_tensor *x, const ff_tensor 
                           ctx->cudnn ? ctx->cudnn->why : "cannot allocate the cuDNN state");
     cudnn_lib *c = ctx->cudnn;
     ff_status st = FF_OK;
-    const int64_t nx = ff_tensor_numel(x), nw = ff_tensor_numel(w), ny = ff_tensor_numel(out);
-    /* operands: scratch2 = [x BF16 (bf16)][w converted (when needed)][y BF16 (a BF16-output plan)], 256-aligned */
+    const int64_t nx = ff_tensor_numel(x), nw = ff_tensor_numel(w);
+    /* operands: scratch2 = [x BF16 (bf16)][w converted (when needed)], 256-aligned */
     const size_t es = bf16 ? 2 : 4;
     const size_t xbytes = bf16 ? cuda_align256((size_t)nx * 2) : 0;
     const int w_conv = bf16 ? w->dtype != FF_BF16 : w->dtype != FF_F32;
     const size_t wbytes = w_conv ? cuda_align256((size_t)nw * es) : 0;
-    const size_t ybytes = bf16 ? cuda_align256((size_t)ny * 2) : 0;
     void *s2 = NULL;
-    if (xbytes + wbytes + ybytes && (st = cuda_scratch2(ctx, xbytes + wbytes + ybytes, &s2, err))) return st;
-    void *xp = x->data, *wp = w->data, *yb = (char *)s2 + xbytes + wbytes;
+    if (xbytes + wbytes && (st = cuda_scratch2(ctx, xbytes + wbytes, &s2, err))) return st;
+    void *xp = x->data, *wp = w->data;
     if (bf16) {
         xp = s2;
         if ((st = cuda_round_bf16(ctx, (const float *)x->data, xp, nx, err))) return st;
@@ -473,24 +484,20 @@ ff_status cuda_cudnn_conv3d(ff_backend *be, const ff_tensor *x, const ff_tensor 
     int64_t al = align_of(xp);
     if (align_of(wp) < al) al = align_of(wp);
     if (align_of(out->data) < al) al = align_of(out->data);
-    if (bf16 && align_of(yb) < al) al = align_of(yb);
     key.align = (int32_t)al;
 
     conv_plan *cp = (conv_plan *)cuda_plan_cache_get(c->plans, &key, sizeof key);
     if (!cp) {
         cp = (conv_plan *)calloc(1, sizeof *cp);
         if (!cp) return ff_err_set(err, FF_ERR_NOMEM, "cudnn: cannot allocate a plan record");
-        /* F32 y first; in BF16 a BF16 y when no engine takes the mixed types */
-        for (int yb16 = 0; yb16 <= bf16 && !cp->plan; yb16++) {
-            cudnnBackendDescriptor_t g = NULL;
-            ff_err gerr;
-            memset(&gerr, 0, sizeof gerr);
-            if (build_graph(c, &key, yb16, &g, &gerr)) continue; /* cuDNN refuses this typing: try the next */
-            st = choose_plan(ctx, c, g, xp, wp, yb16 ? yb : out->data, &cp->plan, &cp->ws, err);
-            c->bdestroy(g);
-            if (st) break;
-            cp->y_bf16 = yb16;
-        }
+        /* y is F32 in both modes (ops.h: BF16 operands, F32 accumulation and output); a cuDNN
+         * without an engine for BF16 x / w with an F32 y leaves FF_PREC_BF16_ALL to im2col */
+        cudnnBackendDescriptor_t g = NULL;
+        ff_err gerr;
+        memset(&gerr, 0, sizeof gerr);
+        if (!build_graph(c, &key, 0, &cp->keep, &g, &gerr)) /* a typing cuDNN refuses: no plan */
+            st = choose_plan(ctx, c, g, xp, wp, out->data, &cp->keep, &cp->plan, &cp->ws, err);
+        if (!cp->plan) keep_free(c, &cp->keep); /* a remembered "no plan" holds nothing */
         ff_status pst = st ? st : cuda_plan_cache_put(c->plans, &key, sizeof key, cp, err);
         if (pst) {
             conv_plan_free(c, cp);
@@ -502,9 +509,8 @@ ff_status cuda_cudnn_conv3d(ff_backend *be, const ff_tensor *x, const ff_tensor 
                           be->name);
     void *ws = NULL;
     if ((st = cuda_scratch(ctx, cp->ws > 0 ? (size_t)cp->ws : 1, &ws, err))) return st;
-    cudnnStatus_t s = run_plan(c, cp->plan, xp, wp, cp->y_bf16 ? yb : out->data, ws);
+    cudnnStatus_t s = run_plan(c, cp->plan, xp, wp, out->data, ws);
     if (s != CUDNN_STATUS_SUCCESS) return cudnn_fail(c, err, "cudnnBackendExecute", __LINE__, s);
-    if (cp->y_bf16 && (st = cuda_widen_f32(ctx, yb, FF_BF16, (float *)out->data, ny, err))) return st;
     return FF_OK;
 }
 #endif /* FF_HAVE_CUDNN_H */

@@ -54,7 +54,7 @@ cmake -S . -B $D/build-mpi $GEN $common >$D/configure-mpi.log
 grep -q "MPI=ON" $D/configure-mpi.log || { echo "no MPI found here: the mpirun check needs it" >&2; exit 1; }
 cmake --build $D/build-mpi -j "$JOBS" --target framefarm
 
-rm -rf $D/bin && mkdir -p $D/bin
+rm -rf "${D:?}/bin" && mkdir -p $D/bin
 cp $D/build/framefarm $D/build/bench_gpu_speed $D/build/bench_gpu_ops $D/bin/
 for t in $TESTS; do cp "$D/build/tests/$t" $D/bin/; done
 cp $D/build-mpi/framefarm $D/bin/framefarm-mpi
@@ -69,8 +69,12 @@ echo "== Open MPI"
 tar -C $D -cf - openmpi | xz -6 -T "$JOBS" >$C/openmpi.tar.xz
 
 echo "== golden subset (Wan)"
-if [ ! -f $C/gold.tar.xz ] || [ "$SHARED/golden/INDEX.json" -nt $C/gold.tar.xz ]; then
-    cases=$(cd "$SHARED/golden/cases" && ls | grep -vE '^(cogvideox|hunyuan|i2v|clip)' | sed 's|^|cases/|')
+if [ ! -f $C/gold.tar.xz ] || [ -n "$(find "$SHARED/golden/INDEX.json" -newer $C/gold.tar.xz)" ]; then
+    cases=""
+    for c in "$SHARED"/golden/cases/*; do
+        n=${c##*/}
+        case $n in cogvideox* | hunyuan* | i2v* | clip*) ;; *) cases="$cases cases/$n" ;; esac
+    done
     # shellcheck disable=SC2086
     tar -C "$SHARED/golden" --transform 's,^,gold/,' -cf - README.md INDEX.json $cases pipelines/tiny-wan21 \
         pipelines/tiny-wan22-a14b pipelines/tiny-wan22-ti2v | xz -6 -T "$JOBS" >$C/gold.tar.xz

@@ -78,6 +78,7 @@ finish() {
     note "total $(($(date +%s) - T0)) s of budget $BUDGET_S s"
     cp "$SUMMARY" "$OUT/summary.txt"
     for f in gpu_speed.json gpu_speed.md; do [ -f "$W/speed/$f" ] && cp "$W/speed/$f" "$OUT/"; done
+    # shellcheck disable=SC2046 # the speed logs, when there are any
     tar -C "$W" -czf "$OUT/logs.tar.gz" logs $(cd "$W" && ls speed/*.txt speed/*.log 2>/dev/null) 2>/dev/null
     echo
     echo "==== summary"

@@ -102,6 +102,7 @@ PEER=$(ls -d "$W"/peer/*/src 2>/dev/null | head -n 1)
 # libraries: the toolkit's, else the ones torch ships (nvidia-* wheels)
 LIBS=/usr/local/cuda/lib64:/usr/local/cuda/lib
 WHEELS=$(python3 -c "import site, glob; print(':'.join(sorted(set(d for s in site.getsitepackages() for d in glob.glob(s + '/nvidia/*/lib')))))" 2>/dev/null)
+ORIG_LD=${LD_LIBRARY_PATH:-}
 export LD_LIBRARY_PATH="$LIBS${WHEELS:+:$WHEELS}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 export XDG_CACHE_HOME=$W/xdg
 BIN=$W/bin
@@ -188,6 +189,7 @@ fi
 if has speed; then
     SP=$W/speed && mkdir -p "$SP"
     run speed "$(($(left) - 10))" env FF="$BIN/framefarm" SPEED_BIN="$BIN/bench_gpu_speed" PYTHON=python3 PEER="$PEER" \
+        PY_LD="$ORIG_LD" \
         CONFIGS="$W/wan2.1-t2v-1.3b" DEADLINE=$((DEADLINE - 10)) \
         sh bench/gpu_speed.sh /tmp/ff_wan13b "$SP"
     grep -E '^\| ' "$SP/gpu_speed.md" 2>/dev/null | tee -a "$SUMMARY" >/dev/null

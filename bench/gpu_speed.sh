@@ -26,7 +26,9 @@
 # Env: FF (framefarm), SPEED_BIN (bench_gpu_speed), PYTHON (python3 with torch),
 #   PEER (diffusers src/), CONFIGS, TINY (a tiny model folder: tokenizer/),
 #   REPS (5), RENDER (1), SMALL (0: 1 runs both sides at tiny shapes on the CPU,
-#   a check of this script), RESULTS_DIR, DEADLINE.
+#   a check of this script), RESULTS_DIR, DEADLINE, PY_LD (when set, python
+#   runs with this LD_LIBRARY_PATH: torch's own CUDA libraries, not the ones
+#   found for framefarm).
 set -u
 MODEL=${1:?usage: gpu_speed.sh MODEL_DIR OUT_DIR}
 OUTD=${2:?usage: gpu_speed.sh MODEL_DIR OUT_DIR}
@@ -40,6 +42,7 @@ RENDER=${RENDER:-1}
 SMALL=${SMALL:-0}
 DEADLINE=${DEADLINE:-$(($(date +%s) + 3600))}
 mkdir -p "$OUTD"
+if [ -n "${PY_LD+set}" ]; then PY="env LD_LIBRARY_PATH=$PY_LD $PYTHON"; else PY=$PYTHON; fi
 PEER_ARG=""
 [ -n "${PEER:-}" ] && PEER_ARG="--peer $PEER"
 DEV=cuda
@@ -73,12 +76,12 @@ TE_ARG=""
 [ "$RENDER" = 1 ] && TE_ARG="--text-encoder"
 if [ ! -d "$MODEL/transformer" ] || { [ "$RENDER" = 1 ] && [ ! -d "$MODEL/text_encoder" ]; }; then
     # shellcheck disable=SC2086
-    step make-model 300 "$OUTD/make-model.log" "$PYTHON" "$ROOT/bench/gpu_torch.py" --device $DEV --make-model "$MODEL" \
+    step make-model 300 "$OUTD/make-model.log" $PY "$ROOT/bench/gpu_torch.py" --device $DEV --make-model "$MODEL" \
         --configs "$CONFIGS" --tokenizer-from "$TINY" $TE_ARG $PEER_ARG
     tail -n 5 "$OUTD/make-model.log"
 fi
 # shellcheck disable=SC2086
-step torch 300 "$OUTD/speed-torch.txt" env PYTHONUNBUFFERED=1 "$PYTHON" "$ROOT/bench/gpu_torch.py" --device $DEV \
+step torch 300 "$OUTD/speed-torch.txt" env PYTHONUNBUFFERED=1 $PY "$ROOT/bench/gpu_torch.py" --device $DEV \
     --speed "$MODEL" --reps "$REPS" $PEER_ARG $SMALL_ARG
 # shellcheck disable=SC2086
 step framefarm 300 "$OUTD/speed-framefarm.txt" "$SPEED_BIN" --backend $DEV --model "$MODEL" --reps "$REPS" $SMALL_ARG
@@ -96,7 +99,7 @@ fi
 COMMIT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 DEVICE=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -n 1)
 [ -n "$DEVICE" ] || DEVICE=$DEV
-"$PYTHON" - "$OUTD" "$COMMIT" "$DEVICE" "$SMALL" <<'PY'
+$PY - "$OUTD" "$COMMIT" "$DEVICE" "$SMALL" <<'PY'
 import datetime, json, os, re, sys
 outd, commit, device, small = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4] == "1"
 def rows(path):

@@ -289,6 +289,15 @@ done:
     return st;
 }
 
+/* Does block_forward_bf16 implement every part of this configuration's
+ * blocks? A configuration with parts it does not know (say, I2V's image
+ * key / value projections) must take block_forward in every precision
+ * rather than silently lose them: add such conditions here. */
+static int bf16_blocks_cover(const ff_wandit_config *cfg) {
+    (void)cfg; /* T2V and TI2V Wan 2.1 / 2.2 blocks: all covered */
+    return 1;
+}
+
 ff_status ff_wandit_out_shape(const ff_wandit_config *cfg, const ff_tensor *x, int64_t out_shape[5], ff_err *err) {
     char buf[96];
     if (x->ndim != 5 || x->shape[1] != cfg->in_channels)
@@ -655,7 +664,8 @@ ff_status ff_wandit_forward_image(ff_wandit_model *m, ff_backend *be, const ff_t
             ff_err_wrap(err, "transformer: before blocks.%d: ", i);
             goto done;
         }
-        st = ff_backend_precision(be) == FF_PREC_F32 ? block_forward(&s, blk, err) : block_forward_bf16(&s, blk, err);
+        st = ff_backend_precision(be) != FF_PREC_F32 && bf16_blocks_cover(cfg) ? block_forward_bf16(&s, blk, err)
+                                                                                 : block_forward(&s, blk, err);
         if (st) {
             ff_err_wrap(err, "transformer blocks.%d: ", i);
             if (hooks && hooks->after_block) {

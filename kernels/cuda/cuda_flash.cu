@@ -84,6 +84,13 @@ static __device__ __forceinline__ void mma_bf16(float *d, const uint32_t *a, uin
 #endif
 }
 
+/* 2^x on the special-function unit (ex2.approx.ftz: 2 ulp; 2^-inf = +0), as FlashAttention uses it. */
+static __device__ __forceinline__ float fast_exp2(float x) {
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+    return y;
+}
+
 /* Two floats as a BF16 pair (lo in the low half), rounded to nearest even. */
 static __device__ __forceinline__ uint32_t pack_bf16(float lo, float hi) {
     const __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
@@ -209,17 +216,27 @@ static __global__ void __launch_bounds__(NTHREADS, 2) k_flash(flash_args a) {
         /* scores in the log2 domain, bias, masked keys; row maxima */
         const int64_t kb = j * BK;
         float mx0 = -INFINITY, mx1 = -INFINITY;
+        if (!biasg && kb + BK <= a.Lk) { /* a full tile without bias (uniform): scale only */
 #pragma unroll
-        for (int nt = 0; nt < 8; nt++) {
+            for (int nt = 0; nt < 8; nt++) {
 #pragma unroll
-            for (int e = 0; e < 4; e++) {
-                const int64_t key = kb + nt * 8 + 2 * t + (e & 1), row = e < 2 ? row0 : row1;
-                float v = s[nt][e] * a.scale_log2;
-                if (key >= a.Lk) v = -INFINITY;
-                else if (biasg && row < a.Lq) v += biasg[row * a.bs[2] + key * a.bs[3]] * LOG2E;
-                s[nt][e] = v;
-                if (e < 2) mx0 = fmaxf(mx0, v);
-                else mx1 = fmaxf(mx1, v);
+                for (int e = 0; e < 4; e++) s[nt][e] *= a.scale_log2;
+                mx0 = fmaxf(mx0, fmaxf(s[nt][0], s[nt][1]));
+                mx1 = fmaxf(mx1, fmaxf(s[nt][2], s[nt][3]));
+            }
+        } else {
+#pragma unroll
+            for (int nt = 0; nt < 8; nt++) {
+#pragma unroll
+                for (int e = 0; e < 4; e++) {
+                    const int64_t key = kb + nt * 8 + 2 * t + (e & 1), row = e < 2 ? row0 : row1;
+                    float v = s[nt][e] * a.scale_log2;
+                    if (key >= a.Lk) v = -INFINITY;
+                    else if (biasg && row < a.Lq) v += biasg[row * a.bs[2] + key * a.bs[3]] * LOG2E;
+                    s[nt][e] = v;
+                    if (e < 2) mx0 = fmaxf(mx0, v);
+                    else mx1 = fmaxf(mx1, v);
+                }
             }
         }
         mx0 = fmaxf(mx0, __shfl_xor_sync(0xffffffffu, mx0, 1));
@@ -229,16 +246,16 @@ static __global__ void __launch_bounds__(NTHREADS, 2) k_flash(flash_args a) {
         const float mn0 = fmaxf(m0, mx0), mn1 = fmaxf(m1, mx1);
         /* a row with no finite score yet: exponents against 0 give p = 0 and keep O, l at 0 */
         const float mu0 = mn0 == -INFINITY ? 0.0f : mn0, mu1 = mn1 == -INFINITY ? 0.0f : mn1;
-        const float c0 = exp2f(m0 - mu0), c1 = exp2f(m1 - mu1);
+        const float c0 = fast_exp2(m0 - mu0), c1 = fast_exp2(m1 - mu1);
         m0 = mn0;
         m1 = mn1;
         float ps0 = 0.0f, ps1 = 0.0f;
 #pragma unroll
         for (int nt = 0; nt < 8; nt++) {
-            s[nt][0] = exp2f(s[nt][0] - mu0);
-            s[nt][1] = exp2f(s[nt][1] - mu0);
-            s[nt][2] = exp2f(s[nt][2] - mu1);
-            s[nt][3] = exp2f(s[nt][3] - mu1);
+            s[nt][0] = fast_exp2(s[nt][0] - mu0);
+            s[nt][1] = fast_exp2(s[nt][1] - mu0);
+            s[nt][2] = fast_exp2(s[nt][2] - mu1);
+            s[nt][3] = fast_exp2(s[nt][3] - mu1);
             ps0 += s[nt][0] + s[nt][1];
             ps1 += s[nt][2] + s[nt][3];
         }

@@ -12,9 +12,11 @@
  * out^T's rows, as cuBLASLt's epilogue wants it. A matmul plan (descriptors,
  * layouts and the heuristic's first algorithm) is cached per shape, dtypes,
  * epilogue and pointer alignment in ctx->lt_plans; the workspace (32 MiB)
- * is allocated once. When cuBLASLt offers no algorithm for a combination,
- * the GEMM goes to cublasGemmEx into an F32 buffer and cuda_bias_act applies
- * bias, activation and rounding: the same arithmetic, more traffic.
+ * is allocated once. An F32 bias with a BF16 output that cuBLASLt does not
+ * take is rounded to BF16 first (torch's bf16 Linear holds its bias in
+ * BF16). When cuBLASLt offers no algorithm at all, the GEMM goes to
+ * cublasGemmEx into an F32 buffer and cuda_bias_act applies bias,
+ * activation and rounding: the same arithmetic, more traffic.
  *
  * F32 GEMM (FF_PREC_F32 with an F32 operand): a BF16 x is widened into
  * scratch, cuda_linear runs the GEMM into an F32 buffer (out itself when
@@ -180,11 +182,23 @@ static ff_status gemm_bf16_rows(cuda_ctx *ctx, const void *xb, const void *wb, f
     lt_plan *pl = NULL;
     ff_status st = lt_plan_get(ctx, &key, &pl, err);
     if (st) return st;
+    const void *bp = b ? b->data : NULL;
+    if (!pl && b && b->dtype == FF_F32 && odt == FF_BF16) {
+        /* cuBLASLt may want a BF16 bias with a BF16 output: round it (as torch's bf16 Linear holds it) */
+        key.bdt = FF_BF16;
+        if ((st = lt_plan_get(ctx, &key, &pl, err))) return st;
+        if (pl) {
+            void *s = NULL;
+            if ((st = cuda_scratch(ctx, (size_t)n * 2, &s, err)) ||
+                (st = cuda_round_bf16(ctx, (const float *)b->data, s, n, err)))
+                return st;
+            bp = s;
+        }
+    }
     const float one = 1.0f, zero = 0.0f;
     if (pl) {
         if ((st = lt_workspace(ctx, err))) return st;
         if (b) {
-            const void *bp = b->data;
             FF_CUBLAS(cublasLtMatmulDescSetAttribute(pl->op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bp, sizeof bp), err);
         }
         FF_CUBLAS(cublasLtMatmul(ctx->cublaslt, pl->op, &one, wb, pl->la, xb, pl->lb, &zero, o, pl->lc, o, pl->lc,

@@ -16,8 +16,7 @@
 #                    (the same with MPI and NCCL) for the mpirun check
 #   openmpi.tar.xz   Open MPI's runtime from this machine's Debian packages
 #                    (bench/device_openmpi.sh), minus OpenSHMEM / Fortran / Java
-#   gold.tar.xz      the Wan golden cases of ../shared/golden (the 62 cases the
-#                    F32 and BF16 runs check) and their 3 tiny pipelines
+#   gold.tar.xz      ../shared/golden (every family's cases and tiny pipelines)
 #   peer.tar.gz      ../shared/peers/diffusers-58eb52c0-src.tar.gz (torch's side)
 #   configs.tar.xz   ../shared/configs/wan2.1-t2v-1.3b (the benchmark model)
 #   SOURCE           the commit and the build flags
@@ -68,16 +67,9 @@ echo "== Open MPI"
     -exec rm -rf {} +)
 tar -C $D -cf - openmpi | xz -6 -T "$JOBS" >$C/openmpi.tar.xz
 
-echo "== golden subset (Wan)"
+echo "== golden cases"
 if [ ! -f $C/gold.tar.xz ] || [ -n "$(find "$SHARED/golden/INDEX.json" -newer $C/gold.tar.xz)" ]; then
-    cases=""
-    for c in "$SHARED"/golden/cases/*; do
-        n=${c##*/}
-        case $n in cogvideox* | hunyuan* | i2v* | clip*) ;; *) cases="$cases cases/$n" ;; esac
-    done
-    # shellcheck disable=SC2086
-    tar -C "$SHARED/golden" --transform 's,^,gold/,' -cf - README.md INDEX.json $cases pipelines/tiny-wan21 \
-        pipelines/tiny-wan22-a14b pipelines/tiny-wan22-ti2v | xz -6 -T "$JOBS" >$C/gold.tar.xz
+    tar -C "$SHARED" --transform 's,^golden,gold,' -cf - golden | xz -6 -T "$JOBS" >$C/gold.tar.xz
 fi
 cp "$SHARED/peers/diffusers-58eb52c0-src.tar.gz" $C/peer.tar.gz
 tar -C "$SHARED/configs" -cf - wan2.1-t2v-1.3b | xz -6 >$C/configs.tar.xz

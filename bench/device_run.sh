@@ -19,7 +19,7 @@
 #             cuDNN convs, split group norm vs the CPU), kernels_test_ops_cuda,
 #             kernels_test_ops_bf16, kernels_test_ops_async,
 #             kernels_test_fused_ops, kernels_test_cuda_host, offload_test_stream_dit
-#   golden    framefarm golden --backend cuda (F32: every case at its own
+#   golden    framefarm golden --backend cuda over every family's cases (F32: every case at its own
 #             tolerance) and --precision bf16 (max(case, 1e-2))
 #   memcheck  compute-sanitizer --tool memcheck on short golden runs: the
 #             BF16 transformer (flash attention, fused ops, cuBLASLt), the BF16

@@ -205,7 +205,8 @@ done:
  *   v      = linear(nrm_b)                          already (B, L, H, hd)
  *   o      = attention(q, k, v, BLHD)               flash attention on CUDA, no permutes
  *   h      = gate_residual(h, linear(o), gate)
- *   cross-attention likewise (norm2 affine, k / v from the F32 text context, no gate),
+ *   cross-attention likewise (norm2 affine, k / v from the F32 text context, no gate; I2V adds
+ *   the image branch through image_attention_bf16),
  *   h      = gate_residual(h, linear(gelu(linear(norm_modulate(h))), c_gate)
  * Buffers: nrm_b in s->nrm, projections in s->tmp, q / k / v and the FFN
  * hidden in s->arena, each a BF16 view of the F32 buffer ff_wandit_forward
@@ -251,6 +252,28 @@ done:
     return st;
 }
 
+/* The I2V branch of attn2 in BF16: out (B, Nq, D) = to_out.0's matrix (no
+ * bias) applied to SDPA(q, norm_added_k(add_k_proj(img)), add_v_proj(img)),
+ * with q still in the arena from attention_bf16. to_out is linear, so
+ * h + to_out(o + o_img) = (h + to_out(o)) + W o_img: the caller adds the two
+ * (diffusers sums o + o_img in bf16 first; the same in the 1e-2 class). */
+static ff_status image_attention_bf16(fwd_state *s, const ff_wandit_attn *a, int64_t Nq, ff_tensor *out, ff_err *err) {
+    ff_backend *be = s->be;
+    const int64_t B = s->B, D = s->D, H = s->H, hd = s->hd, M = s->M, Li = s->Li;
+    ff_tensor q = bview4(&s->arena, 0, B, Nq, H, hd), k = bview4(&s->arena, B * M * D, B, Li, H, hd);
+    ff_tensor v = bview3(&s->arena, 2 * B * M * D, B, Li, D), v4 = bview4(&s->arena, 2 * B * M * D, B, Li, H, hd);
+    ff_tensor pk = bview3(&s->tmp, 0, B, Li, D);
+    ff_tensor o = bview4(&s->tmp, 0, B, Nq, H, hd), o3 = bview3(&s->tmp, 0, B, Nq, D);
+    ff_status st = FF_OK;
+    TRY(ff_op_linear_act(be, &s->ctx_img, &a->add_k_proj.weight, &a->add_k_proj.bias, FF_ACT_NONE, &pk, err));
+    TRY(ff_op_qk_norm_rope(be, &pk, &a->norm_added_k, s->cfg->eps, NULL, NULL, FF_HEADS_BLHD, &k, err));
+    TRY(ff_op_linear_act(be, &s->ctx_img, &a->add_v_proj.weight, &a->add_v_proj.bias, FF_ACT_NONE, &v, err));
+    TRY(ff_op_attention(be, &q, &k, &v4, NULL, (float)(1.0 / sqrt((double)hd)), FF_HEADS_BLHD, &o, err));
+    TRY(ff_op_linear_act(be, &o3, &a->to_out.weight, NULL, FF_ACT_NONE, out, err));
+done:
+    return st;
+}
+
 /* WanTransformerBlock.forward in the BF16 precisions (see above). */
 static ff_status block_forward_bf16(fwd_state *s, const ff_wandit_block *blk, ff_err *err) {
     ff_backend *be = s->be;
@@ -275,6 +298,10 @@ static ff_status block_forward_bf16(fwd_state *s, const ff_wandit_block *blk, ff
         TRY(ff_op_copy(be, &s->h, &nb, err)); /* norm2 = Identity */
     TRY(attention_bf16(s, &blk->attn2, &nb, N, &s->ctx, s->L, 0, &ob, err));
     TRY(ff_op_gate_residual(be, &s->h, &ob, NULL, &s->h, err));
+    if (s->Li) { /* I2V: + to_out.0's matrix of the image attention (q is still in the arena) */
+        TRY(image_attention_bf16(s, &blk->attn2, N, &ob, err));
+        TRY(ff_op_gate_residual(be, &s->h, &ob, NULL, &s->h, err));
+    }
 
     /* 3. feed-forward */
     TRY(modulation(s, &blk->scale_shift_table, 3, &s->modA, err));
@@ -290,11 +317,11 @@ done:
 }
 
 /* Does block_forward_bf16 implement every part of this configuration's
- * blocks? A configuration with parts it does not know (say, I2V's image
- * key / value projections) must take block_forward in every precision
- * rather than silently lose them: add such conditions here. */
+ * blocks? A configuration with parts it does not know must take
+ * block_forward in every precision rather than silently lose them: add
+ * such conditions here. */
 static int bf16_blocks_cover(const ff_wandit_config *cfg) {
-    (void)cfg; /* T2V and TI2V Wan 2.1 / 2.2 blocks: all covered */
+    (void)cfg; /* T2V, TI2V and I2V (image branch of attn2) Wan 2.1 / 2.2 blocks: all covered */
     return 1;
 }
 

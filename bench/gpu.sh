@@ -14,7 +14,11 @@
 #     and prints its "ERROR SUMMARY" line;
 #  6. prints one markdown table last: framefarm and torch side by side against
 #     the roofline (roofline time = max(bytes / HBM bandwidth, FLOPs / peak)),
-#     also written to OUT_DIR/gpu-table.md.
+#     also written to OUT_DIR/gpu-table.md;
+#  7. with SPEED=1, the speed table of issue 14 (bench/gpu_speed.sh: the 1.3B
+#     model with random weights in SPEED_MODEL, default /tmp/ff_wan13b; torch +
+#     diffusers from PEER, the src/ of the peer tarball): OUT_DIR/gpu_speed.json
+#     and .md, copied to bench/results/.
 #
 # OUT_DIR (default $OUT, else bench/out) gets every log: build.log,
 # nvidia-smi.txt, golden.txt, ops-framefarm.txt, ops-torch.txt, memcheck-*.txt,
@@ -130,7 +134,7 @@ build() {
     set -- -S . -B "$BUILD_DIR" -DFRAMEFARM_FARM=OFF -DFRAMEFARM_CUDA="$CUDA_OPT" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
         -DFRAMEFARM_WERROR=OFF
     if [ -n "$GEN" ]; then cmake -G "$GEN" "$@" || return 1; else cmake "$@" || return 1; fi
-    cmake --build "$BUILD_DIR" --target framefarm bench_gpu_ops -j "$JOBS"
+    cmake --build "$BUILD_DIR" --target framefarm bench_gpu_ops bench_gpu_speed -j "$JOBS"
 }
 run_step build "$OUT_DIR/build.log" 0 build
 if [ "$RC" != 0 ]; then
@@ -314,6 +318,19 @@ if [ "${MEMCHECK:-0}" = 1 ]; then
         done
     fi
     write_table
+fi
+
+# ---- 7. the speed table (optional) -----------------------------------------------------------
+if [ "${SPEED:-0}" = 1 ]; then
+    # shellcheck disable=SC2317
+    speed() {
+        FF="$FF" SPEED_BIN="$BUILD_DIR/bench_gpu_speed" PYTHON="$PYTHON" DEADLINE="$DEADLINE" \
+            RESULTS_DIR="$ROOT/bench/results" SMALL="$CPU" sh bench/gpu_speed.sh "${SPEED_MODEL:-/tmp/ff_wan13b}" \
+            "$OUT_DIR/speed"
+    }
+    run_step speed "$OUT_DIR/speed.log" 0 speed
+    note "speed table: exit $RC ($OUT_DIR/speed/gpu_speed.md)"
+    [ "$RC" != 0 ] && STATUS=1
 fi
 
 echo

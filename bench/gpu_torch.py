@@ -25,6 +25,29 @@ and one sizing call (N so the calls take >= --min-ms), the mean per call.
 usage: python3 bench/gpu_torch.py [--device cuda|cpu] [--min-ms MS] [--small] [--no-block]
   --device cpu --small: tiny shapes, to check this script on a machine without a GPU.
 Exit 2 with "no CUDA device: <reason>" when torch sees no GPU (and --device cuda).
+
+The speed table of issue 14 (bench/gpu_speed.sh) uses two more modes, which
+run diffusers' real modules from the peer source (--peer DIR: the src/ of
+../shared/peers/diffusers-58eb52c0-src.tar.gz) on the same random weights
+framefarm loads:
+
+  --make-model DIR --configs CFG [--tokenizer-from TINY] [--text-encoder]
+      writes a diffusers pipeline folder: WanTransformer3DModel.from_config
+      (CFG/transformer) in bf16 and AutoencoderKLWan.from_config (CFG/vae) in
+      float32 (as diffusers keeps the Wan VAE), random weights of the classes'
+      own initialisation, made on the GPU and saved with save_pretrained;
+      with --text-encoder also transformers' UMT5EncoderModel (CFG/text_encoder)
+      in bf16; model_index.json and scheduler/ from CFG, tokenizer/ from TINY
+      (framefarm's embedded model: its ids are valid rows of any vocabulary).
+  --speed DIR [--reps N] [--rows a,b,...]
+      prints "SPEED <name> <shape> <ms>" rows: sdpa_self_bf16 / sdpa_cross_bf16
+      (F.scaled_dot_product_attention in bf16, the fastest of torch's SDPA
+      backends, each timed), dit_block_bf16 (blocks[0] of the model in bf16),
+      dit_forward_1.3b_480p_bf16 (the whole model in bf16, 21 x 60 x 104 latent,
+      512 text tokens, t = 999), vae_decode_480p_81f (AutoencoderKLWan.decode in
+      float32 with torch's default TF32 convolutions, after a 3-frame warm-up)
+      and, with a text encoder in DIR, text_encoder_umt5_bf16 (one prompt of 512
+      tokens). Medians of --reps CUDA-event timings after a warm-up.
 """
 import argparse
 import math
@@ -47,6 +70,14 @@ def parse_args():
     p.add_argument("--min-ms", type=float, default=50.0)
     p.add_argument("--small", action="store_true")
     p.add_argument("--no-block", action="store_true")
+    p.add_argument("--make-model", metavar="DIR")
+    p.add_argument("--configs", metavar="CFG")
+    p.add_argument("--tokenizer-from", metavar="TINY")
+    p.add_argument("--text-encoder", action="store_true")
+    p.add_argument("--speed", metavar="DIR")
+    p.add_argument("--peer", metavar="SRC", help="diffusers src/ folder (default: already importable)")
+    p.add_argument("--reps", type=int, default=5)
+    p.add_argument("--rows", default="")
     return p.parse_args()
 
 
@@ -279,12 +310,205 @@ def bench_block(b, T, D, H, Fd, Lt, dtype, name, peak):
     del p, h, enc, temb, rope
 
 
+
+# ---- the speed table (issue 14): diffusers' real modules on framefarm's weights ------------
+
+
+def peer_classes(peer):
+    """WanTransformer3DModel and AutoencoderKLWan from the peer diffusers source."""
+    if peer:
+        sys.path.insert(0, peer)
+    from diffusers.models.autoencoders.autoencoder_kl_wan import AutoencoderKLWan
+    from diffusers.models.transformers.transformer_wan import WanTransformer3DModel
+    return WanTransformer3DModel, AutoencoderKLWan
+
+
+def make_model(args):
+    import json
+    import os
+    import shutil
+    cfg, out = args.configs, args.make_model
+    if not cfg or not os.path.isdir(cfg):
+        print(f"--make-model needs --configs CFG (a folder like ../shared/configs/wan2.1-t2v-1.3b), got {cfg}")
+        return 2
+    dev = torch.device(args.device)
+    Dit, Vae = peer_classes(args.peer)
+    os.makedirs(out, exist_ok=True)
+    shutil.copy(os.path.join(cfg, "model_index.json"), out)
+    shutil.copytree(os.path.join(cfg, "scheduler"), os.path.join(out, "scheduler"), dirs_exist_ok=True)
+    if args.tokenizer_from:
+        shutil.copytree(os.path.join(args.tokenizer_from, "tokenizer"), os.path.join(out, "tokenizer"),
+                        dirs_exist_ok=True)
+    torch.manual_seed(0)
+    t0 = time.time()
+    with torch.device(dev):
+        dit = Dit.from_config(Dit.load_config(os.path.join(cfg, "transformer")))
+    dit = dit.to(torch.bfloat16)
+    keep = set(getattr(dit, "_keep_in_fp32_modules", None) or [])  # as from_pretrained(torch_dtype=bf16) keeps them
+    for name, prm in dit.named_parameters():
+        if keep.intersection(name.split(".")):
+            prm.data = prm.data.float()
+    dit.save_pretrained(os.path.join(out, "transformer"), safe_serialization=True)
+    n = sum(p.numel() for p in dit.parameters())
+    del dit
+    print(f"# make-model: transformer {n / 1e9:.2f} B parameters (bf16) in {time.time() - t0:.1f} s", flush=True)
+    t0 = time.time()
+    with torch.device(dev):
+        vae = Vae.from_config(Vae.load_config(os.path.join(cfg, "vae")))
+    vae.save_pretrained(os.path.join(out, "vae"), safe_serialization=True)
+    del vae
+    print(f"# make-model: vae (float32) in {time.time() - t0:.1f} s", flush=True)
+    if args.text_encoder:
+        from transformers import UMT5Config, UMT5EncoderModel
+        t0 = time.time()
+        tcfg = UMT5Config.from_json_file(os.path.join(cfg, "text_encoder", "config.json"))
+        with torch.device(dev):
+            te = UMT5EncoderModel(tcfg)
+        te = te.to(torch.bfloat16)
+        te.save_pretrained(os.path.join(out, "text_encoder"), safe_serialization=True, max_shard_size="20GB")
+        n = sum(p.numel() for p in te.parameters())
+        del te
+        print(f"# make-model: text encoder {n / 1e9:.2f} B parameters (bf16) in {time.time() - t0:.1f} s", flush=True)
+    if dev.type == "cuda":
+        torch.cuda.empty_cache()
+    return 0
+
+
+def median_ms(fn, reps, cuda, warm=True):
+    if warm:
+        fn()  # warm-up
+    if cuda:
+        torch.cuda.synchronize()
+    times = []
+    for _ in range(max(1, reps)):
+        if cuda:
+            a, b = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            a.record()
+            fn()
+            b.record()
+            b.synchronize()
+            times.append(a.elapsed_time(b))
+        else:
+            t0 = time.perf_counter()
+            fn()
+            times.append((time.perf_counter() - t0) * 1e3)
+    times.sort()
+    k = len(times)
+    return times[k // 2] if k % 2 else 0.5 * (times[k // 2 - 1] + times[k // 2])
+
+
+def speed_line(name, shape, ms, note=""):
+    print(f"SPEED {name} {shape} {ms:.4f}" + (f"  # {note}" if note else ""), flush=True)
+
+
+def speed_sdpa(dev, name, L, Lk, reps, small):
+    H, D = 12, 128
+    q = torch.randn(1, H, L, D, device=dev, dtype=torch.bfloat16)
+    k = torch.randn(1, H, Lk, D, device=dev, dtype=torch.bfloat16)
+    v = torch.randn(1, H, Lk, D, device=dev, dtype=torch.bfloat16)
+    shape = f"{H}x{L}x{D}" if L == Lk else f"{H}x{L}:{Lk}x{D}"
+    best, which = None, []
+    try:
+        from torch.nn.attention import SDPBackend, sdpa_kernel
+        backends = [("flash", SDPBackend.FLASH_ATTENTION), ("efficient", SDPBackend.EFFICIENT_ATTENTION)]
+        if hasattr(SDPBackend, "CUDNN_ATTENTION"):
+            backends.append(("cudnn", SDPBackend.CUDNN_ATTENTION))
+    except ImportError:
+        backends = []
+    for label, bk in backends:
+        try:
+            with sdpa_kernel([bk]):
+                ms = median_ms(lambda: F.scaled_dot_product_attention(q, k, v), reps, dev.type == "cuda")
+        except RuntimeError as e:
+            which.append(f"{label}: n/a ({' '.join(str(e).split())[:60]})")
+            continue
+        which.append(f"{label} {ms:.3f}")
+        if best is None or ms < best:
+            best = ms
+    default = median_ms(lambda: F.scaled_dot_product_attention(q, k, v), reps, dev.type == "cuda")
+    which.append(f"default {default:.3f}")
+    if best is None or default < best:
+        best = default
+    speed_line(name, shape, best, "torch SDPA backends (ms): " + ", ".join(which))
+
+
+def speed(args):
+    import os
+    dev = torch.device(args.device)
+    cuda = dev.type == "cuda"
+    rows = set(r for r in args.rows.split(",") if r)
+    want = lambda r: not rows or r in rows  # noqa: E731
+    small = args.small
+    L = 300 if small else 32760
+    print(f"# gpu_torch --speed: torch {torch.__version__} on {torch.cuda.get_device_name(dev) if cuda else 'cpu'}, "
+          f"cudnn.allow_tf32={torch.backends.cudnn.allow_tf32}, matmul.allow_tf32={torch.backends.cuda.matmul.allow_tf32}",
+          flush=True)
+    with torch.inference_mode():
+        if want("sdpa_self_bf16"):
+            speed_sdpa(dev, "sdpa_self_bf16", L, L, args.reps, small)
+        if want("sdpa_cross_bf16"):
+            speed_sdpa(dev, "sdpa_cross_bf16", L, 16 if small else 512, args.reps, small)
+    Dit, Vae = peer_classes(args.peer)
+    f, h, w, Lt = (1, 8, 8, 16) if small else (21, 60, 104, 512)
+    with torch.inference_mode():
+        if want("dit_forward_1.3b_480p_bf16") or want("dit_block_bf16"):
+            dit = Dit.from_pretrained(os.path.join(args.speed, "transformer"), torch_dtype=torch.bfloat16).to(dev)
+            c = dit.config
+            x = torch.randn(1, c.in_channels, f, h, w, device=dev, dtype=torch.bfloat16)
+            text = torch.randn(1, Lt, c.text_dim, device=dev, dtype=torch.bfloat16)
+            t = torch.tensor([999], device=dev)
+            shape = f"1x16x{f}x{h}x{w}:{Lt}"
+            if want("dit_block_bf16"):
+                # blocks[0] on the inputs the model gives it (diffusers WanTransformer3DModel.forward)
+                rope = dit.rope(x)
+                hs = dit.patch_embedding(x).flatten(2).transpose(1, 2).contiguous()
+                temb, tproj, enc, _ = dit.condition_embedder(t, text, None)
+                tproj = tproj.unflatten(1, (6, -1))
+                ms = median_ms(lambda: dit.blocks[0](hs, enc, tproj, rope), args.reps, cuda)
+                speed_line("dit_block_bf16", f"T{hs.shape[1]}:{Lt}", ms)
+                del hs, enc, tproj, temb, rope
+            if want("dit_forward_1.3b_480p_bf16"):
+                ms = median_ms(lambda: dit(x, t, text, return_dict=False), args.reps, cuda)
+                speed_line("dit_forward_1.3b_480p_bf16", shape, ms, f"{c.num_layers} layers, dim "
+                           f"{c.num_attention_heads * c.attention_head_dim}")
+            del dit, x, text
+            if cuda:
+                torch.cuda.empty_cache()
+        if want("vae_decode_480p_81f"):
+            vae = Vae.from_pretrained(os.path.join(args.speed, "vae"), torch_dtype=torch.float32).to(dev)
+            z = torch.randn(1, vae.config.z_dim, f, h, w, device=dev)
+            zw = torch.randn(1, vae.config.z_dim, min(f, 3), h, w, device=dev)
+            vae.decode(zw, return_dict=False)  # warm-up: cuDNN, allocator
+            if cuda:
+                torch.cuda.synchronize()
+            ms = median_ms(lambda: vae.decode(z, return_dict=False), 1, cuda, warm=False)
+            speed_line("vae_decode_480p_81f", f"1x16x{f}x{h}x{w}", ms, "float32, cudnn.allow_tf32 "
+                       f"{torch.backends.cudnn.allow_tf32}, one timed decode after a {min(f, 3)}-frame warm-up")
+            del vae, z, zw
+            if cuda:
+                torch.cuda.empty_cache()
+        te_dir = os.path.join(args.speed, "text_encoder")
+        if want("text_encoder_umt5_bf16") and os.path.isdir(te_dir):
+            from transformers import UMT5EncoderModel
+            te = UMT5EncoderModel.from_pretrained(te_dir, torch_dtype=torch.bfloat16).to(dev)
+            ids = torch.randint(0, min(32000, te.config.vocab_size), (1, 512), device=dev)
+            mask = torch.zeros(1, 512, dtype=torch.long, device=dev)
+            mask[:, :24] = 1  # a 24-token prompt padded to 512, as WanPipeline tokenizes it
+            ms = median_ms(lambda: te(ids, mask).last_hidden_state, args.reps, cuda)
+            speed_line("text_encoder_umt5_bf16", "1x512", ms)
+            del te
+    return 0
+
 def main():
     args = parse_args()
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         print("no CUDA device: torch.cuda.is_available() is False"
               f" (torch {torch.__version__}, built for CUDA {torch.version.cuda})")
         return 2
+    if args.make_model:
+        return make_model(args)
+    if args.speed:
+        return speed(args)
     b = Bench(args.device, args.min_ms)
     if b.cuda:
         torch.backends.cudnn.benchmark = True

@@ -19,6 +19,7 @@ typedef struct ff_backend_vtable {
     ff_status (*download)(ff_backend *be, void *host_dst, const void *src, size_t nbytes, ff_err *err);
     ff_status (*sync)(ff_backend *be, ff_err *err);
     void (*destroy)(ff_backend *be); /* frees be->ctx */
+    void (*info)(ff_backend *be, char *buf, size_t n); /* optional: ff_backend_info's line after the name */
 
     /* async uploads (ops.h). All optional: without host_alloc ops.c uses
      * calloc/free, without upload_async the synchronous upload, and without
@@ -77,6 +78,22 @@ typedef struct ff_backend_vtable {
     ff_status (*copy)(ff_backend *be, const ff_tensor *src, ff_tensor *dst, ff_err *err);
     ff_status (*embedding)(ff_backend *be, const ff_tensor *ids, const ff_tensor *table, ff_tensor *out,
                            ff_err *err);
+
+    /* fused ops and the BF16 activation path (ops.h, end). shift/scale and
+     * gate already expanded to 3-D (B|1, L|1, D), or NULL; bias of
+     * attention expanded to 4 dims as sdpa's. */
+    ff_status (*linear_act)(ff_backend *be, const ff_tensor *x, const ff_tensor *w, const ff_tensor *b,
+                            ff_act_kind act, ff_tensor *out, ff_err *err);
+    ff_status (*norm_modulate)(ff_backend *be, const ff_tensor *x, const ff_tensor *w, const ff_tensor *b,
+                               const ff_tensor *shift, const ff_tensor *scale, float eps, ff_tensor *out,
+                               ff_err *err);
+    ff_status (*qk_norm_rope)(ff_backend *be, const ff_tensor *x, const ff_tensor *w, float eps, const ff_tensor *cos,
+                              const ff_tensor *sin, ff_heads_layout layout, ff_tensor *out, ff_err *err);
+    ff_status (*gate_residual)(ff_backend *be, const ff_tensor *h, const ff_tensor *x, const ff_tensor *gate,
+                               ff_tensor *out, ff_err *err);
+    ff_status (*attention)(ff_backend *be, const ff_tensor *q, const ff_tensor *k, const ff_tensor *v,
+                           const ff_tensor *bias, const int64_t *bias_shape, float scale, ff_heads_layout layout,
+                           ff_tensor *out, ff_err *err);
 } ff_backend_vtable;
 
 struct ff_backend {
@@ -94,6 +111,13 @@ struct ff_backend {
  * FF_PREC_BF16_ALL; conv3d only in FF_PREC_BF16_ALL. */
 static inline int ff_be_bf16_gemm(const ff_backend *be) { return be->prec != FF_PREC_F32; }
 static inline int ff_be_bf16_conv(const ff_backend *be) { return be->prec == FF_PREC_BF16_ALL; }
+/* Does attention with these operands take the BF16 (flash) arithmetic of
+ * ops.h? BF16 operands always; F32 ones in the BF16 precisions when both
+ * head dims fit the flash tiles (the Wan VAE's 384-channel head stays F32). */
+static inline int ff_be_bf16_attn(const ff_backend *be, ff_dtype qkv, int64_t d, int64_t dv) {
+    if (qkv == FF_BF16) return 1;
+    return be->prec != FF_PREC_F32 && d <= FF_ATTN_BF16_MAX_HEAD_DIM && dv <= FF_ATTN_BF16_MAX_HEAD_DIM;
+}
 
 /* Constructors of the two backends (kernels/cpu, kernels/cuda). */
 ff_status ff_cpu_backend_init(ff_backend *be, int threads, ff_err *err);

@@ -27,9 +27,6 @@ const char *ff_kernels_cpu_info(char *buf, size_t n) {
 #ifdef FF_HAVE_CUDA
 #include <cublas_v2.h>
 #include <cuda_runtime_api.h>
-#ifdef FF_HAVE_CUDNN
-#include <cudnn.h>
-#endif
 
 const char *ff_kernels_cuda_info(char *buf, size_t n) {
     int rt = 0, drv = 0, cb_maj = 0, cb_min = 0, cb_pat = 0;
@@ -40,11 +37,7 @@ const char *ff_kernels_cuda_info(char *buf, size_t n) {
     cublasGetProperty(PATCH_LEVEL, &cb_pat);
     size_t k = (size_t)snprintf(buf, n, "CUDA runtime %d.%d, driver %d.%d, cuBLAS %d.%d.%d", rt / 1000,
                                 (rt % 1000) / 10, drv / 1000, (drv % 1000) / 10, cb_maj, cb_min, cb_pat);
-#ifdef FF_HAVE_CUDNN
-    if (k < n) snprintf(buf + k, n - k, ", cuDNN %zu", cudnnGetVersion());
-#else
-    if (k < n) snprintf(buf + k, n - k, ", no cuDNN");
-#endif
+    if (k < n) snprintf(buf + k, n - k, ", cuDNN loaded at run time (see a backend's info)");
     return buf;
 }
 #else

@@ -273,6 +273,20 @@ void ff_backend_free(ff_backend *be) {
 
 const char *ff_backend_name(const ff_backend *be) { return be ? be->name : "(none)"; }
 
+const char *ff_backend_info(ff_backend *be, char *buf, size_t n) {
+    if (!buf || !n) return "";
+    if (!be || !be->vt) {
+        snprintf(buf, n, "(none)");
+        return buf;
+    }
+    int k = snprintf(buf, n, "%s", be->name);
+    if (be->vt->info && k >= 0 && (size_t)k + 2 < n) {
+        snprintf(buf + k, n - (size_t)k, ": ");
+        be->vt->info(be, buf + k + 2, n - (size_t)k - 2);
+    }
+    return buf;
+}
+
 ff_backend_kind ff_backend_kind_of(const ff_backend *be) { return be ? be->kind : FF_BACKEND_CPU; }
 
 int ff_backend_cuda_compiled(void) {
@@ -998,4 +1012,174 @@ ff_status ff_op_embedding(ff_backend *be, const ff_tensor *ids, const ff_tensor 
     TRY(need_impl(&c, be->vt->embedding != NULL));
     if (empty(out)) return FF_OK;
     return be->vt->embedding(be, ids, table, out, err);
+}
+
+/* ---- fused ops and the BF16 activation path ------------------------------------------ */
+
+#define M_ACT (DT(FF_F32) | DT(FF_BF16)) /* an activation of the BF16 path */
+
+ff_status ff_op_linear_act(ff_backend *be, const ff_tensor *x, const ff_tensor *w, const ff_tensor *b, ff_act_kind act,
+                           ff_tensor *out, ff_err *err) {
+    opctx c = {"op linear_act", be, err};
+    TRY(check_be(&c));
+    TRY(check(&c, "x", x, M_ACT));
+    TRY(need_ndim(&c, "x", x, 1, FF_MAX_DIMS));
+    TRY(check(&c, "w", w, M_WEIGHT));
+    TRY(need_ndim(&c, "w", w, 2, 2));
+    TRY(check(&c, "out", out, M_ACT));
+    if ((unsigned)act >= FF_ACT_COUNT) return fail(&c, FF_ERR_ARG, "unknown activation %d", (int)act);
+    const int nd = x->ndim;
+    if (w->shape[1] != x->shape[nd - 1])
+        return misfit(&c, "w.shape[1] must equal x.shape[-1]", "x", x, "w", w, NULL, NULL);
+    if (b) {
+        TRY(check(&c, "b", b, M_WEIGHT));
+        if (b->ndim != 1 || b->shape[0] != w->shape[0])
+            return misfit(&c, "b must be (w.shape[0])", "w", w, "b", b, NULL, NULL);
+    }
+    int64_t shape[FF_MAX_DIMS];
+    memcpy(shape, x->shape, sizeof shape);
+    shape[nd - 1] = w->shape[0];
+    TRY(need_result(&c, out, nd, shape));
+    TRY(check_alias(&c, out, 0, "x", x, "w", w, "b", b, NULL));
+    TRY(need_impl(&c, be->vt->linear_act != NULL));
+    if (empty(out)) return FF_OK;
+    return be->vt->linear_act(be, x, w, b, act, out, err);
+}
+
+/* An optional (B|1, L|1, D) F32 operand of x (B, L, D), expanded to 3-D in *e. */
+static ff_status need_bl_d(const opctx *c, const char *name, const ff_tensor *t, const ff_tensor *x, ff_tensor *e) {
+    if (!t) return FF_OK;
+    TRY(check(c, name, t, M_F32));
+    int64_t s[3];
+    if (expand_to(t, 3, x->shape, s) || s[2] != x->shape[2]) {
+        char rule[64];
+        snprintf(rule, sizeof rule, "%s must broadcast to x as (B|1, L|1, D)", name);
+        return misfit(c, rule, "x", x, name, t, NULL, NULL);
+    }
+    *e = reshaped(t, 3, s);
+    return FF_OK;
+}
+
+ff_status ff_op_norm_modulate(ff_backend *be, const ff_tensor *x, const ff_tensor *w, const ff_tensor *b,
+                              const ff_tensor *shift, const ff_tensor *scale, float eps, ff_tensor *out, ff_err *err) {
+    opctx c = {"op norm_modulate", be, err};
+    TRY(check_be(&c));
+    TRY(check(&c, "x", x, M_F32));
+    TRY(need_ndim(&c, "x", x, 3, 3));
+    TRY(check(&c, "out", out, M_ACT));
+    if (!ff_tensor_same_shape(x, out)) return misfit(&c, "out must have x's shape", "x", x, "out", out, NULL, NULL);
+    const int64_t D = x->shape[2];
+    TRY(need_vector(&c, "w", w, D, "x.shape[-1]"));
+    TRY(need_vector(&c, "b", b, D, "x.shape[-1]"));
+    if (!shift != !scale) return fail(&c, FF_ERR_ARG, "shift and scale must both be given or both be NULL");
+    ff_tensor sh3, sc3;
+    TRY(need_bl_d(&c, "shift", shift, x, &sh3));
+    TRY(need_bl_d(&c, "scale", scale, x, &sc3));
+    if (!(eps >= 0.0f)) return fail(&c, FF_ERR_ARG, "eps %g (must be >= 0)", (double)eps);
+    TRY(check_alias(&c, out, 1, "x", x, "w", w, "b", b, "shift", shift, "scale", scale, NULL));
+    TRY(need_impl(&c, be->vt->norm_modulate != NULL));
+    if (empty(out)) return FF_OK;
+    return be->vt->norm_modulate(be, x, w, b, shift ? &sh3 : NULL, scale ? &sc3 : NULL, eps, out, err);
+}
+
+static ff_status need_layout(const opctx *c, ff_heads_layout layout) {
+    if ((unsigned)layout < FF_HEADS_COUNT) return FF_OK;
+    return fail(c, FF_ERR_ARG, "unknown head layout %d", (int)layout);
+}
+
+ff_status ff_op_qk_norm_rope(ff_backend *be, const ff_tensor *x, const ff_tensor *w, float eps, const ff_tensor *cos,
+                             const ff_tensor *sin, ff_heads_layout layout, ff_tensor *out, ff_err *err) {
+    opctx c = {"op qk_norm_rope", be, err};
+    TRY(check_be(&c));
+    TRY(need_layout(&c, layout));
+    TRY(check(&c, "x", x, M_ACT));
+    TRY(need_ndim(&c, "x", x, 3, 3));
+    TRY(check(&c, "out", out, M_ACT));
+    TRY(need_ndim(&c, "out", out, 4, 4));
+    const int64_t B = x->shape[0], L = x->shape[1];
+    const int64_t H = layout == FF_HEADS_BLHD ? out->shape[2] : out->shape[1], hd = out->shape[3];
+    const int64_t want[4] = {B, layout == FF_HEADS_BLHD ? L : H, layout == FF_HEADS_BLHD ? H : L, hd};
+    if (H * hd != x->shape[2])
+        return misfit(&c, "out's heads x head dim must equal x.shape[-1]", "x", x, "out", out, NULL, NULL);
+    TRY(need_result(&c, out, 4, want));
+    TRY(need_vector(&c, "w", w, x->shape[2], "x.shape[-1]"));
+    if (!cos != !sin) return fail(&c, FF_ERR_ARG, "cos and sin must both be given or both be NULL");
+    char d[DESC];
+    if (hd % 2 != 0) return fail(&c, FF_ERR_SHAPE, "out %s: the head dim must be even", desc(out, d));
+    if (cos) {
+        TRY(check(&c, "cos", cos, M_F32));
+        TRY(check(&c, "sin", sin, M_F32));
+        const int64_t cs[2] = {L, hd};
+        ff_tensor tw;
+        ff_tensor_view(&tw, FF_F32, 2, cs, NULL, x->loc);
+        if (!ff_tensor_same_shape(cos, &tw) || !ff_tensor_same_shape(sin, &tw))
+            return misfit(&c, "cos and sin must be (L, head dim)", "x", x, "cos", cos, "sin", sin);
+    }
+    if (!(eps >= 0.0f)) return fail(&c, FF_ERR_ARG, "eps %g (must be >= 0)", (double)eps);
+    TRY(check_alias(&c, out, 0, "x", x, "w", w, "cos", cos, "sin", sin, NULL));
+    TRY(need_impl(&c, be->vt->qk_norm_rope != NULL));
+    if (empty(out)) return FF_OK;
+    return be->vt->qk_norm_rope(be, x, w, eps, cos, sin, layout, out, err);
+}
+
+ff_status ff_op_gate_residual(ff_backend *be, const ff_tensor *h, const ff_tensor *x, const ff_tensor *gate,
+                              ff_tensor *out, ff_err *err) {
+    opctx c = {"op gate_residual", be, err};
+    TRY(check_be(&c));
+    TRY(check(&c, "h", h, M_F32));
+    TRY(need_ndim(&c, "h", h, 3, 3));
+    TRY(check(&c, "x", x, M_ACT));
+    TRY(check(&c, "out", out, M_F32));
+    TRY(need_same(&c, "h", h, "x", x));
+    TRY(need_same(&c, "h", h, "out", out));
+    ff_tensor g3;
+    TRY(need_bl_d(&c, "gate", gate, h, &g3));
+    TRY(check_alias(&c, out, 1, "h", h, "x", x, "gate", gate, NULL));
+    TRY(need_impl(&c, be->vt->gate_residual != NULL));
+    if (empty(out)) return FF_OK;
+    return be->vt->gate_residual(be, h, x, gate ? &g3 : NULL, out, err);
+}
+
+ff_status ff_op_attention(ff_backend *be, const ff_tensor *q, const ff_tensor *k, const ff_tensor *v,
+                          const ff_tensor *bias, float scale, ff_heads_layout layout, ff_tensor *out, ff_err *err) {
+    opctx c = {"op attention", be, err};
+    TRY(check_be(&c));
+    TRY(need_layout(&c, layout));
+    TRY(check(&c, "q", q, M_ACT));
+    TRY(need_ndim(&c, "q", q, 4, 4));
+    TRY(check(&c, "k", k, M_ACT));
+    TRY(need_ndim(&c, "k", k, 4, 4));
+    TRY(check(&c, "v", v, M_ACT));
+    TRY(need_ndim(&c, "v", v, 4, 4));
+    TRY(check(&c, "out", out, M_ACT));
+    if (k->dtype != q->dtype || v->dtype != q->dtype)
+        return misfit(&c, "q, k and v must have one dtype", "q", q, "k", k, "v", v);
+    /* (B, H, L, D) indices of the layout's dims */
+    const int ih = layout == FF_HEADS_BLHD ? 2 : 1, il = layout == FF_HEADS_BLHD ? 1 : 2;
+    const int64_t B = q->shape[0], H = q->shape[ih], Lq = q->shape[il], D = q->shape[3];
+    const int64_t Lk = k->shape[il], Dv = v->shape[3];
+    if (k->shape[0] != B || k->shape[ih] != H || k->shape[3] != D || v->shape[0] != B || v->shape[ih] != H ||
+        v->shape[il] != Lk)
+        return misfit(&c,
+                      layout == FF_HEADS_BLHD ? "want q (B, Lq, H, D), k (B, Lk, H, D), v (B, Lk, H, Dv)"
+                                              : "want q (B, H, Lq, D), k (B, H, Lk, D), v (B, H, Lk, Dv)",
+                      "q", q, "k", k, "v", v);
+    int64_t shape[4];
+    memcpy(shape, q->shape, sizeof shape);
+    shape[3] = Dv;
+    TRY(need_result(&c, out, 4, shape));
+    if (q->dtype == FF_BF16 && (D > FF_ATTN_BF16_MAX_HEAD_DIM || Dv > FF_ATTN_BF16_MAX_HEAD_DIM))
+        return fail(&c, FF_ERR_UNSUPPORTED, "BF16 q/k/v with head dims D=%lld Dv=%lld (at most %d: use F32 operands)",
+                    (long long)D, (long long)Dv, FF_ATTN_BF16_MAX_HEAD_DIM);
+    int64_t bias_shape[4] = {1, 1, 1, 1};
+    if (bias) {
+        TRY(check(&c, "bias", bias, M_F32));
+        const int64_t scores[4] = {B, H, Lq, Lk};
+        if (expand_to(bias, 4, scores, bias_shape) != 0)
+            return misfit(&c, "bias must broadcast to (B, H, Lq, Lk)", "q", q, "k", k, "bias", bias);
+    }
+    TRY(check_alias(&c, out, 0, "q", q, "k", k, "v", v, "bias", bias, NULL));
+    TRY(need_impl(&c, be->vt->attention != NULL));
+    if (empty(out)) return FF_OK;
+    return be->vt->attention(be, q, k, v, bias, bias_shape, scale, layout, out, err);
 }

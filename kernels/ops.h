@@ -13,7 +13,7 @@
  *    allocate outputs. Unless stated, out may not alias an input.
  *    Elementwise ops (unary, binary, scale, clamp, modulate, norms, softmax,
  *    rope) allow out == the first input (in place).
- *  - Activations are F32. Weights of linear/conv may be F32 or BF16 (BF16
+ *  - Activations are F32 (except in the fused ops at the end). Weights of linear/conv may be F32 or BF16 (BF16
  *    weights are widened to F32 in the kernel; accumulation is F32).
  *  - Precision (ff_backend_set_precision): FF_PREC_F32, the default, computes
  *    every op in F32 as above. FF_PREC_BF16 rounds both GEMM inputs of
@@ -25,12 +25,26 @@
  *    activations there, for accuracy: conv3d/conv2d (the VAE, run in F32 as
  *    diffusers recommends for Wan: its ~30 stacked causal convs turn BF16
  *    inputs into rel_l2 1.3-2.1e-2 on the golden decodes, against 2-3e-3
- *    with F32 convs), sdpa, norms, softmax, elementwise and layout ops.
+ *    with F32 convs), norms, softmax, elementwise and layout ops.
  *    FF_PREC_BF16_ALL also runs conv3d/conv2d in BF16 (im2col columns and
  *    weight rounded): faster VAE, outside the 1e-2 class on VAE decodes.
  *    Accuracy class of FF_PREC_BF16: rel_l2 ~ 2e-3 per GEMM against F32,
  *    <= 1e-2 on every golden component case (`framefarm golden --precision
  *    bf16`: tolerance max(case, 1e-2)); end-to-end pipelines compound it.
+ *    Attention in BF16 precision (sdpa and ff_op_attention, head dims <=
+ *    FF_ATTN_BF16_MAX_HEAD_DIM; larger heads, the Wan VAE's 384, stay F32):
+ *    flash attention's arithmetic, on BF16 tensor cores on CUDA and emulated
+ *    on the CPU: q, k, v rounded to BF16, scores scale * q.k + bias and the
+ *    softmax in F32, the probabilities rounded to BF16 for the P V product,
+ *    F32 accumulation, normalised in F32 (rel_l2 ~ 3e-3 against F32).
+ *    On CUDA, conv3d/conv2d in FF_PREC_BF16 run on TF32 tensor cores through
+ *    cuDNN (as torch runs F32 convolutions by default, allow_tf32; about
+ *    1e-3 per conv), while the CPU keeps them F32: both well inside the
+ *    class. FF_PREC_F32 never uses TF32.
+ *  - The BF16 activation path (section "fused ops" at the end): a few ops
+ *    also take and give BF16 tensors, so that a model in BF16 precision can
+ *    keep GEMM and attention operands at half the bytes, and fuse the
+ *    elementwise steps torch eager runs one by one.
  *  - Weight layouts are PyTorch's: Linear (N, K), Conv3d (O, C, kt, kh, kw).
  *  - Ops are ordered on the backend's compute stream; results are visible to
  *    the host after ff_be_download (which synchronises). Async uploads run
@@ -64,6 +78,12 @@ ff_status ff_backend_create_by_name(const char *name, int cpu_threads, ff_backen
 void ff_backend_free(ff_backend *be);
 
 const char *ff_backend_name(const ff_backend *be); /* "cpu", "cuda:0" */
+/* One line on the backend's state, for logs, benchmarks and tests: its
+ * name and, on CUDA, the device, whether cuDNN is loaded (loading it on
+ * first use) and how many conv3d calls ran on cuDNN or fell back to
+ * im2col ("cuda:0: sm_90, 132 SMs; cuDNN 91900 (libcudnn.so.9); conv3d:
+ * 12 by cuDNN, 0 by im2col fallback; flash attention: yes"). */
+const char *ff_backend_info(ff_backend *be, char *buf, size_t n);
 ff_backend_kind ff_backend_kind_of(const ff_backend *be);
 /* Was this binary built with the CUDA backend? */
 int ff_backend_cuda_compiled(void);
@@ -309,5 +329,65 @@ ff_status ff_op_copy(ff_backend *be, const ff_tensor *src, ff_tensor *dst, ff_er
  * ids are an FF_ERR_ARG error naming the id. */
 ff_status ff_op_embedding(ff_backend *be, const ff_tensor *ids, const ff_tensor *table, ff_tensor *out,
                           ff_err *err);
+
+/* ---- fused ops and the BF16 activation path ---------------------------
+ *
+ * Ops for a model's BF16-precision forward (diffusers under
+ * torch_dtype=torch.bfloat16 keeps GEMM operands and attention in BF16 and
+ * norms / modulation in F32: these ops put those boundaries inside one
+ * kernel). Where a tensor below may be BF16, the op widens it exactly on
+ * load and rounds a BF16 output to nearest even once, from the F32 result;
+ * all arithmetic in between is F32, so at FF_PREC_F32 with F32 tensors every
+ * op equals the unfused sequence named in its comment up to F32 rounding
+ * order. Reference implementations: kernels/cpu/cpu_fused.c. */
+
+/* Head layouts of attention operands: (B, H, L, D) (ff_op_sdpa's) or
+ * (B, L, H, D) (a linear's (B, L, H*D) output as is: no permute). */
+typedef enum { FF_HEADS_BHLD = 0, FF_HEADS_BLHD = 1, FF_HEADS_COUNT } ff_heads_layout;
+
+/* The largest q/k and v head dims of BF16 attention (flash kernel tiles). */
+#define FF_ATTN_BF16_MAX_HEAD_DIM 128
+
+typedef enum { FF_ACT_NONE = 0, FF_ACT_GELU_TANH, FF_ACT_SILU, FF_ACT_COUNT } ff_act_kind;
+
+/* out (..., N) = act(x (..., K) @ w (N, K)^T + b): ff_op_linear then
+ * ff_op_unary. x F32 or BF16, out F32 or BF16, w F32 or BF16, b (N) or
+ * NULL. The GEMM inputs follow the precision as in ff_op_linear (a BF16 x
+ * is used as stored; at FF_PREC_F32 it is widened and the GEMM is F32); the
+ * bias and the activation are applied to the F32 accumulator. On CUDA with
+ * a BF16 out the bias and GELU run in cuBLASLt's epilogue. */
+ff_status ff_op_linear_act(ff_backend *be, const ff_tensor *x, const ff_tensor *w, const ff_tensor *b, ff_act_kind act,
+                           ff_tensor *out, ff_err *err);
+
+/* AdaLN in one pass: out = LayerNorm(x; w, b, eps) * (1 + scale) + shift
+ * (ff_op_layer_norm then ff_op_modulate). x F32 (B, L, D); w, b (D) or NULL
+ * (no affine); shift and scale F32 broadcasting as (B|1, L|1, D), both or
+ * neither (plain LayerNorm); out F32 or BF16 (B, L, D), may be x when F32. */
+ff_status ff_op_norm_modulate(ff_backend *be, const ff_tensor *x, const ff_tensor *w, const ff_tensor *b,
+                              const ff_tensor *shift, const ff_tensor *scale, float eps, ff_tensor *out, ff_err *err);
+
+/* Wan's q / k preparation in one pass: RMSNorm across heads over the whole
+ * last dim of x (B, L, H*hd) (w (H*hd) or NULL), then, when cos and sin are
+ * given ((L, hd) F32, ff_op_rope's interleaved-pair convention), the rotary
+ * embedding of each head, written in `layout`: out (B, L, H, hd) or
+ * (B, H, L, hd); hd even. x F32 or BF16, out F32 or BF16; out may not overlap x. */
+ff_status ff_op_qk_norm_rope(ff_backend *be, const ff_tensor *x, const ff_tensor *w, float eps, const ff_tensor *cos,
+                             const ff_tensor *sin, ff_heads_layout layout, ff_tensor *out, ff_err *err);
+
+/* Gated residual: out = h + x * gate (gate NULL: out = h + x). h F32
+ * (B, L, D); x F32 or BF16 (B, L, D); gate F32 broadcasting as
+ * (B|1, L|1, D); out F32 (B, L, D), may be h. */
+ff_status ff_op_gate_residual(ff_backend *be, const ff_tensor *h, const ff_tensor *x, const ff_tensor *gate,
+                              ff_tensor *out, ff_err *err);
+
+/* ff_op_sdpa with a head layout and BF16 operands: q (B, H, Lq, D) or
+ * (B, Lq, H, D), k and v likewise with Lk (and Dv), out likewise with Lq
+ * and Dv; bias as ff_op_sdpa's, broadcastable to (B, H, Lq, Lk) whatever
+ * the layout. q, k, v one dtype, F32 or BF16; out F32 or BF16. BF16
+ * arithmetic (see Conventions) when q/k/v are BF16 or the precision is
+ * BF16 and the head dims are <= FF_ATTN_BF16_MAX_HEAD_DIM; BF16 operands
+ * with larger head dims are refused (FF_ERR_UNSUPPORTED). */
+ff_status ff_op_attention(ff_backend *be, const ff_tensor *q, const ff_tensor *k, const ff_tensor *v,
+                          const ff_tensor *bias, float scale, ff_heads_layout layout, ff_tensor *out, ff_err *err);
 
 #endif

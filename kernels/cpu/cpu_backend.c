@@ -65,7 +65,7 @@ static const ff_backend_vtable cpu_vtable = {
     .scale = cpu_scale,
     .clamp = cpu_clamp,
     .modulate = cpu_modulate,
-    .sdpa = cpu_sdpa,
+    .sdpa = cpu_sdpa_prec, /* cpu_sdpa, or the BF16 arithmetic in the BF16 precisions (cpu_fused.c) */
     .rope = cpu_rope,
     .upsample_nearest2d = cpu_upsample_nearest2d,
     .pad_replicate3d = cpu_pad_replicate3d,
@@ -74,6 +74,11 @@ static const ff_backend_vtable cpu_vtable = {
     .permute = cpu_permute,
     .copy = cpu_copy,
     .embedding = cpu_embedding,
+    .linear_act = cpu_linear_act,
+    .norm_modulate = cpu_norm_modulate,
+    .qk_norm_rope = cpu_qk_norm_rope,
+    .gate_residual = cpu_gate_residual,
+    .attention = cpu_attention,
 };
 
 ff_status ff_cpu_backend_init(ff_backend *be, int threads, ff_err *err) {

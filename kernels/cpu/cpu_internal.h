@@ -3,10 +3,11 @@
  * The CPU backend is a set of small files, one job each: cpu_backend.c (the
  * vtable and memory), cpu_gemm.c (the GEMM engine behind linear, matmul and
  * conv), cpu_matmul.c, cpu_conv.c, cpu_norm.c, cpu_elementwise.c,
- * cpu_attention.c, cpu_layout.c, cpu_pad.c (replicate padding) and
- * cpu_precision.c (the BF16 mode's rounding of GEMM inputs). Every op here
- * trusts kernels/ops.c to have validated dtypes, shapes and aliasing; it
- * only reports allocation
+ * cpu_attention.c, cpu_layout.c, cpu_pad.c (replicate padding),
+ * cpu_precision.c (the BF16 mode's rounding of GEMM inputs) and cpu_fused.c
+ * (the fused ops, the BF16 activation path and BF16-precision attention:
+ * the reference of the CUDA kernels). Every op here trusts kernels/ops.c to
+ * have validated dtypes, shapes and aliasing; it only reports allocation
  * failures and data-dependent errors (an embedding id out of range).
  *
  * Not here: argument validation (ops.c), anything CUDA. */
@@ -124,6 +125,22 @@ ff_status cpu_slice(ff_backend *be, const ff_tensor *x, int axis, int64_t start,
 ff_status cpu_permute(ff_backend *be, const ff_tensor *x, const int *perm, ff_tensor *out, ff_err *err);
 ff_status cpu_copy(ff_backend *be, const ff_tensor *src, ff_tensor *dst, ff_err *err);
 ff_status cpu_embedding(ff_backend *be, const ff_tensor *ids, const ff_tensor *table, ff_tensor *out, ff_err *err);
+
+/* ---- fused ops and BF16-precision attention (cpu_fused.c) -------------- */
+ff_status cpu_linear_act(ff_backend *be, const ff_tensor *x, const ff_tensor *w, const ff_tensor *b, ff_act_kind act,
+                         ff_tensor *out, ff_err *err);
+ff_status cpu_norm_modulate(ff_backend *be, const ff_tensor *x, const ff_tensor *w, const ff_tensor *b,
+                            const ff_tensor *shift, const ff_tensor *scale, float eps, ff_tensor *out, ff_err *err);
+ff_status cpu_qk_norm_rope(ff_backend *be, const ff_tensor *x, const ff_tensor *w, float eps, const ff_tensor *cos,
+                           const ff_tensor *sin, ff_heads_layout layout, ff_tensor *out, ff_err *err);
+ff_status cpu_gate_residual(ff_backend *be, const ff_tensor *h, const ff_tensor *x, const ff_tensor *gate,
+                            ff_tensor *out, ff_err *err);
+ff_status cpu_attention(ff_backend *be, const ff_tensor *q, const ff_tensor *k, const ff_tensor *v,
+                        const ff_tensor *bias, const int64_t *bias_shape, float scale, ff_heads_layout layout,
+                        ff_tensor *out, ff_err *err);
+/* The vtable's sdpa: cpu_sdpa, or cpu_attention's BF16 arithmetic where ff_be_bf16_attn says so. */
+ff_status cpu_sdpa_prec(ff_backend *be, const ff_tensor *q, const ff_tensor *k, const ff_tensor *v,
+                        const ff_tensor *bias, const int64_t *bias_shape, float scale, ff_tensor *out, ff_err *err);
 
 /* ---- small shared helpers ----------------------------------------------- */
 

@@ -6,7 +6,9 @@
  * and synchronous copy is queued in order, a copy stream for
  * ff_be_upload_async (offload prefetch; ordered with the compute stream by
  * events only, see ops.h), a cuBLAS handle bound to the compute stream, a
- * cuBLASLt handle and a growing scratch buffer. Device memory comes from
+ * cuBLASLt handle with its matmul plans and workspace, two growing scratch
+ * buffers and, from the first convolution that uses it, cuDNN (loaded at
+ * run time, cuda_cudnn.c). Device memory comes from
  * cudaMalloc, zero-filled on the compute stream; pinned host memory from
  * cudaHostAlloc. With no usable device the constructor fails with
  * FF_ERR_DEVICE "no CUDA device: <reason>" and leaves nothing behind.
@@ -19,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/cuda/cuda_host_plan.h"
 #include "kernels/cuda/cuda_internal.h"
 
 /* "kernels/cuda/x.cu" out of the absolute path the build passes as __FILE__. */
@@ -44,24 +47,33 @@ unsigned cuda_blocks(const cuda_ctx *ctx, int64_t n, int threads) {
     return need < 1 ? 1u : (unsigned)need;
 }
 
-ff_status cuda_scratch(cuda_ctx *ctx, size_t nbytes, void **p, ff_err *err) {
-    if (nbytes > ctx->scratch_bytes) {
-        void *old = ctx->scratch;
-        ctx->scratch = NULL;
-        ctx->scratch_bytes = 0;
+/* Grows *buf (of *bytes) to at least nbytes. */
+static ff_status grow(cuda_ctx *ctx, void **buf, size_t *bytes, size_t nbytes, void **p, ff_err *err) {
+    if (nbytes > *bytes) {
+        void *old = *buf;
+        *buf = NULL;
+        *bytes = 0;
         if (old) FF_CU(cudaFree(old), err); /* waits for its queued users */
-        cudaError_t e = cudaMalloc(&ctx->scratch, nbytes);
+        cudaError_t e = cudaMalloc(buf, nbytes);
         if (e == cudaErrorMemoryAllocation) {
             cudaGetLastError(); /* not sticky: clear it */
-            ctx->scratch = NULL;
+            *buf = NULL;
             return ff_err_set(err, FF_ERR_NOMEM, "cuda:%d: cannot allocate %zu bytes of scratch: %s", ctx->device,
                               nbytes, cudaGetErrorString(e));
         }
-        if (e != cudaSuccess) return cuda_fail(err, "cudaMalloc(&ctx->scratch, nbytes)", __FILE__, __LINE__, e);
-        ctx->scratch_bytes = nbytes;
+        if (e != cudaSuccess) return cuda_fail(err, "cudaMalloc(buf, nbytes)", __FILE__, __LINE__, e);
+        *bytes = nbytes;
     }
-    *p = ctx->scratch;
+    *p = *buf;
     return FF_OK;
+}
+
+ff_status cuda_scratch(cuda_ctx *ctx, size_t nbytes, void **p, ff_err *err) {
+    return grow(ctx, &ctx->scratch, &ctx->scratch_bytes, nbytes, p, err);
+}
+
+ff_status cuda_scratch2(cuda_ctx *ctx, size_t nbytes, void **p, ff_err *err) {
+    return grow(ctx, &ctx->scratch2, &ctx->scratch2_bytes, nbytes, p, err);
 }
 
 /* ---- memory ------------------------------------------------------------- */
@@ -201,6 +213,10 @@ static void ctx_release(cuda_ctx *ctx) {
     if (cudaSetDevice(ctx->device) == cudaSuccess) {
         if (ctx->copy) cudaStreamSynchronize(ctx->copy);
         if (ctx->compute) cudaStreamSynchronize(ctx->compute);
+        cuda_cudnn_release(ctx);
+        cuda_plan_cache_free(ctx->lt_plans); /* before its handle */
+        if (ctx->lt_ws) cudaFree(ctx->lt_ws);
+        if (ctx->scratch2) cudaFree(ctx->scratch2);
         if (ctx->cublaslt) cublasLtDestroy(ctx->cublaslt);
         if (ctx->cublas) cublasDestroy(ctx->cublas);
         if (ctx->scratch) cudaFree(ctx->scratch);
@@ -218,6 +234,15 @@ static void cuda_destroy(ff_backend *be) {
     be->ctx = NULL;
 }
 
+static void cuda_info(ff_backend *be, char *buf, size_t n) {
+    cuda_ctx *ctx = cuda_ctx_of(be);
+    char dnn[FF_ERR_MSG_MAX + 64];
+    cuda_cudnn_describe(ctx, dnn, sizeof dnn);
+    snprintf(buf, n, "sm_%d%d, %d SMs; %s; conv3d: %lld by cuDNN, %lld by im2col fallback; flash attention: %s",
+             ctx->cc_major, ctx->cc_minor, ctx->sm_count, dnn, (long long)ctx->conv_cudnn_calls,
+             (long long)ctx->conv_fallback_calls, cuda_flash_supported(ctx) ? "yes" : "no (needs sm_80)");
+}
+
 static const ff_backend_vtable cuda_vtable = {
     .alloc = cuda_alloc,
     .free = cuda_free,
@@ -225,6 +250,7 @@ static const ff_backend_vtable cuda_vtable = {
     .download = cuda_download,
     .sync = cuda_sync,
     .destroy = cuda_destroy,
+    .info = cuda_info,
     .host_alloc = cuda_host_alloc,
     .host_free = cuda_host_free,
     .upload_async = cuda_upload_async,
@@ -255,6 +281,11 @@ static const ff_backend_vtable cuda_vtable = {
     .permute = cuda_permute,
     .copy = cuda_copy,
     .embedding = cuda_embedding,
+    .linear_act = cuda_linear_act,
+    .norm_modulate = cuda_norm_modulate,
+    .qk_norm_rope = cuda_qk_norm_rope,
+    .gate_residual = cuda_gate_residual,
+    .attention = cuda_attention,
 };
 
 /* ---- constructor ---------------------------------------------------------- */
@@ -276,6 +307,8 @@ static ff_status ctx_build(cuda_ctx *ctx, ff_err *err) {
     int optin = 0;
     FF_CU(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, ctx->device), err);
     ctx->smem_optin = (size_t)optin;
+    FF_CU(cudaDeviceGetAttribute(&ctx->cc_major, cudaDevAttrComputeCapabilityMajor, ctx->device), err);
+    FF_CU(cudaDeviceGetAttribute(&ctx->cc_minor, cudaDevAttrComputeCapabilityMinor, ctx->device), err);
     return FF_OK;
 }
 

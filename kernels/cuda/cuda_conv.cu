@@ -1,28 +1,28 @@
-/* cuda_conv: conv3d (and so conv2d, which ops.c maps onto it) as im2col +
- * cuBLAS SGEMM.
+/* cuda_conv: conv3d (and so conv2d, which ops.c maps onto it).
  *
- * For each batch item and each chunk of output positions, the receptive
- * fields are unrolled into a column buffer col (R, pc) with
+ * In the BF16 precisions the convolution goes to cuDNN (cuda_cudnn.c): TF32
+ * tensor cores on F32 operands in FF_PREC_BF16 (torch's default for F32
+ * convolutions), BF16 operands in FF_PREC_BF16_ALL, one plan per shape.
+ * When cuDNN is not there or has no plan, the convolution falls back to
+ * this file's im2col path (counted in ctx->conv_fallback_calls: F32 in
+ * FF_PREC_BF16, BF16 columns in FF_PREC_BF16_ALL). FF_PREC_F32, the golden
+ * path, is always im2col + SGEMM: exact to 1e-5 against the CPU.
+ *
+ * im2col: for each batch item and each chunk of output positions, the
+ * receptive fields are unrolled into a column buffer col (R, pc) with
  * R = C * kt * kh * kw, and out[b, :, chunk] = w (O, R) @ col (column-major:
  * out^T = col^T w^T, so no transposes). A 1x1x1 conv with unit stride and no
  * padding multiplies x directly. BF16 weights are widened once per call.
  * The column buffer lives in the context's scratch, at most
  * FF_CUDA_COL_BYTES per chunk, so memory stays bounded for video-sized
- * inputs.
- *
- * BF16 conv (ops.h: FF_PREC_BF16_ALL only; FF_PREC_BF16 keeps conv in F32
- * for the VAE's accuracy): im2col writes BF16 columns (rounded
- * to nearest even; the 1x1x1 shortcut goes through im2col too, so x is
- * never rounded whole), an F32 weight is rounded once per call, a BF16
- * weight used as stored, and cublasGemmEx multiplies BF16 x BF16 with F32
- * accumulation into the F32 output.
- *
- * Why not cuDNN: cuDNN 9's legacy cudnnConvolutionForward is deprecated
- * (warnings are errors here) and the graph API is a larger piece of work.
- * TODO(cuda): cuDNN graph-API conv (or implicit GEMM) for speed; this path
- * spends R x P floats of traffic per chunk on the column buffer.
+ * inputs. BF16 im2col (FF_PREC_BF16_ALL without cuDNN): BF16 columns
+ * (rounded to nearest even; the 1x1x1 shortcut goes through im2col too),
+ * an F32 weight rounded once per call, a BF16 weight used as stored, and
+ * cublasGemmEx multiplies BF16 x BF16 with F32 accumulation into the F32
+ * output. The bias is added afterwards on every path.
  * Not here: validation and output-shape checks (ops.c). */
 #include <limits.h>
+#include <string.h>
 
 #include "kernels/cuda/cuda_internal.h"
 
@@ -124,7 +124,23 @@ ff_status cuda_conv3d(ff_backend *be, const ff_tensor *x, const ff_tensor *w, co
     if (B == 0 || O == 0 || P == 0) return FF_OK;
     FF_CU_ENTER(ctx, err);
     float *o = (float *)out->data;
-    if (R == 0) {
+    int done = 0;
+    if (be->prec != FF_PREC_F32 && R > 0) {
+        ff_err why;
+        memset(&why, 0, sizeof why);
+        ff_status st = cuda_cudnn_conv3d(be, x, w, stride, pad, ff_be_bf16_conv(be), out, &why);
+        if (st == FF_OK) {
+            ctx->conv_cudnn_calls++;
+            done = 1;
+        } else if (st != FF_ERR_UNSUPPORTED) {
+            if (err) *err = why;
+            return st;
+        } else {
+            ctx->conv_fallback_calls++; /* no cuDNN here, or no plan for this shape */
+        }
+    }
+    if (done) {
+    } else if (R == 0) {
         FF_CU(cudaMemsetAsync(o, 0, ff_tensor_nbytes(out), ctx->compute), err);
     } else if (!fits_int(O) || !fits_int(R) || !fits_int(P)) {
         return ff_err_set(err, FF_ERR_UNSUPPORTED,

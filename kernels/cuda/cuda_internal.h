@@ -3,12 +3,17 @@
  * The CUDA backend is a set of small files, one job each:
  *   cuda_backend.c      constructor, device listing, the vtable, memory, sync
  *   cuda_gemm.cu        linear and matmul through cuBLAS (F32, or BF16 tensor cores in BF16 precision)
- *   cuda_conv.cu        conv3d as im2col + cuBLAS (cuDNN's legacy API is deprecated in 9.x)
+ *   cuda_linear_act.cu  linear_act: BF16 GEMMs through cuBLASLt with bias / GELU epilogues, plans cached
+ *   cuda_conv.cu        conv3d: cuDNN (cuda_cudnn.c) in the BF16 precisions, im2col + cuBLAS otherwise
+ *   cuda_cudnn.c        cuDNN 9 convolution plans through the backend (graph) API, loaded at run time
  *   cuda_elementwise.cu unary, binary (broadcasting), scale, clamp, modulate, rope
+ *   cuda_fused.cu       norm_modulate, qk_norm_rope, gate_residual, the linear epilogue kernels
  *   cuda_norm.cu        softmax, rms_norm, layer_norm, group_norm, l2norm_channels
- *   cuda_attention.cu   flash-style sdpa (online softmax over key blocks)
+ *   cuda_attention.cu   sdpa / attention: path choice and the F32 kernel (online softmax over key blocks)
+ *   cuda_flash.cu       BF16 flash attention on tensor cores (mma.sync, sm_80+)
  *   cuda_layout.cu      copy/convert, slice, concat, permute, upsample, embedding
  *   cuda_pad.cu         replicate padding (pad_replicate3d)
+ *   cuda_host_plan.c    host-side planning in plain C (plan cache, tiling), built and tested without CUDA
  * Every op trusts kernels/ops.c to have validated dtypes, shapes and
  * aliasing; it reports CUDA/cuBLAS failures (FF_ERR_DEVICE, naming the call,
  * file:line and CUDA's own message) and data-dependent errors (embedding ids).
@@ -41,13 +46,25 @@ typedef struct {
     cudaStream_t compute;      /* every op and synchronous copy of this backend, in order */
     cudaStream_t copy;         /* ff_be_upload_async only; ordered with compute by events (ops.h) */
     cublasHandle_t cublas;     /* bound to `compute` */
-    cublasLtHandle_t cublaslt; /* reserved for BF16 / mixed-precision GEMM (TODO) */
+    cublasLtHandle_t cublaslt; /* linear_act's BF16 GEMMs with epilogues (cuda_linear_act.cu) */
     void *scratch;             /* device scratch (BF16 widening, im2col), grows on demand */
     size_t scratch_bytes;
     unsigned long long *d_flag; /* device word for data-dependent errors (embedding) */
     unsigned long long *h_flag; /* pinned host mirror of d_flag */
     int sm_count;
     size_t smem_optin; /* max dynamic shared memory per block after opt-in */
+    int cc_major, cc_minor; /* compute capability */
+    /* cuBLASLt matmul plans of linear_act (cuda_linear_act.cu), keyed by shape and types, and their workspace */
+    struct cuda_plan_cache *lt_plans;
+    void *lt_ws;
+    size_t lt_ws_bytes;
+    /* cuDNN (cuda_cudnn.c): NULL until the first convolution that wants it; a failed load is remembered */
+    struct cuda_cudnn *cudnn;
+    /* a second scratch buffer for ops that need two at once (linear_act, cuDNN conv operands) */
+    void *scratch2;
+    size_t scratch2_bytes;
+    /* conv3d counters, for tests and benchmarks: calls by cuDNN, and calls that fell back to im2col */
+    int64_t conv_cudnn_calls, conv_fallback_calls;
 } cuda_ctx;
 
 static inline cuda_ctx *cuda_ctx_of(const ff_backend *be) { return (cuda_ctx *)be->ctx; }
@@ -90,6 +107,8 @@ ff_status cuda_fail_cublas(ff_err *err, const char *call, const char *file, int 
  * or <= 128 MiB of BF16 columns plus the conv weight) is not yet counted by
  * offload/'s budgets: TODO when offload lands. */
 ff_status cuda_scratch(cuda_ctx *ctx, size_t nbytes, void **p, ff_err *err);
+/* The same for the second scratch buffer (ctx->scratch2). */
+ff_status cuda_scratch2(cuda_ctx *ctx, size_t nbytes, void **p, ff_err *err);
 
 /* Blocks for a grid-stride loop over n items: enough to fill the device,
  * never more than the items need. */
@@ -139,6 +158,44 @@ ff_status cuda_slice(ff_backend *be, const ff_tensor *x, int axis, int64_t start
 ff_status cuda_permute(ff_backend *be, const ff_tensor *x, const int *perm, ff_tensor *out, ff_err *err);
 ff_status cuda_copy(ff_backend *be, const ff_tensor *src, ff_tensor *dst, ff_err *err);
 ff_status cuda_embedding(ff_backend *be, const ff_tensor *ids, const ff_tensor *table, ff_tensor *out, ff_err *err);
+ff_status cuda_linear_act(ff_backend *be, const ff_tensor *x, const ff_tensor *w, const ff_tensor *b, ff_act_kind act,
+                          ff_tensor *out, ff_err *err);
+ff_status cuda_norm_modulate(ff_backend *be, const ff_tensor *x, const ff_tensor *w, const ff_tensor *b,
+                             const ff_tensor *shift, const ff_tensor *scale, float eps, ff_tensor *out, ff_err *err);
+ff_status cuda_qk_norm_rope(ff_backend *be, const ff_tensor *x, const ff_tensor *w, float eps, const ff_tensor *cos,
+                            const ff_tensor *sin, ff_heads_layout layout, ff_tensor *out, ff_err *err);
+ff_status cuda_gate_residual(ff_backend *be, const ff_tensor *h, const ff_tensor *x, const ff_tensor *gate,
+                             ff_tensor *out, ff_err *err);
+ff_status cuda_attention(ff_backend *be, const ff_tensor *q, const ff_tensor *k, const ff_tensor *v,
+                         const ff_tensor *bias, const int64_t *bias_shape, float scale, ff_heads_layout layout,
+                         ff_tensor *out, ff_err *err);
+
+/* ---- helpers between the files ------------------------------------------ */
+
+/* BF16 flash attention (cuda_flash.cu); layout 0 BHLD, 1 BLHD. FF_ERR_UNSUPPORTED
+ * for shapes or devices it does not take (cuda_attention.cu then decides). */
+ff_status cuda_flash_attention(ff_backend *be, const ff_tensor *q, const ff_tensor *k, const ff_tensor *v,
+                               const ff_tensor *bias, const int64_t *bias_shape, float scale, int layout,
+                               ff_tensor *out, ff_err *err);
+int cuda_flash_supported(const cuda_ctx *ctx); /* sm_80 or newer */
+
+/* out (rows, n) [dtype odt] = act(acc (rows, n, row stride acc_ld, F32; NULL: zeros) + bias (n) [bdt] or 0),
+ * on the compute stream (cuda_fused.cu). act: ff_act_kind. */
+ff_status cuda_bias_act(cuda_ctx *ctx, const float *acc, int64_t acc_ld, const void *bias, ff_dtype bdt, int act,
+                        void *out, ff_dtype odt, int64_t rows, int64_t n, ff_err *err);
+/* x (n elements, F32 or BF16) = act(x) in place (cuda_fused.cu). */
+ff_status cuda_act_inplace(cuda_ctx *ctx, void *x, ff_dtype dt, int act, int64_t n, ff_err *err);
+
+/* cuDNN convolution (cuda_cudnn.c). FF_ERR_UNSUPPORTED when cuDNN is not
+ * usable here or has no plan for the shape (the caller falls back to
+ * im2col); any other error is a real failure. bf16: operands rounded to
+ * BF16 (FF_PREC_BF16_ALL), else F32 operands on TF32 tensor cores. Adds
+ * no bias. x, w F32 or BF16 as the tensors are (w BF16 is widened or used). */
+ff_status cuda_cudnn_conv3d(ff_backend *be, const ff_tensor *x, const ff_tensor *w, const int stride[3],
+                            const int pad[6], int bf16, ff_tensor *out, ff_err *err);
+void cuda_cudnn_release(cuda_ctx *ctx); /* frees plans, the handle and the library */
+/* "cuDNN 91900 (libcudnn.so.9)" or why it is not used, into buf. */
+const char *cuda_cudnn_describe(cuda_ctx *ctx, char *buf, size_t n);
 
 /* Products of a shape's dims over [from, to). */
 static inline int64_t cuda_prod(const int64_t *shape, int from, int to) {

@@ -1,6 +1,7 @@
 /* cuda_norm: the CUDA backend's reductions over rows and groups: softmax,
  * rms_norm, layer_norm (one block per row of the last dim, warp-shuffle
- * reductions), group_norm (one block per (batch, group)) and the Wan VAE's
+ * reductions), group_norm (several blocks per (batch, group), two passes)
+ * and the Wan VAE's
  * channel L2 norm (one thread per (batch, position), walking the channels).
  *
  * Statistics are two-pass (mean, then the mean of squared deviations) in
@@ -8,6 +9,9 @@
  * a thread writes only elements it has already read, after the block's
  * statistics are complete.
  * Not here: sdpa's online softmax (cuda_attention.cu). */
+#include <stdint.h>
+
+#include "kernels/cuda/cuda_host_plan.h"
 #include "kernels/cuda/cuda_internal.h"
 
 /* Threads per row: a multiple of 32, no more than the row needs, at most 256. */
@@ -122,29 +126,69 @@ ff_status cuda_layer_norm(ff_backend *be, const ff_tensor *x, const ff_tensor *w
 
 /* ---- group_norm ------------------------------------------------------------------------ */
 
-/* One block per (batch, group): the group is the contiguous span of cpg
- * channels times s positions. TODO(cuda): split big groups (the VAE's) over
- * several blocks; B * groups blocks leave most SMs idle. */
-static __global__ void k_group_norm(const float *x, int64_t groups, int64_t cpg, int64_t s, const void *gamma,
-                                    ff_dtype gdt, const void *beta, ff_dtype bdt, float eps, float *y, int64_t nbg) {
+/* Split over several blocks per group (cuda_group_norm_plan): a (batch, group)
+ * is the contiguous span of cpg channels times s positions, n values. Pass 1:
+ * each block takes its chunk's count, mean and sum of squared deviations
+ * (two-pass over the chunk, which stays in L1/L2). Pass 2: each block
+ * merges its group's partials (Chan's parallel formula, in double), then
+ * normalises its chunk. x is read twice and out written once, by
+ * groups x splits blocks: enough to fill the device even for the VAE's 32
+ * groups. out may be x (pass 2 writes only what it read). */
+typedef struct {
+    const float *x;
+    float *y;
+    int64_t groups, cpg, s, n, splits, chunk;
+    const void *gamma, *beta;
+    ff_dtype gdt, bdt;
+    float eps;
+    float2 *part; /* (groups * splits): mean, M2 of each chunk */
+} gn_args;
+
+static __device__ __forceinline__ int64_t gn_len(const gn_args &a, int64_t sp) {
+    const int64_t lo = sp * a.chunk, hi = lo + a.chunk < a.n ? lo + a.chunk : a.n;
+    return hi > lo ? hi - lo : 0;
+}
+
+static __global__ void k_gn_stats(gn_args a) {
     __shared__ float sh[33];
-    FF_CU_FOR_ROWS(bg, nbg) {
-        const int64_t g = bg % groups, n = cpg * s;
-        const float *xg = x + bg * n;
-        float *yg = y + bg * n;
-        float sum = 0.0f;
-        for (int64_t i = threadIdx.x; i < n; i += blockDim.x) sum += xg[i];
-        const float mean = cuda_block_reduce(sum, sh, 0) / (float)n;
-        float v = 0.0f;
-        for (int64_t i = threadIdx.x; i < n; i += blockDim.x) v += (xg[i] - mean) * (xg[i] - mean);
-        const float r = 1.0f / sqrtf(cuda_block_reduce(v, sh, 0) / (float)n + eps);
-        for (int64_t i = threadIdx.x; i < n; i += blockDim.x) {
-            const int64_t c = g * cpg + i / s;
-            float o = (xg[i] - mean) * r;
-            if (gamma) o *= cuda_load_f32(gamma, gdt, c);
-            if (beta) o += cuda_load_f32(beta, bdt, c);
-            yg[i] = o;
+    const int64_t blk = blockIdx.x, bg = blk / a.splits, sp = blk % a.splits;
+    const int64_t len = gn_len(a, sp);
+    const float *xc = a.x + bg * a.n + sp * a.chunk;
+    float sum = 0.0f;
+    for (int64_t i = threadIdx.x; i < len; i += blockDim.x) sum += xc[i];
+    const float mean = len ? cuda_block_reduce(sum, sh, 0) / (float)len : 0.0f;
+    float m2 = 0.0f;
+    for (int64_t i = threadIdx.x; i < len; i += blockDim.x) m2 += (xc[i] - mean) * (xc[i] - mean);
+    m2 = cuda_block_reduce(m2, sh, 0);
+    if (threadIdx.x == 0) a.part[blk] = make_float2(mean, m2);
+}
+
+static __global__ void k_gn_apply(gn_args a) {
+    __shared__ float stat[2];
+    const int64_t blk = blockIdx.x, bg = blk / a.splits, sp = blk % a.splits;
+    if (threadIdx.x == 0) { /* Chan: merge the group's chunks */
+        double nt = 0.0, mean = 0.0, m2 = 0.0;
+        for (int64_t j = 0; j < a.splits; j++) {
+            const double nj = (double)gn_len(a, j);
+            if (nj == 0.0) continue;
+            const float2 p = a.part[bg * a.splits + j];
+            const double d = (double)p.x - mean, n2 = nt + nj;
+            mean += d * nj / n2;
+            m2 += (double)p.y + d * d * nt * nj / n2;
+            nt = n2;
         }
+        stat[0] = (float)mean;
+        stat[1] = (float)(1.0 / sqrt(m2 / (nt > 0.0 ? nt : 1.0) + (double)a.eps));
+    }
+    __syncthreads();
+    const float mean = stat[0], r = stat[1];
+    const int64_t g = bg % a.groups, len = gn_len(a, sp), off = bg * a.n + sp * a.chunk;
+    for (int64_t i = threadIdx.x; i < len; i += blockDim.x) {
+        const int64_t c = g * a.cpg + (sp * a.chunk + i) / a.s;
+        float o = (a.x[off + i] - mean) * r;
+        if (a.gamma) o *= cuda_load_f32(a.gamma, a.gdt, c);
+        if (a.beta) o += cuda_load_f32(a.beta, a.bdt, c);
+        a.y[off + i] = o;
     }
 }
 
@@ -155,11 +199,33 @@ ff_status cuda_group_norm(ff_backend *be, const ff_tensor *x, int groups, const 
     const int64_t s = B * C != 0 ? ff_tensor_numel(x) / (B * C) : 0;
     if (B * C * s == 0) return FF_OK;
     FF_CU_ENTER(ctx, err);
-    const int64_t cpg = C / groups;
-    k_group_norm<<<row_grid(B * groups), 512, 0, ctx->compute>>>(
-        (const float *)x->data, groups, cpg, s, gamma ? gamma->data : NULL, gamma ? gamma->dtype : FF_F32,
-        beta ? beta->data : NULL, beta ? beta->dtype : FF_F32, eps, (float *)out->data, B * groups);
-    FF_CU_LAUNCHED(k_group_norm, err);
+    gn_args a;
+    a.x = (const float *)x->data;
+    a.y = (float *)out->data;
+    a.groups = groups;
+    a.cpg = C / groups;
+    a.s = s;
+    a.n = a.cpg * s;
+    cuda_gn_plan p;
+    cuda_group_norm_plan(B * groups, a.n, ctx->sm_count, &p);
+    a.splits = p.splits;
+    a.chunk = p.chunk;
+    a.gamma = gamma ? gamma->data : NULL;
+    a.gdt = gamma ? gamma->dtype : FF_F32;
+    a.beta = beta ? beta->data : NULL;
+    a.bdt = beta ? beta->dtype : FF_F32;
+    a.eps = eps;
+    const int64_t blocks = B * groups * p.splits;
+    if (blocks > INT32_MAX)
+        return ff_err_set(err, FF_ERR_UNSUPPORTED, "%s: group_norm over %lld blocks", be->name, (long long)blocks);
+    void *part = NULL;
+    ff_status st = cuda_scratch(ctx, (size_t)blocks * sizeof(float2), &part, err);
+    if (st) return st;
+    a.part = (float2 *)part;
+    k_gn_stats<<<(unsigned)blocks, 256, 0, ctx->compute>>>(a);
+    FF_CU_LAUNCHED(k_gn_stats, err);
+    k_gn_apply<<<(unsigned)blocks, 256, 0, ctx->compute>>>(a);
+    FF_CU_LAUNCHED(k_gn_apply, err);
     return FF_OK;
 }
 

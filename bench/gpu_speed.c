@@ -153,14 +153,14 @@ typedef struct {
     int blocks;
 } block_timer;
 
-static ff_status timer_before(void *user, int index, ff_wandit_block *blk, ff_wandit_param *ps, size_t n, ff_err *err) {
+static ff_status timer_before(void *user, int index, ff_wandit_block *blk, ff_param *ps, size_t n, ff_err *err) {
     block_timer *bt = user;
     ff_status st = ff_be_sync(bt->be, err);
     bt->t0 = now();
     return st;
 }
 
-static ff_status timer_after(void *user, int index, ff_wandit_block *blk, ff_wandit_param *ps, size_t n, ff_err *err) {
+static ff_status timer_after(void *user, int index, ff_wandit_block *blk, ff_param *ps, size_t n, ff_err *err) {
     block_timer *bt = user;
     ff_status st = ff_be_sync(bt->be, err);
     bt->total += now() - bt->t0;

@@ -43,7 +43,7 @@ static ff_status params(const void *cfg, ff_dtype dt, ff_param **out, size_t *n,
 /* Every buffer ff_umt5_forward allocates for a (B, L) batch, and its output. */
 static ff_status act_bytes(const void *cfg, const ff_act_query *q, size_t *bytes, ff_err *err) {
     const ff_umt5_config *c = cfg;
-    if (q->kind != FF_ACT_TEXT) return ff_err_set(err, FF_ERR_ARG, "UMT5EncoderModel: no activation model for kind %d", q->kind);
+    if (q->kind != FF_ACTIVITY_TEXT) return ff_err_set(err, FF_ERR_ARG, "UMT5EncoderModel: no activation model for kind %d", q->kind);
     const int64_t B = q->batch, L = q->text_len;
     const int64_t D = c->d_model, H = c->num_heads, I = c->num_heads * c->d_kv, F = c->d_ff;
     int64_t b = B * L * 8 + L * L * 8 + B * L * 4;   /* ids, buckets, mask */

@@ -23,7 +23,7 @@ static ff_status params(const void *cfg, ff_dtype dt, ff_param **out, size_t *n,
  * plus the driver's buffers: latents in, prediction out, text cond (+ uncond). */
 static ff_status act_bytes(const void *cfg, const ff_act_query *q, size_t *bytes, ff_err *err) {
     const ff_wandit_config *c = cfg;
-    if (q->kind != FF_ACT_DENOISE)
+    if (q->kind != FF_ACTIVITY_DENOISE)
         return ff_err_set(err, FF_ERR_ARG, "WanTransformer3DModel: no activation model for kind %d", q->kind);
     size_t act = 0;
     ff_status st = ff_wandit_activation_bytes(c, q->latent, q->text_len, q->per_token, 1, &act, err);

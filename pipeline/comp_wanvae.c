@@ -72,9 +72,9 @@ static ff_status decode_bytes(const ff_wanvae_config *c, const ff_act_query *q, 
 }
 
 static ff_status act_bytes(const void *cfg, const ff_act_query *q, size_t *bytes, ff_err *err) {
-    if (q->kind == FF_ACT_VAE_DECODE) return decode_bytes(cfg, q, bytes, err);
+    if (q->kind == FF_ACTIVITY_VAE_DECODE) return decode_bytes(cfg, q, bytes, err);
     return ff_err_set(err, FF_ERR_UNSUPPORTED, "AutoencoderKLWan: no activation model for %s",
-                      q->kind == FF_ACT_VAE_ENCODE ? "the encode (not measured yet)" : "this stage");
+                      q->kind == FF_ACTIVITY_VAE_ENCODE ? "the encode (not measured yet)" : "this stage");
 }
 
 static void comp_free(void *model) { ff_wanvae_free(model); }

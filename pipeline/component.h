@@ -183,10 +183,16 @@ typedef struct {
 /* The planner's question to a component: device bytes of one stage's
  * activations (weights excluded), including the buffers the driver keeps on
  * the device for the call (inputs, outputs, conditioning). */
-typedef enum { FF_ACT_TEXT = 0, FF_ACT_IMAGE, FF_ACT_DENOISE, FF_ACT_VAE_DECODE, FF_ACT_VAE_ENCODE } ff_act_kind;
+typedef enum {
+    FF_ACTIVITY_TEXT = 0,
+    FF_ACTIVITY_IMAGE,
+    FF_ACTIVITY_DENOISE,
+    FF_ACTIVITY_VAE_DECODE,
+    FF_ACTIVITY_VAE_ENCODE
+} ff_activity_kind;
 
 typedef struct {
-    ff_act_kind kind;
+    ff_activity_kind kind;
     int64_t batch;            /* TEXT/IMAGE: sequences encoded in one call */
     int64_t text_len;         /* TEXT: tokens; DENOISE: conditioning rows */
     int64_t text_dim;         /* DENOISE: conditioning width (the text encoder's output) */

@@ -297,7 +297,7 @@ static ff_status denoise(ff_run *r, ff_sched *s, const wan_embeds *pe, ff_err *e
         const int expert = !ws->has_boundary || t >= boundary ? 1 : 2;
         const double g = expert == 1 || !prm->has_guidance_scale_2 ? prm->guidance_scale : prm->guidance_scale_2;
         if (expert != d.expert) {
-            ff_act_query q = {.kind = FF_ACT_DENOISE, .batch = B, .text_len = pe->prompt_embeds.shape[1],
+            ff_act_query q = {.kind = FF_ACTIVITY_DENOISE, .batch = B, .text_len = pe->prompt_embeds.shape[1],
                               .cfg = r->do_cfg, .per_token = ws->expand_timesteps};
             memcpy(q.latent, ls, sizeof q.latent);
             if ((st = ff_run_denoiser_switch(r, &d, expert == 1 ? WAN_DIT : WAN_DIT2, expert, ls, 5, text, 1 + r->do_cfg, &q,

@@ -148,13 +148,13 @@ static ff_status predict(const plan_cfgs *pc, const ff_plan_request *rq, ff_plan
             act = 0;
         } else {
             switch (fs->kind) {
-            case FF_STAGE_TEXT: q.kind = FF_ACT_TEXT; break;
-            case FF_STAGE_IMAGE: q.kind = FF_ACT_IMAGE; break;
-            case FF_STAGE_DENOISE: q.kind = FF_ACT_DENOISE; break;
-            case FF_STAGE_DECODE: q.kind = FF_ACT_VAE_DECODE; break;
-            case FF_STAGE_ENCODE: q.kind = FF_ACT_VAE_ENCODE; break;
+            case FF_STAGE_TEXT: q.kind = FF_ACTIVITY_TEXT; break;
+            case FF_STAGE_IMAGE: q.kind = FF_ACTIVITY_IMAGE; break;
+            case FF_STAGE_DENOISE: q.kind = FF_ACTIVITY_DENOISE; break;
+            case FF_STAGE_DECODE: q.kind = FF_ACTIVITY_VAE_DECODE; break;
+            case FF_STAGE_ENCODE: q.kind = FF_ACTIVITY_VAE_ENCODE; break;
             }
-            if (q.kind == FF_ACT_VAE_DECODE || q.kind == FF_ACT_VAE_ENCODE) {
+            if (q.kind == FF_ACTIVITY_VAE_DECODE || q.kind == FF_ACTIVITY_VAE_ENCODE) {
                 q.vae.tiling = p->tiling, q.vae.slicing = p->slicing, q.vae.tile_low_memory = 1;
                 q.vae.tile_sample_min_height = q.vae.tile_sample_min_width = p->tile;
                 q.vae.tile_sample_stride_height = q.vae.tile_sample_stride_width = p->tile_stride;

@@ -407,6 +407,7 @@ int ff_cmd_render(int argc, char **argv) {
     ff_geometry g;
     if ((st = ff_chain_geometry(p, 1, prm.num_frames, prm.height, prm.width, &g, &err))) goto done;
     if (planned(&a) && (st = apply_plan(&a, &md, &g, be, &log, &p, &prm, &plan, &pool, &err))) goto done;
+    if ((st = ff_chain_check_vae_opts(p, &prm.vae, &err))) goto done; /* before the output file exists */
 
     ff_video_opts vo;
     ff_video_opts_default(&vo, fmt, g.width, g.height);

@@ -127,6 +127,7 @@ ff_status ff_chain_open(ff_backend *be, const char *dir, const ff_chain_opts *op
         if ((st = mc->config_read(k->dir, k->cfg, err))) goto fail;
     }
     if (f->check && (st = f->check(c, err))) goto fail;
+    if (be && (st = ff_chain_check_files(c, err))) goto fail;
     *out = c;
     return FF_OK;
 fail:
@@ -510,6 +511,8 @@ ff_status ff_chain_run(ff_chain *c, const ff_chain_params *prm, ff_chain_stats *
     if (!stats) stats = &local;
     memset(stats, 0, sizeof *stats);
     if (!c->be) return ff_err_set(err, FF_ERR_ARG, "pipeline: %s was opened without a backend", ff_chain_dir(c));
+    ff_status vst = ff_chain_check_vae_opts(c, &prm->vae, err);
+    if (vst) return vst;
     ff_run r;
     memset(&r, 0, sizeof r);
     r.c = c;

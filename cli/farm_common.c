@@ -111,8 +111,9 @@ int ff_farm_submit(void *ctx, const ff_farm_client *c, const char *cmd, Ff__JobS
         return FF_EXIT_FAIL;
     }
     *job_id = rep->submit_reply->job_id;
-    fprintf(stderr, "job %llu submitted: %d chunk%s\n", (unsigned long long)*job_id, rep->submit_reply->chunks,
-            rep->submit_reply->chunks == 1 ? "" : "s");
+    char settings[256];
+    fprintf(stderr, "job %llu submitted: %d chunk%s; %s\n", (unsigned long long)*job_id, rep->submit_reply->chunks,
+            rep->submit_reply->chunks == 1 ? "" : "s", ff_jobspec_settings(spec, settings, sizeof settings));
     ff_wire_free(rep);
     return FF_EXIT_OK;
 }

@@ -164,6 +164,12 @@ int ff_farm_wait(void *ctx, const ff_farm_client *c, const char *cmd, uint64_t j
     double start = ff_now_s();
     ff_farm_client quiet = *c;
     for (;;) {
+        if (c->stop && *c->stop) {
+            if (tty) fputc('\n', stderr);
+            fprintf(stderr, "framefarm %s: stopped by signal %d while waiting for job %llu\n", cmd, (int)*c->stop,
+                    (unsigned long long)job_id);
+            return 128 + (int)*c->stop;
+        }
         Ff__StatusQuery q = FF__STATUS_QUERY__INIT;
         q.has_job_id = q.has_chunk_limit = 1;
         q.job_id = job_id;

@@ -4,6 +4,7 @@
 #ifndef FF_FARM_COMMON_H
 #define FF_FARM_COMMON_H
 
+#include <signal.h>
 #include <stdint.h>
 #include <zmq.h>
 
@@ -16,6 +17,7 @@
 typedef struct {
     ff_net_client_opts net;
     int json;
+    const volatile sig_atomic_t *stop; /* ff_farm_wait returns 128 + *stop once it is set (NULL: never) */
 } ff_farm_client;
 
 /* Defaults: $FRAMEFARM_COORDINATOR or tcp://127.0.0.1:5555, 10 s timeout. */

@@ -35,6 +35,7 @@
 #ifndef FF_CHAIN_H
 #define FF_CHAIN_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "core/ff_err.h"
@@ -203,6 +204,11 @@ typedef struct {
     const ff_tensor *prompt_embeds, *negative_prompt_embeds;
     ff_chain_step_fn on_step;
     ff_tensor *out_latents;
+    /* Another thread sets *cancel (non-zero) to stop the run at the next
+     * block boundary of a denoiser forward (and at every stage, step and
+     * decoded chunk): ff_chain_run then fails with FF_ERR_ARG "cancelled"
+     * within one transformer block, not one whole step. NULL: never. */
+    const atomic_int *cancel;
 } ff_chain_params;
 
 /* The family's __call__ defaults (Wan: 480x832, 81 frames, 50 steps,

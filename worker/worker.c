@@ -210,7 +210,7 @@ static void *render_main(void *arg) {
         const Ff__ChunkTask *t = env->task;
         rctx rc = {sh, pair, t->task_id, 0, first, NULL, ""};
         first = 0;
-        ff_wrender_cb cb = {r_progress, r_frames, &rc};
+        ff_wrender_cb cb = {r_progress, r_frames, &rc, &sh->cancel};
         ff_err err = {0};
         double t_start = ff_now_s();
         ff_status st = ff_wrender_run(sh->r, t, &cb, &err);
@@ -261,6 +261,10 @@ static void *render_main(void *arg) {
             f.task_id = t->task_id;
             f.message = err.msg;
             f.log = logline;
+            if (atomic_load(&sh->quit)) { /* told to stop: the chunk is unfinished, not failed (not an attempt) */
+                snprintf(err.msg, sizeof err.msg, "the worker was stopped before it finished the chunk");
+                f.has_not_started = f.not_started = 1;
+            }
             Ff__Envelope out = FF__ENVELOPE__INIT;
             out.body_case = FF__ENVELOPE__BODY_FAILED;
             out.failed = &f;
@@ -482,7 +486,8 @@ ff_status ff_worker_run(const ff_worker_opts *o, ff_err *err) {
         goto done;
     }
     thread_started = 1;
-    FF_INFO(o->log, "worker %s (%s) connecting to %s%s", n.id, n.name, o->connect, o->server_key ? " with CURVE" : "");
+    FF_INFO(o->log, "worker %s (%s) connecting to %s%s; %d CPU thread%s", n.id, n.name, o->connect,
+            o->server_key ? " with CURVE" : "", o->threads, o->threads == 1 ? "" : "s");
     double next_hb = 0;
     int tasks = 0;
     while (!(o->stop && *o->stop)) {
@@ -506,6 +511,16 @@ ff_status ff_worker_run(const ff_worker_opts *o, ff_err *err) {
             if (o->max_tasks > 0 && tasks >= o->max_tasks && !n.busy) break;
         }
         if (items[0].revents & ZMQ_POLLIN) from_coordinator(&n, &sh, pair, &next_hb); /* from the coordinator */
+    }
+    if (!st && n.busy) { /* stopped mid-task: abort it at the next block, report it unfinished, then go */
+        FF_INFO(o->log, "stopping: task %llx is abandoned at the next block boundary", (unsigned long long)n.busy);
+        atomic_store(&sh.quit, 1);
+        atomic_store(&sh.cancel, 1);
+        for (double until = ff_now_s() + FF_WORKER_STOP_S; n.busy && ff_now_s() < until;) {
+            zmq_pollitem_t it = {pair, 0, ZMQ_POLLIN, 0};
+            if (zmq_poll(&it, 1, 100) > 0) from_render_thread(&n, &sh, pair, &next_hb);
+        }
+        if (n.busy) FF_WARN(o->log, "task %llx did not stop within %d s: exiting without reporting it", (unsigned long long)n.busy, FF_WORKER_STOP_S);
     }
 done:
     atomic_store(&sh.quit, 1);

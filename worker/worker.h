@@ -60,6 +60,11 @@ typedef struct {
     const volatile sig_atomic_t *stop; /* set by a signal handler in main */
 } ff_worker_opts;
 
+/* Runs until *o->stop: a task in progress is then stopped at its next
+ * transformer block (or step, or decoded chunk) and reported to the
+ * coordinator as unfinished (TaskFailed not_started: not an attempt); the
+ * worker waits at most FF_WORKER_STOP_S seconds for that before it exits. */
+#define FF_WORKER_STOP_S 10
 ff_status ff_worker_run(const ff_worker_opts *o, ff_err *err);
 
 #endif

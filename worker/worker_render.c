@@ -271,6 +271,7 @@ ff_status ff_wrender_run(ff_wrender *r, const Ff__ChunkTask *t, const ff_wrender
     prm.on_progress = on_progress;
     prm.on_frames = on_frames;
     prm.user = &rc;
+    prm.cancel = cb->cancel;
     ff_chain_stats stats;
     memset(&stats, 0, sizeof stats);
     st = ff_chain_run(r->p, &prm, &stats, err);

@@ -11,7 +11,10 @@
  *  - VAE tiles with a stride larger than the tile: ff_chain_run refuses
  *    before its first progress call;
  *  - a transformer input whose height or width is not a multiple of the
- *    patch (7x9 latents with 2x2 patches) is refused, not cropped to 6x8. */
+ *    patch (7x9 latents with 2x2 patches) is refused, not cropped to 6x8;
+ *  - a cancel flag set during a run (as a worker told to stop sets it)
+ *    stops it before the next transformer block. */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,6 +161,43 @@ static void test_tile_stride(void) {
     ff_chain_close(c);
 }
 
+typedef struct {
+    atomic_int cancel;
+    int steps;
+} cancel_ctx;
+
+/* Sets the flag after the first denoising step, as another thread would. */
+static ff_status cancel_after_step(void *user, const ff_chain_progress *pr, ff_err *err) {
+    (void)err;
+    cancel_ctx *c = user;
+    if (pr->stage == FF_STAGE_DENOISE && pr->done == 1) atomic_store(&c->cancel, 1);
+    if (pr->stage == FF_STAGE_DENOISE && pr->done > 0) c->steps++;
+    return FF_OK;
+}
+
+static void test_cancel_at_block(void) {
+    ff_chain *c = NULL;
+    ff_err err = {0};
+    FF_REQUIRE_OK(ff_chain_open(g_be, g_tiny, NULL, NULL, &c, &err), &err);
+    ff_chain_params prm;
+    ff_chain_params_default(c, &prm);
+    const char *prompt = "a dog";
+    uint64_t seed = 1;
+    cancel_ctx cc = {0, 0};
+    prm.prompts = &prompt, prm.n_prompts = 1, prm.seeds = &seed, prm.n_seeds = 1;
+    prm.num_frames = 5, prm.height = prm.width = 64, prm.num_inference_steps = 4, prm.guidance_scale = 1.0;
+    prm.on_progress = cancel_after_step, prm.user = &cc;
+    prm.cancel = &cc.cancel;
+    FF_CHECK(ff_chain_run(c, &prm, NULL, &err) == FF_ERR_ARG);
+    FF_CHECK_MSG(strstr(err.msg, "cancelled (before transformer block 0)"), "%s", err.msg);
+    FF_CHECK_MSG(cc.steps == 1, "%d steps ran", cc.steps);
+    /* cleared, the same chain runs to the end */
+    atomic_store(&cc.cancel, 0);
+    prm.on_progress = NULL, prm.cancel = NULL;
+    FF_CHECK_OK(ff_chain_run(c, &prm, NULL, &err), &err);
+    ff_chain_close(c);
+}
+
 static void test_transformer_crop(void) {
     ff_wandit_config cfg;
     memset(&cfg, 0, sizeof cfg);
@@ -195,6 +235,7 @@ int main(void) {
     FF_RUN(test_corrupt_weights);
     FF_RUN(test_tile_stride);
     FF_RUN(test_transformer_crop);
+    FF_RUN(test_cancel_at_block);
     ff_backend_free(g_be);
     int rc = ff_test_summary();
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_base);

@@ -65,6 +65,11 @@ typedef struct {
  * coordinator as unfinished (TaskFailed not_started: not an attempt); the
  * worker waits at most FF_WORKER_STOP_S seconds for that before it exits. */
 #define FF_WORKER_STOP_S 10
+/* A worker whose handshake with the coordinator fails this many times in a
+ * row without detail (ZeroMQ reconnects every 100 ms), or once with a
+ * refused CURVE key or a protocol mismatch, logs the reason and
+ * ff_worker_run fails with it (FF_ERR_ARG). */
+#define FF_WORKER_HANDSHAKE_TRIES 5
 ff_status ff_worker_run(const ff_worker_opts *o, ff_err *err);
 
 #endif

@@ -337,12 +337,6 @@ ff_status ff_wandit_out_shape(const ff_wandit_config *cfg, const ff_tensor *x, i
         if (p < 1)
             return ff_err_set(err, FF_ERR_SHAPE, "transformer: hidden_states %s smaller than patch_size [%d, %d, %d]",
                               ff_tensor_describe(x, buf, sizeof buf), cfg->patch[0], cfg->patch[1], cfg->patch[2]);
-        /* the patch embedding's strided conv would drop the remainder (torch crops 7x9 to 6x8): refused */
-        if (x->shape[2 + a] % cfg->patch[a])
-            return ff_err_set(err, FF_ERR_SHAPE,
-                              "transformer: hidden_states %s: frames, height and width must be multiples of patch_size "
-                              "[%d, %d, %d] (the rest would be cropped)",
-                              ff_tensor_describe(x, buf, sizeof buf), cfg->patch[0], cfg->patch[1], cfg->patch[2]);
         out_shape[2 + a] = p * cfg->patch[a];
     }
     return FF_OK;

@@ -186,7 +186,7 @@ int ff_cmd_farm(int argc, char **argv) {
     int rc = FF_EXIT_FAIL;
     void *ctx = NULL;
     if (!ep[0]) {
-        fprintf(stderr, "framefarm farm: the coordinator did not start (state %s)\n", state);
+        if (!*stop) fprintf(stderr, "framefarm farm: the coordinator did not start (state %s)\n", state);
         goto done;
     }
     const int usable = ff_cpus_usable(NULL), cpu = strncmp(backend, "cuda", 4) != 0;

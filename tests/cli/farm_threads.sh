@@ -11,7 +11,12 @@ command -v taskset >/dev/null || { echo "SKIP: no taskset"; exit 77; }
 tmp=$(mktemp -d); pids=""
 trap 'for p in $pids; do kill -9 $p 2>/dev/null; done; rm -rf "$tmp"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
-ncpu=$(nproc)
+# the checks of 2 CPUs run where CPUs 0 and 1 are ours and no cgroup quota caps them
+ncpu=1
+if [ "$(taskset -c 0,1 nproc 2>/dev/null)" = 2 ] && { [ ! -r /sys/fs/cgroup/cpu.max ] || grep -q '^max' /sys/fs/cgroup/cpu.max; }; then
+  ncpu=2
+fi
+[ "$(taskset -c 0 nproc 2>/dev/null)" = 1 ] || { echo "SKIP: CPU 0 is not ours (taskset -c 0)"; exit 77; }
 # the worker alone on one CPU: 1 thread (it says so when it starts)
 taskset -c 0 "$ff" worker --connect tcp://127.0.0.1:1 --log-level info 2>"$tmp/w1.log" & w=$!; pids="$pids $w"
 i=0; until grep -q "CPU thread" "$tmp/w1.log"; do i=$((i+1)); [ $i -lt 1200 ] || fail "worker said nothing: $(cat "$tmp/w1.log")"; sleep 0.05; done

@@ -166,6 +166,7 @@ int ff_cmd_status(int argc, char **argv) {
                    j->name ? j->name : "");
             printf("chunks: %d queued, %d running, %d done, %d failed, %d cancelled\n", j->chunks_queued, j->chunks_running,
                    j->chunks_done, j->chunks_failed, j->chunks_cancelled);
+            if (j->settings) printf("settings: %s\n", j->settings);
             if (j->has_assemble_frames)
                 printf("writing the videos: %lld of %lld frames\n", (long long)j->assembled_frames, (long long)j->assemble_frames);
             if (j->error) printf("error: %s\n", j->error);

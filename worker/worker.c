@@ -20,6 +20,7 @@
 #include "proto/ff_jobspec.h"
 #include "proto/ff_net.h"
 #include "proto/ff_wire.h"
+#include "worker/worker_held.h"
 #include "worker/worker_render.h"
 
 /* Shared by the network thread and the render thread. */
@@ -139,7 +140,7 @@ static ff_status r_frames_one(rctx *rc, int t0, int count, int width, int height
     Ff__Envelope env = FF__ENVELOPE__INIT;
     env.body_case = FF__ENVELOPE__BODY_FRAMES;
     env.frames = &f;
-    st = forward(rc->pair, &env, err);
+    st = forward_tag(rc->pair, &env, 'R', err); /* part of the result: kept until acknowledged */
     free(z);
     if (!st) rc->frames_sent = t0 + count;
     return st;
@@ -185,6 +186,18 @@ static ff_status shared_finish(rctx *rc, const Ff__ChunkTask *t, char *name, siz
         if (w) fclose(w);
     }
     return FF_OK;
+}
+
+/* The worker's line for a finished task, sent with its result (TaskDone.log):
+ * the coordinator keeps it in the chunk's log (framefarm logs). */
+static void task_log_line(const shared *sh, const Ff__ChunkTask *t, const char *model, double secs, int frames, char *buf,
+                          size_t n) {
+    snprintf(buf, n,
+             "task %llx (job %llu chunk %u, item %u, latent frames %d..%d) on %s, backend %s, %d threads, model %.300s: "
+             "%d frames in %.2f s",
+             (unsigned long long)t->task_id, (unsigned long long)t->job_id, t->chunk, t->item, t->lat_start,
+             t->lat_start + t->lat_count - 1, sh->o->name ? sh->o->name : "?", ff_wrender_backend_name(sh->r),
+             sh->o->threads, model ? model : t->spec->model, frames, secs);
 }
 
 static void *render_main(void *arg) {
@@ -234,7 +247,10 @@ static void *render_main(void *arg) {
             free(lm);
         }
         if (!st) {
+            char wlog[1024];
+            task_log_line(sh, t, model, ff_now_s() - t_start, rc.frames_sent, wlog, sizeof wlog);
             Ff__TaskDone d = FF__TASK_DONE__INIT;
+            d.log = wlog;
             d.has_task_id = d.has_frames = d.has_render_s = 1;
             d.task_id = t->task_id;
             d.frames = rc.frames_sent;
@@ -248,7 +264,7 @@ static void *render_main(void *arg) {
             Ff__Envelope out = FF__ENVELOPE__INIT;
             out.body_case = FF__ENVELOPE__BODY_DONE;
             out.done = &d;
-            forward_tag(pair, &out, 'F', &ferr);
+            forward_tag(pair, &out, 'D', &ferr); /* the task is over, its result complete */
             FF_INFO(sh->o->log, "task %llx (job %llu chunk %u) done in %.2f s%s%s", (unsigned long long)t->task_id,
                     (unsigned long long)t->job_id, t->chunk, d.render_s, shared_name[0] ? ", frames in shared file " : "",
                     shared_name);
@@ -295,6 +311,7 @@ typedef struct {
     int64_t device_bytes;
     uint64_t busy, tasks_done;
     char *loaded_model;
+    ff_held held;           /* the last result, until the coordinator acknowledges it */
 } net;
 
 static void send_heartbeat(net *n) {
@@ -307,6 +324,8 @@ static void send_heartbeat(net *n) {
     hb.busy_task = n->busy;
     hb.tasks_done = n->tasks_done;
     hb.loaded_model = n->loaded_model;
+    hb.has_held_task = 1;
+    hb.held_task = ff_held_task(&n->held);
     Ff__Envelope env = FF__ENVELOPE__INIT;
     env.body_case = FF__ENVELOPE__BODY_HEARTBEAT;
     env.heartbeat = &hb;
@@ -328,14 +347,16 @@ static int from_render_thread(net *n, shared *sh, void *pair, double *next_hb) {
         }
         const char *d = zmq_msg_data(&m);
         size_t len = zmq_msg_size(&m);
-        if (len >= 1 && (d[0] == 'M' || d[0] == 'F')) {
+        if (len >= 1 && (d[0] == 'M' || d[0] == 'F' || d[0] == 'R' || d[0] == 'D')) {
+            if (d[0] == 'R' || d[0] == 'D') ff_held_add(&n->held, n->busy, d + 1, len - 1);
+            if (d[0] == 'D' || d[0] == 'F') ff_held_finish(&n->held, n->busy, d[0] == 'D');
             if (zmq_send(n->dealer, d + 1, len - 1, 0) < 0)
                 FF_WARN(n->o->log, "sending to the coordinator: %s", zmq_strerror(errno));
         } else if (len >= 1 && d[0] == 'L') {
             free(n->loaded_model);
             n->loaded_model = len > 1 ? strndup(d + 1, len - 1) : NULL;
         }
-        if (len >= 1 && d[0] == 'F') { /* idle before anything else is read from the coordinator */
+        if (len >= 1 && (d[0] == 'F' || d[0] == 'D')) { /* idle before anything else is read from the coordinator */
             n->busy = 0;
             n->tasks_done++;
             done++;
@@ -345,6 +366,49 @@ static int from_render_thread(net *n, shared *sh, void *pair, double *next_hb) {
         zmq_msg_close(&m);
     }
     return done;
+}
+
+/* The coordinator took the kept result (drop it) or, after a restart, asks
+ * for it again (worker_held.h). */
+static void on_result_ack(net *n, const Ff__ResultAck *a) {
+    ff_held_set *k = &n->held.kept;
+    if (!(a->has_resend && a->resend)) {
+        ff_held_drop(&n->held, a->task_id);
+        return;
+    }
+    if (k->task != a->task_id) { /* not kept (any more): the chunk is rendered again elsewhere */
+        Ff__TaskFailed f = FF__TASK_FAILED__INIT;
+        f.has_task_id = f.has_not_started = 1;
+        f.task_id = a->task_id;
+        f.not_started = 1;
+        f.message = "this worker no longer keeps that result";
+        Ff__Envelope out = FF__ENVELOPE__INIT;
+        out.body_case = FF__ENVELOPE__BODY_FAILED;
+        out.failed = &f;
+        ff_err e2;
+        ff_net_send(n->dealer, NULL, 0, &out, 0, &e2);
+        return;
+    }
+    FF_INFO(n->o->log, "task %llx: sending the kept result again (%zu messages, %zu bytes) after a coordinator restart",
+            (unsigned long long)k->task, k->n, k->bytes);
+    for (size_t i = 0; i < k->n; i++)
+        if (zmq_send(n->dealer, k->msg[i], k->len[i], 0) < 0)
+            FF_WARN(n->o->log, "sending to the coordinator: %s", zmq_strerror(errno));
+}
+
+/* TEST MODE (--test-fail-tasks): every task fails at once, as a broken worker's would. */
+static void fail_task_for_test(net *n, const Ff__ChunkTask *t) {
+    FF_INFO(n->o->log, "TEST MODE: failing task %llx (job %llu chunk %u)", (unsigned long long)t->task_id,
+            (unsigned long long)t->job_id, t->chunk);
+    Ff__TaskFailed f = FF__TASK_FAILED__INIT;
+    f.has_task_id = 1;
+    f.task_id = t->task_id;
+    f.message = "TEST MODE: this worker fails every task (--test-fail-tasks)";
+    Ff__Envelope out = FF__ENVELOPE__INIT;
+    out.body_case = FF__ENVELOPE__BODY_FAILED;
+    out.failed = &f;
+    ff_err e2;
+    ff_net_send(n->dealer, NULL, 0, &out, 0, &e2);
 }
 
 /* One message from the coordinator: a task goes to the render thread (or is
@@ -365,6 +429,16 @@ static void from_coordinator(net *n, shared *sh, void *pair, double *next_hb) {
     if (env->body_case == FF__ENVELOPE__BODY_TASK && n->o->test_ignore_tasks) { /* TEST MODE */
         FF_INFO(n->o->log, "TEST MODE: ignoring task %llx (job %llu chunk %u)", (unsigned long long)env->task->task_id,
                 (unsigned long long)env->task->job_id, env->task->chunk);
+        ff_wire_free(env);
+        return;
+    }
+    if (env->body_case == FF__ENVELOPE__BODY_TASK && n->o->test_fail_tasks) { /* TEST MODE */
+        fail_task_for_test(n, env->task);
+        ff_wire_free(env);
+        return;
+    }
+    if (env->body_case == FF__ENVELOPE__BODY_RESULT_ACK) {
+        on_result_ack(n, env->result_ack);
         ff_wire_free(env);
         return;
     }
@@ -518,6 +592,7 @@ done:
     if (n.dealer) zmq_close(n.dealer);
     zmq_ctx_term(ctx);
     free(n.loaded_model);
+    ff_held_free(&n.held);
     ff_wrender_free(sh.r);
     return st;
 }

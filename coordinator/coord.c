@@ -340,6 +340,7 @@ void coord_chunk_done(ff_coord *c, job *j, chunk *ch, double now) {
     ch->began = ch->checking = 0;
     ch->stage = 2;
     ch->finished_w = coord_wall(c, now);
+    if (ch->orphan) c->n_orphans--;
     ch->orphan = 0;
     j->n_done++;
     if (w) w->fails_in_row = 0;
@@ -477,7 +478,9 @@ static ff_status on_heartbeat(ff_coord *c, const void *rid, size_t len, const Ff
         w->ch->began = 1;
         w->ch->unstarted = 0;
     }
-    if (hb->has_held_task && hb->held_task && hb->held_task != w->task_id) coord_on_held(c, w, hb->held_task, 0, now);
+    uint64_t held = hb->has_held_task ? hb->held_task : 0;
+    if (!busy && !w->task_id) coord_orphans_not_held(c, w, held);
+    if (held && held != w->task_id) coord_on_held(c, w, held, 0, now);
     if (!busy && w->task_id && w->ch && now - w->assigned_at > c->o.worker_timeout_s) {
         char why[600];
         snprintf(why, sizeof why, "worker %s (%s) %s", w->id, w->name,
@@ -566,7 +569,8 @@ static ff_status load_chunk(void *user, const ff_store_chunk_info *ci, ff_err *e
     if (ch->state == FF_CS_RUNNING) {
         ch->state = FF_CS_QUEUED;
         ch->orphan = ch->last_task != 0;
-        ch->hold_until = c->orphan_until;
+        ch->hold_until = ch->orphan ? c->orphan_until : 0;
+        c->n_orphans += ch->orphan;
         coord_chunk_save(c, j, ch,
                          "coordinator restarted while this chunk was running on %s: queued again (its worker's result is "
                          "awaited first)",
@@ -817,6 +821,7 @@ static ff_status dispatch(ff_coord *c, worker *w, job *j, chunk *ch, double now)
     ch->frames_recv = 0;
     ch->dispatches++;
     ch->last_task = task;
+    if (ch->orphan) c->n_orphans--;
     ch->orphan = 0;
     ch->started_w = coord_wall(c, now);
     ch->finished_w = 0;

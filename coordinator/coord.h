@@ -80,11 +80,12 @@
  * Results kept by workers: a worker keeps its last finished result until
  * the coordinator acknowledges it (ResultAck) and says so in its
  * heartbeats (held_task). The chunks that were running when a coordinator
- * stopped wait (not dispatched) for worker_timeout_s after it starts again,
- * and for as long as their worker heartbeats busy with them; a worker that
+ * stopped wait (not dispatched) for worker_timeout_s after it starts again
+ * (a worker still rendering one is not cancelled meanwhile); a worker that
  * keeps such a chunk's result (same task id, from the store) is asked to
- * send it again, and it is checked like any result. A kept result nobody
- * waits for is acknowledged (dropped).
+ * send it again, and it is checked like any result. A worker that reports
+ * idle without it ends the wait for its chunks at once. A kept result
+ * nobody waits for is acknowledged (dropped).
  *
  * Retries: a failed attempt waits the job's retry_backoff_s, doubled per
  * attempt (at most FF_COORD_BACKOFF_MAX_S), before the chunk is tried
@@ -129,7 +130,7 @@ typedef ff_status (*ff_coord_send_fn)(void *user, const void *rid, size_t rid_le
 #define FF_COORD_JOB_ERROR_MAX 8192
 #define FF_COORD_JOB_LOG_MAX ((size_t)1 << 20)
 #define FF_COORD_LOGS_REPLY_MAX ((size_t)256 << 10)
-#define FF_COORD_QUARANTINE_AFTER_DEFAULT 3
+#define FF_COORD_QUARANTINE_AFTER_DEFAULT 5
 #define FF_COORD_BACKOFF_MAX_S 600.0
 
 typedef struct {

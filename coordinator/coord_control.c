@@ -28,13 +28,31 @@ static chunk *find_orphan(ff_coord *c, uint64_t task, job **jo) {
     return NULL;
 }
 
+void coord_orphans_not_held(ff_coord *c, const worker *w, uint64_t held) {
+    if (!c->n_orphans) return;
+    for (size_t i = 0; i < c->n_jobs; i++) {
+        job *j = c->jobs[i];
+        if (!coord_job_active(j)) continue;
+        for (uint32_t k = 0; k < j->n_chunks; k++) {
+            chunk *ch = &j->chunks[k];
+            if (ch->orphan && ch->last_task != held && !strcmp(ch->last_worker, w->id)) {
+                ch->orphan = 0;
+                ch->hold_until = 0;
+                c->n_orphans--;
+            }
+        }
+    }
+}
+
 int coord_on_held(ff_coord *c, worker *w, uint64_t task, int busy_with, double now) {
     job *j = NULL;
-    chunk *ch = find_orphan(c, task, &j);
-    if (busy_with) { /* still rendering it: the chunk keeps waiting while the worker heartbeats */
-        if (ch && ch->hold_until < now + c->o.worker_timeout_s) ch->hold_until = now + c->o.worker_timeout_s;
-        return ch != NULL;
+    if (!c->n_orphans) {
+        if (!busy_with) coord_send_ack(c, w, task, 0);
+        return 0;
     }
+    chunk *ch = find_orphan(c, task, &j);
+    if (busy_with) /* still rendering it: not cancelled while the chunk waits (worker_timeout_s after the restart) */
+        return ch != NULL;
     if (!ch) { /* nobody waits for it (taken already, or its job ended): the worker may forget it */
         coord_send_ack(c, w, task, 0);
         return 0;
@@ -52,6 +70,7 @@ int coord_on_held(ff_coord *c, worker *w, uint64_t task, int busy_with, double n
     ch->done = ch->total = 0;
     ch->frames_recv = 0;
     ch->orphan = 0;
+    c->n_orphans--;
     ch->hold_until = 0;
     w->task_id = task;
     w->j = j;

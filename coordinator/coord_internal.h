@@ -101,6 +101,7 @@ struct ff_coord {
     double wall0, mono0;    /* wall clock at open, and `now` then */
     int bg_checks;          /* shared-folder checks in flight */
     double orphan_until;    /* chunks that were running at the last stop wait until then for their workers */
+    size_t n_orphans;       /* such chunks still waiting */
     ff_coord_stats st;
 };
 
@@ -167,6 +168,9 @@ ff_status coord_on_logs(ff_coord *c, const void *rid, size_t len, const Ff__Enve
  * still rendering it (coord.h "Results kept by workers"). Returns 1 when a
  * chunk that was running before a restart waits for it. */
 int coord_on_held(ff_coord *c, worker *w, uint64_t task, int busy_with, double now);
+/* w heartbeats idle keeping `held` (0: nothing): chunks that ran on it before a
+ * restart as another task are not awaited any longer. */
+void coord_orphans_not_held(ff_coord *c, const worker *w, uint64_t held);
 
 /* coord_status.c */
 /* The job's status, for replies to verbs that change it. */

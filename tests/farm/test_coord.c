@@ -725,6 +725,7 @@ static void test_status_bounded(void) {
     o.output_roots = roots;
     o.n_output_roots = 1;
     o.keep_jobs = 5000;
+    o.quarantine_after = -1; /* one worker fails every job here */
     ff_coord *c = open_coord_opts(&o, &ob, 0);
     ff_err err = {0};
     char *msg = malloc(FF_WIRE_MAX_TEXT), *log = malloc(FF_WIRE_MAX_LOG);

@@ -878,6 +878,7 @@ ff_status ff_coord_tick(ff_coord *c, double now, ff_err *err) {
     }
     background(c, now);
     prune(c, now);
+    if (c->n_orphans && now >= c->orphan_until) coord_orphans_expire(c); /* the wait after a restart is over */
     /* dispatch: first each idle worker gets a chunk that did not fail on it, then what is left goes to anyone */
     job **ranked = NULL;
     size_t nr = ranked_jobs(c, &ranked);

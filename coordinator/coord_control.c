@@ -28,6 +28,12 @@ static chunk *find_orphan(ff_coord *c, uint64_t task, job **jo) {
     return NULL;
 }
 
+void coord_orphans_expire(ff_coord *c) {
+    for (size_t i = 0; i < c->n_jobs; i++)
+        for (uint32_t k = 0; k < c->jobs[i]->n_chunks; k++) c->jobs[i]->chunks[k].orphan = 0;
+    c->n_orphans = 0;
+}
+
 void coord_orphans_not_held(ff_coord *c, const worker *w, uint64_t held) {
     if (!c->n_orphans) return;
     for (size_t i = 0; i < c->n_jobs; i++) {

@@ -171,6 +171,8 @@ int coord_on_held(ff_coord *c, worker *w, uint64_t task, int busy_with, double n
 /* w heartbeats idle keeping `held` (0: nothing): chunks that ran on it before a
  * restart as another task are not awaited any longer. */
 void coord_orphans_not_held(ff_coord *c, const worker *w, uint64_t held);
+/* The wait after a restart is over: no chunk waits for a kept result any more. */
+void coord_orphans_expire(ff_coord *c);
 
 /* coord_status.c */
 /* The job's status, for replies to verbs that change it. */

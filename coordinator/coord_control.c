@@ -96,7 +96,8 @@ int coord_on_held(ff_coord *c, worker *w, uint64_t task, int busy_with, double n
 /* ---- operators' verbs --------------------------------------------------------------- */
 
 /* Failed and cancelled chunks queued again with their attempts reset; a
- * done chunk whose item is not written and whose frames are gone too. */
+ * done chunk whose item is not written and whose frames are gone too; an
+ * item whose chunks are all done but whose video failed is written again. */
 static uint32_t job_retry(ff_coord *c, job *j, double now) {
     uint32_t n = 0;
     for (uint32_t k = 0; k < j->n_chunks; k++) {
@@ -120,6 +121,8 @@ static uint32_t job_retry(ff_coord *c, job *j, double now) {
         coord_chunk_save(c, j, ch, "queued again by an operator (framefarm retry)");
         n++;
     }
+    for (uint32_t k = 0; k < j->n_chunks; k++) /* an item whose video could not be written is due again */
+        if (j->chunks[k].state == FF_CS_DONE) coord_items_chunk_done(j, &j->chunks[k]);
     return n;
 }
 

@@ -21,6 +21,7 @@
 #include "proto/ff_net.h"
 #include "proto/ff_wire.h"
 #include "worker/worker_held.h"
+#include "worker/worker_logtee.h"
 #include "worker/worker_render.h"
 
 /* Shared by the network thread and the render thread. */
@@ -31,7 +32,10 @@ typedef struct {
     const ff_worker_opts *o;
     atomic_int cancel, quit;
     int stalled_once;
+    ff_logtee *tee;         /* the log's copy: a task's lines go with its result (may be NULL) */
 } shared;
+
+#define FF_WORKER_TASK_LOG_MAX ((size_t)4096) /* log bytes sent with one result */
 
 /* ---- the render thread ---------------------------------------------------------- */
 
@@ -200,6 +204,16 @@ static void task_log_line(const shared *sh, const Ff__ChunkTask *t, const char *
              sh->o->threads, model ? model : t->spec->model, frames, secs);
 }
 
+/* head, then the log lines written since mark (at most FF_WORKER_TASK_LOG_MAX bytes); malloc'd or NULL. */
+static char *task_log(shared *sh, uint64_t mark, const char *head) {
+    char *lines = sh->tee ? ff_logtee_since(sh->tee, mark, FF_WORKER_TASK_LOG_MAX) : NULL;
+    size_t n = strlen(head) + (lines ? strlen(lines) : 0) + 2;
+    char *s = malloc(n);
+    if (s) snprintf(s, n, "%s\n%s", head, lines ? lines : "");
+    free(lines);
+    return s;
+}
+
 static void *render_main(void *arg) {
     shared *sh = arg;
     void *pair = zmq_socket(sh->ctx, ZMQ_PAIR);
@@ -226,6 +240,9 @@ static void *render_main(void *arg) {
         ff_wrender_cb cb = {r_progress, r_frames, &rc};
         ff_err err = {0};
         double t_start = ff_now_s();
+        uint64_t log_mark = sh->tee ? ff_logtee_mark(sh->tee) : 0;
+        FF_INFO(sh->o->log, "task %llx: rendering on %s with %d threads (0: all), model %.300s", (unsigned long long)t->task_id,
+                ff_wrender_backend_name(sh->r), sh->o->threads, t->spec->model);
         ff_status st = ff_wrender_run(sh->r, t, &cb, &err);
         int expect = ff_jobspec_window_frames(t->lat_count);
         if (!st && rc.frames_sent != expect)
@@ -249,8 +266,9 @@ static void *render_main(void *arg) {
         if (!st) {
             char wlog[1024];
             task_log_line(sh, t, model, ff_now_s() - t_start, rc.frames_sent, wlog, sizeof wlog);
+            char *lines = task_log(sh, log_mark, wlog);
             Ff__TaskDone d = FF__TASK_DONE__INIT;
-            d.log = wlog;
+            d.log = lines ? lines : wlog;
             d.has_task_id = d.has_frames = d.has_render_s = 1;
             d.task_id = t->task_id;
             d.frames = rc.frames_sent;
@@ -265,6 +283,7 @@ static void *render_main(void *arg) {
             out.body_case = FF__ENVELOPE__BODY_DONE;
             out.done = &d;
             forward_tag(pair, &out, 'D', &ferr); /* the task is over, its result complete */
+            free(lines);
             FF_INFO(sh->o->log, "task %llx (job %llu chunk %u) done in %.2f s%s%s", (unsigned long long)t->task_id,
                     (unsigned long long)t->job_id, t->chunk, d.render_s, shared_name[0] ? ", frames in shared file " : "",
                     shared_name);
@@ -272,15 +291,17 @@ static void *render_main(void *arg) {
             char logline[512];
             snprintf(logline, sizeof logline, "worker %s, backend %s, model %s", sh->o->name ? sh->o->name : "?",
                      ff_wrender_backend_name(sh->r), t->spec->model);
+            char *lines = task_log(sh, log_mark, logline);
             Ff__TaskFailed f = FF__TASK_FAILED__INIT;
             f.has_task_id = 1;
             f.task_id = t->task_id;
             f.message = err.msg;
-            f.log = logline;
+            f.log = lines ? lines : logline;
             Ff__Envelope out = FF__ENVELOPE__INIT;
             out.body_case = FF__ENVELOPE__BODY_FAILED;
             out.failed = &f;
             forward_tag(pair, &out, 'F', &ferr);
+            free(lines);
             FF_WARN(sh->o->log, "task %llx (job %llu chunk %u) failed: %s", (unsigned long long)t->task_id,
                     (unsigned long long)t->job_id, t->chunk, err.msg);
         }
@@ -520,9 +541,16 @@ ff_status ff_worker_run(const ff_worker_opts *o, ff_err *err) {
     struct stat sd;
     if (o->shared_dir && (stat(o->shared_dir, &sd) || !S_ISDIR(sd.st_mode)))
         return ff_err_set(err, FF_ERR_ARG, "--shared-dir %s is not a directory", o->shared_dir);
+    ff_worker_opts teed = *o; /* logs through the tee (worker_logtee.h) from here on */
+    if (!ff_logtee_create(o->log, &sh.tee, err)) teed.log = ff_logtee_log(sh.tee);
+    o = &teed;
+    sh.o = n.o = o;
     ff_wrender_opts ro = {o->backend, o->threads, o->vram_budget, o->test_no_render};
     ff_status st = ff_wrender_create(&ro, o->log, &sh.r, err);
-    if (st) return st;
+    if (st) {
+        ff_logtee_free(sh.tee);
+        return st;
+    }
     snprintf(n.backend, sizeof n.backend, "%s", ff_wrender_backend_name(sh.r));
     char host[128] = "host";
     gethostname(host, sizeof host - 1);
@@ -594,5 +622,6 @@ done:
     free(n.loaded_model);
     ff_held_free(&n.held);
     ff_wrender_free(sh.r);
+    ff_logtee_free(sh.tee);
     return st;
 }

@@ -507,7 +507,9 @@ static void test_verbs(void) {
     /* logs: the worker's line for the chunk */
     const char *logs[] = {"logs", "1", NULL}, *logs0[] = {"logs", "1", "0", NULL}, *logs9[] = {"logs", "1", "9", NULL};
     FF_CHECK(client(&f, out, sizeof out, logs) == 0);
-    FF_CHECK_MSG(strstr(out, "== job 1 chunk 0") && strstr(out, "frames in") && strstr(out, "on w,"), "logs: %s", out);
+    FF_CHECK_MSG(strstr(out, "== job 1 chunk 0") && strstr(out, "frames in") && strstr(out, "on w,") &&
+                     strstr(out, "rendering on cpu with 1 threads"), /* a line of the worker's own log */
+                 "logs: %s", out);
     FF_CHECK(client(&f, out, sizeof out, logs0) == 0 && strstr(out, "frames in"));
     FF_CHECK(client(&f, out, sizeof out, logs9) == 2);
     /* text status: times and the chunk's worker */

@@ -185,6 +185,6 @@ void coord_items_finished(ff_coord *c, ff_bgtask *t, double now) {
         coord_job_finish(c, j, FF_CS_DONE, now);
         c->st.jobs_done++;
         if (!c->o.keep_chunks) ff_store_drop_chunk_files(c->store, j->id);
-        FF_INFO(c->o.log, "job %llu done (%u chunks, %u videos)", (unsigned long long)j->id, j->n_chunks, j->n_items);
+        FF_INFO(c->o.log, "job %llu done (%u chunks)", (unsigned long long)j->id, j->n_chunks);
     }
 }

@@ -194,8 +194,8 @@ int ff_cmd_status(int argc, char **argv) {
             printf("videos written: %d of %d\n", j->outputs_written, j->outputs_total);
             for (size_t i = 0; i < j->n_outputs; i++) printf("output: %s\n", j->outputs[i]);
             if (j->n_outputs < (size_t)j->outputs_written)
-                printf("(%d written in all: framefarm status %llu --json lists pages)\n", j->outputs_written,
-                       (unsigned long long)j->job_id);
+                printf("(%d written in all, the first %zu listed; framefarm submit --wait prints every one)\n",
+                       j->outputs_written, j->n_outputs);
             printf("%-6s %-5s %-10s %-10s %-8s %-13s %-9s %s\n", "CHUNK", "ITEM", "LATENTS", "STATE", "TRIES", "PROGRESS",
                    "ELAPSED", "WORKER");
             for (size_t i = 0; i < j->n_chunks; i++) {

@@ -12,6 +12,8 @@
 enum { FF_EXIT_OK = 0, FF_EXIT_FAIL = 1, FF_EXIT_USAGE = 2, FF_EXIT_SKIP = 77 };
 /* farm clients also use: 3 coordinator unreachable, 4 job cancelled */
 enum { FF_EXIT_UNREACHABLE = 3, FF_EXIT_CANCELLED = 4 };
+/* submit --wait: gave up after --wait-timeout (the coordinator answers, the job is not finished) */
+enum { FF_EXIT_WAIT_TIMEOUT = 5 };
 
 int ff_cmd_doctor(int argc, char **argv);
 int ff_cmd_golden(int argc, char **argv);
@@ -29,6 +31,12 @@ int ff_cmd_submit(int argc, char **argv);
 int ff_cmd_status(int argc, char **argv);
 int ff_cmd_cancel(int argc, char **argv);
 int ff_cmd_workers(int argc, char **argv);
+/* cli/farm_control.c: operators' verbs */
+int ff_cmd_retry(int argc, char **argv);
+int ff_cmd_priority(int argc, char **argv);
+int ff_cmd_pause(int argc, char **argv);
+int ff_cmd_resume(int argc, char **argv);
+int ff_cmd_logs(int argc, char **argv);
 int ff_cmd_keygen(int argc, char **argv);
 int ff_cmd_farm(int argc, char **argv);
 int ff_cmd_slurm(int argc, char **argv); /* cli/cmd_slurm.c */

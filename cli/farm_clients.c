@@ -3,15 +3,19 @@
  *   framefarm submit JOB.json [--wait] [--wait-timeout SEC]   prints the job id on stdout
  *   framefarm status [--after ID] [--limit N] [--json]        the job list, a page at a time
  *   framefarm status JOB [--chunks FIRST] [--limit N] [--json] one job: counts by state, a page of chunks
- *   framefarm cancel JOB
- *   framefarm workers [--json]
+ *   framefarm cancel JOB                                      written videos are kept
+ *   framefarm workers [--json] [--release ID]                 --release: a quarantined worker gets work again
  * common: [--connect tcp://HOST:PORT] [--server-key COORD.pub] [--client-key NAME] [--timeout SEC]
  *
  * Exit codes (for batch scripts): 0 success (submit --wait: the job is
  * done, its outputs on stdout); 1 the job failed; 2 usage error, bad job
  * file, or the coordinator refused the request (unknown job, invalid spec,
  * version mismatch); 3 coordinator unreachable (not running, wrong CURVE
- * key); 4 the job was cancelled. */
+ * key); 4 the job was cancelled; 5 submit --wait gave up after
+ * --wait-timeout while the coordinator still answered (the job is not
+ * finished). cli/farm_control.c has the operators' verbs (retry, priority,
+ * pause, resume, logs). */
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,7 +57,9 @@ int ff_cmd_submit(int argc, char **argv) {
         else if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
             printf("usage: framefarm submit JOB.json [--wait] [--wait-timeout SEC] [--connect EP] [--server-key PUB]\n"
                    "       [--client-key NAME] [--timeout SEC]\n"
-                   "exit: 0 done/submitted, 1 job failed, 2 refused/bad file, 3 coordinator unreachable, 4 cancelled\n");
+                   "exit: 0 done/submitted, 1 job failed, 2 refused/bad file, 3 coordinator unreachable, 4 cancelled,\n"
+                   "      5 --wait-timeout passed (the job is not finished)\n"
+                   "  'output' may use templates in its file name: {job} {item} {seed} {prompt} (slugged)\n");
             return FF_EXIT_OK;
         } else if (argv[i][0] != '-' && !path) path = argv[i];
         else {
@@ -87,6 +93,19 @@ int ff_cmd_submit(int argc, char **argv) {
 /* One line of JSON per job or worker: the serializer the HTTP API uses too. */
 static void print_json(const ProtobufCMessage *m) {
     ff_status_json_write(stdout, m);
+    putchar('\n');
+}
+
+/* "submitted 12:00:01, started 12:00:02, elapsed 35.2 s, ETA 20 s" (local time). */
+static void print_times(const Ff__JobStatus *j) {
+    char sub[32] = "-", sta[32] = "-";
+    time_t t = (time_t)j->submitted_at;
+    struct tm tm;
+    if (j->has_submitted_at && localtime_r(&t, &tm)) strftime(sub, sizeof sub, "%Y-%m-%d %H:%M:%S", &tm);
+    t = (time_t)j->started_at;
+    if (j->has_started_at && localtime_r(&t, &tm)) strftime(sta, sizeof sta, "%H:%M:%S", &tm);
+    printf("submitted %s, started %s, elapsed %.1f s", sub, sta, j->elapsed_s);
+    if (j->has_eta_s) printf(", ETA %.0f s", j->eta_s);
     putchar('\n');
 }
 
@@ -153,8 +172,9 @@ int ff_cmd_status(int argc, char **argv) {
             printf("%-6s %-10s %6s %9s %-8s %s\n", "JOB", "STATE", "DONE", "CHUNKS", "PRIO", "NAME");
             for (size_t i = 0; i < sr->n_jobs; i++) {
                 const Ff__JobStatus *j = sr->jobs[i];
-                printf("%-6llu %-10s %5.1f%% %4d/%-4d %-8d %s\n", (unsigned long long)j->job_id, j->state, j->progress * 100,
-                       j->chunks_done, j->chunks_total, j->priority, j->name ? j->name : "");
+                printf("%-6llu %-10s %5.1f%% %4d/%-4d %-8d %s%s\n", (unsigned long long)j->job_id, j->state,
+                       j->progress * 100, j->chunks_done, j->chunks_total, j->priority, j->paused ? "(paused) " : "",
+                       j->name ? j->name : "");
             }
             if (sr->more && sr->n_jobs)
                 printf("(%d jobs in all; the next page: framefarm status --after %llu)\n", sr->jobs_total,
@@ -164,16 +184,21 @@ int ff_cmd_status(int argc, char **argv) {
             printf("job %llu: %s, %.1f%%, %d/%d chunks, priority %d%s%s\n", (unsigned long long)j->job_id, j->state,
                    j->progress * 100, j->chunks_done, j->chunks_total, j->priority, j->name ? ", " : "",
                    j->name ? j->name : "");
-            printf("chunks: %d queued, %d running, %d done, %d failed, %d cancelled\n", j->chunks_queued, j->chunks_running,
-                   j->chunks_done, j->chunks_failed, j->chunks_cancelled);
+            printf("chunks: %d queued, %d running, %d done, %d failed, %d cancelled%s; at most %d attempts each\n",
+                   j->chunks_queued, j->chunks_running, j->chunks_done, j->chunks_failed, j->chunks_cancelled,
+                   j->paused ? " (paused: nothing new starts; framefarm resume)" : "", j->max_attempts);
             if (j->settings) printf("settings: %s\n", j->settings);
+            print_times(j);
             if (j->has_assemble_frames)
                 printf("writing the videos: %lld of %lld frames\n", (long long)j->assembled_frames, (long long)j->assemble_frames);
             if (j->error) printf("error: %s\n", j->error);
+            printf("videos written: %d of %d\n", j->outputs_written, j->outputs_total);
             for (size_t i = 0; i < j->n_outputs; i++) printf("output: %s\n", j->outputs[i]);
-            if (j->n_outputs < (size_t)j->outputs_total)
-                printf("(%d outputs in all: framefarm submit --wait prints every one)\n", j->outputs_total);
-            printf("%-6s %-5s %-10s %-10s %-8s %-9s %s\n", "CHUNK", "ITEM", "LATENTS", "STATE", "TRIES", "PROGRESS", "WORKER");
+            if (j->n_outputs < (size_t)j->outputs_written)
+                printf("(%d written in all, the first %zu listed; framefarm submit --wait prints every one)\n",
+                       j->outputs_written, j->n_outputs);
+            printf("%-6s %-5s %-10s %-10s %-8s %-13s %-9s %s\n", "CHUNK", "ITEM", "LATENTS", "STATE", "TRIES", "PROGRESS",
+                   "ELAPSED", "WORKER");
             for (size_t i = 0; i < j->n_chunks; i++) {
                 const Ff__ChunkStatus *ch = j->chunks[i];
                 char lat[32], prog[32];
@@ -181,10 +206,15 @@ int ff_cmd_status(int argc, char **argv) {
                 if (!strcmp(ch->state, "running"))
                     snprintf(prog, sizeof prog, "%s %lld/%lld", ch->stage == 0 ? "text" : ch->stage == 1 ? "step" : "decode",
                              (long long)ch->done, (long long)ch->total);
+                else if (ch->has_retry_at)
+                    snprintf(prog, sizeof prog, "retry in %.0fs", ch->retry_at - (double)time(NULL) > 0 ? ch->retry_at - (double)time(NULL) : 0);
                 else
                     snprintf(prog, sizeof prog, "-");
-                printf("%-6u %-5u %-10s %-10s %-8d %-9s %s\n", ch->chunk, ch->item, lat, ch->state, ch->dispatches, prog,
-                       ch->worker ? ch->worker : "-");
+                char el[32] = "-";
+                if (ch->has_started_at && (ch->has_finished_at || !strcmp(ch->state, "running")))
+                    snprintf(el, sizeof el, "%.1fs", (ch->has_finished_at ? ch->finished_at : (double)time(NULL)) - ch->started_at);
+                printf("%-6u %-5u %-10s %-10s %-8d %-13s %-9s %s\n", ch->chunk, ch->item, lat, ch->state, ch->dispatches, prog,
+                       el, ch->worker ? ch->worker : ch->last_worker ? ch->last_worker : "-");
             }
             size_t shown_end = j->chunk_offset + j->n_chunks;
             if (shown_end < (size_t)j->chunks_total)
@@ -202,6 +232,13 @@ int ff_cmd_cancel(int argc, char **argv) {
     ff_farm_client_init(&c);
     uint64_t id = 0;
     for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            printf("usage: framefarm cancel JOB [--connect EP] [--server-key PUB] [--client-key NAME] [--timeout SEC]\n"
+                   "  running chunks are stopped; videos already written are kept (and those whose chunks are all done\n"
+                   "  are still written); framefarm retry JOB queues the rest again\n"
+                   "exit: 0 done, 2 refused (unknown job), 3 coordinator unreachable\n");
+            return FF_EXIT_OK;
+        }
         int r = ff_farm_client_option(&c, "cancel", argc, argv, &i);
         if (r < 0) return FF_EXIT_USAGE;
         if (r) continue;
@@ -233,7 +270,23 @@ int ff_cmd_cancel(int argc, char **argv) {
 int ff_cmd_workers(int argc, char **argv) {
     ff_farm_client c;
     ff_farm_client_init(&c);
+    const char *release = NULL;
     for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            printf("usage: framefarm workers [--json] [--release ID] [--connect EP] [--server-key PUB] [--client-key NAME]\n"
+                   "       [--timeout SEC]\n"
+                   "  --release ID: a quarantined worker (too many chunks failed on it in a row) gets work again\n"
+                   "exit: 0 done, 2 refused (unknown worker), 3 coordinator unreachable\n");
+            return FF_EXIT_OK;
+        }
+        if (!strcmp(argv[i], "--release")) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "framefarm workers: --release needs a worker id\n");
+                return FF_EXIT_USAGE;
+            }
+            release = argv[++i];
+            continue;
+        }
         int r = ff_farm_client_option(&c, "workers", argc, argv, &i);
         if (r < 0) return FF_EXIT_USAGE;
         if (!r) {
@@ -244,21 +297,24 @@ int ff_cmd_workers(int argc, char **argv) {
     void *ctx = new_ctx();
     if (!ctx) return FF_EXIT_FAIL;
     Ff__WorkersQuery q = FF__WORKERS_QUERY__INIT;
+    q.release = (char *)release;
     Ff__Envelope req = FF__ENVELOPE__INIT, *rep = NULL;
     req.body_case = FF__ENVELOPE__BODY_WORKERS;
     req.workers = &q;
     int rc = ff_farm_request(ctx, &c, "workers", &req, &rep);
     if (!rc && rep->body_case == FF__ENVELOPE__BODY_WORKERS_REPLY) {
         const Ff__WorkersReply *wr = rep->workers_reply;
-        if (!c.json) printf("%-20s %-10s %-16s %10s %8s %6s %s\n", "WORKER", "STATE", "BACKEND", "DEVICE_MiB", "SEEN_S", "DONE", "NAME");
+        if (release && !c.json) printf("worker %s released\n", release);
+        if (!c.json) printf("%-20s %-11s %-16s %10s %8s %6s %5s %s\n", "WORKER", "STATE", "BACKEND", "DEVICE_MiB", "SEEN_S", "DONE", "FAILS",
+                           "NAME");
         for (size_t i = 0; i < wr->n_workers; i++) {
             const Ff__WorkerStatus *w = wr->workers[i];
             if (c.json) {
                 print_json(&w->base);
             } else {
-                printf("%-20s %-10s %-16s %10lld %8.1f %6llu %s\n", w->worker_id, w->state, w->backend ? w->backend : "-",
+                printf("%-20s %-11s %-16s %10lld %8.1f %6llu %5d %s\n", w->worker_id, w->state, w->backend ? w->backend : "-",
                        (long long)(w->device_bytes >> 20), w->last_seen_s, (unsigned long long)w->tasks_done,
-                       w->name ? w->name : "");
+                       w->failures_in_a_row, w->name ? w->name : "");
             }
         }
     }

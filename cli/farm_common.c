@@ -140,6 +140,9 @@ int ff_farm_submit(void *ctx, const ff_farm_client *c, const char *cmd, Ff__JobS
     char settings[256];
     fprintf(stderr, "job %llu submitted: %d chunk%s; %s\n", (unsigned long long)*job_id, rep->submit_reply->chunks,
             rep->submit_reply->chunks == 1 ? "" : "s", ff_jobspec_settings(spec, settings, sizeof settings));
+    if (rep->submit_reply->has_workers && rep->submit_reply->workers == 0)
+        fprintf(stderr, "framefarm %s: warning: no worker is connected to the coordinator; job %llu waits for one\n", cmd,
+                (unsigned long long)*job_id);
     ff_wire_free(rep);
     return FF_EXIT_OK;
 }
@@ -226,6 +229,8 @@ int ff_farm_wait(void *ctx, const ff_farm_client *c, const char *cmd, uint64_t j
             return FF_EXIT_FAIL;
         }
         const Ff__JobStatus *js = rep->status_reply->jobs[0];
+        char js_state[32];
+        snprintf(js_state, sizeof js_state, "%s", js->state ? js->state : "?");
         draw_bar(tty, job_id, js, &last_pct);
         int rc = -1;
         if (!strcmp(js->state, "done")) {
@@ -245,9 +250,9 @@ int ff_farm_wait(void *ctx, const ff_farm_client *c, const char *cmd, uint64_t j
         ff_wire_free(rep);
         if (rc >= 0) return rc;
         if (wait_timeout_s > 0 && ff_now_s() - start > wait_timeout_s) {
-            fprintf(stderr, "framefarm %s: gave up waiting for job %llu after %.0f s\n", cmd, (unsigned long long)job_id,
-                    wait_timeout_s);
-            return FF_EXIT_UNREACHABLE;
+            fprintf(stderr, "framefarm %s: gave up waiting for job %llu after %.0f s (it is %s; exit %d)\n", cmd,
+                    (unsigned long long)job_id, wait_timeout_s, js_state, FF_EXIT_WAIT_TIMEOUT);
+            return FF_EXIT_WAIT_TIMEOUT;
         }
         struct timespec ts = {0, 250 * 1000000};
         nanosleep(&ts, NULL);

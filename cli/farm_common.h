@@ -43,7 +43,9 @@ int ff_farm_submit(void *ctx, const ff_farm_client *c, const char *cmd, Ff__JobS
 /* Polls the job until it is done, failed or cancelled, drawing a progress
  * bar on stderr; keeps polling through an unreachable coordinator (a
  * restart) until wait_timeout_s (0: forever). Returns FF_EXIT_OK (outputs
- * printed on stdout), FF_EXIT_FAIL, FF_EXIT_CANCELLED or FF_EXIT_UNREACHABLE. */
+ * printed on stdout), FF_EXIT_FAIL, FF_EXIT_CANCELLED, FF_EXIT_WAIT_TIMEOUT
+ * (the coordinator answers, the job is not finished) or FF_EXIT_UNREACHABLE
+ * (the coordinator did not answer until the timeout). */
 int ff_farm_wait(void *ctx, const ff_farm_client *c, const char *cmd, uint64_t job_id, double wait_timeout_s);
 
 #endif

@@ -94,10 +94,12 @@ int ff_cmd_coordinator(int argc, char **argv) {
                    "  --http-token FILE: enable actions (cancel) for requests with 'Authorization: Bearer <token in FILE>'\n"
                    "  --curve-allow DIR: only clients and workers whose public key (*.pub) is in DIR (needs --curve-secret)\n"
                    "  --worker-timeout SEC: a worker silent this long is dead (default 10)\n"
+                   "  --quarantine-after N: a worker on which N chunks failed in a row gets no work until\n"
+                   "       framefarm workers --release ID (default %d; 0: never)\n"
                    "  TEST MODE: --test-hold-assembly  stop writing a video after its first frame until\n"
                    "       STATE/test-release-assembly exists\n",
                    FF_COORD_MAX_JOB_CHUNKS_DEFAULT, FF_COORD_MAX_QUEUED_CHUNKS_DEFAULT, FF_COORD_KEEP_JOBS_DEFAULT,
-                   FF_COORD_PROGRESS_TIMEOUT_DEFAULT);
+                   FF_COORD_PROGRESS_TIMEOUT_DEFAULT, FF_COORD_QUARANTINE_AFTER_DEFAULT);
             return FF_EXIT_OK;
         }
         if (!strcmp(a, "--insecure")) {
@@ -147,6 +149,10 @@ int ff_cmd_coordinator(int argc, char **argv) {
             if (parse_duration("coordinator", a, val, &o.keep_age_s)) return FF_EXIT_USAGE;
         } else if (!strcmp(a, "--progress-timeout")) {
             if (parse_duration("coordinator", a, val, &o.progress_timeout_s)) return FF_EXIT_USAGE;
+        } else if (!strcmp(a, "--quarantine-after")) {
+            long v;
+            if (ff_cli_long("coordinator", a, val, 0, 1000, &v)) return FF_EXIT_USAGE;
+            o.quarantine_after = v ? (int)v : -1;
         } else if (!strcmp(a, "--log-level")) {
             if (parse_level("coordinator", val, &lvl)) return FF_EXIT_USAGE;
         } else {
@@ -214,7 +220,8 @@ int ff_cmd_worker(int argc, char **argv) {
                    "       --test-no-render     return synthetic frames without loading a model (benchmarks)\n"
                    "       --test-stall-step K  stop the first task after denoising step K until killed\n"
                    "       --test-shared-fault corrupt|missing  damage the first task's shared file\n"
-                   "       --test-ignore-tasks  drop every task and heartbeat idle (a wedged worker)\n");
+                   "       --test-ignore-tasks  drop every task and heartbeat idle (a wedged worker)\n"
+                   "       --test-fail-tasks    fail every task at once (a broken worker)\n");
             return FF_EXIT_OK;
         }
         if (!strcmp(a, "--test-no-render")) {
@@ -223,6 +230,10 @@ int ff_cmd_worker(int argc, char **argv) {
         }
         if (!strcmp(a, "--test-ignore-tasks")) {
             o.test_ignore_tasks = 1;
+            continue;
+        }
+        if (!strcmp(a, "--test-fail-tasks")) { /* TEST MODE */
+            o.test_fail_tasks = 1;
             continue;
         }
         if (!val) {

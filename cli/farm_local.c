@@ -162,7 +162,7 @@ int ff_cmd_farm(int argc, char **argv) {
     char *slash = strrchr(root, '/');
     if (slash) *(slash == root ? slash + 1 : slash) = 0;
     char *cargs[] = {"framefarm", "coordinator", "--bind", "tcp://127.0.0.1:*", "--state", (char *)state, "--log-level",
-                     "warn", "--output-root", root, NULL};
+                     "warn", "--output-root", root, "--quarantine-after", "0" /* one job: failures fail it (max_attempts) */, NULL};
     const volatile sig_atomic_t *stop = ff_cli_catch_stop_signals(); /* before any child exists */
     pids[0] = spawn(cargs);
     /* the coordinator writes its endpoint once it listens */

@@ -60,7 +60,8 @@ ff_status coord_chunk_save(ff_coord *c, job *j, chunk *ch, const char *fmt, ...)
         }
         if (app) log_append(&ch->log, app);
     }
-    ff_store_chunk_row row = {ch->state, ch->attempts, ch->dispatches, ch->completions, ch->w ? ch->w->id : NULL};
+    ff_store_chunk_row row = {ch->state,         ch->attempts, ch->dispatches, ch->completions,
+                              ch->last_worker[0] ? ch->last_worker : NULL, ch->last_task, ch->started_w, ch->finished_w};
     ff_err err;
     ff_status st = ff_store_chunk_update(c->store, j->id, ch->idx, &row, app, &err);
     if (st) FF_WARN(c->o.log, "%s", err.msg);
@@ -132,6 +133,19 @@ void coord_chunk_detach(chunk *ch) {
     part_discard(ch);
 }
 
+void coord_send_ack(ff_coord *c, const worker *w, uint64_t task, int resend) {
+    Ff__ResultAck a = FF__RESULT_ACK__INIT;
+    a.has_task_id = a.has_resend = 1;
+    a.task_id = task;
+    a.resend = resend != 0;
+    Ff__Envelope env = FF__ENVELOPE__INIT;
+    env.body_case = FF__ENVELOPE__BODY_RESULT_ACK;
+    env.result_ack = &a;
+    ff_err err;
+    if (c->o.send(c->o.user, w->id, strlen(w->id), &env, &err))
+        FF_DEBUG(c->o.log, "result ack for worker %s not sent: %s", w->id, err.msg);
+}
+
 void coord_send_cancel(ff_coord *c, worker *w, uint64_t task) {
     Ff__Cancel cn = FF__CANCEL__INIT;
     cn.has_task_id = 1;
@@ -162,6 +176,7 @@ void coord_job_free(job *j) {
         free(j->chunks[i].log);
     }
     free(j->chunks);
+    free(j->item_st);
     ff_jobspec_free(j->spec);
     free(j->error);
     free(j);
@@ -201,8 +216,7 @@ static void job_stop(ff_coord *c, job *j, ff_cstate to) {
             coord_chunk_save(c, j, ch, NULL);
         }
     }
-    if (j->assembly) atomic_store(&j->assembly->cancel, 1); /* its result is ignored when it comes back */
-    j->needs_assembly = 0;
+    /* an item being written, and items already due, are still written: nothing finished is thrown away */
 }
 
 /* The job leaves the active states for `to` (done, failed, cancelled). */
@@ -225,11 +239,30 @@ void coord_job_fail(ff_coord *c, job *j, double now, const char *why) {
 
 /* ---- chunks --------------------------------------------------------------------- */
 
-static void chunk_queue(ff_coord *c, job *j, chunk *ch) {
+void coord_chunk_queue(ff_coord *c, job *j, chunk *ch) {
     ch->state = FF_CS_QUEUED;
     j->n_queued++;
     if (ch->idx < j->scan_from) j->scan_from = ch->idx;
     c->st.requeued++;
+}
+
+/* One more chunk failed on w in a row: at quarantine_after, no more work
+ * for it until an operator releases it (framefarm workers --release). */
+static void worker_failed(ff_coord *c, worker *w) {
+    if (++w->fails_in_row < c->o.quarantine_after || c->o.quarantine_after <= 0 || w->quarantined) return;
+    w->quarantined = 1;
+    FF_WARN(c->o.log,
+            "worker %s (%s) quarantined: %d chunks failed on it in a row; it gets no work until released "
+            "(framefarm workers --release %s)",
+            w->id, w->name, w->fails_in_row, w->id);
+}
+
+/* The wait before a chunk that failed `attempts` times is tried again: the
+ * job's retry_backoff_s doubled per attempt, at most FF_COORD_BACKOFF_MAX_S. */
+static double backoff_s(const job *j, int attempts) {
+    double b = j->spec->has_retry_backoff_s ? j->spec->retry_backoff_s : 0;
+    for (int k = 1; k < attempts && b < FF_COORD_BACKOFF_MAX_S; k++) b *= 2;
+    return b < FF_COORD_BACKOFF_MAX_S ? b : FF_COORD_BACKOFF_MAX_S;
 }
 
 void coord_chunk_attempt_failed(ff_coord *c, job *j, chunk *ch, double now, const char *why) {
@@ -241,6 +274,7 @@ void coord_chunk_attempt_failed(ff_coord *c, job *j, chunk *ch, double now, cons
     if (w) snprintf(line, sizeof line, "attempt %d on %s (%s): %.1100s", ch->attempts, w->id, w->name, why);
     else snprintf(line, sizeof line, "attempt %d: %.1100s", ch->attempts, why);
     FF_WARN(c->o.log, "job %llu chunk %u: %s", (unsigned long long)j->id, ch->idx, line);
+    if (w) worker_failed(c, w);
     coord_chunk_detach(ch);
     if (ch->attempts >= j->spec->max_attempts) {
         ch->state = FF_CS_FAILED;
@@ -259,8 +293,14 @@ void coord_chunk_attempt_failed(ff_coord *c, job *j, chunk *ch, double now, cons
         free(msg);
         return;
     }
-    chunk_queue(c, j, ch);
-    coord_chunk_save(c, j, ch, "%s", line);
+    coord_chunk_queue(c, j, ch);
+    double wait = backoff_s(j, ch->attempts);
+    if (wait > 0) {
+        ch->hold_until = now + wait;
+        coord_chunk_save(c, j, ch, "%s (tried again in %.1f s: retry_backoff_s)", line, wait);
+    } else {
+        coord_chunk_save(c, j, ch, "%s", line);
+    }
 }
 
 void coord_chunk_unstarted(ff_coord *c, job *j, chunk *ch, double now, const char *why) {
@@ -276,20 +316,18 @@ void coord_chunk_unstarted(ff_coord *c, job *j, chunk *ch, double now, const cha
     FF_WARN(c->o.log, "job %llu chunk %u: %s: queued again (%d of %d before it counts as an attempt)",
             (unsigned long long)j->id, ch->idx, why, ch->unstarted, FF_COORD_MAX_UNSTARTED);
     coord_chunk_detach(ch);
-    chunk_queue(c, j, ch);
+    coord_chunk_queue(c, j, ch);
     coord_chunk_save(c, j, ch, "%s (queued again, %d of %d before it counts as an attempt)", why, ch->unstarted,
                      FF_COORD_MAX_UNSTARTED);
 }
 
 void coord_chunk_done(ff_coord *c, job *j, chunk *ch, double now) {
     worker *w = ch->w;
-    (void)now;
     ch->completions++;
     ch->state = FF_CS_DONE;
     ch->unstarted = 0;
     if (w) w->tasks_done++;
     c->st.completed++;
-    coord_chunk_save(c, j, ch, NULL);
     /* detach without discarding the (renamed) frames file */
     if (w && w->ch == ch) {
         w->ch = NULL;
@@ -301,123 +339,18 @@ void coord_chunk_done(ff_coord *c, job *j, chunk *ch, double now) {
     ch->frames_recv = 0;
     ch->began = ch->checking = 0;
     ch->stage = 2;
+    ch->finished_w = coord_wall(c, now);
+    if (ch->orphan) c->n_orphans--;
+    ch->orphan = 0;
     j->n_done++;
-    if (j->n_done == j->n_chunks) j->needs_assembly = 1;
-}
-
-/* ---- assembly (background) ---------------------------------------------------------- */
-
-typedef struct {
-    Ff__JobSpec *spec;
-    ff_chunk_window *w;     /* every chunk's window, item by item */
-    char **paths;           /* every chunk's frames file */
-    size_t items, per;
-    const ff_outroot *roots; /* the coordinator's, immutable while it runs */
-    int hold;               /* TEST MODE */
-    char *release_path;
-    const ff_log *log;
-    uint64_t job;
-    ff_bgtask *self;
-} asm_arg;
-
-static void asm_free(void *p) {
-    asm_arg *a = p;
-    if (!a) return;
-    ff_jobspec_free(a->spec);
-    free(a->w);
-    if (a->paths)
-        for (size_t i = 0; i < a->items * a->per; i++) free(a->paths[i]);
-    free(a->paths);
-    free(a->release_path);
-    free(a);
-}
-
-static int asm_frame(void *user, int frame) {
-    asm_arg *a = user;
-    atomic_fetch_add(&a->self->done, 1);
-    if (a->hold && frame == 0) { /* TEST MODE: wait for the release file, so tests can watch */
-        a->hold = 0;
-        struct stat sb;
-        while (!atomic_load(&a->self->cancel) && stat(a->release_path, &sb) != 0) {
-            struct timespec ts = {0, 20 * 1000000};
-            nanosleep(&ts, NULL);
-        }
-    }
-    return atomic_load(&a->self->cancel);
-}
-
-static ff_status asm_run(ff_bgtask *t, ff_err *err) {
-    asm_arg *a = t->arg;
-    a->self = t;
-    atomic_store(&t->total, (long long)a->items * a->spec->frames);
-    char out[4200];
-    for (size_t i = 0; i < a->items; i++) {
-        ff_status st = ff_jobspec_item_output(a->spec, i, out, sizeof out, err);
-        if (!st) st = ff_outroot_check(a->roots, out, err); /* again, right before writing */
-        if (!st)
-            st = ff_assemble_item(a->spec, a->w + i * a->per, (const char *const *)(a->paths + i * a->per), a->per, out,
-                                  asm_frame, a, err);
-        if (st) return ff_err_wrap(err, "writing item %zu", i);
-        FF_INFO(a->log, "job %llu: wrote %s", (unsigned long long)a->job, out);
-    }
-    return FF_OK;
-}
-
-static void start_assembly(ff_coord *c, job *j, double now) {
-    j->needs_assembly = 0;
-    asm_arg *a = calloc(1, sizeof *a);
-    ff_err err = {0};
-    size_t n = j->n_chunks;
-    if (a) {
-        a->items = ff_jobspec_items(j->spec);
-        a->per = n / a->items;
-        a->roots = c->roots;
-        a->hold = c->o.test_hold_assembly;
-        a->log = c->o.log;
-        a->job = j->id;
-        a->w = malloc(n * sizeof *a->w);
-        a->paths = calloc(n, sizeof *a->paths);
-        size_t rl = strlen(c->o.state_dir) + 40;
-        if ((a->release_path = malloc(rl))) snprintf(a->release_path, rl, "%s/test-release-assembly", c->o.state_dir);
-    }
-    int ok = a && a->w && a->paths && a->release_path && !ff_jobspec_clone(j->spec, &a->spec, &err);
-    for (size_t k = 0; ok && k < n; k++) {
-        chunk *ch = &j->chunks[k];
-        a->w[k] = (ff_chunk_window){ch->item, ch->lat_start, ch->lat_count};
-        char p[4200];
-        ok = !ff_store_chunk_path(c->store, j->id, ch->idx, ".frames", p, sizeof p, &err) && (a->paths[k] = strdup(p));
-    }
-    ff_bgtask *t = ok ? ff_bgtask_new(COORD_BG_ASSEMBLE, asm_run, a, asm_free) : NULL;
-    if (!t) {
-        if (!ok) asm_free(a);
-        coord_job_fail(c, j, now, err.msg[0] ? err.msg : "assembling: out of memory");
-        return;
-    }
-    t->job = j->id;
-    j->assembly = t;
-    ff_bgwork_submit(c->bg, t);
-    FF_INFO(c->o.log, "job %llu: all %u chunks done, writing %zu video%s", (unsigned long long)j->id, j->n_chunks,
-            ff_jobspec_items(j->spec), ff_jobspec_items(j->spec) == 1 ? "" : "s");
-}
-
-static void assembly_finished(ff_coord *c, ff_bgtask *t, double now) {
-    job *j = coord_find_job(c, t->job);
-    if (!j || j->assembly != t) return;
-    j->assembly = NULL;
-    if (!coord_job_active(j)) return; /* cancelled meanwhile */
-    if (t->status) {
-        coord_job_fail(c, j, now, t->err.msg);
-        return;
-    }
-    coord_job_finish(c, j, FF_CS_DONE, now);
-    c->st.jobs_done++;
-    if (!c->o.keep_chunks) ff_store_drop_chunk_files(c->store, j->id);
-    FF_INFO(c->o.log, "job %llu done (%u chunks)", (unsigned long long)j->id, j->n_chunks);
+    if (w) w->fails_in_row = 0;
+    coord_chunk_save(c, j, ch, NULL);
+    coord_items_chunk_done(j, ch);
 }
 
 static void poll_background(ff_coord *c, double now) {
     for (ff_bgtask *t; (t = ff_bgwork_poll(c->bg));) {
-        if (t->kind == COORD_BG_ASSEMBLE) assembly_finished(c, t, now);
+        if (t->kind == COORD_BG_ASSEMBLE) coord_items_finished(c, t, now);
         else {
             ff_err err = {0};
             if (coord_shared_checked(c, t, now, &err)) FF_WARN(c->o.log, "%s", err.msg);
@@ -426,13 +359,10 @@ static void poll_background(ff_coord *c, double now) {
     }
 }
 
-/* Background results, then the assemblies due. */
+/* Background results, then the items due. */
 static void background(ff_coord *c, double now) {
     poll_background(c, now);
-    for (size_t i = 0; i < c->n_jobs; i++) {
-        job *j = c->jobs[i];
-        if (coord_job_active(j) && j->needs_assembly && !j->assembly) start_assembly(c, j, now);
-    }
+    coord_items_start(c, now);
 }
 
 /* ---- retention ---------------------------------------------------------------------- */
@@ -453,7 +383,7 @@ static void prune(ff_coord *c, double now) {
     if (!fin) return;
     size_t n = 0;
     for (size_t i = 0; i < c->n_jobs && n < c->n_finished; i++)
-        if (!coord_job_active(c->jobs[i]) && !c->jobs[i]->assembly) fin[n++] = c->jobs[i];
+        if (!coord_job_active(c->jobs[i]) && !c->jobs[i]->assembly && !c->jobs[i]->n_due) fin[n++] = c->jobs[i];
     qsort(fin, n, sizeof *fin, by_finished);
     size_t drop = 0;
     while (drop < n && (n - drop > keep || fin[drop]->finished < oldest)) drop++;
@@ -537,7 +467,9 @@ static ff_status on_heartbeat(ff_coord *c, const void *rid, size_t len, const Ff
     w->last_seen = now;
     uint64_t busy = hb->has_busy_task ? hb->busy_task : 0;
     if (w->draining && busy != w->draining) w->draining = 0;
-    if (busy && busy != w->task_id && busy != w->draining) {
+    if (busy && busy != w->task_id && busy != w->draining && coord_on_held(c, w, busy, 1, now)) {
+        /* a chunk that was running on it before a restart: its result is awaited */
+    } else if (busy && busy != w->task_id && busy != w->draining) {
         FF_INFO(c->o.log, "worker %s is busy with task %llx this coordinator did not give it: cancelling it", w->id,
                 (unsigned long long)busy);
         coord_send_cancel(c, w, busy);
@@ -546,6 +478,9 @@ static ff_status on_heartbeat(ff_coord *c, const void *rid, size_t len, const Ff
         w->ch->began = 1;
         w->ch->unstarted = 0;
     }
+    uint64_t held = hb->has_held_task ? hb->held_task : 0;
+    if (!busy && !w->task_id) coord_orphans_not_held(c, w, held);
+    if (held && held != w->task_id) coord_on_held(c, w, held, 0, now);
     if (!busy && w->task_id && w->ch && now - w->assigned_at > c->o.worker_timeout_s) {
         char why[600];
         snprintf(why, sizeof why, "worker %s (%s) %s", w->id, w->name,
@@ -583,6 +518,13 @@ static ff_status load_job(void *user, const ff_store_job_info *ji, ff_err *err) 
     j->submitted = ji->submitted_at;
     j->finished = ji->finished_at ? ji->finished_at : ji->submitted_at;
     j->n_chunks = (uint32_t)n;
+    j->paused = ji->paused;
+    if (!ji->spec_error && (st = coord_items_init(j, err))) return st;
+    for (size_t k = 0; j->item_st && k < ji->n_written; k++)
+        if (ji->written[k] < j->n_items && j->item_st[ji->written[k]] != ITEM_WRITTEN) {
+            j->item_st[ji->written[k]] = ITEM_WRITTEN;
+            j->n_written++;
+        }
     lc->cur = j;
     lc->skip_chunks = ji->spec_error != NULL;
     if (!coord_job_active(j)) lc->c->n_finished++; /* (a job failed below is counted by coord_job_finish) */
@@ -614,16 +556,26 @@ static ff_status load_chunk(void *user, const ff_store_chunk_info *ci, ff_err *e
     ch->attempts = ci->row.attempts;
     ch->dispatches = ci->row.dispatches;
     ch->completions = ci->row.completions;
+    ch->last_task = ci->row.task;
+    ch->started_w = ci->row.started_at;
+    ch->finished_w = ci->row.finished_at;
+    if (ci->row.worker) snprintf(ch->last_worker, sizeof ch->last_worker, "%s", ci->row.worker);
     if (ci->log && ci->log[0]) {
         log_append(&ch->log, ci->log);
         j->log_bytes += strlen(ch->log);
     }
     ff_coord *c = lc->c;
+    int written = ch->item < j->n_items && j->item_st[ch->item] == ITEM_WRITTEN;
     if (ch->state == FF_CS_RUNNING) {
         ch->state = FF_CS_QUEUED;
-        coord_chunk_save(c, j, ch, "coordinator restarted while this chunk was running on %s: queued again",
+        ch->orphan = ch->last_task != 0;
+        ch->hold_until = ch->orphan ? c->orphan_until : 0;
+        c->n_orphans += ch->orphan;
+        coord_chunk_save(c, j, ch,
+                         "coordinator restarted while this chunk was running on %s: queued again (its worker's result is "
+                         "awaited first)",
                          ci->row.worker ? ci->row.worker : "?");
-    } else if (ch->state == FF_CS_DONE) {
+    } else if (ch->state == FF_CS_DONE && !written) {
         char p[4200];
         struct stat sb;
         if (ff_store_chunk_path(c->store, j->id, ch->idx, ".frames", p, sizeof p, err)) return FF_ERR_IO;
@@ -663,6 +615,8 @@ ff_status ff_coord_open(const ff_coord_opts *o, double now, ff_coord **out, ff_e
     if (!c->o.max_queued_chunks) c->o.max_queued_chunks = FF_COORD_MAX_QUEUED_CHUNKS_DEFAULT;
     if (!c->o.keep_jobs) c->o.keep_jobs = FF_COORD_KEEP_JOBS_DEFAULT;
     if (c->o.progress_timeout_s <= 0) c->o.progress_timeout_s = FF_COORD_PROGRESS_TIMEOUT_DEFAULT;
+    if (!c->o.quarantine_after) c->o.quarantine_after = FF_COORD_QUARANTINE_AFTER_DEFAULT;
+    c->orphan_until = now + c->o.worker_timeout_s; /* workers that kept results re-register within it */
     c->mono0 = now;
     c->wall0 = (double)time(NULL);
     ff_status st = ff_store_open(o->state_dir, &c->store, err);
@@ -683,7 +637,12 @@ ff_status ff_coord_open(const ff_coord_opts *o, double now, ff_coord **out, ff_e
     }
     for (size_t i = 0; i < c->n_jobs; i++) {
         job *j = c->jobs[i];
-        if (coord_job_active(j) && j->n_done == j->n_chunks) j->needs_assembly = 1;
+        for (uint32_t k = 0; j->item_st && k < j->n_chunks; k++)
+            if (j->chunks[k].state == FF_CS_DONE) coord_items_chunk_done(j, &j->chunks[k]); /* due, not yet written */
+        if (coord_job_active(j) && j->item_st && j->n_written == j->n_items) { /* stopped after its last video */
+            coord_job_finish(c, j, FF_CS_DONE, now);
+            c->st.jobs_done++;
+        }
         if (coord_job_active(j)) c->st.jobs_active++;
     }
     FF_INFO(c->o.log, "state %s: %zu jobs (%d active), boot %llu; videos go under %s%s", o->state_dir, c->n_jobs,
@@ -753,6 +712,8 @@ ff_status ff_coord_handle(ff_coord *c, const void *rid, size_t len, const Ff__En
     case FF__ENVELOPE__BODY_STATUS: return coord_on_status(c, rid, len, env, now, err);
     case FF__ENVELOPE__BODY_WORKERS: return coord_on_workers(c, rid, len, env, now, err);
     case FF__ENVELOPE__BODY_CANCEL: return coord_on_cancel(c, rid, len, env, now, err);
+    case FF__ENVELOPE__BODY_CONTROL: return coord_on_control(c, rid, len, env, now, err);
+    case FF__ENVELOPE__BODY_LOGS: return coord_on_logs(c, rid, len, env, now, err);
     case FF__ENVELOPE__BODY_PROGRESS:
     case FF__ENVELOPE__BODY_FRAMES:
     case FF__ENVELOPE__BODY_DONE:
@@ -781,20 +742,37 @@ ff_status ff_coord_handle(ff_coord *c, const void *rid, size_t len, const Ff__En
 
 /* ---- timers and dispatch ---------------------------------------------------------------- */
 
-static job *best_job(ff_coord *c, const worker *w) {
-    job *best = NULL;
-    for (size_t i = 0; i < c->n_jobs; i++) {
-        job *j = c->jobs[i];
-        if (!coord_job_active(j) || !j->n_queued) continue;
-        if (j->spec->device_budget > 0 && w->device_bytes < j->spec->device_budget) continue;
-        if (!best || j->spec->priority > best->spec->priority) best = j; /* ties: lower id (older) stays */
-    }
-    return best;
+/* Active, unpaused jobs with queued chunks, best first: highest priority,
+ * then the oldest (lowest id). */
+static int by_rank(const void *a, const void *b) {
+    const job *x = *(job *const *)a, *y = *(job *const *)b;
+    if (x->spec->priority != y->spec->priority) return x->spec->priority > y->spec->priority ? -1 : 1;
+    return x->id < y->id ? -1 : x->id > y->id;
 }
 
-/* The first queued chunk of j, skipping (with avoid) those that last failed
+static size_t ranked_jobs(ff_coord *c, job ***out) {
+    size_t n = 0;
+    for (size_t i = 0; i < c->n_jobs; i++) {
+        job *j = c->jobs[i];
+        n += coord_job_active(j) && j->n_queued && !j->paused;
+    }
+    if (!n) return 0;
+    job **r = malloc(n * sizeof *r);
+    if (!r) return 0; /* dispatch waits for the next tick */
+    n = 0;
+    for (size_t i = 0; i < c->n_jobs; i++) {
+        job *j = c->jobs[i];
+        if (coord_job_active(j) && j->n_queued && !j->paused) r[n++] = j;
+    }
+    qsort(r, n, sizeof *r, by_rank);
+    *out = r;
+    return n;
+}
+
+/* The first queued chunk of j, skipping those on hold (retry backoff, a
+ * result awaited after a restart) and (with avoid) those that last failed
  * on w; at most 256 queued chunks are looked at. */
-static chunk *pick_chunk(job *j, const worker *w, int avoid) {
+chunk *coord_pick_chunk(job *j, const worker *w, int avoid, double now) {
     int seen = 0;
     int first = -1;
     for (uint32_t i = j->scan_from; i < j->n_chunks && seen < 256; i++) {
@@ -802,6 +780,7 @@ static chunk *pick_chunk(job *j, const worker *w, int avoid) {
         if (ch->state != FF_CS_QUEUED) continue;
         if (first < 0) first = (int)i;
         seen++;
+        if (ch->hold_until > now) continue;
         if (!avoid || ch->avoid != w->serial) {
             j->scan_from = (uint32_t)first;
             return ch;
@@ -841,6 +820,12 @@ static ff_status dispatch(ff_coord *c, worker *w, job *j, chunk *ch, double now)
     ch->done = ch->total = 0;
     ch->frames_recv = 0;
     ch->dispatches++;
+    ch->last_task = task;
+    if (ch->orphan) c->n_orphans--;
+    ch->orphan = 0;
+    ch->started_w = coord_wall(c, now);
+    ch->finished_w = 0;
+    snprintf(ch->last_worker, sizeof ch->last_worker, "%s", w->id);
     j->n_queued--;
     w->task_id = task;
     w->j = j;
@@ -893,12 +878,21 @@ ff_status ff_coord_tick(ff_coord *c, double now, ff_err *err) {
     }
     background(c, now);
     prune(c, now);
+    if (c->n_orphans && now >= c->orphan_until) coord_orphans_expire(c); /* the wait after a restart is over */
     /* dispatch: first each idle worker gets a chunk that did not fail on it, then what is left goes to anyone */
-    for (int pass = 0; pass < 2; pass++) {
+    job **ranked = NULL;
+    size_t nr = ranked_jobs(c, &ranked);
+    for (int pass = 0; pass < 2 && nr; pass++) {
         for (size_t i = 0; i < c->n_workers;) {
             worker *w = c->workers[i];
-            job *j = w->task_id || w->draining ? NULL : best_job(c, w);
-            chunk *ch = j ? pick_chunk(j, w, pass == 0) : NULL;
+            job *j = NULL;
+            chunk *ch = NULL;
+            for (size_t k = 0; !ch && !w->task_id && !w->draining && !w->quarantined && k < nr; k++) {
+                j = ranked[k];
+                if (!j->n_queued || !coord_job_active(j) || (j->spec->device_budget > 0 && w->device_bytes < j->spec->device_budget))
+                    continue;
+                ch = coord_pick_chunk(j, w, pass == 0, now);
+            }
             if (ch && dispatch(c, w, j, ch, now) == FF_ERR_IO) {
                 worker_remove(c, i, now, "is unreachable (the task could not be sent)");
                 continue;
@@ -906,6 +900,7 @@ ff_status ff_coord_tick(ff_coord *c, double now, ff_err *err) {
             i++;
         }
     }
+    free(ranked);
     (void)err;
     return FF_OK;
 }

@@ -69,6 +69,38 @@
  *    worker's device, so the default is measured: generous (10x) and never
  *    below progress_timeout_s (default 600 s, which covers loading a model).
  *
+ * Items: each item's video is written (temporary name, fsync, rename:
+ * assemble.h) as soon as every chunk of that item is done, while the job's
+ * other chunks still render, and recorded in the store (outputs), so that
+ * status lists only videos that exist and a restart never writes one
+ * twice. A job is done when every item is written. Cancelling (or failing)
+ * a job keeps its written videos, and items whose chunks were all done
+ * are still written.
+ *
+ * Results kept by workers: a worker keeps its last finished result until
+ * the coordinator acknowledges it (ResultAck) and says so in its
+ * heartbeats (held_task). The chunks that were running when a coordinator
+ * stopped wait (not dispatched) for worker_timeout_s after it starts again
+ * (a worker still rendering one is not cancelled meanwhile); a worker that
+ * keeps such a chunk's result (same task id, from the store) is asked to
+ * send it again, and it is checked like any result. A worker that reports
+ * idle without it ends the wait for its chunks at once. A kept result
+ * nobody waits for is acknowledged (dropped).
+ *
+ * Retries: a failed attempt waits the job's retry_backoff_s, doubled per
+ * attempt (at most FF_COORD_BACKOFF_MAX_S), before the chunk is tried
+ * again, on another worker first. A worker on which quarantine_after
+ * chunks failed in a row (any job; a chunk done resets the count) is
+ * quarantined: it gets no work until an operator releases it (a workers
+ * request with release). Quarantine lives in memory (worker ids are per
+ * process).
+ *
+ * Operators (coord_control.c): retry (failed and cancelled chunks queued
+ * again with their attempts reset; the job active again), priority, pause
+ * (running chunks finish, nothing new is dispatched) and resume, logs (the
+ * chunks' logs: the coordinator's lines and those the workers send with
+ * their results, at most FF_COORD_LOGS_REPLY_MAX bytes per reply).
+ *
  * Refused input (a message a coordinator never takes, a job spec that does
  * not validate, a result for someone else's task) is answered with an
  * ff.Error where a reply makes sense, logged, and changes no state. */
@@ -97,6 +129,9 @@ typedef ff_status (*ff_coord_send_fn)(void *user, const void *rid, size_t rid_le
 #define FF_COORD_LIST_ERROR_MAX 240
 #define FF_COORD_JOB_ERROR_MAX 8192
 #define FF_COORD_JOB_LOG_MAX ((size_t)1 << 20)
+#define FF_COORD_LOGS_REPLY_MAX ((size_t)256 << 10)
+#define FF_COORD_QUARANTINE_AFTER_DEFAULT 5
+#define FF_COORD_BACKOFF_MAX_S 600.0
 
 typedef struct {
     const char *state_dir;
@@ -110,6 +145,8 @@ typedef struct {
     size_t keep_jobs;         /* finished jobs kept; 0: FF_COORD_KEEP_JOBS_DEFAULT */
     double keep_age_s;        /* finished jobs are forgotten after this; 0: never */
     double progress_timeout_s; /* floor of the derived no-progress limit; 0: FF_COORD_PROGRESS_TIMEOUT_DEFAULT */
+    int quarantine_after;     /* chunks failed in a row on one worker before it is quarantined;
+                                 0: FF_COORD_QUARANTINE_AFTER_DEFAULT, < 0: never */
     int test_hold_assembly;   /* TEST MODE: assembly stops after its first frame until <state_dir>/test-release-assembly
                                  exists (tests watch status while a video is being written) */
     const ff_log *log;        /* may be NULL */

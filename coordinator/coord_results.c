@@ -224,10 +224,28 @@ ff_status coord_shared_checked(ff_coord *c, ff_bgtask *t, double now, ff_err *er
     return FF_OK;
 }
 
+/* The worker's lines for the task (TaskDone.log), kept in the chunk's log (bounded there). */
+static void keep_worker_log(ff_coord *c, job *j, chunk *ch, const char *log) {
+    if (!log || !log[0]) return;
+    size_t n = strlen(log);
+    coord_chunk_save(c, j, ch, "%s: %.1500s%s", ch->w ? ch->w->id : "worker", log,
+                     n > 1500 ? " [...]" : "");
+}
+
+static ff_status on_done(ff_coord *c, worker *w, const Ff__TaskDone *d, double now, ff_err *err);
+
 ff_status coord_on_done(ff_coord *c, worker *w, const Ff__TaskDone *d, double now, ff_err *err) {
     if (w && w->draining == d->task_id) w->draining = 0;
     chunk *ch = coord_task_chunk(c, w, d->task_id, "done");
     if (!ch) return FF_OK;
+    keep_worker_log(c, w->j, ch, d->log);
+    ff_status st = on_done(c, w, d, now, err);
+    coord_send_ack(c, w, d->task_id, 0); /* taken, or refused: the worker need not keep it */
+    return st;
+}
+
+static ff_status on_done(ff_coord *c, worker *w, const Ff__TaskDone *d, double now, ff_err *err) {
+    chunk *ch = w->ch;
     job *j = w->j;
     int expect = ff_chunk_frames(ch->lat_count);
     char why[FF_ERR_MSG_MAX + 1024] = "";

@@ -23,7 +23,14 @@ static void fill_job_status(const job *j, Ff__JobStatus *s, size_t error_max, ch
     s->has_chunks_queued = s->has_chunks_running = s->has_chunks_failed = s->has_chunks_cancelled = 1;
     s->has_outputs_total = 1;
     s->job_id = j->id;
-    s->state = (char *)(j->assembly && coord_job_active(j) ? "assembling" : ff_cstate_name(j->state));
+    int writing_last = coord_job_active(j) && j->n_chunks && j->n_done == j->n_chunks; /* only videos left to write */
+    s->state = (char *)(writing_last ? "assembling" : ff_cstate_name(j->state));
+    s->has_paused = s->has_outputs_written = s->has_max_attempts = 1;
+    s->paused = j->paused != 0;
+    s->outputs_written = (int32_t)j->n_written;
+    s->max_attempts = j->spec->max_attempts;
+    s->has_retry_backoff_s = j->spec->has_retry_backoff_s;
+    s->retry_backoff_s = j->spec->retry_backoff_s;
     s->name = j->spec->name;
     s->priority = j->spec->priority;
     s->chunks_total = (int32_t)j->n_chunks;
@@ -48,10 +55,10 @@ static void fill_job_status(const job *j, Ff__JobStatus *s, size_t error_max, ch
     s->chunks_failed = by[FF_CS_FAILED];
     s->chunks_cancelled = by[FF_CS_CANCELLED];
     s->progress = j->state == FF_CS_DONE ? 1.0 : j->n_chunks ? p / j->n_chunks : 0;
-    if (j->assembly) {
+    if (j->assembly || writing_last) { /* frames written over all the job's videos */
         s->has_assembled_frames = s->has_assemble_frames = 1;
-        s->assembled_frames = atomic_load(&j->assembly->done);
-        s->assemble_frames = atomic_load(&j->assembly->total);
+        s->assembled_frames = (int64_t)j->n_written * j->spec->frames + (j->assembly ? atomic_load(&j->assembly->done) : 0);
+        s->assemble_frames = (int64_t)j->n_items * j->spec->frames;
     }
     /* times (wall clock): submitted, first dispatch, finished; elapsed; an ETA from the progress so far */
     int active = coord_job_active(j);
@@ -88,16 +95,18 @@ static ff_status status_one(ff_coord *c, const void *rid, size_t len, const Ff__
     if (climit > FF_COORD_STATUS_CHUNKS_MAX) climit = FF_COORD_STATUS_CHUNKS_MAX;
     size_t nch = coff < j->n_chunks ? j->n_chunks - coff : 0;
     if (nch > climit) nch = climit;
-    size_t items = ff_jobspec_items(j->spec), ooff = q->has_output_offset ? q->output_offset : 0;
-    size_t nout = ooff < items ? items - ooff : 0;
-    if (nout > FF_COORD_STATUS_OUTPUTS_MAX) nout = FF_COORD_STATUS_OUTPUTS_MAX;
+    /* outputs: the videos written (items from output_offset on), a page of them */
+    size_t ooff = q->has_output_offset ? q->output_offset : 0, nout = 0;
+    for (size_t i = ooff; j->item_st && i < j->n_items && nout < FF_COORD_STATUS_OUTPUTS_MAX; i++)
+        nout += j->item_st[i] == ITEM_WRITTEN;
     Ff__JobStatus js;
     Ff__JobStatus *jsp = &js;
     Ff__ChunkStatus *cs = calloc(nch ? nch : 1, sizeof *cs);
     Ff__ChunkStatus **csp = calloc(nch ? nch : 1, sizeof *csp);
     char **outs = calloc(nout ? nout : 1, sizeof *outs);
+    uint32_t *oitems = calloc(nout ? nout : 1, sizeof *oitems);
     char *ebuf = malloc(FF_COORD_JOB_ERROR_MAX + 1);
-    ff_status st = cs && csp && outs && ebuf ? FF_OK : ff_err_set(err, FF_ERR_NOMEM, "status: out of memory");
+    ff_status st = cs && csp && outs && oitems && ebuf ? FF_OK : ff_err_set(err, FF_ERR_NOMEM, "status: out of memory");
     if (!st) {
         fill_job_status(j, &js, FF_COORD_JOB_ERROR_MAX, ebuf, coord_wall(c, now));
         char settings[256];
@@ -120,6 +129,15 @@ static ff_status status_one(ff_coord *c, const void *rid, size_t len, const Ff__
             x->lat_count = ch->lat_count;
             x->dispatches = ch->dispatches;
             x->completions = ch->completions;
+            x->last_worker = ch->last_worker[0] ? (char *)ch->last_worker : NULL;
+            x->has_started_at = ch->started_w > 0;
+            x->started_at = ch->started_w;
+            x->has_finished_at = ch->state == FF_CS_DONE && ch->finished_w > 0;
+            x->finished_at = ch->finished_w;
+            if (ch->state == FF_CS_QUEUED && ch->hold_until > now) {
+                x->has_retry_at = 1;
+                x->retry_at = coord_wall(c, ch->hold_until);
+            }
             csp[k] = x;
         }
         js.n_chunks = nch;
@@ -127,14 +145,19 @@ static ff_status status_one(ff_coord *c, const void *rid, size_t len, const Ff__
         js.has_chunk_offset = js.has_output_offset = 1;
         js.chunk_offset = coff;
         js.output_offset = (uint32_t)ooff;
-        for (size_t i = 0; i < nout; i++) {
+        size_t got = 0;
+        for (size_t i = ooff; got < nout && i < j->n_items; i++) {
+            if (j->item_st[i] != ITEM_WRITTEN) continue;
             char p[4200];
             ff_err e2;
-            if (!ff_jobspec_item_output(j->spec, ooff + i, p, sizeof p, &e2)) outs[i] = strdup(p);
-            if (!outs[i]) outs[i] = strdup("?");
+            if (!coord_item_output(j, i, p, sizeof p, &e2)) outs[got] = strdup(p);
+            if (!outs[got]) outs[got] = strdup("?");
+            oitems[got++] = (uint32_t)i;
         }
-        js.n_outputs = nout;
+        js.n_outputs = got;
         js.outputs = outs;
+        js.n_output_items = got;
+        js.output_items = oitems;
         Ff__StatusReply sr = FF__STATUS_REPLY__INIT;
         sr.n_jobs = 1;
         sr.jobs = &jsp;
@@ -144,6 +167,7 @@ static ff_status status_one(ff_coord *c, const void *rid, size_t len, const Ff__
     }
     for (size_t i = 0; outs && i < nout; i++) free(outs[i]);
     free(outs);
+    free(oitems);
     free(cs);
     free(csp);
     free(ebuf);
@@ -206,7 +230,29 @@ ff_status coord_on_status(ff_coord *c, const void *rid, size_t len, const Ff__En
     return status_one(c, rid, len, env, j, now, err);
 }
 
+ff_status coord_reply_job(ff_coord *c, const void *rid, size_t len, uint64_t req, const job *j, double now, ff_err *err) {
+    Ff__StatusQuery q = FF__STATUS_QUERY__INIT;
+    q.has_job_id = 1;
+    q.job_id = j->id;
+    Ff__Envelope as = FF__ENVELOPE__INIT;
+    as.has_request_id = 1;
+    as.request_id = req;
+    as.body_case = FF__ENVELOPE__BODY_STATUS;
+    as.status = &q;
+    return status_one(c, rid, len, &as, j, now, err);
+}
+
 ff_status coord_on_workers(ff_coord *c, const void *rid, size_t len, const Ff__Envelope *env, double now, ff_err *err) {
+    const char *rel = env->workers->release;
+    if (rel) { /* an operator releases a quarantined worker */
+        worker *w = coord_find_worker(c, rel, strlen(rel));
+        if (!w)
+            return coord_send_error(c, rid, len, FF__ERROR__CODE__NOT_FOUND, env->request_id,
+                                    "no worker %s (framefarm workers lists them)", rel);
+        if (w->quarantined) FF_INFO(c->o.log, "worker %s (%s) released from quarantine by an operator", w->id, w->name);
+        w->quarantined = 0;
+        w->fails_in_row = 0;
+    }
     size_t n = c->n_workers;
     Ff__WorkerStatus *ws = calloc(n ? n : 1, sizeof *ws);
     Ff__WorkerStatus **wp = calloc(n ? n : 1, sizeof *wp);
@@ -223,7 +269,10 @@ ff_status coord_on_workers(ff_coord *c, const void *rid, size_t len, const Ff__E
         ws[i].backend = (char *)w->backend;
         ws[i].has_device_bytes = ws[i].has_task_id = ws[i].has_last_seen_s = ws[i].has_tasks_done = 1;
         ws[i].device_bytes = w->device_bytes;
-        ws[i].state = w->task_id ? "busy" : w->draining ? "cancelling" : "idle";
+        ws[i].state = w->task_id ? "busy" : w->draining ? "cancelling" : w->quarantined ? "quarantined" : "idle";
+        ws[i].has_quarantined = ws[i].has_failures_in_a_row = 1;
+        ws[i].quarantined = w->quarantined != 0;
+        ws[i].failures_in_a_row = w->fails_in_row;
         ws[i].task_id = w->task_id;
         ws[i].last_seen_s = now - w->last_seen;
         ws[i].tasks_done = w->tasks_done;
@@ -259,15 +308,8 @@ ff_status coord_on_cancel(ff_coord *c, const void *rid, size_t len, const Ff__En
                                 (unsigned long long)env->cancel->job_id);
     if (coord_job_active(j)) {
         coord_job_finish(c, j, FF_CS_CANCELLED, now);
-        FF_INFO(c->o.log, "job %llu cancelled", (unsigned long long)j->id);
+        FF_INFO(c->o.log, "job %llu cancelled (%u of %u videos written are kept%s)", (unsigned long long)j->id, j->n_written,
+                j->n_items, j->n_due || j->assembly ? "; those whose chunks are done are still written" : "");
     }
-    Ff__StatusQuery q = FF__STATUS_QUERY__INIT;
-    q.has_job_id = 1;
-    q.job_id = j->id;
-    Ff__Envelope as = FF__ENVELOPE__INIT;
-    as.has_request_id = 1;
-    as.request_id = env->request_id;
-    as.body_case = FF__ENVELOPE__BODY_STATUS;
-    as.status = &q;
-    return status_one(c, rid, len, &as, j, now, err);
+    return coord_reply_job(c, rid, len, env->request_id, j, now, err);
 }

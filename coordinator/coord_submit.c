@@ -8,6 +8,7 @@
 
 #include "coordinator/chunking.h"
 #include "coordinator/coord_internal.h"
+#include "coordinator/outname.h"
 #include "proto/ff_jobspec.h"
 
 /* The job's outputs against the output roots: the first output fully
@@ -16,8 +17,10 @@
 static ff_status check_outputs(ff_coord *c, const Ff__JobSpec *spec, ff_err *err) {
     char out[4200];
     size_t items = ff_jobspec_items(spec);
-    for (size_t i = 0; i < items; i++) {
-        ff_status st = ff_jobspec_item_output(spec, i, out, sizeof out, err);
+    ff_status tst = ff_outname_check(spec, err);
+    if (tst) return tst;
+    for (size_t i = 0; i < items; i++) { /* ({job} is not known yet: 0 stands in; the roots check again before writing) */
+        ff_status st = ff_outname_expand(spec, 0, i, out, sizeof out, err);
         if (!st && i == 0) st = ff_outroot_check(c->roots, out, err);
         if (!st && i > 0) {
             size_t n = strlen(out);
@@ -92,12 +95,16 @@ ff_status coord_on_submit(ff_coord *c, const void *rid, size_t len, const Ff__En
         chunks[i].state = FF_CS_QUEUED;
     }
     free(w);
+    if ((st = coord_items_init(j, err))) return st; /* (stored; loaded again by a restart) */
     FF_INFO(c->o.log, "job %llu: %zu items, %zu chunks, priority %d, %s", (unsigned long long)id, ff_jobspec_items(spec), n,
             spec->priority, spec->output);
     Ff__SubmitReply sr = FF__SUBMIT_REPLY__INIT;
     sr.has_job_id = sr.has_chunks = 1;
     sr.job_id = id;
     sr.chunks = (int32_t)n;
+    sr.has_workers = 1;
+    for (size_t i = 0; i < c->n_workers; i++) sr.workers += !c->workers[i]->quarantined;
+    if (!sr.workers) FF_WARN(c->o.log, "job %llu: no worker is connected; it waits for one", (unsigned long long)id);
     Ff__Envelope out = FF__ENVELOPE__INIT;
     out.has_request_id = 1;
     out.request_id = req;

@@ -220,6 +220,7 @@ ff_status ff_cserver_run(const ff_cserver_opts *o, ff_err *err) {
     co.keep_age_s = o->keep_age_s;
     co.progress_timeout_s = o->progress_timeout_s;
     co.test_hold_assembly = o->test_hold_assembly;
+    co.quarantine_after = o->quarantine_after;
     co.shared_dir = o->shared_dir;
     co.log = o->log;
     co.send = do_send;

@@ -49,6 +49,7 @@ typedef struct {
     size_t max_job_chunks, max_queued_chunks, keep_jobs; /* coord.h; 0: defaults */
     double keep_age_s, progress_timeout_s;              /* coord.h; 0: defaults */
     int test_hold_assembly;      /* TEST MODE (coord.h) */
+    int quarantine_after;        /* coord.h; 0: default, < 0: never */
     const char *http;            /* ADDR:PORT of the HTTP server (http.h); NULL: none */
     const char *http_token;      /* path of the token file that enables HTTP actions; NULL: read-only */
     const ff_log *log;

@@ -12,7 +12,15 @@
 
 #include "proto/ff_jobspec.h"
 
-#define SCHEMA_VERSION "1"
+#define SCHEMA_VERSION "2"
+/* version 1 (before the chunk's task and times, paused jobs, written
+ * outputs) is migrated in place: its columns get their defaults. */
+static const char *const migrate_1_to_2 =
+    "ALTER TABLE chunks ADD COLUMN task INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE chunks ADD COLUMN started_at REAL NOT NULL DEFAULT 0;"
+    "ALTER TABLE chunks ADD COLUMN finished_at REAL NOT NULL DEFAULT 0;"
+    "ALTER TABLE jobs ADD COLUMN paused INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE meta SET value = '2' WHERE key = 'schema';";
 
 struct ff_store {
     sqlite3 *db;
@@ -20,6 +28,7 @@ struct ff_store {
     uint64_t boot;
     int in_tx;
     sqlite3_stmt *st_chunk_update, *st_job_state, *st_add_chunk, *st_del_chunks, *st_del_job;
+    sqlite3_stmt *st_output, *st_del_outputs, *st_job_paused, *st_job_spec;
 };
 
 static const char *const cstate_names[FF_CS_COUNT] = {"queued", "running", "done", "failed", "cancelled"};
@@ -72,7 +81,10 @@ static const char *const schema =
     " item INTEGER NOT NULL, lat_start INTEGER NOT NULL, lat_count INTEGER NOT NULL, state TEXT NOT NULL,"
     " attempts INTEGER NOT NULL DEFAULT 0, dispatches INTEGER NOT NULL DEFAULT 0,"
     " completions INTEGER NOT NULL DEFAULT 0, worker TEXT, log TEXT NOT NULL DEFAULT '',"
-    " PRIMARY KEY(job_id, idx));";
+    " PRIMARY KEY(job_id, idx));"
+    "CREATE TABLE IF NOT EXISTS outputs(job_id INTEGER NOT NULL, item INTEGER NOT NULL, written_at REAL NOT NULL,"
+    " PRIMARY KEY(job_id, item));";
+/* (a new database is created at version 1 and migrated like an old one) */
 
 ff_status ff_store_open(const char *dir, ff_store **out, ff_err *err) {
     ff_status st = mkdir_p(dir, err);
@@ -96,7 +108,7 @@ ff_status ff_store_open(const char *dir, ff_store **out, ff_err *err) {
     if ((st = exec(s, schema, err))) goto fail;
     /* schema version and boot counter */
     sqlite3_stmt *q = NULL;
-    if ((st = exec(s, "BEGIN IMMEDIATE; INSERT OR IGNORE INTO meta VALUES('schema', '" SCHEMA_VERSION "');"
+    if ((st = exec(s, "BEGIN IMMEDIATE; INSERT OR IGNORE INTO meta VALUES('schema', '1');"
                       "INSERT OR IGNORE INTO meta VALUES('boot', '0');"
                       "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'boot';",
                    err)))
@@ -108,7 +120,8 @@ ff_status ff_store_open(const char *dir, ff_store **out, ff_err *err) {
         goto fail;
     }
     const char *ver = (const char *)sqlite3_column_text(q, 0);
-    if (!ver || strcmp(ver, SCHEMA_VERSION)) {
+    int migrate = ver && !strcmp(ver, "1");
+    if (!ver || (strcmp(ver, SCHEMA_VERSION) && !migrate)) {
         st = ff_err_set(err, FF_ERR_FORMAT, "%s: schema version %s, this coordinator reads version %s", path,
                         ver ? ver : "(none)", SCHEMA_VERSION);
         sqlite3_finalize(q);
@@ -116,10 +129,16 @@ ff_status ff_store_open(const char *dir, ff_store **out, ff_err *err) {
     }
     s->boot = (uint64_t)sqlite3_column_int64(q, 1);
     sqlite3_finalize(q);
+    if (migrate && (st = exec(s, migrate_1_to_2, err))) {
+        exec(s, "ROLLBACK;", NULL);
+        ff_err_wrap(err, "%s: migrating the state from schema version 1 to %s", path, SCHEMA_VERSION);
+        goto fail;
+    }
     if ((st = exec(s, "COMMIT;", err))) goto fail;
     if (sqlite3_prepare_v2(s->db,
                            "UPDATE chunks SET state=?3, attempts=?4, dispatches=?5, completions=?6, worker=?7,"
-                           " log = CASE WHEN ?8 IS NULL THEN log ELSE substr(log || ?8, -16384) END"
+                           " log = CASE WHEN ?8 IS NULL THEN log ELSE substr(log || ?8, -16384) END,"
+                           " task=?9, started_at=?10, finished_at=?11"
                            " WHERE job_id=?1 AND idx=?2",
                            -1, &s->st_chunk_update, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(s->db, "UPDATE jobs SET state=?2, error=?3, finished_at=?4 WHERE id=?1", -1, &s->st_job_state,
@@ -127,7 +146,13 @@ ff_status ff_store_open(const char *dir, ff_store **out, ff_err *err) {
         sqlite3_prepare_v2(s->db, "INSERT INTO chunks(job_id, idx, item, lat_start, lat_count, state) VALUES(?,?,?,?,?,'queued')",
                            -1, &s->st_add_chunk, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(s->db, "DELETE FROM chunks WHERE job_id=?", -1, &s->st_del_chunks, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(s->db, "DELETE FROM jobs WHERE id=?", -1, &s->st_del_job, NULL) != SQLITE_OK) {
+        sqlite3_prepare_v2(s->db, "DELETE FROM jobs WHERE id=?", -1, &s->st_del_job, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO outputs(job_id, item, written_at) VALUES(?,?,?)", -1,
+                           &s->st_output, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db, "DELETE FROM outputs WHERE job_id=?", -1, &s->st_del_outputs, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db, "UPDATE jobs SET paused=?2 WHERE id=?1", -1, &s->st_job_paused, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db, "UPDATE jobs SET spec=?2, priority=?3 WHERE id=?1", -1, &s->st_job_spec, NULL) !=
+            SQLITE_OK) {
         st = db_fail(s, err, "preparing statements");
         goto fail;
     }
@@ -145,6 +170,10 @@ void ff_store_close(ff_store *s) {
     sqlite3_finalize(s->st_add_chunk);
     sqlite3_finalize(s->st_del_chunks);
     sqlite3_finalize(s->st_del_job);
+    sqlite3_finalize(s->st_output);
+    sqlite3_finalize(s->st_del_outputs);
+    sqlite3_finalize(s->st_job_paused);
+    sqlite3_finalize(s->st_job_spec);
     if (s->db) sqlite3_close(s->db);
     free(s->dir);
     free(s);
@@ -229,6 +258,9 @@ ff_status ff_store_chunk_update(ff_store *s, uint64_t job, uint32_t idx, const f
     else sqlite3_bind_null(q, 7);
     if (log_append) sqlite3_bind_text(q, 8, log_append, -1, SQLITE_TRANSIENT);
     else sqlite3_bind_null(q, 8);
+    sqlite3_bind_int64(q, 9, (sqlite3_int64)row->task);
+    sqlite3_bind_double(q, 10, row->started_at);
+    sqlite3_bind_double(q, 11, row->finished_at);
     if (sqlite3_step(q) != SQLITE_DONE) return db_fail(s, err, "updating a chunk");
     return FF_OK;
 }
@@ -236,12 +268,16 @@ ff_status ff_store_chunk_update(ff_store *s, uint64_t job, uint32_t idx, const f
 ff_status ff_store_load(ff_store *s, ff_store_job_fn on_job, ff_store_chunk_fn on_chunk, void *user, ff_err *err) {
     sqlite3_stmt *jq = NULL, *cq = NULL;
     ff_status st = FF_OK;
-    if (sqlite3_prepare_v2(s->db, "SELECT id, spec, state, submitted_at, error, finished_at FROM jobs ORDER BY id", -1, &jq,
-                           NULL) != SQLITE_OK ||
+    sqlite3_stmt *oq = NULL;
+    uint32_t *written = NULL;
+    size_t cap_written = 0;
+    if (sqlite3_prepare_v2(s->db, "SELECT id, spec, state, submitted_at, error, finished_at, paused FROM jobs ORDER BY id",
+                           -1, &jq, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(s->db,
-                           "SELECT idx, item, lat_start, lat_count, state, attempts, dispatches, completions, worker, log"
-                           " FROM chunks WHERE job_id=? ORDER BY idx",
-                           -1, &cq, NULL) != SQLITE_OK) {
+                           "SELECT idx, item, lat_start, lat_count, state, attempts, dispatches, completions, worker, log,"
+                           " task, started_at, finished_at FROM chunks WHERE job_id=? ORDER BY idx",
+                           -1, &cq, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db, "SELECT item FROM outputs WHERE job_id=? ORDER BY item", -1, &oq, NULL) != SQLITE_OK) {
         st = db_fail(s, err, "loading");
         goto done;
     }
@@ -265,6 +301,23 @@ ff_status ff_store_load(ff_store *s, ff_store_job_fn on_job, ff_store_chunk_fn o
         j.submitted_at = sqlite3_column_double(jq, 3);
         j.error = (const char *)sqlite3_column_text(jq, 4);
         j.finished_at = sqlite3_column_type(jq, 5) == SQLITE_NULL ? 0 : sqlite3_column_double(jq, 5);
+        j.paused = sqlite3_column_int(jq, 6);
+        sqlite3_reset(oq);
+        sqlite3_bind_int64(oq, 1, (sqlite3_int64)j.id);
+        while (!st && sqlite3_step(oq) == SQLITE_ROW) {
+            if (j.n_written == cap_written) {
+                size_t cap = cap_written ? cap_written * 2 : 64;
+                uint32_t *n = realloc(written, cap * sizeof *n);
+                if (!n) {
+                    st = ff_err_set(err, FF_ERR_NOMEM, "loading outputs: out of memory");
+                    break;
+                }
+                written = n;
+                cap_written = cap;
+            }
+            written[j.n_written++] = (uint32_t)sqlite3_column_int64(oq, 0);
+        }
+        j.written = written;
         if (!st) st = on_job(user, &j, err);
         ff_jobspec_free(spec);
         sqlite3_reset(cq);
@@ -286,6 +339,9 @@ ff_status ff_store_load(ff_store *s, ff_store_job_fn on_job, ff_store_chunk_fn o
             c.row.completions = sqlite3_column_int(cq, 7);
             c.row.worker = (const char *)sqlite3_column_text(cq, 8);
             c.log = (const char *)sqlite3_column_text(cq, 9);
+            c.row.task = (uint64_t)sqlite3_column_int64(cq, 10);
+            c.row.started_at = sqlite3_column_double(cq, 11);
+            c.row.finished_at = sqlite3_column_double(cq, 12);
             st = on_chunk(user, &c, err);
         }
         if (!st && rc != SQLITE_DONE && rc != SQLITE_ROW) st = db_fail(s, err, "loading chunks");
@@ -293,6 +349,8 @@ ff_status ff_store_load(ff_store *s, ff_store_job_fn on_job, ff_store_chunk_fn o
 done:
     sqlite3_finalize(jq);
     sqlite3_finalize(cq);
+    sqlite3_finalize(oq);
+    free(written);
     return st;
 }
 
@@ -322,12 +380,47 @@ void ff_store_drop_chunk_files(const ff_store *s, uint64_t job) {
 }
 
 ff_status ff_store_delete_job(ff_store *s, uint64_t job, ff_err *err) {
-    sqlite3_stmt *qs[2] = {s->st_del_chunks, s->st_del_job};
-    for (int i = 0; i < 2; i++) {
+    sqlite3_stmt *qs[3] = {s->st_del_chunks, s->st_del_outputs, s->st_del_job};
+    for (int i = 0; i < 3; i++) {
         sqlite3_reset(qs[i]);
         sqlite3_bind_int64(qs[i], 1, (sqlite3_int64)job);
         if (sqlite3_step(qs[i]) != SQLITE_DONE) return db_fail(s, err, "deleting a job");
     }
     ff_store_drop_chunk_files(s, job);
+    return FF_OK;
+}
+
+ff_status ff_store_output_written(ff_store *s, uint64_t job, uint32_t item, double now, ff_err *err) {
+    sqlite3_stmt *q = s->st_output;
+    sqlite3_reset(q);
+    sqlite3_bind_int64(q, 1, (sqlite3_int64)job);
+    sqlite3_bind_int64(q, 2, item);
+    sqlite3_bind_double(q, 3, now);
+    if (sqlite3_step(q) != SQLITE_DONE) return db_fail(s, err, "recording a written output");
+    return FF_OK;
+}
+
+ff_status ff_store_job_paused(ff_store *s, uint64_t job, int paused, ff_err *err) {
+    sqlite3_stmt *q = s->st_job_paused;
+    sqlite3_reset(q);
+    sqlite3_bind_int64(q, 1, (sqlite3_int64)job);
+    sqlite3_bind_int(q, 2, paused ? 1 : 0);
+    if (sqlite3_step(q) != SQLITE_DONE) return db_fail(s, err, "pausing a job");
+    return FF_OK;
+}
+
+ff_status ff_store_job_spec(ff_store *s, uint64_t job, const Ff__JobSpec *spec, ff_err *err) {
+    size_t len = ff__job_spec__get_packed_size(spec);
+    uint8_t *blob = malloc(len ? len : 1);
+    if (!blob) return ff_err_set(err, FF_ERR_NOMEM, "storing a job: out of memory");
+    ff__job_spec__pack(spec, blob);
+    sqlite3_stmt *q = s->st_job_spec;
+    sqlite3_reset(q);
+    sqlite3_bind_int64(q, 1, (sqlite3_int64)job);
+    sqlite3_bind_blob(q, 2, blob, (int)len, SQLITE_TRANSIENT);
+    sqlite3_bind_int(q, 3, spec->priority);
+    int rc = sqlite3_step(q);
+    free(blob);
+    if (rc != SQLITE_DONE) return db_fail(s, err, "updating a job's spec");
     return FF_OK;
 }

@@ -2,10 +2,12 @@
  * chunks and each chunk's state and history — in SQLite (WAL), under the
  * coordinator's --state DIR:
  *
- *   DIR/state.db          jobs(id, spec, state, priority, submitted_at, finished_at, error)
+ *   DIR/state.db          jobs(id, spec, state, priority, submitted_at, finished_at, error, paused)
  *                         chunks(job_id, idx, item, lat_start, lat_count, state, attempts,
- *                                dispatches, completions, worker, log)
- *                         meta(key, value): schema version, boot counter
+ *                                dispatches, completions, worker, log, task, started_at, finished_at)
+ *                         outputs(job_id, item, written_at): the videos written so far
+ *                         meta(key, value): schema version (2; a version-1 database is
+ *                                migrated when opened, a newer one refused), boot counter
  *   DIR/chunks/J/C.frames the frames of finished chunk C of job J (ff_assemble format)
  *
  * A chunk is marked done only after its frames file is complete and renamed
@@ -56,7 +58,9 @@ ff_status ff_store_job_state(ff_store *s, uint64_t job, ff_cstate state, const c
 typedef struct {
     ff_cstate state;
     int attempts, dispatches, completions;
-    const char *worker;     /* may be NULL */
+    const char *worker;     /* the worker it was last sent to; may be NULL */
+    uint64_t task;          /* its last dispatch's task id (0: none): a worker's kept result is matched by it */
+    double started_at, finished_at; /* wall clock; 0: not yet */
 } ff_store_chunk_row;
 /* Writes the chunk's counters and state; log_append (may be NULL) is added
  * to its log (kept to the last FF_STORE_CHUNK_LOG_MAX bytes). */
@@ -73,6 +77,9 @@ typedef struct {
     const char *error;       /* may be NULL */
     const char *spec_error;  /* the spec unpacks but no longer passes ff_jobspec_check
                                 (stored by an older version): why; else NULL */
+    int paused;
+    const uint32_t *written; /* items whose video was written, ascending */
+    size_t n_written;
 } ff_store_job_info;
 typedef struct {
     uint64_t job;
@@ -85,6 +92,12 @@ typedef ff_status (*ff_store_job_fn)(void *user, const ff_store_job_info *j, ff_
 typedef ff_status (*ff_store_chunk_fn)(void *user, const ff_store_chunk_info *c, ff_err *err);
 /* Every job in id order, each followed by its chunks in index order. */
 ff_status ff_store_load(ff_store *s, ff_store_job_fn on_job, ff_store_chunk_fn on_chunk, void *user, ff_err *err);
+
+/* Item `item` of the job has its video written. */
+ff_status ff_store_output_written(ff_store *s, uint64_t job, uint32_t item, double now, ff_err *err);
+ff_status ff_store_job_paused(ff_store *s, uint64_t job, int paused, ff_err *err);
+/* Replaces the job's stored spec (an operator changed its priority). */
+ff_status ff_store_job_spec(ff_store *s, uint64_t job, const Ff__JobSpec *spec, ff_err *err);
 
 /* DIR/chunks/<job>/<idx><suffix> into buf (creating DIR/chunks/<job>). */
 ff_status ff_store_chunk_path(const ff_store *s, uint64_t job, uint32_t idx, const char *suffix, char *buf, size_t n,

@@ -152,7 +152,7 @@ static const char *const top_keys[] = {
     "model", "prompt", "prompts", "negative_prompt", "negative_prompts", "seed", "seeds", "width", "height", "frames",
     "num_frames", "steps", "num_inference_steps", "guidance_scale", "guidance_scale_2", "scheduler", "output", "fps",
     "chunking", "vae", "dit_weights", "device_budget", "priority", "max_attempts", "chunk_timeout_s",
-    "max_sequence_length", "name", NULL};
+    "max_sequence_length", "name", "retry_backoff_s", NULL};
 static const char *const chunking_keys[] = {"frames", "overlap", NULL};
 static const char *const vae_keys[] = {"tiling", "tile_size", "tile_stride", "slicing", NULL};
 
@@ -236,6 +236,7 @@ static ff_status fill_from_json(Ff__JobSpec *s, const ff_json *root, const char 
     if ((st = get_int32(root, "max_sequence_length", what, &s->has_max_sequence_length, &s->max_sequence_length, err)))
         return st;
     if ((st = get_string(root, "name", what, &s->name, err))) return st;
+    if ((st = get_double(root, "retry_backoff_s", what, &s->has_retry_backoff_s, &s->retry_backoff_s, err))) return st;
     return FF_OK;
 }
 
@@ -403,6 +404,8 @@ ff_status ff_jobspec_check(const Ff__JobSpec *s, ff_err *err) {
     REQ(s->priority >= -1000000 && s->priority <= 1000000, "job: priority must be in -1000000..1000000");
     REQ(s->max_attempts >= 1 && s->max_attempts <= 100, "job: max_attempts %d must be in 1..100", s->max_attempts);
     REQ(s->chunk_timeout_s >= 0 && s->chunk_timeout_s <= 7 * 86400, "job: chunk_timeout_s must be in 0..604800");
+    REQ(!s->has_retry_backoff_s || (isfinite(s->retry_backoff_s) && s->retry_backoff_s >= 0 && s->retry_backoff_s <= 600),
+        "job: retry_backoff_s must be in 0..600");
     REQ(s->max_sequence_length >= 1 && s->max_sequence_length <= 4096, "job: max_sequence_length must be in 1..4096");
     REQ(!s->name || strlen(s->name) <= 256, "job: 'name' is longer than 256 bytes");
     REQ(!s->name || ff_utf8_valid(s->name, strlen(s->name), NULL), "job: 'name' is not valid UTF-8");

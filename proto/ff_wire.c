@@ -44,6 +44,10 @@ const char *ff_wire_body_name(Ff__Envelope__BodyCase c) {
     case FF__ENVELOPE__BODY_WORKERS: return "workers";
     case FF__ENVELOPE__BODY_WORKERS_REPLY: return "workers_reply";
     case FF__ENVELOPE__BODY_ERROR: return "error";
+    case FF__ENVELOPE__BODY_CONTROL: return "control";
+    case FF__ENVELOPE__BODY_LOGS: return "logs";
+    case FF__ENVELOPE__BODY_LOGS_REPLY: return "logs_reply";
+    case FF__ENVELOPE__BODY_RESULT_ACK: return "result_ack";
     default: return "none";
     }
 }
@@ -137,6 +141,7 @@ ff_status ff_wire_validate(const Ff__Envelope *env, ff_err *err) {
                 return BAD("done for task %llu: shared_path needs shared_size and shared_crc32",
                            (unsigned long long)d->task_id);
         }
+        if (!text_ok(d->log, FF_WIRE_MAX_LOG)) return BAD("done for task %llu: log too long", (unsigned long long)d->task_id);
         return FF_OK;
     }
     case FF__ENVELOPE__BODY_FAILED: {
@@ -161,8 +166,27 @@ ff_status ff_wire_validate(const Ff__Envelope *env, ff_err *err) {
         return FF_OK;
     case FF__ENVELOPE__BODY_STATUS:
     case FF__ENVELOPE__BODY_STATUS_REPLY:
-    case FF__ENVELOPE__BODY_WORKERS:
     case FF__ENVELOPE__BODY_WORKERS_REPLY:
+        return FF_OK;
+    case FF__ENVELOPE__BODY_WORKERS:
+        if (env->workers->release && !ff_wire_id_ok(env->workers->release))
+            return BAD("workers: release needs a worker id of 1..%d of [A-Za-z0-9._:-]", FF_WIRE_MAX_ID);
+        return FF_OK;
+    case FF__ENVELOPE__BODY_CONTROL: {
+        const Ff__JobControl *k = env->control;
+        if (!k->has_job_id || !k->job_id || !k->has_op || k->op == FF__JOB_CONTROL__OP__NONE)
+            return BAD("control: an op and a job_id are required");
+        if (k->op == FF__JOB_CONTROL__OP__PRIORITY && !k->has_priority) return BAD("control: priority needs a value");
+        return FF_OK;
+    }
+    case FF__ENVELOPE__BODY_LOGS:
+        if (!env->logs->has_job_id || !env->logs->job_id) return BAD("logs: a job_id is required");
+        return FF_OK;
+    case FF__ENVELOPE__BODY_LOGS_REPLY:
+        if (!text_ok(env->logs_reply->text, FF_WIRE_MAX_LOG)) return BAD("logs_reply: text too long");
+        return FF_OK;
+    case FF__ENVELOPE__BODY_RESULT_ACK:
+        if (!env->result_ack->has_task_id || !env->result_ack->task_id) return BAD("result_ack: task_id is required");
         return FF_OK;
     default: return BAD("message without a body (%s)", what);
     }

@@ -20,6 +20,8 @@
 #include "proto/ff_jobspec.h"
 #include "proto/ff_net.h"
 #include "proto/ff_wire.h"
+#include "worker/worker_held.h"
+#include "worker/worker_logtee.h"
 #include "worker/worker_render.h"
 
 /* Shared by the network thread and the render thread. */
@@ -30,7 +32,10 @@ typedef struct {
     const ff_worker_opts *o;
     atomic_int cancel, quit;
     int stalled_once;
+    ff_logtee *tee;         /* the log's copy: a task's lines go with its result (may be NULL) */
 } shared;
+
+#define FF_WORKER_TASK_LOG_MAX ((size_t)4096) /* log bytes sent with one result */
 
 /* ---- the render thread ---------------------------------------------------------- */
 
@@ -139,7 +144,7 @@ static ff_status r_frames_one(rctx *rc, int t0, int count, int width, int height
     Ff__Envelope env = FF__ENVELOPE__INIT;
     env.body_case = FF__ENVELOPE__BODY_FRAMES;
     env.frames = &f;
-    st = forward(rc->pair, &env, err);
+    st = forward_tag(rc->pair, &env, 'R', err); /* part of the result: kept until acknowledged */
     free(z);
     if (!st) rc->frames_sent = t0 + count;
     return st;
@@ -187,6 +192,28 @@ static ff_status shared_finish(rctx *rc, const Ff__ChunkTask *t, char *name, siz
     return FF_OK;
 }
 
+/* The worker's line for a finished task, sent with its result (TaskDone.log):
+ * the coordinator keeps it in the chunk's log (framefarm logs). */
+static void task_log_line(const shared *sh, const Ff__ChunkTask *t, const char *model, double secs, int frames, char *buf,
+                          size_t n) {
+    snprintf(buf, n,
+             "task %llx (job %llu chunk %u, item %u, latent frames %d..%d) on %s, backend %s, %d threads, model %.300s: "
+             "%d frames in %.2f s",
+             (unsigned long long)t->task_id, (unsigned long long)t->job_id, t->chunk, t->item, t->lat_start,
+             t->lat_start + t->lat_count - 1, sh->o->name ? sh->o->name : "?", ff_wrender_backend_name(sh->r),
+             sh->o->threads, model ? model : t->spec->model, frames, secs);
+}
+
+/* head, then the log lines written since mark (at most FF_WORKER_TASK_LOG_MAX bytes); malloc'd or NULL. */
+static char *task_log(shared *sh, uint64_t mark, const char *head) {
+    char *lines = sh->tee ? ff_logtee_since(sh->tee, mark, FF_WORKER_TASK_LOG_MAX) : NULL;
+    size_t n = strlen(head) + (lines ? strlen(lines) : 0) + 2;
+    char *s = malloc(n);
+    if (s) snprintf(s, n, "%s\n%s", head, lines ? lines : "");
+    free(lines);
+    return s;
+}
+
 static void *render_main(void *arg) {
     shared *sh = arg;
     void *pair = zmq_socket(sh->ctx, ZMQ_PAIR);
@@ -213,6 +240,9 @@ static void *render_main(void *arg) {
         ff_wrender_cb cb = {r_progress, r_frames, &rc, &sh->cancel};
         ff_err err = {0};
         double t_start = ff_now_s();
+        uint64_t log_mark = sh->tee ? ff_logtee_mark(sh->tee) : 0;
+        FF_INFO(sh->o->log, "task %llx: rendering on %s with %d threads (0: all), model %.300s", (unsigned long long)t->task_id,
+                ff_wrender_backend_name(sh->r), sh->o->threads, t->spec->model);
         ff_status st = ff_wrender_run(sh->r, t, &cb, &err);
         int expect = ff_jobspec_window_frames(t->lat_count);
         if (!st && rc.frames_sent != expect)
@@ -234,7 +264,11 @@ static void *render_main(void *arg) {
             free(lm);
         }
         if (!st) {
+            char wlog[1024];
+            task_log_line(sh, t, model, ff_now_s() - t_start, rc.frames_sent, wlog, sizeof wlog);
+            char *lines = task_log(sh, log_mark, wlog);
             Ff__TaskDone d = FF__TASK_DONE__INIT;
+            d.log = lines ? lines : wlog;
             d.has_task_id = d.has_frames = d.has_render_s = 1;
             d.task_id = t->task_id;
             d.frames = rc.frames_sent;
@@ -248,7 +282,8 @@ static void *render_main(void *arg) {
             Ff__Envelope out = FF__ENVELOPE__INIT;
             out.body_case = FF__ENVELOPE__BODY_DONE;
             out.done = &d;
-            forward_tag(pair, &out, 'F', &ferr);
+            forward_tag(pair, &out, 'D', &ferr); /* the task is over, its result complete */
+            free(lines);
             FF_INFO(sh->o->log, "task %llx (job %llu chunk %u) done in %.2f s%s%s", (unsigned long long)t->task_id,
                     (unsigned long long)t->job_id, t->chunk, d.render_s, shared_name[0] ? ", frames in shared file " : "",
                     shared_name);
@@ -256,11 +291,12 @@ static void *render_main(void *arg) {
             char logline[512];
             snprintf(logline, sizeof logline, "worker %s, backend %s, model %s", sh->o->name ? sh->o->name : "?",
                      ff_wrender_backend_name(sh->r), t->spec->model);
+            char *lines = task_log(sh, log_mark, logline);
             Ff__TaskFailed f = FF__TASK_FAILED__INIT;
             f.has_task_id = 1;
             f.task_id = t->task_id;
             f.message = err.msg;
-            f.log = logline;
+            f.log = lines ? lines : logline;
             if (atomic_load(&sh->quit)) { /* told to stop: the chunk is unfinished, not failed (not an attempt) */
                 snprintf(err.msg, sizeof err.msg, "the worker was stopped before it finished the chunk");
                 f.has_not_started = f.not_started = 1;
@@ -269,6 +305,7 @@ static void *render_main(void *arg) {
             out.body_case = FF__ENVELOPE__BODY_FAILED;
             out.failed = &f;
             forward_tag(pair, &out, 'F', &ferr);
+            free(lines);
             FF_WARN(sh->o->log, "task %llx (job %llu chunk %u) failed: %s", (unsigned long long)t->task_id,
                     (unsigned long long)t->job_id, t->chunk, err.msg);
         }
@@ -299,6 +336,7 @@ typedef struct {
     int64_t device_bytes;
     uint64_t busy, tasks_done;
     char *loaded_model;
+    ff_held held;           /* the last result, until the coordinator acknowledges it */
 } net;
 
 static void send_heartbeat(net *n) {
@@ -311,6 +349,8 @@ static void send_heartbeat(net *n) {
     hb.busy_task = n->busy;
     hb.tasks_done = n->tasks_done;
     hb.loaded_model = n->loaded_model;
+    hb.has_held_task = 1;
+    hb.held_task = ff_held_task(&n->held);
     Ff__Envelope env = FF__ENVELOPE__INIT;
     env.body_case = FF__ENVELOPE__BODY_HEARTBEAT;
     env.heartbeat = &hb;
@@ -332,14 +372,16 @@ static int from_render_thread(net *n, shared *sh, void *pair, double *next_hb) {
         }
         const char *d = zmq_msg_data(&m);
         size_t len = zmq_msg_size(&m);
-        if (len >= 1 && (d[0] == 'M' || d[0] == 'F')) {
+        if (len >= 1 && (d[0] == 'M' || d[0] == 'F' || d[0] == 'R' || d[0] == 'D')) {
+            if (d[0] == 'R' || d[0] == 'D') ff_held_add(&n->held, n->busy, d + 1, len - 1);
+            if (d[0] == 'D' || d[0] == 'F') ff_held_finish(&n->held, n->busy, d[0] == 'D');
             if (zmq_send(n->dealer, d + 1, len - 1, 0) < 0)
                 FF_WARN(n->o->log, "sending to the coordinator: %s", zmq_strerror(errno));
         } else if (len >= 1 && d[0] == 'L') {
             free(n->loaded_model);
             n->loaded_model = len > 1 ? strndup(d + 1, len - 1) : NULL;
         }
-        if (len >= 1 && d[0] == 'F') { /* idle before anything else is read from the coordinator */
+        if (len >= 1 && (d[0] == 'F' || d[0] == 'D')) { /* idle before anything else is read from the coordinator */
             n->busy = 0;
             n->tasks_done++;
             done++;
@@ -349,6 +391,49 @@ static int from_render_thread(net *n, shared *sh, void *pair, double *next_hb) {
         zmq_msg_close(&m);
     }
     return done;
+}
+
+/* The coordinator took the kept result (drop it) or, after a restart, asks
+ * for it again (worker_held.h). */
+static void on_result_ack(net *n, const Ff__ResultAck *a) {
+    ff_held_set *k = &n->held.kept;
+    if (!(a->has_resend && a->resend)) {
+        ff_held_drop(&n->held, a->task_id);
+        return;
+    }
+    if (k->task != a->task_id) { /* not kept (any more): the chunk is rendered again elsewhere */
+        Ff__TaskFailed f = FF__TASK_FAILED__INIT;
+        f.has_task_id = f.has_not_started = 1;
+        f.task_id = a->task_id;
+        f.not_started = 1;
+        f.message = "this worker no longer keeps that result";
+        Ff__Envelope out = FF__ENVELOPE__INIT;
+        out.body_case = FF__ENVELOPE__BODY_FAILED;
+        out.failed = &f;
+        ff_err e2;
+        ff_net_send(n->dealer, NULL, 0, &out, 0, &e2);
+        return;
+    }
+    FF_INFO(n->o->log, "task %llx: sending the kept result again (%zu messages, %zu bytes) after a coordinator restart",
+            (unsigned long long)k->task, k->n, k->bytes);
+    for (size_t i = 0; i < k->n; i++)
+        if (zmq_send(n->dealer, k->msg[i], k->len[i], 0) < 0)
+            FF_WARN(n->o->log, "sending to the coordinator: %s", zmq_strerror(errno));
+}
+
+/* TEST MODE (--test-fail-tasks): every task fails at once, as a broken worker's would. */
+static void fail_task_for_test(net *n, const Ff__ChunkTask *t) {
+    FF_INFO(n->o->log, "TEST MODE: failing task %llx (job %llu chunk %u)", (unsigned long long)t->task_id,
+            (unsigned long long)t->job_id, t->chunk);
+    Ff__TaskFailed f = FF__TASK_FAILED__INIT;
+    f.has_task_id = 1;
+    f.task_id = t->task_id;
+    f.message = "TEST MODE: this worker fails every task (--test-fail-tasks)";
+    Ff__Envelope out = FF__ENVELOPE__INIT;
+    out.body_case = FF__ENVELOPE__BODY_FAILED;
+    out.failed = &f;
+    ff_err e2;
+    ff_net_send(n->dealer, NULL, 0, &out, 0, &e2);
 }
 
 /* One message from the coordinator: a task goes to the render thread (or is
@@ -369,6 +454,16 @@ static void from_coordinator(net *n, shared *sh, void *pair, double *next_hb) {
     if (env->body_case == FF__ENVELOPE__BODY_TASK && n->o->test_ignore_tasks) { /* TEST MODE */
         FF_INFO(n->o->log, "TEST MODE: ignoring task %llx (job %llu chunk %u)", (unsigned long long)env->task->task_id,
                 (unsigned long long)env->task->job_id, env->task->chunk);
+        ff_wire_free(env);
+        return;
+    }
+    if (env->body_case == FF__ENVELOPE__BODY_TASK && n->o->test_fail_tasks) { /* TEST MODE */
+        fail_task_for_test(n, env->task);
+        ff_wire_free(env);
+        return;
+    }
+    if (env->body_case == FF__ENVELOPE__BODY_RESULT_ACK) {
+        on_result_ack(n, env->result_ack);
         ff_wire_free(env);
         return;
     }
@@ -481,9 +576,16 @@ ff_status ff_worker_run(const ff_worker_opts *o, ff_err *err) {
     struct stat sd;
     if (o->shared_dir && (stat(o->shared_dir, &sd) || !S_ISDIR(sd.st_mode)))
         return ff_err_set(err, FF_ERR_ARG, "--shared-dir %s is not a directory", o->shared_dir);
+    ff_worker_opts teed = *o; /* logs through the tee (worker_logtee.h) from here on */
+    if (!ff_logtee_create(o->log, &sh.tee, err)) teed.log = ff_logtee_log(sh.tee);
+    o = &teed;
+    sh.o = n.o = o;
     ff_wrender_opts ro = {o->backend, o->threads, o->vram_budget, o->test_no_render};
     ff_status st = ff_wrender_create(&ro, o->log, &sh.r, err);
-    if (st) return st;
+    if (st) {
+        ff_logtee_free(sh.tee);
+        return st;
+    }
     snprintf(n.backend, sizeof n.backend, "%s", ff_wrender_backend_name(sh.r));
     char host[128] = "host";
     gethostname(host, sizeof host - 1);
@@ -583,6 +685,8 @@ done:
     if (n.dealer) zmq_close(n.dealer);
     zmq_ctx_term(ctx);
     free(n.loaded_model);
+    ff_held_free(&n.held);
     ff_wrender_free(sh.r);
+    ff_logtee_free(sh.tee);
     return st;
 }

@@ -28,7 +28,11 @@
  * refuses it. test_ignore_tasks drops every task it is given and keeps
  * heartbeating idle (a worker whose render thread is wedged or whose tasks
  * are lost), so tests can check that the coordinator takes the chunk back
- * and counts it.
+ * and counts it. test_fail_tasks fails every task at once with an error
+ * (a broken worker), so tests can check retries and quarantine.
+ *
+ * The last finished result is kept until the coordinator acknowledges it,
+ * and sent again when a restarted coordinator asks (worker_held.h).
  *
  * Frames are sent in ResultFrames of at most FF_WIRE_MAX_FRAMES_RAW
  * decompressed bytes (one frame when a frame is larger). */
@@ -54,6 +58,7 @@ typedef struct {
     int test_stall_step;      /* TEST MODE */
     int test_shared_fault;    /* TEST MODE: 1 corrupt, 2 remove the first shared file */
     int test_ignore_tasks;    /* TEST MODE: drop every task, heartbeat idle */
+    int test_fail_tasks;      /* TEST MODE: fail every task at once (a broken worker) */
     const char *shared_dir;   /* write results there (see above); NULL: inline frames */
     int max_tasks;            /* exit after this many tasks (0: never) */
     const ff_log *log;

@@ -725,6 +725,7 @@ static void test_status_bounded(void) {
     o.output_roots = roots;
     o.n_output_roots = 1;
     o.keep_jobs = 5000;
+    o.quarantine_after = -1; /* one worker fails every job here */
     ff_coord *c = open_coord_opts(&o, &ob, 0);
     ff_err err = {0};
     char *msg = malloc(FF_WIRE_MAX_TEXT), *log = malloc(FF_WIRE_MAX_LOG);
@@ -1079,6 +1080,156 @@ static void test_status_times_newest_counts(void) {
     ff_coord_close(c);
 }
 
+
+/* ---- operators (issue 21): backoff, quarantine, pause/resume, priority, items early, kept results ---- */
+
+static void control(ff_coord *c, outbox *ob, uint64_t job, Ff__JobControl__Op op, int prio, double now) {
+    Ff__JobControl k = FF__JOB_CONTROL__INIT;
+    k.has_op = k.has_job_id = 1;
+    k.op = op;
+    k.job_id = job;
+    k.has_priority = op == FF__JOB_CONTROL__OP__PRIORITY;
+    k.priority = prio;
+    Ff__Envelope e = FF__ENVELOPE__INIT;
+    e.body_case = FF__ENVELOPE__BODY_CONTROL;
+    e.control = &k;
+    ff_err err;
+    outbox_clear(ob);
+    if (ff_coord_handle(c, "client", 6, &e, now, &err)) abort();
+}
+
+static void held_heartbeat(ff_coord *c, const char *id, uint64_t held, double now) {
+    Ff__Heartbeat hb = FF__HEARTBEAT__INIT;
+    hb.worker_id = (char *)id;
+    hb.name = "test";
+    hb.has_busy_task = hb.has_held_task = 1;
+    hb.held_task = held;
+    Ff__Envelope e = FF__ENVELOPE__INIT;
+    e.body_case = FF__ENVELOPE__BODY_HEARTBEAT;
+    e.heartbeat = &hb;
+    ff_err err;
+    if (ff_coord_handle(c, id, strlen(id), &e, now, &err)) abort();
+}
+
+static void test_operator_controls(void) {
+    char dir[512], job[1200];
+    ff_test_tmp_path("farm_operators", dir, sizeof dir);
+    rm_rf(dir);
+    mkdir(dir, 0755);
+    outbox ob = {0};
+    ff_coord_opts o = {0};
+    const char *roots[1] = {dir};
+    o.state_dir = dir;
+    o.output_roots = roots;
+    o.n_output_roots = 1;
+    o.worker_timeout_s = 1000;
+    o.quarantine_after = 2;
+    ff_coord *c = open_coord_opts(&o, &ob, 0);
+    ff_err err = {0};
+    snprintf(job, sizeof job,
+             "{\"model\": \"/m\", \"prompts\": [\"a\", \"b\"], \"seed\": 1, \"frames\": 5, \"width\": 16, "
+             "\"height\": 16, \"output\": \"%s/v-{item}.y4m\", \"max_attempts\": 5, \"retry_backoff_s\": 2}",
+             dir);
+    FF_REQUIRE(submit(c, &ob, job, 0) == 1);
+    /* w1 fails chunk 0: it waits 2 s; w1 takes chunk 1 meanwhile and fails it too: quarantined */
+    heartbeat(c, "w1", 0, 0);
+    outbox_clear(&ob);
+    FF_CHECK_OK(ff_coord_tick(c, 0, &err), &err);
+    Ff__Envelope *t = sent_to(&ob, "w1", FF__ENVELOPE__BODY_TASK);
+    FF_REQUIRE(t && t->task->chunk == 0);
+    fail_task(c, "w1", t->task->task_id, "boom", NULL, 0.1);
+    outbox_clear(&ob);
+    FF_CHECK_OK(ff_coord_tick(c, 0.2, &err), &err);
+    t = sent_to(&ob, "w1", FF__ENVELOPE__BODY_TASK);
+    FF_REQUIRE(t && t->task->chunk == 1); /* chunk 0 is on hold */
+    Ff__StatusQuery q = FF__STATUS_QUERY__INIT;
+    q.has_job_id = 1;
+    q.job_id = 1;
+    fail_task(c, "w1", t->task->task_id, "boom", NULL, 0.3);
+    Ff__Envelope *r = query(c, &ob, &q, 0.4);
+    FF_REQUIRE(r && r->status_reply->n_jobs == 1);
+    const Ff__JobStatus *js = r->status_reply->jobs[0];
+    FF_CHECK(js->chunks[0]->has_retry_at && js->chunks[1]->has_retry_at && js->retry_backoff_s == 2 && js->max_attempts == 5);
+    FF_CHECK(js->chunks[0]->retry_at < js->chunks[1]->retry_at);
+    outbox_clear(&ob);
+    FF_CHECK_OK(ff_coord_tick(c, 10, &err), &err);
+    FF_CHECK(sent_to(&ob, "w1", FF__ENVELOPE__BODY_TASK) == NULL); /* quarantined: nothing, though both are due */
+    Ff__WorkersQuery wq = FF__WORKERS_QUERY__INIT;
+    Ff__Envelope we = FF__ENVELOPE__INIT;
+    we.body_case = FF__ENVELOPE__BODY_WORKERS;
+    we.workers = &wq;
+    outbox_clear(&ob);
+    FF_CHECK_OK(ff_coord_handle(c, "client", 6, &we, 10, &err), &err);
+    r = sent_to(&ob, "client", FF__ENVELOPE__BODY_WORKERS_REPLY);
+    FF_CHECK(r && r->workers_reply->n_workers == 1 && r->workers_reply->workers[0]->quarantined &&
+             !strcmp(r->workers_reply->workers[0]->state, "quarantined"));
+    /* paused: w2 gets nothing; resumed: it does */
+    control(c, &ob, 1, FF__JOB_CONTROL__OP__PAUSE, 0, 10);
+    r = sent_to(&ob, "client", FF__ENVELOPE__BODY_STATUS_REPLY);
+    FF_CHECK(r && r->status_reply->jobs[0]->paused);
+    heartbeat(c, "w2", 0, 10);
+    outbox_clear(&ob);
+    FF_CHECK_OK(ff_coord_tick(c, 10, &err), &err);
+    FF_CHECK(sent_to(&ob, "w2", FF__ENVELOPE__BODY_TASK) == NULL);
+    control(c, &ob, 1, FF__JOB_CONTROL__OP__RESUME, 0, 11);
+    control(c, &ob, 1, FF__JOB_CONTROL__OP__PRIORITY, 42, 11);
+    r = sent_to(&ob, "client", FF__ENVELOPE__BODY_STATUS_REPLY);
+    FF_CHECK(r && r->status_reply->jobs[0]->priority == 42 && !r->status_reply->jobs[0]->paused);
+    outbox_clear(&ob);
+    FF_CHECK_OK(ff_coord_tick(c, 11, &err), &err);
+    t = sent_to(&ob, "w2", FF__ENVELOPE__BODY_TASK);
+    FF_REQUIRE(t && t->task->chunk == 0);
+    /* chunk 0 done: item 0's video is written while chunk 1 is still queued; status lists only it */
+    finish_task(c, "w2", t->task, 12);
+    FF_CHECK(sent_to(&ob, "w2", FF__ENVELOPE__BODY_RESULT_ACK) != NULL); /* the worker may forget it */
+    FF_CHECK_OK(ff_coord_sync_background(c, 12, &err), &err);
+    char v0[600], v1[600];
+    snprintf(v0, sizeof v0, "%s/v-0000.y4m", dir);
+    snprintf(v1, sizeof v1, "%s/v-0001.y4m", dir);
+    FF_CHECK(file_size(v0) > 0 && file_size(v1) < 0);
+    r = query(c, &ob, &q, 12);
+    FF_REQUIRE(r);
+    js = r->status_reply->jobs[0];
+    FF_CHECK(js->n_outputs == 1 && !strcmp(js->outputs[0], v0) && js->n_output_items == 1 && js->output_items[0] == 0);
+    FF_CHECK(js->outputs_written == 1 && !strcmp(js->state, "running"));
+    /* chunk 1 goes to w2 as task T; the coordinator stops before the result arrives */
+    outbox_clear(&ob);
+    FF_CHECK_OK(ff_coord_tick(c, 13, &err), &err);
+    t = sent_to(&ob, "w2", FF__ENVELOPE__BODY_TASK);
+    FF_REQUIRE(t && t->task->chunk == 1);
+    Ff__ChunkTask kept = *t->task;
+    Ff__JobSpec *kspec = NULL;
+    FF_REQUIRE(!ff_jobspec_clone(t->task->spec, &kspec, &err));
+    kept.spec = kspec;
+    ff_coord_close(c);
+    outbox_clear(&ob);
+    /* after the restart: chunk 1 waits for its worker, which kept the result: sent again, not rendered again */
+    c = open_coord_opts(&o, &ob, 100);
+    held_heartbeat(c, "w3", 0, 100); /* another idle worker gets nothing while chunk 1 waits */
+    FF_CHECK_OK(ff_coord_tick(c, 100, &err), &err);
+    FF_CHECK(sent_to(&ob, "w3", FF__ENVELOPE__BODY_TASK) == NULL);
+    held_heartbeat(c, "w2", kept.task_id, 101);
+    Ff__Envelope *ack = sent_to(&ob, "w2", FF__ENVELOPE__BODY_RESULT_ACK);
+    FF_REQUIRE(ack && ack->result_ack->task_id == kept.task_id && ack->result_ack->resend);
+    finish_task(c, "w2", &kept, 101.5);
+    FF_CHECK_OK(ff_coord_sync_background(c, 102, &err), &err);
+    ff_cstate st;
+    FF_CHECK_OK(ff_coord_job_state(c, 1, &st, NULL, &err), &err);
+    FF_CHECK(st == FF_CS_DONE && file_size(v1) > 0);
+    r = query(c, &ob, &q, 102);
+    FF_REQUIRE(r);
+    js = r->status_reply->jobs[0];
+    FF_CHECK(js->chunks[1]->dispatches == 2 && js->chunks[1]->completions == 1 && js->n_outputs == 2); /* w1 (failed), w2 */
+    /* a kept result nobody waits for is dropped */
+    outbox_clear(&ob);
+    held_heartbeat(c, "w2", kept.task_id, 103);
+    ack = sent_to(&ob, "w2", FF__ENVELOPE__BODY_RESULT_ACK);
+    FF_CHECK(ack && !ack->result_ack->resend);
+    ff_jobspec_free(kspec);
+    outbox_clear(&ob);
+    ff_coord_close(c);
+}
+
 int main(void) {
     FF_RUN(test_chunk_plan);
     FF_RUN(test_assemble);
@@ -1090,5 +1241,6 @@ int main(void) {
     FF_RUN(test_progress_timeout);
     FF_RUN(test_assembly_off_loop);
     FF_RUN(test_status_times_newest_counts);
+    FF_RUN(test_operator_controls);
     return ff_test_summary();
 }

@@ -512,7 +512,7 @@ static const Ff__JobStatus *one_status(farm *f, uint64_t id, Ff__Envelope **rep)
 static void test_status_bounded(void) {
     farm f;
     farm_init(&f, "bounded");
-    const char *hold[] = {"--test-hold-assembly", "--keep-jobs", "5000", NULL};
+    const char *hold[] = {"--test-hold-assembly", "--keep-jobs", "5000", "--quarantine-after", "0", NULL}; /* one failer */
     FF_REQUIRE(farm_start_coord(&f, "tcp://127.0.0.1:*", hold) == 0);
     pid_t w = farm_start_worker(&f, "failer", NULL);
     /* 1100 jobs whose model does not exist: each fails on its one attempt, with the worker's message */

@@ -216,13 +216,17 @@ const ff_plan_stage *ff_plan_find_stage(const ff_plan *p, const char *name) {
     return NULL;
 }
 
-static ff_status open_configs(const char *dir, ff_chain **c, ff_err *err) { return ff_chain_open(NULL, dir, NULL, NULL, c, err); }
+static ff_status open_configs(const char *dir, const ff_plan_request *rq, ff_chain **c, ff_err *err) {
+    ff_chain_opts o = {0};
+    o.pipeline_class = rq->pipeline_class;
+    return ff_chain_open(NULL, dir, &o, NULL, c, err);
+}
 
 ff_status ff_plan_predict(const char *model_dir, const ff_plan_request *rq, ff_plan *out, ff_err *err) {
     ff_chain *c = NULL;
     plan_cfgs pc;
     memset(&pc, 0, sizeof pc);
-    ff_status st = open_configs(model_dir, &c, err);
+    ff_status st = open_configs(model_dir, rq, &c, err);
     if (!st) st = cfgs_read(c, rq->dtype, &pc, err);
     if (!st) st = predict(&pc, rq, out, err);
     cfgs_free(&pc);
@@ -236,7 +240,7 @@ ff_status ff_plan_make(const char *model_dir, const ff_plan_request *rq, ff_plan
     ff_chain *c = NULL;
     plan_cfgs pc;
     memset(&pc, 0, sizeof pc);
-    ff_status st = open_configs(model_dir, &c, err);
+    ff_status st = open_configs(model_dir, rq, &c, err);
     if (!st) st = cfgs_read(c, rq->dtype, &pc, err);
     if (!st) st = plan_make(&pc, model_dir, rq, out, err);
     cfgs_free(&pc);

@@ -60,6 +60,7 @@ typedef struct {
     int slicing;               /* -1 auto, 0, 1 */
     int tile, tile_stride;     /* VAE tile / stride in pixels (tile_sample_min / stride); 0: 256 / 192.
                                   Auto tiling tries this tile, then smaller ones (largest that fits) */
+    const char *pipeline_class; /* plan the folder as this class (ff_chain_opts.pipeline_class); NULL: its own */
 } ff_plan_request;
 
 void ff_plan_request_default(ff_plan_request *rq); /* 480x832, 81 frames, batch 1, cfg, 512, bf16, auto */

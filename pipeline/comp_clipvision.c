@@ -103,6 +103,26 @@ static ff_status preprocess(void *model, const ff_tensor *images, int n, ff_tens
     return st;
 }
 
+/* init-model: the image processor of a tiny model (CLIPImageProcessor with
+ * OpenAI CLIP's mean/std, bicubic, 32-px shortest edge and crop: the tiny
+ * encoder's image_size). */
+static ff_status tiny_processor(const char *dir, ff_err *err) {
+    static const char json[] =
+        "{\"crop_size\": {\"height\": 32, \"width\": 32}, \"do_center_crop\": true, \"do_convert_rgb\": true,\n"
+        " \"do_normalize\": true, \"do_rescale\": true, \"do_resize\": true,\n"
+        " \"image_mean\": [0.48145466, 0.4578275, 0.40821073], \"image_processor_type\": \"CLIPImageProcessor\",\n"
+        " \"image_std\": [0.26862954, 0.26130258, 0.27577711], \"resample\": 3, \"rescale_factor\": 0.00392156862745098,\n"
+        " \"size\": {\"shortest_edge\": 32}}\n";
+    char path[4200];
+    if ((size_t)snprintf(path, sizeof path, "%s/preprocessor_config.json", dir) >= sizeof path)
+        return ff_err_set(err, FF_ERR_ARG, "path too long: %s", dir);
+    FILE *f = fopen(path, "wb");
+    if (!f) return ff_err_set(err, FF_ERR_IO, "cannot write %s", path);
+    int ok = fputs(json, f) >= 0;
+    ok &= fclose(f) == 0;
+    return ok ? FF_OK : ff_err_set(err, FF_ERR_IO, "cannot write %s", path);
+}
+
 static const ff_image_encoder_ops ops = {encode, preprocess};
 
 const ff_model_class ff_comp_clipvision = {
@@ -115,5 +135,6 @@ const ff_model_class ff_comp_clipvision = {
     .load = load,
     .free = comp_free,
     .weights_file = "model.safetensors",
+    .tiny_tokenizer = tiny_processor,
     .ops = &ops,
 };

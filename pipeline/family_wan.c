@@ -487,7 +487,7 @@ static const char *const tiny_model_index_json =
     "  \"vae\": [\"diffusers\", \"AutoencoderKLWan\"]\n"
     "}\n";
 
-static const char *const tiny_scheduler_json =
+const char ff_wan_tiny_scheduler_json[] =
     "{\n"
     "  \"_class_name\": \"UniPCMultistepScheduler\",\n"
     "  \"_diffusers_version\": \"0.35.0\",\n"
@@ -502,7 +502,7 @@ static const char *const tiny_scheduler_json =
     "}\n";
 
 /* vocab_size (embedding rows) is above the tokenizer's length, as in umt5-xxl. */
-static const char *const tiny_text_encoder_json =
+const char ff_wan_tiny_text_encoder_json[] =
     "{\n"
     "  \"architectures\": [\"UMT5EncoderModel\"], \"classifier_dropout\": 0.0, \"d_ff\": 64, \"d_kv\": 8,\n"
     "  \"d_model\": 32, \"decoder_start_token_id\": 0, \"dense_act_fn\": \"gelu_new\", \"dropout_rate\": 0.1,\n"
@@ -522,7 +522,7 @@ static const char *const tiny_transformer_json =
     "  \"rope_max_seq_len\": 1024, \"text_dim\": 32\n"
     "}\n";
 
-static const char *const tiny_vae_json =
+const char ff_wan_tiny_vae_json[] =
     "{\n"
     "  \"_class_name\": \"AutoencoderKLWan\", \"_diffusers_version\": \"0.35.0\", \"attn_scales\": [], \"base_dim\": 8,\n"
     "  \"decoder_base_dim\": null, \"dim_mult\": [1, 2, 4, 4], \"dropout\": 0.0, \"in_channels\": 3,\n"
@@ -531,11 +531,12 @@ static const char *const tiny_vae_json =
     "  \"scale_factor_temporal\": 4, \"temperal_downsample\": [false, true, true], \"z_dim\": 4\n"
     "}\n";
 
-static const char *const tiny_component_json[WAN_N] = {tiny_text_encoder_json, tiny_transformer_json, NULL, tiny_vae_json};
+static const char *const tiny_component_json[WAN_N] = {ff_wan_tiny_text_encoder_json, tiny_transformer_json, NULL,
+                                                       ff_wan_tiny_vae_json};
 
 /* 128x128, 17 frames, 10 steps, VAE tiles of 64 px (smaller than the frame):
  * every stage of the pipeline runs in seconds on a CPU. */
-static const ff_tiny_spec wan_tiny = {"tiny", 1, tiny_model_index_json, tiny_scheduler_json, tiny_component_json, 20250101u};
+static const ff_tiny_spec wan_tiny = {"tiny", 1, tiny_model_index_json, ff_wan_tiny_scheduler_json, tiny_component_json, 20250101u};
 
 const ff_family ff_family_wan = {
     .class_name = "WanPipeline",

@@ -82,4 +82,10 @@ ff_status ff_wan_denoise(ff_run *r, const ff_wan_slots *sl, ff_sched *s, const f
  * VAE decode stage of r->latents. */
 ff_status ff_wan_finish(ff_run *r, const ff_wan_slots *sl, ff_err *err);
 
+/* The tiny smoke-test model's texts the Wan families share (UniPC, the
+ * UMT5 text encoder, the Wan 2.1 VAE at base_dim 8, z_dim 4). */
+extern const char ff_wan_tiny_scheduler_json[];
+extern const char ff_wan_tiny_text_encoder_json[];
+extern const char ff_wan_tiny_vae_json[];
+
 #endif

@@ -236,6 +236,55 @@ done:
     return st;
 }
 
+/* ---- the embedded smoke-test model ------------------------------------------------------------ */
+
+/* Wan 2.1 I2V layout: the tiny Wan text encoder and VAE, a CLIP vision
+ * encoder of 32-px images, a transformer with the image branch. */
+static const char *const tiny_model_index_json =
+    "{\n"
+    "  \"_class_name\": \"WanImageToVideoPipeline\",\n"
+    "  \"_diffusers_version\": \"0.35.0\",\n"
+    "  \"_framefarm_model\": \"tiny image-to-video smoke-test model: seeded random weights, its videos are noise-like\",\n"
+    "  \"_framefarm_tiny_version\": 1,\n"
+    "  \"_framefarm_defaults\": {\"height\": 64, \"width\": 64, \"num_frames\": 9, \"num_inference_steps\": 4,\n"
+    "    \"guidance_scale\": 5.0, \"fps\": 16},\n"
+    "  \"boundary_ratio\": null,\n"
+    "  \"expand_timesteps\": false,\n"
+    "  \"image_encoder\": [\"transformers\", \"CLIPVisionModel\"],\n"
+    "  \"image_processor\": [\"transformers\", \"CLIPImageProcessor\"],\n"
+    "  \"scheduler\": [\"diffusers\", \"UniPCMultistepScheduler\"],\n"
+    "  \"text_encoder\": [\"transformers\", \"UMT5EncoderModel\"],\n"
+    "  \"tokenizer\": [\"transformers\", \"T5Tokenizer\"],\n"
+    "  \"transformer\": [\"diffusers\", \"WanTransformer3DModel\"],\n"
+    "  \"transformer_2\": [null, null],\n"
+    "  \"vae\": [\"diffusers\", \"AutoencoderKLWan\"]\n"
+    "}\n";
+
+static const char tiny_image_encoder_json[] =
+    "{\n"
+    "  \"architectures\": [\"CLIPVisionModel\"], \"attention_dropout\": 0.0, \"dropout\": 0.0, \"hidden_act\": \"gelu\",\n"
+    "  \"hidden_size\": 32, \"image_size\": 32, \"initializer_factor\": 1.0, \"initializer_range\": 0.02,\n"
+    "  \"intermediate_size\": 64, \"layer_norm_eps\": 1e-05, \"model_type\": \"clip_vision_model\",\n"
+    "  \"num_attention_heads\": 2, \"num_channels\": 3, \"num_hidden_layers\": 3, \"patch_size\": 8,\n"
+    "  \"projection_dim\": 24\n"
+    "}\n";
+
+static const char tiny_transformer_json[] =
+    "{\n"
+    "  \"_class_name\": \"WanTransformer3DModel\", \"_diffusers_version\": \"0.35.0\", \"added_kv_proj_dim\": 32,\n"
+    "  \"attention_head_dim\": 16, \"cross_attn_norm\": true, \"eps\": 1e-06, \"ffn_dim\": 64, \"freq_dim\": 256,\n"
+    "  \"image_dim\": 32, \"in_channels\": 12, \"num_attention_heads\": 2, \"num_layers\": 2, \"out_channels\": 4,\n"
+    "  \"patch_size\": [1, 2, 2], \"pos_embed_seq_len\": null, \"qk_norm\": \"rms_norm_across_heads\",\n"
+    "  \"rope_max_seq_len\": 1024, \"text_dim\": 32\n"
+    "}\n";
+
+static const char *const tiny_component_json[I2V_N] = {ff_wan_tiny_text_encoder_json, tiny_image_encoder_json,
+                                                       tiny_transformer_json, NULL, ff_wan_tiny_vae_json};
+
+/* 64x64, 9 frames, 4 steps: encode, loop and decode in seconds on a CPU. */
+static const ff_tiny_spec i2v_tiny = {"tiny-i2v", 1, tiny_model_index_json, ff_wan_tiny_scheduler_json, tiny_component_json,
+                                      20250301u};
+
 const ff_family ff_family_wan_i2v = {
     .class_name = "WanImageToVideoPipeline",
     .offload_seq = "text_encoder->image_encoder->transformer->transformer_2->vae",
@@ -250,6 +299,6 @@ const ff_family ff_family_wan_i2v = {
     .pixel_frames = i2v_pixel_frames,
     .params_default = ff_wan_params_default,
     .call = i2v_call,
-    .tiny = NULL,
+    .tiny = &i2v_tiny,
     .takes_image = 1,
 };

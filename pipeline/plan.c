@@ -124,6 +124,15 @@ static ff_status predict(const plan_cfgs *pc, const ff_plan_request *rq, ff_plan
     ff_offload_opts res;
     ff_offload_opts_default(&res);
 
+    snprintf(p->pipeline_class, sizeof p->pipeline_class, "%s", f->class_name);
+    p->n_components = ff_chain_n_components(c);
+    for (int i = 0; i < p->n_components; i++) {
+        ff_plan_component *pcm = &p->comp[i];
+        snprintf(pcm->name, sizeof pcm->name, "%s", ff_chain_component_name(c, i));
+        snprintf(pcm->class_name, sizeof pcm->class_name, "%s", ff_chain_component_class(c, i)->class_name);
+        pcm->present = pc->comp[i].present;
+        for (size_t j = 0; pcm->present && j < pc->comp[i].n; j++) pcm->params += ff_param_numel(&pc->comp[i].ps[j]);
+    }
     assert(f->n_stages <= FF_PLAN_MAX_STAGES);
     p->n_stages = f->n_stages;
     for (int si = 0; si < f->n_stages; si++) {

@@ -82,8 +82,19 @@ typedef struct {
                                weights + one block of staging; the blocks stay in the page cache) */
 } ff_plan_stage;
 
+/* A component of the folder, as the plan counted it. */
+typedef struct {
+    char name[32];          /* model_index.json key: "image_encoder" */
+    char class_name[48];    /* its model class: "CLIPVisionModel" */
+    int present;
+    int64_t params;         /* parameters (elements) of its parameter list */
+} ff_plan_component;
+
 typedef struct {
     ff_plan_request rq;     /* after auto choices */
+    char pipeline_class[64]; /* the class planned ("WanImageToVideoPipeline") */
+    ff_plan_component comp[FF_CHAIN_MAX_COMPONENTS]; /* in model_cpu_offload_seq order */
+    int n_components;
     int latent[5];          /* (B, C, F, h, w) */
     ff_plan_offload offload;
     int group;

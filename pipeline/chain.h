@@ -203,10 +203,18 @@ typedef struct {
      *   does not run, prompts may be NULL, num_videos_per_prompt must be 1.
      * on_step: see ff_chain_step_fn.
      * out_latents: output_type='latent': the final latents are moved into it
-     *   (owned host F32, the caller frees it) and the VAE decode is skipped. */
+     *   (owned host F32, the caller frees it) and the VAE decode is skipped.
+     * window_num_frames > 0 (image to video in time windows): this run is
+     *   latent frames [window_start, window_start + n) of a video of
+     *   window_num_frames pixel frames (num_frames is the window's, latents
+     *   its noise); the image conditioning is built for the whole video and
+     *   sliced, so each window is conditioned as that frame range of the
+     *   single run. */
     const ff_tensor *prompt_embeds, *negative_prompt_embeds;
     ff_chain_step_fn on_step;
     ff_tensor *out_latents;
+    int64_t window_start;
+    int window_num_frames;
 } ff_chain_params;
 
 /* The family's __call__ defaults (Wan: 480x832, 81 frames, 50 steps,

@@ -150,6 +150,25 @@ static void wanvae_opts(const ff_vae_opts *o, ff_wanvae_opts *w) {
     w->tile_low_memory = o->tile_low_memory;
 }
 
+/* A time window of the video: its noise (the caller's), and the latent
+ * frames [window_start, + n) of the whole video's condition (Wan 2.1 / A14B)
+ * or first-frame mask (TI2V; its condition is the picture's one latent frame). */
+static ff_status window_slice(ff_run *r, ff_wani2v_latents *l, ff_err *err) {
+    const ff_chain_params *prm = r->prm;
+    const int64_t n = r->g.latent_shape[2], s0 = prm->window_start;
+    const ff_wan_state *ws = ff_chain_family_state(r->c);
+    ff_tensor *t = ws->expand_timesteps ? &l->mask : &l->condition; /* TI2V: the mask carries the frames */
+    if (s0 < 0 || s0 + n > t->shape[2])
+        return ff_err_set(err, FF_ERR_ARG, "pipeline: window [%lld, %lld) outside the %lld latent frames of %d frames",
+                          (long long)s0, (long long)(s0 + n), (long long)t->shape[2], prm->window_num_frames);
+    ff_tensor sl;
+    ff_status st = ff_tensor_axis_slice(t, 2, s0, n, &sl, err);
+    if (st) return st;
+    ff_tensor_free(t);
+    *t = sl;
+    return FF_OK;
+}
+
 /* video_processor.preprocess, then prepare_latents (noise first, then the
  * VAE encode of the condition): r->latents and *l. */
 static ff_status prepare_latents(ff_run *r, const ff_tensor *img, ff_wani2v_latents *l, ff_err *err) {
@@ -166,13 +185,26 @@ static ff_status prepare_latents(ff_run *r, const ff_tensor *img, ff_wani2v_late
     if ((st = ff_run_progress(r, FF_STAGE_ENCODE, 0, 1, 0, 0, t0, err)) || (st = ff_run_acquire(r, I2V_VAE, &u, err))) goto done;
     ff_wani2v_params p = {r->B, r->g.num_frames, r->g.height, r->g.width, ws->expand_timesteps, prm->seeds, prm->n_seeds,
                           prm->latents, NULL};
+    const uint64_t unused_seed = 0;
+    if (prm->window_num_frames > 0) { /* the whole video's condition; its noise is not used */
+        p.num_frames = prm->window_num_frames, p.latents = NULL, p.seeds = &unused_seed, p.n_seeds = 1;
+        if (!prm->latents) {
+            st = ff_err_set(err, FF_ERR_ARG, "pipeline: a window of a video needs its latents (noise)");
+            ff_run_release(r, &u);
+            goto done;
+        }
+    }
     ff_wanvae_opts vo;
     wanvae_opts(&prm->vae, &vo);
     st = ff_wani2v_prepare_latents(u.model, &pre, &p, &vo, l, err);
     ff_run_release(r, &u);
     if (st) goto done;
-    r->latents = l->latents; /* moved */
-    memset(&l->latents, 0, sizeof l->latents);
+    if (prm->window_num_frames > 0) { /* the window's own noise, checked against its shape */
+        if ((st = window_slice(r, l, err)) || (st = ff_wan_prepare_latents(r, err))) goto done;
+    } else {
+        r->latents = l->latents; /* moved */
+        memset(&l->latents, 0, sizeof l->latents);
+    }
     if ((st = ff_run_emit(r, "latents_init", -1, &r->latents, err)) || (st = ff_run_emit(r, "condition", -1, &l->condition, err)) ||
         (ws->expand_timesteps && (st = ff_run_emit(r, "first_frame_mask", -1, &l->mask, err))))
         goto done;

@@ -182,8 +182,12 @@ int ff_cmd_status(int argc, char **argv) {
                              (long long)ch->done, (long long)ch->total);
                 else
                     snprintf(prog, sizeof prog, "-");
-                printf("%-6u %-5u %-10s %-10s %-8d %-9s %s\n", ch->chunk, ch->item, lat, ch->state, ch->dispatches, prog,
-                       ch->worker ? ch->worker : "-");
+                char dep[48] = ""; /* image to video: the window it starts from */
+                if (ch->has_after_chunk)
+                    snprintf(dep, sizeof dep, "  %s chunk %u", strcmp(ch->state, "queued") ? "after" : "waits for",
+                             ch->after_chunk);
+                printf("%-6u %-5u %-10s %-10s %-8d %-9s %s%s\n", ch->chunk, ch->item, lat, ch->state, ch->dispatches, prog,
+                       ch->worker ? ch->worker : "-", dep);
             }
             size_t shown_end = j->chunk_offset + j->n_chunks;
             if (shown_end < (size_t)j->chunks_total)

@@ -118,6 +118,8 @@ static ff_status status_one(ff_coord *c, const void *rid, size_t len, const Ff__
             x->lat_count = ch->lat_count;
             x->dispatches = ch->dispatches;
             x->completions = ch->completions;
+            const chunk *after = coord_chunk_after(j, ch);
+            if (after) x->has_after_chunk = 1, x->after_chunk = after->idx;
             csp[k] = x;
         }
         js.n_chunks = nch;

@@ -309,14 +309,11 @@ ff_status ff_jobspec_normalize(Ff__JobSpec *s, ff_err *err) {
     } while (0)
 
 /* The image of an image-to-video job: its pixels fit their sides, limit
- * and checksum; its video is one window. */
+ * and checksum. */
 static ff_status check_image(const Ff__JobSpec *s, ff_err *err) {
     const int has_px = s->has_image_rgb || s->has_image_width || s->has_image_height || s->has_image_crc32;
     if (!s->image && !has_px) return FF_OK;
     REQ(!s->image || (strlen(s->image) <= 4096 && s->image[0]), "job: 'image' must be a path of 1..4096 bytes");
-    REQ(s->chunk_frames == 0 || s->chunk_frames >= s->frames,
-        "job: an image-to-video video is rendered in one window: frames %d is more than chunking.frames %d (set "
-        "chunking.frames to 0)", s->frames, s->chunk_frames);
     if (!has_px) return FF_OK; /* as read from a job file: the client adds the pixels */
     REQ(s->has_image_rgb && s->has_image_width && s->has_image_height && s->has_image_crc32,
         "job: image pixels without their size or checksum");
@@ -391,7 +388,7 @@ ff_status ff_jobspec_check(const Ff__JobSpec *s, ff_err *err) {
     REQ(s->fps >= 1 && s->fps <= 240, "job: fps %d must be in 1..240", s->fps);
     REQ(s->chunk_frames == 0 || (s->chunk_frames >= 5 && (s->chunk_frames - 1) % 4 == 0 && s->chunk_frames <= 100001),
         "job: chunking frames %d must be 0 (never cut) or 4k+1 >= 5", s->chunk_frames);
-    if (s->chunk_frames) {
+    if (s->chunk_frames && !ff_jobspec_is_i2v(s)) { /* image to video: windows share one frame (chunking.h) */
         int c_lat = (s->chunk_frames - 1) / 4 + 1, o_lat = s->chunk_overlap >= 1 ? (s->chunk_overlap + 2) / 4 + 1 : 0;
         REQ(s->chunk_overlap >= 1 && 2 * o_lat <= c_lat,
             "job: chunking overlap %d must be >= 1 and at most half a chunk (%d frames: %d latent frames, the overlap "

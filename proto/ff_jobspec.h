@@ -39,10 +39,11 @@
  * FF_JOBSPEC_MAX_TEXT bytes. An image (image-to-video jobs) is read and
  * decoded by the client (video/image.h, its limits) and travels as 8-bit
  * RGB pixels: sides 16..16384, at most FF_JOBSPEC_MAX_IMAGE_BYTES, crc32
- * checked; its video is one window (chunking.frames 0 or >= frames: a
- * later window would have to start from the previous one's last frame).
- * A spec naming an image without its pixels passes the check (a job file
- * as read) but no worker renders it.
+ * checked. A video longer than chunking.frames is cut into successive
+ * windows sharing one frame (chunking.overlap is not used): each window
+ * after the first starts from the last decoded frame of the one before
+ * (coordinator/chunking.h). A spec naming an image without its pixels
+ * passes the check (a job file as read) but no worker renders it.
  * The coordinator adds its own: chunks per job, chunks queued in all.
  *
  * Ownership: specs made here are heap trees freed by ff_jobspec_free (the
@@ -73,6 +74,9 @@ ff_status ff_jobspec_load_file(const char *path, Ff__JobSpec **out, ff_err *err)
 ff_status ff_jobspec_normalize(Ff__JobSpec *s, ff_err *err);
 /* Checks a normalised spec (every field present and in range). */
 ff_status ff_jobspec_check(const Ff__JobSpec *s, ff_err *err);
+
+/* An image-to-video job (an image path or pixels). */
+static inline int ff_jobspec_is_i2v(const Ff__JobSpec *s) { return s->image != NULL || s->has_image_rgb; }
 
 /* Puts an image's decoded pixels (8-bit RGB (h, w, 3), copied) and their
  * crc32 into s, then checks s. */

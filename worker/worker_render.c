@@ -105,7 +105,10 @@ typedef struct {
 
 static ff_status on_progress(void *user, const ff_chain_progress *pr, ff_err *err) {
     run_ctx *rc = user;
-    return rc->cb->progress(rc->cb->user, (int)pr->stage, pr->done, pr->total, err);
+    /* the wire has text, denoise, decode: image to video's image encoder and VAE encode are part of
+       the conditioning before the loop, reported as the text stage */
+    int stage = pr->stage == FF_STAGE_IMAGE || pr->stage == FF_STAGE_ENCODE ? FF_STAGE_TEXT : (int)pr->stage;
+    return rc->cb->progress(rc->cb->user, stage, pr->done, pr->total, err);
 }
 
 static ff_status on_frames(void *user, const ff_chain_chunk *ch, ff_err *err) {

@@ -20,7 +20,11 @@
  * and exits 1. --save-latents and --save-video are for checks: rank 0
  * writes the final latents ("latents", normalised) and the whole decoded
  * video ("video", F32 (1, 3, T, H, W) in [-1, 1], as `framefarm vae
- * decode` writes it; this keeps the whole video in rank 0's memory). */
+ * decode` writes it; this keeps the whole video in rank 0's memory).
+ * Image to video: the job's "image" (every rank reads it) runs the model as
+ * its image-to-video pipeline; every window is conditioned as its frames of
+ * the whole video, so `-np 1` writes exactly the video `render --image`
+ * writes. */
 #include <errno.h>
 #include <math.h>
 #include <mpi.h>
@@ -46,6 +50,7 @@
 #include "core/ff_safetensors.h"
 #include "pipeline/tiny_model.h"
 #include "pipeline/chain.h"
+#include "video/image.h"
 #include "video/video.h"
 
 static void usage(FILE *f) {
@@ -58,7 +63,7 @@ static void usage(FILE *f) {
             "    \"seed\": 42, \"frames\": 81, \"height\": 480, \"width\": 832, \"steps\": 50, \"guidance\": 5.0,\n"
             "    \"guidance_2\": 3.0, \"fps\": 16, \"crf\": 18, \"tile\": true, \"tile_size\": 256, \"tile_stride\": 192,\n"
             "    \"vae_split\": \"time\"|\"space\", \"overlap\": 2, \"vae_warmup\": 4, \"comm\": \"auto\"|\"mpi\"|\"nccl\",\n"
-            "    \"backend\": \"cpu\", \"threads\": 0, \"timeout_s\": 0}\n"
+            "    \"backend\": \"cpu\", \"threads\": 0, \"timeout_s\": 0, \"image\": \"first.png\"}\n"
             "  windows: one per rank on latent frames, neighbours sharing `overlap` latent frames, merged with a\n"
             "  linear ramp at every step; --vae-split time: each rank decodes its window after --vae-warmup earlier\n"
             "  latent frames (overlaps cross-faded),"
@@ -386,6 +391,7 @@ int ff_cmd_mpi(int argc, char **argv) {
     ff_chain *p = NULL;
     int created_file = 0;
     rc = FF_EXIT_FAIL;
+    ff_tensor image = {0};
     char default_dir[4096] = "", be_name[64];
     int device = 0;
 
@@ -411,7 +417,18 @@ int ff_cmd_mpi(int argc, char **argv) {
     ff_model_defaults_read(model, &md);
     if ((st = pick_backend(job.backend, MPI_COMM_WORLD, be_name, sizeof be_name, &device, &err))) goto done;
     if ((st = ff_backend_create_by_name(be_name, job.threads, &be, &err))) goto done;
-    if ((st = ff_chain_open(be, model, NULL, &log, &p, &err))) goto done;
+    ff_chain_opts co = {0};
+    if (job.image) { /* image to video: every rank reads the picture; the folder's image-to-video class */
+        char idx[128] = "";
+        if ((st = ff_image_read(job.image, NULL, &image, NULL, &err)) ||
+            (st = ff_chain_image_class(model, &co.pipeline_class, idx, sizeof idx, &err)))
+            goto done;
+        if (!co.pipeline_class) {
+            st = ff_err_set(&err, FF_ERR_ARG, "%s (%s) does not take an image", model, idx);
+            goto done;
+        }
+    }
+    if ((st = ff_chain_open(be, model, &co, &log, &p, &err))) goto done;
     if (job.comm == FF_MPI_COMM_NCCL && (!ff_nccl_compiled() || ff_backend_kind_of(be) != FF_BACKEND_CUDA)) {
         st = ff_err_set(&err, FF_ERR_ARG, "comm nccl needs a CUDA backend (this rank has %s) in a build with NCCL (%s)",
                         ff_backend_name(be), ff_nccl_compiled() ? "this one is" : "this one is not");
@@ -424,6 +441,7 @@ int ff_cmd_mpi(int argc, char **argv) {
     o.be = be;
     o.pipe = p;
     fill_opts(&job, &md, &o);
+    o.image = job.image ? &image : NULL;
     o.use_nccl = job.comm == FF_MPI_COMM_NCCL ||
                  (job.comm == FF_MPI_COMM_AUTO && ff_nccl_compiled() && ff_backend_kind_of(be) == FF_BACKEND_CUDA);
     o.nccl_device = device;
@@ -456,6 +474,7 @@ done:
         pthread_join(wd_thread, NULL);
     }
     ff_tensor_free(&u.video);
+    ff_tensor_free(&image);
     ff_chain_close(p);
     ff_backend_free(be);
     ff_mpi_job_free(&job);

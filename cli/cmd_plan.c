@@ -8,13 +8,16 @@
 
 #include "cli/cli.h"
 #include "offload/pool.h"
+#include "pipeline/chain.h"
 #include "pipeline/plan.h"
 
 static void usage(FILE *f) {
     fprintf(f, "usage: framefarm plan --model DIR [--height 480] [--width 832] [--frames 81] --budget 8GiB\n"
                "                      [--dtype bf16|f32] [--offload none|model|sequential|auto] [--group K]\n"
                "                      [--vae-tiling] [--slicing] [--text-on-host] [--batch N] [--no-cfg]\n"
-               "                      [--text-len 512] [--steps 50] [--backend cpu|cuda]\n");
+               "                      [--text-len 512] [--steps 50] [--backend cpu|cuda] [--image-to-video]\n"
+               "  --image-to-video: plan the folder as its image-to-video pipeline (a WanPipeline folder such as\n"
+               "  Wan2.2-TI2V-5B as WanImageToVideoPipeline; automatic for WanImageToVideoPipeline folders)\n");
 }
 
 /* Bytes from a "key value" line of a file (MemTotal: N kB), or a plain number. */
@@ -40,6 +43,18 @@ static int read_limit(const char *path, const char *key, size_t *out) {
     return found;
 }
 
+/* 16394878784 -> "16,394,878,784" (as shared/configs' README writes counts) */
+static const char *thousands(int64_t v, char *buf, size_t n) {
+    char d[32];
+    int k = snprintf(d, sizeof d, "%lld", (long long)v), o = 0;
+    for (int i = 0; i < k && o + 2 < (int)n; i++) {
+        if (i && (k - i) % 3 == 0) buf[o++] = ',';
+        buf[o++] = d[i];
+    }
+    buf[o] = 0;
+    return buf;
+}
+
 static int parse_int(const char *s, int *out) {
     char *end;
     long v = strtol(s, &end, 10);
@@ -52,7 +67,7 @@ int ff_cmd_plan(int argc, char **argv) {
     ff_plan_request rq;
     ff_plan_request_default(&rq);
     const char *model = NULL;
-    int have_budget = 0;
+    int have_budget = 0, i2v = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int bad = 0;
@@ -63,6 +78,7 @@ int ff_cmd_plan(int argc, char **argv) {
         else if (!strcmp(a, "--slicing")) rq.slicing = 1;
         else if (!strcmp(a, "--text-on-host")) rq.text_on_host = 1;
         else if (!strcmp(a, "--no-cfg")) rq.cfg = 0;
+        else if (!strcmp(a, "--image-to-video")) i2v = 1;
         else if (!v) bad = 1;
         else {
             i++;
@@ -98,7 +114,13 @@ int ff_cmd_plan(int argc, char **argv) {
     }
     ff_plan p;
     ff_err err = {0};
-    ff_status st = ff_plan_make(model, &rq, &p, &err);
+    ff_status st = FF_OK;
+    if (i2v) { /* the folder's image-to-video class */
+        char idx[128] = "";
+        if (!(st = ff_chain_image_class(model, &rq.pipeline_class, idx, sizeof idx, &err)) && !rq.pipeline_class)
+            st = ff_err_set(&err, FF_ERR_ARG, "%s (%s) has no image-to-video pipeline", model, idx);
+    }
+    if (!st) st = ff_plan_make(model, &rq, &p, &err);
     if (st) {
         ff_cli_report("plan", &err);
         return st == FF_ERR_BUDGET ? FF_EXIT_FAIL : FF_EXIT_USAGE;
@@ -109,7 +131,13 @@ int ff_cmd_plan(int argc, char **argv) {
            model, rq.height, rq.width, rq.frames, rq.batch, rq.cfg ? " x2 (CFG)" : "",
            rq.dtype == FF_BF16 ? "bf16" : "f32", ff_pool_fmt_bytes(rq.budget, b1, sizeof b1),
            rq.cuda ? " (+ CUDA reserve per stage)" : "");
-    printf("latents (B, C, F, h, w) = (%d, %d, %d, %d, %d)\n", p.latent[0], p.latent[1], p.latent[2], p.latent[3],
+    printf("pipeline %s;", p.pipeline_class);
+    for (int i = 0; i < p.n_components; i++) {
+        char n[40];
+        if (p.comp[i].present) printf(" %s %s parameters%s", p.comp[i].name, thousands(p.comp[i].params, n, sizeof n),
+                                      i + 1 < p.n_components ? "," : "");
+    }
+    printf("\nlatents (B, C, F, h, w) = (%d, %d, %d, %d, %d)\n", p.latent[0], p.latent[1], p.latent[2], p.latent[3],
            p.latent[4]);
     printf("strategy: offload %s", ff_plan_offload_name(p.offload));
     if (p.offload == FF_PLAN_SEQUENTIAL) printf(" (k=%d)", p.group);

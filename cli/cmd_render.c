@@ -1,4 +1,4 @@
-/* framefarm render [--model DIR] --prompt TEXT [--negative-prompt TEXT]
+/* framefarm render [--model DIR] --prompt TEXT [--image FILE] [--negative-prompt TEXT]
  *     [--seed N] [--frames N] [--height PX] [--width PX] [--steps N]
  *     [--guidance G] [--guidance-2 G] [--max-sequence-length N] [--fps N]
  *     [--crf N] [--tile|--no-tile] [--backend cpu|cuda[:N]] [--device N] [--threads N]
@@ -26,7 +26,14 @@
  * --group, --vae-tiling, --vae-slicing force those choices (with or
  * without a budget). Without any of these flags the pipeline runs as
  * before (component offload, no pool). Every strategy gives the same
- * video; tiling gives the tiled video (as --tile does). */
+ * video; tiling gives the tiled video (as --tile does).
+ *
+ * Image to video: --image FILE (PNG or JPEG, video/image.h) conditions the
+ * video on a picture. The pipeline class comes from model_index.json
+ * (WanImageToVideoPipeline: Wan 2.1 I2V, Wan 2.2 I2V-A14B); a WanPipeline
+ * folder whose transformer fits (Wan 2.2 TI2V-5B) runs as
+ * WanImageToVideoPipeline, as diffusers users load it. The picture is
+ * resized to --height x --width (Lanczos, aspect ratio not kept). */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -47,6 +54,7 @@
 #include "pipeline/plan_apply.h"
 #include "pipeline/tiny_model.h"
 #include "pipeline/chain.h"
+#include "video/image.h"
 #include "video/video.h"
 
 static void usage(FILE *f) {
@@ -56,6 +64,8 @@ static void usage(FILE *f) {
             "                           random weights, noise-like videos, in ~/.cache/framefarm/tiny)\n"
             "  --prompt TEXT            at most 16384 bytes of UTF-8 (required)\n"
             "  --out PATH               NAME.mp4 (H.264), NAME.y4m, or DIR/ (PNG frames) (required)\n"
+            "  --image FILE             image to video: the first frame (PNG or JPEG, 8-bit RGB/gray/palette,\n"
+            "                           16 px or more a side); the model must take an image (Wan I2V, TI2V)\n"
             "  --negative-prompt TEXT   default: none\n"
             "  --seed N                 default 42\n"
             "  --frames N               default: the model's _framefarm_defaults, else 81 (rounded to 4k+1)\n"
@@ -191,7 +201,7 @@ static int exit_code(ff_status st) { return ff_cli_exit_code(st); }
 /* ---- the command line --------------------------------------------------------------- */
 
 typedef struct {
-    const char *model, *prompt, *neg, *out, *backend, *device;
+    const char *model, *prompt, *neg, *out, *backend, *device, *image;
     long seed, frames, height, width, steps, fps, crf, threads, msl;
     double guidance, guidance2; /* NAN: the model's default / none */
     int tile, stats;            /* tile: -1 the model's default, 0 --no-tile, 1 --tile */
@@ -224,6 +234,7 @@ static int parse_args(int argc, char **argv, render_args *a) {
         {"--model", FF_OPT_STR, &a->model, 0, 0, NULL, NULL},
         {"--prompt", FF_OPT_STR, &a->prompt, 0, 0, NULL, NULL},
         {"--negative-prompt", FF_OPT_STR, &a->neg, 0, 0, NULL, NULL},
+        {"--image", FF_OPT_STR, &a->image, 0, 0, NULL, NULL},
         {"--out", FF_OPT_STR, &a->out, 0, 0, NULL, NULL},
         {"--backend", FF_OPT_STR, &a->backend, 0, 0, NULL, NULL},
         {"--device", FF_OPT_STR, &a->device, 0, 0, NULL, NULL}, /* cuda:N (cli/backend_opts.h) */
@@ -313,10 +324,11 @@ static int planned(const render_args *a) {
  * applied: a device pool with the budget on the backend, the chain reopened
  * with the plan's options, prm's VAE options. */
 static ff_status apply_plan(const render_args *a, const ff_model_defaults *md, const ff_geometry *g, ff_backend *be,
-                            const ff_log *log, ff_chain **p, ff_chain_params *prm, ff_plan *plan, ff_pool **pool,
-                            ff_err *err) {
+                            const ff_log *log, const char *cls, ff_chain **p, ff_chain_params *prm, ff_plan *plan,
+                            ff_pool **pool, ff_err *err) {
     ff_plan_request rq;
     ff_plan_request_default(&rq);
+    rq.pipeline_class = cls;
     rq.height = g->height, rq.width = g->width, rq.frames = g->num_frames;
     rq.batch = 1, rq.cfg = prm->guidance_scale > 1.0, rq.text_len = prm->max_sequence_length;
     rq.steps = prm->num_inference_steps, rq.dtype = FF_F32, rq.budget = a->vram_budget;
@@ -334,6 +346,7 @@ static ff_status apply_plan(const render_args *a, const ff_model_defaults *md, c
     print_plan(plan, a->vram_budget);
     ff_chain_opts oo = {0};
     oo.weight_dtype = FF_F32;
+    oo.pipeline_class = cls;
     ff_plan_apply(plan, &oo, &prm->vae);
     if ((st = ff_pool_create("device", a->vram_budget, pool, err)) || (st = ff_pool_attach(*pool, be, err))) return st;
     oo.device_pool = *pool;
@@ -354,6 +367,28 @@ static void print_device_peaks(const render_user *ru, const ff_plan *plan, size_
     }
     printf("device peak %zu B (%s) of budget %s (predicted %s)\n", peak, ff_pool_fmt_bytes(peak, a, sizeof a),
            budget ? ff_pool_fmt_bytes(budget, b, sizeof b) : "unlimited", ff_pool_fmt_bytes(plan->peak, c, sizeof c));
+}
+
+/* --image: the picture (read before any model work, errors name the file)
+ * and the class to run the folder as; without it, a model that needs an
+ * image is refused here. */
+static ff_status image_class(const render_args *a, ff_tensor *image, const char **cls, ff_err *err) {
+    char index_class[128] = "";
+    const char *ic = NULL;
+    ff_status st = ff_chain_image_class(a->model, &ic, index_class, sizeof index_class, err);
+    if (st) return st;
+    if (!a->image) {
+        if (ic && !strcmp(ic, index_class))
+            return ff_err_set(err, FF_ERR_ARG, "%s is image to video (%s): give the first frame with --image FILE", a->model,
+                              index_class);
+        return FF_OK;
+    }
+    if (!ic)
+        return ff_err_set(err, FF_ERR_ARG, "%s (%s) does not take an image: --image needs an image-to-video model", a->model,
+                          index_class);
+    if ((st = ff_image_read(a->image, NULL, image, NULL, err))) return st;
+    *cls = ic;
+    return FF_OK;
 }
 
 /* ---- the command ------------------------------------------------------------------------ */
@@ -400,13 +435,19 @@ int ff_cmd_render(int argc, char **argv) {
         ff_backend_free(be);
         return FF_EXIT_USAGE;
     }
-    if ((st = ff_chain_open(be, a.model, NULL, &log, &p, &err))) goto done;
+    ff_tensor image = {0};
+    const char *cls = NULL;
+    if ((st = image_class(&a, &image, &cls, &err))) goto done;
+    ff_chain_opts co = {0};
+    co.pipeline_class = cls;
+    if ((st = ff_chain_open(be, a.model, &co, &log, &p, &err))) goto done;
     ff_chain_params prm;
     uint64_t seed_u = (uint64_t)a.seed;
     fill_params(p, &a, &md, &seed_u, &prm);
+    if (a.image) prm.image = &image;
     ff_geometry g;
     if ((st = ff_chain_geometry(p, 1, prm.num_frames, prm.height, prm.width, &g, &err))) goto done;
-    if (planned(&a) && (st = apply_plan(&a, &md, &g, be, &log, &p, &prm, &plan, &pool, &err))) goto done;
+    if (planned(&a) && (st = apply_plan(&a, &md, &g, be, &log, cls, &p, &prm, &plan, &pool, &err))) goto done;
     if ((st = ff_chain_check_vae_opts(p, &prm.vae, &err))) goto done; /* before the output file exists */
 
     ff_video_opts vo;
@@ -418,6 +459,9 @@ int ff_cmd_render(int argc, char **argv) {
     int existed = stat(a.out, &sb) == 0;
     if ((st = ff_video_open(a.out, &vo, &w, &err))) goto done;
     created_file = !existed && fmt != FF_VIDEO_PNG;
+    if (a.image)
+        printf("image to video (%s) from %s (%lldx%lld)\n", ff_chain_class_name(p), a.image, (long long)image.shape[1],
+               (long long)image.shape[0]);
     printf("rendering %d frames at %dx%d, %d steps, guidance %g, seed %ld, VAE tiling %s, backend %s -> %s\n", g.num_frames,
            g.width, g.height, prm.num_inference_steps, prm.guidance_scale, a.seed, prm.vae.tiling ? "on" : "off",
            ff_backend_name(be), a.out);
@@ -453,5 +497,6 @@ done:
     ff_pool_detach(pool);
     ff_pool_free(pool);
     ff_backend_free(be);
+    ff_tensor_free(&image);
     return rc;
 }

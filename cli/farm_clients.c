@@ -213,8 +213,12 @@ int ff_cmd_status(int argc, char **argv) {
                 char el[32] = "-";
                 if (ch->has_started_at && (ch->has_finished_at || !strcmp(ch->state, "running")))
                     snprintf(el, sizeof el, "%.1fs", (ch->has_finished_at ? ch->finished_at : (double)time(NULL)) - ch->started_at);
-                printf("%-6u %-5u %-10s %-10s %-8d %-13s %-9s %s\n", ch->chunk, ch->item, lat, ch->state, ch->dispatches, prog,
-                       el, ch->worker ? ch->worker : ch->last_worker ? ch->last_worker : "-");
+                char dep[48] = ""; /* image to video: the window it starts from */
+                if (ch->has_after_chunk)
+                    snprintf(dep, sizeof dep, "  %s chunk %u", strcmp(ch->state, "queued") ? "after" : "waits for",
+                             ch->after_chunk);
+                printf("%-6u %-5u %-10s %-10s %-8d %-13s %-9s %s%s\n", ch->chunk, ch->item, lat, ch->state, ch->dispatches, prog,
+                       el, ch->worker ? ch->worker : ch->last_worker ? ch->last_worker : "-", dep);
             }
             size_t shown_end = j->chunk_offset + j->n_chunks;
             if (shown_end < (size_t)j->chunks_total)

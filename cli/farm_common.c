@@ -14,6 +14,7 @@
 #include "pipeline/chain.h"
 #include "proto/ff_jobspec.h"
 #include "proto/ff_wire.h"
+#include "video/image.h"
 #include "video/video.h"
 
 void ff_farm_client_init(ff_farm_client *c) {
@@ -119,6 +120,17 @@ Ff__JobSpec *ff_farm_load_job(const char *path, const char *cmd) {
         fprintf(stderr, "framefarm %s: %s: %s\n", cmd, path, err.msg);
         ff_jobspec_free(s);
         return NULL;
+    }
+    if (s->image && !s->has_image_rgb) { /* image to video: the pixels travel with the job */
+        ff_tensor img = {0};
+        ff_status st = ff_image_read(s->image, NULL, &img, NULL, &err);
+        if (!st) st = ff_jobspec_set_image(s, img.data, (int)img.shape[1], (int)img.shape[0], &err);
+        ff_tensor_free(&img);
+        if (st) {
+            fprintf(stderr, "framefarm %s: %s: %s\n", cmd, path, err.msg);
+            ff_jobspec_free(s);
+            return NULL;
+        }
     }
     return s;
 }

@@ -33,7 +33,7 @@ static const handler_row rows[] = {
     {"i2v_transformer", "", golden_i2v_transformer, NULL},
     {"i2v_latents", "", golden_i2v_latents, NULL},
     {"clip_vision", "", golden_clip_vision, NULL},
-    {"i2v_pipeline", "", NULL, "WanImageToVideoPipeline.__call__ waits for the generic component chain (issues 15, 23)"},
+    {"i2v_pipeline", "", golden_pipeline, NULL},
     {"clip_text", "", golden_clip_text, NULL},
     {"hunyuan_rng", "", golden_hunyuan, NULL},
     {"hunyuan_transformer", "", golden_hunyuan, NULL},

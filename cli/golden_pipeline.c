@@ -1,4 +1,6 @@
-/* golden_pipeline: handler of the "pipeline" group (WanPipeline.__call__).
+/* golden_pipeline: handler of the "pipeline" group (WanPipeline.__call__)
+ * and of "i2v_pipeline" (WanImageToVideoPipeline.__call__ with the case's
+ * image; also transformer_hidden_states_inputs).
  *
  * Runs the folder's family on the component chain (ff_chain_run) with the case's options (prompt / negative_prompt
  * as a string, a list or null; seed or seeds; sizes, steps, guidance_scale,
@@ -26,7 +28,7 @@ typedef struct {
 
 typedef struct {
     int64_t n_steps;
-    stack stacks[5];
+    stack stacks[6];
     golden_outputs *outs;
     ff_tensor video, frames;
 } pipe_ctx;
@@ -146,8 +148,16 @@ static ff_status scheduler_override(const golden_case *c, ff_chain *p, ff_err *e
 }
 
 ff_status golden_pipeline(const golden_case *c, golden_outputs *outs, ff_err *err) {
-    if (strcmp(c->op, "WanPipeline.__call__") != 0)
+    /* "<PipelineClass>.__call__": the folder is opened as that class (diffusers' Class.from_pretrained) */
+    char cls[128];
+    const char *dot = strstr(c->op, ".__call__");
+    if (!dot || dot[9] || (size_t)(dot - c->op) >= sizeof cls)
         return ff_err_set(err, FF_ERR_UNSUPPORTED, "%s: op \"%s\" has no pipeline handler", c->name, c->op);
+    memcpy(cls, c->op, (size_t)(dot - c->op));
+    cls[dot - c->op] = 0;
+    ff_chain_opts oo = {0};
+    oo.pipeline_class = cls;
+    ff_tensor image = {0};
     if (!c->pipeline[0]) return ff_err_set(err, FF_ERR_FORMAT, "%s: pipeline case without a pipeline folder", c->name);
     const char **prompts = NULL, **neg = NULL;
     int n = 0, nn = 0;
@@ -161,9 +171,14 @@ ff_status golden_pipeline(const golden_case *c, golden_outputs *outs, ff_err *er
     pc.stacks[2] = (stack){"noise_pred_cond", "noise_pred_cond", {0}};
     pc.stacks[3] = (stack){"noise_pred_uncond", "noise_pred_uncond", {0}};
     pc.stacks[4] = (stack){"latents", "latents_steps", {0}};
+    pc.stacks[5] = (stack){"transformer_hidden_states", "transformer_hidden_states_inputs", {0}};
     ff_status st;
-    if ((st = ff_chain_open(c->be, c->pipeline, NULL, NULL, &p, err))) goto done;
+    if ((st = ff_chain_open(c->be, c->pipeline, &oo, NULL, &p, err))) goto done;
     ff_chain_params_default(p, &prm);
+    if (c->inputs && ff_st_find(c->inputs, "image")) { /* image to video: the case's picture (and its PNG) */
+        if ((st = golden_image_input(c, "image", &image, err))) goto done;
+        prm.image = &image;
+    }
     if ((st = strings(c, "prompt", &prompts, &n, err)) || (st = strings(c, "negative_prompt", &neg, &nn, err))) goto done;
     if (n < 1) {
         st = ff_err_set(err, FF_ERR_FORMAT, "%s: options.prompt is missing", c->name);
@@ -226,6 +241,7 @@ done:
     for (size_t i = 0; i < sizeof pc.stacks / sizeof pc.stacks[0]; i++) ff_tensor_free(&pc.stacks[i].t);
     ff_tensor_free(&pc.video);
     ff_tensor_free(&pc.frames);
+    ff_tensor_free(&image);
     ff_chain_close(p);
     free(prompts);
     free(neg);

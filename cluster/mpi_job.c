@@ -75,6 +75,7 @@ ff_status ff_mpi_job_from_json(ff_json_doc *doc, const char *what, ff_mpi_job *j
         else if (!strcmp(k, "negative_prompt")) st = get_str(m, what, k, &j->negative_prompt, err);
         else if (!strcmp(k, "out") || !strcmp(k, "output")) st = get_str(m, what, k, &j->out, err);
         else if (!strcmp(k, "backend")) st = get_str(m, what, k, &j->backend, err);
+        else if (!strcmp(k, "image")) st = get_str(m, what, k, &j->image, err);
         else if (!strcmp(k, "name")) st = get_str(m, what, k, &sv, err);
         else if (!strcmp(k, "seed")) {
             if (ff_json_uint64(m, &j->seed)) st = ff_err_set(err, FF_ERR_FORMAT, "%s: \"seed\" must be an integer >= 0", what);

@@ -15,7 +15,9 @@
  *    "comm": "auto" | "mpi" | "nccl",  (per-step merge transport; auto: NCCL on CUDA builds
  *                                       with a CUDA backend, else MPI on host memory)
  *    "backend": "cpu" | "cuda" | "cuda:N", "threads": 0,
- *    "timeout_s": 0}                   (watchdog: a rank without progress this long exits; 0 = off)
+ *    "timeout_s": 0,                   (watchdog: a rank without progress this long exits; 0 = off)
+ *    "image": "first.png"}             (image to video: the first frame, read by every rank; the
+ *                                       model runs as its image-to-video pipeline, render --image)
  * Every key is optional except prompt and out. Aliases from the farm's job
  * files: "output" = "out", "guidance_scale" = "guidance", "guidance_scale_2"
  * = "guidance_2"; "name" is accepted and ignored. Any other key is refused by
@@ -36,7 +38,7 @@ typedef enum { FF_MPI_SPLIT_TIME = 0, FF_MPI_SPLIT_SPACE = 1 } ff_mpi_split;
 typedef enum { FF_MPI_COMM_AUTO = 0, FF_MPI_COMM_MPI = 1, FF_MPI_COMM_NCCL = 2 } ff_mpi_comm_kind;
 
 typedef struct {
-    const char *model, *prompt, *negative_prompt, *out, *backend;
+    const char *model, *prompt, *negative_prompt, *out, *backend, *image;
     uint64_t seed;
     int frames, height, width, steps, fps, threads, max_sequence_length; /* 0: the model's default */
     int crf;                  /* -1: 18 */

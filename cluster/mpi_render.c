@@ -545,6 +545,8 @@ ff_status ff_mpi_render(const ff_mpi_render_opts *o, ff_err *err) {
         }
         prm.latents = &win;
         prm.num_frames = (int)ff_chain_pixel_frames(o->pipe, r.e - r.s);
+        prm.image = o->image;
+        if (o->image) prm.window_start = r.s, prm.window_num_frames = r.g.num_frames;
         prm.height = r.g.height;
         prm.width = r.g.width;
         prm.num_inference_steps = o->steps;

@@ -76,6 +76,9 @@ typedef struct {
     int has_guidance_2;
     double guidance_2;
     ff_vae_opts vae;              /* time: the decode's tiling (as render); space: the tile grid */
+    const ff_tensor *image;       /* image to video: U8 host (H, W, 3) on every rank (pipe opened as its
+                                     image-to-video class); each window is conditioned as its frames of the
+                                     whole video (ff_chain_params.window_*); NULL: text to video */
     ff_mpi_split split;
     int overlap;                  /* latent frames, >= 1 */
     int vae_warmup;               /* time split: latent frames decoded before a window, >= 0 */

@@ -13,7 +13,7 @@ void ff_chunk_params(const Ff__JobSpec *s, int *c_lat, int *o_lat) {
         return;
     }
     *c_lat = (s->chunk_frames - 1) / 4 + 1;
-    *o_lat = (s->chunk_overlap + 2) / 4 + 1;
+    *o_lat = ff_jobspec_is_i2v(s) ? 1 : (s->chunk_overlap + 2) / 4 + 1; /* image to video: one shared frame */
     if (L <= *c_lat) {
         *c_lat = L;
         *o_lat = 0;

@@ -18,6 +18,13 @@
  * depend on who rendered which window, in which order, or how often. It
  * does depend on the chunking settings, which are part of the job.
  *
+ * Image-to-video jobs: successive windows with O = 1 (they share one frame,
+ * cross-faded as above). Window k > 0 is conditioned on the last decoded
+ * frame of window k - 1 instead of the job's image, so it runs only after
+ * that window is done (coord_i2v.c); items still run in parallel. This is a
+ * different video from one long window: each window is a clip of its own
+ * that continues the previous one's last frame.
+ *
  * Not here: scheduling (coord.c), files (assemble.c). */
 #ifndef FF_CHUNKING_H
 #define FF_CHUNKING_H

@@ -781,7 +781,7 @@ chunk *coord_pick_chunk(job *j, const worker *w, int avoid, double now) {
         if (first < 0) first = (int)i;
         seen++;
         if (ch->hold_until > now) continue;
-        if (!avoid || ch->avoid != w->serial) {
+        if ((!avoid || ch->avoid != w->serial) && coord_chunk_ready(j, ch)) {
             j->scan_from = (uint32_t)first;
             return ch;
         }
@@ -803,11 +803,20 @@ static ff_status dispatch(ff_coord *c, worker *w, job *j, chunk *ch, double now)
     t.lat_count = ch->lat_count;
     t.lat_total = ff_jobspec_lat_total(j->spec);
     t.spec = j->spec;
+    Ff__JobSpec cont; /* image to video: a later window starts from the last frame of the one before */
+    uint8_t *cont_px = NULL;
+    ff_err se;
+    if (coord_i2v_task_spec(c, j, ch, &cont, &cont_px, &se)) { /* the coordinator's own file: no retry helps */
+        coord_job_fail(c, j, now, se.msg);
+        return FF_OK;
+    }
+    if (cont_px) t.spec = &cont;
     Ff__Envelope env = FF__ENVELOPE__INIT;
     env.body_case = FF__ENVELOPE__BODY_TASK;
     env.task = &t;
-    ff_err se;
-    if (c->o.send(c->o.user, w->id, strlen(w->id), &env, &se)) {
+    ff_status sent = c->o.send(c->o.user, w->id, strlen(w->id), &env, &se);
+    free(cont_px);
+    if (sent) {
         FF_DEBUG(c->o.log, "task for %s not sent: %s", w->id, se.msg);
         return FF_ERR_IO; /* the caller drops the worker */
     }

@@ -181,6 +181,19 @@ ff_status coord_on_status(ff_coord *c, const void *rid, size_t len, const Ff__En
 ff_status coord_on_workers(ff_coord *c, const void *rid, size_t len, const Ff__Envelope *env, double now, ff_err *err);
 ff_status coord_on_cancel(ff_coord *c, const void *rid, size_t len, const Ff__Envelope *env, double now, ff_err *err);
 
+/* coord_i2v.c: successive windows of image-to-video items */
+/* The window ch continues (the previous window of its item), NULL when none. */
+const chunk *coord_chunk_after(const job *j, const chunk *ch);
+/* ch may be dispatched: it continues no window, or that window is done. */
+int coord_chunk_ready(const job *j, const chunk *ch);
+/* j has a queued chunk that is ready (among the first 256 queued). */
+int coord_job_has_ready(const job *j);
+/* For a window that continues another: *copy = j's spec with the last
+ * decoded frame of that window as its image (*pixels, owned by the caller,
+ * holds the copy's pixels). Else *pixels = NULL and copy is untouched. */
+ff_status coord_i2v_task_spec(ff_coord *c, const job *j, const chunk *ch, Ff__JobSpec *copy, uint8_t **pixels,
+                              ff_err *err);
+
 enum { COORD_BG_ASSEMBLE = 1, COORD_BG_SHARED = 2 };
 
 #endif

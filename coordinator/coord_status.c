@@ -138,6 +138,8 @@ static ff_status status_one(ff_coord *c, const void *rid, size_t len, const Ff__
                 x->has_retry_at = 1;
                 x->retry_at = coord_wall(c, ch->hold_until);
             }
+            const chunk *after = coord_chunk_after(j, ch);
+            if (after) x->has_after_chunk = 1, x->after_chunk = after->idx;
             csp[k] = x;
         }
         js.n_chunks = nch;

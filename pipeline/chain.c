@@ -91,7 +91,7 @@ ff_status ff_chain_open(ff_backend *be, const char *dir, const ff_chain_opts *op
         goto fail;
     }
     if ((st = ff_model_dir_open(dir, &c->md, err))) goto fail;
-    const char *cls = ff_model_dir_class(c->md);
+    const char *cls = c->opts.pipeline_class ? c->opts.pipeline_class : ff_model_dir_class(c->md);
     if (!(c->fam = ff_family_find(cls))) {
         char list[512];
         st = ff_err_set(err, FF_ERR_UNSUPPORTED, "%s/model_index.json: _class_name %s is not supported (supported: %s)", dir,
@@ -155,6 +155,19 @@ void ff_chain_close(ff_chain *c) {
 }
 
 const ff_family *ff_chain_family(const ff_chain *c) { return c->fam; }
+
+ff_status ff_chain_image_class(const char *dir, const char **cls, char *index_class, size_t n, ff_err *err) {
+    ff_model_dir *md = NULL;
+    *cls = NULL;
+    ff_status st = ff_model_dir_open(dir, &md, err);
+    if (st) return st;
+    const ff_family *f = ff_family_find(ff_model_dir_class(md));
+    if (index_class && n) snprintf(index_class, n, "%s", ff_model_dir_class(md));
+    ff_model_dir_close(md);
+    if (f && f->takes_image) *cls = f->class_name;
+    else if (f && f->image_class) *cls = f->image_class;
+    return FF_OK;
+}
 const char *ff_chain_dir(const ff_chain *c) { return ff_model_dir_path(c->md); }
 const char *ff_chain_class_name(const ff_chain *c) { return c->fam->class_name; }
 const ff_chain_opts *ff_chain_get_opts(const ff_chain *c) { return &c->opts; }

@@ -63,9 +63,12 @@ typedef struct {
     int text_on_host;          /* text encoders on a CPU backend of their own */
     struct ff_pool *device_pool; /* attached to the backend: labelled per stage and block */
     unsigned keep;             /* components kept loaded: mask of 1 << component index */
+    const char *pipeline_class; /* run the folder as this pipeline class (diffusers'
+                                   <Class>.from_pretrained(dir)); NULL: model_index.json's _class_name */
 } ff_chain_opts;
 
-/* Reads <dir>/model_index.json, picks the family by _class_name, reads the
+/* Reads <dir>/model_index.json, picks the family by _class_name (or
+ * opts->pipeline_class), reads the
  * scheduler config and every component's config; loads no weights. be may
  * be NULL for a configs-only chain (plan, init-model checks): it cannot run.
  * Errors name the file: a missing folder or index FF_ERR_NOT_FOUND, an
@@ -83,6 +86,12 @@ void ff_chain_close(ff_chain *c); /* NULL is a no-op */
 const ff_family *ff_chain_family(const ff_chain *c);
 const char *ff_chain_dir(const ff_chain *c);
 const char *ff_chain_class_name(const ff_chain *c); /* "WanPipeline" */
+/* The class to open dir with when an image conditions the video:
+ * model_index.json's class when its family takes images, else that
+ * family's image-to-video twin (WanPipeline -> WanImageToVideoPipeline, as
+ * diffusers users load Wan2.2-TI2V-5B), NULL when there is none; *index_class
+ * (may be NULL) gets model_index.json's. Reads only model_index.json. */
+ff_status ff_chain_image_class(const char *dir, const char **cls, char *index_class, size_t n, ff_err *err);
 const ff_chain_opts *ff_chain_get_opts(const ff_chain *c);
 
 /* Components in the family's order (model_cpu_offload_seq): those the folder
@@ -200,7 +209,13 @@ typedef struct {
      *   does not run, prompts may be NULL, num_videos_per_prompt must be 1.
      * on_step: see ff_chain_step_fn.
      * out_latents: output_type='latent': the final latents are moved into it
-     *   (owned host F32, the caller frees it) and the VAE decode is skipped. */
+     *   (owned host F32, the caller frees it) and the VAE decode is skipped.
+     * window_num_frames > 0 (image to video in time windows): this run is
+     *   latent frames [window_start, window_start + n) of a video of
+     *   window_num_frames pixel frames (num_frames is the window's, latents
+     *   its noise); the image conditioning is built for the whole video and
+     *   sliced, so each window is conditioned as that frame range of the
+     *   single run. */
     const ff_tensor *prompt_embeds, *negative_prompt_embeds;
     ff_chain_step_fn on_step;
     ff_tensor *out_latents;
@@ -209,6 +224,8 @@ typedef struct {
      * decoded chunk): ff_chain_run then fails with FF_ERR_ARG "cancelled"
      * within one transformer block, not one whole step. NULL: never. */
     const atomic_int *cancel;
+    int64_t window_start;
+    int window_num_frames;
 } ff_chain_params;
 
 /* The family's __call__ defaults (Wan: 480x832, 81 frames, 50 steps,

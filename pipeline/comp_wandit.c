@@ -19,18 +19,25 @@ static ff_status params(const void *cfg, ff_dtype dt, ff_param **out, size_t *n,
     return ff_wandit_params_as(cfg, dt, NULL, out, n, err);
 }
 
-/* The forward's activations (ff_wandit_activation_bytes, one timestep value)
- * plus the driver's buffers: latents in, prediction out, text cond (+ uncond). */
+/* The forward's activations (ff_wandit_activation_bytes_image, one
+ * timestep value) plus the driver's buffers: the input x (the latents, +
+ * mask and condition channels of image to video: in_channels from the
+ * config), the prediction, text cond (+ uncond) and the image embeddings. */
+#define WANDIT_CLIP_ROWS 257 /* ViT-H/14 at 224 px, the image encoder of every Wan 2.1 I2V */
 static ff_status act_bytes(const void *cfg, const ff_act_query *q, size_t *bytes, ff_err *err) {
     const ff_wandit_config *c = cfg;
     if (q->kind != FF_ACTIVITY_DENOISE)
         return ff_err_set(err, FF_ERR_ARG, "WanTransformer3DModel: no activation model for kind %d", q->kind);
+    int64_t x[5];
+    memcpy(x, q->latent, sizeof x);
+    x[1] = c->in_channels;
+    const int64_t img = c->image_dim > 0 ? (q->image_len > 0 ? q->image_len : WANDIT_CLIP_ROWS) : 0;
     size_t act = 0;
-    ff_status st = ff_wandit_activation_bytes(c, q->latent, q->text_len, q->per_token, 1, &act, err);
+    ff_status st = ff_wandit_activation_bytes_image(c, x, q->text_len, img, q->per_token, 1, &act, err);
     if (st) return st;
-    const int64_t *l = q->latent;
-    const size_t lat_bytes = (size_t)(l[0] * l[1] * l[2] * l[3] * l[4]) * 4;
-    *bytes = act + 2 * lat_bytes + (size_t)(1 + !!q->cfg) * (size_t)(l[0] * q->text_len * c->text_dim) * 4;
+    const size_t px = (size_t)(x[0] * x[2] * x[3] * x[4]) * 4;
+    *bytes = act + px * (size_t)(c->in_channels + c->out_channels) +
+             (size_t)(1 + !!q->cfg) * (size_t)(x[0] * q->text_len * c->text_dim) * 4 + (size_t)(x[0] * img * c->image_dim) * 4;
     return FF_OK;
 }
 
@@ -80,7 +87,7 @@ static ff_status after_block(void *user, int i, ff_wandit_block *blk, ff_param *
 static ff_status forward(void *model, ff_backend *be, const ff_denoiser_in *in, const ff_block_hooks *hooks,
                          ff_tensor *out, ff_err *err) {
     ff_wandit_hooks wh = {before_block, after_block, (void *)hooks};
-    return ff_wandit_forward(model, be, in->x, in->timestep, in->text, hooks ? &wh : NULL, out, err);
+    return ff_wandit_forward_image(model, be, in->x, in->timestep, in->text, in->image, hooks ? &wh : NULL, out, err);
 }
 
 static const ff_denoiser_ops ops = {out_shape, forward};

@@ -86,10 +86,16 @@ typedef struct {
 /* ---- image encoder ---------------------------------------------------------- */
 
 typedef struct {
-    /* images: U8 host (B, H, W, 3) as read; out: F32 host (B, tokens, D) as
+    /* images: n host U8 (H, W, 3) as read; out: F32 host (n, tokens, D) as
      * the family conditions on it (CLIP: hidden_states[-2]). The encoder's
      * own image processor (resize, crop, normalise) runs inside. */
-    ff_status (*encode)(void *model, const ff_tensor *images, const ff_block_hooks *hooks, ff_tensor *out, ff_err *err);
+    ff_status (*encode)(void *model, const ff_tensor *images, int n, const ff_block_hooks *hooks, ff_tensor *out,
+                        ff_err *err);
+    /* The processor alone, for intermediates (may be NULL): pixel_values
+     * owned F32 (n, 3, S, S); resized (may be NULL) the owned U8 resize
+     * output of image 0 (empty when the resize was the identity). */
+    ff_status (*preprocess)(void *model, const ff_tensor *images, int n, ff_tensor *pixel_values, ff_tensor *resized,
+                            ff_err *err);
 } ff_image_encoder_ops;
 
 /* ---- denoiser ---------------------------------------------------------------- */
@@ -172,7 +178,8 @@ typedef struct {
 typedef struct {
     ff_backend *be;            /* the backend the model will run on */
     const char *dir;           /* the component folder */
-    const char *tokenizer_dir; /* text encoders: the tokenizer folder; else NULL */
+    const char *tokenizer_dir; /* text encoders: the tokenizer folder; image encoders: the image
+                                  processor's; else NULL */
     ff_dtype weight_dtype;     /* denoisers: the big matrices' dtype (F32 or BF16) */
     int host_weights;          /* block-structured models: keep weights on the host (the driver places or
                                   streams them); else the model loads onto be */
@@ -199,6 +206,8 @@ typedef struct {
     int64_t latent[5];        /* DENOISE / VAE: the latent shape in the family's layout */
     int cfg;                  /* DENOISE: conditioning buffers for cond and uncond */
     int per_token;            /* DENOISE: one timestep per token */
+    int64_t image_len;        /* DENOISE: image context rows per sample (Wan 2.1 I2V); 0: none or the
+                                 model's usual (the planner does not know the image encoder's) */
     ff_vae_opts vae;          /* VAE: tiling (low-memory order) and slicing as planned */
 } ff_act_query;
 
@@ -245,5 +254,6 @@ size_t ff_params_bytes(const ff_param *ps, size_t n);
 extern const ff_model_class ff_comp_umt5;   /* UMT5EncoderModel + T5Tokenizer (text encoder) */
 extern const ff_model_class ff_comp_wandit; /* WanTransformer3DModel (denoiser) */
 extern const ff_model_class ff_comp_wanvae; /* AutoencoderKLWan (VAE) */
+extern const ff_model_class ff_comp_clipvision; /* CLIPVisionModel + CLIPImageProcessor (image encoder) */
 
 #endif

@@ -29,7 +29,8 @@
 typedef struct {
     const char *name;          /* model_index.json key: "text_encoder", "transformer_2" */
     const ff_model_class *cls; /* its model class (and role) */
-    const char *tokenizer;     /* text encoders: the key of its tokenizer ("tokenizer"); else NULL */
+    const char *tokenizer;     /* text encoders: the key of its tokenizer ("tokenizer"); image
+                                  encoders: of its image processor ("image_processor"); else NULL */
     int optional;              /* may be absent or [null, null] (Wan's transformer_2) */
 } ff_family_component;
 
@@ -74,6 +75,9 @@ struct ff_family {
     /* __call__ */
     ff_status (*call)(struct ff_run *r, ff_err *err);
     const ff_tiny_spec *tiny;        /* NULL: no embedded tiny model */
+    int takes_image;                 /* __call__ is image to video (ff_chain_params.image) */
+    const char *image_class;         /* text-to-video families: the class that runs the same folder
+                                        from an image (NULL: none) */
 };
 
 /* ---- the registry (pipeline/families.c) ---------------------------------------- */

@@ -31,9 +31,12 @@
 #include "models/umt5.h"
 #include "models/wan_transformer.h"
 #include "models/wan_vae.h"
-#include "pipeline/family.h"
+#include "pipeline/family_wan.h"
+#include "pipeline/wan_i2v_latents.h"
 
 enum { WAN_TEXT = 0, WAN_DIT, WAN_DIT2, WAN_VAE, WAN_N };
+
+static const ff_wan_slots wan_slots = {WAN_TEXT, -1, WAN_DIT, WAN_DIT2, WAN_VAE};
 
 static const ff_family_component wan_components[WAN_N] = {
     {"text_encoder", &ff_comp_umt5, "tokenizer", 0},
@@ -49,15 +52,8 @@ static const ff_family_stage wan_stages[] = {
     {"vae", FF_STAGE_DECODE, WAN_VAE},
 };
 
-/* model_index.json fields of WanPipeline */
-typedef struct {
-    int has_boundary;
-    double boundary_ratio;
-    int expand_timesteps;
-} wan_state;
-
-static ff_status wan_index_read(ff_chain *c, const ff_json *idx, void *state, ff_err *err) {
-    wan_state *s = state;
+ff_status ff_wan_index_read(ff_chain *c, const ff_json *idx, void *state, ff_err *err) {
+    ff_wan_state *s = state;
     const char *dir = ff_chain_dir(c);
     double br = 0;
     s->has_boundary = !ff_json_is_null(ff_json_get(idx, "boundary_ratio"));
@@ -69,41 +65,53 @@ static ff_status wan_index_read(ff_chain *c, const ff_json *idx, void *state, ff
     return FF_OK;
 }
 
-static const ff_wandit_config *dit_cfg(const ff_chain *c, int i) {
-    assert(i == WAN_DIT || i == WAN_DIT2);
+static const ff_wandit_config *dit_cfg(const ff_chain *c, const ff_wan_slots *sl, int i) {
+    assert(i == sl->dit || i == sl->dit2);
+    (void)sl;
     return ff_chain_component_config(c, i);
 }
-static const ff_wanvae_config *vae_cfg(const ff_chain *c) { return ff_chain_component_config(c, WAN_VAE); }
+static const ff_wanvae_config *vae_cfg(const ff_chain *c, const ff_wan_slots *sl) {
+    return ff_chain_component_config(c, sl->vae);
+}
 
-/* The components must fit together. */
-static ff_status wan_check(const ff_chain *c, ff_err *err) {
-    const wan_state *s = ff_chain_family_state(c);
-    const int has_t2 = ff_chain_component_present(c, WAN_DIT2);
+ff_status ff_wan_check(const ff_chain *c, const ff_wan_slots *sl, int extra_in, ff_err *err) {
+    const ff_wan_state *s = ff_chain_family_state(c);
+    const int has_t2 = ff_chain_component_present(c, sl->dit2);
     if (s->has_boundary && !has_t2)
         return ff_err_set(err, FF_ERR_FORMAT, "%s/model_index.json: boundary_ratio is set but transformer_2 is absent",
                           ff_chain_dir(c));
-    const ff_umt5_config *te = ff_chain_component_config(c, WAN_TEXT);
-    const ff_wanvae_config *v = vae_cfg(c);
-    for (int e = WAN_DIT; e <= WAN_DIT2; e++) {
+    const ff_umt5_config *te = ff_chain_component_config(c, sl->text);
+    const ff_wanvae_config *v = vae_cfg(c, sl);
+    for (int k = 0; k < 2; k++) {
+        const int e = k ? sl->dit2 : sl->dit;
         if (!ff_chain_component_present(c, e)) continue;
-        const ff_wandit_config *d = dit_cfg(c, e);
+        const ff_wandit_config *d = dit_cfg(c, sl, e);
         const char *dir = ff_chain_component_dir(c, e);
         if (d->text_dim != te->d_model)
             return ff_err_set(err, FF_ERR_SHAPE, "%s: text_dim %d, but the text encoder's d_model is %lld", dir, d->text_dim,
                               (long long)te->d_model);
-        if (d->in_channels != v->z_dim || d->out_channels != v->z_dim)
-            return ff_err_set(err, FF_ERR_SHAPE, "%s: in/out_channels %d/%d, but the VAE's z_dim is %d", dir, d->in_channels,
-                              d->out_channels, v->z_dim);
-        if (e == WAN_DIT2 && memcmp(d->patch, dit_cfg(c, WAN_DIT)->patch, sizeof d->patch) != 0)
+        if (d->in_channels != v->z_dim + extra_in || d->out_channels != v->z_dim) {
+            if (extra_in)
+                return ff_err_set(err, FF_ERR_SHAPE,
+                                  "%s: in/out_channels %d/%d, but image-to-video needs %d/%d (noise %d + mask 4 + condition %d; "
+                                  "the VAE's z_dim is %d)", dir, d->in_channels, d->out_channels, v->z_dim + extra_in,
+                                  v->z_dim, v->z_dim, v->z_dim, v->z_dim);
+            return ff_err_set(err, FF_ERR_SHAPE, "%s: in/out_channels %d/%d, but the VAE's z_dim is %d%s", dir, d->in_channels,
+                              d->out_channels, v->z_dim,
+                              d->in_channels == 2 * v->z_dim + 4 ? " (an image-to-video transformer: give an image)" : "");
+        }
+        if (k == 1 && memcmp(d->patch, dit_cfg(c, sl, sl->dit)->patch, sizeof d->patch) != 0)
             return ff_err_set(err, FF_ERR_SHAPE, "%s: patch_size differs from transformer's", dir);
     }
     return FF_OK;
 }
 
-static ff_status wan_geometry(const ff_chain *c, int64_t batch, int num_frames, int height, int width, ff_geometry *g,
-                              ff_err *err) {
-    const ff_wandit_config *d = dit_cfg(c, WAN_DIT);
-    const int st_ = vae_cfg(c)->scale_factor_temporal, ss = vae_cfg(c)->scale_factor_spatial;
+static ff_status wan_check(const ff_chain *c, ff_err *err) { return ff_wan_check(c, &wan_slots, 0, err); }
+
+ff_status ff_wan_geometry(const ff_chain *c, const ff_wan_slots *sl, int64_t batch, int num_frames, int height, int width,
+                          ff_geometry *g, ff_err *err) {
+    const ff_wandit_config *d = dit_cfg(c, sl, sl->dit);
+    const int st_ = vae_cfg(c, sl)->scale_factor_temporal, ss = vae_cfg(c, sl)->scale_factor_spatial;
     /* check_inputs: `height and width have to be divisible by 16` */
     if (height % 16 || width % 16)
         return ff_err_set(err, FF_ERR_ARG, "height %d and width %d must be multiples of 16 (Wan latents are 1/%d, patches %dx%d)",
@@ -121,9 +129,9 @@ static ff_status wan_geometry(const ff_chain *c, int64_t batch, int num_frames, 
         return ff_err_set(err, FF_ERR_ARG, "height %d x width %d is below this model's minimum %dx%d (VAE factor %d x patch)",
                           height, width, mh, mw, ss);
     g->size_rounded = g->height != height || g->width != width;
-    /* (B, C, F, h, w) */
+    /* (B, C, F, h, w): C = the noise channels (out_channels = z_dim) */
     g->latent_shape[0] = batch;
-    g->latent_shape[1] = d->in_channels;
+    g->latent_shape[1] = d->out_channels;
     g->latent_shape[2] = (g->num_frames - 1) / st_ + 1;
     g->latent_shape[3] = g->height / ss;
     g->latent_shape[4] = g->width / ss;
@@ -138,13 +146,20 @@ static ff_status wan_geometry(const ff_chain *c, int64_t batch, int num_frames, 
     return FF_OK;
 }
 
-/* The causal VAE decodes latent frame 0 to one frame, every later one to st. */
-static int64_t wan_pixel_frames(const ff_chain *c, int64_t n) {
-    return n < 1 ? 0 : 1 + (int64_t)vae_cfg(c)->scale_factor_temporal * (n - 1);
+static ff_status wan_geometry(const ff_chain *c, int64_t batch, int num_frames, int height, int width, ff_geometry *g,
+                              ff_err *err) {
+    return ff_wan_geometry(c, &wan_slots, batch, num_frames, height, width, g, err);
 }
 
-/* WanPipeline.__call__ defaults */
-static void wan_params_default(ff_chain_params *p) {
+/* The causal VAE decodes latent frame 0 to one frame, every later one to st. */
+int64_t ff_wan_pixel_frames(const ff_chain *c, const ff_wan_slots *sl, int64_t n) {
+    return n < 1 ? 0 : 1 + (int64_t)vae_cfg(c, sl)->scale_factor_temporal * (n - 1);
+}
+
+static int64_t wan_pixel_frames(const ff_chain *c, int64_t n) { return ff_wan_pixel_frames(c, &wan_slots, n); }
+
+/* WanPipeline.__call__ defaults (WanImageToVideoPipeline's are the same) */
+void ff_wan_params_default(ff_chain_params *p) {
     memset(p, 0, sizeof *p);
     p->num_frames = 81;
     p->height = 480;
@@ -174,8 +189,7 @@ static ff_status check_embeds(const ff_chain_params *prm, int do_cfg, ff_err *er
     return FF_OK;
 }
 
-static ff_status check_params(const ff_chain_params *prm, ff_err *err) {
-    if (prm->image) return ff_err_set(err, FF_ERR_ARG, "pipeline: WanPipeline is text to video (no image input)");
+ff_status ff_wan_check_params(const ff_chain_params *prm, ff_err *err) {
     if (prm->prompt_embeds) {
         ff_status st = check_embeds(prm, prm->guidance_scale > 1.0, err);
         if (st) return st;
@@ -206,25 +220,39 @@ static ff_status check_params(const ff_chain_params *prm, ff_err *err) {
 
 /* ---- the stages ------------------------------------------------------------------- */
 
-typedef struct {
-    ff_tensor prompt_embeds, negative_prompt_embeds; /* host F32 (B, L, D) */
-} wan_embeds;
-
-static void wan_embeds_free(wan_embeds *e) {
+void ff_wan_embeds_free(ff_wan_embeds *e) {
     ff_tensor_free(&e->prompt_embeds);
     ff_tensor_free(&e->negative_prompt_embeds);
 }
 
+ff_status ff_wan_begin(ff_run *r, const ff_wan_slots *sl, ff_err *err) {
+    const ff_chain_params *prm = r->prm;
+    const ff_log *log = ff_chain_log(r->c);
+    (void)sl;
+    r->B = prm->prompt_embeds ? prm->prompt_embeds->shape[0] : (int64_t)prm->n_prompts * prm->num_videos_per_prompt;
+    r->do_cfg = prm->guidance_scale > 1.0;
+    ff_status st = ff_chain_geometry(r->c, r->B, prm->num_frames, prm->height, prm->width, &r->g, err);
+    if (st) return st;
+    if (r->g.frames_rounded)
+        FF_WARN(log, "num_frames - 1 has to be divisible by %d: rounding %d frames to %d", r->g.temporal_factor,
+                prm->num_frames, r->g.num_frames);
+    if (r->g.size_rounded)
+        FF_WARN(log, "height and width must be multiples of %d x %d for this model: rendering %dx%d instead of %dx%d",
+                r->g.spatial_factor * r->g.patch[1], r->g.spatial_factor * r->g.patch[2], r->g.width, r->g.height,
+                prm->width, prm->height);
+    return FF_OK;
+}
+
 /* encode_prompt: the prompts, then (CFG) the negative prompts ("" when none
  * are given; a single one is used for every prompt). */
-static ff_status encode_prompt(ff_run *r, wan_embeds *pe, ff_err *err) {
+static ff_status encode_prompt(ff_run *r, const ff_wan_slots *sl, ff_wan_embeds *pe, ff_err *err) {
     const ff_chain_params *prm = r->prm;
     ff_comp_use u;
     ff_text_embeds te = {0}, tn = {0};
     const char **neg = NULL;
     double t0 = ff_run_now();
     ff_status st = ff_run_progress(r, FF_STAGE_TEXT, 0, 1, 0, 0, t0, err);
-    if (st || (st = ff_run_acquire(r, WAN_TEXT, &u, err))) return st;
+    if (st || (st = ff_run_acquire(r, sl->text, &u, err))) return st;
     ff_text_request rq = {prm->prompts, prm->n_prompts, prm->num_videos_per_prompt, prm->max_sequence_length};
     if ((st = ff_run_encode_text(r, &u, &rq, &te, err))) goto done;
     if (r->do_cfg) {
@@ -251,8 +279,26 @@ done:
     return ff_run_progress(r, FF_STAGE_TEXT, 1, 1, 0, 0, t0, err);
 }
 
+ff_status ff_wan_text(ff_run *r, const ff_wan_slots *sl, ff_wan_embeds *pe, ff_err *err) {
+    const ff_chain_params *prm = r->prm;
+    if (!prm->prompt_embeds) return encode_prompt(r, sl, pe, err);
+    ff_status st = ff_tensor_clone(&pe->prompt_embeds, prm->prompt_embeds, err);
+    if (!st && r->do_cfg) st = ff_tensor_clone(&pe->negative_prompt_embeds, prm->negative_prompt_embeds, err);
+    return st;
+}
+
+ff_status ff_wan_timesteps(ff_run *r, ff_sched **s, ff_err *err) {
+    ff_status st = ff_sched_create(ff_chain_scheduler(r->c), s, err);
+    if (st || (st = ff_sched_set_timesteps(*s, r->prm->num_inference_steps, err))) return st;
+    ff_tensor tt;
+    if ((st = ff_sched_timesteps_tensor(*s, &tt, err))) return st;
+    st = ff_run_emit(r, "timesteps", -1, &tt, err);
+    ff_tensor_free(&tt);
+    return st;
+}
+
 /* prepare_latents: randn_tensor((B, C, F, h, w), generator), or the given ones. */
-static ff_status prepare_latents(ff_run *r, ff_err *err) {
+ff_status ff_wan_prepare_latents(ff_run *r, ff_err *err) {
     const ff_tensor *l0 = r->prm->latents;
     const int64_t *ls = r->g.latent_shape;
     if (!l0) {
@@ -270,9 +316,37 @@ static ff_status prepare_latents(ff_run *r, ff_err *err) {
     return ff_tensor_clone(&r->latents, l0, err);
 }
 
-/* The denoising loop: expert by boundary, CFG, the step hook, scheduler step. */
-static ff_status denoise(ff_run *r, ff_sched *s, const wan_embeds *pe, ff_err *err) {
-    const wan_state *ws = ff_chain_family_state(r->c);
+/* The transformer's input x and timestep of step i (t): the latents, or the
+ * image-to-video forms of ff_wan_cond. x is owned by the caller when *own. */
+static ff_status step_input(const ff_run *r, const ff_wan_cond *cond, double t, ff_tensor *tstep, ff_tensor *x, int *own,
+                            ff_err *err) {
+    ff_status st = FF_OK;
+    *own = 0;
+    if (cond && cond->mask) { /* TI2V: (mask[0, 0][:, ::2, ::2] * t).flatten() per sample */
+        ff_tensor ts = {0};
+        if ((st = ff_wani2v_ti2v_timesteps(cond->mask, (float)t, r->B, &ts, err))) return st;
+        if (ff_tensor_numel(&ts) != ff_tensor_numel(tstep)) st = ff_err_set(err, FF_ERR_SHAPE, "i2v: per-token timesteps");
+        else memcpy(tstep->data, ts.data, ff_tensor_nbytes(&ts));
+        ff_tensor_free(&ts);
+    } else { /* timestep = t.expand(B), or the per-token form of text to video */
+        const int64_t nt = ff_tensor_numel(tstep);
+        for (int64_t k = 0; k < nt; k++) {
+            if (tstep->dtype == FF_I64) ((int64_t *)tstep->data)[k] = (int64_t)t;
+            else ((float *)tstep->data)[k] = (float)t;
+        }
+    }
+    if (st || !cond || !cond->condition) {
+        *x = r->latents;
+        return st;
+    }
+    *own = 1;
+    if (cond->mask) return ff_wani2v_ti2v_blend(&r->latents, cond->condition, cond->mask, x, err);
+    return ff_wani2v_model_input(&r->latents, cond->condition, x, err);
+}
+
+ff_status ff_wan_denoise(ff_run *r, const ff_wan_slots *sl, ff_sched *s, const ff_wan_embeds *pe, const ff_wan_cond *cond,
+                         ff_err *err) {
+    const ff_wan_state *ws = ff_chain_family_state(r->c);
     const ff_chain_params *prm = r->prm;
     const int64_t N = ff_sched_num_steps(s), B = r->B;
     const double *ts = ff_sched_timesteps(s);
@@ -280,60 +354,65 @@ static ff_status denoise(ff_run *r, ff_sched *s, const wan_embeds *pe, ff_err *e
     const int64_t *ls = r->latents.shape;
     /* expand_timesteps: (ones(F, h, w)[:, ::2, ::2] * t).flatten() per sample */
     const int64_t seq = ls[2] * ((ls[3] + 1) / 2) * ((ls[4] + 1) / 2);
-    ff_tensor tstep = {0}, cond = {0}, uncond = {0}, eidx = {0};
+    /* the transformer's input: the latents, + mask and condition channels (Wan 2.1 I2V / A14B) */
+    int64_t xs[5];
+    memcpy(xs, ls, sizeof xs);
+    if (cond && cond->condition && !cond->mask) xs[1] += cond->condition->shape[1];
+    ff_tensor tstep = {0}, noise = {0}, uncond = {0}, eidx = {0}, x = {0};
+    int own_x = 0;
     ff_denoiser_run d;
     memset(&d, 0, sizeof d);
     double t0 = ff_run_now();
     ff_status st;
     if (ws->expand_timesteps) st = ff_tensor_allocv(&tstep, FF_F32, err, 2, B, seq);
     else st = ff_tensor_allocv(&tstep, ff_sched_timestep_dtype(s), err, 1, B);
-    if (st || (st = ff_tensor_alloc(&cond, FF_F32, 5, ls, err)) || (st = ff_tensor_alloc(&uncond, FF_F32, 5, ls, err)) ||
+    if (st || (st = ff_tensor_alloc(&noise, FF_F32, 5, ls, err)) || (st = ff_tensor_alloc(&uncond, FF_F32, 5, ls, err)) ||
         (st = ff_tensor_alloc(&eidx, FF_I64, 0, tstep.shape, err))) /* a 0-dim tensor */
         goto done;
     if ((st = ff_run_progress(r, FF_STAGE_DENOISE, 0, N, 0, N ? ts[0] : 0, t0, err))) goto done;
-    const ff_tensor *text[2] = {&pe->prompt_embeds, &pe->negative_prompt_embeds};
+    const ff_tensor *conds[3] = {&pe->prompt_embeds, &pe->negative_prompt_embeds, NULL};
+    int n_cond = 1 + r->do_cfg;
+    const int has_image = cond && cond->image_embeds;
+    if (has_image) conds[n_cond++] = cond->image_embeds;
     for (int64_t i = 0; i < N; i++) {
         const double t = ts[i];
         const int expert = !ws->has_boundary || t >= boundary ? 1 : 2;
         const double g = expert == 1 || !prm->has_guidance_scale_2 ? prm->guidance_scale : prm->guidance_scale_2;
         if (expert != d.expert) {
             ff_act_query q = {.kind = FF_ACTIVITY_DENOISE, .batch = B, .text_len = pe->prompt_embeds.shape[1],
-                              .cfg = r->do_cfg, .per_token = ws->expand_timesteps};
+                              .cfg = r->do_cfg, .per_token = ws->expand_timesteps,
+                              .image_len = has_image ? cond->image_embeds->shape[1] : 0};
             memcpy(q.latent, ls, sizeof q.latent);
-            if ((st = ff_run_denoiser_switch(r, &d, expert == 1 ? WAN_DIT : WAN_DIT2, expert, ls, 5, text, 1 + r->do_cfg, &q,
-                                             err)))
+            if ((st = ff_run_denoiser_switch(r, &d, expert == 1 ? sl->dit : sl->dit2, expert, xs, 5, conds, n_cond, &q, err)))
                 goto done;
         }
-        assert(d.expert == expert && d.n_cond == 1 + r->do_cfg);
-        /* timestep = t.expand(B), or the per-token form */
-        int64_t nt = ff_tensor_numel(&tstep);
-        for (int64_t k = 0; k < nt; k++) {
-            if (tstep.dtype == FF_I64) ((int64_t *)tstep.data)[k] = (int64_t)t;
-            else ((float *)tstep.data)[k] = (float)t;
-        }
+        assert(d.expert == expert && d.n_cond == n_cond);
+        if (own_x) ff_tensor_free(&x);
+        if ((st = step_input(r, cond, t, &tstep, &x, &own_x, err))) goto done;
         ((int64_t *)eidx.data)[0] = expert;
-        if ((st = ff_run_emit(r, "transformer_timestep", i, &tstep, err)) || (st = ff_run_emit(r, "expert_index", i, &eidx, err)))
+        if ((cond && (st = ff_run_emit(r, "transformer_hidden_states", i, &x, err))) ||
+            (st = ff_run_emit(r, "transformer_timestep", i, &tstep, err)) || (st = ff_run_emit(r, "expert_index", i, &eidx, err)))
             goto done;
-        ff_denoiser_in in = {.timestep = &tstep, .text = &d.dcond[0]};
-        if ((st = ff_run_denoiser_call(r, &d, &r->latents, &in, &cond, err))) goto done;
-        if ((st = ff_run_emit(r, "noise_pred_cond", i, &cond, err))) goto done;
+        ff_denoiser_in in = {.timestep = &tstep, .text = &d.dcond[0], .image = has_image ? &d.dcond[n_cond - 1] : NULL};
+        if ((st = ff_run_denoiser_call(r, &d, &x, &in, &noise, err))) goto done;
+        if ((st = ff_run_emit(r, "noise_pred_cond", i, &noise, err))) goto done;
         if (r->do_cfg) {
             in.text = &d.dcond[1];
-            if ((st = ff_run_denoiser_call(r, &d, &r->latents, &in, &uncond, err))) goto done;
+            if ((st = ff_run_denoiser_call(r, &d, &x, &in, &uncond, err))) goto done;
             if ((st = ff_run_emit(r, "noise_pred_uncond", i, &uncond, err))) goto done;
             /* noise_pred = noise_uncond + g * (noise_pred - noise_uncond), float32 */
             const float gf = (float)g;
-            float *c = cond.data;
+            float *c = noise.data;
             const float *u = uncond.data;
-            int64_t n = ff_tensor_numel(&cond);
+            int64_t n = ff_tensor_numel(&noise);
             for (int64_t k = 0; k < n; k++) {
                 float diff = c[k] - u[k];
                 float scaled = gf * diff;
                 c[k] = u[k] + scaled;
             }
         }
-        if (prm->on_step && (st = prm->on_step(prm->user, i, &cond, &r->latents, err))) goto done;
-        if ((st = ff_sched_step(s, &cond, &r->latents, &r->latents, err))) {
+        if (prm->on_step && (st = prm->on_step(prm->user, i, &noise, &r->latents, err))) goto done;
+        if ((st = ff_sched_step(s, &noise, &r->latents, &r->latents, err))) {
             ff_err_wrap(err, "scheduler step %lld: ", (long long)i);
             goto done;
         }
@@ -342,66 +421,48 @@ static ff_status denoise(ff_run *r, ff_sched *s, const wan_embeds *pe, ff_err *e
     }
 done:
     ff_run_denoiser_unload(r, &d);
+    if (own_x) ff_tensor_free(&x);
     ff_tensor_free(&tstep);
-    ff_tensor_free(&cond);
+    ff_tensor_free(&noise);
     ff_tensor_free(&uncond);
     ff_tensor_free(&eidx);
     return st;
 }
 
+ff_status ff_wan_finish(ff_run *r, const ff_wan_slots *sl, ff_err *err) {
+    if (r->prm->out_latents) {
+        *r->prm->out_latents = r->latents;
+        memset(&r->latents, 0, sizeof r->latents);
+        return FF_OK;
+    }
+    return ff_run_decode(r, sl->vae, &r->latents, err);
+}
+
 /* ---- WanPipeline.__call__ ----------------------------------------------------------------- */
 
 static ff_status wan_call(ff_run *r, ff_err *err) {
-    const ff_chain_params *prm = r->prm;
-    const ff_log *log = ff_chain_log(r->c);
-    wan_embeds pe;
+    const ff_wan_slots *sl = &wan_slots;
+    ff_wan_embeds pe;
     memset(&pe, 0, sizeof pe);
     ff_sched *s = NULL;
     /* 0. check inputs, sizes */
-    ff_status st = check_params(prm, err);
-    if (st) return st;
-    r->B = prm->prompt_embeds ? prm->prompt_embeds->shape[0] : (int64_t)prm->n_prompts * prm->num_videos_per_prompt;
-    r->do_cfg = prm->guidance_scale > 1.0;
-    if ((st = ff_chain_geometry(r->c, r->B, prm->num_frames, prm->height, prm->width, &r->g, err))) return st;
-    if (r->g.frames_rounded)
-        FF_WARN(log, "num_frames - 1 has to be divisible by %d: rounding %d frames to %d", r->g.temporal_factor,
-                prm->num_frames, r->g.num_frames);
-    if (r->g.size_rounded)
-        FF_WARN(log, "height and width must be multiples of %d x %d for this model: rendering %dx%d instead of %dx%d",
-                r->g.spatial_factor * r->g.patch[1], r->g.spatial_factor * r->g.patch[2], r->g.width, r->g.height,
-                prm->width, prm->height);
+    if (r->prm->image) return ff_err_set(err, FF_ERR_ARG, "pipeline: WanPipeline is text to video (no image input)");
+    ff_status st = ff_wan_check_params(r->prm, err);
+    if (st || (st = ff_wan_begin(r, sl, err))) return st;
     /* 1. encode_prompt (or the given embeddings) */
-    if (prm->prompt_embeds) {
-        if ((st = ff_tensor_clone(&pe.prompt_embeds, prm->prompt_embeds, err))) goto done;
-        if (r->do_cfg && (st = ff_tensor_clone(&pe.negative_prompt_embeds, prm->negative_prompt_embeds, err))) goto done;
-    } else if ((st = encode_prompt(r, &pe, err))) {
-        goto done;
-    }
+    if ((st = ff_wan_text(r, sl, &pe, err))) goto done;
     /* 2. timesteps */
-    if ((st = ff_sched_create(ff_chain_scheduler(r->c), &s, err)) || (st = ff_sched_set_timesteps(s, prm->num_inference_steps, err)))
-        goto done;
-    {
-        ff_tensor tt;
-        if ((st = ff_sched_timesteps_tensor(s, &tt, err))) goto done;
-        st = ff_run_emit(r, "timesteps", -1, &tt, err);
-        ff_tensor_free(&tt);
-        if (st) goto done;
-    }
+    if ((st = ff_wan_timesteps(r, &s, err))) goto done;
     /* 3. prepare_latents */
-    if ((st = prepare_latents(r, err)) || (st = ff_run_emit(r, "latents_init", -1, &r->latents, err))) goto done;
+    if ((st = ff_wan_prepare_latents(r, err)) || (st = ff_run_emit(r, "latents_init", -1, &r->latents, err))) goto done;
     /* 4. denoising loop */
-    if ((st = denoise(r, s, &pe, err))) goto done;
-    wan_embeds_free(&pe);
+    if ((st = ff_wan_denoise(r, sl, s, &pe, NULL, err))) goto done;
+    ff_wan_embeds_free(&pe);
     /* 5. de-normalise and decode (output_type='latent': hand the latents over) */
-    if (prm->out_latents) {
-        *prm->out_latents = r->latents;
-        memset(&r->latents, 0, sizeof r->latents);
-    } else {
-        st = ff_run_decode(r, WAN_VAE, &r->latents, err);
-    }
+    st = ff_wan_finish(r, sl, err);
 done:
     ff_sched_free(s);
-    wan_embeds_free(&pe);
+    ff_wan_embeds_free(&pe);
     return st;
 }
 
@@ -426,7 +487,7 @@ static const char *const tiny_model_index_json =
     "  \"vae\": [\"diffusers\", \"AutoencoderKLWan\"]\n"
     "}\n";
 
-static const char *const tiny_scheduler_json =
+const char ff_wan_tiny_scheduler_json[] =
     "{\n"
     "  \"_class_name\": \"UniPCMultistepScheduler\",\n"
     "  \"_diffusers_version\": \"0.35.0\",\n"
@@ -441,7 +502,7 @@ static const char *const tiny_scheduler_json =
     "}\n";
 
 /* vocab_size (embedding rows) is above the tokenizer's length, as in umt5-xxl. */
-static const char *const tiny_text_encoder_json =
+const char ff_wan_tiny_text_encoder_json[] =
     "{\n"
     "  \"architectures\": [\"UMT5EncoderModel\"], \"classifier_dropout\": 0.0, \"d_ff\": 64, \"d_kv\": 8,\n"
     "  \"d_model\": 32, \"decoder_start_token_id\": 0, \"dense_act_fn\": \"gelu_new\", \"dropout_rate\": 0.1,\n"
@@ -461,7 +522,7 @@ static const char *const tiny_transformer_json =
     "  \"rope_max_seq_len\": 1024, \"text_dim\": 32\n"
     "}\n";
 
-static const char *const tiny_vae_json =
+const char ff_wan_tiny_vae_json[] =
     "{\n"
     "  \"_class_name\": \"AutoencoderKLWan\", \"_diffusers_version\": \"0.35.0\", \"attn_scales\": [], \"base_dim\": 8,\n"
     "  \"decoder_base_dim\": null, \"dim_mult\": [1, 2, 4, 4], \"dropout\": 0.0, \"in_channels\": 3,\n"
@@ -470,11 +531,12 @@ static const char *const tiny_vae_json =
     "  \"scale_factor_temporal\": 4, \"temperal_downsample\": [false, true, true], \"z_dim\": 4\n"
     "}\n";
 
-static const char *const tiny_component_json[WAN_N] = {tiny_text_encoder_json, tiny_transformer_json, NULL, tiny_vae_json};
+static const char *const tiny_component_json[WAN_N] = {ff_wan_tiny_text_encoder_json, tiny_transformer_json, NULL,
+                                                       ff_wan_tiny_vae_json};
 
 /* 128x128, 17 frames, 10 steps, VAE tiles of 64 px (smaller than the frame):
  * every stage of the pipeline runs in seconds on a CPU. */
-static const ff_tiny_spec wan_tiny = {"tiny", 1, tiny_model_index_json, tiny_scheduler_json, tiny_component_json, 20250101u};
+static const ff_tiny_spec wan_tiny = {"tiny", 1, tiny_model_index_json, ff_wan_tiny_scheduler_json, tiny_component_json, 20250101u};
 
 const ff_family ff_family_wan = {
     .class_name = "WanPipeline",
@@ -483,12 +545,13 @@ const ff_family ff_family_wan = {
     .n_components = WAN_N,
     .stages = wan_stages,
     .n_stages = (int)(sizeof wan_stages / sizeof wan_stages[0]),
-    .state_size = sizeof(wan_state),
-    .index_read = wan_index_read,
+    .state_size = sizeof(ff_wan_state),
+    .index_read = ff_wan_index_read,
     .check = wan_check,
     .geometry = wan_geometry,
     .pixel_frames = wan_pixel_frames,
-    .params_default = wan_params_default,
+    .params_default = ff_wan_params_default,
     .call = wan_call,
     .tiny = &wan_tiny,
+    .image_class = "WanImageToVideoPipeline",
 };

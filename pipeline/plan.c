@@ -124,6 +124,15 @@ static ff_status predict(const plan_cfgs *pc, const ff_plan_request *rq, ff_plan
     ff_offload_opts res;
     ff_offload_opts_default(&res);
 
+    snprintf(p->pipeline_class, sizeof p->pipeline_class, "%s", f->class_name);
+    p->n_components = ff_chain_n_components(c);
+    for (int i = 0; i < p->n_components; i++) {
+        ff_plan_component *pcm = &p->comp[i];
+        snprintf(pcm->name, sizeof pcm->name, "%s", ff_chain_component_name(c, i));
+        snprintf(pcm->class_name, sizeof pcm->class_name, "%s", ff_chain_component_class(c, i)->class_name);
+        pcm->present = pc->comp[i].present;
+        for (size_t j = 0; pcm->present && j < pc->comp[i].n; j++) pcm->params += ff_param_numel(&pc->comp[i].ps[j]);
+    }
     assert(f->n_stages <= FF_PLAN_MAX_STAGES);
     p->n_stages = f->n_stages;
     for (int si = 0; si < f->n_stages; si++) {
@@ -216,13 +225,17 @@ const ff_plan_stage *ff_plan_find_stage(const ff_plan *p, const char *name) {
     return NULL;
 }
 
-static ff_status open_configs(const char *dir, ff_chain **c, ff_err *err) { return ff_chain_open(NULL, dir, NULL, NULL, c, err); }
+static ff_status open_configs(const char *dir, const ff_plan_request *rq, ff_chain **c, ff_err *err) {
+    ff_chain_opts o = {0};
+    o.pipeline_class = rq->pipeline_class;
+    return ff_chain_open(NULL, dir, &o, NULL, c, err);
+}
 
 ff_status ff_plan_predict(const char *model_dir, const ff_plan_request *rq, ff_plan *out, ff_err *err) {
     ff_chain *c = NULL;
     plan_cfgs pc;
     memset(&pc, 0, sizeof pc);
-    ff_status st = open_configs(model_dir, &c, err);
+    ff_status st = open_configs(model_dir, rq, &c, err);
     if (!st) st = cfgs_read(c, rq->dtype, &pc, err);
     if (!st) st = predict(&pc, rq, out, err);
     cfgs_free(&pc);
@@ -236,7 +249,7 @@ ff_status ff_plan_make(const char *model_dir, const ff_plan_request *rq, ff_plan
     ff_chain *c = NULL;
     plan_cfgs pc;
     memset(&pc, 0, sizeof pc);
-    ff_status st = open_configs(model_dir, &c, err);
+    ff_status st = open_configs(model_dir, rq, &c, err);
     if (!st) st = cfgs_read(c, rq->dtype, &pc, err);
     if (!st) st = plan_make(&pc, model_dir, rq, out, err);
     cfgs_free(&pc);

@@ -60,6 +60,7 @@ typedef struct {
     int slicing;               /* -1 auto, 0, 1 */
     int tile, tile_stride;     /* VAE tile / stride in pixels (tile_sample_min / stride); 0: 256 / 192.
                                   Auto tiling tries this tile, then smaller ones (largest that fits) */
+    const char *pipeline_class; /* plan the folder as this class (ff_chain_opts.pipeline_class); NULL: its own */
 } ff_plan_request;
 
 void ff_plan_request_default(ff_plan_request *rq); /* 480x832, 81 frames, batch 1, cfg, 512, bf16, auto */
@@ -81,8 +82,19 @@ typedef struct {
                                weights + one block of staging; the blocks stay in the page cache) */
 } ff_plan_stage;
 
+/* A component of the folder, as the plan counted it. */
+typedef struct {
+    char name[32];          /* model_index.json key: "image_encoder" */
+    char class_name[48];    /* its model class: "CLIPVisionModel" */
+    int present;
+    int64_t params;         /* parameters (elements) of its parameter list */
+} ff_plan_component;
+
 typedef struct {
     ff_plan_request rq;     /* after auto choices */
+    char pipeline_class[64]; /* the class planned ("WanImageToVideoPipeline") */
+    ff_plan_component comp[FF_CHAIN_MAX_COMPONENTS]; /* in model_cpu_offload_seq order */
+    int n_components;
     int latent[5];          /* (B, C, F, h, w) */
     ff_plan_offload offload;
     int group;

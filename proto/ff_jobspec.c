@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <zlib.h>
+
 static char *dupstr(const char *s) {
     size_t n = strlen(s);
     char *d = malloc(n + 1);
@@ -152,7 +154,7 @@ static const char *const top_keys[] = {
     "model", "prompt", "prompts", "negative_prompt", "negative_prompts", "seed", "seeds", "width", "height", "frames",
     "num_frames", "steps", "num_inference_steps", "guidance_scale", "guidance_scale_2", "scheduler", "output", "fps",
     "chunking", "vae", "dit_weights", "device_budget", "priority", "max_attempts", "chunk_timeout_s",
-    "max_sequence_length", "name", "retry_backoff_s", NULL};
+    "max_sequence_length", "name", "retry_backoff_s", "image", NULL};
 static const char *const chunking_keys[] = {"frames", "overlap", NULL};
 static const char *const vae_keys[] = {"tiling", "tile_size", "tile_stride", "slicing", NULL};
 
@@ -237,6 +239,7 @@ static ff_status fill_from_json(Ff__JobSpec *s, const ff_json *root, const char 
         return st;
     if ((st = get_string(root, "name", what, &s->name, err))) return st;
     if ((st = get_double(root, "retry_backoff_s", what, &s->has_retry_backoff_s, &s->retry_backoff_s, err))) return st;
+    if ((st = get_string(root, "image", what, &s->image, err))) return st;
     return FF_OK;
 }
 
@@ -330,6 +333,27 @@ ff_status ff_jobspec_normalize(Ff__JobSpec *s, ff_err *err) {
         if (!(cond)) return ff_err_set(err, FF_ERR_ARG, __VA_ARGS__); \
     } while (0)
 
+/* The image of an image-to-video job: its pixels fit their sides, limit
+ * and checksum. */
+static ff_status check_image(const Ff__JobSpec *s, ff_err *err) {
+    const int has_px = s->has_image_rgb || s->has_image_width || s->has_image_height || s->has_image_crc32;
+    if (!s->image && !has_px) return FF_OK;
+    REQ(!s->image || (strlen(s->image) <= 4096 && s->image[0]), "job: 'image' must be a path of 1..4096 bytes");
+    if (!has_px) return FF_OK; /* as read from a job file: the client adds the pixels */
+    REQ(s->has_image_rgb && s->has_image_width && s->has_image_height && s->has_image_crc32,
+        "job: image pixels without their size or checksum");
+    REQ(s->image_width >= 16 && s->image_width <= 16384 && s->image_height >= 16 && s->image_height <= 16384,
+        "job: image %dx%d must have sides of 16..16384 pixels", s->image_width, s->image_height);
+    const size_t want = (size_t)s->image_width * (size_t)s->image_height * 3;
+    REQ(want <= FF_JOBSPEC_MAX_IMAGE_BYTES, "job: image %dx%d is %zu bytes of RGB, more than the limit of %zu",
+        s->image_width, s->image_height, want, FF_JOBSPEC_MAX_IMAGE_BYTES);
+    REQ(s->image_rgb.len == want, "job: image %dx%d holds %zu bytes of RGB, not %zu", s->image_width, s->image_height,
+        s->image_rgb.len, want);
+    uint32_t crc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), s->image_rgb.data, (uInt)s->image_rgb.len);
+    REQ(crc == s->image_crc32, "job: image pixels fail their checksum (crc32 %08x, expected %08x)", crc, s->image_crc32);
+    return FF_OK;
+}
+
 ff_status ff_jobspec_check(const Ff__JobSpec *s, ff_err *err) {
     REQ(s->model && s->model[0], "job: 'model' (a pipeline folder) is required");
     REQ(strlen(s->model) <= 4096, "job: 'model' path is longer than 4096 bytes");
@@ -389,7 +413,7 @@ ff_status ff_jobspec_check(const Ff__JobSpec *s, ff_err *err) {
     REQ(s->fps >= 1 && s->fps <= 240, "job: fps %d must be in 1..240", s->fps);
     REQ(s->chunk_frames == 0 || (s->chunk_frames >= 5 && (s->chunk_frames - 1) % 4 == 0 && s->chunk_frames <= 100001),
         "job: chunking frames %d must be 0 (never cut) or 4k+1 >= 5", s->chunk_frames);
-    if (s->chunk_frames) {
+    if (s->chunk_frames && !ff_jobspec_is_i2v(s)) { /* image to video: windows share one frame (chunking.h) */
         int c_lat = (s->chunk_frames - 1) / 4 + 1, o_lat = s->chunk_overlap >= 1 ? (s->chunk_overlap + 2) / 4 + 1 : 0;
         REQ(s->chunk_overlap >= 1 && 2 * o_lat <= c_lat,
             "job: chunking overlap %d must be >= 1 and at most half a chunk (%d frames: %d latent frames, the overlap "
@@ -409,7 +433,22 @@ ff_status ff_jobspec_check(const Ff__JobSpec *s, ff_err *err) {
     REQ(s->max_sequence_length >= 1 && s->max_sequence_length <= 4096, "job: max_sequence_length must be in 1..4096");
     REQ(!s->name || strlen(s->name) <= 256, "job: 'name' is longer than 256 bytes");
     REQ(!s->name || ff_utf8_valid(s->name, strlen(s->name), NULL), "job: 'name' is not valid UTF-8");
-    return FF_OK;
+    return check_image(s, err);
+}
+
+ff_status ff_jobspec_set_image(Ff__JobSpec *s, const uint8_t *rgb, int w, int h, ff_err *err) {
+    if (w < 1 || h < 1 || (size_t)w * (size_t)h * 3 > FF_JOBSPEC_MAX_IMAGE_BYTES)
+        return ff_err_set(err, FF_ERR_ARG, "job: image %dx%d is more than %zu bytes of RGB", w, h, FF_JOBSPEC_MAX_IMAGE_BYTES);
+    const size_t n = (size_t)w * (size_t)h * 3;
+    uint8_t *d = malloc(n);
+    if (!d) return ff_err_set(err, FF_ERR_NOMEM, "job: out of memory for the image");
+    memcpy(d, rgb, n);
+    free(s->image_rgb.data);
+    s->has_image_rgb = 1, s->image_rgb.data = d, s->image_rgb.len = n;
+    s->has_image_width = 1, s->image_width = w;
+    s->has_image_height = 1, s->image_height = h;
+    s->has_image_crc32 = 1, s->image_crc32 = (uint32_t)crc32(crc32(0L, Z_NULL, 0), d, (uInt)n);
+    return ff_jobspec_check(s, err);
 }
 
 size_t ff_jobspec_items(const Ff__JobSpec *s) { return s->n_prompts > s->n_seeds ? s->n_prompts : s->n_seeds; }

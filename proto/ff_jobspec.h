@@ -23,7 +23,8 @@
  *       tile_size / tile_stride 0: the model's tiles, else 256 / 192)
  *    "dit_weights": "f32" | "bf16", "device_budget": BYTES,
  *    "priority": 0, "max_attempts": 3, "chunk_timeout_s": 0,
- *    "max_sequence_length": 512, "name": "..."}
+ *    "max_sequence_length": 512, "name": "...",
+ *    "image": "first_frame.png"}                 (image to video: the first frame, PNG or JPEG)
  * Unknown keys are refused by name (a typo must not silently render the
  * defaults). There is no way to reach a worker's test modes from a job file.
  * The output follows the rule of every command (video/video.h:
@@ -38,9 +39,14 @@
  * FF_JOBSPEC_MAX_ITEMS items; every prompt, negative prompt and the name
  * valid UTF-8 without NUL, a prompt at most FF_MAX_PROMPT_BYTES
  * (core/ff_limits.h), all of a job's prompt text at most
- * FF_JOBSPEC_MAX_TEXT bytes. An image field (image-to-video jobs, not
- * here yet) is read with video/image.h's ff_image_limits (file size, sides,
- * pixels) where its bytes arrive, before decoding.
+ * FF_JOBSPEC_MAX_TEXT bytes. An image (image-to-video jobs) is read and
+ * decoded by the client (video/image.h, its limits) and travels as 8-bit
+ * RGB pixels: sides 16..16384, at most FF_JOBSPEC_MAX_IMAGE_BYTES, crc32
+ * checked. A video longer than chunking.frames is cut into successive
+ * windows sharing one frame (chunking.overlap is not used): each window
+ * after the first starts from the last decoded frame of the one before
+ * (coordinator/chunking.h). A spec naming an image without its pixels
+ * passes the check (a job file as read) but no worker renders it.
  * The coordinator adds its own: chunks per job, chunks queued in all.
  *
  * Ownership: specs made here are heap trees freed by ff_jobspec_free (the
@@ -61,6 +67,7 @@
 #define FF_JOBSPEC_MAX_PROMPT FF_MAX_PROMPT_BYTES
 #define FF_JOBSPEC_MAX_TEXT ((size_t)32 << 20) /* prompts + negative prompts of one job */
 #define FF_JOBSPEC_LAT_T 4 /* VAE temporal factor of every Wan model */
+#define FF_JOBSPEC_MAX_IMAGE_BYTES ((size_t)24 << 20) /* decoded RGB of a job's image (4096 x 2048) */
 
 /* Reads a job object; `what` names the source in messages. The result is
  * normalised. Relative paths are kept as written (the client resolves them).
@@ -79,6 +86,13 @@ ff_status ff_jobspec_load_file(const char *path, Ff__JobSpec **out, ff_err *err)
 ff_status ff_jobspec_normalize(Ff__JobSpec *s, ff_err *err);
 /* Checks a normalised spec (every field present and in range). */
 ff_status ff_jobspec_check(const Ff__JobSpec *s, ff_err *err);
+
+/* An image-to-video job (an image path or pixels). */
+static inline int ff_jobspec_is_i2v(const Ff__JobSpec *s) { return s->image != NULL || s->has_image_rgb; }
+
+/* Puts an image's decoded pixels (8-bit RGB (h, w, 3), copied) and their
+ * crc32 into s, then checks s. */
+ff_status ff_jobspec_set_image(Ff__JobSpec *s, const uint8_t *rgb, int w, int h, ff_err *err);
 
 void ff_jobspec_free(Ff__JobSpec *s);
 /* Deep copy through pack/unpack. */

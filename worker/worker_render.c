@@ -27,6 +27,7 @@ struct ff_wrender {
     ff_chain *p;
     char *model;          /* folder p was opened on */
     char *dit_weights;    /* and with which weights */
+    const char *cls;      /* and as which pipeline class (NULL: its own) */
     ff_chain_opts oo;     /* and with which options */
     int loads[FF_CHAIN_MAX_COMPONENTS], runs;
 };
@@ -105,7 +106,10 @@ typedef struct {
 
 static ff_status on_progress(void *user, const ff_chain_progress *pr, ff_err *err) {
     run_ctx *rc = user;
-    return rc->cb->progress(rc->cb->user, (int)pr->stage, pr->done, pr->total, err);
+    /* the wire has text, denoise, decode: image to video's image encoder and VAE encode are part of
+       the conditioning before the loop, reported as the text stage */
+    int stage = pr->stage == FF_STAGE_IMAGE || pr->stage == FF_STAGE_ENCODE ? FF_STAGE_TEXT : (int)pr->stage;
+    return rc->cb->progress(rc->cb->user, stage, pr->done, pr->total, err);
 }
 
 static ff_status on_frames(void *user, const ff_chain_chunk *ch, ff_err *err) {
@@ -129,7 +133,8 @@ static ff_status on_frames(void *user, const ff_chain_chunk *ch, ff_err *err) {
 /* The pipeline for s opened with oo: kept when the model, the weights and
  * the options are those it was opened with, else (re)opened. */
 static ff_status ensure_pipeline(ff_wrender *r, const Ff__JobSpec *s, const ff_chain_opts *oo, ff_err *err) {
-    if (r->p && !strcmp(r->model, s->model) && !strcmp(r->dit_weights, s->dit_weights) &&
+    const int same_cls = (!r->cls && !oo->pipeline_class) || (r->cls && oo->pipeline_class && !strcmp(r->cls, oo->pipeline_class));
+    if (r->p && same_cls && !strcmp(r->model, s->model) && !strcmp(r->dit_weights, s->dit_weights) &&
         r->oo.keep == oo->keep && r->oo.stream == oo->stream && r->oo.group == oo->group &&
         r->oo.from_file == oo->from_file && r->oo.text_on_host == oo->text_on_host)
         return FF_OK;
@@ -141,6 +146,7 @@ static ff_status ensure_pipeline(ff_wrender *r, const Ff__JobSpec *s, const ff_c
     ff_status st = ff_chain_open(r->be, s->model, oo, r->log, &r->p, err);
     if (st) return st;
     r->oo = *oo;
+    r->cls = oo->pipeline_class; /* a family's class name: static */
     if (!(r->model = strdup(s->model)) || !(r->dit_weights = strdup(s->dit_weights)))
         return ff_err_set(err, FF_ERR_NOMEM, "worker: out of memory");
     /* the farm cuts videos in latent frames of FF_JOBSPEC_LAT_T video frames */
@@ -161,12 +167,21 @@ static ff_status choose_options(ff_wrender *r, const Ff__JobSpec *s, int frames,
                                 ff_err *err) {
     memset(oo, 0, sizeof *oo);
     oo->weight_dtype = !strcmp(s->dit_weights, "bf16") ? FF_BF16 : FF_F32;
+    if (s->image || s->has_image_rgb) { /* image to video: the folder's image-to-video class */
+        char idx[128] = "";
+        ff_status st = ff_chain_image_class(s->model, &oo->pipeline_class, idx, sizeof idx, err);
+        if (st) return st;
+        if (!oo->pipeline_class)
+            return ff_err_set(err, FF_ERR_ARG, "%s (%s) does not take an image", s->model, idx);
+        if (!s->has_image_rgb) return ff_err_set(err, FF_ERR_ARG, "job: image %s came without its pixels", s->image);
+    }
     if (!r->budget) {
         oo->keep = FF_CHAIN_KEEP_ALL;
         return FF_OK;
     }
     ff_plan_request rq;
     ff_plan_request_default(&rq);
+    rq.pipeline_class = oo->pipeline_class;
     rq.height = s->height, rq.width = s->width, rq.frames = frames, rq.batch = 1;
     rq.cfg = s->guidance_scale > 1.0 || (s->has_guidance_scale_2 && s->guidance_scale_2 > 1.0);
     if (s->max_sequence_length > 0) rq.text_len = s->max_sequence_length;
@@ -267,6 +282,12 @@ ff_status ff_wrender_run(ff_wrender *r, const Ff__ChunkTask *t, const ff_wrender
     prm.has_guidance_scale_2 = s->has_guidance_scale_2;
     prm.guidance_scale_2 = s->guidance_scale_2;
     prm.max_sequence_length = s->max_sequence_length;
+    ff_tensor image; /* the job's first frame (checked by ff_jobspec_check where the task arrived) */
+    if (s->has_image_rgb) {
+        const int64_t ishape[3] = {s->image_height, s->image_width, 3};
+        ff_tensor_view(&image, FF_U8, 3, ishape, s->image_rgb.data, FF_LOC_HOST);
+        prm.image = &image;
+    }
     run_ctx rc = {cb, NULL, 0};
     prm.on_progress = on_progress;
     prm.on_frames = on_frames;

@@ -63,8 +63,10 @@ static void test_tables(void) {
             const ff_model_class *mc = c->cls;
             FF_CHECK_MSG(mc->config_read && mc->params && mc->load && mc->free && mc->ops && mc->config_size,
                          "%s: class %s lacks an interface", f->class_name, mc->class_name);
-            FF_CHECK_MSG((mc->role == FF_ROLE_TEXT_ENCODER) == (c->tokenizer != NULL), "%s: %s tokenizer", f->class_name,
-                         c->name);
+            /* text encoders have a tokenizer, image encoders may have an image processor in its place */
+            FF_CHECK_MSG((mc->role == FF_ROLE_TEXT_ENCODER) ? c->tokenizer != NULL
+                                                            : (c->tokenizer == NULL || mc->role == FF_ROLE_IMAGE_ENCODER),
+                         "%s: %s tokenizer", f->class_name, c->name);
             if (mc->model_params) FF_CHECK(mc->place != NULL);
         }
         FF_CHECK_MSG(!strcmp(seq, f->offload_seq), "%s: components %s, model_cpu_offload_seq %s", f->class_name, seq,

@@ -41,8 +41,8 @@ int ff_cmd_keygen(int argc, char **argv);
 int ff_cmd_farm(int argc, char **argv);
 int ff_cmd_slurm(int argc, char **argv); /* cli/cmd_slurm.c */
 
-/* SIGINT/SIGTERM set the flag returned (it lives in main.c, the only
- * mutable global); daemons poll it. */
+/* SIGINT/SIGTERM set the flag returned to the signal's number (it lives in
+ * main.c, the only mutable global); daemons poll it. */
 const volatile sig_atomic_t *ff_cli_catch_stop_signals(void);
 
 /* "framefarm: <msg>" on stderr, for a failed call. */

@@ -35,7 +35,6 @@
 
 #include "cli/cli.h"
 #include "cli/cli_opts.h"
-#include "cli/model_defaults.h"
 #include "cli/opts.h"
 #include "cluster/mpi_job.h"
 #include "cluster/mpi_nccl.h"
@@ -43,6 +42,7 @@
 #include "core/ff_clock.h"
 #include "core/ff_json.h"
 #include "core/ff_log.h"
+#include "core/ff_model_defaults.h"
 #include "core/ff_safetensors.h"
 #include "pipeline/tiny_model.h"
 #include "pipeline/chain.h"

@@ -38,10 +38,10 @@
 #include "cli/backend_opts.h"
 #include "cli/cli.h"
 #include "cli/cli_opts.h"
-#include "cli/model_defaults.h"
 #include "cli/opts.h"
 #include "core/ff_json.h"
 #include "core/ff_log.h"
+#include "core/ff_model_defaults.h"
 #include "offload/pool.h"
 #include "pipeline/plan.h"
 #include "pipeline/plan_apply.h"
@@ -407,6 +407,7 @@ int ff_cmd_render(int argc, char **argv) {
     ff_geometry g;
     if ((st = ff_chain_geometry(p, 1, prm.num_frames, prm.height, prm.width, &g, &err))) goto done;
     if (planned(&a) && (st = apply_plan(&a, &md, &g, be, &log, &p, &prm, &plan, &pool, &err))) goto done;
+    if ((st = ff_chain_check_vae_opts(p, &prm.vae, &err))) goto done; /* before the output file exists */
 
     ff_video_opts vo;
     ff_video_opts_default(&vo, fmt, g.width, g.height);

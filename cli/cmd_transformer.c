@@ -5,7 +5,9 @@
  * F32, timestep (B,) or per token (B, N) (F32, I64 or I32) and
  * encoder_hidden_states (B, L, text_dim) F32, named as in the golden inputs;
  * Y receives noise_pred (B, C_out, F, H, W) F32. --weights bf16 keeps the
- * big matrices in BF16 (ff_wandit_load_as). */
+ * big matrices in BF16 (ff_wandit_load_as). hidden_states whose frames,
+ * height or width are not multiples of the patch are refused (the model, as
+ * diffusers, would crop them). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +67,16 @@ int ff_cmd_transformer(int argc, char **argv) {
     if (ff_st_load(f, "hidden_states", FF_F32, &x, &err) || ff_st_load(f, "timestep", te->dtype, &t, &err) ||
         ff_st_load(f, "encoder_hidden_states", FF_F32, &text, &err))
         goto done;
+    if (x.ndim == 5) /* the model crops what its patches do not cover (as torch's strided conv): refused here */
+        for (int a = 0; a < 3; a++)
+            if (x.shape[2 + a] % m->cfg.patch[a]) {
+                char d[96];
+                ff_err_set(&err, FF_ERR_SHAPE,
+                           "%s: hidden_states %s: frames, height and width must be multiples of patch_size [%d, %d, %d] "
+                           "(the rest would be cropped)",
+                           in, ff_tensor_describe(&x, d, sizeof d), m->cfg.patch[0], m->cfg.patch[1], m->cfg.patch[2]);
+                goto done;
+            }
     if (ff_wandit_place(m, be, 1, &err)) goto done;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);

@@ -187,6 +187,7 @@ int ff_cmd_status(int argc, char **argv) {
             printf("chunks: %d queued, %d running, %d done, %d failed, %d cancelled%s; at most %d attempts each\n",
                    j->chunks_queued, j->chunks_running, j->chunks_done, j->chunks_failed, j->chunks_cancelled,
                    j->paused ? " (paused: nothing new starts; framefarm resume)" : "", j->max_attempts);
+            if (j->settings) printf("settings: %s\n", j->settings);
             print_times(j);
             if (j->has_assemble_frames)
                 printf("writing the videos: %lld of %lld frames\n", (long long)j->assembled_frames, (long long)j->assemble_frames);

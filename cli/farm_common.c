@@ -6,10 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "core/ff_clock.h"
+#include "pipeline/chain.h"
 #include "proto/ff_jobspec.h"
 #include "proto/ff_wire.h"
 #include "video/video.h"
@@ -67,6 +69,25 @@ static char *absolute(const char *p) {
     return out;
 }
 
+/* The model folder as the workers will open it, before anything renders:
+ * its configs, every component's weight headers and parameter shapes
+ * (pipeline/chain.h), and the job's size as the model takes it. A folder
+ * this machine does not have is left to the workers (they may see another
+ * file system). */
+static ff_status check_model(const Ff__JobSpec *s, ff_err *err) {
+    struct stat sb;
+    if (stat(s->model, &sb) != 0) return FF_OK;
+    ff_chain *ch = NULL;
+    ff_status st = ff_chain_open(NULL, s->model, NULL, NULL, &ch, err);
+    if (!st) st = ff_chain_check_files(ch, err);
+    ff_geometry g;
+    if (!st && !(st = ff_chain_geometry(ch, 1, s->frames, s->height, s->width, &g, err)) && (g.size_rounded || g.frames_rounded))
+        st = ff_err_set(err, FF_ERR_ARG, "%s renders %dx%d, %d frames as %dx%d, %d frames: pick a size this model takes",
+                        s->model, s->width, s->height, s->frames, g.width, g.height, g.num_frames);
+    ff_chain_close(ch);
+    return st ? ff_err_wrap(err, "model") : FF_OK;
+}
+
 Ff__JobSpec *ff_farm_load_job(const char *path, const char *cmd) {
     ff_err err = {0};
     Ff__JobSpec *s = NULL;
@@ -94,6 +115,11 @@ Ff__JobSpec *ff_farm_load_job(const char *path, const char *cmd) {
         ff_jobspec_free(s);
         return NULL;
     }
+    if (check_model(s, &err)) {
+        fprintf(stderr, "framefarm %s: %s: %s\n", cmd, path, err.msg);
+        ff_jobspec_free(s);
+        return NULL;
+    }
     return s;
 }
 
@@ -111,8 +137,9 @@ int ff_farm_submit(void *ctx, const ff_farm_client *c, const char *cmd, Ff__JobS
         return FF_EXIT_FAIL;
     }
     *job_id = rep->submit_reply->job_id;
-    fprintf(stderr, "job %llu submitted: %d chunk%s\n", (unsigned long long)*job_id, rep->submit_reply->chunks,
-            rep->submit_reply->chunks == 1 ? "" : "s");
+    char settings[256];
+    fprintf(stderr, "job %llu submitted: %d chunk%s; %s\n", (unsigned long long)*job_id, rep->submit_reply->chunks,
+            rep->submit_reply->chunks == 1 ? "" : "s", ff_jobspec_settings(spec, settings, sizeof settings));
     if (rep->submit_reply->has_workers && rep->submit_reply->workers == 0)
         fprintf(stderr, "framefarm %s: warning: no worker is connected to the coordinator; job %llu waits for one\n", cmd,
                 (unsigned long long)*job_id);
@@ -166,6 +193,12 @@ int ff_farm_wait(void *ctx, const ff_farm_client *c, const char *cmd, uint64_t j
     double start = ff_now_s();
     ff_farm_client quiet = *c;
     for (;;) {
+        if (c->stop && *c->stop) {
+            if (tty) fputc('\n', stderr);
+            fprintf(stderr, "framefarm %s: stopped by signal %d while waiting for job %llu\n", cmd, (int)*c->stop,
+                    (unsigned long long)job_id);
+            return 128 + (int)*c->stop;
+        }
         Ff__StatusQuery q = FF__STATUS_QUERY__INIT;
         q.has_job_id = q.has_chunk_limit = 1;
         q.job_id = job_id;

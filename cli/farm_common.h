@@ -4,6 +4,7 @@
 #ifndef FF_FARM_COMMON_H
 #define FF_FARM_COMMON_H
 
+#include <signal.h>
 #include <stdint.h>
 #include <zmq.h>
 
@@ -16,6 +17,7 @@
 typedef struct {
     ff_net_client_opts net;
     int json;
+    const volatile sig_atomic_t *stop; /* ff_farm_wait returns 128 + *stop once it is set (NULL: never) */
 } ff_farm_client;
 
 /* Defaults: $FRAMEFARM_COORDINATOR or tcp://127.0.0.1:5555, 10 s timeout. */
@@ -29,8 +31,11 @@ int ff_farm_client_option(ff_farm_client *c, const char *cmd, int argc, char **a
  * code (FF_EXIT_UNREACHABLE or FF_EXIT_USAGE for a refusal). */
 int ff_farm_request(void *ctx, const ff_farm_client *c, const char *cmd, Ff__Envelope *req, Ff__Envelope **reply);
 
-/* Loads a job file and makes its paths absolute (relative to the current
- * directory). NULL on failure (message printed). */
+/* Loads a job file (absent fields: the model's defaults, as render) and
+ * makes its paths absolute (relative to the current directory); when this
+ * machine has the model folder, checks it as the workers will open it
+ * (configs, every component's weight headers and shapes, the job's size)
+ * before anything is submitted. NULL on failure (message printed). */
 Ff__JobSpec *ff_farm_load_job(const char *path, const char *cmd);
 
 /* Submits spec; *job_id on success; returns an exit code. */

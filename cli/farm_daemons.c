@@ -26,6 +26,7 @@
 #include "coordinator/coord.h"
 #include "coordinator/http.h"
 #include "coordinator/server.h"
+#include "core/ff_cpus.h"
 #include "core/ff_log.h"
 #include "proto/ff_net.h"
 #include "worker/worker.h"
@@ -212,6 +213,7 @@ int ff_cmd_worker(int argc, char **argv) {
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             printf("usage: framefarm worker --connect tcp://HOST:5555 [--device N | --backend cpu|cuda[:N]]\n"
                    "       [--vram-budget 8G] [--threads N] [--server-key COORD.pub] [--client-key NAME]\n"
+                   "  --threads N: CPU threads (default: the cores this process may use: affinity and cgroup quota)\n"
                    "       [--heartbeat SEC] [--name NAME] [--max-tasks N] [--shared-dir DIR] [--log-level L]\n"
                    "  --shared-dir DIR: write results to DIR (mounted by the coordinator as its --shared-dir)\n"
                    "  test modes (never reachable from a job file):\n"
@@ -284,6 +286,7 @@ int ff_cmd_worker(int argc, char **argv) {
         fprintf(stderr, "framefarm worker: --heartbeat, --threads, --max-tasks and --test-stall-step must be positive\n");
         return FF_EXIT_USAGE;
     }
+    if (!o.threads) o.threads = ff_cpus_usable(NULL); /* the cores it may use (affinity, cgroup quota) */
     ff_log log;
     ff_log_init(&log, lvl, stderr);
     log.timestamps = 1;

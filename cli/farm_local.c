@@ -9,12 +9,24 @@
  * --keep-state) and the job output's folder as its only output root, N
  * `framefarm worker` processes (cuda: worker i gets
  * device i), submits the job, waits with a progress bar and stops the
- * processes. Exit codes as `framefarm submit --wait`. */
+ * processes. Exit codes as `framefarm submit --wait`; 128 + the signal
+ * when stopped by SIGINT / SIGTERM.
+ *
+ * Threads: each CPU worker gets its share of the cores this process may
+ * use (core/ff_cpus.h: affinity and cgroup quota; the remainder to the
+ * first workers, at least 1 each); --threads T gives every worker T.
+ *
+ * Process hygiene: SIGINT / SIGTERM stop the wait; the workers get SIGTERM
+ * first (each abandons its chunk at the next transformer block and reports
+ * it unfinished), then the coordinator; whatever has not exited after
+ * FF_FARM_STOP_S seconds is killed. The children die with `farm` even when
+ * it is SIGKILLed: each is started with PR_SET_PDEATHSIG (SIGTERM). */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -23,22 +35,65 @@
 
 #include "cli/cli_opts.h"
 #include "cli/farm_common.h"
+#include "core/ff_clock.h"
+#include "core/ff_cpus.h"
 #include "proto/ff_jobspec.h"
+#include "worker/worker.h"
 
+#define FF_FARM_STOP_S (FF_WORKER_STOP_S + 5) /* a worker's own limit, then its sockets' linger */
+
+/* A child that gets SIGTERM when this process dies, however it dies. */
 static pid_t spawn(char *const *args) {
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid == 0) {
+        if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() != parent) _exit(127); /* parent gone already */
         execv("/proc/self/exe", args);
         _exit(127);
     }
     return pid;
 }
 
-static void stop_all(pid_t *pids, int n) {
+/* SIGTERM to pids[0..n), reaped within FF_FARM_STOP_S, then SIGKILL. */
+static void stop_some(pid_t *pids, int n) {
     for (int i = 0; i < n; i++)
         if (pids[i] > 0) kill(pids[i], SIGTERM);
-    for (int i = 0; i < n; i++)
-        if (pids[i] > 0) waitpid(pids[i], NULL, 0);
+    double until = ff_now_s() + FF_FARM_STOP_S;
+    for (int left = 1; left;) {
+        left = 0;
+        for (int i = 0; i < n; i++) {
+            if (pids[i] <= 0) continue;
+            pid_t r = waitpid(pids[i], NULL, WNOHANG);
+            if (r == pids[i] || (r < 0 && errno == ECHILD)) pids[i] = 0;
+            else left = 1;
+        }
+        if (!left) break;
+        if (ff_now_s() > until) {
+            for (int i = 0; i < n; i++)
+                if (pids[i] > 0) {
+                    fprintf(stderr, "framefarm farm: process %d did not stop within %d s: killed\n", (int)pids[i],
+                            FF_FARM_STOP_S);
+                    kill(pids[i], SIGKILL);
+                    waitpid(pids[i], NULL, 0);
+                    pids[i] = 0;
+                }
+            break;
+        }
+        struct timespec ts = {0, 20 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* The workers first (they report their chunks to the coordinator), then the coordinator. */
+static void stop_all(pid_t *pids, int n) {
+    stop_some(pids + 1, n - 1);
+    stop_some(pids, 1);
+}
+
+/* Worker i's CPU threads: its share of `usable` among n workers. */
+static int thread_share(int usable, int n, int i) {
+    int t = usable / n + (i < usable % n ? 1 : 0);
+    return t > 0 ? t : 1;
 }
 
 int ff_cmd_farm(int argc, char **argv) {
@@ -108,10 +163,11 @@ int ff_cmd_farm(int argc, char **argv) {
     if (slash) *(slash == root ? slash + 1 : slash) = 0;
     char *cargs[] = {"framefarm", "coordinator", "--bind", "tcp://127.0.0.1:*", "--state", (char *)state, "--log-level",
                      "warn", "--output-root", root, "--quarantine-after", "0" /* one job: failures fail it (max_attempts) */, NULL};
+    const volatile sig_atomic_t *stop = ff_cli_catch_stop_signals(); /* before any child exists */
     pids[0] = spawn(cargs);
     /* the coordinator writes its endpoint once it listens */
     char ep[512] = "";
-    for (int tries = 0; tries < 600 && !ep[0]; tries++) {
+    for (int tries = 0; tries < 600 && !ep[0] && !*stop; tries++) {
         FILE *f = fopen(ep_path, "r");
         if (f) {
             if (fgets(ep, sizeof ep, f)) ep[strcspn(ep, "\n")] = 0;
@@ -130,9 +186,11 @@ int ff_cmd_farm(int argc, char **argv) {
     int rc = FF_EXIT_FAIL;
     void *ctx = NULL;
     if (!ep[0]) {
-        fprintf(stderr, "framefarm farm: the coordinator did not start (state %s)\n", state);
+        if (!*stop) fprintf(stderr, "framefarm farm: the coordinator did not start (state %s)\n", state);
         goto done;
     }
+    const int usable = ff_cpus_usable(NULL), cpu = strncmp(backend, "cuda", 4) != 0;
+    char tbuf[256][12];
     for (int i = 0; i < workers; i++) {
         char be[32];
         if (!strncmp(backend, "cuda", 4)) snprintf(be, sizeof be, "cuda:%d", i);
@@ -147,24 +205,35 @@ int ff_cmd_farm(int argc, char **argv) {
         wargs[k++] = be;
         wargs[k++] = "--log-level";
         wargs[k++] = "warn";
-        if (threads) {
-            wargs[k++] = "--threads";
-            wargs[k++] = (char *)threads;
-        }
+        snprintf(tbuf[i], sizeof tbuf[i], "%d", thread_share(usable, workers, i));
+        wargs[k++] = "--threads";
+        wargs[k++] = threads ? (char *)threads : tbuf[i];
         if (test) wargs[k++] = "--test-no-render";
         wargs[k] = NULL;
         pids[1 + i] = spawn(wargs);
     }
-    fprintf(stderr, "farm: coordinator on %s, %d worker%s, state in %s\n", ep, workers, workers == 1 ? "" : "s", state);
+    if (threads)
+        fprintf(stderr, "farm: coordinator on %s, %d worker%s with %s CPU thread%s each (--threads), state in %s\n", ep,
+                workers, workers == 1 ? "" : "s", threads, strcmp(threads, "1") ? "s" : "", state);
+    else if (cpu)
+        fprintf(stderr, "farm: coordinator on %s, %d worker%s with %d%s CPU thread%s each (%d usable cores), state in %s\n",
+                ep, workers, workers == 1 ? "" : "s", thread_share(usable, workers, workers - 1),
+                usable % workers && usable > workers ? "+" : "", thread_share(usable, workers, workers - 1) == 1 ? "" : "s",
+                usable, state);
+    else
+        fprintf(stderr, "farm: coordinator on %s, %d worker%s, state in %s\n", ep, workers, workers == 1 ? "" : "s", state);
     ff_farm_client c;
     ff_farm_client_init(&c);
     c.net.endpoint = ep;
+    c.stop = stop;
     ctx = zmq_ctx_new();
     uint64_t id = 0;
     if (!ctx) goto done;
-    rc = ff_farm_submit(ctx, &c, "farm", spec, &id);
+    rc = *stop ? 128 + (int)*stop : ff_farm_submit(ctx, &c, "farm", spec, &id);
     if (!rc) rc = ff_farm_wait(ctx, &c, "farm", id, 0);
 done:
+    if (*stop && rc < 128) rc = 128 + (int)*stop;
+    if (*stop) fprintf(stderr, "framefarm farm: stopping the workers and the coordinator (signal %d)\n", (int)*stop);
     if (ctx) zmq_ctx_term(ctx);
     stop_all(pids, workers + 1);
     free(pids);

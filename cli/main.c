@@ -50,10 +50,7 @@ static void usage(FILE *f) {
 
 static volatile sig_atomic_t stop_flag; /* the one signal flag: set by SIGINT/SIGTERM */
 
-static void on_stop_signal(int sig) {
-    (void)sig;
-    stop_flag = 1;
-}
+static void on_stop_signal(int sig) { stop_flag = sig; /* non-zero: which one (farm exits 128 + it) */ }
 
 const volatile sig_atomic_t *ff_cli_catch_stop_signals(void) {
     struct sigaction sa;

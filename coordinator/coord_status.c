@@ -109,6 +109,8 @@ static ff_status status_one(ff_coord *c, const void *rid, size_t len, const Ff__
     ff_status st = cs && csp && outs && oitems && ebuf ? FF_OK : ff_err_set(err, FF_ERR_NOMEM, "status: out of memory");
     if (!st) {
         fill_job_status(j, &js, FF_COORD_JOB_ERROR_MAX, ebuf, coord_wall(c, now));
+        char settings[256];
+        js.settings = (char *)ff_jobspec_settings(j->spec, settings, sizeof settings);
         for (size_t k = 0; k < nch; k++) {
             const chunk *ch = &j->chunks[coff + k];
             Ff__ChunkStatus *x = &cs[k];

@@ -127,6 +127,7 @@ ff_status ff_chain_open(ff_backend *be, const char *dir, const ff_chain_opts *op
         if ((st = mc->config_read(k->dir, k->cfg, err))) goto fail;
     }
     if (f->check && (st = f->check(c, err))) goto fail;
+    if (be && (st = ff_chain_check_files(c, err))) goto fail;
     *out = c;
     return FF_OK;
 fail:
@@ -326,6 +327,7 @@ ff_status ff_run_emit(ff_run *r, const char *name, int64_t step, const ff_tensor
 
 ff_status ff_run_progress(ff_run *r, ff_stage_kind stage, int64_t done, int64_t total, int expert, double t,
                           double stage_t0, ff_err *err) {
+    if (r->prm->cancel && atomic_load(r->prm->cancel)) return ff_err_set(err, FF_ERR_ARG, "cancelled");
     if (!r->prm->on_progress) return FF_OK;
     ff_chain_progress pr = {stage, done, total, expert, t, ff_now_s() - stage_t0};
     return r->prm->on_progress(r->prm->user, &pr, err);
@@ -435,13 +437,42 @@ ff_status ff_run_denoiser_switch(ff_run *r, ff_denoiser_run *d, int i, int exper
     return FF_OK;
 }
 
+/* prm->cancel checked before every block, around the placement hooks (if any). */
+typedef struct {
+    const atomic_int *cancel;
+    const ff_block_hooks *inner;
+} cancel_hooks;
+
+static ff_status cancel_enter(void *user, int block, ff_err *err) {
+    const cancel_hooks *h = user;
+    if (atomic_load(h->cancel)) return ff_err_set(err, FF_ERR_ARG, "cancelled (before transformer block %d)", block);
+    return h->inner ? h->inner->enter(h->inner->user, block, err) : FF_OK;
+}
+
+static void cancel_leave(void *user, int block) {
+    const cancel_hooks *h = user;
+    if (h->inner) h->inner->leave(h->inner->user, block);
+}
+
+static ff_status denoise_cancellable(ff_run *r, ff_denoiser_run *d, ff_denoiser_in *in, ff_err *err) {
+    const ff_model_class *cls = r->c->fam->components[d->u.comp].cls;
+    if (!r->prm->cancel) return ff_offload_denoise(cls, d->u.model, d->u.be, d->u.off, in, &d->dout, err);
+    cancel_hooks ch = {r->prm->cancel, d->u.off ? ff_offload_model_hooks(d->u.off) : NULL};
+    const ff_block_hooks h = {cancel_enter, cancel_leave, &ch};
+    ff_status st = d->u.off ? ff_offload_model_begin(d->u.off, err) : FF_OK;
+    if (st) return st;
+    st = FF_DENOISER_OPS(cls)->forward(d->u.model, d->u.be, in, &h, &d->dout, err);
+    if (d->u.off) ff_offload_model_end(d->u.off);
+    return st;
+}
+
 ff_status ff_run_denoiser_call(ff_run *r, ff_denoiser_run *d, const ff_tensor *x, ff_denoiser_in *in, ff_tensor *out,
                                ff_err *err) {
     assert(d->expert > 0);
     ff_backend *be = d->u.be;
     in->x = &d->dx;
     ff_status st = ff_be_upload(be, &d->dx, x, err);
-    if (!st) st = ff_offload_denoise(r->c->fam->components[d->u.comp].cls, d->u.model, be, d->u.off, in, &d->dout, err);
+    if (!st) st = denoise_cancellable(r, d, in, err);
     if (!st) st = ff_be_download(be, out, &d->dout, err);
     return st;
 }
@@ -461,6 +492,7 @@ static ff_status on_chunk(void *user, int64_t b0, int64_t t0, const ff_tensor *v
     decode_ctx *dc = user;
     ff_run *r = dc->r;
     ff_status st = FF_OK;
+    if (r->prm->cancel && atomic_load(r->prm->cancel)) return ff_err_set(err, FF_ERR_ARG, "cancelled (decoding)");
     if (r->prm->on_frames) {
         ff_tensor np = {0};
         if ((st = dc->ops->postprocess(dc->vae, video, &np, err))) return st;
@@ -510,6 +542,8 @@ ff_status ff_chain_run(ff_chain *c, const ff_chain_params *prm, ff_chain_stats *
     if (!stats) stats = &local;
     memset(stats, 0, sizeof *stats);
     if (!c->be) return ff_err_set(err, FF_ERR_ARG, "pipeline: %s was opened without a backend", ff_chain_dir(c));
+    ff_status vst = ff_chain_check_vae_opts(c, &prm->vae, err);
+    if (vst) return vst;
     ff_run r;
     memset(&r, 0, sizeof r);
     r.c = c;

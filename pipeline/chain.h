@@ -35,6 +35,7 @@
 #ifndef FF_CHAIN_H
 #define FF_CHAIN_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "core/ff_err.h"
@@ -72,6 +73,11 @@ typedef struct {
  * do not fit together FF_ERR_SHAPE / FF_ERR_FORMAT. opts and log may be NULL. */
 ff_status ff_chain_open(ff_backend *be, const char *dir, const ff_chain_opts *opts, const ff_log *log, ff_chain **out,
                         ff_err *err);
+/* What open checks in the files when it has a backend (a chain that can run),
+ * before any compute (pipeline/chain_check.c): every present component's
+ * weight files open and parse, and every parameter the file holds has the
+ * shape its config implies (FF_ERR_SHAPE naming the tensor). */
+ff_status ff_chain_check_files(const ff_chain *c, ff_err *err);
 void ff_chain_close(ff_chain *c); /* NULL is a no-op */
 
 const ff_family *ff_chain_family(const ff_chain *c);
@@ -198,6 +204,11 @@ typedef struct {
     const ff_tensor *prompt_embeds, *negative_prompt_embeds;
     ff_chain_step_fn on_step;
     ff_tensor *out_latents;
+    /* Another thread sets *cancel (non-zero) to stop the run at the next
+     * block boundary of a denoiser forward (and at every stage, step and
+     * decoded chunk): ff_chain_run then fails with FF_ERR_ARG "cancelled"
+     * within one transformer block, not one whole step. NULL: never. */
+    const atomic_int *cancel;
 } ff_chain_params;
 
 /* The family's __call__ defaults (Wan: 480x832, 81 frames, 50 steps,
@@ -220,6 +231,10 @@ typedef struct {
     int64_t peak_rss_bytes;       /* getrusage ru_maxrss over the run */
     int rss_per_component;        /* 1: peaks were reset per component, 0: each is the process peak so far */
 } ff_chain_stats;
+
+/* VAE tiling options a run can use: sizes >= 1 and the stride at most the
+ * tile (FF_ERR_ARG); ff_chain_run checks prm->vae with it before any work. */
+ff_status ff_chain_check_vae_opts(const ff_chain *c, const ff_vae_opts *o, ff_err *err);
 
 /* Runs the family's __call__. stats may be NULL. */
 ff_status ff_chain_run(ff_chain *c, const ff_chain_params *prm, ff_chain_stats *stats, ff_err *err);

@@ -19,10 +19,30 @@
 #define WANVAE_BLEND_TILES 2.0
 #define WANVAE_BLEND_FRAME 2.0
 
+/* The scale factors diffusers' pipeline reads (vae_scale_factor_temporal /
+ * _spatial) against the network the config builds: 2 per temporal
+ * downsample, 2 per level below the top, times the patch size. A config
+ * that disagrees renders the wrong number or size of frames: refused here,
+ * at open, before any compute. */
 static ff_status config_read(const char *dir, void *cfg, ff_err *err) {
     char path[4200];
     ff_status st = ff_comp_config_path(dir, path, sizeof path, err);
-    return st ? st : ff_wanvae_config_load(path, cfg, err);
+    if (st || (st = ff_wanvae_config_load(path, cfg, err))) return st;
+    const ff_wanvae_config *c = cfg;
+    int ft = 1, fs = c->patch_size > 0 ? c->patch_size : 1;
+    for (int i = 0; i + 1 < c->n_levels; i++) {
+        ft *= c->temperal_downsample[i] ? 2 : 1;
+        fs *= 2;
+    }
+    if (c->scale_factor_temporal != ft)
+        return ff_err_set(err, FF_ERR_FORMAT,
+                          "%s: scale_factor_temporal %d, but temperal_downsample downsamples time by %d", path,
+                          c->scale_factor_temporal, ft);
+    if (c->scale_factor_spatial != fs)
+        return ff_err_set(err, FF_ERR_FORMAT,
+                          "%s: scale_factor_spatial %d, but dim_mult (%d levels) and patch_size %d downsample space by %d",
+                          path, c->scale_factor_spatial, c->n_levels, c->patch_size, fs);
+    return FF_OK;
 }
 
 static ff_status params(const void *cfg, ff_dtype dt, ff_param **out, size_t *n, ff_err *err) {

@@ -55,6 +55,15 @@ static ff_status json_to_text(const ff_json *v, char **out, ff_err *err) {
 
 /* ---- JSON -> spec ------------------------------------------------------------ */
 
+/* An absent field takes a default. */
+#define DFLT(field, value)          \
+    do {                            \
+        if (!s->has_##field) {      \
+            s->has_##field = 1;     \
+            s->field = (value);     \
+        }                           \
+    } while (0)
+
 static ff_status get_strings(const ff_json *root, const char *one, const char *many, const char *what, size_t *n,
                              char ***out, ff_err *err) {
     const ff_json *a = ff_json_get(root, one), *b = ff_json_get(root, many);
@@ -231,11 +240,33 @@ static ff_status fill_from_json(Ff__JobSpec *s, const ff_json *root, const char 
     return FF_OK;
 }
 
+void ff_jobspec_model_defaults(Ff__JobSpec *s, const ff_model_defaults *d) {
+    DFLT(width, d->width);
+    DFLT(height, d->height);
+    DFLT(frames, d->frames);
+    DFLT(steps, d->steps);
+    DFLT(guidance_scale, d->guidance);
+    DFLT(fps, d->fps);
+    DFLT(vae_tiling, d->has_tile != 0); /* render's --tile default: on when the model names its tiles */
+    if (!s->vae_tiling) return;
+    /* the tiles render uses (the model's, else diffusers'); a job holds one size for both sides, so
+       non-square tiles stay 0 and the worker takes them from the same reader */
+    if ((!s->has_vae_tile_size || s->vae_tile_size == 0) && d->tile_min_h == d->tile_min_w)
+        s->has_vae_tile_size = 1, s->vae_tile_size = d->tile_min_h;
+    if ((!s->has_vae_tile_stride || s->vae_tile_stride == 0) && d->tile_stride_h == d->tile_stride_w)
+        s->has_vae_tile_stride = 1, s->vae_tile_stride = d->tile_stride_h;
+}
+
 ff_status ff_jobspec_from_json(const ff_json *root, const char *what, Ff__JobSpec **out, ff_err *err) {
     Ff__JobSpec *s = malloc(sizeof *s);
     if (!s) return ff_err_set(err, FF_ERR_NOMEM, "%s: out of memory", what);
     ff__job_spec__init(s);
     ff_status st = fill_from_json(s, root, what, err);
+    if (!st && s->model && s->model[0]) {
+        ff_model_defaults d;
+        ff_model_defaults_read(s->model, &d);
+        ff_jobspec_model_defaults(s, &d);
+    }
     if (!st && (st = ff_jobspec_normalize(s, err))) ff_err_wrap(err, "%s: ", what);
     if (st) {
         ff_jobspec_free(s);
@@ -270,13 +301,6 @@ ff_status ff_jobspec_clone(const Ff__JobSpec *s, Ff__JobSpec **out, ff_err *err)
 
 /* ---- defaults and checks --------------------------------------------------- */
 
-#define DFLT(field, value)          \
-    do {                            \
-        if (!s->has_##field) {      \
-            s->has_##field = 1;     \
-            s->field = (value);     \
-        }                           \
-    } while (0)
 
 ff_status ff_jobspec_normalize(Ff__JobSpec *s, ff_err *err) {
     DFLT(width, 832);
@@ -414,4 +438,17 @@ ff_status ff_jobspec_item_output(const Ff__JobSpec *s, size_t i, char *buf, size
     }
     if (w < 0 || (size_t)w >= n) return ff_err_set(err, FF_ERR_ARG, "output path for item %zu is too long", i);
     return FF_OK;
+}
+
+const char *ff_jobspec_settings(const Ff__JobSpec *s, char *buf, size_t n) {
+    char tiles[64] = "VAE untiled", g2[32] = "";
+    if (s->vae_tiling && s->vae_tile_size > 0 && s->vae_tile_stride > 0)
+        snprintf(tiles, sizeof tiles, "VAE tiles %d/%d px", s->vae_tile_size, s->vae_tile_stride);
+    else if (s->vae_tiling)
+        snprintf(tiles, sizeof tiles, "VAE tiles of the model");
+    if (s->has_guidance_scale_2) snprintf(g2, sizeof g2, "/%g", s->guidance_scale_2);
+    snprintf(buf, n, "%dx%d, %d frames, %d steps, guidance %g%s, %d fps, %s%s, %s", s->width, s->height, s->frames,
+             s->steps, s->guidance_scale, g2, s->fps, tiles, s->vae_slicing ? ", slicing" : "",
+             s->dit_weights ? s->dit_weights : "f32");
+    return buf;
 }

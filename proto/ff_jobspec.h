@@ -18,6 +18,9 @@
  *    "output": "out.y4m" | "out.mp4" | "frames_dir/", "fps": 16,
  *    "chunking": {"frames": 81, "overlap": 8},   (frames 0: never cut)
  *    "vae": {"tiling": false, "tile_size": 0, "tile_stride": 0, "slicing": false},
+ *      (size, frames, steps, guidance, fps and VAE tiling: absent, the model's
+ *       "_framefarm_defaults" as `render` takes them, else the values shown;
+ *       tile_size / tile_stride 0: the model's tiles, else 256 / 192)
  *    "dit_weights": "f32" | "bf16", "device_budget": BYTES,
  *    "priority": 0, "max_attempts": 3, "chunk_timeout_s": 0,
  *    "max_sequence_length": 512, "name": "..."}
@@ -51,6 +54,7 @@
 #include "core/ff_err.h"
 #include "core/ff_json.h"
 #include "core/ff_limits.h"
+#include "core/ff_model_defaults.h"
 #include "framefarm.pb-c.h"
 
 #define FF_JOBSPEC_MAX_ITEMS 100000
@@ -59,8 +63,16 @@
 #define FF_JOBSPEC_LAT_T 4 /* VAE temporal factor of every Wan model */
 
 /* Reads a job object; `what` names the source in messages. The result is
- * normalised. Relative paths are kept as written (the client resolves them). */
+ * normalised. Relative paths are kept as written (the client resolves them).
+ * Absent fields take the model folder's "_framefarm_defaults" exactly as
+ * `render` does (ff_jobspec_model_defaults; the folder as written, relative
+ * to the working directory), then the built-in defaults. */
 ff_status ff_jobspec_from_json(const ff_json *root, const char *what, Ff__JobSpec **out, ff_err *err);
+/* Fills absent fields from a model's defaults as `render` takes them: size,
+ * frames, steps, guidance, fps, and VAE tiling on with the model's tiles
+ * when it names them (core/ff_model_defaults.h). A spec that arrives over
+ * the wire with fields absent gets ff_jobspec_normalize's built-ins. */
+void ff_jobspec_model_defaults(Ff__JobSpec *s, const ff_model_defaults *d);
 ff_status ff_jobspec_load_file(const char *path, Ff__JobSpec **out, ff_err *err);
 
 /* Fills every absent field with its default and checks the result. */
@@ -81,6 +93,10 @@ int ff_jobspec_lat_total(const Ff__JobSpec *s);
  * farm's unit: coordinator and worker cut and check windows with these. */
 static inline int ff_jobspec_window_frames(int lat_count) { return 1 + FF_JOBSPEC_LAT_T * (lat_count - 1); }
 static inline int ff_jobspec_window_first_frame(int lat_start) { return FF_JOBSPEC_LAT_T * lat_start; }
+/* The resolved render settings of a normalised spec in one line, for
+ * people: "128x128, 17 frames, 10 steps, guidance 5, 16 fps, VAE tiles
+ * 64/48 px, f32" (status, submit). Returns buf. */
+const char *ff_jobspec_settings(const Ff__JobSpec *s, char *buf, size_t n);
 /* Item i's output path: the output itself for a one-item job, else
  * "<stem>_<iiii><ext>" ("out.y4m" -> "out_0002.y4m", "dir/" -> "dir_0002/"). */
 ff_status ff_jobspec_item_output(const Ff__JobSpec *s, size_t i, char *buf, size_t n, ff_err *err);

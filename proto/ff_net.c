@@ -194,13 +194,19 @@ int ff_net_handshake_failed(uint16_t event) {
            event == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH;
 }
 
-/* Reads pending monitor events; returns a handshake failure description. */
-static const char *monitor_failure(void *mon) {
+/* Reads pending monitor events; returns a handshake failure description,
+ * counts failures, and says whether the server refused our key (ZAP). */
+static const char *monitor_failure(void *mon, int *failures, int *refused) {
     const char *why = NULL;
     uint16_t ev;
     while (ff_net_monitor_next(mon, &ev, NULL, 0))
-        if (ff_net_handshake_failed(ev))
-            why = "the connection was refused during the handshake (a CURVE key is missing or wrong)";
+        if (ff_net_handshake_failed(ev)) {
+            ++*failures;
+            if (ev != ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL) *refused = 1; /* ZAP's no, or a protocol mismatch: final */
+            why = ev == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
+                      ? "the coordinator refused this client's CURVE key (is its .pub in the coordinator's --curve-allow?)"
+                      : "the connection was refused during the handshake (a CURVE key is missing or wrong)";
+        }
     return why;
 }
 
@@ -230,6 +236,7 @@ ff_status ff_net_request(void *ctx, const ff_net_client_opts *o, Ff__Envelope *r
     if (!st) st = ff_net_send(sock, NULL, 0, req, 0, err);
     int64_t deadline = ff_now_ms() + (o->timeout_ms > 0 ? o->timeout_ms : 10000);
     const char *handshake = NULL;
+    int hs_failures = 0, hs_refused = 0;
     while (!st) {
         zmq_pollitem_t items[2] = {{sock, 0, ZMQ_POLLIN, 0}, {mon, 0, ZMQ_POLLIN, 0}};
         int64_t left = deadline - ff_now_ms();
@@ -245,8 +252,12 @@ ff_status ff_net_request(void *ctx, const ff_net_client_opts *o, Ff__Envelope *r
             break;
         }
         if (mon && (items[1].revents & ZMQ_POLLIN)) {
-            const char *why = monitor_failure(mon);
+            const char *why = monitor_failure(mon, &hs_failures, &hs_refused);
             if (why) handshake = why;
+            if (hs_refused || hs_failures >= 3) { /* refused for good: no need to wait for the timeout */
+                st = ff_err_set(err, FF_ERR_IO, "%s: %s", o->endpoint, handshake);
+                break;
+            }
         }
         if (!(items[0].revents & ZMQ_POLLIN)) continue;
         ff_net_msg m;

@@ -2,8 +2,8 @@
 # The test command (README.md, .ci/run): installs what it needs, configures,
 # builds and runs every ctest test; then
 #  - rebuilds with AddressSanitizer + UBSan, the farm included (-O1, asserts
-#    on), and runs the fuzz, core, kernels and farm labels and the farm's CLI
-#    tests (tests/cli/farm_*.sh) under them, leaks checked;
+#    on), and runs the fuzz, core, kernels, farm and leaks labels and the
+#    farm's CLI tests (tests/cli/farm_*.sh) under them, leaks checked;
 #  - builds the libFuzzer targets (tests/fuzz/fuzz_*.c) with clang and runs
 #    each on a copy of its committed corpus (tests/fuzz/corpus/NAME) for
 #    FUZZ_SECONDS; a crash fails the run and leaves its input in build-fuzz/.
@@ -31,9 +31,9 @@ stage "build (build-asan/: -fsanitize=address,undefined, farm on, no CUDA)"
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug "-DCMAKE_C_FLAGS_DEBUG=-g -O1" -DFRAMEFARM_SANITIZE=ON \
       -DFRAMEFARM_CUDA=OFF -DFRAMEFARM_FARM=ON -DFRAMEFARM_WERROR=OFF >/dev/null
 cmake --build build-asan -j "$JOBS"
-stage "ctest -L 'fuzz|core|kernels|farm' and -R '^cli_(farm_|input_limits)' (build-asan/)"
+stage "ctest -L 'fuzz|core|kernels|farm|leaks' and -R '^cli_(farm_|input_limits)' (build-asan/)"
 export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1
-(cd build-asan && ctest --output-on-failure -j "$JOBS" -L 'fuzz|core|kernels|farm')
+(cd build-asan && ctest --output-on-failure -j "$JOBS" -L 'fuzz|core|kernels|farm|leaks')
 (cd build-asan && ctest --output-on-failure -j "$JOBS" -R '^cli_(farm_|input_limits)')
 unset ASAN_OPTIONS UBSAN_OPTIONS
 

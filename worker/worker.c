@@ -237,7 +237,7 @@ static void *render_main(void *arg) {
         const Ff__ChunkTask *t = env->task;
         rctx rc = {sh, pair, t->task_id, 0, first, NULL, ""};
         first = 0;
-        ff_wrender_cb cb = {r_progress, r_frames, &rc};
+        ff_wrender_cb cb = {r_progress, r_frames, &rc, &sh->cancel};
         ff_err err = {0};
         double t_start = ff_now_s();
         uint64_t log_mark = sh->tee ? ff_logtee_mark(sh->tee) : 0;
@@ -297,6 +297,10 @@ static void *render_main(void *arg) {
             f.task_id = t->task_id;
             f.message = err.msg;
             f.log = lines ? lines : logline;
+            if (atomic_load(&sh->quit)) { /* told to stop: the chunk is unfinished, not failed (not an attempt) */
+                snprintf(err.msg, sizeof err.msg, "the worker was stopped before it finished the chunk");
+                f.has_not_started = f.not_started = 1;
+            }
             Ff__Envelope out = FF__ENVELOPE__INIT;
             out.body_case = FF__ENVELOPE__BODY_FAILED;
             out.failed = &f;
@@ -505,6 +509,37 @@ static void from_coordinator(net *n, shared *sh, void *pair, double *next_hb) {
     ff_wire_free(env);
 }
 
+/* The dealer's handshake events: each failure is logged with its reason; a
+ * key the coordinator refuses (ZAP: not in its --curve-allow) or a protocol
+ * failure (CURVE on one side only) ends the worker at once, failures
+ * without detail (a wrong --server-key) after FF_WORKER_HANDSHAKE_TRIES in
+ * a row: either way it exits non-zero with the reason instead of retrying
+ * unseen forever. */
+static ff_status handshake_events(net *n, void *mon, int *failures, ff_err *err) {
+    uint16_t ev;
+    while (ff_net_monitor_next(mon, &ev, NULL, 0)) {
+        if (ev == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+            if (*failures) FF_INFO(n->o->log, "handshake with %s succeeded", n->o->connect);
+            *failures = 0;
+            continue;
+        }
+        if (!ff_net_handshake_failed(ev)) continue;
+        const char *why = ev == ZMQ_EVENT_HANDSHAKE_FAILED_AUTH
+                              ? "the coordinator refused this worker's CURVE key (is its .pub in the coordinator's --curve-allow?)"
+                          : n->o->server_key
+                              ? "the CURVE handshake failed (is --server-key the coordinator's public key, and does it use CURVE?)"
+                              : "the handshake failed (the coordinator uses CURVE: give --server-key COORD.pub)";
+        ++*failures;
+        FF_WARN(n->o->log, "%s: %s (%d)", n->o->connect, why, *failures);
+        /* AUTH (ZAP said no) and PROTOCOL (mechanisms or keys that do not match; ZeroMQ may not
+           even reconnect after it) are final; "no detail" is retried a few times */
+        if (ev != ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL || *failures >= FF_WORKER_HANDSHAKE_TRIES)
+            return ff_err_set(err, FF_ERR_ARG, "%s: %s; giving up after %d failed handshake%s", n->o->connect, why,
+                              *failures, *failures == 1 ? "" : "s");
+    }
+    return FF_OK;
+}
+
 /* CURVE keys (--server-key, --client-key) on the dealer, then connect. */
 static ff_status connect_dealer(net *n, ff_err *err) {
     ff_status st = FF_OK;
@@ -561,7 +596,8 @@ ff_status ff_worker_run(const ff_worker_opts *o, ff_err *err) {
     if (!n.device_bytes) n.device_bytes = (int64_t)sysconf(_SC_PHYS_PAGES) * (int64_t)sysconf(_SC_PAGESIZE);
     double hb_s = o->heartbeat_s > 0 ? o->heartbeat_s : 1.0;
 
-    void *ctx = zmq_ctx_new(), *pair = NULL;
+    void *ctx = zmq_ctx_new(), *pair = NULL, *mon = NULL;
+    int hs_failures = 0;
     pthread_t th;
     int thread_started = 0;
     if (!ctx) {
@@ -578,13 +614,27 @@ ff_status ff_worker_run(const ff_worker_opts *o, ff_err *err) {
         st = ff_err_set(err, FF_ERR_IO, "worker sockets: %s", zmq_strerror(errno));
         goto done;
     }
+    /* the handshake, watched: a refused CURVE key must not go unnoticed */
+    char mon_ep[64];
+    snprintf(mon_ep, sizeof mon_ep, "inproc://ff-worker-mon-%p", (void *)&sh);
+    if (!zmq_socket_monitor(n.dealer, mon_ep, ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                                                  ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) &&
+        (mon = zmq_socket(ctx, ZMQ_PAIR)) != NULL) {
+        int zero = 0;
+        zmq_setsockopt(mon, ZMQ_LINGER, &zero, sizeof zero);
+        if (zmq_connect(mon, mon_ep)) {
+            zmq_close(mon);
+            mon = NULL;
+        }
+    }
     if ((st = connect_dealer(&n, err))) goto done;
     if (pthread_create(&th, NULL, render_main, &sh)) {
         st = ff_err_set(err, FF_ERR_INTERNAL, "worker: cannot start the render thread");
         goto done;
     }
     thread_started = 1;
-    FF_INFO(o->log, "worker %s (%s) connecting to %s%s", n.id, n.name, o->connect, o->server_key ? " with CURVE" : "");
+    FF_INFO(o->log, "worker %s (%s) connecting to %s%s; %d CPU thread%s", n.id, n.name, o->connect,
+            o->server_key ? " with CURVE" : "", o->threads, o->threads == 1 ? "" : "s");
     double next_hb = 0;
     int tasks = 0;
     while (!(o->stop && *o->stop)) {
@@ -593,11 +643,11 @@ ff_status ff_worker_run(const ff_worker_opts *o, ff_err *err) {
             send_heartbeat(&n);
             next_hb = t + hb_s;
         }
-        zmq_pollitem_t items[2] = {{n.dealer, 0, ZMQ_POLLIN, 0}, {pair, 0, ZMQ_POLLIN, 0}};
+        zmq_pollitem_t items[3] = {{n.dealer, 0, ZMQ_POLLIN, 0}, {pair, 0, ZMQ_POLLIN, 0}, {mon, 0, ZMQ_POLLIN, 0}};
         long wait_ms = (long)((next_hb - ff_now_s()) * 1000) + 1;
         if (wait_ms < 1) wait_ms = 1;
         if (wait_ms > 200) wait_ms = 200;
-        int rc = zmq_poll(items, 2, wait_ms);
+        int rc = zmq_poll(items, mon ? 3 : 2, wait_ms);
         if (rc < 0) {
             if (errno == EINTR) continue;
             st = ff_err_set(err, FF_ERR_IO, "zmq_poll: %s", zmq_strerror(errno));
@@ -608,6 +658,17 @@ ff_status ff_worker_run(const ff_worker_opts *o, ff_err *err) {
             if (o->max_tasks > 0 && tasks >= o->max_tasks && !n.busy) break;
         }
         if (items[0].revents & ZMQ_POLLIN) from_coordinator(&n, &sh, pair, &next_hb); /* from the coordinator */
+        if (mon && (items[2].revents & ZMQ_POLLIN) && (st = handshake_events(&n, mon, &hs_failures, err))) break;
+    }
+    if (!st && n.busy) { /* stopped mid-task: abort it at the next block, report it unfinished, then go */
+        FF_INFO(o->log, "stopping: task %llx is abandoned at the next block boundary", (unsigned long long)n.busy);
+        atomic_store(&sh.quit, 1);
+        atomic_store(&sh.cancel, 1);
+        for (double until = ff_now_s() + FF_WORKER_STOP_S; n.busy && ff_now_s() < until;) {
+            zmq_pollitem_t it = {pair, 0, ZMQ_POLLIN, 0};
+            if (zmq_poll(&it, 1, 100) > 0) from_render_thread(&n, &sh, pair, &next_hb);
+        }
+        if (n.busy) FF_WARN(o->log, "task %llx did not stop within %d s: exiting without reporting it", (unsigned long long)n.busy, FF_WORKER_STOP_S);
     }
 done:
     atomic_store(&sh.quit, 1);
@@ -617,6 +678,10 @@ done:
         pthread_join(th, NULL);
     }
     if (pair) zmq_close(pair);
+    if (mon) {
+        zmq_socket_monitor(n.dealer, NULL, 0);
+        zmq_close(mon);
+    }
     if (n.dealer) zmq_close(n.dealer);
     zmq_ctx_term(ctx);
     free(n.loaded_model);

@@ -65,6 +65,16 @@ typedef struct {
     const volatile sig_atomic_t *stop; /* set by a signal handler in main */
 } ff_worker_opts;
 
+/* Runs until *o->stop: a task in progress is then stopped at its next
+ * transformer block (or step, or decoded chunk) and reported to the
+ * coordinator as unfinished (TaskFailed not_started: not an attempt); the
+ * worker waits at most FF_WORKER_STOP_S seconds for that before it exits. */
+#define FF_WORKER_STOP_S 10
+/* A worker whose handshake with the coordinator fails this many times in a
+ * row without detail (ZeroMQ reconnects every 100 ms), or once with a
+ * refused CURVE key or a protocol mismatch, logs the reason and
+ * ff_worker_run fails with it (FF_ERR_ARG). */
+#define FF_WORKER_HANDSHAKE_TRIES 5
 ff_status ff_worker_run(const ff_worker_opts *o, ff_err *err);
 
 #endif

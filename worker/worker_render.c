@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/ff_json.h"
+#include "core/ff_model_defaults.h"
 #include "core/ff_rng.h"
 #include "core/ff_tensor.h"
 #include "kernels/ops.h"
@@ -217,6 +218,12 @@ ff_status ff_wrender_run(ff_wrender *r, const Ff__ChunkTask *t, const ff_wrender
     ff_chain_opts oo;
     ff_vae_opts vae;
     ff_vae_opts_default(&vae);
+    if (s->vae_tiling && (s->vae_tile_size <= 0 || s->vae_tile_stride <= 0)) { /* 0: the model's tiles, as render */
+        ff_model_defaults md;
+        ff_model_defaults_read(s->model, &md);
+        vae.tile_sample_min_height = md.tile_min_h, vae.tile_sample_min_width = md.tile_min_w;
+        vae.tile_sample_stride_height = md.tile_stride_h, vae.tile_sample_stride_width = md.tile_stride_w;
+    }
     if (s->vae_tile_size > 0) vae.tile_sample_min_height = vae.tile_sample_min_width = s->vae_tile_size;
     if (s->vae_tile_stride > 0) vae.tile_sample_stride_height = vae.tile_sample_stride_width = s->vae_tile_stride;
     vae.tiling = s->vae_tiling;
@@ -264,6 +271,7 @@ ff_status ff_wrender_run(ff_wrender *r, const Ff__ChunkTask *t, const ff_wrender
     prm.on_progress = on_progress;
     prm.on_frames = on_frames;
     prm.user = &rc;
+    prm.cancel = cb->cancel;
     ff_chain_stats stats;
     memset(&stats, 0, sizeof stats);
     st = ff_chain_run(r->p, &prm, &stats, err);

@@ -34,6 +34,7 @@
 #ifndef FF_WORKER_RENDER_H
 #define FF_WORKER_RENDER_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "core/ff_err.h"
@@ -47,6 +48,9 @@ typedef struct {
     /* frames [t0, t0 + count) of the window, (count, H, W, 3) bytes */
     ff_status (*frames)(void *user, int t0, int count, int width, int height, const uint8_t *rgb, ff_err *err);
     void *user;
+    /* set by another thread: the render stops at the next transformer block
+     * (pipeline/chain.h ff_chain_params.cancel); NULL: never */
+    const atomic_int *cancel;
 } ff_wrender_cb;
 
 typedef struct ff_wrender ff_wrender;

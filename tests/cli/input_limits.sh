@@ -31,6 +31,47 @@ refused "render: a bad value" "$ff" render --prompt p --steps 0 --out "$tmp/x.y4
 grep -q "(an integer in 1..100000)" "$tmp/err" || fail "the range is not given"
 refused "render: a bad choice" "$ff" render --prompt p --precision fp8 --out "$tmp/x.y4m"
 grep -q "(f32, bf16 or bf16-all)" "$tmp/err" || fail "the choices are not given"
+# render: a model whose files disagree with their configs is refused at open,
+# before the prompt is encoded (one line, nothing written); run under
+# LeakSanitizer by scripts/test.sh, so the failure paths free what they took
+"$ff" init-model tiny "$tmp/tiny" >/dev/null || fail "init-model"
+broken() { # name, file, sed expression: a copy of the tiny model with one config edited
+  rm -rf "$tmp/$1"; cp -r "$tmp/tiny" "$tmp/$1"; sed -i "$3" "$tmp/$1/$2"
+}
+at_open() { # what, model: refused before any work
+  "$ff" render --model "$2" --prompt p --steps 1 --frames 5 --out "$tmp/b.y4m" >"$tmp/out" 2>"$tmp/err"; rc=$?
+  echo "$1: exit $rc: $(cat "$tmp/err")"
+  [ "$rc" -eq 1 ] || [ "$rc" -eq 2 ] || fail "$1: exit $rc, want 1 or 2"
+  [ "$(wc -l <"$tmp/err")" -eq 1 ] || fail "$1: want one line on stderr"
+  ! grep -q "rendering" "$tmp/out" || fail "$1: refused only after the render started"
+  [ ! -e "$tmp/b.y4m" ] || fail "$1: left a file"
+}
+broken te text_encoder/config.json 's/"d_ff": 64/"d_ff": 96/'
+at_open "render: text encoder d_ff not its weights'" "$tmp/te"
+grep -q "wi_0.weight is \[64, 32\] in the weights, but config.json implies \[96, 32\]" "$tmp/err" || fail "tensor not named"
+broken vt vae/config.json 's/"scale_factor_temporal": 4/"scale_factor_temporal": 1/'
+at_open "render: VAE scale_factor_temporal 1" "$tmp/vt"
+broken vs vae/config.json 's/"scale_factor_spatial": 8/"scale_factor_spatial": 1/'
+at_open "render: VAE scale_factor_spatial 1" "$tmp/vs"
+broken vc vae/config.json 's/x/x/'
+printf 'XXXXXXXX' | dd of="$tmp/vc/vae/diffusion_pytorch_model.safetensors" bs=1 seek=8 conv=notrunc 2>/dev/null
+at_open "render: a corrupt VAE file" "$tmp/vc"
+broken ts model_index.json 's/"tile_sample_stride_height": 48, "tile_sample_stride_width": 48/"tile_sample_stride_height": 80, "tile_sample_stride_width": 80/'
+at_open "render: VAE tile stride 80 > tile 64" "$tmp/ts"
+# transformer: hidden_states of 7x9 latents with 2x2 patches is refused, not cropped to 6x8
+st_write() { # file, header JSON, data bytes: a .safetensors file of zeros
+  n=${#2}
+  { for k in 0 1 2 3 4 5 6 7; do printf "\\$(printf %o $(( (n >> (8 * k)) & 255 )))"; done
+    printf '%s' "$2"; head -c "$3" /dev/zero; } >"$1"
+}
+st_write "$tmp/x79.safetensors" '{"hidden_states":{"dtype":"F32","shape":[1,4,1,7,9],"data_offsets":[0,1008]},"timestep":{"dtype":"F32","shape":[1],"data_offsets":[1008,1012]},"encoder_hidden_states":{"dtype":"F32","shape":[1,4,32],"data_offsets":[1012,1524]}}' 1524
+"$ff" transformer --model "$tmp/tiny/transformer" --in "$tmp/x79.safetensors" --out "$tmp/y.safetensors" >"$tmp/out" 2>"$tmp/err"; rc=$?
+echo "transformer: 7x9 latents: exit $rc: $(cat "$tmp/err")"
+[ "$rc" -ne 0 ] && [ ! -e "$tmp/y.safetensors" ] || fail "a 7x9 input was not refused"
+grep -q "F32\[1, 4, 1, 7, 9\]: frames, height and width must be multiples of patch_size \[1, 2, 2\]" "$tmp/err" || fail "no reason"
+st_write "$tmp/x68.safetensors" '{"hidden_states":{"dtype":"F32","shape":[1,4,1,6,8],"data_offsets":[0,768]},"timestep":{"dtype":"F32","shape":[1],"data_offsets":[768,772]},"encoder_hidden_states":{"dtype":"F32","shape":[1,4,32],"data_offsets":[772,1284]}}' 1284
+"$ff" transformer --model "$tmp/tiny/transformer" --in "$tmp/x68.safetensors" --out "$tmp/y.safetensors" >"$tmp/out" 2>&1 ||
+  fail "a 6x8 input: $(cat "$tmp/out")"
 # mpi (builds with MPI): a 10 MB prompt, refused before MPI starts or a model loads
 if "$ff" help | grep -q "^  mpi "; then
   { printf '{"prompt": "'; head -c 10000000 /dev/zero | tr '\0' 'x'; printf '", "out": "%s/m.y4m"}' "$tmp"; } >"$tmp/big.json"

@@ -86,7 +86,7 @@ static ff_status render_task(ff_wrender *r, Ff__JobSpec *s, uint32_t item, bytes
     t.lat_count = LAT;
     t.lat_total = LAT;
     t.spec = s;
-    ff_wrender_cb cb = {w_progress, w_frames, out};
+    ff_wrender_cb cb = {w_progress, w_frames, out, NULL};
     out->len = 0;
     return ff_wrender_run(r, &t, &cb, err);
 }

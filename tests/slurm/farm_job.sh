@@ -9,6 +9,7 @@ need_local_slurm
 command -v ffprobe >/dev/null 2>&1 || skip "ffprobe not installed"
 need_farm
 make_tmp
+umask 022 # outputs are created with the user's umask: 0644 here (checked below)
 "$FF" init-model tiny "$T/model" >/dev/null || fail "init-model tiny"
 mkdir -p "$T/out"
 cat >"$T/job.json" <<JOB
@@ -35,6 +36,7 @@ st="$(final_states $ids)"
 for i in 0000 0001; do
   v="$T/out/video_$i.mp4"
   [ -s "$v" ] || fail "no video $v"
+  [ "$(stat -c %a "$v")" = 644 ] || fail "$v has mode $(stat -c %a "$v"), want 644 (umask 022)"
   info="$(ffprobe -v error -count_frames -select_streams v:0 \
           -show_entries stream=codec_name,width,height,nb_read_frames -of default=nw=1 "$v")" || fail "ffprobe $v"
   for want in codec_name=h264 width=64 height=64 nb_read_frames=33; do

@@ -28,6 +28,7 @@ for s in coordinator workers submit; do
   f="runs/a/$s.sbatch"
   [ -x "$f" ] || fail "$f not written"
   sh -n "$f" || fail "$f does not parse"
+  if grep -q '^umask 0*77' "$f"; then fail "$f sets umask 077 (videos would be 0600)"; fi
   [ "$(head -n 1 "$f")" = "#!/bin/sh" ] || fail "$f: shebang"
   grep -qx "#SBATCH --job-name=ff-a" "$f" || fail "$f: job name"
   grep -qx "FF_RUN='$T/runs/a'" "$f" || fail "$f: FF_RUN"

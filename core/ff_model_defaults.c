@@ -1,5 +1,5 @@
-/* model_defaults: see model_defaults.h. */
-#include "cli/model_defaults.h"
+/* ff_model_defaults: see ff_model_defaults.h. */
+#include "core/ff_model_defaults.h"
 
 #include <math.h>
 #include <stdint.h>

@@ -689,6 +689,7 @@ void ff_coord_get_counts(const ff_coord *c, ff_coord_counts *k) {
         const worker *w = c->workers[i];
         if (w->task_id) k->workers_busy++;
         else if (w->draining) k->workers_cancelling++;
+        else if (w->quarantined) k->workers_quarantined++;
         else k->workers_idle++;
     }
 }

@@ -191,6 +191,7 @@ void ff_coord_get_stats(const ff_coord *c, ff_coord_stats *s);
 typedef struct {
     uint64_t jobs[FF_CS_COUNT], chunks[FF_CS_COUNT]; /* by state */
     uint64_t workers_idle, workers_busy, workers_cancelling;
+    uint64_t workers_quarantined; /* idle, and no work until released */
 } ff_coord_counts;
 /* Jobs, chunks and workers by state (one pass over all of them: for
  * metrics scrapes, not for every message). */

@@ -234,9 +234,9 @@ ff_status ff_metrics_render(ff_metrics *m, double wait_s, double now, char **tex
     by_state(f, "chunks", k->chunks);
     family(f, "workers", "gauge", "Registered workers, by state.");
     fprintf(f, "framefarm_workers{state=\"idle\"} %llu\nframefarm_workers{state=\"busy\"} %llu\n"
-               "framefarm_workers{state=\"cancelling\"} %llu\n",
+               "framefarm_workers{state=\"cancelling\"} %llu\nframefarm_workers{state=\"quarantined\"} %llu\n",
             (unsigned long long)k->workers_idle, (unsigned long long)k->workers_busy,
-            (unsigned long long)k->workers_cancelling);
+            (unsigned long long)k->workers_cancelling, (unsigned long long)k->workers_quarantined);
     family(f, "counts_age_seconds", "gauge",
            "How old the jobs, chunks and workers counts are (the event loop publishes them when scraped).");
     fprintf(f, "framefarm_counts_age_seconds %.3f\n", m->counts_at < 0 ? -1.0 : now - m->counts_at);

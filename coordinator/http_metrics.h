@@ -46,6 +46,7 @@ typedef struct {
     uint64_t jobs[FF_CS_COUNT];   /* by ff_cstate */
     uint64_t chunks[FF_CS_COUNT];
     uint64_t workers_idle, workers_busy, workers_cancelling;
+    uint64_t workers_quarantined;
     uint64_t dispatched, completed, retries, refused_messages, jobs_done, jobs_failed;
 } ff_metrics_counts;
 

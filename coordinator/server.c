@@ -104,6 +104,7 @@ static void publish_counts(const ff_coord *c, ff_metrics *m, double now) {
     mc.workers_idle = k.workers_idle;
     mc.workers_busy = k.workers_busy;
     mc.workers_cancelling = k.workers_cancelling;
+    mc.workers_quarantined = k.workers_quarantined;
     mc.dispatched = s.dispatched;
     mc.completed = s.completed;
     mc.retries = s.requeued;

@@ -245,5 +245,8 @@ size_t ff_params_bytes(const ff_param *ps, size_t n);
 extern const ff_model_class ff_comp_umt5;   /* UMT5EncoderModel + T5Tokenizer (text encoder) */
 extern const ff_model_class ff_comp_wandit; /* WanTransformer3DModel (denoiser) */
 extern const ff_model_class ff_comp_wanvae; /* AutoencoderKLWan (VAE) */
+extern const ff_model_class ff_comp_t5;     /* T5EncoderModel + T5Tokenizer (text encoder, CogVideoX) */
+extern const ff_model_class ff_comp_cogdit; /* CogVideoXTransformer3DModel (denoiser) */
+extern const ff_model_class ff_comp_cogvae; /* AutoencoderKLCogVideoX (VAE) */
 
 #endif

@@ -63,7 +63,7 @@ static void usage(FILE *f) {
             "  --steps N                default: the model's, else 50\n"
             "  --guidance G             default: the model's, else 5.0 (0..100)\n"
             "  --guidance-2 G           Wan 2.2 A14B low-noise expert (0..100); default: --guidance\n"
-            "  --max-sequence-length N  default 512\n"
+            "  --max-sequence-length N  default: the model family's (Wan 512, CogVideoX 226)\n"
             "  --fps N                  default: the model's, else 16\n"
             "  --crf N                  MP4 quality 0..51, default 18\n"
             "  --tile | --no-tile       VAE tiling; default: on when the model names its tiles (the smoke-test model does), else off\n"
@@ -213,7 +213,7 @@ static int parse_precision(const char *v, void *dst) { return ff_precision_parse
 /* Options into a (FF_OPT_* of cli/opts.h); then the checks that need no model. -1: go on, else the exit code. */
 static int parse_args(int argc, char **argv, render_args *a) {
     memset(a, 0, sizeof *a);
-    a->seed = 42, a->crf = 18, a->msl = 512, a->guidance = a->guidance2 = NAN, a->tile = -1, a->offload = -2;
+    a->seed = 42, a->crf = 18, a->msl = 0, a->guidance = a->guidance2 = NAN, a->tile = -1, a->offload = -2;
     a->prec = FF_PREC_F32;
     const ff_opt opts[] = {
         {"--tile", FF_OPT_FLAG, &a->tile, 1, 0, NULL, NULL},
@@ -294,7 +294,7 @@ static void fill_params(const ff_chain *p, const render_args *a, const ff_model_
     prm->guidance_scale = isnan(a->guidance) ? md->guidance : a->guidance;
     prm->has_guidance_scale_2 = !isnan(a->guidance2);
     prm->guidance_scale_2 = a->guidance2;
-    prm->max_sequence_length = (int)a->msl;
+    if (a->msl) prm->max_sequence_length = (int)a->msl; /* else the family's default */
     prm->reset_peak_rss = a->stats;
     if (a->tile == 1 || (a->tile == -1 && md->has_tile)) {
         prm->vae.tiling = 1;

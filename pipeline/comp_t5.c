@@ -27,10 +27,24 @@ static ff_status config_read(const char *dir, void *cfg, ff_err *err) {
     return st ? st : ff_t5_config_read(path, cfg, err);
 }
 
+/* offload_model.h's layout: the non-block entries (shared, block 0's bias
+ * table, final_layer_norm) first, then the layers in order. */
+static void nonblock_first(ff_param *ps, size_t n) {
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (ps[i].block < 0) {
+            ff_param t = ps[i];
+            memmove(&ps[k + 1], &ps[k], (i - k) * sizeof *ps);
+            ps[k++] = t;
+        }
+}
+
 /* As loaded for the request: the matrices in the weight dtype asked for
  * (the load keeps a checkpoint's BF16 matrices BF16), the rest F32. */
 static ff_status params(const void *cfg, ff_dtype dt, ff_param **out, size_t *n, ff_err *err) {
-    return ff_t5_params(cfg, dt == FF_BF16 ? FF_BF16 : FF_F32, NULL, out, n, err);
+    ff_status st = ff_t5_params(cfg, dt == FF_BF16 ? FF_BF16 : FF_F32, NULL, out, n, err);
+    if (!st) nonblock_first(*out, *n);
+    return st;
 }
 
 /* ff_t5_forward's buffers for one call of `batch` prompts (no mask). */
@@ -70,6 +84,7 @@ static ff_status model_params(void *model, ff_param **out, size_t *n, ff_err *er
     t5_comp *m = model;
     ff_status st = ff_t5_params(ff_t5_get_config(m->te), FF_F32, m->te, out, n, err);
     for (size_t i = 0; !st && i < *n; i++) (*out)[i].dtype = (*out)[i].slot->dtype;
+    if (!st) nonblock_first(*out, *n);
     return st;
 }
 

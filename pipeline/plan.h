@@ -83,7 +83,8 @@ typedef struct {
 
 typedef struct {
     ff_plan_request rq;     /* after auto choices */
-    int latent[5];          /* (B, C, F, h, w) */
+    int latent[5];          /* the family's latent layout: Wan (B, C, F, h, w), CogVideoX (B, F, C, h, w) */
+    int frame_axis, channel_axis; /* where F and C are in latent */
     ff_plan_offload offload;
     int group;
     int text_on_host, tiling, slicing;

@@ -86,10 +86,44 @@ static ff_status decode_shape(void *m, const ff_tensor *z, int64_t shape[5], ff_
     return ff_cogvae_decode_shape(c, z->shape, &o, shape, err);
 }
 
+/* The decoder hands out a frame batch (2 latent frames, the first batch
+ * 2 + F % 2) at a time; the chain's users (cluster/'s window decode) take a
+ * chunk per latent frame, as the Wan VAE streams: a batch of T latent frames
+ * decodes to 1 + st (T - 1) frames when T is odd (its first latent frame is
+ * one frame), st T when even, so it is cut into those pieces. Same bytes. */
+typedef struct {
+    ff_vae_chunk_fn fn;
+    void *user;
+    int64_t st;
+} split_ctx;
+
+static ff_status split_chunk(void *user, int64_t b0, int64_t t0, const ff_tensor *video, ff_err *err) {
+    const split_ctx *sc = user;
+    const int64_t nb = video->shape[0], C = video->shape[1], nt = video->shape[2], plane = video->shape[3] * video->shape[4];
+    const int odd = nt % sc->st != 0;
+    if (nt <= 1 || (odd && nt % sc->st != 1 % sc->st)) return sc->fn(sc->user, b0, t0, video, err);
+    ff_tensor part = {0};
+    ff_status st = FF_OK;
+    for (int64_t q = 0; q < nt && !st;) {
+        const int64_t n = odd && q == 0 ? 1 : sc->st;
+        if (!(st = ff_tensor_allocv(&part, FF_F32, err, 5, nb, C, n, video->shape[3], video->shape[4]))) {
+            for (int64_t bc = 0; bc < nb * C; bc++)
+                memcpy((float *)part.data + bc * n * plane, (const float *)video->data + (bc * nt + q) * plane,
+                       (size_t)(n * plane) * sizeof(float));
+            st = sc->fn(sc->user, b0, t0 + q, &part, err);
+        }
+        ff_tensor_free(&part);
+        q += n;
+    }
+    return st;
+}
+
 static ff_status decode_stream(void *m, const ff_tensor *z, const ff_vae_opts *o, ff_vae_chunk_fn fn, void *user, ff_err *err) {
     ff_cogvae_opts v;
-    vae_opts(ff_cogvae_config_of(m), o, &v);
-    return ff_cogvae_decode_stream(m, z, &v, fn, user, err);
+    const ff_cogvae_config *c = ff_cogvae_config_of(m);
+    vae_opts(c, o, &v);
+    split_ctx sc = {fn, user, c->temporal_compression_ratio};
+    return ff_cogvae_decode_stream(m, z, &v, split_chunk, &sc, err);
 }
 
 static ff_status encode(void *m, const ff_tensor *video, const ff_vae_opts *o, ff_tensor *mean, ff_tensor *logvar, ff_err *err) {

@@ -71,6 +71,7 @@ static void usage(FILE *f) {
             "  --precision f32|bf16|bf16-all  GEMM precision, default f32\n"
             "  --threads N              CPU threads, default 0 (every core)\n"
             "  --stats                  time and peak memory per component\n"
+            "  --dynamic-cfg            CogVideoX: guidance grows over the steps (use_dynamic_cfg)\n"
             "  --vram-budget SIZE       plan offload / tiling / slicing to fit the device budget (and enforce it);\n"
             "                           default: none (no planner)\n"
             "  --offload none|model|sequential|auto, --group K, --vae-tiling, --vae-slicing\n"
@@ -195,6 +196,7 @@ typedef struct {
     long seed, frames, height, width, steps, fps, crf, threads, msl;
     double guidance, guidance2; /* NAN: the model's default / none */
     int tile, stats;            /* tile: -1 the model's default, 0 --no-tile, 1 --tile */
+    int dynamic_cfg;            /* --dynamic-cfg (families without it ignore it) */
     /* memory: planner inputs (-2 / 0: not given) */
     size_t vram_budget;
     int have_budget, offload, vae_tiling, vae_slicing;
@@ -219,6 +221,7 @@ static int parse_args(int argc, char **argv, render_args *a) {
         {"--tile", FF_OPT_FLAG, &a->tile, 1, 0, NULL, NULL},
         {"--no-tile", FF_OPT_FLAG, &a->tile, 0, 0, NULL, NULL},
         {"--stats", FF_OPT_FLAG, &a->stats, 1, 0, NULL, NULL},
+        {"--dynamic-cfg", FF_OPT_FLAG, &a->dynamic_cfg, 1, 0, NULL, NULL},
         {"--vae-tiling", FF_OPT_FLAG, &a->vae_tiling, 1, 0, NULL, NULL},
         {"--vae-slicing", FF_OPT_FLAG, &a->vae_slicing, 1, 0, NULL, NULL},
         {"--model", FF_OPT_STR, &a->model, 0, 0, NULL, NULL},
@@ -296,6 +299,7 @@ static void fill_params(const ff_chain *p, const render_args *a, const ff_model_
     prm->guidance_scale_2 = a->guidance2;
     if (a->msl) prm->max_sequence_length = (int)a->msl; /* else the family's default */
     prm->reset_peak_rss = a->stats;
+    prm->use_dynamic_cfg = a->dynamic_cfg;
     if (a->tile == 1 || (a->tile == -1 && md->has_tile)) {
         prm->vae.tiling = 1;
         prm->vae.tile_sample_min_height = md->tile_min_h;

@@ -4,7 +4,8 @@
 # (9 frames: 3 latent frames), the golden 1.0 folder with an even latent
 # frame count (13 frames ask for 4 latent frames, which decode to 16), and the
 # golden 1.5 folder (3 latent frames padded to 4 for patch_size_t 2, the
-# padding frame dropped before decoding: 9 frames). Each y4m holds the frames
+# padding frame dropped before decoding: 9 frames); --dynamic-cfg changes the
+# video. Each y4m holds the frames
 # the 'wrote' line names; the same seed renders the same bytes.
 set -u
 ff="$1"; golden="$2"
@@ -23,6 +24,9 @@ cmp -s "$tmp/a.y4m" "$tmp/b.y4m" || { echo "the same seed rendered different byt
 "$ff" render --model "$tmp/tc" --prompt "A red boat on a misty lake." --seed 6 --out "$tmp/c.y4m" >/dev/null 2>&1 \
   || { echo "third render failed"; exit 1; }
 cmp -s "$tmp/a.y4m" "$tmp/c.y4m" && { echo "another seed rendered the same bytes"; exit 1; }
+"$ff" render --model "$tmp/tc" --prompt "A red boat on a misty lake." --seed 5 --dynamic-cfg --out "$tmp/dyn.y4m" \
+  >/dev/null 2>&1 || { echo "render --dynamic-cfg failed"; exit 1; }
+cmp -s "$tmp/a.y4m" "$tmp/dyn.y4m" && { echo "--dynamic-cfg changed nothing"; exit 1; }
 if [ -d "$golden/pipelines/tiny-cogvideox" ]; then
   out=$("$ff" render --model "$golden/pipelines/tiny-cogvideox" --prompt "A cat." --frames 13 --height 32 --width 48 \
         --steps 2 --out "$tmp/d.y4m" 2>"$tmp/err") || { cat "$tmp/err"; echo "render of tiny-cogvideox (1.0) failed"; exit 1; }

@@ -21,7 +21,9 @@
  * prepare_latents (one generator, or one per video). For 1.0 models with
  * sincos positions the text length must be the transformer's
  * max_text_seq_length: another max_sequence_length is replaced by it with a
- * warning (diffusers fails there).
+ * warning (diffusers fails there). __call__ renders one video per prompt
+ * (diffusers sets num_videos_per_prompt = 1; another value is ignored with a
+ * warning).
  *
  * Intermediates (ff_chain_intermediate_fn), step = -1 unless per step:
  *   "prompt_embeds", "negative_prompt_embeds" (CFG only)   (B, L, D)
@@ -149,8 +151,6 @@ static ff_status check_params(const ff_chain_params *prm, int64_t *B, ff_err *er
         if (e->dtype != FF_F32 || e->loc != FF_LOC_HOST || e->ndim != 3 || e->shape[0] < 1 || e->shape[1] < 1)
             return ff_err_set(err, FF_ERR_SHAPE, "pipeline: prompt_embeds %s is not a host F32 (B, L, D) tensor",
                               ff_tensor_describe(e, b, sizeof b));
-        if (prm->num_videos_per_prompt != 1)
-            return ff_err_set(err, FF_ERR_ARG, "pipeline: num_videos_per_prompt must be 1 with given prompt_embeds");
         if (prm->guidance_scale > 1.0 && (!n || n->dtype != FF_F32 || n->loc != FF_LOC_HOST || !ff_tensor_same_shape(e, n)))
             return ff_err_set(err, FF_ERR_SHAPE, "pipeline: guidance needs negative_prompt_embeds of the shape of prompt_embeds %s",
                               ff_tensor_describe(e, b, sizeof b));
@@ -163,7 +163,7 @@ static ff_status check_params(const ff_chain_params *prm, int64_t *B, ff_err *er
             (prm->n_negative > 0 && !prm->negative_prompts))
             return ff_err_set(err, FF_ERR_ARG, "pipeline: %d negative prompts for %d prompts (give none, one, or one per prompt)",
                               prm->n_negative, prm->n_prompts);
-        *B = (int64_t)prm->n_prompts * prm->num_videos_per_prompt;
+        *B = prm->n_prompts; /* __call__ sets num_videos_per_prompt = 1 */
     }
     if (prm->num_inference_steps < 1 || prm->num_inference_steps > 100000)
         return ff_err_set(err, FF_ERR_ARG, "pipeline: num_inference_steps %d must be in [1, 100000]", prm->num_inference_steps);
@@ -196,7 +196,7 @@ static ff_status encode_prompt(ff_run *r, int max_len, cog_embeds *pe, ff_err *e
     double t0 = ff_run_now();
     ff_status st = ff_run_progress(r, FF_STAGE_TEXT, 0, 1, 0, 0, t0, err);
     if (st || (st = ff_run_acquire(r, COG_TEXT, &u, err))) return st;
-    ff_text_request rq = {prm->prompts, prm->n_prompts, prm->num_videos_per_prompt, max_len};
+    ff_text_request rq = {prm->prompts, prm->n_prompts, 1, max_len}; /* num_videos_per_prompt = 1, as __call__ forces */
     if ((st = ff_run_encode_text(r, &u, &rq, &te, err))) goto done;
     if (r->do_cfg) {
         if (!(neg = malloc((size_t)prm->n_prompts * sizeof *neg))) {
@@ -361,6 +361,9 @@ static ff_status cog_call(ff_run *r, ff_err *err) {
     ff_status st = check_params(prm, &r->B, err);
     if (st) return st;
     r->do_cfg = prm->guidance_scale > 1.0;
+    if (prm->num_videos_per_prompt != 1)
+        FF_WARN(log, "CogVideoXPipeline renders one video per prompt (num_videos_per_prompt %d ignored, as diffusers does)",
+                prm->num_videos_per_prompt);
     if ((st = ff_chain_geometry(r->c, r->B, prm->num_frames, prm->height, prm->width, &r->g, err))) return st;
     if (r->g.frames_rounded)
         FF_WARN(log, "CogVideoX decodes %d frames for num_frames %d (%lld latent frames)", r->g.num_frames, prm->num_frames,

@@ -23,7 +23,9 @@ static ff_status params(const void *cfg, ff_dtype dt, ff_param **out, size_t *n,
 /* CogVideoXPipeline batches guidance: with q->cfg one call of 2B samples
  * (uncond and cond) on one (2B, L, D) conditioning tensor. The forward's
  * own buffers (exact, ff_cogdit_activation_bytes) plus the driver's: the
- * latents in, the prediction out, the conditioning. */
+ * latents in, the prediction out, the conditioning. A transformer with
+ * sincos positions only takes max_text_seq_length text rows (the family
+ * encodes that many), whatever the query asks. */
 static ff_status act_bytes(const void *cfg, const ff_act_query *q, size_t *bytes, ff_err *err) {
     const ff_cogdit_config *c = cfg;
     if (q->kind != FF_ACTIVITY_DENOISE)
@@ -31,11 +33,12 @@ static ff_status act_bytes(const void *cfg, const ff_act_query *q, size_t *bytes
     int64_t x[5];
     memcpy(x, q->latent, sizeof x);
     x[0] *= q->cfg ? 2 : 1;
+    const int64_t L = c->use_rotary_positional_embeddings ? q->text_len : c->max_text_seq_length;
     size_t act = 0;
-    ff_status st = ff_cogdit_activation_bytes(c, x, q->text_len, &act, err);
+    ff_status st = ff_cogdit_activation_bytes(c, x, L, &act, err);
     if (st) return st;
     const size_t lat = (size_t)(x[0] * x[1] * x[2] * x[3] * x[4]) * 4;
-    *bytes = act + 2 * lat + (size_t)(x[0] * q->text_len * c->text_embed_dim) * 4;
+    *bytes = act + 2 * lat + (size_t)(x[0] * L * c->text_embed_dim) * 4;
     return FF_OK;
 }
 

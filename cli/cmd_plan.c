@@ -137,8 +137,12 @@ int ff_cmd_plan(int argc, char **argv) {
         if (p.comp[i].present) printf(" %s %s parameters%s", p.comp[i].name, thousands(p.comp[i].params, n, sizeof n),
                                       i + 1 < p.n_components ? "," : "");
     }
-    printf("\nlatents (B, C, F, h, w) = (%d, %d, %d, %d, %d)\n", p.latent[0], p.latent[1], p.latent[2], p.latent[3],
-           p.latent[4]);
+    printf("\n");
+    const char *dims[5] = {"B", "?", "?", "h", "w"};
+    if (p.frame_axis > 0 && p.frame_axis < 3) dims[p.frame_axis] = "F";
+    if (p.channel_axis > 0 && p.channel_axis < 3) dims[p.channel_axis] = "C";
+    printf("latents (%s, %s, %s, %s, %s) = (%d, %d, %d, %d, %d)\n", dims[0], dims[1], dims[2], dims[3], dims[4], p.latent[0],
+           p.latent[1], p.latent[2], p.latent[3], p.latent[4]);
     printf("strategy: offload %s", ff_plan_offload_name(p.offload));
     if (p.offload == FF_PLAN_SEQUENTIAL) printf(" (k=%d)", p.group);
     printf("%s", p.text_on_host ? ", text encoder on host" : "");

@@ -73,7 +73,7 @@ static void usage(FILE *f) {
             "  --steps N                default: the model's, else 50\n"
             "  --guidance G             default: the model's, else 5.0 (0..100)\n"
             "  --guidance-2 G           Wan 2.2 A14B low-noise expert (0..100); default: --guidance\n"
-            "  --max-sequence-length N  default 512\n"
+            "  --max-sequence-length N  default: the model family's (Wan 512, CogVideoX 226)\n"
             "  --fps N                  default: the model's, else 16\n"
             "  --crf N                  MP4 quality 0..51, default 18\n"
             "  --tile | --no-tile       VAE tiling; default: on when the model names its tiles (the smoke-test model does), else off\n"
@@ -81,6 +81,7 @@ static void usage(FILE *f) {
             "  --precision f32|bf16|bf16-all  GEMM precision, default f32\n"
             "  --threads N              CPU threads, default 0 (every core)\n"
             "  --stats                  time and peak memory per component\n"
+            "  --dynamic-cfg            CogVideoX: guidance grows over the steps (use_dynamic_cfg)\n"
             "  --vram-budget SIZE       plan offload / tiling / slicing to fit the device budget (and enforce it);\n"
             "                           default: none (no planner)\n"
             "  --offload none|model|sequential|auto, --group K, --vae-tiling, --vae-slicing\n"
@@ -205,6 +206,7 @@ typedef struct {
     long seed, frames, height, width, steps, fps, crf, threads, msl;
     double guidance, guidance2; /* NAN: the model's default / none */
     int tile, stats;            /* tile: -1 the model's default, 0 --no-tile, 1 --tile */
+    int dynamic_cfg;            /* --dynamic-cfg (families without it ignore it) */
     /* memory: planner inputs (-2 / 0: not given) */
     size_t vram_budget;
     int have_budget, offload, vae_tiling, vae_slicing;
@@ -223,12 +225,13 @@ static int parse_precision(const char *v, void *dst) { return ff_precision_parse
 /* Options into a (FF_OPT_* of cli/opts.h); then the checks that need no model. -1: go on, else the exit code. */
 static int parse_args(int argc, char **argv, render_args *a) {
     memset(a, 0, sizeof *a);
-    a->seed = 42, a->crf = 18, a->msl = 512, a->guidance = a->guidance2 = NAN, a->tile = -1, a->offload = -2;
+    a->seed = 42, a->crf = 18, a->msl = 0, a->guidance = a->guidance2 = NAN, a->tile = -1, a->offload = -2;
     a->prec = FF_PREC_F32;
     const ff_opt opts[] = {
         {"--tile", FF_OPT_FLAG, &a->tile, 1, 0, NULL, NULL},
         {"--no-tile", FF_OPT_FLAG, &a->tile, 0, 0, NULL, NULL},
         {"--stats", FF_OPT_FLAG, &a->stats, 1, 0, NULL, NULL},
+        {"--dynamic-cfg", FF_OPT_FLAG, &a->dynamic_cfg, 1, 0, NULL, NULL},
         {"--vae-tiling", FF_OPT_FLAG, &a->vae_tiling, 1, 0, NULL, NULL},
         {"--vae-slicing", FF_OPT_FLAG, &a->vae_slicing, 1, 0, NULL, NULL},
         {"--model", FF_OPT_STR, &a->model, 0, 0, NULL, NULL},
@@ -305,8 +308,9 @@ static void fill_params(const ff_chain *p, const render_args *a, const ff_model_
     prm->guidance_scale = isnan(a->guidance) ? md->guidance : a->guidance;
     prm->has_guidance_scale_2 = !isnan(a->guidance2);
     prm->guidance_scale_2 = a->guidance2;
-    prm->max_sequence_length = (int)a->msl;
+    if (a->msl) prm->max_sequence_length = (int)a->msl; /* else the family's default */
     prm->reset_peak_rss = a->stats;
+    prm->use_dynamic_cfg = a->dynamic_cfg;
     if (a->tile == 1 || (a->tile == -1 && md->has_tile)) {
         prm->vae.tiling = 1;
         prm->vae.tile_sample_min_height = md->tile_min_h;

@@ -78,6 +78,8 @@ ff_status golden_cogvideox_latents(const golden_case *c, golden_outputs *outs, f
 ff_status golden_cogvideox_embeddings(const golden_case *c, golden_outputs *outs, ff_err *err);
 ff_status golden_cogvideox_transformer(const golden_case *c, golden_outputs *outs, ff_err *err);
 ff_status golden_cogvideox_vae(const golden_case *c, golden_outputs *outs, ff_err *err);
+/* CogVideoXPipeline.__call__ on the component chain (golden_cogvideox_pipe.c). */
+ff_status golden_cogvideox_pipeline(const golden_case *c, golden_outputs *outs, ff_err *err);
 /* Image-to-video and CLIP (golden_i2v.c, golden_clip.c). */
 ff_status golden_i2v_preprocess(const golden_case *c, golden_outputs *outs, ff_err *err);
 ff_status golden_i2v_transformer(const golden_case *c, golden_outputs *outs, ff_err *err);

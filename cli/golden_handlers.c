@@ -29,6 +29,7 @@ static const handler_row rows[] = {
     {"cogvideox_vae", "", golden_cogvideox_vae, NULL},
     {"scheduler_cogvideox_ddim", "", golden_cogvideox_scheduler, NULL},
     {"scheduler_cogvideox_dpm", "", golden_cogvideox_scheduler, NULL},
+    {"cogvideox_pipeline", "", golden_cogvideox_pipeline, NULL},
     {"i2v_preprocess", "", golden_i2v_preprocess, NULL},
     {"i2v_transformer", "", golden_i2v_transformer, NULL},
     {"i2v_latents", "", golden_i2v_latents, NULL},

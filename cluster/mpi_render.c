@@ -486,6 +486,13 @@ ff_status ff_mpi_render(const ff_mpi_render_opts *o, ff_err *err) {
     r.outer = 1, r.inner = 1;
     for (int d = 0; d < r.fa; d++) r.outer *= ls[d];
     for (int d = r.fa + 1; d < 5; d++) r.inner *= ls[d];
+    /* windows are merged and decoded in the unit of 1 + t (n - 1) frames per n latent frames; a model that
+       decodes its latents otherwise (padding frames, frame batches) cannot be split in time */
+    if (ff_chain_pixel_frames(o->pipe, ls[r.fa]) != 1 + (int64_t)r.g.temporal_factor * (ls[r.fa] - 1))
+        return ff_err_set(err, FF_ERR_UNSUPPORTED,
+                          "mpi: %s denoises %lld latent frames for %d frames, not the 1 + %d (n - 1) frames the windows are "
+                          "merged in: pick a frame count with an odd number of latent frames and no padding",
+                          ff_chain_dir(o->pipe), (long long)ls[r.fa], r.g.num_frames, r.g.temporal_factor);
     if ((st = ff_mpi_plan_make(ls[r.fa], r.size, o->overlap, r.g.temporal_factor, &r.plan, err))) return st;
     if (r.rank < r.plan.n_windows) {
         r.k = r.rank;

@@ -130,8 +130,8 @@ static int is_matrix_name(const char *name) {
 /* transformers saves the tied encoder.embed_tokens.weight beside shared.weight in some exports */
 static int ignore_tied(const char *name) { return !strcmp(name, "encoder.embed_tokens.weight"); }
 
-static ff_status load_impl(ff_backend *be, const char *dir, ff_dtype matrix_dtype, ff_t5 **out, ff_weights **weights_out,
-                           ff_err *err) {
+static ff_status load_impl(ff_backend *be, const char *dir, ff_dtype matrix_dtype, int place, ff_t5 **out,
+                           ff_weights **weights_out, ff_err *err) {
     *out = NULL;
     if (weights_out) *weights_out = NULL;
     if (matrix_dtype != FF_F32 && matrix_dtype != FF_BF16 && matrix_dtype != FF_T5_AS_STORED)
@@ -170,7 +170,7 @@ static ff_status load_impl(ff_backend *be, const char *dir, ff_dtype matrix_dtyp
             ff_err_wrap(err, "model_type t5/mt5 keeps one position bias table (block 0): ");
         goto fail;
     }
-    if (!weights_out && (st = ff_param_load_place(be, ps, np, 1, err))) goto fail;
+    if (!weights_out && place && (st = ff_param_load_place(be, ps, np, 1, err))) goto fail;
     free(ps);
     if (weights_out) *weights_out = w;
     else ff_weights_free(w);
@@ -184,12 +184,16 @@ fail:
 }
 
 ff_status ff_t5_load(ff_backend *be, const char *dir, ff_dtype matrix_dtype, ff_t5 **out, ff_err *err) {
-    return load_impl(be, dir, matrix_dtype, out, NULL, err);
+    return load_impl(be, dir, matrix_dtype, 1, out, NULL, err);
+}
+
+ff_status ff_t5_load_host(ff_backend *be, const char *dir, ff_dtype matrix_dtype, ff_t5 **out, ff_err *err) {
+    return load_impl(be, dir, matrix_dtype, 0, out, NULL, err);
 }
 
 ff_status ff_t5_load_lazy(ff_backend *be, const char *dir, ff_dtype matrix_dtype, ff_t5 **out, ff_weights **weights,
                           ff_err *err) {
-    return load_impl(be, dir, matrix_dtype, out, weights, err);
+    return load_impl(be, dir, matrix_dtype, 1, out, weights, err);
 }
 
 ff_status ff_t5_place(ff_t5 *m, int with_blocks, ff_err *err) {

@@ -90,6 +90,9 @@ ff_status ff_t5_params(const ff_t5_config *cfg, ff_dtype matrix_dtype, ff_t5 *m,
  * model does not use are FF_ERR_FORMAT (strict, both directions). All
  * weights end up usable by be. */
 ff_status ff_t5_load(ff_backend *be, const char *dir, ff_dtype matrix_dtype, ff_t5 **out, ff_err *err);
+/* Same checks, every weight left on the host (ff_t5_place, or offload/
+ * stream.h through the parameter list's slots, makes it usable by be). */
+ff_status ff_t5_load_host(ff_backend *be, const char *dir, ff_dtype matrix_dtype, ff_t5 **out, ff_err *err);
 /* Same checks; the non-block weights are loaded on the host (hand them to
  * offload/stream.h, which makes the backend copies, or ff_t5_place them),
  * every block parameter is a shape-only tensor (data NULL, the dtype

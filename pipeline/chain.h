@@ -195,6 +195,7 @@ typedef struct {
     double guidance_scale_2;
     int max_sequence_length;
     int num_videos_per_prompt;
+    int use_dynamic_cfg;          /* CogVideoX: guidance grows over the steps (use_dynamic_cfg); others ignore it */
     const ff_tensor *image;       /* image-to-video families: U8 host (1, H, W, 3); else must be NULL */
     ff_vae_opts vae;              /* tiling / slicing of the VAE */
     int reset_peak_rss;           /* measure peak RSS per component (/proc/self/clear_refs) */

@@ -255,5 +255,8 @@ extern const ff_model_class ff_comp_umt5;   /* UMT5EncoderModel + T5Tokenizer (t
 extern const ff_model_class ff_comp_wandit; /* WanTransformer3DModel (denoiser) */
 extern const ff_model_class ff_comp_wanvae; /* AutoencoderKLWan (VAE) */
 extern const ff_model_class ff_comp_clipvision; /* CLIPVisionModel + CLIPImageProcessor (image encoder) */
+extern const ff_model_class ff_comp_t5;     /* T5EncoderModel + T5Tokenizer (text encoder, CogVideoX) */
+extern const ff_model_class ff_comp_cogdit; /* CogVideoXTransformer3DModel (denoiser) */
+extern const ff_model_class ff_comp_cogvae; /* AutoencoderKLCogVideoX (VAE) */
 
 #endif

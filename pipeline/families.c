@@ -7,10 +7,12 @@
 
 extern const ff_family ff_family_wan;
 extern const ff_family ff_family_wan_i2v;
+extern const ff_family ff_family_cogvideox;
 
 static const ff_family *const families[] = {
     &ff_family_wan,
     &ff_family_wan_i2v,
+    &ff_family_cogvideox,
     NULL,
 };
 

@@ -102,6 +102,7 @@ static ff_status predict(const plan_cfgs *pc, const ff_plan_request *rq, ff_plan
     if ((st = ff_chain_geometry(c, B, rq->frames, rq->height, rq->width, &g, err))) return ff_err_wrap(err, "plan: ");
     const int64_t *lat = g.latent_shape;
     for (int i = 0; i < 5; i++) p->latent[i] = (int)lat[i];
+    p->frame_axis = g.frame_axis, p->channel_axis = g.channel_axis;
     const size_t lat_bytes = (size_t)(lat[0] * lat[1] * lat[2] * lat[3] * lat[4]) * 4;
     const size_t reserve = rq->cuda ? FF_PLAN_CUDA_RESERVE : 0;
     const int ss = g.spatial_factor;

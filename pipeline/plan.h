@@ -95,7 +95,8 @@ typedef struct {
     char pipeline_class[64]; /* the class planned ("WanImageToVideoPipeline") */
     ff_plan_component comp[FF_CHAIN_MAX_COMPONENTS]; /* in model_cpu_offload_seq order */
     int n_components;
-    int latent[5];          /* (B, C, F, h, w) */
+    int latent[5];          /* the family's latent layout: Wan (B, C, F, h, w), CogVideoX (B, F, C, h, w) */
+    int frame_axis, channel_axis; /* where F and C are in latent */
     ff_plan_offload offload;
     int group;
     int text_on_host, tiling, slicing;

@@ -54,6 +54,8 @@ void ff_sched_config_default(ff_sched_config *c, ff_sched_kind kind) {
     c->dynamic_thresholding_ratio = 0.995;
     c->sample_max_value = 1.0;
     c->shift = 1.0;
+    const ff_sched_class *k = ff_sched_class_of(kind);
+    if (k && k->defaults) k->defaults(c);
 }
 
 /* Member readers: absent leaves *out alone; null is accepted only where the
@@ -360,6 +362,7 @@ ff_status ff_sched_load(const char *path, ff_sched **out, ff_err *err) {
 
 void ff_sched_free(ff_sched *s) {
     if (!s) return;
+    if (s->cls->destroy) s->cls->destroy(s);
     free_history(s);
     free(s->timesteps);
     free(s->sigmas);
@@ -535,15 +538,17 @@ static ff_status flowmatch_step(ff_sched *s, const ff_tensor *model_output, cons
 }
 
 static const ff_sched_class unipc_class = {"UniPCMultistepScheduler", FF_SCHED_UNIPC, FF_I64, apply_unipc,
-                                           unipc_check, ff_sched_unipc_set_timesteps, unipc_step};
+                                           unipc_check, ff_sched_unipc_set_timesteps, unipc_step, NULL, NULL};
 static const ff_sched_class flowmatch_class = {"FlowMatchEulerDiscreteScheduler", FF_SCHED_FLOWMATCH, FF_F32,
                                                apply_flowmatch, flowmatch_check, ff_sched_flowmatch_set_timesteps,
-                                               flowmatch_step};
+                                               flowmatch_step, NULL, NULL};
 
 /* The registry: one line per scheduler class. */
 static const ff_sched_class *const classes[] = {
     &unipc_class,
     &flowmatch_class,
+    &ff_sched_cogvideox_ddim_class,
+    &ff_sched_cogvideox_dpm_class,
     NULL,
 };
 

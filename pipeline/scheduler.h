@@ -41,8 +41,14 @@
 #include "core/ff_json.h"
 #include "core/ff_rng.h"
 #include "core/ff_tensor.h"
+#include "pipeline/scheduler_cogvideox.h"
 
-typedef enum { FF_SCHED_UNIPC = 0, FF_SCHED_FLOWMATCH = 1 } ff_sched_kind;
+typedef enum {
+    FF_SCHED_UNIPC = 0,
+    FF_SCHED_FLOWMATCH = 1,
+    FF_SCHED_COGVIDEOX_DDIM = 2, /* CogVideoXDDIMScheduler (pipeline/scheduler_cogvideox.h) */
+    FF_SCHED_COGVIDEOX_DPM = 3   /* CogVideoXDPMScheduler */
+} ff_sched_kind;
 
 typedef enum { FF_SCHED_BH1 = 1, FF_SCHED_BH2 = 2 } ff_sched_solver_type;
 
@@ -70,6 +76,9 @@ typedef struct {
     /* FlowMatchEulerDiscreteScheduler */
     double shift;                    /* static shift (use_dynamic_shifting=false) */
     int invert_sigmas;               /* sigmas = 1 - sigmas, final sigma 1 */
+    /* CogVideoXDDIMScheduler / CogVideoXDPMScheduler: their whole config
+       (num_train_timesteps above is kept equal to cog.num_train_timesteps) */
+    ff_cogsched_config cog;
 } ff_sched_config;
 
 typedef struct ff_sched ff_sched;
@@ -148,6 +157,11 @@ ff_status ff_sched_step(ff_sched *s, const ff_tensor *model_output, const ff_ten
  * so it is part of the scheduler's state across a run. Borrowed; NULL for
  * none. UniPC and FlowMatch (as configured here) draw nothing. */
 void ff_sched_set_generator(ff_sched *s, ff_rng *rng);
+
+/* The CogVideoX scheduler behind s (its x0, its per-sample generators,
+ * its noise draws: CogVideoXPipeline's loop uses them), NULL for the other
+ * classes or before set_timesteps. Borrowed from s. */
+ff_cogsched *ff_sched_cogvideox(ff_sched *s);
 
 /* UniPC: the predictor order used by the last step (diffusers' this_order);
  * 1 for FlowMatch, 0 before the first step. */

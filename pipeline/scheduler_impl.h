@@ -23,6 +23,9 @@ typedef struct ff_sched_class {
     ff_status (*set_timesteps)(ff_sched *s, int64_t n, ff_err *err);
     /* one step at s->step_index on checked F32 host tensors of the same numel; advances the index */
     ff_status (*step)(ff_sched *s, const ff_tensor *model_output, const ff_tensor *sample, ff_tensor *prev, ff_err *err);
+    /* optional: the class's own constructor defaults (after the common ones), and its teardown */
+    void (*defaults)(ff_sched_config *c);
+    void (*destroy)(ff_sched *s);
 } ff_sched_class;
 
 /* The class of kind / of a _class_name; NULL when none. */
@@ -49,7 +52,12 @@ struct ff_sched {
     int has_last_sample;
     int lower_order_nums;
     int64_t batch;             /* sample.shape[0] of the current step (thresholding) */
+    ff_cogsched *cog;          /* the CogVideoX classes: the scheduler doing the work */
 };
+
+/* The CogVideoX classes (scheduler_cogvideox_class.c). */
+extern const ff_sched_class ff_sched_cogvideox_ddim_class;
+extern const ff_sched_class ff_sched_cogvideox_dpm_class;
 
 /* numpy.linspace(start, stop, num) in float64 (num >= 1). */
 void ff_sched_np_linspace(double start, double stop, int64_t num, double *out);

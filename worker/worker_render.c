@@ -256,7 +256,10 @@ ff_status ff_wrender_run(ff_wrender *r, const Ff__ChunkTask *t, const ff_wrender
     if (g.size_rounded || g.frames_rounded || g.latent_shape[g.frame_axis] != t->lat_total)
         return ff_err_set(err, FF_ERR_ARG, "%s renders %dx%d, %d frames as %dx%d, %d frames: pick a size this model takes",
                           s->model, s->width, s->height, total_frames, g.width, g.height, g.num_frames);
-    assert(ff_chain_pixel_frames(r->p, t->lat_count) == frames);
+    if (ff_chain_pixel_frames(r->p, t->lat_count) != frames) /* the window decodes to another frame count */
+        return ff_err_set(err, FF_ERR_ARG, "%s decodes a window of %d latent frames to %lld frames, not the farm's %d: "
+                          "pick chunk_frames (and frames) with an odd number of latent frames", s->model, t->lat_count,
+                          (long long)ff_chain_pixel_frames(r->p, t->lat_count), frames);
     /* the item's whole noise, then the window's slice along the latent frames */
     const char *prompt, *neg;
     uint64_t seed;

@@ -181,6 +181,11 @@ typedef struct {
     int max_sequence_length;
     int num_videos_per_prompt;
     const ff_tensor *image;       /* image-to-video families: U8 host (1, H, W, 3); else must be NULL */
+    double true_cfg_scale;        /* HunyuanVideo: true CFG when > 1 and a negative prompt is given
+                                     (its default 1.0: embedded guidance only); others ignore it */
+    const char *prompt_template;  /* HunyuanVideo: prompt_template["template"] (NULL: diffusers' default) */
+    int crop_start;               /* HunyuanVideo: prompt_template["crop_start"] (-1: computed from the
+                                     tokenizer; the default 95 is the published Llama-3 tokenizer's) */
     ff_vae_opts vae;              /* tiling / slicing of the VAE */
     int reset_peak_rss;           /* measure peak RSS per component (/proc/self/clear_refs) */
     ff_chain_frames_fn on_frames; /* may be NULL */

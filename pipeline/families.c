@@ -6,9 +6,11 @@
 #include "pipeline/family.h"
 
 extern const ff_family ff_family_wan;
+extern const ff_family ff_family_hunyuan;
 
 static const ff_family *const families[] = {
     &ff_family_wan,
+    &ff_family_hunyuan,
     NULL,
 };
 

@@ -11,7 +11,7 @@
 #include "models/clip.h"
 #include "models/hunyuan_text.h"
 #include "pipeline/component.h"
-#include "pipeline/tiny_model.h"
+#include "pipeline/tiny_bpe.h"
 
 typedef struct {
     ff_bpe *tok;
@@ -119,6 +119,6 @@ const ff_model_class ff_comp_cliptext = {
     .model_params = model_params,
     .place = place,
     .weights_file = "model.safetensors",
-    .tiny_tokenizer = NULL, // TODO
+    .tiny_tokenizer = ff_tiny_clip_tokenizer_write,
     .ops = &ops,
 };

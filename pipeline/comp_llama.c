@@ -12,7 +12,7 @@
 #include "models/llama_prompt.h"
 #include "models/llama_tokenizer.h"
 #include "pipeline/component.h"
-#include "pipeline/tiny_model.h"
+#include "pipeline/tiny_bpe.h"
 
 typedef struct {
     ff_llama_tok *tok;
@@ -147,6 +147,6 @@ const ff_model_class ff_comp_llama = {
     .model_params = model_params,
     .place = place,
     .weights_file = "model.safetensors",
-    .tiny_tokenizer = NULL, // TODO
+    .tiny_tokenizer = ff_tiny_llama_tokenizer_write,
     .ops = &ops,
 };

@@ -365,6 +365,85 @@ done:
     return st;
 }
 
+/* ---- the embedded smoke-test model ------------------------------------------------------------ */
+
+static const char *const tiny_model_index_json =
+    "{\n"
+    "  \"_class_name\": \"HunyuanVideoPipeline\",\n"
+    "  \"_diffusers_version\": \"0.35.0\",\n"
+    "  \"_framefarm_model\": \"tiny smoke-test model: seeded random weights, its videos are noise-like\",\n"
+    "  \"_framefarm_tiny_version\": 1,\n"
+    "  \"_framefarm_defaults\": {\"height\": 64, \"width\": 96, \"num_frames\": 17, \"num_inference_steps\": 6,\n"
+    "    \"guidance_scale\": 6.0, \"fps\": 15},\n"
+    "  \"scheduler\": [\"diffusers\", \"FlowMatchEulerDiscreteScheduler\"],\n"
+    "  \"text_encoder\": [\"transformers\", \"LlamaModel\"],\n"
+    "  \"text_encoder_2\": [\"transformers\", \"CLIPTextModel\"],\n"
+    "  \"tokenizer\": [\"transformers\", \"PreTrainedTokenizerFast\"],\n"
+    "  \"tokenizer_2\": [\"transformers\", \"CLIPTokenizer\"],\n"
+    "  \"transformer\": [\"diffusers\", \"HunyuanVideoTransformer3DModel\"],\n"
+    "  \"vae\": [\"diffusers\", \"AutoencoderKLHunyuanVideo\"]\n"
+    "}\n";
+
+static const char *const tiny_scheduler_json =
+    "{\n"
+    "  \"_class_name\": \"FlowMatchEulerDiscreteScheduler\", \"_diffusers_version\": \"0.35.0\",\n"
+    "  \"base_image_seq_len\": 256, \"base_shift\": 0.5, \"invert_sigmas\": false, \"max_image_seq_len\": 4096,\n"
+    "  \"max_shift\": 1.15, \"num_train_timesteps\": 1000, \"shift\": 7.0, \"shift_terminal\": null,\n"
+    "  \"stochastic_sampling\": false, \"time_shift_type\": \"exponential\", \"use_beta_sigmas\": false,\n"
+    "  \"use_dynamic_shifting\": false, \"use_exponential_sigmas\": false, \"use_karras_sigmas\": false\n"
+    "}\n";
+
+/* vocab_size covers the tiny tokenizers' ids (pipeline/tiny_bpe.h). */
+static const char *const tiny_text_encoder_json =
+    "{\n"
+    "  \"architectures\": [\"LlamaModel\"], \"attention_bias\": false, \"attention_dropout\": 0.0, \"head_dim\": 8,\n"
+    "  \"hidden_act\": \"silu\", \"hidden_size\": 32, \"initializer_range\": 0.02, \"intermediate_size\": 64,\n"
+    "  \"max_position_embeddings\": 2048, \"mlp_bias\": false, \"model_type\": \"llama\", \"num_attention_heads\": 4,\n"
+    "  \"num_hidden_layers\": 4, \"num_key_value_heads\": 2, \"pretraining_tp\": 1, \"rms_norm_eps\": 1e-05,\n"
+    "  \"rope_scaling\": null, \"rope_theta\": 500000.0, \"tie_word_embeddings\": false, \"torch_dtype\": \"float32\",\n"
+    "  \"vocab_size\": 2048\n"
+    "}\n";
+
+static const char *const tiny_text_encoder_2_json =
+    "{\n"
+    "  \"architectures\": [\"CLIPTextModel\"], \"attention_dropout\": 0.0, \"bos_token_id\": 0, \"eos_token_id\": 2,\n"
+    "  \"hidden_act\": \"quick_gelu\", \"hidden_size\": 24, \"initializer_factor\": 1.0, \"initializer_range\": 0.02,\n"
+    "  \"intermediate_size\": 48, \"layer_norm_eps\": 1e-05, \"max_position_embeddings\": 77,\n"
+    "  \"model_type\": \"clip_text_model\", \"num_attention_heads\": 2, \"num_hidden_layers\": 2, \"pad_token_id\": 1,\n"
+    "  \"projection_dim\": 24, \"torch_dtype\": \"float32\", \"vocab_size\": 2048\n"
+    "}\n";
+
+static const char *const tiny_transformer_json =
+    "{\n"
+    "  \"_class_name\": \"HunyuanVideoTransformer3DModel\", \"_diffusers_version\": \"0.35.0\",\n"
+    "  \"attention_head_dim\": 16, \"guidance_embeds\": true, \"image_condition_type\": null, \"in_channels\": 4,\n"
+    "  \"mlp_ratio\": 4.0, \"num_attention_heads\": 2, \"num_layers\": 2, \"num_refiner_layers\": 2,\n"
+    "  \"num_single_layers\": 2, \"out_channels\": 4, \"patch_size\": 2, \"patch_size_t\": 1,\n"
+    "  \"pooled_projection_dim\": 24, \"qk_norm\": \"rms_norm\", \"rope_axes_dim\": [4, 6, 6], \"rope_theta\": 256.0,\n"
+    "  \"text_embed_dim\": 32\n"
+    "}\n";
+
+static const char *const tiny_vae_json =
+    "{\n"
+    "  \"_class_name\": \"AutoencoderKLHunyuanVideo\", \"_diffusers_version\": \"0.35.0\", \"act_fn\": \"silu\",\n"
+    "  \"block_out_channels\": [8, 16, 16, 16],\n"
+    "  \"down_block_types\": [\"HunyuanVideoDownBlock3D\", \"HunyuanVideoDownBlock3D\", \"HunyuanVideoDownBlock3D\",\n"
+    "    \"HunyuanVideoDownBlock3D\"],\n"
+    "  \"in_channels\": 3, \"latent_channels\": 4, \"layers_per_block\": 2, \"mid_block_add_attention\": true,\n"
+    "  \"norm_num_groups\": 4, \"out_channels\": 3, \"scaling_factor\": 0.476986, \"spatial_compression_ratio\": 8,\n"
+    "  \"temporal_compression_ratio\": 4,\n"
+    "  \"up_block_types\": [\"HunyuanVideoUpBlock3D\", \"HunyuanVideoUpBlock3D\", \"HunyuanVideoUpBlock3D\",\n"
+    "    \"HunyuanVideoUpBlock3D\"]\n"
+    "}\n";
+
+static const char *const tiny_component_json[HY_N] = {tiny_text_encoder_json, tiny_text_encoder_2_json, tiny_transformer_json,
+                                                      tiny_vae_json};
+
+/* 96x64, 17 frames (5 latent frames: the VAE's temporal tiles), 6 steps:
+ * every stage runs in seconds on a CPU. */
+static const ff_tiny_spec hy_tiny = {"tiny-hunyuanvideo", 1, tiny_model_index_json, tiny_scheduler_json, tiny_component_json,
+                                     20250301u};
+
 const ff_family ff_family_hunyuan = {
     .class_name = "HunyuanVideoPipeline",
     .offload_seq = "text_encoder->text_encoder_2->transformer->vae",
@@ -377,5 +456,5 @@ const ff_family ff_family_hunyuan = {
     .pixel_frames = hy_pixel_frames,
     .params_default = hy_params_default,
     .call = hy_call,
-    .tiny = NULL,
+    .tiny = &hy_tiny,
 };

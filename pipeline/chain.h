@@ -99,6 +99,12 @@ void ff_chain_component_free(const ff_chain *c, int i, void *model);
 ff_status ff_chain_set_scheduler(ff_chain *c, const ff_sched_config *cfg, ff_err *err);
 const ff_sched_config *ff_chain_scheduler(const ff_chain *c);
 
+/* 1 when runs may take diffusers' prompt_embeds= (ff_chain_params) instead
+ * of prompts; 0 when the family needs the prompts themselves (HunyuanVideo:
+ * its transformer also takes the Llama mask and the pooled CLIP embedding):
+ * cluster/ then encodes the prompt on every rank. */
+int ff_chain_takes_prompt_embeds(const ff_chain *c);
+
 /* ---- geometry --------------------------------------------------------------- */
 
 /* The sizes a request really renders at, from the family's geometry. */

@@ -3,7 +3,7 @@
  * the decode's allocation sequence counted without running), loading, and
  * decode / encode with the chain's options mapped onto ff_hyvae_opts
  * (temporal_tiling = use_framewise_*). The decode is one call per video
- * (tiles blended on the host), handed over as a single chunk. No
+ * (tiles blended on the host), handed over per latent frame. No
  * space-split decode for cluster/ (dist NULL). */
 #include <stdlib.h>
 #include <string.h>
@@ -66,13 +66,23 @@ static ff_status decode_shape(void *m, const ff_tensor *z, int64_t shape[5], ff_
     return ff_hyvae_decode_shape(ff_hyvae_config_of(m), z->shape, shape, err);
 }
 
+/* The whole decode, then handed out one latent frame's output frames at a
+ * time (1, then temporal_compression_ratio each), as the streaming decoders
+ * do: cluster/'s time split sends and cross-fades per latent frame. */
 static ff_status decode_stream(void *m, const ff_tensor *z, const ff_vae_opts *o, ff_vae_chunk_fn fn, void *user, ff_err *err) {
     ff_hyvae_opts h;
     hy_opts(o, &h);
     ff_tensor video = {0};
     ff_status st = ff_hyvae_opts_check(ff_hyvae_config_of(m), &h, err);
     if (!st) st = ff_hyvae_decode(m, z, &h, &video, err);
-    if (!st) st = fn(user, 0, 0, &video, err);
+    const int64_t T = video.data ? video.shape[2] : 0, st_ = ff_hyvae_config_of(m)->temporal_compression_ratio;
+    for (int64_t t0 = 0; !st && t0 < T;) {
+        const int64_t nt = t0 == 0 ? 1 : (T - t0 < st_ ? T - t0 : st_);
+        ff_tensor part = {0};
+        if (!(st = ff_tensor_axis_slice(&video, 2, t0, nt, &part, err))) st = fn(user, 0, t0, &part, err);
+        ff_tensor_free(&part);
+        t0 += nt;
+    }
     ff_tensor_free(&video);
     return st;
 }

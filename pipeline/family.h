@@ -74,6 +74,7 @@ struct ff_family {
     /* __call__ */
     ff_status (*call)(struct ff_run *r, ff_err *err);
     const ff_tiny_spec *tiny;        /* NULL: no embedded tiny model */
+    int needs_prompts;               /* given prompt_embeds are not enough (ff_chain_takes_prompt_embeds) */
 };
 
 /* ---- the registry (pipeline/families.c) ---------------------------------------- */

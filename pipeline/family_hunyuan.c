@@ -457,4 +457,5 @@ const ff_family ff_family_hunyuan = {
     .params_default = hy_params_default,
     .call = hy_call,
     .tiny = &hy_tiny,
+    .needs_prompts = 1,
 };

@@ -300,7 +300,9 @@ static void fill_opts(const ff_mpi_job *job, const ff_model_defaults *md, ff_mpi
     o->guidance = job->has_guidance ? job->guidance : md->guidance;
     o->has_guidance_2 = job->has_guidance_2;
     o->guidance_2 = job->guidance_2;
-    ff_vae_opts_default(&o->vae);
+    ff_chain_params dp; /* the family's VAE defaults (HunyuanVideo decodes framewise) */
+    ff_chain_params_default(o->pipe, &dp);
+    o->vae = dp.vae;
     if (job->tile == 1 || (job->tile == -1 && md->has_tile) || job->vae_split == FF_MPI_SPLIT_SPACE) {
         o->vae.tiling = 1;
         if (md->has_tile) {

@@ -71,6 +71,8 @@ ff_status golden_llama_tokenizer(const golden_case *c, golden_outputs *outs, ff_
 ff_status golden_llama_encoder(const golden_case *c, golden_outputs *outs, ff_err *err);
 ff_status golden_clip_tokenizer(const golden_case *c, golden_outputs *outs, ff_err *err);
 ff_status golden_hunyuan_text(const golden_case *c, golden_outputs *outs, ff_err *err);
+/* HunyuanVideoPipeline.__call__ on the component chain (golden_hunyuan_pipeline.c). */
+ff_status golden_hunyuan_pipeline(const golden_case *c, golden_outputs *outs, ff_err *err);
 
 /* CogVideoX model-level cases (golden_cogvideox.c). */
 ff_status golden_cogvideox_scheduler(const golden_case *c, golden_outputs *outs, ff_err *err);

@@ -46,6 +46,7 @@ static const handler_row rows[] = {
     {"llama_encoder", "", golden_llama_encoder, NULL},
     {"clip_tokenizer", "", golden_clip_tokenizer, NULL},
     {"hunyuan_text", "", golden_hunyuan_text, NULL},
+    {"hunyuan_pipeline", "", golden_hunyuan_pipeline, NULL},
 };
 
 golden_handler golden_find_handler(const golden_case *c, const char **why) {

@@ -534,18 +534,20 @@ ff_status ff_mpi_render(const ff_mpi_render_opts *o, ff_err *err) {
         }
     }
 
-    /* 3. + 4. embeddings and the denoising loop of my window */
-    if (r.rank != 0 && (st = bcast_embeds(&r, err))) goto done;
+    /* 3. + 4. embeddings and the denoising loop of my window: rank 0 encodes the prompt and
+       broadcasts the embeddings, or (a family that needs the prompts) every window encodes it */
+    const int bcast = ff_chain_takes_prompt_embeds(o->pipe);
+    if (bcast && r.rank != 0 && (st = bcast_embeds(&r, err))) goto done;
     if (r.k >= 0) {
         ff_chain_params prm;
         ff_chain_params_default(o->pipe, &prm);
         const char *neg = o->negative_prompt;
-        if (r.rank == 0) {
+        if (r.rank == 0 || !bcast) {
             prm.prompts = &o->prompt;
             prm.n_prompts = 1;
             prm.negative_prompts = neg ? &neg : NULL;
             prm.n_negative = neg ? 1 : 0;
-            prm.on_intermediate = on_intermediate;
+            if (bcast) prm.on_intermediate = on_intermediate;
         } else {
             prm.prompt_embeds = &r.embeds;
             prm.negative_prompt_embeds = r.do_cfg ? &r.negative : NULL;

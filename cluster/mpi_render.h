@@ -8,7 +8,10 @@
  *     seed (diffusers' randn_tensor, as `framefarm render`) and keeps its
  *     window's slice, so one rank is exactly `render`.
  *  3. Rank 0 encodes the prompt (its pipeline's text stage) and broadcasts
- *     the embeddings (MPI_Bcast); the others denoise with them.
+ *     the embeddings (MPI_Bcast); the others denoise with them. A family
+ *     that cannot take given embeddings (ff_chain_takes_prompt_embeds 0:
+ *     HunyuanVideo) encodes the prompt on every rank with a window instead
+ *     (the same bits on every rank: same code, same threads).
  *  4. Every denoising step, each rank predicts its window; before the
  *     scheduler step the guided predictions of overlapping latent frames are
  *     merged with a linear ramp (cluster/mpi_plan.h), exchanged with the

@@ -443,6 +443,24 @@ ff_status ff_hyvae_encode_tile(ff_hyvae *v, const ff_tensor *x, ff_tensor *h, ff
 
 /* The passes a decode / encode of x_shape runs (the same tile walk as run(),
  * shapes only), each counted dry; the largest peak. */
+#define TILE_LENGTHS_MAX 64
+
+/* The distinct tile lengths min(n - i, len) over the starts i = 0, stride,
+ * ... < n into out: their count, or -1 when there are more than
+ * TILE_LENGTHS_MAX (the caller then walks every tile). */
+static int tile_lengths(int64_t n, int64_t len, int64_t stride, int64_t *out) {
+    int k = 0;
+    for (int64_t i = 0; i < n; i += stride) {
+        const int64_t l = n - i < len ? n - i : len;
+        int seen = 0;
+        for (int j = 0; j < k && !seen; j++) seen = out[j] == l;
+        if (seen) continue;
+        if (k == TILE_LENGTHS_MAX) return -1;
+        out[k++] = l;
+    }
+    return k;
+}
+
 static ff_status predict(const ff_hyvae_config *cfg, const ff_hyvae_opts *o, int decode, const int64_t x_shape[5],
                          size_t *bytes, ff_err *err) {
     *bytes = 0;
@@ -470,15 +488,28 @@ static ff_status predict(const ff_hyvae_config *cfg, const ff_hyvae_opts *o, int
         h_min = o->tile_sample_min_height / u, h_stride = o->tile_sample_stride_height / u;
         w_min = o->tile_sample_min_width / u, w_stride = o->tile_sample_stride_width / u;
     }
+    /* each tile runs alone, so its pass depends on its shape only: one dry
+     * pass per distinct (frames, height, width) gives the same peak as one
+     * per tile (the planner asks for many tile sizes of large videos) */
     size_t peak = 0;
-    for (int64_t i = 0; i < T && !st; i += t_stride) {
-        const int64_t nt = T - i < t_min ? T - i : t_min;
-        for (int64_t y = 0; y < H && !st; y += h_stride)
-            for (int64_t x = 0; x < W && !st; x += w_stride) {
-                const int64_t shape[5] = {B, x_shape[1], nt, H - y < h_min ? H - y : h_min,
-                                          W - x < w_min ? W - x : w_min};
-                st = dry_pass(cfg, &enc, &dec, &q, &pq, decode, shape, &peak, err);
-            }
+    int64_t lt[TILE_LENGTHS_MAX], lh[TILE_LENGTHS_MAX], lw[TILE_LENGTHS_MAX];
+    const int nt_ = tile_lengths(T, t_min, t_stride, lt), nh = tile_lengths(H, h_min, h_stride, lh),
+              nw = tile_lengths(W, w_min, w_stride, lw);
+    if (nt_ >= 0 && nh >= 0 && nw >= 0) {
+        for (int a = 0; a < nt_ && !st; a++)
+            for (int b = 0; b < nh && !st; b++)
+                for (int c = 0; c < nw && !st; c++) {
+                    const int64_t shape[5] = {B, x_shape[1], lt[a], lh[b], lw[c]};
+                    st = dry_pass(cfg, &enc, &dec, &q, &pq, decode, shape, &peak, err);
+                }
+    } else {
+        for (int64_t i = 0; i < T && !st; i += t_stride)
+            for (int64_t y = 0; y < H && !st; y += h_stride)
+                for (int64_t x = 0; x < W && !st; x += w_stride) {
+                    const int64_t shape[5] = {B, x_shape[1], T - i < t_min ? T - i : t_min, H - y < h_min ? H - y : h_min,
+                                              W - x < w_min ? W - x : w_min};
+                    st = dry_pass(cfg, &enc, &dec, &q, &pq, decode, shape, &peak, err);
+                }
     }
     hyvae_tree_free(&enc, &dec);
     *bytes = peak;

@@ -202,8 +202,8 @@ static int ignore_extra(const char *name) {
     return !strcmp(name, "lm_head.weight") || strstr(name, "rotary_emb.inv_freq") != NULL;
 }
 
-static ff_status load_impl(ff_backend *be, const char *dir, ff_dtype matrix_dtype, ff_llama **out, ff_weights **weights_out,
-                           ff_err *err) {
+static ff_status load_impl(ff_backend *be, const char *dir, ff_dtype matrix_dtype, int place, ff_llama **out,
+                           ff_weights **weights_out, ff_err *err) {
     *out = NULL;
     if (weights_out) *weights_out = NULL;
     if (matrix_dtype != FF_F32 && matrix_dtype != FF_BF16)
@@ -229,7 +229,7 @@ static ff_status load_impl(ff_backend *be, const char *dir, ff_dtype matrix_dtyp
     if (!ff_weights_has(w, "embed_tokens.weight") && ff_weights_has(w, "model.embed_tokens.weight")) strcpy(m->prefix, "model.");
     if ((st = ff_llama_params(&m->cfg, matrix_dtype, m, &ps, &np, err))) goto fail;
     ff_param_load_opts o = {weights_out != NULL, ignore_extra, "LlamaModel"};
-    if ((st = ff_param_load_weights(w, ps, np, &o, err)) || (!weights_out && (st = ff_param_load_place(be, ps, np, 1, err))))
+    if ((st = ff_param_load_weights(w, ps, np, &o, err)) || (!weights_out && place && (st = ff_param_load_place(be, ps, np, 1, err))))
         goto fail;
     free(ps);
     if (weights_out) *weights_out = w;
@@ -244,12 +244,16 @@ fail:
 }
 
 ff_status ff_llama_load(ff_backend *be, const char *dir, ff_dtype matrix_dtype, ff_llama **out, ff_err *err) {
-    return load_impl(be, dir, matrix_dtype, out, NULL, err);
+    return load_impl(be, dir, matrix_dtype, 1, out, NULL, err);
+}
+
+ff_status ff_llama_load_host(ff_backend *be, const char *dir, ff_dtype matrix_dtype, ff_llama **out, ff_err *err) {
+    return load_impl(be, dir, matrix_dtype, 0, out, NULL, err);
 }
 
 ff_status ff_llama_load_lazy(ff_backend *be, const char *dir, ff_dtype matrix_dtype, ff_llama **out, ff_weights **weights,
                              ff_err *err) {
-    return load_impl(be, dir, matrix_dtype, out, weights, err);
+    return load_impl(be, dir, matrix_dtype, 0, out, weights, err);
 }
 
 ff_status ff_llama_place(ff_llama *m, int with_blocks, ff_err *err) {

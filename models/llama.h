@@ -102,6 +102,9 @@ ff_status ff_llama_params(const ff_llama_config *cfg, ff_dtype matrix_dtype, ff_
  * shape, no unknown tensor (lm_head.weight and rotary inv_freq buffers
  * excepted). All weights end up usable by be. */
 ff_status ff_llama_load(ff_backend *be, const char *dir, ff_dtype matrix_dtype, ff_llama **out, ff_err *err);
+/* Same, every weight left on the host (ff_llama_place, or offload/ through
+ * the parameter list's slots, makes them usable by be). */
+ff_status ff_llama_load_host(ff_backend *be, const char *dir, ff_dtype matrix_dtype, ff_llama **out, ff_err *err);
 /* Same checks; the non-layer weights are loaded on the host (hand them to
  * offload/stream.h, which makes the backend copies, or ff_llama_place
  * them), every layer parameter is a shape-only tensor (data NULL, the dtype

@@ -173,6 +173,7 @@ const char *ff_chain_class_name(const ff_chain *c) { return c->fam->class_name; 
 const ff_chain_opts *ff_chain_get_opts(const ff_chain *c) { return &c->opts; }
 const void *ff_chain_family_state(const ff_chain *c) { return c->state; }
 const ff_log *ff_chain_log(const ff_chain *c) { return c->log; }
+int ff_chain_takes_prompt_embeds(const ff_chain *c) { return !c->fam->needs_prompts; }
 int ff_chain_n_components(const ff_chain *c) { return c->fam->n_components; }
 
 const char *ff_chain_component_name(const ff_chain *c, int i) {

@@ -114,6 +114,12 @@ void ff_chain_component_free(const ff_chain *c, int i, void *model);
 ff_status ff_chain_set_scheduler(ff_chain *c, const ff_sched_config *cfg, ff_err *err);
 const ff_sched_config *ff_chain_scheduler(const ff_chain *c);
 
+/* 1 when runs may take diffusers' prompt_embeds= (ff_chain_params) instead
+ * of prompts; 0 when the family needs the prompts themselves (HunyuanVideo:
+ * its transformer also takes the Llama mask and the pooled CLIP embedding):
+ * cluster/ then encodes the prompt on every rank. */
+int ff_chain_takes_prompt_embeds(const ff_chain *c);
+
 /* ---- geometry --------------------------------------------------------------- */
 
 /* The sizes a request really renders at, from the family's geometry. */
@@ -197,6 +203,11 @@ typedef struct {
     int num_videos_per_prompt;
     int use_dynamic_cfg;          /* CogVideoX: guidance grows over the steps (use_dynamic_cfg); others ignore it */
     const ff_tensor *image;       /* image-to-video families: U8 host (1, H, W, 3); else must be NULL */
+    double true_cfg_scale;        /* HunyuanVideo: true CFG when > 1 and a negative prompt is given
+                                     (its default 1.0: embedded guidance only); others ignore it */
+    const char *prompt_template;  /* HunyuanVideo: prompt_template["template"] (NULL: diffusers' default) */
+    int crop_start;               /* HunyuanVideo: prompt_template["crop_start"] (-1: computed from the
+                                     tokenizer; the default 95 is the published Llama-3 tokenizer's) */
     ff_vae_opts vae;              /* tiling / slicing of the VAE */
     int reset_peak_rss;           /* measure peak RSS per component (/proc/self/clear_refs) */
     ff_chain_frames_fn on_frames; /* may be NULL */

@@ -64,6 +64,11 @@ typedef struct {
     int n;
     int num_videos_per_prompt;  /* each prompt's rows repeated consecutively */
     int max_sequence_length;
+    /* encoders that wrap the prompt in a template (HunyuanVideo's Llama):
+     * the template (NULL: the encoder's default) and the index of the first
+     * prompt token (-1: computed from the tokenizer); others ignore them */
+    const char *prompt_template;
+    int crop_start;
 } ff_text_request;
 
 typedef struct {
@@ -258,5 +263,9 @@ extern const ff_model_class ff_comp_clipvision; /* CLIPVisionModel + CLIPImagePr
 extern const ff_model_class ff_comp_t5;     /* T5EncoderModel + T5Tokenizer (text encoder, CogVideoX) */
 extern const ff_model_class ff_comp_cogdit; /* CogVideoXTransformer3DModel (denoiser) */
 extern const ff_model_class ff_comp_cogvae; /* AutoencoderKLCogVideoX (VAE) */
+extern const ff_model_class ff_comp_llama;    /* LlamaModel + LlamaTokenizer(Fast) (text encoder, block-structured) */
+extern const ff_model_class ff_comp_cliptext; /* CLIPTextModel + CLIPTokenizer (text encoder, pooled output) */
+extern const ff_model_class ff_comp_hydit;    /* HunyuanVideoTransformer3DModel (denoiser) */
+extern const ff_model_class ff_comp_hyvae;    /* AutoencoderKLHunyuanVideo (VAE) */
 
 #endif

@@ -8,11 +8,13 @@
 extern const ff_family ff_family_wan;
 extern const ff_family ff_family_wan_i2v;
 extern const ff_family ff_family_cogvideox;
+extern const ff_family ff_family_hunyuan;
 
 static const ff_family *const families[] = {
     &ff_family_wan,
     &ff_family_wan_i2v,
     &ff_family_cogvideox,
+    &ff_family_hunyuan,
     NULL,
 };
 

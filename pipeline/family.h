@@ -78,6 +78,7 @@ struct ff_family {
     int takes_image;                 /* __call__ is image to video (ff_chain_params.image) */
     const char *image_class;         /* text-to-video families: the class that runs the same folder
                                         from an image (NULL: none) */
+    int needs_prompts;               /* given prompt_embeds are not enough (ff_chain_takes_prompt_embeds) */
 };
 
 /* ---- the registry (pipeline/families.c) ---------------------------------------- */

@@ -196,7 +196,7 @@ static ff_status encode_prompt(ff_run *r, int max_len, cog_embeds *pe, ff_err *e
     double t0 = ff_run_now();
     ff_status st = ff_run_progress(r, FF_STAGE_TEXT, 0, 1, 0, 0, t0, err);
     if (st || (st = ff_run_acquire(r, COG_TEXT, &u, err))) return st;
-    ff_text_request rq = {prm->prompts, prm->n_prompts, 1, max_len}; /* num_videos_per_prompt = 1, as __call__ forces */
+    ff_text_request rq = {prm->prompts, prm->n_prompts, 1, max_len, NULL, 0}; /* num_videos_per_prompt = 1, as __call__ forces */
     if ((st = ff_run_encode_text(r, &u, &rq, &te, err))) goto done;
     if (r->do_cfg) {
         if (!(neg = malloc((size_t)prm->n_prompts * sizeof *neg))) {

@@ -253,7 +253,7 @@ static ff_status encode_prompt(ff_run *r, const ff_wan_slots *sl, ff_wan_embeds 
     double t0 = ff_run_now();
     ff_status st = ff_run_progress(r, FF_STAGE_TEXT, 0, 1, 0, 0, t0, err);
     if (st || (st = ff_run_acquire(r, sl->text, &u, err))) return st;
-    ff_text_request rq = {prm->prompts, prm->n_prompts, prm->num_videos_per_prompt, prm->max_sequence_length};
+    ff_text_request rq = {prm->prompts, prm->n_prompts, prm->num_videos_per_prompt, prm->max_sequence_length, NULL, 0};
     if ((st = ff_run_encode_text(r, &u, &rq, &te, err))) goto done;
     if (r->do_cfg) {
         if (!(neg = malloc((size_t)prm->n_prompts * sizeof *neg))) {

@@ -9,10 +9,10 @@
  * with offload/, which sits below models.
  *
  * Layout the stream needs (offload/stream.h): non-block parameters first,
- * then the blocks in order, every block with the same tensor shapes and
- * dtypes; a list that is not so is FF_ERR_UNSUPPORTED naming the first
- * difference (HunyuanVideo's dual- then single-stream blocks will need the
- * stream to take blocks of two shapes).
+ * then the blocks in order. Consecutive blocks with the same tensor shapes
+ * and dtypes form a segment with a stream (and ring) of its own (up to 4:
+ * HunyuanVideo's dual-stream then single-stream blocks are two); the first
+ * holds the non-block weights. Any other list is FF_ERR_UNSUPPORTED.
  *
  * Ownership: borrows the slots of the list (the model must outlive the
  * object and hold host weights: do not place it) and the backend. While it

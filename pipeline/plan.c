@@ -165,6 +165,10 @@ static ff_status predict(const plan_cfgs *pc, const ff_plan_request *rq, ff_plan
             case FF_STAGE_ENCODE: q.kind = FF_ACTIVITY_VAE_ENCODE; break;
             }
             if (q.kind == FF_ACTIVITY_VAE_DECODE || q.kind == FF_ACTIVITY_VAE_ENCODE) {
+                /* the family's VAE defaults (HunyuanVideo: framewise temporal tiles), then the plan's choices */
+                ff_chain_params dp;
+                ff_chain_params_default(c, &dp);
+                q.vae = dp.vae;
                 q.vae.tiling = p->tiling, q.vae.slicing = p->slicing, q.vae.tile_low_memory = 1;
                 q.vae.tile_sample_min_height = q.vae.tile_sample_min_width = p->tile;
                 q.vae.tile_sample_stride_height = q.vae.tile_sample_stride_width = p->tile_stride;

@@ -224,6 +224,18 @@ static ff_status set_scheduler(ff_wrender *r, const Ff__JobSpec *s, ff_err *err)
     return ff_chain_set_scheduler(r->p, &c, err);
 }
 
+/* The job's and the plan's VAE choices over the family's defaults (the
+ * rest, such as HunyuanVideo's framewise decoding, stays the pipeline's). */
+static void vae_overlay(ff_vae_opts *dst, const ff_vae_opts *job) {
+    dst->tiling = job->tiling;
+    dst->tile_sample_min_height = job->tile_sample_min_height;
+    dst->tile_sample_min_width = job->tile_sample_min_width;
+    dst->tile_sample_stride_height = job->tile_sample_stride_height;
+    dst->tile_sample_stride_width = job->tile_sample_stride_width;
+    dst->tile_low_memory = job->tile_low_memory;
+    dst->slicing = job->slicing;
+}
+
 ff_status ff_wrender_run(ff_wrender *r, const Ff__ChunkTask *t, const ff_wrender_cb *cb, ff_err *err) {
     if (r->test) return run_test(t, cb, err);
     const Ff__JobSpec *s = t->spec;
@@ -248,7 +260,7 @@ ff_status ff_wrender_run(ff_wrender *r, const Ff__ChunkTask *t, const ff_wrender
     if (!st) st = set_scheduler(r, s, err);
     if (st) return st;
     ff_chain_params_default(r->p, &prm);
-    prm.vae = vae;
+    vae_overlay(&prm.vae, &vae);
     ff_geometry g, gw;
     if ((st = ff_chain_geometry(r->p, 1, total_frames, s->height, s->width, &g, err)) ||
         (st = ff_chain_geometry(r->p, 1, frames, s->height, s->width, &gw, err)))

@@ -8,9 +8,10 @@
  *  - every family's embedded tiny model (init-model) opens, plans, and
  *    loads every component through its class (the strict loaders accept
  *    what the class's parameter list wrote);
- *  - offload_model refuses parameter lists the stream cannot take (blocks
- *    of different shapes, blocks before non-block entries) by name, and
- *    counts device bytes from a list. */
+ *  - offload_model streams blocks of different shapes as segments (a ring
+ *    each), refuses lists it cannot take (more than 4 kinds of blocks,
+ *    blocks before non-block entries) by name, and counts device bytes
+ *    from a list. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -124,17 +125,21 @@ static void param(ff_param *p, const char *name, int block, int64_t n) {
     p->block = block;
 }
 
+/* Block layouts offload_model takes: consecutive blocks of one shape form a
+ * segment with its own stream (HunyuanVideo's dual- then single-stream
+ * blocks); more than 4 kinds, or a block entry before a non-block one, are
+ * refused naming the model. */
 static void test_offload_layout(void) {
     ff_err err = {0};
     ff_backend *be = NULL;
     FF_REQUIRE_OK(ff_backend_cpu_create(1, &be, &err), &err);
-    ff_tensor t[5] = {{0}};
-    ff_param ps[5];
+    ff_tensor t[6] = {{0}};
+    ff_param ps[6];
     param(&ps[0], "embed.weight", -1, 10);
     param(&ps[1], "blocks.0.a", 0, 8);
     param(&ps[2], "blocks.0.b", 0, 4);
     param(&ps[3], "blocks.1.a", 1, 8);
-    param(&ps[4], "blocks.1.b", 1, 6); /* differs from blocks.0.b */
+    param(&ps[4], "blocks.1.b", 1, 100); /* differs from blocks.0.b: a second segment */
     for (int i = 0; i < 5; i++) {
         FF_REQUIRE_OK(ff_tensor_alloc(&t[i], FF_F32, 1, ps[i].shape, &err), &err);
         ps[i].slot = &t[i];
@@ -143,21 +148,52 @@ static void test_offload_layout(void) {
     ff_offload_opts_default(&o);
     o.mode = FF_OFFLOAD_STREAM;
     o.name = "toy";
+    size_t res, ring, blk;
+    FF_CHECK_OK(ff_offload_device_bytes(ps, 5, &o, &res, &ring, &blk, &err), &err);
+    /* block 0: 256 + 256 B, block 1: 256 + 512 B (padded), each segment a ring of 2 */
+    FF_CHECK(res == 40 && blk == 768 && ring == 2 * 512 + 2 * 768 && ff_params_blocks(ps, 5) == 2);
     ff_offload_model *d = NULL;
-    FF_CHECK(ff_offload_model_create(ps, 5, be, &o, &d, &err) == FF_ERR_UNSUPPORTED && !d);
-    FF_CHECK(strstr(err.msg, "blocks.1.b") != NULL && strstr(err.msg, "toy") != NULL);
+    FF_CHECK_OK(ff_offload_model_create(ps, 5, be, &o, &d, &err), &err);
+    if (d) {
+        ff_offload_stats s;
+        ff_offload_model_stats(d, &s);
+        FF_CHECK(s.resident_bytes == 40 && s.ring_bytes == ring);
+        const ff_block_hooks *h = ff_offload_model_hooks(d);
+        FF_CHECK_OK(ff_offload_model_begin(d, &err), &err);
+        for (int b = 0; b < 2; b++) {
+            FF_CHECK_OK(h->enter(h->user, b, &err), &err);
+            h->leave(h->user, b);
+        }
+        ff_offload_model_end(d);
+        ff_offload_model_free(d);
+        FF_CHECK(t[4].data && t[4].loc == FF_LOC_HOST); /* the host tensors are back */
+    }
+    /* one shape for every block: one segment */
     param(&ps[4], "blocks.1.b", 1, 4);
     ps[4].slot = &t[4];
     ff_tensor_free(&t[4]);
     FF_REQUIRE_OK(ff_tensor_alloc(&t[4], FF_F32, 1, ps[4].shape, &err), &err);
-    size_t res, ring, blk;
     FF_CHECK_OK(ff_offload_device_bytes(ps, 5, &o, &res, &ring, &blk, &err), &err);
-    FF_CHECK(res == 40 && blk == 2 * 256 && ring == 2 * blk && ff_params_blocks(ps, 5) == 2);
+    FF_CHECK(res == 40 && blk == 2 * 256 && ring == 2 * blk);
     FF_CHECK_OK(ff_offload_model_create(ps, 5, be, &o, &d, &err), &err);
     ff_offload_model_free(d);
     ff_param swapped[5] = {ps[1], ps[0], ps[2], ps[3], ps[4]}; /* a block entry before a non-block one */
     FF_CHECK(ff_offload_model_create(swapped, 5, be, &o, &d, &err) == FF_ERR_UNSUPPORTED && !d);
-    for (int i = 0; i < 5; i++) ff_tensor_free(&t[i]);
+    FF_CHECK(strstr(err.msg, "toy") != NULL);
+    /* five kinds of blocks: refused */
+    ff_param five[6];
+    param(&five[0], "embed.weight", -1, 10);
+    for (int b = 0; b < 5; b++) {
+        char name[32];
+        snprintf(name, sizeof name, "blocks.%d.a", b);
+        param(&five[1 + b], name, b, 2 + b);
+        five[1 + b].slot = &t[5];
+    }
+    five[0].slot = &t[0];
+    FF_REQUIRE_OK(ff_tensor_alloc(&t[5], FF_F32, 1, five[1].shape, &err), &err);
+    FF_CHECK(ff_offload_model_create(five, 6, be, &o, &d, &err) == FF_ERR_UNSUPPORTED && !d);
+    FF_CHECK_MSG(strstr(err.msg, "toy") && strstr(err.msg, "kinds of blocks"), "%s", err.msg);
+    for (int i = 0; i < 6; i++) ff_tensor_free(&t[i]);
     ff_backend_free(be);
 }
 

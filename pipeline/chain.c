@@ -355,6 +355,8 @@ ff_status ff_run_acquire(ff_run *r, int i, ff_comp_use *u, ff_err *err) {
     assert(ff_chain_component_present(c, i) && c->be);
     memset(u, 0, sizeof *u);
     u->comp = i;
+    if (r->prm->cancel && atomic_load(r->prm->cancel)) /* before loading or running the next component */
+        return ff_err_set(err, FF_ERR_ARG, "cancelled (before %s)", c->fam->components[i].name);
     meter_begin(r, i);
     if (c->opts.device_pool) ff_pool_set_label(c->opts.device_pool, "%s", c->fam->components[i].name);
     ff_status st = FF_OK;

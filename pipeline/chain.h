@@ -79,7 +79,7 @@ ff_status ff_chain_open(ff_backend *be, const char *dir, const ff_chain_opts *op
 /* What open checks in the files when it has a backend (a chain that can run),
  * before any compute (pipeline/chain_check.c): every present component's
  * weight files open and parse, and every parameter the file holds has the
- * shape its config implies (FF_ERR_SHAPE naming the tensor). */
+ * size its config implies (FF_ERR_SHAPE naming the tensor and both shapes). */
 ff_status ff_chain_check_files(const ff_chain *c, ff_err *err);
 void ff_chain_close(ff_chain *c); /* NULL is a no-op */
 

@@ -2,7 +2,7 @@
  * (chain.h, "before any compute"): every present component's weights open
  * and parse (every shard's header validated by core/ff_model_dir.h), and
  * every parameter its class lists from the config that the file holds has
- * the shape the config implies. A corrupt VAE or a text-encoder config that
+ * as many elements as the shape the config implies. A corrupt VAE or a text-encoder config that
  * does not match its weights is then an error at open, not after the
  * denoising loop. A parameter the file lacks is left to the component's
  * loader (checkpoints name some tensors more than one way). */
@@ -31,9 +31,10 @@ static ff_status check_component(const ff_chain *c, int i, ff_err *err) {
     for (size_t k = 0; k < n; k++) {
         const ff_st_entry *e = NULL;
         if (!ff_weights_has(w, ps[k].name) || ff_weights_find(w, ps[k].name, NULL, &e, err)) continue;
-        int same = e->ndim == ps[k].ndim;
-        for (int d = 0; same && d < e->ndim; d++) same = e->shape[d] == ps[k].shape[d];
-        if (!same) {
+        /* element counts: a loader may take a stored layout of the same size (a conv kernel kept flat) */
+        int64_t have_n = 1;
+        for (int d = 0; d < e->ndim; d++) have_n *= e->shape[d];
+        if (have_n != ff_param_numel(&ps[k])) {
             char have[96], want[96];
             describe(have, sizeof have, e->ndim, e->shape);
             describe(want, sizeof want, ps[k].ndim, ps[k].shape);

@@ -670,6 +670,11 @@ ff_status ff_worker_run(const ff_worker_opts *o, ff_err *err) {
         }
         if (n.busy) FF_WARN(o->log, "task %llx did not stop within %d s: exiting without reporting it", (unsigned long long)n.busy, FF_WORKER_STOP_S);
     }
+    if (!st && o->stop && *o->stop) { /* stopping: what is queued goes out at once or not at all (the coordinator
+                                          may be gone with the farm that started us) */
+        int short_linger = FF_WORKER_STOP_LINGER_MS;
+        zmq_setsockopt(n.dealer, ZMQ_LINGER, &short_linger, sizeof short_linger);
+    }
 done:
     atomic_store(&sh.quit, 1);
     if (thread_started) {

@@ -70,6 +70,7 @@ typedef struct {
  * coordinator as unfinished (TaskFailed not_started: not an attempt); the
  * worker waits at most FF_WORKER_STOP_S seconds for that before it exits. */
 #define FF_WORKER_STOP_S 10
+#define FF_WORKER_STOP_LINGER_MS 300 /* then its last messages get this long to leave */
 /* A worker whose handshake with the coordinator fails this many times in a
  * row without detail (ZeroMQ reconnects every 100 ms), or once with a
  * refused CURVE key or a protocol mismatch, logs the reason and

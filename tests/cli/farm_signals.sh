@@ -21,7 +21,10 @@ fail() { echo "FAIL: $*"; exit 1; }
 "$ff" init-model tiny "$tmp/tiny" >/dev/null || fail "init-model"
 mkdir "$tmp/out"
 prompts=$(i=0; while [ $i -lt 40 ]; do printf '%s"p%d"' "$([ $i -gt 0 ] && echo ,)" $i; i=$((i+1)); done)
-printf '{"model": "%s/tiny", "prompts": [%s], "seed": 1, "output": "%s/out/v.y4m"}\n' "$tmp" "$prompts" "$tmp" >"$tmp/job.json"
+# small items (64x64, 5 frames): every stretch between two cancel checks (a transformer block,
+# a decoded latent frame, a component load) stays short even on a loaded machine
+printf '{"model": "%s/tiny", "prompts": [%s], "seed": 1, "width": 64, "height": 64, "frames": 5, "output": "%s/out/v.y4m"}\n' \
+  "$tmp" "$prompts" "$tmp" >"$tmp/job.json"
 # started and mid-job: a chunk of job 1 is running or done
 start() { # state folder name
   "$ff" farm --workers 2 --state "$tmp/$1" "$tmp/job.json" >"$tmp/$1.out" 2>"$tmp/$1.err" &
@@ -42,7 +45,7 @@ start() { # state folder name
 gone_within_5s() { # state folder name, what
   i=0
   while [ -n "$(ours "$1")" ]; do
-    i=$((i+1)); [ $i -le 100 ] || fail "$2: still running after 5 s: $(for p in $(ours "$1"); do tr '\0' ' ' </proc/$p/cmdline; echo; done)"
+    i=$((i+1)); [ $i -le 100 ] || fail "$2: still running after 5 s: $(for p in $(ours "$1"); do tr '\0' ' ' </proc/$p/cmdline; echo; done) $(tail -n 3 "$tmp/$1.err")"
     sleep 0.05
   done
   echo "$2: no process left after $((i * 50)) ms"

@@ -1,7 +1,8 @@
 #!/bin/sh
 # The farm renders the embedded tiny CogVideoX model with real processes
 # (framefarm farm: a coordinator and local workers on 127.0.0.1):
-#  - a whole-video job on 2 workers writes the same bytes as framefarm render;
+#  - a whole-video job on 2 workers writes the same bytes as framefarm render
+#    (both take the fields they do not name, fps included, from the model);
 #  - a job of 2 prompts x 2 windows (33 frames = 9 latent frames, windows of
 #    5 latent frames overlapping by 1) on 2 workers writes 33 frames per
 #    item, the same bytes as the same job on 1 worker;
@@ -25,7 +26,7 @@ two='"prompts": ["a red boat on a lake", "a fox in the snow"]'
 job "$tmp/one.y4m" 9 "" "$one" > "$tmp/one.json"
 "$ff" farm --workers 2 "$tmp/one.json" >"$tmp/log" 2>&1 || { cat "$tmp/log"; fail "farm of a whole-video job"; }
 "$ff" render --model "$tmp/tc" --prompt "a red boat on a lake" --seed 9 --width 64 --height 64 --frames 9 --steps 3 \
-  --guidance 6 --fps 16 --out "$tmp/render.y4m" >/dev/null 2>&1 || fail "render"
+  --guidance 6 --out "$tmp/render.y4m" >/dev/null 2>&1 || fail "render"
 cmp -s "$tmp/one.y4m" "$tmp/render.y4m" || fail "the farm's whole video differs from framefarm render"
 echo "whole video on 2 workers: bit-identical to framefarm render"
 job "$tmp/w2.y4m" 33 ', "chunking": {"frames": 17, "overlap": 1}' "$two" > "$tmp/w2.json"

@@ -405,6 +405,41 @@ ff_status ff_run_encode_text(ff_run *r, const ff_comp_use *u, const ff_text_requ
     return st;
 }
 
+ff_status ff_run_encode_prompts(ff_run *r, int comp, int num_videos_per_prompt, int max_sequence_length,
+                                ff_tensor *cond, ff_tensor *uncond, ff_err *err) {
+    const ff_chain_params *prm = r->prm;
+    ff_comp_use u;
+    ff_text_embeds te = {0}, tn = {0};
+    const char **neg = NULL;
+    double t0 = ff_run_now();
+    ff_status st = ff_run_progress(r, FF_STAGE_TEXT, 0, 1, 0, 0, t0, err);
+    if (st || (st = ff_run_acquire(r, comp, &u, err))) return st;
+    ff_text_request rq = {prm->prompts, prm->n_prompts, num_videos_per_prompt, max_sequence_length, NULL, 0};
+    if ((st = ff_run_encode_text(r, &u, &rq, &te, err))) goto done;
+    if (r->do_cfg) {
+        if (!(neg = malloc((size_t)prm->n_prompts * sizeof *neg))) {
+            st = ff_err_set(err, FF_ERR_NOMEM, "encode_prompt: no memory");
+            goto done;
+        }
+        for (int b = 0; b < prm->n_prompts; b++)
+            neg[b] = !prm->negative_prompts || prm->n_negative < 1 ? "" : prm->negative_prompts[prm->n_negative == 1 ? 0 : b];
+        rq.prompts = neg;
+        if ((st = ff_run_encode_text(r, &u, &rq, &tn, err))) goto done;
+    }
+    *cond = te.embeds, *uncond = tn.embeds;
+    memset(&te.embeds, 0, sizeof te.embeds);
+    memset(&tn.embeds, 0, sizeof tn.embeds);
+done:
+    free(neg);
+    ff_text_embeds_free(&te);
+    ff_text_embeds_free(&tn);
+    ff_run_release(r, &u);
+    if (st) return st;
+    if ((st = ff_run_emit(r, "prompt_embeds", -1, cond, err))) return st;
+    if (r->do_cfg && (st = ff_run_emit(r, "negative_prompt_embeds", -1, uncond, err))) return st;
+    return ff_run_progress(r, FF_STAGE_TEXT, 1, 1, 0, 0, t0, err);
+}
+
 static void free_dev(ff_backend *be, ff_tensor *t) {
     if (!t->data) return;
     ff_be_free(be, t);

@@ -138,6 +138,15 @@ void ff_run_release(ff_run *r, ff_comp_use *u);
 ff_status ff_run_encode_text(ff_run *r, const ff_comp_use *u, const ff_text_request *rq, ff_text_embeds *out,
                              ff_err *err);
 
+/* diffusers' encode_prompt of a pipeline with one text encoder (Wan,
+ * CogVideoX): text stage progress, load-or-reuse component comp, the
+ * prompts, then with CFG the negative prompts ("" when none are given; a
+ * single one serves every prompt), release, and the intermediates
+ * "prompt_embeds" / "negative_prompt_embeds". *cond and *uncond (host F32)
+ * belong to the caller; *uncond stays empty without CFG. */
+ff_status ff_run_encode_prompts(ff_run *r, int comp, int num_videos_per_prompt, int max_sequence_length,
+                                ff_tensor *cond, ff_tensor *uncond, ff_err *err);
+
 /* A denoiser with its device buffers: the input, the output, and the
  * uploaded conditioning tensors of the family (text cond/uncond, ...). */
 #define FF_RUN_MAX_COND 8

@@ -187,41 +187,6 @@ static void cog_embeds_free(cog_embeds *e) {
     ff_tensor_free(&e->negative_prompt_embeds);
 }
 
-/* encode_prompt: the prompts, then (CFG) the negative prompts ("" when none). */
-static ff_status encode_prompt(ff_run *r, int max_len, cog_embeds *pe, ff_err *err) {
-    const ff_chain_params *prm = r->prm;
-    ff_comp_use u;
-    ff_text_embeds te = {0}, tn = {0};
-    const char **neg = NULL;
-    double t0 = ff_run_now();
-    ff_status st = ff_run_progress(r, FF_STAGE_TEXT, 0, 1, 0, 0, t0, err);
-    if (st || (st = ff_run_acquire(r, COG_TEXT, &u, err))) return st;
-    ff_text_request rq = {prm->prompts, prm->n_prompts, 1, max_len, NULL, 0}; /* num_videos_per_prompt = 1, as __call__ forces */
-    if ((st = ff_run_encode_text(r, &u, &rq, &te, err))) goto done;
-    if (r->do_cfg) {
-        if (!(neg = malloc((size_t)prm->n_prompts * sizeof *neg))) {
-            st = ff_err_set(err, FF_ERR_NOMEM, "encode_prompt: no memory");
-            goto done;
-        }
-        for (int b = 0; b < prm->n_prompts; b++)
-            neg[b] = !prm->negative_prompts || prm->n_negative < 1 ? "" : prm->negative_prompts[prm->n_negative == 1 ? 0 : b];
-        rq.prompts = neg;
-        if ((st = ff_run_encode_text(r, &u, &rq, &tn, err))) goto done;
-    }
-    pe->prompt_embeds = te.embeds, pe->negative_prompt_embeds = tn.embeds;
-    memset(&te.embeds, 0, sizeof te.embeds);
-    memset(&tn.embeds, 0, sizeof tn.embeds);
-done:
-    free(neg);
-    ff_text_embeds_free(&te);
-    ff_text_embeds_free(&tn);
-    ff_run_release(r, &u);
-    if (st) return st;
-    if ((st = ff_run_emit(r, "prompt_embeds", -1, &pe->prompt_embeds, err))) return st;
-    if (r->do_cfg && (st = ff_run_emit(r, "negative_prompt_embeds", -1, &pe->negative_prompt_embeds, err))) return st;
-    return ff_run_progress(r, FF_STAGE_TEXT, 1, 1, 0, 0, t0, err);
-}
-
 /* prepare_latents: randn_tensor((B, F, C, h, w), generator) * init_noise_sigma, or the given ones. */
 static ff_status prepare_latents(ff_run *r, ff_rng *gens, size_t n_gens, const ff_coglat_geometry *cg, ff_err *err) {
     const ff_tensor *l0 = r->prm->latents;
@@ -387,7 +352,8 @@ static ff_status cog_call(ff_run *r, ff_err *err) {
     if (prm->prompt_embeds) {
         if ((st = ff_tensor_clone(&pe.prompt_embeds, prm->prompt_embeds, err))) goto done;
         if (r->do_cfg && (st = ff_tensor_clone(&pe.negative_prompt_embeds, prm->negative_prompt_embeds, err))) goto done;
-    } else if ((st = encode_prompt(r, max_len, &pe, err))) {
+    } else if ((st = ff_run_encode_prompts(r, COG_TEXT, 1 /* as __call__ forces */, max_len, &pe.prompt_embeds,
+                                              &pe.negative_prompt_embeds, err))) {
         goto done;
     }
     /* 2. timesteps */

@@ -243,45 +243,11 @@ ff_status ff_wan_begin(ff_run *r, const ff_wan_slots *sl, ff_err *err) {
     return FF_OK;
 }
 
-/* encode_prompt: the prompts, then (CFG) the negative prompts ("" when none
- * are given; a single one is used for every prompt). */
-static ff_status encode_prompt(ff_run *r, const ff_wan_slots *sl, ff_wan_embeds *pe, ff_err *err) {
-    const ff_chain_params *prm = r->prm;
-    ff_comp_use u;
-    ff_text_embeds te = {0}, tn = {0};
-    const char **neg = NULL;
-    double t0 = ff_run_now();
-    ff_status st = ff_run_progress(r, FF_STAGE_TEXT, 0, 1, 0, 0, t0, err);
-    if (st || (st = ff_run_acquire(r, sl->text, &u, err))) return st;
-    ff_text_request rq = {prm->prompts, prm->n_prompts, prm->num_videos_per_prompt, prm->max_sequence_length, NULL, 0};
-    if ((st = ff_run_encode_text(r, &u, &rq, &te, err))) goto done;
-    if (r->do_cfg) {
-        if (!(neg = malloc((size_t)prm->n_prompts * sizeof *neg))) {
-            st = ff_err_set(err, FF_ERR_NOMEM, "encode_prompt: no memory");
-            goto done;
-        }
-        for (int b = 0; b < prm->n_prompts; b++)
-            neg[b] = !prm->negative_prompts || prm->n_negative < 1 ? "" : prm->negative_prompts[prm->n_negative == 1 ? 0 : b];
-        rq.prompts = neg;
-        if ((st = ff_run_encode_text(r, &u, &rq, &tn, err))) goto done;
-    }
-    pe->prompt_embeds = te.embeds, pe->negative_prompt_embeds = tn.embeds;
-    memset(&te.embeds, 0, sizeof te.embeds);
-    memset(&tn.embeds, 0, sizeof tn.embeds);
-done:
-    free(neg);
-    ff_text_embeds_free(&te);
-    ff_text_embeds_free(&tn);
-    ff_run_release(r, &u);
-    if (st) return st;
-    if ((st = ff_run_emit(r, "prompt_embeds", -1, &pe->prompt_embeds, err))) return st;
-    if (r->do_cfg && (st = ff_run_emit(r, "negative_prompt_embeds", -1, &pe->negative_prompt_embeds, err))) return st;
-    return ff_run_progress(r, FF_STAGE_TEXT, 1, 1, 0, 0, t0, err);
-}
-
 ff_status ff_wan_text(ff_run *r, const ff_wan_slots *sl, ff_wan_embeds *pe, ff_err *err) {
     const ff_chain_params *prm = r->prm;
-    if (!prm->prompt_embeds) return encode_prompt(r, sl, pe, err);
+    if (!prm->prompt_embeds)
+        return ff_run_encode_prompts(r, sl->text, prm->num_videos_per_prompt, prm->max_sequence_length, &pe->prompt_embeds,
+                                     &pe->negative_prompt_embeds, err);
     ff_status st = ff_tensor_clone(&pe->prompt_embeds, prm->prompt_embeds, err);
     if (!st && r->do_cfg) st = ff_tensor_clone(&pe->negative_prompt_embeds, prm->negative_prompt_embeds, err);
     return st;

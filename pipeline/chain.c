@@ -50,6 +50,19 @@ const char *ff_role_name(ff_role r) {
     return r >= 0 && r < FF_ROLE_COUNT ? names[r] : "?";
 }
 
+ff_status ff_block_hooks_enter_params(void *hooks, int block, ff_param *ps, size_t n, ff_err *err) {
+    const ff_block_hooks *h = hooks;
+    (void)ps, (void)n;
+    return h->enter(h->user, block, err);
+}
+
+ff_status ff_block_hooks_leave_params(void *hooks, int block, ff_param *ps, size_t n, ff_err *err) {
+    const ff_block_hooks *h = hooks;
+    (void)ps, (void)n, (void)err;
+    h->leave(h->user, block);
+    return FF_OK;
+}
+
 void ff_vae_opts_default(ff_vae_opts *o) {
     memset(o, 0, sizeof *o);
     o->tile_sample_min_height = o->tile_sample_min_width = 256;

@@ -82,25 +82,12 @@ static ff_status place(void *model, ff_backend *be, ff_err *err) {
     return ff_clip_place(m->te, be, 1, err);
 }
 
-static ff_status before_layer(void *user, int i, ff_param *ps, size_t n, ff_err *err) {
-    const ff_block_hooks *h = user;
-    (void)ps, (void)n;
-    return h->enter(h->user, i, err);
-}
-
-static ff_status after_layer(void *user, int i, ff_param *ps, size_t n, ff_err *err) {
-    const ff_block_hooks *h = user;
-    (void)ps, (void)n, (void)err;
-    h->leave(h->user, i);
-    return FF_OK;
-}
-
 /* pooled (n * nv, D); max_sequence_length is the tokenizer's max_length (77). */
 static ff_status encode(void *model, const ff_text_request *rq, const ff_block_hooks *hooks, ff_text_embeds *out,
                         ff_err *err) {
     clip_comp *m = model;
     memset(out, 0, sizeof *out);
-    ff_clip_hooks ch = {before_layer, after_layer, (void *)hooks};
+    ff_clip_hooks ch = {ff_block_hooks_enter_params, ff_block_hooks_leave_params, (void *)hooks};
     return ff_hytext_clip_pooled(m->tok, m->te, m->be, rq->prompts, rq->n, rq->num_videos_per_prompt,
                                  rq->max_sequence_length, hooks ? &ch : NULL, &out->pooled, err);
 }

@@ -67,22 +67,9 @@ static ff_status out_shape(const void *cfg, const int64_t *x_shape, int ndim, in
     return ff_hydit_out_shape(cfg, &x, oshape, err);
 }
 
-static ff_status before_block(void *user, int i, ff_param *ps, size_t n, ff_err *err) {
-    const ff_block_hooks *h = user;
-    (void)ps, (void)n;
-    return h->enter(h->user, i, err);
-}
-
-static ff_status after_block(void *user, int i, ff_param *ps, size_t n, ff_err *err) {
-    const ff_block_hooks *h = user;
-    (void)ps, (void)n, (void)err;
-    h->leave(h->user, i);
-    return FF_OK;
-}
-
 static ff_status forward(void *model, ff_backend *be, const ff_denoiser_in *in, const ff_block_hooks *hooks,
                          ff_tensor *out, ff_err *err) {
-    ff_hydit_hooks hh = {before_block, after_block, (void *)hooks};
+    ff_hydit_hooks hh = {ff_block_hooks_enter_params, ff_block_hooks_leave_params, (void *)hooks};
     ff_hydit_inputs hi = {in->x, in->timestep, in->text, in->text_mask, in->pooled, in->guidance};
     return ff_hydit_forward(model, be, &hi, hooks ? &hh : NULL, NULL, out, err);
 }

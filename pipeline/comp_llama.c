@@ -103,25 +103,12 @@ static ff_status place(void *model, ff_backend *be, ff_err *err) {
     return ff_llama_place(m->te, 1, err);
 }
 
-static ff_status before_block(void *user, int i, ff_param *ps, size_t n, ff_err *err) {
-    const ff_block_hooks *h = user;
-    (void)ps, (void)n;
-    return h->enter(h->user, i, err);
-}
-
-static ff_status after_block(void *user, int i, ff_param *ps, size_t n, ff_err *err) {
-    const ff_block_hooks *h = user;
-    (void)ps, (void)n, (void)err;
-    h->leave(h->user, i);
-    return FF_OK;
-}
-
 /* prompt_embeds (B*nv, L, D) and its int64 mask, cropped at crop_start. */
 static ff_status encode(void *model, const ff_text_request *rq, const ff_block_hooks *hooks, ff_text_embeds *out,
                         ff_err *err) {
     llama_comp *m = model;
     memset(out, 0, sizeof *out);
-    ff_llama_hooks lh = {before_block, after_block, NULL, (void *)hooks};
+    ff_llama_hooks lh = {ff_block_hooks_enter_params, ff_block_hooks_leave_params, NULL, (void *)hooks};
     ff_llama_prompt_request req = {rq->prompts, rq->n, rq->prompt_template, rq->crop_start, rq->num_videos_per_prompt,
                                    rq->max_sequence_length, FF_LLAMA_PROMPT_DEFAULT_SKIP, hooks ? &lh : NULL};
     ff_llama_prompt_result res;

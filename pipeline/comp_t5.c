@@ -94,23 +94,10 @@ static ff_status place(void *model, ff_backend *be, ff_err *err) {
     return ff_t5_place(m->te, 1, err);
 }
 
-static ff_status before_block(void *user, int i, ff_param *ps, size_t n, ff_err *err) {
-    const ff_block_hooks *h = user;
-    (void)ps, (void)n;
-    return h->enter(h->user, i, err);
-}
-
-static ff_status after_block(void *user, int i, ff_param *ps, size_t n, ff_err *err) {
-    const ff_block_hooks *h = user;
-    (void)ps, (void)n, (void)err;
-    h->leave(h->user, i);
-    return FF_OK;
-}
-
 static ff_status encode(void *model, const ff_text_request *rq, const ff_block_hooks *hooks, ff_text_embeds *out,
                         ff_err *err) {
     t5_comp *m = model;
-    ff_t5_hooks th = {before_block, after_block, (void *)hooks};
+    ff_t5_hooks th = {ff_block_hooks_enter_params, ff_block_hooks_leave_params, (void *)hooks};
     memset(out, 0, sizeof *out);
     return ff_t5_prompt_embeds_cogvideox(m->tok, m->te, rq->prompts, rq->n, rq->num_videos_per_prompt,
                                          rq->max_sequence_length, hooks ? &th : NULL, &out->embeds, NULL, err);

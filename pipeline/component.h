@@ -57,6 +57,13 @@ typedef struct {
     void *user;
 } ff_block_hooks;
 
+/* The models' per-block callbacks of the common shape (user, block, its
+ * parameters, their count, err) over an ff_block_hooks passed as user:
+ * what a component gives a model's forward so the placement's hooks run
+ * around each block (T5, Llama, CLIP text, HunyuanVideo transformer). */
+ff_status ff_block_hooks_enter_params(void *hooks, int block, ff_param *ps, size_t n, ff_err *err);
+ff_status ff_block_hooks_leave_params(void *hooks, int block, ff_param *ps, size_t n, ff_err *err);
+
 /* ---- text encoder ----------------------------------------------------------- */
 
 typedef struct {

@@ -155,6 +155,12 @@ const cpu_dnnl_prim *cpu_dnnl_reorder(cpu_dnnl *d, const dnnl_memory_desc_t *fro
 
 int cpu_dnnl_exec(cpu_dnnl *d, const cpu_dnnl_prim *p, int tid, int n, const int *args, void *const *ptrs,
                   const dnnl_memory_desc_t *const *mds, void *scratch) {
+    /* This task's ICV only (every caller runs inside its own OpenMP region):
+     * the primitive's parallel_nd then runs serially, as it was planned. In
+     * a team of one (--threads 1, a farm worker's share) the region is
+     * inactive, so without it oneDNN opened a nested team of nthreads-var
+     * threads -- new threads on every call. */
+    omp_set_num_threads(1);
     dnnl_exec_arg_t ea[8];
     dnnl_memory_t mem[8];
     int k = 0, ok = 1;

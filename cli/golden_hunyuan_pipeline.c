@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "cli/golden.h"
+#include "cli/golden_pipe.h"
 #include "models/llama_prompt.h"
 #include "pipeline/chain.h"
 
@@ -66,59 +67,7 @@ static ff_status on_intermediate(void *user, const char *name, int64_t step, con
 /* The decoded chunk (nb, C, nt, H, W) / (nb, nt, H, W, C) into the whole video and frames. */
 static ff_status on_frames(void *user, const ff_chain_chunk *ch, ff_err *err) {
     hy_ctx *pc = user;
-    const ff_tensor *v = ch->video, *f = ch->frames;
-    const int64_t nb = v->shape[0], C = v->shape[1], nt = v->shape[2], H = v->shape[3], W = v->shape[4];
-    ff_status st;
-    if (!pc->video.data && ((st = ff_tensor_allocv(&pc->video, FF_F32, err, 5, ch->batch, C, ch->num_frames, H, W)) ||
-                            (st = ff_tensor_allocv(&pc->frames, FF_F32, err, 5, ch->batch, ch->num_frames, H, W, C))))
-        return st;
-    if (ch->b0 + nb > ch->batch || ch->t0 + nt > ch->num_frames || pc->video.shape[1] != C || pc->video.shape[3] != H ||
-        pc->video.shape[4] != W)
-        return ff_err_set(err, FF_ERR_SHAPE, "decode chunk b0=%lld t0=%lld does not fit the video", (long long)ch->b0,
-                          (long long)ch->t0);
-    const int64_t T = ch->num_frames, plane = H * W;
-    float *vd = pc->video.data, *fd = pc->frames.data;
-    const float *vs = v->data, *fs = f->data;
-    for (int64_t b = 0; b < nb; b++) {
-        for (int64_t c = 0; c < C; c++)
-            for (int64_t t = 0; t < nt; t++)
-                memcpy(vd + (((ch->b0 + b) * C + c) * T + ch->t0 + t) * plane, vs + ((b * C + c) * nt + t) * plane,
-                       (size_t)plane * sizeof(float));
-        memcpy(fd + ((ch->b0 + b) * T + ch->t0) * plane * C, fs + b * nt * plane * C, (size_t)(nt * plane * C) * sizeof(float));
-    }
-    return FF_OK;
-}
-
-/* A string, a list of strings, or null/absent (n = 0); *items point into the case JSON. */
-static ff_status strings(const golden_case *c, const char *key, const char ***items, int *n, ff_err *err) {
-    *items = NULL;
-    *n = 0;
-    const ff_json *v = ff_json_get(c->options, key);
-    if (ff_json_is_null(v)) return FF_OK;
-    const size_t cnt = v->type == FF_JSON_STRING ? 1 : v->type == FF_JSON_ARRAY ? ff_json_count(v) : 0;
-    if ((v->type != FF_JSON_STRING && v->type != FF_JSON_ARRAY) || cnt > 4096)
-        return ff_err_set(err, FF_ERR_FORMAT, "%s: options.%s is not a string or a list of strings", c->name, key);
-    if (!(*items = calloc(cnt ? cnt : 1, sizeof **items))) return ff_err_set(err, FF_ERR_NOMEM, "no memory");
-    for (size_t i = 0; i < cnt; i++) {
-        const ff_json *e = v->type == FF_JSON_STRING ? v : ff_json_at(v, i);
-        if (!e || e->type != FF_JSON_STRING || strlen(e->str) != e->len) {
-            free(*items);
-            *items = NULL;
-            return ff_err_set(err, FF_ERR_FORMAT, "%s: options.%s[%zu] is not a string", c->name, key, i);
-        }
-        (*items)[i] = e->str;
-    }
-    *n = (int)cnt;
-    return FF_OK;
-}
-
-static ff_status opt_int(const golden_case *c, const char *key, int64_t dflt, int64_t lo, int64_t hi, int *out, ff_err *err) {
-    int64_t v;
-    if (ff_json_get_int64(c->options, key, dflt, &v) || v < lo || v > hi)
-        return ff_err_set(err, FF_ERR_FORMAT, "%s: options.%s must be an integer in [%lld, %lld]", c->name, key,
-                          (long long)lo, (long long)hi);
-    *out = (int)v;
-    return FF_OK;
+    return golden_pipe_add_chunk(&pc->video, &pc->frames, ch, err);
 }
 
 static ff_status opt_double(const golden_case *c, const char *key, double dflt, double *out, ff_err *err) {
@@ -167,19 +116,19 @@ ff_status golden_hunyuan_pipeline(const golden_case *c, golden_outputs *outs, ff
     }
     if ((st = ff_chain_open(c->be, c->pipeline, NULL, NULL, &p, err))) goto done;
     ff_chain_params_default(p, &prm);
-    if ((st = strings(c, "prompt", &prompts, &n, err)) || (st = strings(c, "negative_prompt", &neg, &nn, err))) goto done;
+    if ((st = golden_opt_strings(c, "prompt", &prompts, &n, err)) || (st = golden_opt_strings(c, "negative_prompt", &neg, &nn, err))) goto done;
     if (n < 1) {
         st = ff_err_set(err, FF_ERR_FORMAT, "%s: options.prompt is missing", c->name);
         goto done;
     }
     prm.prompts = prompts, prm.n_prompts = n;
     prm.negative_prompts = neg, prm.n_negative = nn;
-    if ((st = opt_int(c, "height", prm.height, 1, 1 << 16, &prm.height, err)) ||
-        (st = opt_int(c, "width", prm.width, 1, 1 << 16, &prm.width, err)) ||
-        (st = opt_int(c, "num_frames", prm.num_frames, 1, 1 << 20, &prm.num_frames, err)) ||
-        (st = opt_int(c, "num_inference_steps", prm.num_inference_steps, 1, 100000, &prm.num_inference_steps, err)) ||
-        (st = opt_int(c, "max_sequence_length", prm.max_sequence_length, 1, 1 << 16, &prm.max_sequence_length, err)) ||
-        (st = opt_int(c, "num_videos_per_prompt", 1, 1, 4096, &prm.num_videos_per_prompt, err)) ||
+    if ((st = golden_opt_int(c, "height", prm.height, 1, 1 << 16, &prm.height, err)) ||
+        (st = golden_opt_int(c, "width", prm.width, 1, 1 << 16, &prm.width, err)) ||
+        (st = golden_opt_int(c, "num_frames", prm.num_frames, 1, 1 << 20, &prm.num_frames, err)) ||
+        (st = golden_opt_int(c, "num_inference_steps", prm.num_inference_steps, 1, 100000, &prm.num_inference_steps, err)) ||
+        (st = golden_opt_int(c, "max_sequence_length", prm.max_sequence_length, 1, 1 << 16, &prm.max_sequence_length, err)) ||
+        (st = golden_opt_int(c, "num_videos_per_prompt", 1, 1, 4096, &prm.num_videos_per_prompt, err)) ||
         (st = opt_double(c, "guidance_scale", prm.guidance_scale, &prm.guidance_scale, err)) ||
         (st = opt_double(c, "true_cfg_scale", prm.true_cfg_scale, &prm.true_cfg_scale, err)) ||
         (st = opt_seeds(c, seeds, 4096, &prm.n_seeds, err)))
@@ -190,7 +139,7 @@ ff_status golden_hunyuan_pipeline(const golden_case *c, golden_outputs *outs, ff
         if ((st = ff_llama_prompt_template_parse(tj, &prm.prompt_template, &prm.crop_start, err))) goto done;
     } else {
         const ff_json *cs = ff_json_get(c->options, "crop_start");
-        if (cs && !ff_json_is_null(cs) && (st = opt_int(c, "crop_start", 0, 0, 1 << 16, &prm.crop_start, err))) goto done;
+        if (cs && !ff_json_is_null(cs) && (st = golden_opt_int(c, "crop_start", 0, 0, 1 << 16, &prm.crop_start, err))) goto done;
         if (cs && ff_json_is_null(cs)) prm.crop_start = -1;
     }
     prm.seeds = seeds;

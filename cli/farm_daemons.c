@@ -10,7 +10,7 @@
  *   framefarm worker --connect tcp://HOST:5555 [--device N | --backend cpu|cuda[:N]] [--vram-budget 8G]
  *       [--threads N] [--server-key COORD.pub] [--client-key NAME] [--heartbeat SEC] [--name NAME]
  *       [--max-tasks N] [--shared-dir DIR] [--log-level L]
- *       TEST MODES: [--test-no-render] [--test-stall-step K] [--test-shared-fault corrupt|missing]
+ *       TEST MODES: [--test-no-render] [--test-stall-step K [--test-hold-file F]] [--test-shared-fault corrupt|missing]
  *                   [--test-ignore-tasks]
  *   framefarm keygen NAME          writes NAME.pub and NAME.key (CURVE, Z85)
  *
@@ -219,6 +219,7 @@ int ff_cmd_worker(int argc, char **argv) {
                    "  test modes (never reachable from a job file):\n"
                    "       --test-no-render     return synthetic frames without loading a model (benchmarks)\n"
                    "       --test-stall-step K  stop the first task after denoising step K until killed\n"
+                   "       --test-hold-file F   with --test-stall-step: go on once F exists\n"
                    "       --test-shared-fault corrupt|missing  damage the first task's shared file\n"
                    "       --test-ignore-tasks  drop every task and heartbeat idle (a wedged worker)\n"
                    "       --test-fail-tasks    fail every task at once (a broken worker)\n");
@@ -265,7 +266,8 @@ int ff_cmd_worker(int argc, char **argv) {
         } else if (!strcmp(a, "--test-stall-step")) {
             if (ff_cli_long("worker", a, val, 0, 1000000, &lv)) return FF_EXIT_USAGE;
             o.test_stall_step = (int)lv;
-        } else if (!strcmp(a, "--shared-dir")) o.shared_dir = val;
+        } else if (!strcmp(a, "--test-hold-file")) o.test_hold_file = val;
+        else if (!strcmp(a, "--shared-dir")) o.shared_dir = val;
         else if (!strcmp(a, "--test-shared-fault")) {
             if (!strcmp(val, "corrupt")) o.test_shared_fault = 1;
             else if (!strcmp(val, "missing")) o.test_shared_fault = 2;

@@ -87,9 +87,14 @@ static ff_status r_progress(void *user, int stage, int64_t done, int64_t total, 
     env.progress = &p;
     ff_status st = forward(rc->pair, &env, err);
     if (st) return st;
-    /* TEST MODE: stall the first task after step k until cancelled or killed */
+    /* TEST MODE: stall the first task after step k until cancelled or killed
+     * (or, with a hold file, until that file exists: then it goes on) */
     if (rc->sh->o->test_stall_step > 0 && rc->first_task && stage == 1 && done == rc->sh->o->test_stall_step) {
+        const char *hold = rc->sh->o->test_hold_file;
+        FF_INFO(rc->sh->o->log, "TEST MODE: holding after step %lld%s%s", (long long)done, hold ? " until " : "",
+                hold ? hold : "");
         while (!atomic_load(&rc->sh->cancel) && !atomic_load(&rc->sh->quit)) {
+            if (hold && access(hold, F_OK) == 0) return FF_OK;
             struct timespec ts = {0, 20 * 1000000};
             nanosleep(&ts, NULL);
         }

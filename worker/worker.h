@@ -22,7 +22,9 @@
  * nothing (see worker_render.h); test_stall_step > 0 makes the first task
  * stop after that denoising step and wait, heartbeating, until it is
  * cancelled or the process is killed — so tests can kill a worker
- * mid-chunk without depending on timing. test_shared_fault damages the
+ * mid-chunk without depending on timing; with test_hold_file it goes on
+ * (and finishes the task) once that file exists, so a test decides when
+ * a chunk may end. test_shared_fault damages the
  * first task's shared file after its checksum is taken (1: one byte
  * flipped, 2: the file removed), so tests can check that the coordinator
  * refuses it. test_ignore_tasks drops every task it is given and keeps
@@ -56,6 +58,7 @@ typedef struct {
     const char *name;         /* default host:pid/backend */
     int test_no_render;       /* TEST MODE */
     int test_stall_step;      /* TEST MODE */
+    const char *test_hold_file; /* TEST MODE: with test_stall_step, the stalled task goes on once this file exists */
     int test_shared_fault;    /* TEST MODE: 1 corrupt, 2 remove the first shared file */
     int test_ignore_tasks;    /* TEST MODE: drop every task, heartbeat idle */
     int test_fail_tasks;      /* TEST MODE: fail every task at once (a broken worker) */

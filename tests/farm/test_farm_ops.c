@@ -332,8 +332,12 @@ static void test_results_kept_across_restart(void) {
     FF_REQUIRE(farm_start_coord(&f, "tcp://127.0.0.1:*", NULL) == 0);
     char ep[256];
     snprintf(ep, sizeof ep, "%s", f.ep); /* the restart binds the same port: workers reconnect by themselves */
-    farm_start_worker(&f, "wa", NULL);
-    farm_start_worker(&f, "wb", NULL);
+    /* each worker holds its chunk after step 2 until the test creates the hold file (TEST MODE) */
+    char hold[900];
+    snprintf(hold, sizeof hold, "%s/hold", f.dir);
+    const char *held[] = {"--test-stall-step", "2", "--test-hold-file", hold, NULL};
+    farm_start_worker(&f, "wa", held);
+    farm_start_worker(&f, "wb", held);
     char text[2048];
     snprintf(text, sizeof text,
              "{\"model\": \"%s\", \"prompts\": [\"one\", \"two\"], \"seeds\": [11, 12], \"width\": 64, \"height\": 64, "
@@ -341,13 +345,16 @@ static void test_results_kept_across_restart(void) {
              g_model, f.dir);
     unsigned long long id = submit(&f, text, NULL);
     FF_REQUIRE(id == 1);
-    /* both chunks started: the workers reported their first step */
-    FF_REQUIRE(wait_for(&f, id, "chunks_running", 2, NULL) == 0);
     char la[900], lb[900];
     snprintf(la, sizeof la, "%s/wa.log", f.dir);
     snprintf(lb, sizeof lb, "%s/wb.log", f.dir);
+    /* both chunks started and held mid-denoising (each worker's first task) */
+    FF_REQUIRE(wait_in_file(la, "TEST MODE: holding after step", 1) == 0);
+    FF_REQUIRE(wait_in_file(lb, "TEST MODE: holding after step", 1) == 0);
+    FF_REQUIRE(wait_for(&f, id, "chunks_running", 2, NULL) == 0);
     /* the coordinator stops answering; both workers finish their chunks meanwhile; then it dies */
     kill(f.coord, SIGSTOP);
+    write_text(hold, "go\n");
     int finished_while_down = !wait_in_file(la, ") done in", 1) && !wait_in_file(lb, ") done in", 1);
     fp_kill(&f.ps, f.coord); /* SIGKILL: what it had not read is lost */
     FF_REQUIRE(finished_while_down);
